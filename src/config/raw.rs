@@ -1,0 +1,124 @@
+//! The configuration as written in TOML. Unknown keys are errors; every field says what it does.
+//! Defaults live in `config/default.toml`, the one place a user reads them.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Sliding windows in event time.
+    pub window: RawWindow,
+    /// Re-joining tracebacks split one line per entry.
+    pub stitch: RawStitch,
+    /// Thresholds that raise a cluster's priority.
+    pub escalation: RawEscalation,
+    /// Worklog output.
+    pub report: RawReport,
+    /// Limits on input.
+    pub input: RawInput,
+    /// Priority rules, first match wins.
+    #[serde(default)]
+    pub rules: Vec<RawRule>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWindow {
+    /// Window length, e.g. "1h".
+    pub length: String,
+    /// How often a window closes, e.g. "1h" (tumbling) or "15m" (sliding); divides a day.
+    pub hop: String,
+    /// Count granularity, e.g. "1m"; divides `hop`.
+    pub bucket: String,
+    /// How long after a window's end entries for it are still waited for, e.g. "5m".
+    pub allowed_lateness: String,
+    /// Previous windows remembered per cluster, the baseline for spikes.
+    pub history: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStitch {
+    /// Largest gap between two lines of one traceback, e.g. "250ms".
+    pub max_gap: String,
+    /// A traceback is cut after this many lines.
+    pub max_lines: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEscalation {
+    /// Thresholds never raise a cluster above this priority (P0 is for rules).
+    pub ceiling: String,
+    /// Count tiers: at least `at_least` entries in the window raises by `raise` levels.
+    #[serde(default)]
+    pub count: Vec<RawCountTier>,
+    /// Spike against the cluster's previous windows.
+    pub spike: Option<RawSpike>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCountTier {
+    /// Entries in the window that trigger the tier.
+    pub at_least: u64,
+    /// Levels to raise (1 = P3 → P2).
+    pub raise: i32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpike {
+    /// This many times the mean of previous windows is a spike.
+    pub factor: f64,
+    /// Fewer entries than this is never a spike.
+    pub min_count: u64,
+    /// Levels to raise.
+    pub raise: i32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    /// Where worklogs are written (`replay --out` overrides it).
+    pub dir: String,
+    /// Clusters at or above this priority get a GitHub issue action in the plan.
+    pub issue_min_priority: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInput {
+    /// Entries larger than this are rejected as malformed (Cloud Logging's own limit is 256 KB).
+    pub max_entry_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    /// Short name, quoted as the reason for the priority.
+    pub name: String,
+    /// Why the rule exists, shown next to the priority.
+    pub description: Option<String>,
+    /// Regex on the cluster's template (variables appear as `<*>`).
+    pub message: Option<String>,
+    /// Regex on the logger / module / function / file.
+    pub logger: Option<String>,
+    /// Regex on the service name.
+    pub service: Option<String>,
+    /// Only entries at least this severe (e.g. "ERROR").
+    pub min_severity: Option<String>,
+    /// Only entries at most this severe.
+    pub max_severity: Option<String>,
+    /// Set this priority ("P0".."P5").
+    pub priority: Option<String>,
+    /// Or move the severity's default priority by this many levels (-1 = more urgent).
+    pub adjust: Option<i32>,
+    /// Whether count/spike thresholds may still raise the result.
+    #[serde(default = "yes")]
+    pub thresholds: bool,
+}
+
+fn yes() -> bool {
+    true
+}

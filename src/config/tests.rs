@@ -1,0 +1,98 @@
+//! Config loading: defaults, overrides, and errors that name the key.
+
+use std::io::Write;
+
+use super::*;
+
+fn file(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f
+}
+
+#[test]
+fn built_in_defaults_load_and_match_the_documented_values() {
+    let s = Settings::load(None).unwrap();
+    assert_eq!(s.window.length, TimeDelta::hours(1));
+    assert_eq!(s.window.hop, TimeDelta::hours(1));
+    assert_eq!(s.window.bucket, TimeDelta::minutes(1));
+    assert_eq!(s.window.allowed_lateness, TimeDelta::minutes(5));
+    assert_eq!(s.issue_min_priority, Priority::P3);
+    assert!(s.escalation.rules.iter().any(|r| r.name == "database-unavailable"));
+}
+
+#[test]
+fn a_file_overrides_what_it_names_and_its_rules_replace_the_defaults() {
+    let f = file("[window]\nhop = \"15m\"\n\n[[rules]]\nname = \"only\"\nmessage = \"x\"\npriority = \"P1\"\n");
+    let s = Settings::load(Some(f.path())).unwrap();
+    assert_eq!(s.window.hop, TimeDelta::minutes(15));
+    assert_eq!(s.window.length, TimeDelta::hours(1), "unnamed keys keep their defaults");
+    let names: Vec<_> = s.escalation.rules.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["only"]);
+    assert!(s.escalation.rules[0].matcher.min_severity.is_none(), "no field leaks in from default rule 0");
+}
+
+#[test]
+fn a_typo_is_an_error_that_names_the_key() {
+    let f = file("[window]\nlenght = \"1h\"\n");
+    let e = Settings::load(Some(f.path())).unwrap_err().to_string();
+    assert!(e.contains("lenght"), "{e}");
+}
+
+#[test]
+fn bad_values_name_their_key() {
+    let cases = [
+        ("[window]\nhop = \"7m\"\n", "window.hop"),
+        ("[window]\nbucket = \"7s\"\n", "window.bucket"),
+        ("[window]\nallowed_lateness = \"soon\"\n", "window.allowed_lateness"),
+        ("[[rules]]\nname = \"r\"\nmessage = \"(\"\npriority = \"P1\"\n", "rules[0].message"),
+        ("[[rules]]\nname = \"r\"\npriority = \"P9\"\n", "rules[0].priority"),
+        ("[[rules]]\nname = \"r\"\npriority = \"P1\"\nadjust = 1\n", "rules[0].priority"),
+        ("[[rules]]\nname = \"r\"\nmin_severity = \"LOUD\"\nadjust = 1\n", "rules[0].min_severity"),
+        ("[report]\nissue_min_priority = \"high\"\n", "report.issue_min_priority"),
+    ];
+    for (text, key) in cases {
+        let e = Settings::load(Some(file(text).path())).unwrap_err().to_string();
+        assert!(e.starts_with(key), "{text:?} → {e}");
+    }
+}
+
+#[test]
+fn a_missing_file_is_an_error_naming_it() {
+    let e = Settings::load(Some(Path::new("/nonexistent/lg.toml"))).unwrap_err().to_string();
+    assert!(e.contains("/nonexistent/lg.toml"), "{e}");
+}
+
+#[test]
+fn the_default_rules_give_the_seed_worklogs_priorities() {
+    use crate::escalate::Evidence;
+    let s = Settings::load(None).unwrap();
+    let decide = |template: &str, severity: Severity| {
+        let ev = Evidence { template, logger: "", service: "backend", severity, count: 15, baseline: None };
+        s.escalation.decide(&ev).priority
+    };
+    let cases = [
+        ("Database initialization timeout after <*> in staging environment. This may indicate Cloud SQL connection issues.", Severity::Error, Priority::P0),
+        ("SSOT Violation: Found <*> different WebSocket Manager classes. Expected single source of truth.", Severity::Error, Priority::P2),
+        ("Service ID contains leading/trailing whitespace: <*>. This may cause service discovery issues.", Severity::Warning, Priority::P3),
+        ("Backend service starting in staging environment with configuration validation enabled.", Severity::Notice, Priority::P4),
+        ("SSOT validation issues (non-blocking): ['Multiple manager instances for user <*> - potential duplication']", Severity::Warning, Priority::P4),
+        ("Session access failed (middleware not installed?): SessionMiddleware must be installed to access request.session", Severity::Warning, Priority::P4),
+        ("Async engine not available, skipping index creation", Severity::Warning, Priority::P4),
+        ("POST /ws/beacon → 405", Severity::Warning, Priority::P5),
+        ("[🔑] GOLDEN PATH AUTH=REDACTED permissive authentication with circuit breaker for connection <*>", Severity::Critical, Priority::P4),
+        ("Memory limit of <*> MiB exceeded with <*> MiB used.", Severity::Error, Priority::P1),
+    ];
+    for (t, sev, want) in cases {
+        assert_eq!(decide(t, sev), want, "{t}");
+    }
+}
+
+#[test]
+fn environment_overrides_files() {
+    // Only this test sets LOG_GARDENER__ variables, and it removes them again.
+    std::env::set_var("LOG_GARDENER__WINDOW__HOP", "30m");
+    let s = Settings::load(None);
+    std::env::remove_var("LOG_GARDENER__WINDOW__HOP");
+    assert_eq!(s.unwrap().window.hop, TimeDelta::minutes(30));
+}

@@ -1,0 +1,174 @@
+//! The `log-gardener` command line: parse flags, set up tracing, load settings, call `app`.
+//!
+//! Exit codes: 0 success (malformed entries are reported in the worklog, not fatal);
+//! 1 internal error; 2 bad command line or configuration; 3 input unreadable;
+//! 4 worklog unwritable; 130 interrupted before the input was fully read.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use log_gardener::app::{self, AppError, ReplayOptions};
+use log_gardener::config::Settings;
+
+#[derive(Parser)]
+#[command(name = "log-gardener", version, about = "Tends a backend's Cloud Logging entries: clusters, hourly windows, priorities, worklogs.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the pipeline over a `gcloud logging read --format=json` export (or JSON Lines, or
+    /// `-` for stdin) and write one worklog per one-hour window.
+    Replay {
+        file: PathBuf,
+        /// TOML configuration (overrides the built-in defaults).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Directory for the worklogs [default: report.dir, "worklogs"].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Read one message per line on stdin, write `cluster_id<TAB>template` per line.
+    Parse,
+    /// Validate a configuration file and print what it sets.
+    CheckConfig { file: PathBuf },
+    /// Write a realistic example export (what the quick start replays).
+    Synth {
+        /// Hours of logs.
+        #[arg(long, default_value_t = 2)]
+        hours: u32,
+        /// Seed for ids, times and values.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// First hour, RFC 3339.
+        #[arg(long, default_value = "2025-09-15T19:00:00Z")]
+        start: chrono::DateTime<chrono::Utc>,
+        /// JSON Lines instead of a gcloud-style JSON array.
+        #[arg(long)]
+        jsonl: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Replay { file, config, out } => replay(file, config, out),
+        Command::Parse => parse(),
+        Command::CheckConfig { file } => check_config(file),
+        Command::Synth { hours, seed, start, jsonl } => {
+            let entries = log_gardener::synth::generate(start, hours, seed);
+            let text = if jsonl { log_gardener::synth::json_lines(&entries) } else { log_gardener::synth::gcloud_export(&entries) };
+            print_or_exit(std::io::stdout().lock().write_all(text.as_bytes()))
+        }
+    }
+}
+
+fn load(config: Option<&std::path::Path>) -> Result<Settings, ExitCode> {
+    Settings::load(config).map_err(|e| {
+        eprintln!("error: configuration: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn replay(file: PathBuf, config: Option<PathBuf>, out: Option<PathBuf>) -> ExitCode {
+    let settings = match load(config.as_deref()) {
+        Ok(s) => Arc::new(s),
+        Err(code) => return code,
+    };
+    let opts = ReplayOptions {
+        input: file,
+        out: out.unwrap_or_else(|| settings.worklog_dir.clone()),
+        progress: std::io::stderr().is_terminal(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match runtime.block_on(app::replay(settings, opts, ctrl_c)) {
+        Ok(s) => {
+            let c = s.counts;
+            eprintln!(
+                "replayed {} pieces of input: {} entries counted, {} malformed, {} windows → {} files in {}",
+                c.received, c.counted, c.malformed, s.reports.len(), s.written.len(),
+                s.written.first().and_then(|p| p.parent()).map_or_else(|| "-".into(), |p| p.display().to_string())
+            );
+            for r in &s.reports {
+                let top = r.clusters.first().map(|c| format!(", top: [{}] {}", c.priority, c.template)).unwrap_or_default();
+                eprintln!("  {} → {}: {} entries, {} clusters{top}", r.window.start, r.window.end, r.totals.entries, r.clusters.len());
+            }
+            if s.file.interrupted { ExitCode::from(130) } else { ExitCode::SUCCESS }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(match e {
+                AppError::Input(_) => 3,
+                AppError::Worklog(_) => 4,
+                AppError::Internal(_) => 1,
+            })
+        }
+    }
+}
+
+fn parse() -> ExitCode {
+    let stdin = std::io::stdin().lock();
+    let lines: Result<Vec<String>, _> = stdin.lines().collect();
+    let lines = match lines {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot read stdin: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let parsed = log_gardener::fingerprint::parse_lines(lines.iter().map(String::as_str));
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for (id, template) in parsed {
+        if let Err(e) = writeln!(out, "{id}\t{template}") {
+            return print_or_exit(Err(e));
+        }
+    }
+    print_or_exit(out.flush())
+}
+
+fn check_config(file: PathBuf) -> ExitCode {
+    match load(Some(&file)) {
+        Ok(s) => {
+            let w = &s.window;
+            println!(
+                "{}: ok. window {}s, hop {}s, bucket {}s, lateness {}s; {} rules: {}",
+                file.display(), w.length.num_seconds(), w.hop.num_seconds(), w.bucket.num_seconds(),
+                w.allowed_lateness.num_seconds(), s.escalation.rules.len(),
+                s.escalation.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+fn print_or_exit(r: std::io::Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write output: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

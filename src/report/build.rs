@@ -1,0 +1,208 @@
+//! Closed window → report: resolve fine ids to clusters, decide priorities, pick samples,
+//! write the action plan. Pure; the same inputs give the same report.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::*;
+use crate::config::Settings;
+use crate::escalate::Evidence;
+use crate::fingerprint::Fingerprinter;
+use crate::redact::redact_json;
+use crate::window::{BucketStats, ClosedWindow, FineWindow, Sample};
+
+/// Malformed input seen since the previous report.
+#[derive(Debug, Clone, Default)]
+pub struct Malformed(pub MalformedSummary);
+
+impl Malformed {
+    /// Most examples kept per report; the counts are always complete.
+    pub const EXAMPLES: usize = 20;
+
+    pub fn note(&mut self, location: String, reason: &str, detail: String) {
+        self.0.total += 1;
+        *self.0.by_reason.entry(reason.to_owned()).or_default() += 1;
+        if self.0.examples.len() < Self::EXAMPLES {
+            let detail = crate::redact::redact(&detail).into_owned();
+            self.0.examples.push(MalformedExample { location, reason: reason.to_owned(), detail });
+        }
+    }
+
+    pub fn take(&mut self) -> MalformedSummary {
+        std::mem::take(&mut self.0)
+    }
+}
+
+/// One cluster's fine windows, merged.
+struct Group<'a> {
+    parts: Vec<&'a FineWindow>,
+    stats: BucketStats,
+}
+
+pub fn build_report(
+    closed: &ClosedWindow,
+    fp: &Fingerprinter,
+    settings: &Settings,
+    malformed: MalformedSummary,
+) -> WindowReport {
+    let mut groups: BTreeMap<(ClusterId, String), Group<'_>> = BTreeMap::new();
+    for fine in closed.clusters.iter().filter(|f| f.stats.count() > 0) {
+        let resolved = fp.resolve(fine.id);
+        let (id, template) = resolved.map_or((fine.id, String::new()), |r| (r.id, r.template));
+        let g = groups
+            .entry((id, template))
+            .or_insert_with(|| Group { parts: Vec::new(), stats: BucketStats::default() });
+        g.stats.merge(&fine.stats);
+        g.parts.push(fine);
+    }
+    let mut clusters: Vec<ClusterReport> = groups
+        .into_iter()
+        .map(|((id, template), g)| cluster_report(id, template, &g, settings))
+        .collect();
+    clusters.sort_by(|a, b| (a.priority, b.count, a.id).cmp(&(b.priority, a.count, b.id)));
+
+    let mut all = BucketStats::default();
+    closed.clusters.iter().for_each(|f| all.merge(&f.stats));
+    let totals = Totals {
+        entries: all.count(),
+        clusters: clusters.len() as u64,
+        new_clusters: clusters.iter().filter(|c| c.new).count() as u64,
+        by_severity: by_severity(&all),
+        by_priority: clusters.iter().fold(BTreeMap::new(), |mut m, c| {
+            *m.entry(c.priority).or_default() += c.count;
+            m
+        }),
+        late: closed.late,
+    };
+    let services: BTreeSet<String> = clusters.iter().map(|c| c.service.clone()).collect();
+    WindowReport {
+        schema: SCHEMA.to_owned(),
+        window: closed.span,
+        coverage: all.first_seen().zip(all.last_seen()).map(|(first_entry, last_entry)| Coverage { first_entry, last_entry }),
+        services: services.into_iter().collect(),
+        totals,
+        malformed,
+        actions: clusters.iter().map(|c| action(c, settings)).collect(),
+        clusters,
+    }
+}
+
+fn cluster_report(id: ClusterId, template: String, g: &Group<'_>, settings: &Settings) -> ClusterReport {
+    let first = g.parts[0];
+    let severity = g.stats.max_severity().unwrap_or(crate::entry::Severity::Default);
+    let (baseline, known) = baseline(&g.parts);
+    let loc = &first.location;
+    let logger = [loc.logger.as_deref(), loc.function.as_deref(), loc.file.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let decision = settings.escalation.decide(&Evidence {
+        template: &template,
+        logger: &logger,
+        service: &first.service,
+        severity,
+        count: g.stats.count(),
+        baseline,
+    });
+    let sample = g
+        .parts
+        .iter()
+        .filter_map(|p| p.sample.as_ref())
+        .min_by(|a, b| (a.at_ms, &a.insert_id).cmp(&(b.at_ms, &b.insert_id)));
+    ClusterReport {
+        id,
+        aliases: g.parts.iter().map(|p| p.id).filter(|a| *a != id).collect(),
+        priority: decision.priority,
+        reason: decision.reason,
+        rule: decision.rule,
+        count: g.stats.count(),
+        severity,
+        by_severity: by_severity(&g.stats),
+        service: first.service.clone(),
+        template,
+        modules: distinct(g.parts.iter().filter_map(|p| p.location.logger.clone())),
+        functions: distinct(g.parts.iter().filter_map(|p| function_name(&p.location))),
+        first_seen: g.stats.first_seen().unwrap_or_default(),
+        last_seen: g.stats.last_seen().unwrap_or_default(),
+        new: known == 0,
+        baseline,
+        sample: sample.map(quote_sample),
+    }
+}
+
+/// Mean of the merged previous-window counts, and over how many windows.
+fn baseline(parts: &[&FineWindow]) -> (Option<f64>, usize) {
+    let known = parts.iter().map(|p| p.windows_known).max().unwrap_or(0);
+    if known == 0 {
+        return (None, 0);
+    }
+    let sum: u64 = parts.iter().flat_map(|p| p.history.iter()).sum();
+    (Some(sum as f64 / known as f64), known)
+}
+
+fn function_name(loc: &crate::entry::CodeLocation) -> Option<String> {
+    match (&loc.function, &loc.file) {
+        (Some(f), Some(file)) => Some(format!("{f} ({file})")),
+        (Some(f), None) => Some(f.clone()),
+        (None, Some(file)) => Some(file.clone()),
+        (None, None) => None,
+    }
+}
+
+fn distinct(items: impl Iterator<Item = String>) -> Vec<String> {
+    items.collect::<BTreeSet<_>>().into_iter().collect()
+}
+
+fn by_severity(stats: &BucketStats) -> BTreeMap<crate::entry::Severity, u64> {
+    crate::entry::Severity::ALL
+        .into_iter()
+        .filter(|s| stats.by_severity[*s as usize] > 0)
+        .map(|s| (s, stats.by_severity[s as usize]))
+        .collect()
+}
+
+/// The fields of an entry worth quoting (its resource and receive bookkeeping are left out),
+/// redacted. The entry is real: nothing is added or rewritten except secrets.
+fn quote_sample(s: &Sample) -> serde_json::Value {
+    const KEEP: [&str; 12] = [
+        "timestamp", "severity", "insertId", "logName", "httpRequest", "jsonPayload", "textPayload",
+        "protoPayload", "sourceLocation", "labels", "operation", "errorGroups",
+    ];
+    let mut v: serde_json::Value = match serde_json::from_str(&s.raw) {
+        Ok(serde_json::Value::Object(mut m)) => {
+            m.retain(|k, _| KEEP.contains(&k.as_str()));
+            if let Some(serde_json::Value::Object(labels)) = m.get_mut("labels") {
+                labels.remove("instanceId");
+                if labels.is_empty() {
+                    m.remove("labels");
+                }
+            }
+            serde_json::Value::Object(m)
+        }
+        _ => serde_json::Value::String(s.raw.clone()),
+    };
+    redact_json(&mut v);
+    v
+}
+
+fn action(c: &ClusterReport, settings: &Settings) -> Action {
+    use crate::escalate::Priority::*;
+    let what = match c.priority {
+        P0 => "Page on-call and fix now",
+        P1 => "Fix today",
+        P2 => "Fix this week",
+        P3 => "Backlog",
+        P4 | P5 => "Monitor only, no action",
+    };
+    let issue = if c.priority <= settings.issue_min_priority {
+        "; create/update its GitHub issue"
+    } else {
+        ""
+    };
+    Action {
+        priority: c.priority,
+        cluster: c.id,
+        title: crate::redact::redact(&c.template).into_owned(),
+        action: format!("{what}{issue}"),
+    }
+}

@@ -1,0 +1,105 @@
+//! The window report: what the worklog (markdown and JSON) and later the GitHub issues say
+//! about one closed window. Built by a pure function from the store's closed window, the
+//! fingerprinter's current clusters and the escalation policy.
+//!
+//! The JSON form is a stable, documented schema (`log-gardener/window-report/v1`, see
+//! README "Worklog JSON schema"); fields are only ever added.
+
+mod build;
+
+pub use build::{build_report, Malformed};
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::entry::Severity;
+use crate::escalate::Priority;
+use crate::fingerprint::ClusterId;
+use crate::window::WindowSpan;
+
+pub const SCHEMA: &str = "log-gardener/window-report/v1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowReport {
+    pub schema: String,
+    pub window: WindowSpan,
+    /// First and last entry inside the window: a window only partly covered by the input says so.
+    pub coverage: Option<Coverage>,
+    pub services: Vec<String>,
+    pub totals: Totals,
+    /// Input that was not a LogEntry, since the previous report.
+    pub malformed: MalformedSummary,
+    /// By priority (P0 first), then count (largest first), then id.
+    pub clusters: Vec<ClusterReport>,
+    pub actions: Vec<Action>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub first_entry: DateTime<Utc>,
+    pub last_entry: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub entries: u64,
+    pub clusters: u64,
+    pub new_clusters: u64,
+    pub by_severity: BTreeMap<Severity, u64>,
+    pub by_priority: BTreeMap<Priority, u64>,
+    /// Entries that arrived after a window of theirs had closed, since the previous report.
+    pub late: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MalformedSummary {
+    pub total: u64,
+    pub by_reason: BTreeMap<String, u64>,
+    /// The first few, with where they were (`file:line`, message id).
+    pub examples: Vec<MalformedExample>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MalformedExample {
+    pub location: String,
+    pub reason: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterReport {
+    pub id: ClusterId,
+    /// Other ids that resolve to this cluster and had entries in the window.
+    pub aliases: Vec<ClusterId>,
+    pub priority: Priority,
+    /// Which rule or threshold gave the priority.
+    pub reason: String,
+    pub rule: Option<String>,
+    pub count: u64,
+    /// The most severe entry's severity.
+    pub severity: Severity,
+    pub by_severity: BTreeMap<Severity, u64>,
+    pub service: String,
+    /// The message with variables as `<*>`: the issue title.
+    pub template: String,
+    pub modules: Vec<String>,
+    pub functions: Vec<String>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// No earlier window had this cluster.
+    pub new: bool,
+    /// Mean count over the cluster's previous windows.
+    pub baseline: Option<f64>,
+    /// A real entry of the cluster (the earliest in the window), redacted.
+    pub sample: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    pub priority: Priority,
+    pub cluster: ClusterId,
+    pub title: String,
+    pub action: String,
+}

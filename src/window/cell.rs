@@ -1,0 +1,177 @@
+//! The state of one fine cluster: bucketed counts, one sample per hop, and the counts of the
+//! windows that closed. Plain data with plain methods; the store puts cells in a map.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+
+use super::schedule::{ms_to_time, Schedule, WindowSpan};
+use super::{FineWindow, Observation};
+use crate::entry::{CodeLocation, Severity};
+use crate::fingerprint::ClusterId;
+
+/// Counts of one bucket, or of a whole window when buckets are summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketStats {
+    /// Entries per severity, indexed like [`Severity::ALL`].
+    pub by_severity: [u64; 9],
+    pub first_ms: i64,
+    pub last_ms: i64,
+}
+
+impl Default for BucketStats {
+    fn default() -> Self {
+        BucketStats { by_severity: [0; 9], first_ms: i64::MAX, last_ms: i64::MIN }
+    }
+}
+
+impl BucketStats {
+    pub fn count(&self) -> u64 {
+        self.by_severity.iter().sum()
+    }
+
+    pub fn add(&mut self, severity: Severity, at_ms: i64) {
+        self.by_severity[severity as usize] += 1;
+        self.first_ms = self.first_ms.min(at_ms);
+        self.last_ms = self.last_ms.max(at_ms);
+    }
+
+    pub fn merge(&mut self, other: &BucketStats) {
+        for (a, b) in self.by_severity.iter_mut().zip(other.by_severity) {
+            *a += b;
+        }
+        self.first_ms = self.first_ms.min(other.first_ms);
+        self.last_ms = self.last_ms.max(other.last_ms);
+    }
+
+    /// The most severe severity with a count, if any.
+    pub fn max_severity(&self) -> Option<Severity> {
+        Severity::ALL.into_iter().rev().find(|s| self.by_severity[*s as usize] > 0)
+    }
+
+    pub fn first_seen(&self) -> Option<DateTime<Utc>> {
+        (self.count() > 0).then(|| ms_to_time(self.first_ms))
+    }
+
+    pub fn last_seen(&self) -> Option<DateTime<Utc>> {
+        (self.count() > 0).then(|| ms_to_time(self.last_ms))
+    }
+}
+
+/// A real entry quoted as the cluster's example.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample {
+    pub at_ms: i64,
+    pub insert_id: String,
+    pub raw: String,
+}
+
+impl Sample {
+    /// Samples are ordered by (timestamp, insertId) so the choice does not depend on arrival.
+    fn precedes(&self, at_ms: i64, insert_id: &str) -> bool {
+        (self.at_ms, self.insert_id.as_str()) <= (at_ms, insert_id)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Cell {
+    service: String,
+    location: CodeLocation,
+    first_seen_ms: i64,
+    buckets: BTreeMap<i64, BucketStats>,
+    /// Earliest entry per hop slot (slot = window end index), so a window's sample is the
+    /// earliest of its slots and at most one raw entry is held per cluster per hop.
+    samples: BTreeMap<i64, Sample>,
+    /// Counts of closed windows this cluster appeared in or after, newest last.
+    history: VecDeque<u64>,
+    windows_known: usize,
+}
+
+impl Cell {
+    pub(super) fn new(obs: &Observation<'_>) -> Cell {
+        Cell {
+            service: obs.service.to_owned(),
+            location: obs.location.clone(),
+            first_seen_ms: obs.at.timestamp_millis(),
+            buckets: BTreeMap::new(),
+            samples: BTreeMap::new(),
+            history: VecDeque::new(),
+            windows_known: 0,
+        }
+    }
+
+    pub(super) fn record(&mut self, s: &Schedule, obs: &Observation<'_>) {
+        let at_ms = obs.at.timestamp_millis();
+        self.first_seen_ms = self.first_seen_ms.min(at_ms);
+        self.buckets.entry(s.bucket_of(obs.at)).or_default().add(obs.severity, at_ms);
+        let slot = at_ms.div_euclid(s.hop_ms);
+        match self.samples.get_mut(&slot) {
+            Some(cur) if cur.precedes(at_ms, obs.insert_id) => {}
+            Some(cur) => {
+                cur.at_ms = at_ms;
+                obs.insert_id.clone_into(&mut cur.insert_id);
+                obs.raw.clone_into(&mut cur.raw);
+            }
+            None => {
+                let sample = Sample { at_ms, insert_id: obs.insert_id.into(), raw: obs.raw.into() };
+                self.samples.insert(slot, sample);
+            }
+        }
+    }
+
+    pub(super) fn stats_in(&self, s: &Schedule, span: WindowSpan) -> BucketStats {
+        // Buckets that overlap the span: exact for windows (they are bucket-aligned); a
+        // trailing span counts its partial first and last buckets whole.
+        let (lo, hi) = (span.start.timestamp_millis(), span.end.timestamp_millis());
+        let hi_bucket = (hi + s.bucket_ms - 1).div_euclid(s.bucket_ms);
+        let mut out = BucketStats::default();
+        for (_, b) in self.buckets.range(lo.div_euclid(s.bucket_ms)..hi_bucket) {
+            out.merge(b);
+        }
+        out
+    }
+
+    /// Closes `span` for this cell; `None` if the cluster did not exist yet.
+    pub(super) fn close(&mut self, id: ClusterId, s: &Schedule, span: WindowSpan, keep: usize) -> Option<FineWindow> {
+        let end_ms = span.end.timestamp_millis();
+        if self.first_seen_ms >= end_ms {
+            return None;
+        }
+        let stats = self.stats_in(s, span);
+        let start_slot = span.start.timestamp_millis().div_euclid(s.hop_ms);
+        let sample = self
+            .samples
+            .range(start_slot..end_ms.div_euclid(s.hop_ms))
+            .map(|(_, v)| v)
+            .min_by(|a, b| (a.at_ms, &a.insert_id).cmp(&(b.at_ms, &b.insert_id)))
+            .cloned();
+        let out = FineWindow {
+            id,
+            service: self.service.clone(),
+            location: self.location.clone(),
+            stats,
+            sample,
+            history: self.history.iter().copied().collect(),
+            windows_known: self.windows_known,
+        };
+        self.history.push_back(stats.count());
+        while self.history.len() > keep {
+            self.history.pop_front();
+        }
+        self.windows_known = (self.windows_known + 1).min(keep);
+        // Keep the closed window's buckets: "count in the last hour" still reaches back there.
+        self.forget_before(s, span.start.timestamp_millis());
+        Some(out)
+    }
+
+    /// Drops buckets and samples that start before `ms` (no open window reaches back there).
+    fn forget_before(&mut self, s: &Schedule, ms: i64) {
+        self.buckets = self.buckets.split_off(&ms.div_euclid(s.bucket_ms));
+        self.samples = self.samples.split_off(&ms.div_euclid(s.hop_ms));
+    }
+
+    /// True when the cell holds no counts and its history is all zeros: it can be dropped.
+    pub(super) fn is_idle(&self) -> bool {
+        self.buckets.is_empty() && self.history.iter().all(|c| *c == 0)
+    }
+}

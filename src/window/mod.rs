@@ -1,0 +1,80 @@
+//! Per-cluster counts in event time: fixed buckets (default one minute) per cluster in a
+//! concurrent map, so "how many in the last hour" is known at any moment, and windows
+//! (default one hour, closing on the hour) that close on a schedule.
+//!
+//! The entry's own timestamp picks the bucket, never its arrival time, so a replay and a live
+//! run of the same entries count the same, in any order.
+
+mod cell;
+mod memory;
+mod schedule;
+
+pub use cell::{BucketStats, Sample};
+pub use memory::MemoryStore;
+pub use schedule::{Schedule, WindowSpan};
+
+use chrono::{DateTime, Utc};
+
+use crate::entry::{CodeLocation, Severity};
+use crate::fingerprint::ClusterId;
+
+/// One entry as the window store sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation<'a> {
+    /// The fine cluster id (aliases are resolved when a window closes).
+    pub id: ClusterId,
+    pub at: DateTime<Utc>,
+    pub severity: Severity,
+    pub service: &'a str,
+    pub location: &'a CodeLocation,
+    pub insert_id: &'a str,
+    /// The entry's JSON, kept only if it becomes the cluster's sample.
+    pub raw: &'a str,
+}
+
+/// Whether an entry arrived in time for its window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    OnTime,
+    /// A window the entry belongs to had already closed: it is counted as late and reported,
+    /// and still counts in the windows that are open.
+    Late,
+}
+
+/// What a fine cluster did in one closed window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FineWindow {
+    pub id: ClusterId,
+    pub service: String,
+    pub location: CodeLocation,
+    pub stats: BucketStats,
+    /// The earliest entry of the window (by timestamp, then insertId): the same whatever the
+    /// order entries arrived in.
+    pub sample: Option<Sample>,
+    /// Counts of this fine cluster in the previous windows, newest last (at most `history`).
+    pub history: Vec<u64>,
+    /// How many windows closed since the cluster was first seen, before this one (capped at
+    /// `history`): the number of windows `history` averages over.
+    pub windows_known: usize,
+}
+
+/// A window that has closed, as the store reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClosedWindow {
+    pub span: WindowSpan,
+    pub clusters: Vec<FineWindow>,
+    /// Entries that arrived after a window of theirs had closed, since the previous close.
+    pub late: u64,
+}
+
+/// Where window state lives. One process uses [`MemoryStore`]; a store shared by several
+/// replicas can implement the same trait.
+pub trait WindowStore: Send + Sync {
+    /// Counts one entry in its bucket.
+    fn record(&self, obs: &Observation<'_>) -> Recorded;
+    /// Entries of fine cluster `id` inside `span` (exact to one bucket).
+    fn count_in(&self, id: ClusterId, span: WindowSpan) -> u64;
+    /// Closes `span`: returns what every cluster did in it, remembers the counts as history
+    /// and forgets buckets no later window needs. Windows must be closed in time order.
+    fn close(&self, span: WindowSpan) -> ClosedWindow;
+}

@@ -1,0 +1,134 @@
+//! End to end through the binary: a generated two-hour export with known kinds and rates is
+//! replayed; the worklogs must have one cluster per kind with the exact count and priority,
+//! the same whatever the order of the file, and bad input must be reported with its line.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::{DateTime, Utc};
+use log_gardener::report::WindowReport;
+use log_gardener::synth::{self, KINDS};
+use serde_json::Value;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_log-gardener"));
+    c.env_remove("RUST_LOG");
+    c
+}
+
+fn start() -> DateTime<Utc> {
+    "2025-09-15T19:00:00Z".parse().unwrap()
+}
+
+/// Replays `input` and returns the JSON reports in window order.
+fn replay(dir: &Path, input: &Path) -> Vec<WindowReport> {
+    let out = dir.join(format!("out-{}", input.file_name().unwrap().to_string_lossy()));
+    let run = bin().arg("replay").arg(input).arg("--out").arg(&out).output().unwrap();
+    assert!(run.status.success(), "replay failed: {}", String::from_utf8_lossy(&run.stderr));
+    read_reports(&out)
+}
+
+fn read_reports(out: &Path) -> Vec<WindowReport> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files.iter().map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()).collect()
+}
+
+#[test]
+fn every_kind_is_one_cluster_with_its_exact_count_and_priority() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = synth::generate(start(), 2, 42);
+    let input = dir.path().join("export.json");
+    std::fs::write(&input, synth::gcloud_export(&entries)).unwrap();
+    let reports = replay(dir.path(), &input);
+    assert_eq!(reports.len(), 2, "two hours → two windows");
+    for (hour, r) in reports.iter().enumerate() {
+        assert_eq!(r.window.start, start() + chrono::TimeDelta::hours(hour as i64));
+        for kind in KINDS {
+            let matching: Vec<_> = r.clusters.iter().filter(|c| c.template.contains(kind.marker)).collect();
+            assert_eq!(matching.len(), 1, "hour {hour}, {}: clusters {:#?}", kind.name, matching.iter().map(|c| &c.template).collect::<Vec<_>>());
+            let c = matching[0];
+            assert_eq!(c.count, u64::from(kind.per_hour), "hour {hour}, {}: {}", kind.name, c.template);
+            assert_eq!(c.priority.as_str(), kind.expected_priority, "hour {hour}, {}: {}", kind.name, c.reason);
+            assert_eq!(c.severity.as_str(), kind.severity, "{}", kind.name);
+            let sample = c.sample.as_ref().expect("every cluster quotes a real entry");
+            assert_eq!(sample["severity"], kind.severity);
+            assert_eq!(c.new, hour == 0, "{} is new only in its first window", kind.name);
+        }
+        assert_eq!(r.clusters.len(), KINDS.len(), "no stray clusters: {:#?}", r.clusters.iter().map(|c| &c.template).collect::<Vec<_>>());
+        assert_eq!(r.totals.entries, KINDS.iter().map(|k| u64::from(k.per_hour)).sum::<u64>());
+    }
+}
+
+#[test]
+fn the_order_of_the_input_does_not_change_the_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = synth::generate(start(), 2, 7);
+    let newest_first = dir.path().join("a.json");
+    std::fs::write(&newest_first, synth::gcloud_export(&entries)).unwrap();
+    let oldest_first = dir.path().join("b.jsonl");
+    std::fs::write(&oldest_first, synth::json_lines(&entries)).unwrap();
+    let mut shuffled = entries.clone();
+    let mut rng = synth::Rng::new(99);
+    for i in (1..shuffled.len()).rev() {
+        shuffled.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let mixed = dir.path().join("c.jsonl");
+    std::fs::write(&mixed, synth::json_lines(&shuffled)).unwrap();
+    let a = replay(dir.path(), &newest_first);
+    assert_eq!(a, replay(dir.path(), &oldest_first));
+    assert_eq!(a, replay(dir.path(), &mixed));
+}
+
+#[test]
+fn bad_input_is_counted_and_reported_with_its_line_never_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = synth::json_lines(&synth::generate(start(), 1, 3)[..5]);
+    let text = format!("{good}this is not json\n{{\"no\": \"timestamp\"}}\n[1,2]\n");
+    let input = dir.path().join("mixed.jsonl");
+    std::fs::write(&input, text).unwrap();
+    let reports = replay(dir.path(), &input);
+    let m = &reports[0].malformed;
+    assert_eq!(m.total, 3);
+    let lines: Vec<&str> = m.examples.iter().map(|e| e.location.rsplit(':').next().unwrap()).collect();
+    assert_eq!(lines, ["6", "7", "8"]);
+    assert_eq!(reports[0].totals.entries, 5);
+}
+
+#[test]
+fn the_markdown_worklog_has_the_seed_sections_and_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("export.json");
+    std::fs::write(&input, synth::gcloud_export(&synth::generate(start(), 1, 5))).unwrap();
+    let out = dir.path().join("w");
+    let run = bin().arg("replay").arg(&input).arg("--out").arg(&out).output().unwrap();
+    assert!(run.status.success());
+    let md = std::fs::read_to_string(out.join("2025-09-15T200000Z.md")).unwrap();
+    for section in ["## Summary", "## Clusters", "**Sample entry**", "**Related modules**", "## Action Plan"] {
+        assert!(md.contains(section), "missing {section}");
+    }
+    assert!(md.find("[P0]").unwrap() < md.find("[P4]").unwrap(), "clusters by priority");
+    assert!(!md.contains("@example.com"), "emails are redacted");
+    assert!(!md.contains("sess_"), "session ids are redacted");
+    let json: Value = serde_json::from_slice(&std::fs::read(out.join("2025-09-15T200000Z.json")).unwrap()).unwrap();
+    assert_eq!(json["schema"], "log-gardener/window-report/v1");
+}
+
+#[test]
+fn exit_codes_are_the_documented_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = bin().args(["replay", "/nonexistent/export.json"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/export.json"));
+    let bad_config = dir.path().join("bad.toml");
+    std::fs::write(&bad_config, "[window]\nhop = \"7m\"\n").unwrap();
+    let cfg = bin().arg("check-config").arg(&bad_config).output().unwrap();
+    assert_eq!(cfg.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&cfg.stderr).contains("window.hop"));
+    let ok = bin().args(["check-config", "config/default.toml"]).output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+}
