@@ -73,11 +73,22 @@ pub async fn replay(
     let pipeline = spawn_pipeline(settings, entry_rx, report_tx);
     let writer = spawn_writer(DirWorklog::new(&opts.out), report_rx);
 
-    let file = source.run(data, entry_tx, shutdown, |done| bar.set_position(done)).await;
+    let file = source
+        .run(data, entry_tx, shutdown, |done| bar.set_position(done))
+        .await;
     bar.finish_and_clear();
-    let counts = pipeline.await.map_err(|e| AppError::Internal(e.to_string()))?;
-    let (written, reports) = writer.await.map_err(|e| AppError::Internal(e.to_string()))??;
-    Ok(ReplaySummary { file, counts, written, reports })
+    let counts = pipeline
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let (written, reports) = writer
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    Ok(ReplaySummary {
+        file,
+        counts,
+        written,
+        reports,
+    })
 }
 
 /// The pipeline runs on a blocking thread: it is CPU-bound and never awaits.
@@ -87,7 +98,10 @@ fn spawn_pipeline(
     reports: mpsc::Sender<WindowReport>,
 ) -> tokio::task::JoinHandle<Counts> {
     tokio::task::spawn_blocking(move || {
-        let store = Arc::new(MemoryStore::new(Schedule::new(&settings.window), settings.window.history));
+        let store = Arc::new(MemoryStore::new(
+            Schedule::new(&settings.window),
+            settings.window.history,
+        ));
         let mut p = Pipeline::new(settings, Arc::new(Fingerprinter::new()), store);
         let mut events = Vec::new();
         while let Some(batch) = input.blocking_recv() {
@@ -126,7 +140,9 @@ fn progress_bar(enabled: bool, len: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template("{spinner} replaying [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})") {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} replaying [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+    ) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar

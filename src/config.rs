@@ -34,7 +34,10 @@ pub enum ConfigError {
 }
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key: key.into(), message: message.into() }
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
 }
 
 /// Window geometry, validated.
@@ -69,10 +72,16 @@ pub struct Settings {
 impl Settings {
     /// Loads built-in defaults, then `file` if given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
-        let mut b = config::Config::builder()
-            .add_source(config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml));
+        let mut b = config::Config::builder().add_source(config::File::from_str(
+            DEFAULT_TOML,
+            config::FileFormat::Toml,
+        ));
         if let Some(f) = file {
-            b = b.add_source(config::File::from(f).format(config::FileFormat::Toml).required(true));
+            b = b.add_source(
+                config::File::from(f)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
         }
         let raw: RawConfig = b
             .add_source(
@@ -107,7 +116,10 @@ impl TryFrom<RawConfig> for Settings {
             window,
             stitch,
             escalation,
-            issue_min_priority: priority("report.issue_min_priority", &raw.report.issue_min_priority)?,
+            issue_min_priority: priority(
+                "report.issue_min_priority",
+                &raw.report.issue_min_priority,
+            )?,
             worklog_dir: PathBuf::from(&raw.report.dir),
             max_entry_bytes: positive("input.max_entry_bytes", raw.input.max_entry_bytes)?,
         })
@@ -130,7 +142,8 @@ fn priority(key: &str, s: &str) -> Result<Priority, ConfigError> {
 }
 
 fn severity(key: &str, s: &str) -> Result<Severity, ConfigError> {
-    Severity::parse(s).ok_or_else(|| invalid(key, format!("{s:?} is not a LogSeverity (DEBUG, INFO, …)")))
+    Severity::parse(s)
+        .ok_or_else(|| invalid(key, format!("{s:?} is not a LogSeverity (DEBUG, INFO, …)")))
 }
 
 fn regex(key: &str, s: &str) -> Result<Regex, ConfigError> {
@@ -147,16 +160,25 @@ fn window_settings(w: &raw::RawWindow) -> Result<WindowSettings, ConfigError> {
     };
     let divides = |a: TimeDelta, b: TimeDelta| b.num_milliseconds() % a.num_milliseconds() == 0;
     if s.bucket < TimeDelta::seconds(1) || !divides(s.bucket, s.hop) {
-        return Err(invalid("window.bucket", "must be at least 1s and divide window.hop"));
+        return Err(invalid(
+            "window.bucket",
+            "must be at least 1s and divide window.hop",
+        ));
     }
     if s.hop > s.length || !divides(s.hop, s.length) {
         return Err(invalid("window.hop", "must divide window.length"));
     }
     if s.length > TimeDelta::days(1) || !divides(s.hop, TimeDelta::days(1)) {
-        return Err(invalid("window.length", "at most 24h, and window.hop must divide a day"));
+        return Err(invalid(
+            "window.length",
+            "at most 24h, and window.hop must divide a day",
+        ));
     }
     if s.allowed_lateness > s.length {
-        return Err(invalid("window.allowed_lateness", "must not exceed window.length"));
+        return Err(invalid(
+            "window.allowed_lateness",
+            "must not exceed window.length",
+        ));
     }
     Ok(s)
 }
@@ -164,15 +186,24 @@ fn window_settings(w: &raw::RawWindow) -> Result<WindowSettings, ConfigError> {
 fn compile_rule(i: usize, r: &RawRule) -> Result<Rule, ConfigError> {
     let key = |f: &str| format!("rules[{i}].{f}");
     let opt_re = |f: &str, v: &Option<String>| v.as_deref().map(|s| regex(&key(f), s)).transpose();
-    let opt_sev = |f: &str, v: &Option<String>| v.as_deref().map(|s| severity(&key(f), s)).transpose();
+    let opt_sev =
+        |f: &str, v: &Option<String>| v.as_deref().map(|s| severity(&key(f), s)).transpose();
     let action = match (&r.priority, r.adjust) {
         (Some(p), None) => RuleAction::Set(priority(&key("priority"), p)?),
         (None, Some(d)) if (-5..=5).contains(&d) => RuleAction::Adjust(d),
         (None, Some(_)) => return Err(invalid(key("adjust"), "must be between -5 and 5")),
-        _ => return Err(invalid(key("priority"), "give exactly one of `priority` or `adjust`")),
+        _ => {
+            return Err(invalid(
+                key("priority"),
+                "give exactly one of `priority` or `adjust`",
+            ))
+        }
     };
     if r.name.trim().is_empty() {
-        return Err(invalid(key("name"), "every rule needs a name (it is quoted as the reason)"));
+        return Err(invalid(
+            key("name"),
+            "every rule needs a name (it is quoted as the reason)",
+        ));
     }
     Ok(Rule {
         name: r.name.clone(),
@@ -193,16 +224,29 @@ fn escalation(e: &raw::RawEscalation, rules: Vec<Rule>) -> Result<Escalation, Co
     let mut count_tiers = Vec::new();
     for (i, t) in e.count.iter().enumerate() {
         if t.at_least == 0 || !(1..=5).contains(&t.raise) {
-            return Err(invalid(format!("escalation.count[{i}]"), "at_least ≥ 1 and raise in 1..=5"));
+            return Err(invalid(
+                format!("escalation.count[{i}]"),
+                "at_least ≥ 1 and raise in 1..=5",
+            ));
         }
-        count_tiers.push(CountTier { at_least: t.at_least, raise: t.raise });
+        count_tiers.push(CountTier {
+            at_least: t.at_least,
+            raise: t.raise,
+        });
     }
     count_tiers.sort_by_key(|t| t.at_least);
     let spike = match &e.spike {
         Some(s) if s.factor <= 1.0 || !(1..=5).contains(&s.raise) => {
-            return Err(invalid("escalation.spike", "factor must be > 1 and raise in 1..=5"))
+            return Err(invalid(
+                "escalation.spike",
+                "factor must be > 1 and raise in 1..=5",
+            ))
         }
-        Some(s) => Some(Spike { factor: s.factor, min_count: s.min_count, raise: s.raise }),
+        Some(s) => Some(Spike {
+            factor: s.factor,
+            min_count: s.min_count,
+            raise: s.raise,
+        }),
         None => None,
     };
     Ok(Escalation {

@@ -164,23 +164,40 @@ impl EntryError {
 
 /// SCAFFOLD parse.
 pub fn parse_entry(bytes: &[u8]) -> Result<Record, EntryError> {
-    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| EntryError::NotJson(e.to_string()))?;
-    let obj = v.as_object().ok_or_else(|| EntryError::NotLogEntry("not an object".into()))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| EntryError::NotJson(e.to_string()))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| EntryError::NotLogEntry("not an object".into()))?;
     let ts = obj
         .get("timestamp")
         .or_else(|| obj.get("receiveTimestamp"))
         .and_then(|t| t.as_str())
         .and_then(|t| t.parse::<DateTime<Utc>>().ok())
         .ok_or_else(|| EntryError::NotLogEntry("no timestamp".into()))?;
-    let sev = obj.get("severity").and_then(|s| s.as_str()).and_then(Severity::parse).unwrap_or(Severity::Default);
+    let sev = obj
+        .get("severity")
+        .and_then(|s| s.as_str())
+        .and_then(Severity::parse)
+        .unwrap_or(Severity::Default);
     let message = obj
         .get("textPayload")
         .and_then(|t| t.as_str())
         .map(str::to_owned)
-        .or_else(|| obj.get("jsonPayload").and_then(|j| j.get("message")).and_then(|m| m.as_str()).map(str::to_owned))
+        .or_else(|| {
+            obj.get("jsonPayload")
+                .and_then(|j| j.get("message"))
+                .and_then(|m| m.as_str())
+                .map(str::to_owned)
+        })
         .or_else(|| {
             let h = obj.get("httpRequest")?;
-            Some(format!("{} {} → {}", h.get("requestMethod")?.as_str()?, h.get("requestUrl")?.as_str()?, h.get("status")?))
+            Some(format!(
+                "{} {} → {}",
+                h.get("requestMethod")?.as_str()?,
+                h.get("requestUrl")?.as_str()?,
+                h.get("status")?
+            ))
         })
         .ok_or_else(|| EntryError::NotLogEntry("no payload".into()))?;
     let service = obj
@@ -196,8 +213,16 @@ pub fn parse_entry(bytes: &[u8]) -> Result<Record, EntryError> {
         service,
         location: CodeLocation::default(),
         message,
-        insert_id: obj.get("insertId").and_then(|s| s.as_str()).unwrap_or("").to_owned(),
-        log_name: obj.get("logName").and_then(|s| s.as_str()).unwrap_or("").to_owned(),
+        insert_id: obj
+            .get("insertId")
+            .and_then(|s| s.as_str())
+            .unwrap_or("")
+            .to_owned(),
+        log_name: obj
+            .get("logName")
+            .and_then(|s| s.as_str())
+            .unwrap_or("")
+            .to_owned(),
         instance: None,
         raw: String::from_utf8_lossy(bytes).into_owned(),
     })

@@ -14,7 +14,11 @@ use log_gardener::app::{self, AppError, ReplayOptions};
 use log_gardener::config::Settings;
 
 #[derive(Parser)]
-#[command(name = "log-gardener", version, about = "Tends a backend's Cloud Logging entries: clusters, hourly windows, priorities, worklogs.")]
+#[command(
+    name = "log-gardener",
+    version,
+    about = "Tends a backend's Cloud Logging entries: clusters, hourly windows, priorities, worklogs."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -66,9 +70,18 @@ fn main() -> ExitCode {
         Command::Replay { file, config, out } => replay(file, config, out),
         Command::Parse => parse(),
         Command::CheckConfig { file } => check_config(file),
-        Command::Synth { hours, seed, start, jsonl } => {
+        Command::Synth {
+            hours,
+            seed,
+            start,
+            jsonl,
+        } => {
             let entries = log_gardener::synth::generate(start, hours, seed);
-            let text = if jsonl { log_gardener::synth::json_lines(&entries) } else { log_gardener::synth::gcloud_export(&entries) };
+            let text = if jsonl {
+                log_gardener::synth::json_lines(&entries)
+            } else {
+                log_gardener::synth::gcloud_export(&entries)
+            };
             print_or_exit(std::io::stdout().lock().write_all(text.as_bytes()))
         }
     }
@@ -91,7 +104,11 @@ fn replay(file: PathBuf, config: Option<PathBuf>, out: Option<PathBuf>) -> ExitC
         out: out.unwrap_or_else(|| settings.worklog_dir.clone()),
         progress: std::io::stderr().is_terminal(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -110,10 +127,24 @@ fn replay(file: PathBuf, config: Option<PathBuf>, out: Option<PathBuf>) -> ExitC
                 s.written.first().and_then(|p| p.parent()).map_or_else(|| "-".into(), |p| p.display().to_string())
             );
             for r in &s.reports {
-                let top = r.clusters.first().map(|c| format!(", top: [{}] {}", c.priority, c.template)).unwrap_or_default();
-                eprintln!("  {} → {}: {} entries, {} clusters{top}", r.window.start, r.window.end, r.totals.entries, r.clusters.len());
+                let top = r
+                    .clusters
+                    .first()
+                    .map(|c| format!(", top: [{}] {}", c.priority, c.template))
+                    .unwrap_or_default();
+                eprintln!(
+                    "  {} → {}: {} entries, {} clusters{top}",
+                    r.window.start,
+                    r.window.end,
+                    r.totals.entries,
+                    r.clusters.len()
+                );
             }
-            if s.file.interrupted { ExitCode::from(130) } else { ExitCode::SUCCESS }
+            if s.file.interrupted {
+                ExitCode::from(130)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             eprintln!("error: {e}");
@@ -152,9 +183,18 @@ fn check_config(file: PathBuf) -> ExitCode {
             let w = &s.window;
             println!(
                 "{}: ok. window {}s, hop {}s, bucket {}s, lateness {}s; {} rules: {}",
-                file.display(), w.length.num_seconds(), w.hop.num_seconds(), w.bucket.num_seconds(),
-                w.allowed_lateness.num_seconds(), s.escalation.rules.len(),
-                s.escalation.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")
+                file.display(),
+                w.length.num_seconds(),
+                w.hop.num_seconds(),
+                w.bucket.num_seconds(),
+                w.allowed_lateness.num_seconds(),
+                s.escalation.rules.len(),
+                s.escalation
+                    .rules
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             ExitCode::SUCCESS
         }

@@ -20,7 +20,12 @@ use crate::window::{Observation, Recorded, Schedule, WindowSpan, WindowStore};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A fine cluster never seen before by this process.
-    NewCluster { id: ClusterId, service: String, severity: Severity, at: DateTime<Utc> },
+    NewCluster {
+        id: ClusterId,
+        service: String,
+        severity: Severity,
+        at: DateTime<Utc>,
+    },
 }
 
 /// Running totals of one pipeline.
@@ -49,7 +54,11 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(settings: Arc<Settings>, fingerprinter: Arc<Fingerprinter>, store: Arc<dyn WindowStore>) -> Pipeline {
+    pub fn new(
+        settings: Arc<Settings>,
+        fingerprinter: Arc<Fingerprinter>,
+        store: Arc<dyn WindowStore>,
+    ) -> Pipeline {
         Pipeline {
             schedule: Schedule::new(&settings.window),
             stitcher: Stitcher::new(),
@@ -73,7 +82,11 @@ impl Pipeline {
     pub fn ingest(&mut self, raw: &RawEntry, events: &mut Vec<Event>) {
         self.counts.received += 1;
         if raw.data.len() > self.settings.max_entry_bytes {
-            let detail = format!("{} bytes, limit {}", raw.data.len(), self.settings.max_entry_bytes);
+            let detail = format!(
+                "{} bytes, limit {}",
+                raw.data.len(),
+                self.settings.max_entry_bytes
+            );
             return self.reject(raw, "too_large", detail);
         }
         match parse_entry(&raw.data) {
@@ -87,7 +100,12 @@ impl Pipeline {
 
     fn reject(&mut self, raw: &RawEntry, reason: &'static str, detail: String) {
         self.counts.malformed += 1;
-        ev::MalformedEntry { origin: &raw.origin, reason, detail: &detail }.emit();
+        ev::MalformedEntry {
+            origin: &raw.origin,
+            reason,
+            detail: &detail,
+        }
+        .emit();
         self.malformed.note(raw.origin.to_string(), reason, detail);
     }
 
@@ -101,7 +119,11 @@ impl Pipeline {
 
     fn observe(&mut self, r: &Record, events: &mut Vec<Event>) {
         let location = location_key(&r.location);
-        let key = KeyParts { service: &r.service, class: r.severity.class(), location: &location };
+        let key = KeyParts {
+            service: &r.service,
+            class: r.severity.class(),
+            location: &location,
+        };
         let id = self.fingerprinter.fingerprint(&key, &r.message);
         let obs = Observation {
             id,
@@ -122,8 +144,18 @@ impl Pipeline {
             Some((lo, hi)) => (lo.min(r.timestamp), hi.max(r.timestamp)),
         });
         if self.seen.insert(id) {
-            ev::NewCluster { id, service: &r.service, severity: r.severity }.emit();
-            events.push(Event::NewCluster { id, service: r.service.clone(), severity: r.severity, at: r.timestamp });
+            ev::NewCluster {
+                id,
+                service: &r.service,
+                severity: r.severity,
+            }
+            .emit();
+            events.push(Event::NewCluster {
+                id,
+                service: r.service.clone(),
+                severity: r.severity,
+                at: r.timestamp,
+            });
         }
     }
 
@@ -146,7 +178,9 @@ impl Pipeline {
     }
 
     fn close_through(&mut self, until: DateTime<Utc>) -> Vec<WindowReport> {
-        let Some((lo, _)) = self.range else { return Vec::new() };
+        let Some((lo, _)) = self.range else {
+            return Vec::new();
+        };
         let mut next = self
             .next
             .unwrap_or_else(|| self.schedule.span_ending(self.schedule.first_end_after(lo)));
@@ -154,8 +188,19 @@ impl Pipeline {
         while next.end <= until {
             let started = std::time::Instant::now();
             let closed = self.store.close(next);
-            let report = build_report(&closed, &self.fingerprinter, &self.settings, self.malformed.take());
-            ev::WindowClosed { span: next, clusters: report.clusters.len(), entries: report.totals.entries, took: started.elapsed() }.emit();
+            let report = build_report(
+                &closed,
+                &self.fingerprinter,
+                &self.settings,
+                self.malformed.take(),
+            );
+            ev::WindowClosed {
+                span: next,
+                clusters: report.clusters.len(),
+                entries: report.totals.entries,
+                took: started.elapsed(),
+            }
+            .emit();
             reports.push(report);
             next = self.schedule.next(next);
         }
@@ -165,14 +210,24 @@ impl Pipeline {
 
     /// Entries of canonical cluster `id` (all its aliases) in the hour before `now`.
     pub fn count_last(&self, id: ClusterId, now: DateTime<Utc>) -> u64 {
-        let span = WindowSpan { start: now - TimeDelta::milliseconds(self.schedule.length_ms), end: now };
-        self.fingerprinter.aliases(id).into_iter().map(|a| self.store.count_in(a, span)).sum()
+        let span = WindowSpan {
+            start: now - TimeDelta::milliseconds(self.schedule.length_ms),
+            end: now,
+        };
+        self.fingerprinter
+            .aliases(id)
+            .into_iter()
+            .map(|a| self.store.count_in(a, span))
+            .sum()
     }
 }
 
 /// The location part of a cluster key: logger and function, never the line (it moves with
 /// every deploy).
 fn location_key(loc: &CodeLocation) -> String {
-    let parts = [loc.logger.as_deref(), loc.function.as_deref().or(loc.file.as_deref())];
+    let parts = [
+        loc.logger.as_deref(),
+        loc.function.as_deref().or(loc.file.as_deref()),
+    ];
     parts.into_iter().flatten().collect::<Vec<_>>().join(":")
 }

@@ -21,18 +21,90 @@ pub struct Kind {
 }
 
 pub const KINDS: [Kind; 12] = [
-    Kind { name: "db-init-timeout", per_hour: 15, severity: "ERROR", expected_priority: "P0" , marker: "Database initialization timeout" },
-    Kind { name: "queuepool-traceback", per_hour: 3, severity: "ERROR", expected_priority: "P0" , marker: "QueuePool limit" },
-    Kind { name: "ssot-violation", per_hour: 12, severity: "ERROR", expected_priority: "P2" , marker: "SSOT Violation: Found" },
-    Kind { name: "service-id-whitespace", per_hour: 8, severity: "WARNING", expected_priority: "P3" , marker: "Service ID contains" },
-    Kind { name: "startup-notice", per_hour: 6, severity: "NOTICE", expected_priority: "P4" , marker: "Backend service starting" },
-    Kind { name: "ssot-non-blocking", per_hour: 40, severity: "WARNING", expected_priority: "P4" , marker: "SSOT validation issues" },
-    Kind { name: "session-middleware", per_hour: 30, severity: "WARNING", expected_priority: "P4" , marker: "Session access failed" },
-    Kind { name: "async-engine-unavailable", per_hour: 2, severity: "WARNING", expected_priority: "P4" , marker: "Async engine not available" },
-    Kind { name: "beacon-405", per_hour: 5, severity: "WARNING", expected_priority: "P5" , marker: "/ws/beacon" },
-    Kind { name: "golden-path-auth", per_hour: 40, severity: "CRITICAL", expected_priority: "P4" , marker: "GOLDEN PATH AUTH" },
-    Kind { name: "thread-request-200", per_hour: 120, severity: "INFO", expected_priority: "P5" , marker: "/api/threads/" },
-    Kind { name: "user-login", per_hour: 10, severity: "INFO", expected_priority: "P4" , marker: "logged in from" },
+    Kind {
+        name: "db-init-timeout",
+        per_hour: 15,
+        severity: "ERROR",
+        expected_priority: "P0",
+        marker: "Database initialization timeout",
+    },
+    Kind {
+        name: "queuepool-traceback",
+        per_hour: 3,
+        severity: "ERROR",
+        expected_priority: "P0",
+        marker: "QueuePool limit",
+    },
+    Kind {
+        name: "ssot-violation",
+        per_hour: 12,
+        severity: "ERROR",
+        expected_priority: "P2",
+        marker: "SSOT Violation: Found",
+    },
+    Kind {
+        name: "service-id-whitespace",
+        per_hour: 8,
+        severity: "WARNING",
+        expected_priority: "P3",
+        marker: "Service ID contains",
+    },
+    Kind {
+        name: "startup-notice",
+        per_hour: 6,
+        severity: "NOTICE",
+        expected_priority: "P4",
+        marker: "Backend service starting",
+    },
+    Kind {
+        name: "ssot-non-blocking",
+        per_hour: 40,
+        severity: "WARNING",
+        expected_priority: "P4",
+        marker: "SSOT validation issues",
+    },
+    Kind {
+        name: "session-middleware",
+        per_hour: 30,
+        severity: "WARNING",
+        expected_priority: "P4",
+        marker: "Session access failed",
+    },
+    Kind {
+        name: "async-engine-unavailable",
+        per_hour: 2,
+        severity: "WARNING",
+        expected_priority: "P4",
+        marker: "Async engine not available",
+    },
+    Kind {
+        name: "beacon-405",
+        per_hour: 5,
+        severity: "WARNING",
+        expected_priority: "P5",
+        marker: "/ws/beacon",
+    },
+    Kind {
+        name: "golden-path-auth",
+        per_hour: 40,
+        severity: "CRITICAL",
+        expected_priority: "P4",
+        marker: "GOLDEN PATH AUTH",
+    },
+    Kind {
+        name: "thread-request-200",
+        per_hour: 120,
+        severity: "INFO",
+        expected_priority: "P5",
+        marker: "/api/threads/",
+    },
+    Kind {
+        name: "user-login",
+        per_hour: 10,
+        severity: "INFO",
+        expected_priority: "P4",
+        marker: "logged in from",
+    },
 ];
 
 /// splitmix64: tiny, fast, and the same on every machine.
@@ -73,7 +145,11 @@ pub fn generate(start: DateTime<Utc>, hours: u32, seed: u64) -> Vec<(&'static st
         for kind in KINDS {
             for _ in 0..kind.per_hour {
                 let at = hour + TimeDelta::milliseconds(rng.below(3_600_000) as i64);
-                out.extend(entries(kind, at, &mut rng).into_iter().map(|e| (kind.name, e)));
+                out.extend(
+                    entries(kind, at, &mut rng)
+                        .into_iter()
+                        .map(|e| (kind.name, e)),
+                );
             }
         }
     }
@@ -102,7 +178,15 @@ fn base(at: DateTime<Utc>, severity: &str, rng: &mut Rng, log: &str) -> Value {
     })
 }
 
-fn app_log(at: DateTime<Utc>, sev: &str, rng: &mut Rng, module: &str, function: &str, line: u32, message: String) -> Value {
+fn app_log(
+    at: DateTime<Utc>,
+    sev: &str,
+    rng: &mut Rng,
+    module: &str,
+    function: &str,
+    line: u32,
+    message: String,
+) -> Value {
     let mut e = base(at, sev, rng, "stdout");
     e["jsonPayload"] = json!({
         "context": {"name": module, "service": "netra-service"},
@@ -113,7 +197,14 @@ fn app_log(at: DateTime<Utc>, sev: &str, rng: &mut Rng, module: &str, function: 
     e
 }
 
-fn request(at: DateTime<Utc>, sev: &str, rng: &mut Rng, method: &str, path: &str, status: u16) -> Value {
+fn request(
+    at: DateTime<Utc>,
+    sev: &str,
+    rng: &mut Rng,
+    method: &str,
+    path: &str,
+    status: u16,
+) -> Value {
     let mut e = base(at, sev, rng, "requests");
     e["httpRequest"] = json!({"requestMethod": method, "requestUrl": format!("https://api.staging.netrasystems.ai{path}"),
         "status": status, "responseSize": (200 + rng.below(900)).to_string(), "userAgent": "Mozilla/5.0",
@@ -188,7 +279,12 @@ fn traceback(at: DateTime<Utc>, rng: &mut Rng) -> Vec<Value> {
         .into_iter()
         .enumerate()
         .map(|(i, text)| {
-            let mut e = base(at + TimeDelta::microseconds(12 * i as i64), "ERROR", rng, "stderr");
+            let mut e = base(
+                at + TimeDelta::microseconds(12 * i as i64),
+                "ERROR",
+                rng,
+                "stderr",
+            );
             e["labels"]["instanceId"] = json!(instance);
             e["textPayload"] = json!(text);
             e
@@ -218,10 +314,18 @@ mod tests {
         assert_eq!(a, generate(t0, 2, 7));
         assert_ne!(a, generate(t0, 2, 8));
         let per_hour: u32 = KINDS.iter().map(|k| k.per_hour).sum::<u32>() + 3 * 3;
-        assert_eq!(a.len() as u32, 2 * per_hour, "tracebacks are 4 entries each");
+        assert_eq!(
+            a.len() as u32,
+            2 * per_hour,
+            "tracebacks are 4 entries each"
+        );
         for (_, e) in &a {
             assert!(e["timestamp"].as_str().unwrap() >= "2025-09-15T19:00:00");
-            assert!(e.get("jsonPayload").or(e.get("textPayload")).or(e.get("httpRequest")).is_some());
+            assert!(e
+                .get("jsonPayload")
+                .or(e.get("textPayload"))
+                .or(e.get("httpRequest"))
+                .is_some());
         }
     }
 }

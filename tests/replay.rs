@@ -22,9 +22,22 @@ fn start() -> DateTime<Utc> {
 
 /// Replays `input` and returns the JSON reports in window order.
 fn replay(dir: &Path, input: &Path) -> Vec<WindowReport> {
-    let out = dir.join(format!("out-{}", input.file_name().unwrap().to_string_lossy()));
-    let run = bin().arg("replay").arg(input).arg("--out").arg(&out).output().unwrap();
-    assert!(run.status.success(), "replay failed: {}", String::from_utf8_lossy(&run.stderr));
+    let out = dir.join(format!(
+        "out-{}",
+        input.file_name().unwrap().to_string_lossy()
+    ));
+    let run = bin()
+        .arg("replay")
+        .arg(input)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     read_reports(&out)
 }
 
@@ -35,7 +48,10 @@ fn read_reports(out: &Path) -> Vec<WindowReport> {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
-    files.iter().map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()).collect()
+    files
+        .iter()
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect()
 }
 
 #[test]
@@ -47,20 +63,61 @@ fn every_kind_is_one_cluster_with_its_exact_count_and_priority() {
     let reports = replay(dir.path(), &input);
     assert_eq!(reports.len(), 2, "two hours → two windows");
     for (hour, r) in reports.iter().enumerate() {
-        assert_eq!(r.window.start, start() + chrono::TimeDelta::hours(hour as i64));
+        assert_eq!(
+            r.window.start,
+            start() + chrono::TimeDelta::hours(hour as i64)
+        );
         for kind in KINDS {
-            let matching: Vec<_> = r.clusters.iter().filter(|c| c.template.contains(kind.marker)).collect();
-            assert_eq!(matching.len(), 1, "hour {hour}, {}: clusters {:#?}", kind.name, matching.iter().map(|c| &c.template).collect::<Vec<_>>());
+            let matching: Vec<_> = r
+                .clusters
+                .iter()
+                .filter(|c| c.template.contains(kind.marker))
+                .collect();
+            assert_eq!(
+                matching.len(),
+                1,
+                "hour {hour}, {}: clusters {:#?}",
+                kind.name,
+                matching.iter().map(|c| &c.template).collect::<Vec<_>>()
+            );
             let c = matching[0];
-            assert_eq!(c.count, u64::from(kind.per_hour), "hour {hour}, {}: {}", kind.name, c.template);
-            assert_eq!(c.priority.as_str(), kind.expected_priority, "hour {hour}, {}: {}", kind.name, c.reason);
+            assert_eq!(
+                c.count,
+                u64::from(kind.per_hour),
+                "hour {hour}, {}: {}",
+                kind.name,
+                c.template
+            );
+            assert_eq!(
+                c.priority.as_str(),
+                kind.expected_priority,
+                "hour {hour}, {}: {}",
+                kind.name,
+                c.reason
+            );
             assert_eq!(c.severity.as_str(), kind.severity, "{}", kind.name);
-            let sample = c.sample.as_ref().expect("every cluster quotes a real entry");
+            let sample = c
+                .sample
+                .as_ref()
+                .expect("every cluster quotes a real entry");
             assert_eq!(sample["severity"], kind.severity);
-            assert_eq!(c.new, hour == 0, "{} is new only in its first window", kind.name);
+            assert_eq!(
+                c.new,
+                hour == 0,
+                "{} is new only in its first window",
+                kind.name
+            );
         }
-        assert_eq!(r.clusters.len(), KINDS.len(), "no stray clusters: {:#?}", r.clusters.iter().map(|c| &c.template).collect::<Vec<_>>());
-        assert_eq!(r.totals.entries, KINDS.iter().map(|k| u64::from(k.per_hour)).sum::<u64>());
+        assert_eq!(
+            r.clusters.len(),
+            KINDS.len(),
+            "no stray clusters: {:#?}",
+            r.clusters.iter().map(|c| &c.template).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            r.totals.entries,
+            KINDS.iter().map(|k| u64::from(k.per_hour)).sum::<u64>()
+        );
     }
 }
 
@@ -94,7 +151,11 @@ fn bad_input_is_counted_and_reported_with_its_line_never_dropped() {
     let reports = replay(dir.path(), &input);
     let m = &reports[0].malformed;
     assert_eq!(m.total, 3);
-    let lines: Vec<&str> = m.examples.iter().map(|e| e.location.rsplit(':').next().unwrap()).collect();
+    let lines: Vec<&str> = m
+        .examples
+        .iter()
+        .map(|e| e.location.rsplit(':').next().unwrap())
+        .collect();
     assert_eq!(lines, ["6", "7", "8"]);
     assert_eq!(reports[0].totals.entries, 5);
 }
@@ -103,25 +164,49 @@ fn bad_input_is_counted_and_reported_with_its_line_never_dropped() {
 fn the_markdown_worklog_has_the_seed_sections_and_no_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("export.json");
-    std::fs::write(&input, synth::gcloud_export(&synth::generate(start(), 1, 5))).unwrap();
+    std::fs::write(
+        &input,
+        synth::gcloud_export(&synth::generate(start(), 1, 5)),
+    )
+    .unwrap();
     let out = dir.path().join("w");
-    let run = bin().arg("replay").arg(&input).arg("--out").arg(&out).output().unwrap();
+    let run = bin()
+        .arg("replay")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(run.status.success());
     let md = std::fs::read_to_string(out.join("2025-09-15T200000Z.md")).unwrap();
-    for section in ["## Summary", "## Clusters", "**Sample entry**", "**Related modules**", "## Action Plan"] {
+    for section in [
+        "## Summary",
+        "## Clusters",
+        "**Sample entry**",
+        "**Related modules**",
+        "## Action Plan",
+    ] {
         assert!(md.contains(section), "missing {section}");
     }
-    assert!(md.find("[P0]").unwrap() < md.find("[P4]").unwrap(), "clusters by priority");
+    assert!(
+        md.find("[P0]").unwrap() < md.find("[P4]").unwrap(),
+        "clusters by priority"
+    );
     assert!(!md.contains("@example.com"), "emails are redacted");
     assert!(!md.contains("sess_"), "session ids are redacted");
-    let json: Value = serde_json::from_slice(&std::fs::read(out.join("2025-09-15T200000Z.json")).unwrap()).unwrap();
+    let json: Value =
+        serde_json::from_slice(&std::fs::read(out.join("2025-09-15T200000Z.json")).unwrap())
+            .unwrap();
     assert_eq!(json["schema"], "log-gardener/window-report/v1");
 }
 
 #[test]
 fn exit_codes_are_the_documented_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let missing = bin().args(["replay", "/nonexistent/export.json"]).output().unwrap();
+    let missing = bin()
+        .args(["replay", "/nonexistent/export.json"])
+        .output()
+        .unwrap();
     assert_eq!(missing.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/export.json"));
     let bad_config = dir.path().join("bad.toml");
@@ -129,6 +214,13 @@ fn exit_codes_are_the_documented_ones() {
     let cfg = bin().arg("check-config").arg(&bad_config).output().unwrap();
     assert_eq!(cfg.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&cfg.stderr).contains("window.hop"));
-    let ok = bin().args(["check-config", "config/default.toml"]).output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = bin()
+        .args(["check-config", "config/default.toml"])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
 }

@@ -12,7 +12,10 @@ pub fn parse_duration(s: &str) -> Result<TimeDelta, String> {
     }
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let unit_len = rest[digits..].bytes().take_while(u8::is_ascii_alphabetic).count();
+        let unit_len = rest[digits..]
+            .bytes()
+            .take_while(u8::is_ascii_alphabetic)
+            .count();
         if digits == 0 || unit_len == 0 {
             return Err(bad());
         }
@@ -39,14 +42,25 @@ mod tests {
     fn units_and_sums() {
         assert_eq!(parse_duration("1h").unwrap(), TimeDelta::hours(1));
         assert_eq!(parse_duration("15m").unwrap(), TimeDelta::minutes(15));
-        assert_eq!(parse_duration("250ms").unwrap(), TimeDelta::milliseconds(250));
+        assert_eq!(
+            parse_duration("250ms").unwrap(),
+            TimeDelta::milliseconds(250)
+        );
         assert_eq!(parse_duration("1h30m").unwrap(), TimeDelta::minutes(90));
         assert_eq!(parse_duration(" 2d ").unwrap(), TimeDelta::days(2));
     }
 
     #[test]
     fn rejects_what_is_not_a_duration() {
-        for s in ["", "h", "10", "5 minutes", "1y", "-1h", "99999999999999999999h"] {
+        for s in [
+            "",
+            "h",
+            "10",
+            "5 minutes",
+            "1y",
+            "-1h",
+            "99999999999999999999h",
+        ] {
             assert!(parse_duration(s).is_err(), "{s:?} accepted");
         }
     }

@@ -18,7 +18,11 @@ fn built_in_defaults_load_and_match_the_documented_values() {
     assert_eq!(s.window.bucket, TimeDelta::minutes(1));
     assert_eq!(s.window.allowed_lateness, TimeDelta::minutes(5));
     assert_eq!(s.issue_min_priority, Priority::P3);
-    assert!(s.escalation.rules.iter().any(|r| r.name == "database-unavailable"));
+    assert!(s
+        .escalation
+        .rules
+        .iter()
+        .any(|r| r.name == "database-unavailable"));
 }
 
 #[test]
@@ -26,10 +30,17 @@ fn a_file_overrides_what_it_names_and_its_rules_replace_the_defaults() {
     let f = file("[window]\nhop = \"15m\"\n\n[[rules]]\nname = \"only\"\nmessage = \"x\"\npriority = \"P1\"\n");
     let s = Settings::load(Some(f.path())).unwrap();
     assert_eq!(s.window.hop, TimeDelta::minutes(15));
-    assert_eq!(s.window.length, TimeDelta::hours(1), "unnamed keys keep their defaults");
+    assert_eq!(
+        s.window.length,
+        TimeDelta::hours(1),
+        "unnamed keys keep their defaults"
+    );
     let names: Vec<_> = s.escalation.rules.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["only"]);
-    assert!(s.escalation.rules[0].matcher.min_severity.is_none(), "no field leaks in from default rule 0");
+    assert!(
+        s.escalation.rules[0].matcher.min_severity.is_none(),
+        "no field leaks in from default rule 0"
+    );
 }
 
 #[test]
@@ -44,22 +55,44 @@ fn bad_values_name_their_key() {
     let cases = [
         ("[window]\nhop = \"7m\"\n", "window.hop"),
         ("[window]\nbucket = \"7s\"\n", "window.bucket"),
-        ("[window]\nallowed_lateness = \"soon\"\n", "window.allowed_lateness"),
-        ("[[rules]]\nname = \"r\"\nmessage = \"(\"\npriority = \"P1\"\n", "rules[0].message"),
-        ("[[rules]]\nname = \"r\"\npriority = \"P9\"\n", "rules[0].priority"),
-        ("[[rules]]\nname = \"r\"\npriority = \"P1\"\nadjust = 1\n", "rules[0].priority"),
-        ("[[rules]]\nname = \"r\"\nmin_severity = \"LOUD\"\nadjust = 1\n", "rules[0].min_severity"),
-        ("[report]\nissue_min_priority = \"high\"\n", "report.issue_min_priority"),
+        (
+            "[window]\nallowed_lateness = \"soon\"\n",
+            "window.allowed_lateness",
+        ),
+        (
+            "[[rules]]\nname = \"r\"\nmessage = \"(\"\npriority = \"P1\"\n",
+            "rules[0].message",
+        ),
+        (
+            "[[rules]]\nname = \"r\"\npriority = \"P9\"\n",
+            "rules[0].priority",
+        ),
+        (
+            "[[rules]]\nname = \"r\"\npriority = \"P1\"\nadjust = 1\n",
+            "rules[0].priority",
+        ),
+        (
+            "[[rules]]\nname = \"r\"\nmin_severity = \"LOUD\"\nadjust = 1\n",
+            "rules[0].min_severity",
+        ),
+        (
+            "[report]\nissue_min_priority = \"high\"\n",
+            "report.issue_min_priority",
+        ),
     ];
     for (text, key) in cases {
-        let e = Settings::load(Some(file(text).path())).unwrap_err().to_string();
+        let e = Settings::load(Some(file(text).path()))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with(key), "{text:?} → {e}");
     }
 }
 
 #[test]
 fn a_missing_file_is_an_error_naming_it() {
-    let e = Settings::load(Some(Path::new("/nonexistent/lg.toml"))).unwrap_err().to_string();
+    let e = Settings::load(Some(Path::new("/nonexistent/lg.toml")))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("/nonexistent/lg.toml"), "{e}");
 }
 
@@ -68,7 +101,14 @@ fn the_default_rules_give_the_seed_worklogs_priorities() {
     use crate::escalate::Evidence;
     let s = Settings::load(None).unwrap();
     let decide = |template: &str, severity: Severity| {
-        let ev = Evidence { template, logger: "", service: "backend", severity, count: 15, baseline: None };
+        let ev = Evidence {
+            template,
+            logger: "",
+            service: "backend",
+            severity,
+            count: 15,
+            baseline: None,
+        };
         s.escalation.decide(&ev).priority
     };
     let cases = [

@@ -103,7 +103,11 @@ impl Escalation {
                     RuleAction::Set(p) => p,
                     RuleAction::Adjust(d) => Priority::from_level(default.level() + d),
                 };
-                let why = r.description.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+                let why = r
+                    .description
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default();
                 (p, format!("rule `{}`{why}", r.name), r.thresholds)
             }
         };
@@ -117,17 +121,32 @@ impl Escalation {
                 }
             }
         }
-        Decision { priority, reason, rule: rule.map(|r| r.name.clone()) }
+        Decision {
+            priority,
+            reason,
+            rule: rule.map(|r| r.name.clone()),
+        }
     }
 
     fn threshold_raises(&self, ev: &Evidence<'_>) -> Vec<(i32, String)> {
         let mut out = Vec::new();
-        if let Some(t) = self.count_tiers.iter().rev().find(|t| ev.count >= t.at_least) {
-            out.push((t.raise, format!("count {} ≥ {} in the window", ev.count, t.at_least)));
+        if let Some(t) = self
+            .count_tiers
+            .iter()
+            .rev()
+            .find(|t| ev.count >= t.at_least)
+        {
+            out.push((
+                t.raise,
+                format!("count {} ≥ {} in the window", ev.count, t.at_least),
+            ));
         }
         if let (Some(s), Some(base)) = (self.spike, ev.baseline) {
             if ev.count >= s.min_count && ev.count as f64 >= s.factor * base.max(1.0) {
-                out.push((s.raise, format!("spike {} vs mean {base:.1} of previous windows", ev.count)));
+                out.push((
+                    s.raise,
+                    format!("spike {} vs mean {base:.1} of previous windows", ev.count),
+                ));
             }
         }
         out
@@ -139,17 +158,34 @@ mod tests {
     use super::*;
 
     fn ev(template: &str, severity: Severity, count: u64, baseline: Option<f64>) -> Evidence<'_> {
-        Evidence { template, logger: "app.db", service: "backend", severity, count, baseline }
+        Evidence {
+            template,
+            logger: "app.db",
+            service: "backend",
+            severity,
+            count,
+            baseline,
+        }
     }
 
     fn policy(rules: Vec<Rule>) -> Escalation {
         Escalation {
             rules,
             count_tiers: vec![
-                CountTier { at_least: 100, raise: 1 },
-                CountTier { at_least: 1000, raise: 2 },
+                CountTier {
+                    at_least: 100,
+                    raise: 1,
+                },
+                CountTier {
+                    at_least: 1000,
+                    raise: 2,
+                },
             ],
-            spike: Some(Spike { factor: 5.0, min_count: 20, raise: 1 }),
+            spike: Some(Spike {
+                factor: 5.0,
+                min_count: 20,
+                raise: 1,
+            }),
             ceiling: Priority::P1,
         }
     }
@@ -158,7 +194,10 @@ mod tests {
         Rule {
             name: name.into(),
             description: None,
-            matcher: RuleMatch { message: Some(Regex::new(message).unwrap()), ..Default::default() },
+            matcher: RuleMatch {
+                message: Some(Regex::new(message).unwrap()),
+                ..Default::default()
+            },
             action,
             thresholds,
         }
@@ -178,47 +217,95 @@ mod tests {
             rule("sql", "(?i)cloud sql", RuleAction::Set(Priority::P0), true),
             rule("any", ".", RuleAction::Set(Priority::P5), true),
         ]);
-        let d = p.decide(&ev("Cloud SQL connection failed <*>", Severity::Error, 1, None));
+        let d = p.decide(&ev(
+            "Cloud SQL connection failed <*>",
+            Severity::Error,
+            1,
+            None,
+        ));
         assert_eq!((d.priority, d.rule.as_deref()), (Priority::P0, Some("sql")));
         assert!(d.reason.starts_with("rule `sql`"));
     }
 
     #[test]
     fn demotion_without_thresholds_stays_demoted_under_a_flood() {
-        let p = policy(vec![rule("golden", "GOLDEN PATH", RuleAction::Set(Priority::P4), false)]);
-        let d = p.decide(&ev("GOLDEN PATH AUTH <*>", Severity::Critical, 5000, Some(1.0)));
+        let p = policy(vec![rule(
+            "golden",
+            "GOLDEN PATH",
+            RuleAction::Set(Priority::P4),
+            false,
+        )]);
+        let d = p.decide(&ev(
+            "GOLDEN PATH AUTH <*>",
+            Severity::Critical,
+            5000,
+            Some(1.0),
+        ));
         assert_eq!(d.priority, Priority::P4);
     }
 
     #[test]
     fn adjust_moves_the_severity_default() {
         let p = policy(vec![rule("w", "slow", RuleAction::Adjust(-1), true)]);
-        assert_eq!(p.decide(&ev("slow query", Severity::Warning, 1, None)).priority, Priority::P2);
+        assert_eq!(
+            p.decide(&ev("slow query", Severity::Warning, 1, None))
+                .priority,
+            Priority::P2
+        );
     }
 
     #[test]
     fn count_tiers_take_the_highest_reached_and_stop_at_the_ceiling() {
         let p = policy(vec![]);
-        assert_eq!(p.decide(&ev("t", Severity::Warning, 99, None)).priority, Priority::P3);
-        assert_eq!(p.decide(&ev("t", Severity::Warning, 100, None)).priority, Priority::P2);
+        assert_eq!(
+            p.decide(&ev("t", Severity::Warning, 99, None)).priority,
+            Priority::P3
+        );
+        assert_eq!(
+            p.decide(&ev("t", Severity::Warning, 100, None)).priority,
+            Priority::P2
+        );
         let d = p.decide(&ev("t", Severity::Warning, 1000, None));
         assert_eq!(d.priority, Priority::P1);
         assert!(d.reason.contains("count 1000 ≥ 1000"), "{}", d.reason);
-        assert_eq!(p.decide(&ev("t", Severity::Error, 5000, None)).priority, Priority::P1);
+        assert_eq!(
+            p.decide(&ev("t", Severity::Error, 5000, None)).priority,
+            Priority::P1
+        );
     }
 
     #[test]
     fn spike_needs_history_and_a_minimum() {
         let p = policy(vec![]);
-        assert_eq!(p.decide(&ev("t", Severity::Warning, 50, None)).priority, Priority::P3);
-        assert_eq!(p.decide(&ev("t", Severity::Warning, 50, Some(2.0))).priority, Priority::P2);
-        assert_eq!(p.decide(&ev("t", Severity::Warning, 50, Some(20.0))).priority, Priority::P3);
-        assert_eq!(p.decide(&ev("t", Severity::Warning, 10, Some(0.0))).priority, Priority::P3);
+        assert_eq!(
+            p.decide(&ev("t", Severity::Warning, 50, None)).priority,
+            Priority::P3
+        );
+        assert_eq!(
+            p.decide(&ev("t", Severity::Warning, 50, Some(2.0)))
+                .priority,
+            Priority::P2
+        );
+        assert_eq!(
+            p.decide(&ev("t", Severity::Warning, 50, Some(20.0)))
+                .priority,
+            Priority::P3
+        );
+        assert_eq!(
+            p.decide(&ev("t", Severity::Warning, 10, Some(0.0)))
+                .priority,
+            Priority::P3
+        );
     }
 
     #[test]
     fn same_evidence_same_decision() {
-        let p = policy(vec![rule("sql", "SQL", RuleAction::Set(Priority::P0), true)]);
+        let p = policy(vec![rule(
+            "sql",
+            "SQL",
+            RuleAction::Set(Priority::P0),
+            true,
+        )]);
         let e = ev("SQL <*>", Severity::Error, 120, Some(3.0));
         assert_eq!(p.decide(&e), p.decide(&e));
     }

@@ -68,11 +68,24 @@ impl Fingerprinter {
         let sig = stack::signature(message);
         let masked: Vec<String> = sig
             .split_whitespace()
-            .map(|t| if t.bytes().any(|b| b.is_ascii_digit()) { "<*>".to_string() } else { t.to_string() })
+            .map(|t| {
+                if t.bytes().any(|b| b.is_ascii_digit()) {
+                    "<*>".to_string()
+                } else {
+                    t.to_string()
+                }
+            })
             .collect();
         let masked = masked.join(" ");
         let h = xxhash_rust::xxh3::xxh3_64(
-            format!("{}\u{1f}{}\u{1f}{}\u{1f}{}", key.service, key.class.as_str(), key.location, masked).as_bytes(),
+            format!(
+                "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+                key.service,
+                key.class.as_str(),
+                key.location,
+                masked
+            )
+            .as_bytes(),
         );
         let id = ClusterId(h);
         self.templates.entry(id).or_insert(masked);
@@ -85,13 +98,26 @@ impl Fingerprinter {
     }
 
     pub fn resolve(&self, id: ClusterId) -> Option<Resolved> {
-        self.templates.get(&id).map(|t| Resolved { id, template: t.clone() })
+        self.templates.get(&id).map(|t| Resolved {
+            id,
+            template: t.clone(),
+        })
     }
 }
 
 /// SCAFFOLD parse.
 pub fn parse_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<(ClusterId, String)> {
     let fp = Fingerprinter::new();
-    let key = KeyParts { service: "", class: SeverityClass::Info, location: "" };
-    lines.into_iter().map(|l| { let id = fp.fingerprint(&key, l); (id, fp.resolve(id).map(|r| r.template).unwrap_or_default()) }).collect()
+    let key = KeyParts {
+        service: "",
+        class: SeverityClass::Info,
+        location: "",
+    };
+    lines
+        .into_iter()
+        .map(|l| {
+            let id = fp.fingerprint(&key, l);
+            (id, fp.resolve(id).map(|r| r.template).unwrap_or_default())
+        })
+        .collect()
 }

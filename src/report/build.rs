@@ -23,7 +23,11 @@ impl Malformed {
         *self.0.by_reason.entry(reason.to_owned()).or_default() += 1;
         if self.0.examples.len() < Self::EXAMPLES {
             let detail = crate::redact::redact(&detail).into_owned();
-            self.0.examples.push(MalformedExample { location, reason: reason.to_owned(), detail });
+            self.0.examples.push(MalformedExample {
+                location,
+                reason: reason.to_owned(),
+                detail,
+            });
         }
     }
 
@@ -48,9 +52,10 @@ pub fn build_report(
     for fine in closed.clusters.iter().filter(|f| f.stats.count() > 0) {
         let resolved = fp.resolve(fine.id);
         let (id, template) = resolved.map_or((fine.id, String::new()), |r| (r.id, r.template));
-        let g = groups
-            .entry((id, template))
-            .or_insert_with(|| Group { parts: Vec::new(), stats: BucketStats::default() });
+        let g = groups.entry((id, template)).or_insert_with(|| Group {
+            parts: Vec::new(),
+            stats: BucketStats::default(),
+        });
         g.stats.merge(&fine.stats);
         g.parts.push(fine);
     }
@@ -77,7 +82,13 @@ pub fn build_report(
     WindowReport {
         schema: SCHEMA.to_owned(),
         window: closed.span,
-        coverage: all.first_seen().zip(all.last_seen()).map(|(first_entry, last_entry)| Coverage { first_entry, last_entry }),
+        coverage: all
+            .first_seen()
+            .zip(all.last_seen())
+            .map(|(first_entry, last_entry)| Coverage {
+                first_entry,
+                last_entry,
+            }),
         services: services.into_iter().collect(),
         totals,
         malformed,
@@ -86,16 +97,28 @@ pub fn build_report(
     }
 }
 
-fn cluster_report(id: ClusterId, template: String, g: &Group<'_>, settings: &Settings) -> ClusterReport {
+fn cluster_report(
+    id: ClusterId,
+    template: String,
+    g: &Group<'_>,
+    settings: &Settings,
+) -> ClusterReport {
     let first = g.parts[0];
-    let severity = g.stats.max_severity().unwrap_or(crate::entry::Severity::Default);
+    let severity = g
+        .stats
+        .max_severity()
+        .unwrap_or(crate::entry::Severity::Default);
     let (baseline, known) = baseline(&g.parts);
     let loc = &first.location;
-    let logger = [loc.logger.as_deref(), loc.function.as_deref(), loc.file.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let logger = [
+        loc.logger.as_deref(),
+        loc.function.as_deref(),
+        loc.file.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
     let decision = settings.escalation.decide(&Evidence {
         template: &template,
         logger: &logger,
@@ -165,8 +188,18 @@ fn by_severity(stats: &BucketStats) -> BTreeMap<crate::entry::Severity, u64> {
 /// redacted. The entry is real: nothing is added or rewritten except secrets.
 fn quote_sample(s: &Sample) -> serde_json::Value {
     const KEEP: [&str; 12] = [
-        "timestamp", "severity", "insertId", "logName", "httpRequest", "jsonPayload", "textPayload",
-        "protoPayload", "sourceLocation", "labels", "operation", "errorGroups",
+        "timestamp",
+        "severity",
+        "insertId",
+        "logName",
+        "httpRequest",
+        "jsonPayload",
+        "textPayload",
+        "protoPayload",
+        "sourceLocation",
+        "labels",
+        "operation",
+        "errorGroups",
     ];
     let mut v: serde_json::Value = match serde_json::from_str(&s.raw) {
         Ok(serde_json::Value::Object(mut m)) => {

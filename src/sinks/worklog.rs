@@ -11,7 +11,10 @@ use crate::report::WindowReport;
 pub enum WorklogError {
     /// The directory or file could not be written; the run stops with exit code 4.
     #[error("cannot write worklog {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Where reports go.

@@ -21,7 +21,10 @@ const BATCH: usize = 512;
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 pub struct FileSource {
@@ -52,10 +55,16 @@ impl FileSource {
 
     /// Reads the whole input (the size is known then, for the progress bar).
     pub async fn read(&self) -> Result<Bytes, FileError> {
-        let err = |source| FileError::Read { path: self.display().to_string(), source };
+        let err = |source| FileError::Read {
+            path: self.display().to_string(),
+            source,
+        };
         if self.path == Path::new("-") {
             let mut buf = Vec::new();
-            tokio::io::stdin().read_to_end(&mut buf).await.map_err(err)?;
+            tokio::io::stdin()
+                .read_to_end(&mut buf)
+                .await
+                .map_err(err)?;
             Ok(buf.into())
         } else {
             Ok(tokio::fs::read(&self.path).await.map_err(err)?.into())
@@ -73,12 +82,21 @@ impl FileSource {
     ) -> FileStats {
         tokio::pin!(shutdown);
         let path = self.display();
-        let mut stats = FileStats { bytes: data.len() as u64, ..FileStats::default() };
+        let mut stats = FileStats {
+            bytes: data.len() as u64,
+            ..FileStats::default()
+        };
         let mut batch = Vec::with_capacity(BATCH);
         for piece in split(&data) {
             stats.pieces += 1;
-            let origin = Origin::File { path: path.clone(), line: piece.line };
-            batch.push(RawEntry { data: data.slice(piece.start..piece.end), origin });
+            let origin = Origin::File {
+                path: path.clone(),
+                line: piece.line,
+            };
+            batch.push(RawEntry {
+                data: data.slice(piece.start..piece.end),
+                origin,
+            });
             if batch.len() == BATCH {
                 on_batch(piece.end as u64);
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
@@ -110,7 +128,12 @@ pub struct Piece {
 pub fn split(data: &[u8]) -> Box<dyn Iterator<Item = Piece> + '_> {
     let first = data.iter().position(|b| !b.is_ascii_whitespace());
     match first {
-        Some(i) if data[i] == b'[' => Box::new(ArrayPieces { data, pos: i + 1, line: 1, counted: 0 }),
+        Some(i) if data[i] == b'[' => Box::new(ArrayPieces {
+            data,
+            pos: i + 1,
+            line: 1,
+            counted: 0,
+        }),
         _ => Box::new(lines(data)),
     }
 }
@@ -129,7 +152,11 @@ fn lines(data: &[u8]) -> impl Iterator<Item = Piece> + '_ {
         let text = data[s..e].trim_ascii();
         if !text.is_empty() {
             let lead = data[s..e].len() - data[s..e].trim_ascii_start().len();
-            return Some(Piece { start: s + lead, end: s + lead + text.len(), line });
+            return Some(Piece {
+                start: s + lead,
+                end: s + lead + text.len(),
+                line,
+            });
         }
     })
 }
@@ -200,7 +227,11 @@ impl Iterator for ArrayPieces<'_> {
         let end = self.value_end(start);
         self.pos = end;
         let line = self.line_at(start);
-        Some(Piece { start, end: end.max(start + 1).min(d.len()), line })
+        Some(Piece {
+            start,
+            end: end.max(start + 1).min(d.len()),
+            line,
+        })
     }
 }
 
@@ -209,7 +240,9 @@ mod tests {
     use super::*;
 
     fn texts(data: &str) -> Vec<(u64, &str)> {
-        split(data.as_bytes()).map(|p| (p.line, &data[p.start..p.end])).collect()
+        split(data.as_bytes())
+            .map(|p| (p.line, &data[p.start..p.end]))
+            .collect()
     }
 
     #[test]
@@ -219,21 +252,34 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].0, 2);
         assert!(got[0].1.starts_with('{') && got[0].1.ends_with('}'));
-        assert_eq!(serde_json::from_str::<serde_json::Value>(got[0].1).unwrap()["a"], "x}],{\"");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(got[0].1).unwrap()["a"],
+            "x}],{\""
+        );
         assert_eq!(got[1], (6, "{\"d\": 1}"));
     }
 
     #[test]
     fn json_lines_skip_blank_lines_and_keep_numbers() {
         let got = texts("{\"a\":1}\n\n  {\"b\":2}  \r\nnot json\n");
-        assert_eq!(got, vec![(1, "{\"a\":1}"), (3, "{\"b\":2}"), (4, "not json")]);
+        assert_eq!(
+            got,
+            vec![(1, "{\"a\":1}"), (3, "{\"b\":2}"), (4, "not json")]
+        );
     }
 
     #[test]
     fn odd_array_content_is_passed_on_not_dropped() {
-        assert_eq!(texts("[1, \"x\", {\"a\":1}]"), vec![(1, "1"), (1, "\"x\""), (1, "{\"a\":1}")]);
+        assert_eq!(
+            texts("[1, \"x\", {\"a\":1}]"),
+            vec![(1, "1"), (1, "\"x\""), (1, "{\"a\":1}")]
+        );
         assert_eq!(texts("[]"), vec![]);
         let truncated = texts("[{\"a\": \"unterminated");
-        assert_eq!(truncated.len(), 1, "a truncated export still yields its piece");
+        assert_eq!(
+            truncated.len(),
+            1,
+            "a truncated export still yields its piece"
+        );
     }
 }

@@ -21,7 +21,11 @@ pub struct BucketStats {
 
 impl Default for BucketStats {
     fn default() -> Self {
-        BucketStats { by_severity: [0; 9], first_ms: i64::MAX, last_ms: i64::MIN }
+        BucketStats {
+            by_severity: [0; 9],
+            first_ms: i64::MAX,
+            last_ms: i64::MIN,
+        }
     }
 }
 
@@ -46,7 +50,10 @@ impl BucketStats {
 
     /// The most severe severity with a count, if any.
     pub fn max_severity(&self) -> Option<Severity> {
-        Severity::ALL.into_iter().rev().find(|s| self.by_severity[*s as usize] > 0)
+        Severity::ALL
+            .into_iter()
+            .rev()
+            .find(|s| self.by_severity[*s as usize] > 0)
     }
 
     pub fn first_seen(&self) -> Option<DateTime<Utc>> {
@@ -103,7 +110,10 @@ impl Cell {
     pub(super) fn record(&mut self, s: &Schedule, obs: &Observation<'_>) {
         let at_ms = obs.at.timestamp_millis();
         self.first_seen_ms = self.first_seen_ms.min(at_ms);
-        self.buckets.entry(s.bucket_of(obs.at)).or_default().add(obs.severity, at_ms);
+        self.buckets
+            .entry(s.bucket_of(obs.at))
+            .or_default()
+            .add(obs.severity, at_ms);
         let slot = at_ms.div_euclid(s.hop_ms);
         match self.samples.get_mut(&slot) {
             Some(cur) if cur.precedes(at_ms, obs.insert_id) => {}
@@ -113,7 +123,11 @@ impl Cell {
                 obs.raw.clone_into(&mut cur.raw);
             }
             None => {
-                let sample = Sample { at_ms, insert_id: obs.insert_id.into(), raw: obs.raw.into() };
+                let sample = Sample {
+                    at_ms,
+                    insert_id: obs.insert_id.into(),
+                    raw: obs.raw.into(),
+                };
                 self.samples.insert(slot, sample);
             }
         }
@@ -132,7 +146,13 @@ impl Cell {
     }
 
     /// Closes `span` for this cell; `None` if the cluster did not exist yet.
-    pub(super) fn close(&mut self, id: ClusterId, s: &Schedule, span: WindowSpan, keep: usize) -> Option<FineWindow> {
+    pub(super) fn close(
+        &mut self,
+        id: ClusterId,
+        s: &Schedule,
+        span: WindowSpan,
+        keep: usize,
+    ) -> Option<FineWindow> {
         let end_ms = span.end.timestamp_millis();
         if self.first_seen_ms >= end_ms {
             return None;

@@ -62,7 +62,8 @@ impl WindowStore for MemoryStore {
     }
 
     fn close(&self, span: WindowSpan) -> ClosedWindow {
-        self.closed_until_ms.fetch_max(span.end.timestamp_millis(), Ordering::AcqRel);
+        self.closed_until_ms
+            .fetch_max(span.end.timestamp_millis(), Ordering::AcqRel);
         let mut clusters = Vec::new();
         for mut cell in self.cells.iter_mut() {
             let id = *cell.key();
@@ -72,7 +73,11 @@ impl WindowStore for MemoryStore {
         }
         self.cells.retain(|_, c| !c.is_idle());
         clusters.sort_by_key(|c| c.id);
-        ClosedWindow { span, clusters, late: self.late.swap(0, Ordering::AcqRel) }
+        ClosedWindow {
+            span,
+            clusters,
+            late: self.late.swap(0, Ordering::AcqRel),
+        }
     }
 }
 
@@ -84,7 +89,11 @@ mod tests {
     use crate::entry::{CodeLocation, Severity};
 
     fn hourly() -> Schedule {
-        Schedule { length_ms: 3_600_000, hop_ms: 3_600_000, bucket_ms: 60_000 }
+        Schedule {
+            length_ms: 3_600_000,
+            hop_ms: 3_600_000,
+            bucket_ms: 60_000,
+        }
     }
 
     fn t(s: &str) -> DateTime<Utc> {
@@ -111,19 +120,29 @@ mod tests {
     fn counts_per_window_and_trailing_hour() {
         let loc = CodeLocation::default();
         let s = MemoryStore::new(hourly(), 24);
-        for (i, at) in ["05:00:00", "05:59:59.999", "06:00:00", "06:30:00"].iter().enumerate() {
+        for (i, at) in ["05:00:00", "05:59:59.999", "06:00:00", "06:30:00"]
+            .iter()
+            .enumerate()
+        {
             let ins = format!("i{i}");
             s.record(&obs(1, &format!("2026-11-23T{at}Z"), &ins, &loc));
         }
         assert_eq!(s.count_in(ClusterId(1), span("2026-11-23T06:00:00Z")), 2);
         let trailing = hourly().trailing(t("2026-11-23T06:30:00.001Z"));
-        assert_eq!(s.count_in(ClusterId(1), trailing), 3, "06:00, 06:30 and 05:59:59.999 (bucket 05:59)");
+        assert_eq!(
+            s.count_in(ClusterId(1), trailing),
+            3,
+            "06:00, 06:30 and 05:59:59.999 (bucket 05:59)"
+        );
         let w = s.close(span("2026-11-23T06:00:00Z"));
         assert_eq!(w.clusters.len(), 1);
         assert_eq!(w.clusters[0].stats.count(), 2);
         assert_eq!(w.clusters[0].history, Vec::<u64>::new());
         let w2 = s.close(span("2026-11-23T07:00:00Z"));
-        assert_eq!((w2.clusters[0].stats.count(), w2.clusters[0].history.clone()), (2, vec![2]));
+        assert_eq!(
+            (w2.clusters[0].stats.count(), w2.clusters[0].history.clone()),
+            (2, vec![2])
+        );
     }
 
     #[test]
@@ -131,12 +150,19 @@ mod tests {
         let loc = CodeLocation::default();
         let mk = |order: &[usize]| {
             let s = MemoryStore::new(hourly(), 24);
-            let ats = ["2026-11-23T05:10:00Z", "2026-11-23T05:01:00Z", "2026-11-23T05:01:00Z"];
+            let ats = [
+                "2026-11-23T05:10:00Z",
+                "2026-11-23T05:01:00Z",
+                "2026-11-23T05:01:00Z",
+            ];
             let ids = ["c", "b", "a"];
             for &i in order {
                 s.record(&obs(7, ats[i], ids[i], &loc));
             }
-            s.close(span("2026-11-23T06:00:00Z")).clusters[0].sample.clone().unwrap()
+            s.close(span("2026-11-23T06:00:00Z")).clusters[0]
+                .sample
+                .clone()
+                .unwrap()
         };
         let a = mk(&[0, 1, 2]);
         assert_eq!(a.insert_id, "a");
@@ -150,8 +176,14 @@ mod tests {
         let s = MemoryStore::new(hourly(), 24);
         s.record(&obs(1, "2026-11-23T05:10:00Z", "a", &loc));
         s.close(span("2026-11-23T06:00:00Z"));
-        assert_eq!(s.record(&obs(1, "2026-11-23T05:50:00Z", "b", &loc)), Recorded::Late);
-        assert_eq!(s.record(&obs(1, "2026-11-23T06:01:00Z", "c", &loc)), Recorded::OnTime);
+        assert_eq!(
+            s.record(&obs(1, "2026-11-23T05:50:00Z", "b", &loc)),
+            Recorded::Late
+        );
+        assert_eq!(
+            s.record(&obs(1, "2026-11-23T06:01:00Z", "c", &loc)),
+            Recorded::OnTime
+        );
         let w = s.close(span("2026-11-23T07:00:00Z"));
         assert_eq!(w.late, 1);
         assert_eq!(w.clusters[0].stats.count(), 1);
@@ -170,6 +202,9 @@ mod tests {
         assert_eq!(quiet.clusters[0].history, vec![1]);
         s.close(span("2026-11-23T09:00:00Z"));
         s.close(span("2026-11-23T10:00:00Z"));
-        assert!(s.is_empty(), "two quiet windows of history → the cell is dropped");
+        assert!(
+            s.is_empty(),
+            "two quiet windows of history → the cell is dropped"
+        );
     }
 }

@@ -56,7 +56,10 @@ impl Schedule {
 
     /// The window that ends at `end`.
     pub fn span_ending(&self, end: DateTime<Utc>) -> WindowSpan {
-        WindowSpan { start: end - TimeDelta::milliseconds(self.length_ms), end }
+        WindowSpan {
+            start: end - TimeDelta::milliseconds(self.length_ms),
+            end,
+        }
     }
 
     /// The window after `span`.
@@ -83,14 +86,24 @@ mod tests {
     }
 
     fn hourly() -> Schedule {
-        Schedule { length_ms: 3_600_000, hop_ms: 3_600_000, bucket_ms: 60_000 }
+        Schedule {
+            length_ms: 3_600_000,
+            hop_ms: 3_600_000,
+            bucket_ms: 60_000,
+        }
     }
 
     #[test]
     fn hourly_windows_close_on_the_hour() {
         let s = hourly();
-        assert_eq!(s.first_end_after(t("2025-09-15T19:02:00Z")), t("2025-09-15T20:00:00Z"));
-        assert_eq!(s.first_end_after(t("2025-09-15T20:00:00Z")), t("2025-09-15T21:00:00Z"));
+        assert_eq!(
+            s.first_end_after(t("2025-09-15T19:02:00Z")),
+            t("2025-09-15T20:00:00Z")
+        );
+        assert_eq!(
+            s.first_end_after(t("2025-09-15T20:00:00Z")),
+            t("2025-09-15T21:00:00Z")
+        );
         let w = s.span_ending(t("2025-09-15T20:00:00Z"));
         assert_eq!(w.start, t("2025-09-15T19:00:00Z"));
         assert!(w.contains(t("2025-09-15T19:59:59.999Z")) && !w.contains(w.end));
@@ -99,9 +112,15 @@ mod tests {
 
     #[test]
     fn sliding_windows_overlap_by_length_minus_hop() {
-        let s = Schedule { hop_ms: 900_000, ..hourly() };
+        let s = Schedule {
+            hop_ms: 900_000,
+            ..hourly()
+        };
         let first = s.span_ending(s.first_end_after(t("2025-09-15T19:02:00Z")));
-        assert_eq!((first.start, first.end), (t("2025-09-15T18:15:00Z"), t("2025-09-15T19:15:00Z")));
+        assert_eq!(
+            (first.start, first.end),
+            (t("2025-09-15T18:15:00Z"), t("2025-09-15T19:15:00Z"))
+        );
         assert_eq!(s.next(first).start, t("2025-09-15T18:30:00Z"));
     }
 

@@ -1,0 +1,77 @@
+//! End-to-end replay throughput on one core: generated ~600-byte LogEntry JSON lines through
+//! split → parse → stitch → fingerprint → window count → window close, measured beside
+//! `serde_json` parsing the same bytes into a `Value` and nothing else.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use log_gardener::config::Settings;
+use log_gardener::fingerprint::Fingerprinter;
+use log_gardener::pipeline::Pipeline;
+use log_gardener::source::file::split;
+use log_gardener::source::{Origin, RawEntry};
+use log_gardener::synth;
+use log_gardener::window::{MemoryStore, Schedule};
+
+/// Hours of generated logs: 300 entries an hour.
+const HOURS: u32 = 40;
+
+fn input() -> Bytes {
+    let start = "2025-09-15T00:00:00Z".parse().unwrap();
+    Bytes::from(synth::json_lines(&synth::generate(start, HOURS, 11)))
+}
+
+fn replay(settings: &Arc<Settings>, data: &Bytes) -> u64 {
+    let store = Arc::new(MemoryStore::new(
+        Schedule::new(&settings.window),
+        settings.window.history,
+    ));
+    let mut p = Pipeline::new(settings.clone(), Arc::new(Fingerprinter::new()), store);
+    let mut events = Vec::new();
+    let path: Arc<str> = "bench".into();
+    for piece in split(data) {
+        let raw = RawEntry {
+            data: data.slice(piece.start..piece.end),
+            origin: Origin::File {
+                path: path.clone(),
+                line: piece.line,
+            },
+        };
+        p.ingest(&raw, &mut events);
+        events.clear();
+    }
+    p.finish(&mut events).len() as u64 + p.counts().counted
+}
+
+fn bench(c: &mut Criterion) {
+    let settings = Arc::new(Settings::load(None).expect("built-in settings"));
+    let data = input();
+    let lines: Vec<&[u8]> = data
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut g = c.benchmark_group("replay");
+    g.throughput(Throughput::Elements(lines.len() as u64));
+    g.sample_size(10);
+    g.bench_function("serde_json_value_parse_only", |b| {
+        b.iter(|| {
+            for l in &lines {
+                black_box(serde_json::from_slice::<serde_json::Value>(l).ok());
+            }
+        })
+    });
+    g.bench_function("pipeline_end_to_end", |b| {
+        b.iter(|| black_box(replay(&settings, &data)))
+    });
+    g.finish();
+    eprintln!(
+        "replay bench input: {} entries, mean {} bytes",
+        lines.len(),
+        data.len() / lines.len().max(1)
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
