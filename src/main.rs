@@ -4,7 +4,7 @@
 //! 1 internal error; 2 bad command line or configuration; 3 input unreadable;
 //! 4 worklog unwritable; 130 interrupted before the input was fully read.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -158,16 +158,16 @@ fn replay(file: PathBuf, config: Option<PathBuf>, out: Option<PathBuf>) -> ExitC
 }
 
 fn parse() -> ExitCode {
-    let stdin = std::io::stdin().lock();
-    let lines: Result<Vec<String>, _> = stdin.lines().collect();
-    let lines = match lines {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: cannot read stdin: {e}");
-            return ExitCode::from(3);
-        }
-    };
-    let parsed = log_gardener::fingerprint::parse_lines(lines.iter().map(String::as_str));
+    let mut input = Vec::new();
+    if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut input) {
+        eprintln!("error: cannot read stdin: {e}");
+        return ExitCode::from(3);
+    }
+    // Invalid UTF-8 is replaced, not refused: one odd byte must not lose the other lines.
+    let text = String::from_utf8_lossy(&input);
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    let lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let parsed = log_gardener::fingerprint::parse_lines(lines.filter(|_| !text.is_empty()));
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for (id, template) in parsed {
         if let Err(e) = writeln!(out, "{id}\t{template}") {

@@ -247,7 +247,13 @@ mod tests {
     }
 
     fn raw(v: &serde_json::Value, line: u64) -> RawEntry {
-        RawEntry { data: v.to_string().into(), origin: Origin::File { path: "t".into(), line } }
+        RawEntry {
+            data: v.to_string().into(),
+            origin: Origin::File {
+                path: "t".into(),
+                line,
+            },
+        }
     }
 
     fn t(s: &str) -> DateTime<Utc> {
@@ -263,12 +269,27 @@ mod tests {
             p.ingest(&raw(e, i as u64), &mut events);
         }
         let reports = p.finish(&mut events);
-        let ends: Vec<String> = reports.iter().map(|r| r.window.end.format("%H:%M").to_string()).collect();
-        assert_eq!(ends, ["19:15", "19:30", "19:45", "20:00", "20:15", "20:30", "20:45", "21:00"]);
+        let ends: Vec<String> = reports
+            .iter()
+            .map(|r| r.window.end.format("%H:%M").to_string())
+            .collect();
+        assert_eq!(
+            ends,
+            ["19:15", "19:30", "19:45", "20:00", "20:15", "20:30", "20:45", "21:00"]
+        );
         let per_hour: u64 = synth::KINDS.iter().map(|k| u64::from(k.per_hour)).sum();
-        assert_eq!(reports[3].totals.entries, per_hour, "the window 19:00–20:00");
-        assert_eq!(reports[7].totals.entries, per_hour, "the window 20:00–21:00");
-        assert!(reports[0].totals.entries < per_hour / 2, "18:15–19:15 holds only 15 minutes of data");
+        assert_eq!(
+            reports[3].totals.entries, per_hour,
+            "the window 19:00–20:00"
+        );
+        assert_eq!(
+            reports[7].totals.entries, per_hour,
+            "the window 20:00–21:00"
+        );
+        assert!(
+            reports[0].totals.entries < per_hour / 2,
+            "18:15–19:15 holds only 15 minutes of data"
+        );
         assert!(events.iter().all(|e| matches!(e, Event::NewCluster { .. })));
     }
 
@@ -282,17 +303,27 @@ mod tests {
         let mut events = Vec::new();
         p.ingest(&raw(&e("2025-09-15T19:10:00Z", "a"), 1), &mut events);
         p.ingest(&raw(&e("2025-09-15T20:02:00Z", "b"), 2), &mut events);
-        assert!(p.close_due(t("2025-09-15T20:04:59Z")).is_empty(), "lateness not yet over");
+        assert!(
+            p.close_due(t("2025-09-15T20:04:59Z")).is_empty(),
+            "lateness not yet over"
+        );
         p.ingest(&raw(&e("2025-09-15T19:58:00Z", "c"), 3), &mut events);
         let closed = p.close_due(t("2025-09-15T20:05:00Z"));
         assert_eq!(closed.len(), 1);
-        assert_eq!(closed[0].totals.entries, 2, "19:10 and the 19:58 that came within lateness");
+        assert_eq!(
+            closed[0].totals.entries, 2,
+            "19:10 and the 19:58 that came within lateness"
+        );
         p.ingest(&raw(&e("2025-09-15T19:59:00Z", "d"), 4), &mut events);
         assert_eq!(p.counts().late, 1);
         assert_eq!(events.len(), 1, "one cluster, announced once");
         let Event::NewCluster { id, .. } = events[0];
         let cluster = p.fingerprinter.resolve(id).unwrap().id;
-        assert_eq!(p.count_last(cluster, t("2025-09-15T20:30:00Z")), 3, "19:58, 19:59 (late) and 20:02");
+        assert_eq!(
+            p.count_last(cluster, t("2025-09-15T20:30:00Z")),
+            3,
+            "19:58, 19:59 (late) and 20:02"
+        );
         let next = p.close_due(t("2025-09-15T21:05:00Z"));
         assert_eq!((next[0].totals.late, next[0].totals.entries), (1, 1));
     }
