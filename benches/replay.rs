@@ -11,6 +11,7 @@ use log_gardener::config::Settings;
 use log_gardener::fingerprint::Fingerprinter;
 use log_gardener::pipeline::Pipeline;
 use log_gardener::source::file::split;
+use log_gardener::source::Boundedness;
 use log_gardener::source::{Origin, RawEntry};
 use log_gardener::synth;
 use log_gardener::window::{MemoryStore, Schedule};
@@ -28,7 +29,12 @@ fn replay(settings: &Arc<Settings>, data: &Bytes) -> u64 {
         Schedule::new(&settings.window),
         settings.window.history,
     ));
-    let mut p = Pipeline::new(settings.clone(), Arc::new(Fingerprinter::new()), store);
+    let mut p = Pipeline::new(
+        settings.clone(),
+        Arc::new(Fingerprinter::new()),
+        store,
+        Boundedness::Bounded,
+    );
     let mut events = Vec::new();
     let path: Arc<str> = "bench".into();
     for piece in split(data) {

@@ -15,7 +15,7 @@ use crate::pipeline::{Counts, Pipeline};
 use crate::report::WindowReport;
 use crate::sinks::worklog::{DirWorklog, WorklogError, WorklogSink};
 use crate::source::file::{FileError, FileSource, FileStats};
-use crate::source::Batch;
+use crate::source::{Batch, Boundedness};
 use crate::window::{MemoryStore, Schedule};
 
 /// Batches in flight between source and pipeline: 16 × 512 entries keeps the reader a few
@@ -102,7 +102,12 @@ fn spawn_pipeline(
             Schedule::new(&settings.window),
             settings.window.history,
         ));
-        let mut p = Pipeline::new(settings, Arc::new(Fingerprinter::new()), store);
+        let mut p = Pipeline::new(
+            settings,
+            Arc::new(Fingerprinter::new()),
+            store,
+            Boundedness::Bounded,
+        );
         let mut events = Vec::new();
         while let Some(batch) = input.blocking_recv() {
             for raw in &batch {

@@ -20,17 +20,17 @@
 //! `app` wires the stages with bounded channels; `pipeline` is the synchronous core that
 //! every source shares, so a replay and a live run give the same reports.
 
-pub mod app;
 pub mod config;
-pub mod entry;
-pub mod escalate;
-pub mod fingerprint;
-pub mod internal_events;
-pub mod pipeline;
-pub mod redact;
-pub mod report;
-pub mod sinks;
 pub mod source;
+pub mod entry;
 pub mod stitch;
-pub mod synth;
+pub mod fingerprint;
 pub mod window;
+pub mod escalate;
+pub mod report;
+pub mod redact;
+pub mod sinks;
+pub mod pipeline;
+pub mod app;
+pub mod internal_events;
+pub mod synth;

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::config::Settings;
-use crate::entry::{parse_entry, CodeLocation, Record, Severity};
+use crate::entry::{parse_entry_max, CodeLocation, MessageKind, Record, Severity};
 use crate::fingerprint::{ClusterId, Fingerprinter, KeyParts};
 use crate::internal_events as ev;
 use crate::report::{build_report, Malformed, WindowReport};
-use crate::source::RawEntry;
-use crate::stitch::Stitcher;
+use crate::source::{Boundedness, RawEntry};
+use crate::stitch::{StitchConfig, Stitcher};
 use crate::window::{Observation, Recorded, Schedule, WindowSpan, WindowStore};
 
 /// Something worth telling as soon as it happens (alerts build on these).
@@ -54,14 +54,25 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// A pipeline for a `bounded` input (a file: windows close at its end, and nothing depends
+    /// on its order) or an unbounded stream (windows close by watermark).
     pub fn new(
         settings: Arc<Settings>,
         fingerprinter: Arc<Fingerprinter>,
         store: Arc<dyn WindowStore>,
+        input: Boundedness,
     ) -> Pipeline {
+        let stitch = StitchConfig {
+            max_gap: settings.stitch.max_gap,
+            max_lines: settings.stitch.max_lines,
+            ..StitchConfig::default()
+        };
         Pipeline {
             schedule: Schedule::new(&settings.window),
-            stitcher: Stitcher::new(),
+            stitcher: match input {
+                Boundedness::Bounded => Stitcher::bounded(stitch),
+                Boundedness::Unbounded => Stitcher::with_config(stitch),
+            },
             settings,
             fingerprinter,
             store,
@@ -81,15 +92,7 @@ impl Pipeline {
     /// Takes one raw entry through parse, stitch, fingerprint and count.
     pub fn ingest(&mut self, raw: &RawEntry, events: &mut Vec<Event>) {
         self.counts.received += 1;
-        if raw.data.len() > self.settings.max_entry_bytes {
-            let detail = format!(
-                "{} bytes, limit {}",
-                raw.data.len(),
-                self.settings.max_entry_bytes
-            );
-            return self.reject(raw, "too_large", detail);
-        }
-        match parse_entry(&raw.data) {
+        match parse_entry_max(&raw.data, self.settings.max_entry_bytes) {
             Ok(record) => {
                 self.stitcher.push(record, &mut self.ready);
                 self.drain_ready(events);
@@ -124,7 +127,10 @@ impl Pipeline {
             class: r.severity.class(),
             location: &location,
         };
-        let id = self.fingerprinter.fingerprint(&key, &r.message);
+        let id = match r.kind {
+            MessageKind::Text => self.fingerprinter.fingerprint(&key, &r.message),
+            MessageKind::Request => self.fingerprinter.fingerprint_exact(&key, &r.message),
+        };
         let obs = Observation {
             id,
             at: r.timestamp,
@@ -161,8 +167,15 @@ impl Pipeline {
 
     /// Live mode: closes every window whose end plus the allowed lateness is at or before
     /// `watermark` (event time).
-    pub fn close_due(&mut self, watermark: DateTime<Utc>) -> Vec<WindowReport> {
+    /// Tracebacks whose lines have stopped coming are released first, so they count in time.
+    pub fn close_due(
+        &mut self,
+        watermark: DateTime<Utc>,
+        events: &mut Vec<Event>,
+    ) -> Vec<WindowReport> {
         let horizon = watermark - self.settings.window.allowed_lateness;
+        self.stitcher.release_before(horizon, &mut self.ready);
+        self.drain_ready(events);
         self.close_through(horizon)
     }
 
@@ -239,11 +252,11 @@ mod tests {
     use crate::synth;
     use crate::window::MemoryStore;
 
-    fn pipeline(hop: TimeDelta) -> Pipeline {
+    fn pipeline(hop: TimeDelta, input: Boundedness) -> Pipeline {
         let mut s = Settings::load(None).unwrap();
         s.window.hop = hop;
         let store = Arc::new(MemoryStore::new(Schedule::new(&s.window), s.window.history));
-        Pipeline::new(Arc::new(s), Arc::new(Fingerprinter::new()), store)
+        Pipeline::new(Arc::new(s), Arc::new(Fingerprinter::new()), store, input)
     }
 
     fn raw(v: &serde_json::Value, line: u64) -> RawEntry {
@@ -262,7 +275,7 @@ mod tests {
 
     #[test]
     fn sliding_windows_close_every_hop_and_count_the_last_hour() {
-        let mut p = pipeline(TimeDelta::minutes(15));
+        let mut p = pipeline(TimeDelta::minutes(15), Boundedness::Bounded);
         let entries = synth::generate(t("2025-09-15T19:00:00Z"), 2, 5);
         let mut events = Vec::new();
         for (i, (_, e)) in entries.iter().enumerate() {
@@ -295,7 +308,7 @@ mod tests {
 
     #[test]
     fn live_windows_wait_for_allowed_lateness_then_count_stragglers_as_late() {
-        let mut p = pipeline(TimeDelta::hours(1));
+        let mut p = pipeline(TimeDelta::hours(1), Boundedness::Unbounded);
         let e = |at: &str, id: &str| {
             serde_json::json!({"timestamp": at, "severity": "ERROR", "insertId": id, "textPayload": "boom 1",
                 "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}})
@@ -304,11 +317,12 @@ mod tests {
         p.ingest(&raw(&e("2025-09-15T19:10:00Z", "a"), 1), &mut events);
         p.ingest(&raw(&e("2025-09-15T20:02:00Z", "b"), 2), &mut events);
         assert!(
-            p.close_due(t("2025-09-15T20:04:59Z")).is_empty(),
+            p.close_due(t("2025-09-15T20:04:59Z"), &mut events)
+                .is_empty(),
             "lateness not yet over"
         );
         p.ingest(&raw(&e("2025-09-15T19:58:00Z", "c"), 3), &mut events);
-        let closed = p.close_due(t("2025-09-15T20:05:00Z"));
+        let closed = p.close_due(t("2025-09-15T20:05:00Z"), &mut events);
         assert_eq!(closed.len(), 1);
         assert_eq!(
             closed[0].totals.entries, 2,
@@ -324,7 +338,7 @@ mod tests {
             3,
             "19:58, 19:59 (late) and 20:02"
         );
-        let next = p.close_due(t("2025-09-15T21:05:00Z"));
+        let next = p.close_due(t("2025-09-15T21:05:00Z"), &mut events);
         assert_eq!((next[0].totals.late, next[0].totals.entries), (1, 1));
     }
 }

@@ -93,6 +93,26 @@ impl Fingerprinter {
     }
 
     /// The cluster a fine id, or any id that was ever canonical, belongs to now.
+    /// The id of a message that is already a template (a request line): registered as it is,
+    /// never masked or merged.
+    pub fn fingerprint_exact(&self, key: &KeyParts<'_>, template: &str) -> ClusterId {
+        let h = xxhash_rust::xxh3::xxh3_64(
+            format!(
+                "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+                key.service,
+                key.class.as_str(),
+                key.location,
+                template
+            )
+            .as_bytes(),
+        );
+        let id = ClusterId(h);
+        self.templates
+            .entry(id)
+            .or_insert_with(|| template.to_owned());
+        id
+    }
+
     pub fn aliases(&self, id: ClusterId) -> Vec<ClusterId> {
         vec![id]
     }

@@ -1,10 +1,278 @@
-//! Tracebacks: a Python/Java/Node stack trace is grouped by exception type and top frames, not
-//! by its whole text. SCAFFOLD.
+//! Tracebacks: a Python/Java/Node stack trace or a Go panic is grouped by exception type,
+//! message and top frames, not by its whole text, so one bug is one cluster even when the outer
+//! frames differ by caller.
+//!
+//! The signature is one readable line, innermost frame first, without line numbers (they move
+//! with every deploy) and without install prefixes (`/app/`, `site-packages/`):
+//! `ZeroDivisionError: division by zero (at compute_total in backend/pricing.py ← create_order in
+//! backend/api/orders.py)`. Masking variable values is left to the caller.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// Frames kept from the innermost end of a trace.
+const TOP_FRAMES: usize = 3;
+
+const PY_HEADER: &str = "Traceback (most recent call last):";
 
 /// The text to fingerprint for `message`: for a traceback, its exception type, message and top
-/// frames; any other text unchanged.
+/// frames on one line (after the first line of any preamble); any other text unchanged and
+/// unallocated.
 pub fn signature(message: &str) -> Cow<'_, str> {
-    Cow::Borrowed(message)
+    // Every traceback spans lines; most messages do not, and this test is a memchr.
+    if !message.contains('\n') {
+        return Cow::Borrowed(message);
+    }
+    let trace = if message.contains(PY_HEADER) {
+        python(message)
+    } else if message.contains("\tat ") || message.contains("    at ") {
+        java_or_node(message)
+    } else if message.contains("goroutine ") {
+        go(message)
+    } else {
+        None
+    };
+    match trace {
+        Some(t) => Cow::Owned(t.render()),
+        None => Cow::Borrowed(message),
+    }
 }
+
+/// One stack frame, both parts borrowed from the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Frame<'a> {
+    function: &'a str,
+    file: &'a str,
+    /// Third-party or runtime code: where a trace passes through, rarely where the bug is.
+    library: bool,
+}
+
+impl<'a> Frame<'a> {
+    fn new(function: &'a str, path: &'a str) -> Self {
+        let library = LIBRARY_PATHS.iter().any(|m| path.contains(m))
+            || LIBRARY_PATH_STARTS.iter().any(|m| path.starts_with(m))
+            || LIBRARY_FUNCTIONS.iter().any(|m| function.starts_with(m));
+        Frame {
+            function,
+            file: short_path(path),
+            library,
+        }
+    }
+}
+
+/// A parsed trace; `frames` innermost first.
+#[derive(Debug)]
+struct Trace<'a> {
+    preamble: Option<&'a str>,
+    exception: &'a str,
+    frames: Vec<Frame<'a>>,
+}
+
+impl Trace<'_> {
+    fn render(&self) -> String {
+        let mut out = String::with_capacity(160);
+        if let Some(pre) = self.preamble.filter(|p| *p != self.exception) {
+            out.push_str(pre);
+            out.push_str(" — ");
+        }
+        out.push_str(self.exception);
+        let top = &self.frames[..self.frames.len().min(TOP_FRAMES)];
+        if top.is_empty() {
+            return out;
+        }
+        out.push_str(" (at ");
+        for (i, f) in top.iter().enumerate() {
+            if i > 0 {
+                out.push_str(" ← ");
+            }
+            let _ = write!(out, "{} in {}", f.function, f.file);
+        }
+        // Library-only top frames say where it broke, not which call of ours broke it.
+        let ours = self.frames.iter().find(|f| !f.library);
+        if let Some(f) = ours.filter(|_| top.iter().all(|t| t.library)) {
+            let _ = write!(out, " … {} in {}", f.function, f.file);
+        }
+        out.push(')');
+        out
+    }
+}
+
+/// The first line of what precedes a trace, if anything does.
+fn preamble<'a>(mut before: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    before.find_map(|l| Some(l.trim()).filter(|l| !l.is_empty()))
+}
+
+fn is_indented(line: &str) -> bool {
+    line.starts_with([' ', '\t'])
+}
+
+/// Python: frames of the last `Traceback` block (the exception that propagated), then the first
+/// unindented line after it as `Type: message`.
+fn python(message: &str) -> Option<Trace<'_>> {
+    let first = message.find(PY_HEADER)?;
+    let last = message.rfind(PY_HEADER)?;
+    let mut frames = Vec::new();
+    let mut exception = None;
+    for line in message[last + PY_HEADER.len()..].lines() {
+        if let Some(frame) = line.trim_start().strip_prefix("File \"") {
+            if let Some(f) = python_frame(frame) {
+                frames.push(f);
+            }
+        } else if !is_indented(line) && !line.trim().is_empty() {
+            exception = Some(line.trim());
+            break;
+        }
+    }
+    frames.reverse();
+    Some(Trace {
+        preamble: preamble(message[..first].lines()),
+        exception: exception.unwrap_or("Traceback (incomplete)"),
+        frames,
+    })
+}
+
+/// `path", line 12, in function` (the text after `File "`).
+fn python_frame(rest: &str) -> Option<Frame<'_>> {
+    let (path, rest) = rest.split_once('"')?;
+    let function = rest
+        .rsplit_once(", in ")
+        .map_or("<unknown>", |(_, f)| f.trim());
+    Some(Frame::new(function, path))
+}
+
+/// Java and Node: the exception is the line before the first `at` frame; frames follow it,
+/// innermost first.
+fn java_or_node(message: &str) -> Option<Trace<'_>> {
+    let lines: Vec<&str> = message.lines().collect();
+    let first_at = lines.iter().position(|l| is_at_frame(l))?;
+    let exc_idx = lines[..first_at]
+        .iter()
+        .rposition(|l| !l.trim().is_empty())?;
+    let exception = lines[exc_idx].trim();
+    let exception = exception
+        .strip_prefix("Exception in thread \"")
+        .and_then(|r| r.split_once("\" "))
+        .map_or(exception, |(_, e)| e.trim());
+    let frames = lines[first_at..]
+        .iter()
+        .take_while(|l| is_at_frame(l))
+        .filter_map(|l| at_frame(l.trim_start().get(3..)?))
+        .collect();
+    Some(Trace {
+        preamble: preamble(lines[..exc_idx].iter().copied()),
+        exception,
+        frames,
+    })
+}
+
+/// An indented `at …` line that ends like a frame: `…)` or `…:12`, so prose such as
+/// `    at most 3 times` is not taken for one.
+fn is_at_frame(line: &str) -> bool {
+    let text = line.trim();
+    is_indented(line)
+        && text.starts_with("at ")
+        && (text.ends_with(')')
+            || text.ends_with(|c: char| c.is_ascii_digit()) && text.contains(':'))
+}
+
+/// `pkg.Class.method(File.java:12)`, `fn (/path/file.js:1:2)`, `/path/file.js:1:2`.
+fn at_frame(rest: &str) -> Option<Frame<'_>> {
+    let rest = rest.trim();
+    let rest = rest.strip_prefix("async ").unwrap_or(rest);
+    let (function, location) = match rest.strip_suffix(')').and_then(|r| r.rsplit_once('(')) {
+        Some((f, loc)) if !f.trim().is_empty() => (f.trim(), loc),
+        _ => ("<anonymous>", rest),
+    };
+    Some(Frame::new(function, strip_line_numbers(location)))
+}
+
+/// `file.js:1:2` → `file.js`, `File.java:12` → `File.java`.
+fn strip_line_numbers(mut loc: &str) -> &str {
+    for _ in 0..2 {
+        match loc.rsplit_once(':') {
+            Some((head, tail)) if !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) => {
+                loc = head
+            }
+            _ => break,
+        }
+    }
+    loc
+}
+
+/// Go: `panic: …` (or `fatal error: …`), then the first goroutine's frames as pairs of a
+/// function line and a tab-indented `file:line +0x…` line.
+fn go(message: &str) -> Option<Trace<'_>> {
+    let lines: Vec<&str> = message.lines().collect();
+    let exc_idx = lines
+        .iter()
+        .position(|l| l.starts_with("panic: ") || l.starts_with("fatal error: "))?;
+    let g = exc_idx
+        + lines[exc_idx..]
+            .iter()
+            .position(|l| l.starts_with("goroutine "))?;
+    let mut frames = Vec::new();
+    for pair in lines[g + 1..].windows(2) {
+        let (func, file) = (pair[0], pair[1]);
+        if func.trim().is_empty() {
+            break;
+        }
+        if is_indented(func) || !file.starts_with('\t') {
+            continue;
+        }
+        let function = func.rsplit_once('(').map_or(func, |(f, _)| f);
+        let file = file.trim().split(" +").next().unwrap_or("");
+        frames.push(Frame::new(function, strip_line_numbers(file)));
+    }
+    Some(Trace {
+        preamble: preamble(lines[..exc_idx].iter().copied()),
+        exception: lines[exc_idx].trim(),
+        frames,
+    })
+}
+
+/// Where installed packages and Go's standard library live; a path is named from just past it.
+const LIBRARY_PATHS: [&str; 5] = [
+    "site-packages/",
+    "dist-packages/",
+    "node_modules/",
+    "/go/src/",
+    "/pkg/mod/",
+];
+/// Runtime-internal and system paths.
+const LIBRARY_PATH_STARTS: [&str; 5] = ["node:", "<", "/usr/lib/", "/usr/local/lib/", "internal/"];
+/// JVM and Go runtime packages, which name no file of their own in a frame.
+const LIBRARY_FUNCTIONS: [&str; 7] = [
+    "java.", "javax.", "jdk.", "sun.", "kotlin.", "runtime.", "reflect.",
+];
+
+/// Install-specific prefixes are dropped so one file has one name across images.
+fn short_path(path: &str) -> &str {
+    for pkgs in LIBRARY_PATHS {
+        if let Some(i) = path.rfind(pkgs) {
+            return &path[i + pkgs.len()..];
+        }
+    }
+    // The standard library: `/usr/local/lib/python3.12/asyncio/x.py` → `asyncio/x.py`.
+    if let Some(i) = path.find("/lib/python") {
+        let after = &path[i + "/lib/python".len()..];
+        if let Some(j) = after.find('/') {
+            return &after[j + 1..];
+        }
+    }
+    for root in [
+        "/app/",
+        "/workspace/",
+        "/srv/",
+        "/usr/src/app/",
+        "/code/",
+        "/opt/app/",
+    ] {
+        if let Some(rest) = path.strip_prefix(root) {
+            return rest;
+        }
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests;

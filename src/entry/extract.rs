@@ -1,0 +1,295 @@
+//! From a parsed [`LogEntry`] to a [`Record`]: which text is the message, which service and
+//! logger wrote it, when it happened.
+//!
+//! The message rules follow what the Cloud Console and Error Reporting show for each payload
+//! kind, so a cluster reads like the entry a person would have looked at.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::model::{Int64, Labels, LogEntry, LooseStr, Str};
+use super::payload::{minify, proto_message, render_json_compact};
+use super::{time, CodeLocation, EntryError, MessageKind, Record};
+
+/// Resource labels that name the writer when there is no `service_name`, most specific first.
+const SERVICE_LABELS: [&str; 9] = [
+    "function_name",
+    "job_name",
+    "module_id",
+    "container_name",
+    "database_id",
+    "service",
+    "topic_id",
+    "subscription_id",
+    "bucket_name",
+];
+
+/// The `jsonPayload` keys extraction reads; everything else is skipped.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonPayload<'a> {
+    #[serde(borrow, default)]
+    message: LooseStr<'a>,
+    /// pino/zap and structlog name the message differently.
+    #[serde(borrow, default)]
+    msg: LooseStr<'a>,
+    #[serde(borrow, default)]
+    event: LooseStr<'a>,
+    /// Error Reporting reads a stack trace from `message`, `stack_trace` or `exception`.
+    #[serde(borrow, default, rename = "stack_trace")]
+    stack_trace: LooseStr<'a>,
+    #[serde(borrow, default)]
+    exception: LooseStr<'a>,
+    #[serde(borrow, default)]
+    logger: LooseStr<'a>,
+    #[serde(borrow)]
+    service_context: Option<&'a RawValue>,
+    #[serde(borrow)]
+    context: Option<&'a RawValue>,
+    /// Some Python handlers nest `labels` in the payload instead of the entry.
+    #[serde(borrow)]
+    labels: Option<&'a RawValue>,
+}
+
+/// `jsonPayload.context` as the Python structured loggers and Error Reporting write it.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PayloadContext<'a> {
+    #[serde(borrow, default)]
+    name: LooseStr<'a>,
+    #[serde(borrow, default)]
+    service: LooseStr<'a>,
+    #[serde(borrow)]
+    report_location: Option<ReportLocation<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReportLocation<'a> {
+    #[serde(borrow, default)]
+    file_path: LooseStr<'a>,
+    #[serde(default)]
+    line_number: Int64,
+    #[serde(borrow, default)]
+    function_name: LooseStr<'a>,
+}
+
+#[derive(Default, Deserialize)]
+struct ServiceContext<'a> {
+    #[serde(borrow, default)]
+    service: LooseStr<'a>,
+}
+
+#[derive(Default, Deserialize)]
+struct PayloadLabels<'a> {
+    #[serde(borrow, default)]
+    module: LooseStr<'a>,
+    #[serde(borrow, default)]
+    function: LooseStr<'a>,
+    #[serde(default)]
+    line: Int64,
+}
+
+/// What a `jsonPayload` contributes besides the message.
+#[derive(Default)]
+struct PayloadMeta<'a> {
+    context: PayloadContext<'a>,
+    service_context: ServiceContext<'a>,
+    logger: Option<Cow<'a, str>>,
+    labels: PayloadLabels<'a>,
+}
+
+/// Builds the record; `raw` is the entry's JSON text.
+pub fn to_record(entry: LogEntry<'_>, raw: &str) -> Result<Record, EntryError> {
+    let when = entry
+        .timestamp
+        .as_ref()
+        .or(entry.receive_timestamp.as_ref())
+        .ok_or(EntryError::NoTime)?;
+    let timestamp = time::parse_rfc3339(when.as_str()).ok_or_else(|| EntryError::BadTimestamp {
+        value: when.as_str().chars().take(64).collect(),
+    })?;
+    let (message, meta) = message(&entry)?;
+    let kind = if entry.text_payload.is_none()
+        && entry.json_payload.is_none()
+        && entry.proto_payload.is_none()
+    {
+        MessageKind::Request
+    } else {
+        MessageKind::Text
+    };
+    let labels = entry.labels.as_ref();
+    let resource_labels = entry.resource.as_ref().and_then(|r| r.labels.as_ref());
+    let instance = label(labels, "instanceId")
+        .or_else(|| label(resource_labels, "instance_id"))
+        .or_else(|| label(resource_labels, "pod_name"));
+    Ok(Record {
+        timestamp,
+        severity: entry.severity.0,
+        service: service(&entry, &meta),
+        location: location(&entry, meta),
+        message,
+        kind,
+        insert_id: owned(entry.insert_id.as_ref()),
+        log_name: owned(entry.log_name.as_ref()),
+        instance: instance.map(str::to_owned),
+        // Records quote one line of JSON; a pretty-printed export element is re-flowed.
+        raw: if raw.contains('\n') {
+            minify(raw)
+        } else {
+            raw.to_owned()
+        },
+    })
+}
+
+fn owned(s: Option<&Str<'_>>) -> String {
+    s.map(|s| s.as_str().to_owned()).unwrap_or_default()
+}
+
+fn label<'l>(labels: Option<&'l Labels<'_>>, key: &str) -> Option<&'l str> {
+    labels?.get(key).filter(|v| !v.is_empty())
+}
+
+fn loose<'s>(s: &'s LooseStr<'_>) -> Option<&'s str> {
+    s.0.as_deref().filter(|v| !v.is_empty())
+}
+
+/// The message and, for a `jsonPayload`, what else it says about the writer.
+fn message<'a>(entry: &LogEntry<'a>) -> Result<(String, PayloadMeta<'a>), EntryError> {
+    if let Some(text) = &entry.text_payload {
+        return Ok((text.as_str().to_owned(), PayloadMeta::default()));
+    }
+    if let Some(raw) = entry.json_payload {
+        return Ok(json_message(raw));
+    }
+    if let Some(raw) = entry.proto_payload {
+        return Ok((proto_message(raw), PayloadMeta::default()));
+    }
+    match &entry.http_request {
+        Some(req) => {
+            let method = req.request_method.as_ref().map_or("?", Str::as_str);
+            let url = req.request_url.as_ref().map_or("", Str::as_str);
+            let text = match req.status.0 {
+                Some(status) => format!("{method} {} → {status}", route(url_path(url))),
+                None => format!("{method} {}", route(url_path(url))),
+            };
+            Ok((text, PayloadMeta::default()))
+        }
+        None => Err(EntryError::NoPayload),
+    }
+}
+
+fn json_message(raw: &RawValue) -> (String, PayloadMeta<'_>) {
+    let Ok(p) = serde_json::from_str::<JsonPayload<'_>>(raw.get()) else {
+        return (render_json_compact(raw.get()), PayloadMeta::default());
+    };
+    let text = loose(&p.message)
+        .or_else(|| loose(&p.msg))
+        .or_else(|| loose(&p.event));
+    let trace = loose(&p.stack_trace).or_else(|| loose(&p.exception));
+    let message = match (text, trace) {
+        // Loggers often repeat the trace in the message; keep it once.
+        (Some(text), Some(trace)) if text.contains(trace) => text.to_owned(),
+        (Some(text), Some(trace)) => format!("{text}\n{trace}"),
+        (Some(one), None) | (None, Some(one)) => one.to_owned(),
+        (None, None) => render_json_compact(raw.get()),
+    };
+    let meta = PayloadMeta {
+        context: sub(p.context),
+        service_context: sub(p.service_context),
+        logger: p.logger.0.filter(|l| !l.is_empty()),
+        labels: sub(p.labels),
+    };
+    (message, meta)
+}
+
+/// A nested payload object, or its default when it is absent or shaped unexpectedly.
+fn sub<'a, T: Deserialize<'a> + Default>(raw: Option<&'a RawValue>) -> T {
+    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+        .unwrap_or_default()
+}
+
+fn service(entry: &LogEntry<'_>, meta: &PayloadMeta<'_>) -> String {
+    let resource_labels = entry.resource.as_ref().and_then(|r| r.labels.as_ref());
+    label(resource_labels, "service_name")
+        .or_else(|| loose(&meta.service_context.service))
+        .or_else(|| loose(&meta.context.service))
+        .or_else(|| {
+            SERVICE_LABELS
+                .iter()
+                .find_map(|k| label(resource_labels, k))
+        })
+        .or_else(|| entry.resource.as_ref()?.kind.as_ref().map(Str::as_str))
+        .unwrap_or("unknown")
+        .to_owned()
+}
+
+fn location(entry: &LogEntry<'_>, meta: PayloadMeta<'_>) -> CodeLocation {
+    let labels = entry.labels.as_ref();
+    let src = entry.source_location.as_ref();
+    let report = meta.context.report_location.as_ref();
+    let logger = label(labels, "python_logger")
+        .or_else(|| loose(&meta.context.name))
+        .or(meta.logger.as_deref())
+        .or_else(|| label(labels, "module"))
+        .or_else(|| loose(&meta.labels.module));
+    let file = src
+        .and_then(|s| s.file.as_ref().map(Str::as_str))
+        .or_else(|| report.and_then(|r| loose(&r.file_path)));
+    let function = src
+        .and_then(|s| s.function.as_ref().map(Str::as_str))
+        .or_else(|| label(labels, "function"))
+        .or_else(|| loose(&meta.labels.function))
+        .or_else(|| report.and_then(|r| loose(&r.function_name)));
+    let line = src
+        .and_then(|s| s.line.0)
+        .map(|n| n.to_string())
+        .or_else(|| label(labels, "line").map(str::to_owned))
+        .or_else(|| meta.labels.line.0.map(|n| n.to_string()))
+        .or_else(|| report.and_then(|r| r.line_number.0).map(|n| n.to_string()));
+    CodeLocation {
+        logger: logger.map(str::to_owned),
+        file: file.filter(|f| !f.is_empty()).map(str::to_owned),
+        function: function.filter(|f| !f.is_empty()).map(str::to_owned),
+        line,
+    }
+}
+
+/// The path of a request URL: no scheme or host (they add nothing to a problem) and no query or
+/// fragment (they hold ids and, too often, secrets).
+/// A URL path as a route: segments that carry ids (numbers, UUIDs, hashes, tokens) become
+/// `<*>`; short versioned words like `v2` stay.
+pub fn route(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            let digits = seg.bytes().filter(u8::is_ascii_digit).count();
+            let id_like = digits > 0 && (seg.len() > 3 || digits == seg.len());
+            if id_like {
+                "<*>"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+pub fn url_path(url: &str) -> &str {
+    let after_host = match url.find("://") {
+        Some(i) => {
+            let rest = &url[i + 3..];
+            rest.find(['/', '?', '#']).map_or("", |j| &rest[j..])
+        }
+        None => url,
+    };
+    let path = after_host
+        .find(['?', '#'])
+        .map_or(after_host, |j| &after_host[..j]);
+    if path.is_empty() {
+        "/"
+    } else {
+        path
+    }
+}

@@ -1,0 +1,355 @@
+//! The serde model of a Cloud Logging `LogEntry` as `gcloud logging read --format=json` and a
+//! Pub/Sub Log Router sink write it.
+//!
+//! Every string borrows from the input when it holds no escapes ([`Str`]), payloads are kept as
+//! `&RawValue` until extraction decides what it needs, and unknown fields are skipped, so parsing
+//! an entry allocates only for escaped strings, label lists and error groups. Exports disagree on
+//! how int64 fields are written (`"1024"` vs `1024`), so those accept both ([`Int64`]).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::Severity;
+
+/// One `LogEntry`. Field docs name the JSON key where it is not the camelCase of the field.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry<'a> {
+    #[serde(borrow)]
+    pub log_name: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub resource: Option<MonitoredResource<'a>>,
+    #[serde(borrow)]
+    pub timestamp: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub receive_timestamp: Option<Str<'a>>,
+    /// Missing means DEFAULT; a name or the numeric form.
+    #[serde(default)]
+    pub severity: SeverityField,
+    #[serde(borrow)]
+    pub insert_id: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub http_request: Option<HttpRequest<'a>>,
+    #[serde(borrow)]
+    pub labels: Option<Labels<'a>>,
+    #[serde(borrow)]
+    pub operation: Option<Operation<'a>>,
+    #[serde(borrow)]
+    pub trace: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub span_id: Option<Str<'a>>,
+    pub trace_sampled: Option<bool>,
+    #[serde(borrow)]
+    pub source_location: Option<SourceLocation<'a>>,
+    #[serde(borrow)]
+    pub split: Option<Split<'a>>,
+    #[serde(borrow)]
+    pub error_groups: Option<Vec<ErrorGroup<'a>>>,
+    #[serde(borrow)]
+    pub text_payload: Option<Str<'a>>,
+    /// Read partly by extraction; kept raw so a payload without a message can be rendered.
+    #[serde(borrow)]
+    pub json_payload: Option<&'a RawValue>,
+    /// Audit logs and App Engine request logs; read partly by extraction.
+    #[serde(borrow)]
+    pub proto_payload: Option<&'a RawValue>,
+}
+
+/// `resource`: what wrote the entry (`cloud_run_revision`, `cloudsql_database`, …).
+#[derive(Debug, Deserialize)]
+pub struct MonitoredResource<'a> {
+    #[serde(borrow, rename = "type")]
+    pub kind: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub labels: Option<Labels<'a>>,
+}
+
+/// `httpRequest`, all fields of the proto.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRequest<'a> {
+    #[serde(borrow)]
+    pub request_method: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub request_url: Option<Str<'a>>,
+    #[serde(default)]
+    pub request_size: Int64,
+    #[serde(default)]
+    pub status: Int64,
+    #[serde(default)]
+    pub response_size: Int64,
+    #[serde(borrow)]
+    pub user_agent: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub remote_ip: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub server_ip: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub referer: Option<Str<'a>>,
+    /// A proto Duration as JSON: `"0.783137066s"`.
+    #[serde(borrow)]
+    pub latency: Option<Str<'a>>,
+    pub cache_lookup: Option<bool>,
+    pub cache_hit: Option<bool>,
+    pub cache_validated_with_origin_server: Option<bool>,
+    #[serde(default)]
+    pub cache_fill_bytes: Int64,
+    #[serde(borrow)]
+    pub protocol: Option<Str<'a>>,
+}
+
+/// `operation`: links the entries of one long-running operation.
+#[derive(Debug, Deserialize)]
+pub struct Operation<'a> {
+    #[serde(borrow)]
+    pub id: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub producer: Option<Str<'a>>,
+    pub first: Option<bool>,
+    pub last: Option<bool>,
+}
+
+/// `sourceLocation`, written by the client libraries' structured loggers.
+#[derive(Debug, Deserialize)]
+pub struct SourceLocation<'a> {
+    #[serde(borrow)]
+    pub file: Option<Str<'a>>,
+    #[serde(default)]
+    pub line: Int64,
+    #[serde(borrow)]
+    pub function: Option<Str<'a>>,
+}
+
+/// `split`: one part of an entry that Cloud Logging cut because it was too large.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Split<'a> {
+    #[serde(borrow)]
+    pub uid: Option<Str<'a>>,
+    #[serde(default)]
+    pub index: Int64,
+    #[serde(default)]
+    pub total_splits: Int64,
+}
+
+/// One of `errorGroups`: the Error Reporting group the entry was counted in.
+#[derive(Debug, Deserialize)]
+pub struct ErrorGroup<'a> {
+    #[serde(borrow)]
+    pub id: Option<Str<'a>>,
+}
+
+/// A JSON string that borrows from the input unless it had escapes to undo.
+///
+/// serde's own `Cow<str>` only borrows as a direct `#[serde(borrow)]` field, not inside `Option`
+/// or a map, hence this newtype.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Str<'a>(pub Cow<'a, str>);
+
+impl Str<'_> {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(StrVisitor)
+    }
+}
+
+struct StrVisitor;
+
+impl<'de> Visitor<'de> for StrVisitor {
+    type Value = Str<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Str(Cow::Owned(v)))
+    }
+}
+
+/// A string field inside a user's `jsonPayload`, where any JSON type may turn up: a string is
+/// kept, anything else reads as absent rather than failing the whole entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LooseStr<'a>(pub Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for LooseStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(LooseStrVisitor)
+    }
+}
+
+struct LooseStrVisitor;
+
+impl<'de> Visitor<'de> for LooseStrVisitor {
+    type Value = LooseStr<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(LooseStr(Some(Cow::Borrowed(v))))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(LooseStr(Some(Cow::Owned(v.to_owned()))))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(LooseStr(Some(Cow::Owned(v))))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(LooseStr(None))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(LooseStr(None))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(LooseStr(None))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(LooseStr(None))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(LooseStr(None))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(LooseStr(None))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(LooseStr(None))
+    }
+}
+
+/// A `map<string, string>` (`labels`, `resource.labels`) as a list: entries carry a handful of
+/// labels, so a linear lookup beats hashing and costs one allocation.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Labels<'a>(pub Vec<(Str<'a>, Str<'a>)>);
+
+impl Labels<'_> {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Labels<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(LabelsVisitor)
+    }
+}
+
+struct LabelsVisitor;
+
+impl<'de> Visitor<'de> for LabelsVisitor {
+    type Value = Labels<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map of string labels")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut labels = Vec::with_capacity(map.size_hint().unwrap_or(8));
+        while let Some((k, v)) = map.next_entry::<Str<'de>, LooseStr<'de>>()? {
+            // Cloud Logging only stores string labels; a stray non-string is dropped, not fatal.
+            if let Some(v) = v.0 {
+                labels.push((k, Str(v)));
+            }
+        }
+        Ok(Labels(labels))
+    }
+}
+
+/// An int64 field: `gcloud` writes `"1024"`, some exporters write `1024`. Anything unreadable
+/// is `None`: these fields are context, never a reason to drop an entry.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Int64(pub Option<i64>);
+
+impl<'de> Deserialize<'de> for Int64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Int64Visitor)
+    }
+}
+
+struct Int64Visitor;
+
+impl<'de> Visitor<'de> for Int64Visitor {
+    type Value = Int64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an integer or a string holding one")
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Int64(Some(v)))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Int64(i64::try_from(v).ok()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        let fits = v.fract() == 0.0 && v.abs() < 9.0e15;
+        Ok(Int64(fits.then_some(v as i64)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Int64(v.trim().parse().ok()))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Int64(None))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Int64(None))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        LooseStrVisitor.visit_seq(seq).map(|_| Int64(None))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        LooseStrVisitor.visit_map(map).map(|_| Int64(None))
+    }
+}
+
+/// `severity`: missing or unknown is DEFAULT, as Cloud Logging itself treats it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SeverityField(pub Severity);
+
+impl<'de> Deserialize<'de> for SeverityField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SeverityVisitor)
+    }
+}
+
+struct SeverityVisitor;
+
+impl<'de> Visitor<'de> for SeverityVisitor {
+    type Value = SeverityField;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a severity name or number")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(SeverityField(Severity::parse(v).unwrap_or_default()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(SeverityField(Severity::from_number(v)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(SeverityField(Severity::from_number(
+            u64::try_from(v).unwrap_or(0),
+        )))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(SeverityField::default())
+    }
+}

@@ -1,0 +1,283 @@
+//! Tests of `parse_entry` against the real-shaped examples and the odd shapes exports produce.
+
+use super::*;
+
+const EXAMPLES: &str = include_str!("../../samples/logentry-examples.jsonl");
+
+fn example(insert_id: &str) -> &'static str {
+    EXAMPLES
+        .lines()
+        .find(|l| l.contains(&format!("\"insertId\":\"{insert_id}\"")))
+        .unwrap_or_else(|| panic!("no example {insert_id}"))
+}
+
+fn parse(json: &str) -> Record {
+    parse_entry(json.as_bytes()).unwrap_or_else(|e| panic!("{e}: {json}"))
+}
+
+#[test]
+fn every_example_parses_and_keeps_its_raw_text() {
+    for line in EXAMPLES.lines() {
+        let r = parse(line);
+        assert_eq!(r.raw, line);
+        assert!(!r.message.is_empty(), "{line}");
+        assert!(!r.insert_id.is_empty());
+    }
+}
+
+#[test]
+fn request_log_without_text_is_method_path_and_status() {
+    let r = parse(example("67da1935000dea14e3a00230"));
+    assert_eq!(r.message, "POST /api/orders → 500");
+    assert_eq!(r.severity, Severity::Error);
+    assert_eq!(r.service, "backend");
+    assert_eq!(
+        r.log_name,
+        "projects/acme-prod/logs/run.googleapis.com%2Frequests"
+    );
+    assert!(r
+        .instance
+        .as_deref()
+        .is_some_and(|i| i.starts_with("0069c7a9")));
+    assert_eq!(r.timestamp.to_rfc3339(), "2026-11-23T05:09:09.120515+00:00");
+}
+
+#[test]
+fn request_log_with_text_uses_the_text() {
+    let r = parse(example("6741c0de000a1b2c3d4e5f60"));
+    assert!(r.message.starts_with("The request has been terminated"));
+}
+
+#[test]
+fn json_payload_message_and_logger_labels() {
+    let r = parse(example("6741b3aa000e7f8091a2b3c4"));
+    assert!(r.message.starts_with("Session access failed"));
+    assert_eq!(r.severity, Severity::Warning);
+    assert_eq!(
+        r.location,
+        CodeLocation {
+            logger: Some("backend.app.middleware.session".into()),
+            file: Some("/app/backend/app/middleware/session.py".into()),
+            function: Some("get_session".into()),
+            line: Some("1706".into()),
+        }
+    );
+}
+
+#[test]
+fn python_logger_label_names_the_logger() {
+    let r = parse(example("6741c3010002b3c4d5e6f708"));
+    assert_eq!(r.location.logger.as_deref(), Some("backend.db"));
+    assert!(r.message.starts_with("DB connect failed\nTraceback"));
+}
+
+#[test]
+fn error_reporting_event_reads_report_location() {
+    let r = parse(example("6741c4100007d8e9f0a1b2c3"));
+    assert!(r.message.ends_with("ZeroDivisionError: division by zero"));
+    assert_eq!(r.location.function.as_deref(), Some("compute_total"));
+    assert_eq!(r.location.file.as_deref(), Some("backend/pricing.py"));
+    assert_eq!(r.location.line.as_deref(), Some("19"));
+}
+
+#[test]
+fn missing_severity_is_default_and_numeric_severity_is_read() {
+    let r = parse(example("6741a0f20004c1d2e3f4a5b6"));
+    assert_eq!(r.severity, Severity::Default);
+    let json = r#"{"timestamp":"2026-11-23T05:00:00Z","severity":500,"textPayload":"x"}"#;
+    assert_eq!(parse(json).severity, Severity::Error);
+    let json = r#"{"timestamp":"2026-11-23T05:00:00Z","severity":"warning","textPayload":"x"}"#;
+    assert_eq!(parse(json).severity, Severity::Warning);
+    let json = r#"{"timestamp":"2026-11-23T05:00:00Z","severity":"LOUD","textPayload":"x"}"#;
+    assert_eq!(parse(json).severity, Severity::Default);
+}
+
+#[test]
+fn service_falls_back_through_labels_and_resource_type() {
+    let sql = parse(example("s=9f1c2e3d4b5a6978;i=1a2b3c;b=0d1e2f3a4b5c6d7e;m=5f6e7d8c;t=0641c2f9a1b2c;x=8d7c6b5a4f3e2d1c-0@a1"));
+    assert_eq!(sql.service, "acme-prod:backend-pg");
+    let ctx = r#"{"timestamp":"2026-11-23T05:00:00Z","resource":{"type":"gce_instance","labels":{"instance_id":"12"}},"jsonPayload":{"message":"m","context":{"service":"netra-service"}}}"#;
+    assert_eq!(parse(ctx).service, "netra-service");
+    let sc = r#"{"timestamp":"2026-11-23T05:00:00Z","jsonPayload":{"message":"m","serviceContext":{"service":"api"},"context":{"service":"other"}}}"#;
+    assert_eq!(parse(sc).service, "api");
+    let bare = r#"{"timestamp":"2026-11-23T05:00:00Z","resource":{"type":"gce_instance"},"textPayload":"m"}"#;
+    assert_eq!(parse(bare).service, "gce_instance");
+}
+
+#[test]
+fn node_error_keeps_its_stack_text() {
+    let r = parse(example("68a9a6fd000941019e283a37"));
+    assert!(r.message.starts_with("Error: 5 NOT_FOUND"));
+    assert_eq!(r.service, "onwrite-orders");
+}
+
+#[test]
+fn gcloud_and_numeric_int64_forms_both_read() {
+    let a = r#"{"timestamp":"2026-11-23T05:00:00Z","httpRequest":{"requestMethod":"GET","requestUrl":"/a?token=x","status":"404","responseSize":12,"latency":"1s"},"sourceLocation":{"line":42}}"#;
+    let r = parse(a);
+    assert_eq!(r.message, "GET /a → 404");
+    assert_eq!(r.location.line.as_deref(), Some("42"));
+}
+
+#[test]
+fn seed_worklog_shapes_read_labels_nested_in_the_payload() {
+    let j = r#"{"severity":"WARNING","timestamp":"2025-09-15T02:00:46.076743+00:00","jsonPayload":{"labels":{"function":"callHandlers","line":"1706","module":"logging"},"message":"Session access failed"}}"#;
+    let r = parse(j);
+    assert_eq!(r.location.logger.as_deref(), Some("logging"));
+    assert_eq!(r.location.function.as_deref(), Some("callHandlers"));
+    assert_eq!(r.location.line.as_deref(), Some("1706"));
+    let beacon = r#"{"severity":"WARNING","timestamp":"2025-09-15T02:00:46.073050Z","httpRequest":{"requestMethod":"POST","requestUrl":"https://api.staging.netrasystems.ai/ws/beacon","status":405,"responseSize":"336"}}"#;
+    assert_eq!(parse(beacon).message, "POST /ws/beacon → 405");
+}
+
+#[test]
+fn stack_trace_and_exception_keys_join_the_message() {
+    let j = r#"{"timestamp":"2026-11-23T05:00:00Z","jsonPayload":{"message":"boom","stack_trace":"Traceback (most recent call last):\nValueError: x"}}"#;
+    assert_eq!(
+        parse(j).message,
+        "boom\nTraceback (most recent call last):\nValueError: x"
+    );
+    let j = r#"{"timestamp":"2026-11-23T05:00:00Z","jsonPayload":{"exception":"java.lang.IllegalStateException: no"}}"#;
+    assert_eq!(parse(j).message, "java.lang.IllegalStateException: no");
+}
+
+#[test]
+fn json_payload_without_message_is_rendered_compactly() {
+    let j = r#"{"timestamp":"2026-11-23T05:00:00Z","jsonPayload":{"user":42,"action":"cache miss","key":"k1","extra":{"a": [1, 2]}}}"#;
+    assert_eq!(
+        parse(j).message,
+        r#"action="cache miss" extra={"a":[1,2]} key=k1 user=42"#
+    );
+    let j = r#"{"timestamp":"2026-11-23T05:00:00Z","jsonPayload":{"message":{"nested":true}}}"#;
+    assert_eq!(parse(j).message, r#"message={"nested":true}"#);
+}
+
+#[test]
+fn audit_log_is_method_and_status() {
+    let j = r#"{"timestamp":"2026-11-23T05:00:00Z","severity":"ERROR","protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","status":{"code":7,"message":"The caller does not have permission"},"methodName":"google.cloud.sql.v1.SqlInstancesService.Update","serviceName":"cloudsql.googleapis.com"},"resource":{"type":"cloudsql_database","labels":{"database_id":"p:db"}}}"#;
+    assert_eq!(
+        parse(j).message,
+        "google.cloud.sql.v1.SqlInstancesService.Update → 7 PERMISSION_DENIED: The caller does not have permission"
+    );
+    let ok = r#"{"timestamp":"2026-11-23T05:00:00Z","protoPayload":{"methodName":"storage.objects.get","status":{}}}"#;
+    assert_eq!(parse(ok).message, "storage.objects.get");
+    let gae = r#"{"timestamp":"2026-11-23T05:00:00Z","protoPayload":{"@type":"type.googleapis.com/google.appengine.logging.v1.RequestLog","method":"GET","resource":"/x?id=1","status":502}}"#;
+    assert_eq!(parse(gae).message, "GET /x → 502");
+}
+
+#[test]
+fn receive_timestamp_stands_in_for_a_missing_timestamp() {
+    let j = r#"{"receiveTimestamp":"2026-11-23T05:00:01.5Z","textPayload":"m"}"#;
+    assert_eq!(
+        parse(j).timestamp.to_rfc3339(),
+        "2026-11-23T05:00:01.500+00:00"
+    );
+}
+
+#[test]
+fn escaped_strings_are_unescaped() {
+    let j = r#"{"timestamp":"2026-11-23T05:00:00Z","textPayload":"caf\u00e9 \"q\"\ttab"}"#;
+    assert_eq!(parse(j).message, "café \"q\"\ttab");
+}
+
+#[test]
+fn errors_say_why() {
+    let cases: [(&[u8], &str); 9] = [
+        (b"not json", "not_json"),
+        (b"{\"timestamp\":", "not_json"),
+        (b"\xff\xfe", "not_json"),
+        (b"[1,2]", "not_log_entry"),
+        (b"{\"timestamp\":5,\"textPayload\":\"m\"}", "not_log_entry"),
+        (b"{\"textPayload\":\"m\"}", "no_time"),
+        (b"{\"timestamp\":\"2026-11-23T05:00:00Z\"}", "no_payload"),
+        (
+            b"{\"timestamp\":\"soon\",\"textPayload\":\"m\"}",
+            "bad_timestamp",
+        ),
+        (b"", "not_json"),
+    ];
+    for (bytes, reason) in cases {
+        let err = parse_entry(bytes).expect_err(&String::from_utf8_lossy(bytes));
+        assert_eq!(err.reason(), reason, "{err}");
+    }
+    let big = parse_entry_max(example("67da1935000dea14e3a00230").as_bytes(), 100);
+    assert!(matches!(big, Err(EntryError::TooLarge { max: 100, .. })));
+}
+
+#[test]
+fn pretty_printed_entry_from_a_gcloud_array_parses() {
+    let pretty = "{\n  \"textPayload\": \"m\",\n  \"timestamp\": \"2026-11-23T05:00:00Z\"\n}\n";
+    assert_eq!(parse(pretty).message, "m");
+}
+
+#[test]
+fn url_path_drops_host_query_and_fragment() {
+    assert_eq!(url_path("https://h.example/a/b?token=s#f"), "/a/b");
+    assert_eq!(url_path("https://h.example"), "/");
+    assert_eq!(url_path("https://h.example?x=1"), "/");
+    assert_eq!(url_path("/p?q"), "/p");
+    assert_eq!(url_path(""), "/");
+}
+
+#[test]
+fn severity_numbers_between_levels_round_down() {
+    assert_eq!(Severity::from_number(450), Severity::Warning);
+    assert_eq!(Severity::from_number(10_000), Severity::Emergency);
+    assert_eq!(Severity::parse("450"), None);
+    assert_eq!(Severity::parse("300"), Some(Severity::Notice));
+}
+
+#[test]
+fn raw_of_a_pretty_printed_entry_is_one_line() {
+    let pretty = "{\n  \"textPayload\": \"a  b\",\n  \"timestamp\": \"2026-11-23T05:00:00Z\"\n}";
+    let r = parse(pretty);
+    assert_eq!(
+        r.raw,
+        r#"{"textPayload":"a  b","timestamp":"2026-11-23T05:00:00Z"}"#
+    );
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = parse_entry(&bytes);
+        }
+
+        #[test]
+        fn truncated_or_corrupted_examples_never_panic(i in 0usize..16, cut in 0usize..1200, b in any::<u8>()) {
+            let line = EXAMPLES.lines().nth(i).unwrap().as_bytes();
+            let mut bytes = line[..cut.min(line.len())].to_vec();
+            if let Some(x) = bytes.get_mut(cut / 2) {
+                *x = b;
+            }
+            let _ = parse_entry(&bytes);
+        }
+    }
+}
+
+#[test]
+fn request_logs_are_routes_with_ids_masked_and_fingerprinted_as_is() {
+    use super::extract::route;
+    assert_eq!(
+        route("/api/threads/8234106d-81ee-4594-a7b8-83205bebff25"),
+        "/api/threads/<*>"
+    );
+    assert_eq!(
+        route("/api/v2/orders/1234/items"),
+        "/api/v2/orders/<*>/items"
+    );
+    assert_eq!(route("/ws/beacon"), "/ws/beacon");
+    assert_eq!(route("/"), "/");
+    let req = r#"{"timestamp":"2026-11-23T05:00:00Z","httpRequest":{"requestMethod":"GET","requestUrl":"https://h/api/orders/991?token=x","status":404}}"#;
+    let r = parse(req);
+    assert_eq!(
+        (r.message.as_str(), r.kind),
+        ("GET /api/orders/<*> → 404", MessageKind::Request)
+    );
+    let text = r#"{"timestamp":"2026-11-23T05:00:00Z","textPayload":"GET /x → 1","httpRequest":{"status":500}}"#;
+    assert_eq!(parse(text).kind, MessageKind::Text);
+}

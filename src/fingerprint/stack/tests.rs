@@ -1,0 +1,166 @@
+//! Tests of stack-trace signatures, on the example entries' traces and hand-written ones.
+
+use super::*;
+
+fn sig(message: &str) -> String {
+    signature(message).into_owned()
+}
+
+const ERROR_REPORTING: &str = "Traceback (most recent call last):\n  File \"/app/backend/api/orders.py\", line 57, in create_order\n    total = compute_total(cart)\n  File \"/app/backend/pricing.py\", line 19, in compute_total\n    return sum(i.price for i in cart.items) / cart.qty\nZeroDivisionError: division by zero";
+
+#[test]
+fn python_trace_is_type_message_and_frames_innermost_first() {
+    assert_eq!(
+        sig(ERROR_REPORTING),
+        "ZeroDivisionError: division by zero (at compute_total in backend/pricing.py ← create_order in backend/api/orders.py)"
+    );
+}
+
+#[test]
+fn line_numbers_do_not_change_the_signature() {
+    let moved = ERROR_REPORTING
+        .replace("line 57", "line 61")
+        .replace("line 19", "line 23");
+    assert_eq!(sig(&moved), sig(ERROR_REPORTING));
+}
+
+#[test]
+fn preamble_first_line_is_kept_and_trailing_notes_dropped() {
+    let m = "DB connect failed\nTraceback (most recent call last):\n  File \"/app/backend/db.py\", line 41, in connect\n    return engine.connect()\nsqlalchemy.exc.OperationalError: (psycopg2.OperationalError) connection to server at \"10.20.0.3\", port 5432 failed: timeout expired\n\n(Background on this error at: https://sqlalche.me/e/20/e3q8)";
+    assert_eq!(
+        sig(m),
+        "DB connect failed — sqlalchemy.exc.OperationalError: (psycopg2.OperationalError) connection to server at \"10.20.0.3\", port 5432 failed: timeout expired (at connect in backend/db.py)"
+    );
+}
+
+#[test]
+fn library_only_top_frames_add_our_innermost_frame() {
+    let m = "Traceback (most recent call last):\n  File \"/app/backend/jobs.py\", line 9, in run\n    x()\n  File \"/usr/local/lib/python3.12/site-packages/sqlalchemy/engine/base.py\", line 1, in execute\n    y()\n  File \"/usr/local/lib/python3.12/site-packages/sqlalchemy/pool/impl.py\", line 2, in _do_get\n    z()\nsqlalchemy.exc.TimeoutError: QueuePool limit";
+    assert_eq!(
+        sig(m),
+        "sqlalchemy.exc.TimeoutError: QueuePool limit (at _do_get in sqlalchemy/pool/impl.py ← execute in sqlalchemy/engine/base.py ← run in backend/jobs.py)"
+    );
+    let gunicorn = "Traceback (most recent call last):\n  File \"/usr/local/lib/python3.12/site-packages/gunicorn/workers/gthread.py\", line 281, in handle\n    keepalive = self.handle_request(req, conn)\n  File \"/usr/local/lib/python3.12/site-packages/gunicorn/workers/gthread.py\", line 333, in handle_request\n    respiter = self.wsgi(environ, resp.start_response)\nTypeError: FastAPI.__call__() missing 1 required positional argument: 'send'";
+    assert_eq!(
+        sig(gunicorn),
+        "TypeError: FastAPI.__call__() missing 1 required positional argument: 'send' (at handle_request in gunicorn/workers/gthread.py ← handle in gunicorn/workers/gthread.py)"
+    );
+}
+
+#[test]
+fn only_three_innermost_frames_are_kept() {
+    let frames: String = (0..6)
+        .map(|i| format!("  File \"/app/m{i}.py\", line {i}, in f{i}\n    f()\n"))
+        .collect();
+    let m = format!("Traceback (most recent call last):\n{frames}KeyError: 'x'");
+    assert_eq!(
+        sig(&m),
+        "KeyError: 'x' (at f5 in m5.py ← f4 in m4.py ← f3 in m3.py)"
+    );
+}
+
+#[test]
+fn chained_python_exceptions_use_the_last_one() {
+    let m = "Traceback (most recent call last):\n  File \"/app/a.py\", line 1, in f\n    g()\nKeyError: 'k'\n\nDuring handling of the above exception, another exception occurred:\n\nTraceback (most recent call last):\n  File \"/app/a.py\", line 3, in f\n    raise LookupFailed()\napp.errors.LookupFailed: no such user";
+    assert_eq!(
+        sig(m),
+        "app.errors.LookupFailed: no such user (at f in a.py)"
+    );
+}
+
+#[test]
+fn a_bare_python_header_still_reads() {
+    let m = "Traceback (most recent call last):\n  File \"/app/backend/db.py\", line 88, in get_session";
+    assert_eq!(
+        sig(m),
+        "Traceback (incomplete) (at get_session in backend/db.py)"
+    );
+}
+
+#[test]
+fn node_error_with_frames() {
+    let m = "Error: 5 NOT_FOUND: Queue does not exist. If you just created the queue, wait at least a minute for the queue to initialize.\n    at callErrorFromStatus (/workspace/node_modules/@grpc/grpc-js/build/src/call.js:32:19)\n    at Object.onReceiveStatus (/workspace/node_modules/@grpc/grpc-js/build/src/client.js:193:76)\n    at process.processTicksAndRejections (node:internal/process/task_queues:85:11)\n";
+    assert_eq!(
+        sig(m),
+        "Error: 5 NOT_FOUND: Queue does not exist. If you just created the queue, wait at least a minute for the queue to initialize. (at callErrorFromStatus in @grpc/grpc-js/build/src/call.js ← Object.onReceiveStatus in @grpc/grpc-js/build/src/client.js ← process.processTicksAndRejections in node:internal/process/task_queues)"
+    );
+}
+
+#[test]
+fn node_anonymous_and_async_frames() {
+    let m = "TypeError: x is not a function\n    at /workspace/index.js:10:5\n    at async handler (/workspace/src/h.js:3:1)";
+    assert_eq!(
+        sig(m),
+        "TypeError: x is not a function (at <anonymous> in index.js ← handler in src/h.js)"
+    );
+}
+
+#[test]
+fn java_trace_with_thread_prefix_and_preamble() {
+    let m = "Request failed\nException in thread \"main\" java.lang.IllegalStateException: pool closed\n\tat com.acme.db.Pool.get(Pool.java:12)\n\tat com.acme.api.Orders.create(Orders.java:88)\n\tat java.base/java.lang.Thread.run(Thread.java:833)\nCaused by: java.io.IOException: reset\n\tat com.acme.net.Conn.read(Conn.java:5)\n\t... 3 more";
+    assert_eq!(
+        sig(m),
+        "Request failed — java.lang.IllegalStateException: pool closed (at com.acme.db.Pool.get in Pool.java ← com.acme.api.Orders.create in Orders.java ← java.base/java.lang.Thread.run in Thread.java)"
+    );
+}
+
+#[test]
+fn go_panic_with_goroutine_frames() {
+    let m = "panic: runtime error: invalid memory address or nil pointer dereference\n[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x4a1f2b]\n\ngoroutine 1 [running]:\nmain.(*Server).handle(0x0, {0x1, 0x2})\n\t/app/server.go:42 +0x1b\nmain.main()\n\t/app/main.go:12 +0x25\nexit status 2";
+    assert_eq!(
+        sig(m),
+        "panic: runtime error: invalid memory address or nil pointer dereference (at main.(*Server).handle in server.go ← main.main in main.go)"
+    );
+}
+
+#[test]
+fn plain_text_is_returned_borrowed() {
+    for m in [
+        "Session access failed (middleware not installed?)",
+        "two\nlines without a trace",
+        "goroutine count high\nno panic here",
+        "",
+    ] {
+        assert!(matches!(signature(m), Cow::Borrowed(b) if b == m), "{m:?}");
+    }
+}
+
+#[test]
+fn windows_line_endings_parse_the_same() {
+    assert_eq!(
+        sig(&ERROR_REPORTING.replace('\n', "\r\n")),
+        sig(ERROR_REPORTING)
+    );
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn one_line_text_is_unchanged(s in "[^\n]{0,200}") {
+            prop_assert!(matches!(signature(&s), Cow::Borrowed(b) if b == s));
+        }
+
+        #[test]
+        fn trace_like_text_never_panics(
+            lines in proptest::collection::vec(
+                prop_oneof![
+                    Just("Traceback (most recent call last):".to_owned()),
+                    Just("goroutine 1 [running]:".to_owned()),
+                    Just("panic: boom".to_owned()),
+                    "  File \"[a-z/]{0,12}\", line [0-9]{1,3}, in [a-z_]{0,8}",
+                    "\tat [a-zA-Z.()]{0,20}(:[0-9]{1,3})?\\)?",
+                    "\t/[a-z/]{0,10}\\.go:[0-9]{1,3} \\+0x[0-9a-f]{1,4}",
+                    "[a-zA-Z.(*)]{0,12}\\(?",
+                    "[A-Za-z]{0,10}Error: .{0,20}",
+                    ".{0,30}",
+                ],
+                0..12,
+            )
+        ) {
+            let _ = signature(&lines.join("\n"));
+        }
+    }
+}

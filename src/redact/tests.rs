@@ -1,0 +1,244 @@
+//! One test per secret kind, and the look-alikes that must survive.
+
+use serde_json::json;
+
+use super::*;
+
+fn r(text: &str) -> String {
+    redact(text).into_owned()
+}
+
+#[test]
+fn bearer_tokens() {
+    assert_eq!(
+        r("calling api with Bearer abcDEF123456.xyz-_~+/= now"),
+        "calling api with Bearer [REDACTED:bearer] now"
+    );
+}
+
+#[test]
+fn authorization_headers_keep_the_scheme() {
+    assert_eq!(
+        r("Authorization: Basic dXNlcjpwYXNzd29yZA=="),
+        "Authorization: Basic [REDACTED:authorization]"
+    );
+    assert_eq!(
+        r(r#"headers={"authorization": "Token 9f8e7d6c5b4a"}"#),
+        r#"headers={"authorization": "Token [REDACTED:authorization]"}"#
+    );
+    assert_eq!(
+        r("Proxy-Authorization: Bearer abcdefgh12345678"),
+        "Proxy-Authorization: Bearer [REDACTED:authorization]"
+    );
+}
+
+#[test]
+fn api_keys_in_query_and_vendor_formats() {
+    assert_eq!(
+        r("GET /v1/x?api_key=12345abcdef&page=2"),
+        "GET /v1/x?api_key=[REDACTED:api_key]&page=2"
+    );
+    assert_eq!(
+        r("https://maps.googleapis.com/api?key=AIzaSyA1234567890abcdefghijklmnopqrstuv"),
+        "https://maps.googleapis.com/api?key=[REDACTED:api_key]"
+    );
+    for (token, kind) in [
+        ("sk-proj-abcdefghijklmnopqrstuvwxyz0123", "token"),
+        ("sk_live_abcdefghijklmnop1234", "token"),
+        ("ghp_abcdefghijklmnopqrstuvwxyz0123456789", "token"),
+        ("github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "token"),
+        ("xoxb-1234567890-abcdefghij", "token"),
+        ("glpat-abcdefghij0123456789", "token"),
+        ("ya29.a0AfH6SMBx1234567890abcdefghij", "token"),
+        ("AKIAIOSFODNN7EXAMPLE", "aws_key"),
+    ] {
+        assert_eq!(
+            r(&format!("using {token} here")),
+            format!("using [REDACTED:{kind}] here")
+        );
+    }
+}
+
+#[test]
+fn passwords_in_urls_keep_user_and_host() {
+    assert_eq!(
+        r("connect postgresql://app:s3cr3t!@10.20.0.3:5432/app failed"),
+        "connect postgresql://app:[REDACTED:password]@10.20.0.3:5432/app failed"
+    );
+    assert_eq!(
+        r("redis://:hunter2@cache:6379/0"),
+        "redis://:[REDACTED:password]@cache:6379/0"
+    );
+}
+
+#[test]
+fn key_value_secrets() {
+    assert_eq!(
+        r("login user=bob password=hunter2 ok"),
+        "login user=bob password=[REDACTED:password] ok"
+    );
+    assert_eq!(r("DB_PASSWORD=abc123"), "DB_PASSWORD=[REDACTED:password]");
+    assert_eq!(
+        r("?client_secret=xyz&x=1"),
+        "?client_secret=[REDACTED:secret]&x=1"
+    );
+    assert_eq!(r("refresh token=abc.def"), "refresh token=[REDACTED:token]");
+    assert_eq!(
+        r(r#"{"accessToken": "abc123", "user": "u1"}"#),
+        r#"{"accessToken": "[REDACTED:token]", "user": "u1"}"#
+    );
+    assert_eq!(
+        r("{'password': 'hunter2', 'db': 'app'}"),
+        "{'password': '[REDACTED:password]', 'db': 'app'}"
+    );
+    assert_eq!(
+        r("admin password: hunter2"),
+        "admin password: [REDACTED:password]"
+    );
+    assert_eq!(
+        r("X-Goog-Signature=abcdef0123"),
+        "X-Goog-Signature=[REDACTED:signature]"
+    );
+}
+
+#[test]
+fn jwts() {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+    assert_eq!(
+        r(&format!("token {jwt} expired")),
+        "token [REDACTED:jwt] expired"
+    );
+}
+
+#[test]
+fn emails() {
+    assert_eq!(
+        r("invite sent to jane.doe+test@example.co.uk today"),
+        "invite sent to [REDACTED:email] today"
+    );
+}
+
+#[test]
+fn cookies_and_session_ids() {
+    assert_eq!(r("Cookie: a=1; session=abc"), "Cookie: [REDACTED:cookie]");
+    assert_eq!(
+        r("Set-Cookie: JSESSIONID=ABC123; Path=/; HttpOnly"),
+        "Set-Cookie: [REDACTED:cookie]"
+    );
+    assert_eq!(
+        r(r#"{"cookie": "sid=1", "path": "/"}"#),
+        r#"{"cookie": "[REDACTED:cookie]", "path": "/"}"#
+    );
+    assert_eq!(
+        r("url /x;jsessionid=ABCDEF12"),
+        "url /x;jsessionid=[REDACTED:session]"
+    );
+    assert_eq!(
+        r("sessionid=q1w2e3 user=7"),
+        "sessionid=[REDACTED:session] user=7"
+    );
+    assert_eq!(
+        r("__Secure-next-auth.session-token=abc"),
+        "__Secure-next-auth.session-token=[REDACTED:session]"
+    );
+}
+
+#[test]
+fn private_keys() {
+    let pem =
+        "key: -----BEGIN RSA PRIVATE KEY-----\nMIIEow\nabc\n-----END RSA PRIVATE KEY----- loaded";
+    assert_eq!(r(pem), "key: [REDACTED:private_key] loaded");
+}
+
+#[test]
+fn non_secrets_stay_borrowed() {
+    for text in [
+        "tokenizer=bert-base max_tokens=512",
+        "request 3f2b8c1e-9a4d-4f6b-8e2a-1c3d5e7f9a0b finished",
+        "GET https://api.example.com/v1/orders?page=2 → 200",
+        "Session access failed (middleware not installed?): SessionMiddleware must be installed",
+        "QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00",
+        "sqlalchemy.exc.OperationalError: connection to server at \"10.20.0.3\", port 5432 failed",
+        "Failed to refresh token: connection reset",
+        "task-runner-0001 skipped",
+        "",
+    ] {
+        assert!(matches!(redact(text), Cow::Borrowed(_)), "{text}");
+    }
+}
+
+#[test]
+fn redaction_is_idempotent() {
+    let once = r("Authorization: Bearer abcdefgh12345678 to a@b.io via https://u:p@h/x?token=t");
+    assert_eq!(r(&once), once);
+    assert!(!once.contains("abcdefgh12345678") && !once.contains("a@b.io"));
+}
+
+#[test]
+fn json_sample_redacts_keys_and_strings() {
+    let mut v = json!({
+        "httpRequest": {"requestUrl": "https://h/x?token=abc&page=1", "status": 200},
+        "jsonPayload": {
+            "message": "mail to bob@example.com",
+            "headers": {"Authorization": "Bearer abcdefgh12345678", "Cookie": ["a", "b"]},
+            "db_password": 42,
+            "tokenizer": "bert",
+            "max_tokens": 512,
+            "session": {"id": "s1"},
+            "api_key": null
+        }
+    });
+    redact_json(&mut v);
+    assert_eq!(
+        v,
+        json!({
+            "httpRequest": {"requestUrl": "https://h/x?token=[REDACTED:token]&page=1", "status": 200},
+            "jsonPayload": {
+                "message": "mail to [REDACTED:email]",
+                "headers": {"Authorization": "[REDACTED:authorization]", "Cookie": "[REDACTED:cookie]"},
+                "db_password": "[REDACTED:password]",
+                "tokenizer": "bert",
+                "max_tokens": 512,
+                "session": "[REDACTED:session]",
+                "api_key": null
+            }
+        })
+    );
+}
+
+#[test]
+fn example_entries_lose_nothing_but_secrets() {
+    for line in include_str!("../../samples/logentry-examples.jsonl").lines() {
+        let mut v: Value = serde_json::from_str(line).unwrap();
+        let before = v.clone();
+        redact_json(&mut v);
+        assert_eq!(v, before, "{line}");
+    }
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn redaction_is_idempotent_on_mixed_text(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    "[a-z ]{0,12}",
+                    "[a-z]{1,8}@[a-z]{1,8}\\.(com|io)",
+                    "(password|token|api_key|session)=[A-Za-z0-9]{1,12}",
+                    "Bearer [A-Za-z0-9]{8,20}",
+                    "https://[a-z]{1,5}:[a-z0-9]{1,8}@[a-z]{1,8}/x",
+                    "AKIA[0-9A-Z]{16}",
+                    ".{0,10}",
+                ],
+                0..8,
+            )
+        ) {
+            let text = parts.join(" ");
+            let once = redact(&text).into_owned();
+            prop_assert_eq!(redact(&once).into_owned(), once);
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! Re-joins tracebacks that Cloud Run split one line per entry.
+//!
+//! Cloud Run turns each stderr line into its own entry, so a Python traceback arrives as a
+//! header, frame lines and an exception line from one output stream (`log_name`, service,
+//! instance), microseconds to milliseconds apart. Lines that can belong to a traceback are held
+//! in *runs*: the lines of one stream whose event times are chained by gaps of at most
+//! [`StitchConfig::max_gap`]. A run is split into tracebacks only when it is closed, on its
+//! lines sorted by (timestamp, insert id), so the result does not depend on arrival order: a
+//! `gcloud logging read` export (newest first) and a live stream give the same records.
+//!
+//! A run closes when an entry more than [`StitchConfig::horizon`] away from it in event time
+//! arrives (either direction, so both export orders work), on [`Stitcher::release_before`], on
+//! [`Stitcher::flush`], or when it reaches [`StitchConfig::max_lines`]. Ordinary entries are never
+//! held.
+
+mod line;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::entry::Record;
+use line::Kind;
+
+/// Limits of stitching. The defaults suit Cloud Run: its split lines are microseconds apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StitchConfig {
+    /// The largest event-time gap between two consecutive lines of one traceback.
+    pub max_gap: TimeDelta,
+    /// How far out of event-time order entries may arrive; an entry further than this from an
+    /// open run closes it.
+    pub horizon: TimeDelta,
+    /// A run is cut at this many lines (a runaway stream cannot grow one without bound).
+    pub max_lines: usize,
+    /// Open runs beyond this many close oldest first (many streams failing at once).
+    pub max_open: usize,
+}
+
+impl Default for StitchConfig {
+    fn default() -> Self {
+        StitchConfig {
+            max_gap: TimeDelta::milliseconds(250),
+            horizon: TimeDelta::seconds(5),
+            max_lines: 256,
+            max_open: 1024,
+        }
+    }
+}
+
+/// Holds the lines of tracebacks until they are complete.
+#[derive(Debug, Default)]
+pub struct Stitcher {
+    config: StitchConfig,
+    /// Open runs, any streams; usually none or a few, so a scan per entry is cheap.
+    runs: Vec<Run>,
+    /// Bounded input only: every traceback line until `flush`, which sorts and groups them,
+    /// so the result does not depend on arrival order at all (a shuffled file included).
+    bounded: Option<Vec<(Kind, Record)>>,
+}
+
+/// Lines of one stream chained by small gaps, sorted by (timestamp, insert id).
+#[derive(Debug)]
+struct Run {
+    lines: Vec<(Kind, Record)>,
+}
+
+impl Run {
+    fn first(&self) -> DateTime<Utc> {
+        self.lines
+            .first()
+            .map_or(DateTime::<Utc>::MIN_UTC, |l| l.1.timestamp)
+    }
+    fn last(&self) -> DateTime<Utc> {
+        self.lines
+            .last()
+            .map_or(DateTime::<Utc>::MIN_UTC, |l| l.1.timestamp)
+    }
+    /// Where the run starts, to order closed runs.
+    fn key(&self) -> Option<(DateTime<Utc>, &str)> {
+        self.lines
+            .first()
+            .map(|(_, l)| (l.timestamp, l.insert_id.as_str()))
+    }
+    fn same_stream(&self, r: &Record) -> bool {
+        self.lines.first().is_some_and(|(_, l)| {
+            l.log_name == r.log_name && l.instance == r.instance && l.service == r.service
+        })
+    }
+    /// Whether a line at `t` is within `gap` of this run (and so belongs to it).
+    fn reaches(&self, t: DateTime<Utc>, gap: TimeDelta) -> bool {
+        self.first() - gap <= t && t <= self.last() + gap
+    }
+    fn insert(&mut self, kind: Kind, record: Record) {
+        let key = (record.timestamp, record.insert_id.as_str());
+        let at = self
+            .lines
+            .partition_point(|(_, l)| (l.timestamp, l.insert_id.as_str()) <= key);
+        self.lines.insert(at, (kind, record));
+    }
+}
+
+impl Stitcher {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_config(config: StitchConfig) -> Self {
+        Stitcher {
+            config,
+            runs: Vec::new(),
+            bounded: None,
+        }
+    }
+
+    /// For a finite input (a replayed file): traceback lines are held until [`flush`], then
+    /// grouped in one sorted pass. Memory grows with the traceback lines of the input.
+    ///
+    /// [`flush`]: Stitcher::flush
+    pub fn bounded(config: StitchConfig) -> Self {
+        Stitcher {
+            bounded: Some(Vec::new()),
+            ..Stitcher::with_config(config)
+        }
+    }
+
+    /// Feeds one record; records that are ready go to `out`. An ordinary record goes out at
+    /// once; a traceback line is held until its run closes.
+    pub fn push(&mut self, record: Record, out: &mut Vec<Record>) {
+        if let Some(held) = &mut self.bounded {
+            match kind_of(&record) {
+                Kind::Ordinary => out.push(record),
+                kind => held.push((kind, record)),
+            }
+            return;
+        }
+        let t = record.timestamp;
+        let horizon = self.config.horizon;
+        self.close_where(out, |run| {
+            t > run.last() + horizon || t < run.first() - horizon
+        });
+        let kind = kind_of(&record);
+        if kind == Kind::Ordinary {
+            out.push(record);
+            return;
+        }
+        self.hold(kind, record, out);
+    }
+
+    /// Closes every run that ended before `watermark` (less the gap a next line could still
+    /// bridge). A live pipeline calls this on a timer with `now - lateness`, so a traceback
+    /// written just before a quiet spell is not held until the next entry.
+    pub fn release_before(&mut self, watermark: DateTime<Utc>, out: &mut Vec<Record>) {
+        let gap = self.config.max_gap;
+        self.close_where(out, |run| run.last() + gap < watermark);
+    }
+
+    /// Everything still held goes to `out` (end of input or shutdown).
+    pub fn flush(&mut self, out: &mut Vec<Record>) {
+        if let Some(held) = &mut self.bounded {
+            let lines = std::mem::take(held);
+            self.runs = sorted_runs(lines, &self.config);
+        }
+        self.close_where(out, |_| true);
+    }
+
+    /// How many lines are held now (for a gauge).
+    pub fn held(&self) -> usize {
+        self.runs.iter().map(|r| r.lines.len()).sum::<usize>()
+            + self.bounded.as_ref().map_or(0, Vec::len)
+    }
+
+    fn hold(&mut self, kind: Kind, record: Record, out: &mut Vec<Record>) {
+        let (t, gap) = (record.timestamp, self.config.max_gap);
+        let mut matching = self
+            .runs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.same_stream(&record) && r.reaches(t, gap))
+            .map(|(i, _)| i);
+        let Some(first) = matching.next() else {
+            self.runs.push(Run {
+                lines: vec![(kind, record)],
+            });
+            self.enforce_max_open(out);
+            return;
+        };
+        // A line can bridge the gap between two runs of its stream: they become one.
+        let others: Vec<usize> = matching.collect();
+        for &i in others.iter().rev() {
+            let merged = self.runs.swap_remove(i);
+            for (k, r) in merged.lines {
+                self.runs[first].insert(k, r);
+            }
+        }
+        self.runs[first].insert(kind, record);
+        if self.runs[first].lines.len() >= self.config.max_lines {
+            let run = self.runs.swap_remove(first);
+            emit(run, out);
+        }
+    }
+
+    fn enforce_max_open(&mut self, out: &mut Vec<Record>) {
+        while self.runs.len() > self.config.max_open {
+            let oldest = (0..self.runs.len()).min_by_key(|&i| self.runs[i].first());
+            match oldest {
+                Some(i) => emit(self.runs.swap_remove(i), out),
+                None => break,
+            }
+        }
+    }
+
+    /// Closes the runs `done` picks, oldest first so the output is in a stable order.
+    fn close_where(&mut self, out: &mut Vec<Record>, done: impl Fn(&Run) -> bool) {
+        if !self.runs.iter().any(&done) {
+            return;
+        }
+        let (mut closed, open): (Vec<Run>, Vec<Run>) = self.runs.drain(..).partition(|r| done(r));
+        self.runs = open;
+        closed.sort_by(|a, b| a.key().cmp(&b.key()));
+        for run in closed {
+            emit(run, out);
+        }
+    }
+}
+
+/// Groups lines into runs: sorted by stream then time, a run continues while the stream is the
+/// same, the gap is within `max_gap` and the run is shorter than `max_lines`.
+fn sorted_runs(mut lines: Vec<(Kind, Record)>, config: &StitchConfig) -> Vec<Run> {
+    lines.sort_by(|(_, a), (_, b)| {
+        (
+            &a.log_name,
+            &a.instance,
+            &a.service,
+            a.timestamp,
+            &a.insert_id,
+        )
+            .cmp(&(
+                &b.log_name,
+                &b.instance,
+                &b.service,
+                b.timestamp,
+                &b.insert_id,
+            ))
+    });
+    let mut runs: Vec<Run> = Vec::new();
+    for (kind, record) in lines {
+        match runs.last_mut() {
+            Some(run)
+                if run.lines.len() < config.max_lines
+                    && run.same_stream(&record)
+                    && record.timestamp <= run.last() + config.max_gap =>
+            {
+                run.lines.push((kind, record));
+            }
+            _ => runs.push(Run {
+                lines: vec![(kind, record)],
+            }),
+        }
+    }
+    runs
+}
+
+/// The part `record` can play in a split traceback. Only a one-line `textPayload` can be a line
+/// the runtime split off: structured (`jsonPayload`) entries are written whole.
+fn kind_of(record: &Record) -> Kind {
+    if record.message.contains('\n') {
+        return Kind::Ordinary;
+    }
+    let kind = line::classify(&record.message);
+    // Last, as it scans the whole entry: by now almost every record is known to be ordinary.
+    if kind != Kind::Ordinary && !record.raw.contains("\"textPayload\"") {
+        return Kind::Ordinary;
+    }
+    kind
+}
+
+/// Splits a closed run into tracebacks and lone lines, in time order.
+fn emit(run: Run, out: &mut Vec<Record>) {
+    let kinds: Vec<Kind> = run.lines.iter().map(|(k, _)| *k).collect();
+    let mut lines = run.lines.into_iter().map(|(_, r)| r);
+    for (start, end) in line::segment(&kinds) {
+        let group: Vec<Record> = lines.by_ref().take(end - start).collect();
+        if let Some(record) = join(group) {
+            out.push(record);
+        }
+    }
+}
+
+/// One record for a group of lines: the first line's identity, the lines' text joined, the
+/// highest severity.
+fn join(group: Vec<Record>) -> Option<Record> {
+    let mut lines = group.into_iter();
+    let mut first = lines.next()?;
+    for line in lines {
+        first.message.push('\n');
+        first.message.push_str(&line.message);
+        first.severity = first.severity.max(line.severity);
+    }
+    Some(first)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,296 @@
+//! Tests of stitching on the example file's split traceback, in every arrival order.
+
+use super::*;
+use crate::entry::{parse_entry, Severity};
+
+const EXAMPLES: &str = include_str!("../../samples/logentry-examples.jsonl");
+const SPLIT_IDS: [&str; 3] = [
+    "6741c2f90001a2b3c4d5e6f0",
+    "6741c2f90001a2b3c4d5e6f1",
+    "6741c2f90001a2b3c4d5e6f2",
+];
+const JOINED: &str = "Traceback (most recent call last):\n  File \"/app/backend/db.py\", line 88, in get_session\nsqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00 (Background on this error at: https://sqlalche.me/e/20/3o7r)";
+
+fn all() -> Vec<Record> {
+    EXAMPLES
+        .lines()
+        .map(|l| parse_entry(l.as_bytes()).unwrap())
+        .collect()
+}
+
+fn split_lines() -> Vec<Record> {
+    let all = all();
+    SPLIT_IDS
+        .iter()
+        .map(|id| all.iter().find(|r| r.insert_id == *id).unwrap().clone())
+        .collect()
+}
+
+fn run(config: StitchConfig, records: Vec<Record>) -> Vec<Record> {
+    let mut s = Stitcher::with_config(config);
+    let mut out = Vec::new();
+    for r in records {
+        s.push(r, &mut out);
+    }
+    s.flush(&mut out);
+    out
+}
+
+fn line(message: &str, micros: i64, id: &str) -> Record {
+    let mut r = split_lines().remove(0);
+    r.message = message.to_owned();
+    r.timestamp += TimeDelta::microseconds(micros);
+    r.insert_id = id.to_owned();
+    r
+}
+
+#[test]
+fn split_python_traceback_becomes_one_record() {
+    let out = run(StitchConfig::default(), split_lines());
+    assert_eq!(out.len(), 1);
+    let r = &out[0];
+    assert_eq!(r.message, JOINED);
+    assert_eq!(r.insert_id, SPLIT_IDS[0]);
+    assert_eq!(r.timestamp, split_lines()[0].timestamp);
+    assert_eq!(r.raw, split_lines()[0].raw);
+}
+
+#[test]
+fn every_arrival_order_gives_the_same_record() {
+    let lines = split_lines();
+    for order in [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ] {
+        let records = order.iter().map(|&i| lines[i].clone()).collect();
+        let out = run(StitchConfig::default(), records);
+        assert_eq!(out.len(), 1, "{order:?}");
+        assert_eq!(out[0].message, JOINED, "{order:?}");
+        assert_eq!(out[0].insert_id, SPLIT_IDS[0]);
+    }
+}
+
+#[test]
+fn whole_file_oldest_first_and_newest_first_agree() {
+    let mut by_time = all();
+    by_time.sort_by_key(|r| r.timestamp);
+    let key = |mut v: Vec<Record>| {
+        v.sort_by(|a, b| a.insert_id.cmp(&b.insert_id));
+        v.into_iter()
+            .map(|r| (r.insert_id, r.message))
+            .collect::<Vec<_>>()
+    };
+    let forward = run(StitchConfig::default(), by_time.clone());
+    by_time.reverse();
+    let backward = run(StitchConfig::default(), by_time);
+    assert_eq!(forward.len(), all().len() - 2);
+    assert_eq!(key(forward), key(backward));
+}
+
+#[test]
+fn ordinary_entries_pass_straight_through() {
+    let mut s = Stitcher::new();
+    let mut out = Vec::new();
+    s.push(split_lines().remove(0), &mut out);
+    assert!(out.is_empty());
+    let ordinary = line("Booting worker with pid: 12", 5, "z");
+    s.push(ordinary, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].message, "Booting worker with pid: 12");
+    assert_eq!(s.held(), 1);
+}
+
+#[test]
+fn severity_is_the_highest_of_the_lines() {
+    let mut lines = split_lines();
+    lines[0].severity = Severity::Warning;
+    lines[1].severity = Severity::Critical;
+    let out = run(StitchConfig::default(), lines);
+    assert_eq!(out[0].severity, Severity::Critical);
+}
+
+#[test]
+fn other_streams_and_far_lines_are_not_joined() {
+    let mut lines = split_lines();
+    lines[2].instance = Some("another-instance".into());
+    assert_eq!(run(StitchConfig::default(), lines).len(), 2);
+    let mut lines = split_lines();
+    lines[2].timestamp += TimeDelta::seconds(1);
+    let out = run(StitchConfig::default(), lines);
+    assert_eq!(out.len(), 2);
+    assert!(out[1].message.starts_with("sqlalchemy.exc.TimeoutError"));
+}
+
+#[test]
+fn an_entry_beyond_the_horizon_closes_the_run_in_either_direction() {
+    for secs in [10, -10] {
+        let mut s = Stitcher::new();
+        let mut out = Vec::new();
+        for r in split_lines() {
+            s.push(r, &mut out);
+        }
+        assert!(out.is_empty());
+        let mut later = line("Listening on port 8080", 0, "z");
+        later.timestamp += TimeDelta::seconds(secs);
+        s.push(later, &mut out);
+        assert_eq!(out.len(), 2, "{secs}");
+        assert_eq!(out[0].message, JOINED);
+        assert_eq!(s.held(), 0);
+    }
+}
+
+#[test]
+fn release_before_closes_only_finished_runs() {
+    let mut s = Stitcher::new();
+    let mut out = Vec::new();
+    for r in split_lines() {
+        s.push(r, &mut out);
+    }
+    let t = split_lines()[2].timestamp;
+    s.release_before(t + TimeDelta::milliseconds(100), &mut out);
+    assert!(out.is_empty(), "a next line could still arrive");
+    s.release_before(t + TimeDelta::seconds(1), &mut out);
+    assert_eq!(out.len(), 1);
+}
+
+#[test]
+fn runs_are_cut_at_max_lines() {
+    let config = StitchConfig {
+        max_lines: 4,
+        ..StitchConfig::default()
+    };
+    let mut lines = vec![line("Traceback (most recent call last):", 0, "a0")];
+    for i in 1..6 {
+        lines.push(line(
+            "  File \"/app/x.py\", line 1, in f",
+            i,
+            &format!("a{i}"),
+        ));
+    }
+    let out = run(config, lines);
+    assert_eq!(out.len(), 3);
+    assert_eq!(out[0].message.lines().count(), 4);
+}
+
+#[test]
+fn open_runs_are_bounded() {
+    let config = StitchConfig {
+        max_open: 2,
+        ..StitchConfig::default()
+    };
+    let mut s = Stitcher::with_config(config);
+    let mut out = Vec::new();
+    for i in 0..5 {
+        let mut r = line("ValueError: bad", 0, &format!("v{i}"));
+        r.instance = Some(format!("i{i}"));
+        s.push(r, &mut out);
+    }
+    assert_eq!(s.held(), 2);
+    assert_eq!(out.len(), 3);
+}
+
+#[test]
+fn java_trace_split_by_line_is_joined() {
+    let lines = vec![
+        line("java.lang.IllegalStateException: pool closed", 0, "j0"),
+        line("\tat com.acme.db.Pool.get(Pool.java:12)", 3, "j1"),
+        line("Caused by: java.io.IOException: reset", 6, "j2"),
+        line("\tat com.acme.net.Conn.read(Conn.java:5)", 9, "j3"),
+    ];
+    let mut reversed = lines.clone();
+    reversed.reverse();
+    let out = run(StitchConfig::default(), reversed);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].message.lines().count(), 4);
+    assert_eq!(out[0].insert_id, "j0");
+}
+
+#[test]
+fn equal_timestamps_are_ordered_by_insert_id() {
+    let a = line("Traceback (most recent call last):", 0, "b1");
+    let b = line("  File \"/app/x.py\", line 1, in f", 0, "b2");
+    let c = line("KeyError: 'k'", 0, "b3");
+    let out = run(StitchConfig::default(), vec![c, b, a]);
+    assert_eq!(out.len(), 1);
+    assert!(out[0].message.starts_with("Traceback"));
+    assert!(out[0].message.ends_with("KeyError: 'k'"));
+}
+
+#[test]
+fn structured_entries_are_never_held() {
+    let mut r = line("ValueError: bad input", 0, "s1");
+    r.raw = r#"{"jsonPayload":{"message":"ValueError: bad input"}}"#.into();
+    let mut s = Stitcher::new();
+    let mut out = Vec::new();
+    s.push(r, &mut out);
+    assert_eq!(out.len(), 1);
+}
+
+#[test]
+fn stitched_trace_has_a_stack_signature() {
+    let out = run(StitchConfig::default(), split_lines());
+    assert_eq!(
+        crate::fingerprint::stack::signature(&out[0].message),
+        "sqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00 (Background on this error at: https://sqlalche.me/e/20/3o7r) (at get_session in backend/db.py)"
+    );
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ids(mut v: Vec<Record>) -> Vec<(String, String)> {
+        v.sort_by(|a, b| a.insert_id.cmp(&b.insert_id));
+        v.into_iter().map(|r| (r.insert_id, r.message)).collect()
+    }
+
+    proptest! {
+        #[test]
+        fn any_arrival_order_within_the_horizon_gives_the_same_records(
+            order in Just(all()).prop_shuffle()
+        ) {
+            // All example entries lie within 25 minutes; a horizon that wide makes any order legal.
+            let config = StitchConfig { horizon: TimeDelta::hours(1), ..StitchConfig::default() };
+            prop_assert_eq!(ids(run(config, order)), ids(run(config, all())));
+        }
+    }
+}
+
+#[test]
+fn bounded_mode_groups_the_same_whatever_the_order() {
+    let texts = [
+        "Traceback (most recent call last):",
+        "  File \"/app/db.py\", line 88, in get_session",
+        "sqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached",
+    ];
+    // Three tracebacks a minute apart on one stream, each line 12 µs after the previous.
+    let records: Vec<Record> = (0..3i64)
+        .flat_map(|k| {
+            texts
+                .iter()
+                .enumerate()
+                .map(move |(i, t)| line(t, k * 60_000_000 + 12 * i as i64, &format!("id{k}{i}")))
+        })
+        .collect();
+    let run = |order: &[usize]| {
+        let mut s = Stitcher::bounded(StitchConfig::default());
+        let mut out = Vec::new();
+        for &i in order {
+            s.push(records[i].clone(), &mut out);
+        }
+        assert!(out.is_empty(), "everything is held until flush");
+        assert_eq!(s.held(), 9);
+        s.flush(&mut out);
+        out.sort_by_key(|r| r.timestamp);
+        out.into_iter().map(|r| r.message).collect::<Vec<_>>()
+    };
+    let forward = run(&[0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(forward.len(), 3, "{forward:#?}");
+    assert!(forward.iter().all(|m| m.lines().count() == 3));
+    assert_eq!(forward, run(&[8, 7, 6, 5, 4, 3, 2, 1, 0]));
+    assert_eq!(forward, run(&[4, 0, 8, 2, 6, 1, 7, 3, 5]));
+}
