@@ -1,10 +1,12 @@
 //! The worklog as markdown, modelled on the hand-written worklogs it replaces: summary,
 //! clusters by priority with a real sample each, action plan. Pure rendering.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::entry::Severity;
 use crate::report::{ClusterReport, WindowReport};
 
 /// Renders `r` as markdown. Everything quoted from logs was redacted when the report was
@@ -61,43 +63,20 @@ fn summary(o: &mut String, r: &WindowReport) {
         }
         None => o.push_str("- **Entries seen**: none\n"),
     }
-    let services = if r.services.is_empty() {
-        "none".to_owned()
-    } else {
-        r.services.join(", ")
-    };
-    let _ = writeln!(o, "- **Services**: {services}");
-    let sev: Vec<String> = t
-        .by_severity
-        .iter()
-        .rev()
-        .map(|(s, n)| format!("{n} {s}"))
-        .collect();
+    let _ = writeln!(o, "- **Services**: {}", or_none(r.services.clone()));
     let _ = writeln!(
         o,
         "- **Total entries**: {} ({})",
         t.entries,
-        if sev.is_empty() {
-            "none".into()
-        } else {
-            sev.join(", ")
-        }
+        severities(&t.by_severity)
     );
-    let pri: Vec<String> = t
-        .by_priority
-        .iter()
-        .map(|(p, n)| format!("{p}: {n}"))
-        .collect();
+    let pri = t.by_priority.iter().map(|(p, n)| format!("{p}: {n}"));
     let _ = writeln!(
         o,
         "- **Clusters**: {} ({} new); entries by priority: {}",
         t.clusters,
         t.new_clusters,
-        if pri.is_empty() {
-            "none".into()
-        } else {
-            pri.join(", ")
-        }
+        or_none(pri.collect())
     );
     let _ = writeln!(
         o,
@@ -126,17 +105,11 @@ fn cluster(o: &mut String, n: usize, c: &ClusterReport) {
         c.priority.meaning()
     );
     let _ = writeln!(o, "| **Why** | {} |", table_cell(&c.reason));
-    let sev: Vec<String> = c
-        .by_severity
-        .iter()
-        .rev()
-        .map(|(s, n)| format!("{n} {s}"))
-        .collect();
     let _ = writeln!(
         o,
         "| **Count** | {} in this window ({}) |",
         c.count,
-        sev.join(", ")
+        severities(&c.by_severity)
     );
     let history = match c.baseline {
         None => "new: first window with this cluster".to_owned(),
@@ -227,6 +200,25 @@ fn malformed(o: &mut String, r: &WindowReport) {
         );
     }
     o.push('\n');
+}
+
+/// "12 ERROR, 3 WARNING", most severe first.
+fn severities(counts: &BTreeMap<Severity, u64>) -> String {
+    or_none(
+        counts
+            .iter()
+            .rev()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect(),
+    )
+}
+
+fn or_none(items: Vec<String>) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
 }
 
 fn shorten(s: &str, max: usize) -> String {
