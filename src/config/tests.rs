@@ -122,6 +122,8 @@ fn the_default_rules_give_the_seed_worklogs_priorities() {
         ("POST /ws/beacon → 405", Severity::Warning, Priority::P5),
         ("[🔑] GOLDEN PATH AUTH=REDACTED permissive authentication with circuit breaker for connection <*>", Severity::Critical, Priority::P4),
         ("Memory limit of <*> MiB exceeded with <*> MiB used.", Severity::Error, Priority::P1),
+        ("Error: <*> NOT_FOUND: Queue does not exist. (at callErrorFromStatus in grpc-js/build/src/call.js)", Severity::Default, Priority::P2),
+        ("[INFO] Booting worker with pid: <*>", Severity::Default, Priority::P5),
     ];
     for (t, sev, want) in cases {
         assert_eq!(decide(t, sev), want, "{t}");
