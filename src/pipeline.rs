@@ -227,11 +227,9 @@ impl Pipeline {
             start: now - TimeDelta::milliseconds(self.schedule.length_ms),
             end: now,
         };
-        self.fingerprinter
-            .aliases(id)
-            .into_iter()
-            .map(|a| self.store.count_in(a, span))
-            .sum()
+        let mut ids = self.fingerprinter.aliases(id);
+        ids.push(id);
+        ids.into_iter().map(|a| self.store.count_in(a, span)).sum()
     }
 }
 

@@ -1,13 +1,33 @@
-//! Entry → cluster. Typed masks turn the variable parts of a message into `<*>`, template mining
-//! merges templates that differ only in variable positions, and the cluster id is a stable hash.
+//! Entry → cluster. Typed masks turn the variable parts of a message into `<*>` (mask.rs),
+//! template mining merges templates that differ only in variable positions (miner.rs,
+//! family.rs), and every id is a stable hash.
 //!
-//! SCAFFOLD: the contract below is what the pipeline relies on; mask.rs / miner.rs fill it in.
+//! Two ids per message: the *fine* id hashes the key parts and the masked text, so it is a pure
+//! function of the message and never changes meaning; the *canonical* id hashes the key parts
+//! and the mined template of the fine id's cluster. Mining depends only on the set of distinct
+//! masked templates seen per key (never on arrival order), so replicas that saw the same
+//! messages agree. When a cluster generalizes, its former canonical id becomes an alias.
+//!
+//! Hot path ([`Fingerprinter::fingerprint`]): mask into a per-thread buffer, hash, one
+//! concurrent-set lookup. Mining runs only when a never-seen fine id appears.
 
+pub mod mask;
 pub mod stack;
+
+mod canon;
+mod family;
+mod miner;
+mod shapes;
+mod state;
+mod words;
+
+pub use canon::Fingerprinter;
+pub use state::{FamilyState, FingerprintState};
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3;
 
 use crate::entry::SeverityClass;
 
@@ -52,92 +72,103 @@ pub struct Resolved {
     pub template: String,
 }
 
-/// Fingerprints messages; shared by all pipeline workers (`&self`, interior locking).
-#[derive(Default)]
-pub struct Fingerprinter {
-    templates: dashmap::DashMap<ClusterId, String>,
-}
+/// Seed of every id hash: fixed, so ids agree across processes, machines and versions.
+const SEED: u64 = 0x6c6f_672d_6761_7264; // "log-gard"
 
-impl Fingerprinter {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The fine id of one message: a pure function of its key parts and masked text.
-    pub fn fingerprint(&self, key: &KeyParts<'_>, message: &str) -> ClusterId {
-        let sig = stack::signature(message);
-        let masked: Vec<String> = sig
-            .split_whitespace()
-            .map(|t| {
-                if t.bytes().any(|b| b.is_ascii_digit()) {
-                    "<*>".to_string()
-                } else {
-                    t.to_string()
-                }
-            })
-            .collect();
-        let masked = masked.join(" ");
-        let h = xxhash_rust::xxh3::xxh3_64(
-            format!(
-                "{}\u{1f}{}\u{1f}{}\u{1f}{}",
-                key.service,
-                key.class.as_str(),
-                key.location,
-                masked
-            )
-            .as_bytes(),
-        );
-        let id = ClusterId(h);
-        self.templates.entry(id).or_insert(masked);
-        id
-    }
-
-    /// The cluster a fine id, or any id that was ever canonical, belongs to now.
-    /// The id of a message that is already a template (a request line): registered as it is,
-    /// never masked or merged.
-    pub fn fingerprint_exact(&self, key: &KeyParts<'_>, template: &str) -> ClusterId {
-        let h = xxhash_rust::xxh3::xxh3_64(
-            format!(
-                "{}\u{1f}{}\u{1f}{}\u{1f}{}",
-                key.service,
-                key.class.as_str(),
-                key.location,
-                template
-            )
-            .as_bytes(),
-        );
-        let id = ClusterId(h);
-        self.templates
-            .entry(id)
-            .or_insert_with(|| template.to_owned());
-        id
-    }
-
-    pub fn aliases(&self, id: ClusterId) -> Vec<ClusterId> {
-        vec![id]
-    }
-
-    pub fn resolve(&self, id: ClusterId) -> Option<Resolved> {
-        self.templates.get(&id).map(|t| Resolved {
-            id,
-            template: t.clone(),
-        })
-    }
-}
-
-/// SCAFFOLD parse.
-pub fn parse_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<(ClusterId, String)> {
-    let fp = Fingerprinter::new();
-    let key = KeyParts {
+impl KeyParts<'_> {
+    /// The key parts used by `log-gardener parse` (one built-in configuration, no metadata).
+    pub const DEFAULT: KeyParts<'static> = KeyParts {
         service: "",
         class: SeverityClass::Info,
         location: "",
     };
-    lines
-        .into_iter()
-        .map(|l| {
-            let id = fp.fingerprint(&key, l);
-            (id, fp.resolve(id).map(|r| r.template).unwrap_or_default())
+
+    fn hasher(&self) -> Xxh3 {
+        let mut h = Xxh3::with_seed(SEED);
+        // Unit separators keep ("ab", "c") and ("a", "bc") apart.
+        for part in [self.service, self.class.as_str(), self.location] {
+            h.update(part.as_bytes());
+            h.update(&[0x1f]);
+        }
+        h
+    }
+
+    /// The id of a template under these key parts (fine ids hash the masked text, canonical ids
+    /// the mined template).
+    pub fn id_of(&self, template: &str) -> ClusterId {
+        let mut h = self.hasher();
+        h.update(template.as_bytes());
+        ClusterId(h.digest())
+    }
+}
+
+/// For `log-gardener parse`: one message per line → (cluster id, template), one per input, in
+/// order. Masks everything, mines over the whole set, then reports each line's final template.
+pub fn parse_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<(ClusterId, String)> {
+    let key = KeyParts::DEFAULT;
+    let mut family = family::Family::new();
+    let mut member_of: std::collections::HashMap<String, u32> = Default::default();
+    let mut line_members = Vec::new();
+    let mut buf = String::new();
+    for line in lines {
+        mask::mask_into(&stack::signature(line), &mut buf);
+        let member = match member_of.get(buf.as_str()) {
+            Some(m) => *m,
+            None => {
+                let (m, _) = family.insert(buf.clone());
+                member_of.insert(buf.clone(), m);
+                m
+            }
+        };
+        line_members.push(member);
+    }
+    let finals: Vec<(ClusterId, String)> = (0..family.templates().len() as u32)
+        .map(|m| {
+            let t = family.final_template(m);
+            (key.id_of(&t), t)
         })
+        .collect();
+    line_members
+        .into_iter()
+        .map(|m| finals[m as usize].clone())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ids are stored and shared across replicas and releases: they must never drift.
+    #[test]
+    fn ids_are_stable_across_builds() {
+        let key = KeyParts {
+            service: "api",
+            class: SeverityClass::Error,
+            location: "app.db",
+        };
+        assert_eq!(key.id_of("Took <*> to connect to <*>").to_string(), GOLDEN);
+        assert_ne!(key.id_of("x"), KeyParts::DEFAULT.id_of("x"));
+    }
+
+    const GOLDEN: &str = "8c52e363bdeb2a5b";
+
+    #[test]
+    fn parse_lines_merges_values_and_keeps_events_apart() {
+        let lines = [
+            "Took 25.0s to connect to db-1.internal:5432",
+            "Took 300ms to connect to 10.0.0.7:5432",
+            "session closed for user bob7",
+            "session closed for user alice2",
+            "VM Started (Lifecycle Event)",
+            "VM Paused (Lifecycle Event)",
+        ];
+        let out = parse_lines(lines);
+        let templates: Vec<&str> = out.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(templates[0], "Took <*> to connect to <*>:<*>");
+        assert_eq!(out[0].0, out[1].0);
+        assert_eq!(templates[2], "session closed for user <*>");
+        assert_eq!(out[2].0, out[3].0);
+        assert_eq!(templates[4], "VM Started (Lifecycle Event)");
+        assert_ne!(out[4].0, out[5].0);
+    }
 }
