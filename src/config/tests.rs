@@ -123,6 +123,7 @@ fn the_default_rules_give_the_seed_worklogs_priorities() {
         ("[🔑] GOLDEN PATH AUTH=REDACTED permissive authentication with circuit breaker for connection <*>", Severity::Critical, Priority::P4),
         ("Memory limit of <*> MiB exceeded with <*> MiB used.", Severity::Error, Priority::P1),
         ("Error: <*> NOT_FOUND: Queue does not exist. (at callErrorFromStatus in grpc-js/build/src/call.js)", Severity::Default, Priority::P2),
+        ("DB connect failed — sqlalchemy.exc.OperationalError: (psycopg2.OperationalError) connection to server at \"<*>\", port <*> failed: timeout expired", Severity::Error, Priority::P0),
         ("[INFO] Booting worker with pid: <*>", Severity::Default, Priority::P5),
     ];
     for (t, sev, want) in cases {

@@ -143,7 +143,7 @@ impl Family {
     /// Recomputes the cross-length template of one signature.
     fn refresh_across(&mut self, key: &str) {
         let lengths = self.by_sig.get(key);
-        if key.is_empty() || !lengths.is_some_and(|l| l.len() >= 2) {
+        if key.is_empty() || lengths.is_none_or(|l| l.len() < 2) {
             self.across.remove(key);
             return;
         }

@@ -218,6 +218,31 @@ fn quote_sample(s: &Sample) -> serde_json::Value {
     v
 }
 
+/// The template for a title: runs of variables joined by `-:./_` or a space (`<*>-<*>-<*> <*>`,
+/// a masked timestamp) read as one `<*>`. The report's `template` keeps the exact form.
+pub fn readable(template: &str) -> String {
+    const VAR: &str = "<*>";
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find(VAR) {
+        out.push_str(&rest[..i]);
+        out.push_str(VAR);
+        rest = &rest[i + VAR.len()..];
+        // Swallow `<sep><*>` repeats where <sep> is at most two of `-:./_` or a space.
+        loop {
+            let sep = rest
+                .find(VAR)
+                .filter(|&j| j <= 2 && rest[..j].chars().all(|c| "-:./_ ".contains(c)));
+            match sep {
+                Some(j) => rest = &rest[j + VAR.len()..],
+                None => break,
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn action(c: &ClusterReport, settings: &Settings) -> Action {
     use crate::escalate::Priority::*;
     let what = match c.priority {
@@ -235,7 +260,30 @@ fn action(c: &ClusterReport, settings: &Settings) -> Action {
     Action {
         priority: c.priority,
         cluster: c.id,
-        title: crate::redact::redact(&c.template).into_owned(),
+        title: crate::redact::redact(&readable(&c.template)).into_owned(),
         action: format!("{what}{issue}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable;
+
+    #[test]
+    fn readable_joins_variable_runs_but_keeps_words() {
+        assert_eq!(
+            readable("[<*>-<*>-<*> <*>:<*>:<*> <*>] [<*>] [INFO] Booting pid: <*>"),
+            "[<*>] [<*>] [INFO] Booting pid: <*>"
+        );
+        assert_eq!(
+            readable("User <*> logged in from <*> with <*>"),
+            "User <*> logged in from <*> with <*>"
+        );
+        assert_eq!(
+            readable("at <*>:<*>, then <*>, <*>"),
+            "at <*>, then <*>, <*>"
+        );
+        assert_eq!(readable("no variables"), "no variables");
+        assert_eq!(readable("<*><*>"), "<*>");
     }
 }

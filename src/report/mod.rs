@@ -7,7 +7,7 @@
 
 mod build;
 
-pub use build::{build_report, Malformed};
+pub use build::{build_report, readable, Malformed};
 
 use std::collections::BTreeMap;
 

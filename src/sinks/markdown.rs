@@ -7,7 +7,7 @@ use std::fmt::Write;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::entry::Severity;
-use crate::report::{ClusterReport, WindowReport};
+use crate::report::{readable, ClusterReport, WindowReport};
 
 /// Renders `r` as markdown. Everything quoted from logs was redacted when the report was
 /// built and sits in code spans or fences it cannot break out of.
@@ -95,7 +95,7 @@ fn cluster(o: &mut String, n: usize, c: &ClusterReport) {
         o,
         "### {n}. [{}] {}\n",
         c.priority,
-        code_span(&shorten(&c.template, 140))
+        code_span(&shorten(&readable(&c.template), 140))
     );
     o.push_str("| | |\n|---|---|\n");
     let _ = writeln!(
