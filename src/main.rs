@@ -127,15 +127,21 @@ fn replay(file: PathBuf, config: Option<PathBuf>, out: Option<PathBuf>) -> ExitC
         Ok(s) => {
             let c = s.counts;
             eprintln!(
-                "replayed {} pieces of input: {} entries counted, {} malformed, {} windows → {} files in {}",
-                c.received, c.counted, c.malformed, s.reports.len(), s.written.len(),
+                "read {} entries ({} malformed); {} counted once split tracebacks were stitched; {} windows → {} files in {}",
+                c.received, c.malformed, c.counted, s.reports.len(), s.written.len(),
                 s.written.first().and_then(|p| p.parent()).map_or_else(|| "-".into(), |p| p.display().to_string())
             );
             for r in &s.reports {
                 let top = r
                     .clusters
                     .first()
-                    .map(|c| format!(", top: [{}] {}", c.priority, c.template))
+                    .map(|c| {
+                        format!(
+                            ", top: [{}] {}",
+                            c.priority,
+                            log_gardener::report::readable(&c.template)
+                        )
+                    })
                     .unwrap_or_default();
                 eprintln!(
                     "  {} → {}: {} entries, {} clusters{top}",
