@@ -5,84 +5,31 @@
 //! steady state: mask + hash + map lookup). `parse_lines/cold`: the batch used by
 //! `log-gardener parse` (mask, mine, output) from scratch.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+#[path = "../tests/common/loghub.rs"]
+mod loghub;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use log_gardener::entry::SeverityClass;
 use log_gardener::fingerprint::{mask, parse_lines, Fingerprinter, KeyParts};
 
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/loghub-2k")
-}
-
-/// Splits CSV text into records of fields (RFC 4180 quoting).
-fn csv_records(text: &str) -> Vec<Vec<String>> {
-    let (mut records, mut record, mut field) = (Vec::new(), Vec::new(), String::new());
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, _) => field.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => record.push(std::mem::take(&mut field)),
-            (false, '\n') => {
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
-            }
-            (false, '\r') => {}
-            (false, _) => field.push(c),
-        }
-    }
-    if !field.is_empty() || !record.is_empty() {
-        record.push(field);
-        records.push(record);
-    }
-    records
-}
-
-/// The Content column of every `*_2k.log_structured_corrected.csv` found (sorted by data set).
+/// Every data set's lines, concatenated; empty when the data is not beside the repository.
 fn content_lines() -> Vec<String> {
-    let Ok(dirs) = std::fs::read_dir(data_dir()) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = dirs
+    loghub::DATASETS
+        .iter()
+        .filter_map(|d| loghub::contents(d).ok())
         .flatten()
-        .filter_map(|d| {
-            let name = d.file_name().to_string_lossy().to_string();
-            let file = d
-                .path()
-                .join(format!("{name}_2k.log_structured_corrected.csv"));
-            file.exists().then_some(file)
-        })
-        .collect();
-    files.sort();
-    let mut lines = Vec::new();
-    for file in files {
-        let Ok(text) = std::fs::read_to_string(&file) else {
-            continue;
-        };
-        let records = csv_records(&text);
-        let Some(col) = records
-            .first()
-            .and_then(|h| h.iter().position(|f| f == "Content"))
-        else {
-            continue;
-        };
-        lines.extend(records.iter().skip(1).filter_map(|r| r.get(col).cloned()));
-    }
-    lines
+        .collect()
 }
 
 fn benches(c: &mut Criterion) {
     let lines = content_lines();
     if lines.is_empty() {
-        eprintln!("no Loghub data under {}; skipping", data_dir().display());
+        eprintln!(
+            "no Loghub data under {}; skipping",
+            loghub::data_dir().display()
+        );
         return;
     }
     let key = KeyParts {

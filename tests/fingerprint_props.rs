@@ -1,6 +1,9 @@
 //! Properties of the fingerprint: masking is idempotent, messages that differ only in variable
 //! values share a cluster, and fine ids are deterministic.
 
+#[path = "common/loghub.rs"]
+mod loghub;
+
 use log_gardener::entry::SeverityClass;
 use log_gardener::fingerprint::mask::mask;
 use log_gardener::fingerprint::{Fingerprinter, KeyParts};
@@ -131,68 +134,11 @@ fn revalue(v: &str, seed: u32) -> String {
         .collect()
 }
 
-/// Content lines of one Loghub-2k data set, if the evaluation data is present next to the repo.
-fn loghub_contents(name: &str) -> Vec<String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-        "../shared/data/loghub-2k/{name}/{name}_2k.log_structured_corrected.csv"
-    ));
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
-    };
-    let mut rows = csv_rows(&text).into_iter();
-    let Some(col) = rows
-        .next()
-        .and_then(|h| h.iter().position(|f| f == "Content"))
-    else {
-        return Vec::new();
-    };
-    rows.filter_map(|r| r.get(col).cloned()).collect()
-}
-
-/// RFC 4180 rows (quoted fields, doubled quotes).
-fn csv_rows(text: &str) -> Vec<Vec<String>> {
-    let (mut rows, mut row, mut field, mut quoted) = (Vec::new(), Vec::new(), String::new(), false);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, _) => field.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut field)),
-            (false, '\n') => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            (false, '\r') => {}
-            (false, _) => field.push(c),
-        }
-    }
-    rows
-}
-
-/// The streaming fingerprinter, fed in either order, ends where the batch parser does: same
-/// canonical id and template for every line (mining depends on the set, not the order).
 #[test]
 fn streaming_matches_batch_in_any_order() {
-    for name in [
-        "HDFS",
-        "Hadoop",
-        "Spark",
-        "BGL",
-        "Linux",
-        "HealthApp",
-        "Proxifier",
-        "OpenStack",
-    ] {
-        let lines = loghub_contents(name);
-        if lines.is_empty() {
-            eprintln!("no Loghub data for {name}; skipped");
-            continue;
-        }
+    for name in loghub::DATASETS {
+        let lines = loghub::contents(name)
+            .unwrap_or_else(|e| panic!("{name}: the Loghub data must sit in ../shared/data: {e}"));
         let batch = log_gardener::fingerprint::parse_lines(lines.iter().map(String::as_str));
         let key = KeyParts::DEFAULT;
         for reversed in [false, true] {
