@@ -125,32 +125,7 @@ fn replay(file: PathBuf, config: Option<PathBuf>, out: Option<PathBuf>) -> ExitC
     };
     match runtime.block_on(app::replay(settings, opts, ctrl_c)) {
         Ok(s) => {
-            let c = s.counts;
-            eprintln!(
-                "read {} entries ({} malformed); {} counted once split tracebacks were stitched; {} windows → {} files in {}",
-                c.received, c.malformed, c.counted, s.reports.len(), s.written.len(),
-                s.written.first().and_then(|p| p.parent()).map_or_else(|| "-".into(), |p| p.display().to_string())
-            );
-            for r in &s.reports {
-                let top = r
-                    .clusters
-                    .first()
-                    .map(|c| {
-                        format!(
-                            ", top: [{}] {}",
-                            c.priority,
-                            log_gardener::report::readable(&c.template)
-                        )
-                    })
-                    .unwrap_or_default();
-                eprintln!(
-                    "  {} → {}: {} entries, {} clusters{top}",
-                    r.window.start,
-                    r.window.end,
-                    r.totals.entries,
-                    r.clusters.len()
-                );
-            }
+            print_summary(&s);
             if s.file.interrupted {
                 ExitCode::from(130)
             } else {
@@ -165,6 +140,38 @@ fn replay(file: PathBuf, config: Option<PathBuf>, out: Option<PathBuf>) -> ExitC
                 AppError::Internal(_) => 1,
             })
         }
+    }
+}
+
+/// What a replay did, on stderr: totals, then a line per window (the last few of a long run).
+fn print_summary(s: &app::ReplaySummary) {
+    const SHOWN: usize = 24;
+    let c = s.counts;
+    let dir = s.written.first().and_then(|p| p.parent());
+    eprintln!(
+        "read {} entries ({} malformed); {} counted once split tracebacks were stitched; {} windows → {} files in {}",
+        c.received, c.malformed, c.counted, s.reports.len(), s.written.len(),
+        dir.map_or_else(|| "-".into(), |p| p.display().to_string())
+    );
+    if s.reports.len() > SHOWN {
+        eprintln!("  … {} earlier windows", s.reports.len() - SHOWN);
+    }
+    for r in s.reports.iter().skip(s.reports.len().saturating_sub(SHOWN)) {
+        let top = r.clusters.first().map(|c| {
+            format!(
+                ", top: [{}] {}",
+                c.priority,
+                log_gardener::report::readable(&c.template)
+            )
+        });
+        eprintln!(
+            "  {} → {}: {} entries, {} clusters{}",
+            r.window.start,
+            r.window.end,
+            r.totals.entries,
+            r.clusters.len(),
+            top.unwrap_or_default()
+        );
     }
 }
 
