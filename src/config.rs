@@ -67,6 +67,27 @@ pub struct Settings {
     pub issue_min_priority: Priority,
     pub worklog_dir: PathBuf,
     pub max_entry_bytes: usize,
+    /// The GitHub issues sink; `None` when `github.repo` is empty.
+    pub github: Option<GithubSettings>,
+}
+
+/// The GitHub issues sink, validated (see `config/default.toml`, `[github]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GithubSettings {
+    pub owner: String,
+    pub repo: String,
+    pub api_url: String,
+    /// Read at startup, after `GITHUB_TOKEN`; the token itself is never part of Settings.
+    pub token_file: Option<PathBuf>,
+    pub label: String,
+    pub reopen_within: TimeDelta,
+    pub write_spacing: std::time::Duration,
+    pub max_writes_per_window: usize,
+    pub max_rate_limit_wait: std::time::Duration,
+    pub related_searches_per_window: usize,
+    pub logging_project: Option<String>,
+    /// `None`: the worklog directory.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -122,8 +143,52 @@ impl TryFrom<RawConfig> for Settings {
             )?,
             worklog_dir: PathBuf::from(&raw.report.dir),
             max_entry_bytes: positive("input.max_entry_bytes", raw.input.max_entry_bytes)?,
+            github: github(&raw.github)?,
         })
     }
+}
+
+fn github(g: &raw::RawGithub) -> Result<Option<GithubSettings>, ConfigError> {
+    if g.repo.trim().is_empty() {
+        return Ok(None);
+    }
+    let name_ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    let (owner, repo) = match g.repo.trim().split_once('/') {
+        Some((o, r)) if name_ok(o) && name_ok(r) => (o.to_owned(), r.to_owned()),
+        _ => return Err(invalid("github.repo", "must be \"owner/name\"")),
+    };
+    let api_url = g.api_url.trim().trim_end_matches('/').to_owned();
+    if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+        return Err(invalid("github.api_url", "must be an http(s) URL"));
+    }
+    let std_dur = |key: &str, s: &str| {
+        dur(key, s)?
+            .to_std()
+            .map_err(|_| invalid(key, "must not be negative"))
+    };
+    let label = g.label.trim().to_owned();
+    if label.is_empty() || label.chars().count() > 50 {
+        return Err(invalid("github.label", "1 to 50 characters"));
+    }
+    let non_empty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+    Ok(Some(GithubSettings {
+        owner,
+        repo,
+        api_url,
+        token_file: non_empty(&g.token_file).map(PathBuf::from),
+        label,
+        reopen_within: dur("github.reopen_within", &g.reopen_within)?,
+        write_spacing: std_dur("github.write_spacing", &g.write_spacing)?,
+        max_writes_per_window: positive("github.max_writes_per_window", g.max_writes_per_window)?,
+        max_rate_limit_wait: std_dur("github.max_rate_limit_wait", &g.max_rate_limit_wait)?,
+        related_searches_per_window: g.related_searches_per_window,
+        logging_project: non_empty(&g.logging_project),
+        state_dir: non_empty(&g.state_dir).map(PathBuf::from),
+    }))
 }
 
 fn dur(key: &str, s: &str) -> Result<TimeDelta, ConfigError> {

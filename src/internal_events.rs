@@ -18,6 +18,9 @@ pub struct Counters {
     pub late: AtomicU64,
     pub new_clusters: AtomicU64,
     pub windows_closed: AtomicU64,
+    /// GitHub requests sent (or planned, dry) that succeeded / that GitHub refused.
+    pub github_actions: AtomicU64,
+    pub github_refused: AtomicU64,
 }
 
 pub static COUNTERS: Counters = Counters {
@@ -25,6 +28,8 @@ pub static COUNTERS: Counters = Counters {
     late: AtomicU64::new(0),
     new_clusters: AtomicU64::new(0),
     windows_closed: AtomicU64::new(0),
+    github_actions: AtomicU64::new(0),
+    github_refused: AtomicU64::new(0),
 };
 
 /// A piece of input that is not a LogEntry: counted, reported in the next worklog, skipped.
@@ -79,5 +84,33 @@ impl WindowClosed {
     pub fn emit(self) {
         COUNTERS.windows_closed.fetch_add(1, Ordering::Relaxed);
         tracing::info!(start = %self.span.start, end = %self.span.end, clusters = self.clusters, entries = self.entries, took_ms = self.took.as_millis() as u64, "window closed");
+    }
+}
+
+/// The GitHub sink brought a window's clusters onto GitHub (or planned to, in a dry run).
+pub struct GithubSynced<'a> {
+    pub window_end: Option<DateTime<Utc>>,
+    pub dry_run: bool,
+    pub done: u64,
+    pub refused: u64,
+    pub deferred: usize,
+    pub stopped: Option<&'a str>,
+}
+
+impl GithubSynced<'_> {
+    pub fn emit(self) {
+        COUNTERS
+            .github_actions
+            .fetch_add(self.done, Ordering::Relaxed);
+        COUNTERS
+            .github_refused
+            .fetch_add(self.refused, Ordering::Relaxed);
+        let end = self.window_end.map(|t| t.to_rfc3339()).unwrap_or_default();
+        let stopped = self.stopped.unwrap_or("");
+        if self.refused > 0 || !stopped.is_empty() {
+            tracing::warn!(window_end = %end, dry_run = self.dry_run, done = self.done, refused = self.refused, deferred = self.deferred, stopped, "GitHub sync incomplete");
+        } else {
+            tracing::info!(window_end = %end, dry_run = self.dry_run, done = self.done, deferred = self.deferred, "GitHub issues synced");
+        }
     }
 }

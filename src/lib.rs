@@ -14,7 +14,7 @@
 //!     ▼
 //!  escalate   rules + thresholds → priority P0..P5 and the reason          (pure)
 //!     ▼
-//!  sinks      worklog (markdown + JSON), later GitHub issues, alerts, metrics
+//!  sinks      worklog (markdown + JSON), then GitHub issues; later alerts, metrics
 //! ```
 //!
 //! `app` wires the stages with bounded channels; `pipeline` is the synchronous core that

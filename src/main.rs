@@ -12,6 +12,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use log_gardener::app::{self, AppError, ReplayOptions};
 use log_gardener::config::Settings;
+use log_gardener::sinks::github::Token;
 
 /// The binary's allocator: the pipeline allocates a few small strings per entry, and
 /// mimalloc makes that markedly cheaper than the system allocator.
@@ -104,10 +105,21 @@ fn replay(file: PathBuf, config: Option<PathBuf>, out: Option<PathBuf>) -> ExitC
         Ok(s) => Arc::new(s),
         Err(code) => return code,
     };
+    let github_token = match &settings.github {
+        Some(g) => match Token::resolve(std::env::var("GITHUB_TOKEN").ok(), g) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: configuration: github.token_file: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
     let opts = ReplayOptions {
         input: file,
         out: out.unwrap_or_else(|| settings.worklog_dir.clone()),
         progress: std::io::stderr().is_terminal(),
+        github_token,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -137,6 +149,7 @@ fn replay(file: PathBuf, config: Option<PathBuf>, out: Option<PathBuf>) -> ExitC
             ExitCode::from(match e {
                 AppError::Input(_) => 3,
                 AppError::Worklog(_) => 4,
+                AppError::Github(_) => 2,
                 AppError::Internal(_) => 1,
             })
         }
@@ -171,6 +184,18 @@ fn print_summary(s: &app::ReplaySummary) {
             r.totals.entries,
             r.clusters.len(),
             top.unwrap_or_default()
+        );
+    }
+    if let Some(last) = s.github.last() {
+        let actions: usize = s.github.iter().map(|g| g.sent.len()).sum();
+        let (mode, verb) = if last.dry_run {
+            (" (dry run: nothing sent)", "planned")
+        } else {
+            ("", "sent")
+        };
+        eprintln!(
+            "  GitHub {}{mode}: {actions} actions {verb}, {} clusters left in the outbox",
+            last.repo, last.deferred
         );
     }
 }
@@ -214,6 +239,13 @@ fn check_config(file: PathBuf) -> ExitCode {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            match &s.github {
+                Some(g) => println!(
+                    "github: {}/{} at {}, label {:?}, issues for {} and above",
+                    g.owner, g.repo, g.api_url, g.label, s.issue_min_priority
+                ),
+                None => println!("github: off (github.repo is empty)"),
+            }
             ExitCode::SUCCESS
         }
         Err(code) => code,

@@ -16,6 +16,8 @@ pub struct RawConfig {
     pub report: RawReport,
     /// Limits on input.
     pub input: RawInput,
+    /// GitHub issues, one per cluster at or above `report.issue_min_priority`.
+    pub github: RawGithub,
     /// Priority rules, first match wins.
     #[serde(default)]
     pub rules: Vec<RawRule>,
@@ -91,6 +93,35 @@ pub struct RawReport {
 pub struct RawInput {
     /// Entries larger than this are rejected as malformed (Cloud Logging's own limit is 256 KB).
     pub max_entry_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGithub {
+    /// The repository issues go to, "owner/name"; empty turns the GitHub sink off.
+    pub repo: String,
+    /// REST API root: "https://api.github.com", or "https://HOST/api/v3" for GitHub Enterprise.
+    pub api_url: String,
+    /// File holding the token (a mounted secret); `GITHUB_TOKEN` in the environment wins.
+    /// Without either, the sink runs dry: planned actions go to the worklog, nothing is sent.
+    pub token_file: String,
+    /// The label that marks our issues; they are found by listing issues with it.
+    pub label: String,
+    /// A cluster recurring within this long after its issue was closed as completed reopens
+    /// it; later, a new issue is opened that links the old one.
+    pub reopen_within: String,
+    /// Pause between two writes (GitHub allows about 80 content-creating requests a minute).
+    pub write_spacing: String,
+    /// Writes per window at most; the rest waits in the outbox for the next window.
+    pub max_writes_per_window: usize,
+    /// A rate-limit answer asking to wait longer than this defers the rest to the outbox.
+    pub max_rate_limit_wait: String,
+    /// Searches for related issues (not ours) per window; 0 turns the search off.
+    pub related_searches_per_window: usize,
+    /// Google Cloud project for the Cloud Logging query link; empty leaves `project=` out.
+    pub logging_project: String,
+    /// Where the outbox (`github-outbox.json`) is kept; empty means the worklog directory.
+    pub state_dir: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

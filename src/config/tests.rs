@@ -139,3 +139,37 @@ fn environment_overrides_files() {
     std::env::remove_var("LOG_GARDENER__WINDOW__HOP");
     assert_eq!(s.unwrap().window.hop, TimeDelta::minutes(30));
 }
+
+#[test]
+fn github_is_off_by_default_and_validated_when_on() {
+    assert_eq!(Settings::load(None).unwrap().github, None);
+    let f =
+        file("[github]\nrepo = \"acme/backend\"\napi_url = \"https://ghe.example.com/api/v3/\"\n");
+    let g = Settings::load(Some(f.path())).unwrap().github.unwrap();
+    assert_eq!((g.owner.as_str(), g.repo.as_str()), ("acme", "backend"));
+    assert_eq!(g.api_url, "https://ghe.example.com/api/v3");
+    assert_eq!(g.reopen_within, TimeDelta::days(14));
+    assert_eq!(g.label, "log-gardener");
+    assert_eq!(g.state_dir, None);
+    for (text, key) in [
+        ("[github]\nrepo = \"acme\"\n", "github.repo"),
+        (
+            "[github]\nrepo = \"a/b\"\napi_url = \"ftp://x\"\n",
+            "github.api_url",
+        ),
+        (
+            "[github]\nrepo = \"a/b\"\nreopen_within = \"two weeks\"\n",
+            "github.reopen_within",
+        ),
+        (
+            "[github]\nrepo = \"a/b\"\nmax_writes_per_window = 0\n",
+            "github.max_writes_per_window",
+        ),
+        ("[github]\nrepo = \"a/b\"\ntoken = \"x\"\n", "token"),
+    ] {
+        let err = Settings::load(Some(file(text).path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{text:?}: {err}");
+    }
+}

@@ -1,5 +1,7 @@
 //! Effects at the end of the pipeline, each behind a trait so tests can record what would
-//! have happened: the worklog now; GitHub issues, alerts and metrics plug in beside it.
+//! have happened: the worklog, then GitHub issues (after the worklog of the same window is
+//! written, so it can note what was done); alerts and metrics plug in beside them.
 
+pub mod github;
 pub mod markdown;
 pub mod worklog;

@@ -1,0 +1,343 @@
+//! The one place that talks to GitHub: the [`IssueTracker`] trait and its octocrab
+//! implementation. Requests go through octocrab's raw `_get`/`_post`/`_patch` so that every
+//! status and rate-limit header is ours to read, and bodies are parsed leniently.
+
+use std::future::Future;
+use std::time::Duration;
+
+use http::header::HeaderMap;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::model::{RelatedIssue, RemoteIssue};
+use super::plan::{IssuePatch, NewIssue};
+use crate::config::GithubSettings;
+
+/// Why a request failed, by what the caller does next.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrackerError {
+    /// GitHub asked us to wait (403/429 with `retry-after` or `x-ratelimit-reset`): wait that
+    /// long and send the same request again, or keep it in the outbox if that is too long.
+    #[error("rate limited by GitHub: retry after {0:?}")]
+    RateLimited(Duration),
+    /// A network failure, a timeout or a 5xx: keep the work in the outbox, try next window.
+    #[error("GitHub unavailable: {0}")]
+    Retryable(String),
+    /// GitHub refused the request (401, 404, 410, 422, …): sending it again gives the same
+    /// answer; the action is dropped and reported.
+    #[error("GitHub refused the request ({status}): {message}")]
+    Permanent { status: u16, message: String },
+}
+
+/// The issue operations the sink needs. Implemented by [`OctoTracker`] (GitHub) and
+/// [`super::memory::MemoryTracker`] (dry run and tests).
+pub trait IssueTracker: Send + Sync {
+    /// Every issue with `label`, open and closed, all pages.
+    fn list_labelled(
+        &self,
+        label: &str,
+    ) -> impl Future<Output = Result<Vec<RemoteIssue>, TrackerError>> + Send;
+    fn create(
+        &self,
+        issue: &NewIssue,
+    ) -> impl Future<Output = Result<RemoteIssue, TrackerError>> + Send;
+    fn update(
+        &self,
+        number: u64,
+        patch: &IssuePatch,
+    ) -> impl Future<Output = Result<RemoteIssue, TrackerError>> + Send;
+    fn comment(
+        &self,
+        number: u64,
+        body: &str,
+    ) -> impl Future<Output = Result<(), TrackerError>> + Send;
+    /// Issues (not labelled `exclude_label`) that mention `phrase`; advisory, at most `limit`.
+    fn search(
+        &self,
+        phrase: &str,
+        exclude_label: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<RelatedIssue>, TrackerError>> + Send;
+}
+
+/// A GitHub token. Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(token: impl Into<String>) -> Option<Token> {
+        let t: String = token.into().trim().to_owned();
+        (!t.is_empty()).then_some(Token(t))
+    }
+
+    /// `GITHUB_TOKEN` if set (passed in by the caller), else the contents of `token_file`.
+    pub fn resolve(env: Option<String>, g: &GithubSettings) -> std::io::Result<Option<Token>> {
+        if let Some(t) = env.and_then(Token::new) {
+            return Ok(Some(t));
+        }
+        match &g.token_file {
+            Some(path) => Ok(Token::new(std::fs::read_to_string(path)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
+/// Issues of one repository on GitHub or GitHub Enterprise.
+pub struct OctoTracker {
+    crab: octocrab::Octocrab,
+    repo_path: String,
+    repo_query: String,
+}
+
+impl OctoTracker {
+    pub fn new(g: &GithubSettings, token: Token) -> Result<OctoTracker, TrackerError> {
+        let permanent = |e: octocrab::Error| TrackerError::Permanent {
+            status: 0,
+            message: format!("cannot set up the GitHub client for {}: {e}", g.api_url),
+        };
+        let crab = octocrab::Octocrab::builder()
+            .base_uri(g.api_url.as_str())
+            .map_err(permanent)?
+            .personal_token(token.0)
+            .set_connect_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .build()
+            .map_err(permanent)?;
+        Ok(OctoTracker {
+            crab,
+            repo_path: format!("/repos/{}/{}", g.owner, g.repo),
+            repo_query: format!("{}/{}", g.owner, g.repo),
+        })
+    }
+
+    /// Sends a request; a 2xx body as JSON, with the `Link` header for pagination.
+    async fn send(
+        &self,
+        method: http::Method,
+        uri: &str,
+        body: Option<&Value>,
+    ) -> Result<(Value, Option<String>), TrackerError> {
+        let network = |e: octocrab::Error| TrackerError::Retryable(e.to_string());
+        let res = match method {
+            http::Method::POST => self.crab._post(uri, body).await,
+            http::Method::PATCH => self.crab._patch(uri, body).await,
+            _ => self.crab._get(uri).await,
+        }
+        .map_err(network)?;
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = self.crab.body_to_string(res).await.map_err(network)?;
+        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if (200..300).contains(&status) {
+            let link = headers
+                .get("link")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            return Ok((json, link));
+        }
+        Err(classify(status, &headers, &json, now_epoch()))
+    }
+
+    fn parse<T: DeserializeOwned>(v: Value) -> Result<T, TrackerError> {
+        serde_json::from_value(v)
+            .map_err(|e| TrackerError::Retryable(format!("unexpected answer: {e}")))
+    }
+}
+
+fn now_epoch() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Maps a failed answer to what to do next. `now` is seconds since the epoch.
+pub fn classify(status: u16, headers: &HeaderMap, body: &Value, now: u64) -> TrackerError {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    let message = describe(body);
+    if status == 403 || status == 429 {
+        if let Some(secs) = header("retry-after") {
+            return TrackerError::RateLimited(Duration::from_secs(secs.max(1)));
+        }
+        if header("x-ratelimit-remaining") == Some(0) {
+            let reset = header("x-ratelimit-reset").unwrap_or(now + 60);
+            return TrackerError::RateLimited(Duration::from_secs(
+                reset.saturating_sub(now).max(1),
+            ));
+        }
+        // GitHub: a secondary limit without headers means "wait at least a minute".
+        if status == 429 || message.to_lowercase().contains("rate limit") {
+            return TrackerError::RateLimited(Duration::from_secs(60));
+        }
+    }
+    if status >= 500 || status == 408 {
+        return TrackerError::Retryable(format!("{status}: {message}"));
+    }
+    TrackerError::Permanent { status, message }
+}
+
+/// "Validation Failed (Label.color: invalid)": GitHub's message and its error details.
+fn describe(body: &Value) -> String {
+    let mut msg = body["message"].as_str().unwrap_or("no message").to_owned();
+    if let Some(errors) = body["errors"].as_array() {
+        let details: Vec<String> = errors
+            .iter()
+            .map(|e| match e.as_str() {
+                Some(s) => s.to_owned(),
+                None => format!(
+                    "{}.{}: {}",
+                    e["resource"].as_str().unwrap_or("?"),
+                    e["field"].as_str().unwrap_or("?"),
+                    e["message"].as_str().or(e["code"].as_str()).unwrap_or("?")
+                ),
+            })
+            .collect();
+        if !details.is_empty() {
+            msg = format!("{msg} ({})", details.join("; "));
+        }
+    }
+    msg
+}
+
+/// The `rel="next"` target of a `Link` header.
+pub fn next_link(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| p.trim() == "rel=\"next\"")
+            .then(|| {
+                url.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_owned()
+            })
+    })
+}
+
+impl IssueTracker for OctoTracker {
+    async fn list_labelled(&self, label: &str) -> Result<Vec<RemoteIssue>, TrackerError> {
+        let mut uri = Some(format!(
+            "{}/issues?labels={}&state=all&per_page=100",
+            self.repo_path,
+            utf8_percent_encode(label, NON_ALPHANUMERIC)
+        ));
+        let mut out = Vec::new();
+        // A runaway Link chain (a proxy rewriting it) must not loop forever: 100 pages = 10,000.
+        for _ in 0..100 {
+            let Some(u) = uri.take() else { break };
+            let (page, link) = self.send(http::Method::GET, &u, None).await?;
+            let items: Vec<Value> = Self::parse(page)?;
+            // One odd item must not hide the others: skip what does not parse.
+            out.extend(
+                items
+                    .into_iter()
+                    .filter_map(|v| serde_json::from_value(v).ok()),
+            );
+            uri = link.as_deref().and_then(next_link);
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, issue: &NewIssue) -> Result<RemoteIssue, TrackerError> {
+        let body = serde_json::to_value(issue).unwrap_or(Value::Null);
+        let uri = format!("{}/issues", self.repo_path);
+        let (v, _) = self.send(http::Method::POST, &uri, Some(&body)).await?;
+        Self::parse(v)
+    }
+
+    async fn update(&self, number: u64, patch: &IssuePatch) -> Result<RemoteIssue, TrackerError> {
+        let mut body = serde_json::to_value(patch).unwrap_or(Value::Null);
+        if patch.state == Some(super::model::IssueState::Open) {
+            body["state_reason"] = "reopened".into();
+        }
+        let uri = format!("{}/issues/{number}", self.repo_path);
+        let (v, _) = self.send(http::Method::PATCH, &uri, Some(&body)).await?;
+        Self::parse(v)
+    }
+
+    async fn comment(&self, number: u64, body: &str) -> Result<(), TrackerError> {
+        let uri = format!("{}/issues/{number}/comments", self.repo_path);
+        let body = serde_json::json!({ "body": body });
+        self.send(http::Method::POST, &uri, Some(&body)).await?;
+        Ok(())
+    }
+
+    async fn search(
+        &self,
+        phrase: &str,
+        exclude_label: &str,
+        limit: usize,
+    ) -> Result<Vec<RelatedIssue>, TrackerError> {
+        let phrase = phrase.replace('"', " ");
+        let q = format!(
+            "\"{phrase}\" repo:{} is:issue -label:\"{exclude_label}\"",
+            self.repo_query
+        );
+        let uri = format!(
+            "/search/issues?q={}&per_page={}",
+            utf8_percent_encode(&q, NON_ALPHANUMERIC),
+            limit.clamp(1, 100)
+        );
+        let (v, _) = self.send(http::Method::GET, &uri, None).await?;
+        let items = v["items"].as_array().cloned().unwrap_or_default();
+        Ok(items
+            .into_iter()
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .take(limit)
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_link_reads_github_link_headers() {
+        let l = r#"<https://api.github.com/repositories/1000/issues?per_page=3&page=1>; rel="prev", <https://api.github.com/repositories/1000/issues?per_page=3&page=3>; rel="next", <https://api.github.com/repositories/1000/issues?per_page=3&page=5>; rel="last""#;
+        assert_eq!(
+            next_link(l).as_deref(),
+            Some("https://api.github.com/repositories/1000/issues?per_page=3&page=3")
+        );
+        assert_eq!(next_link(r#"<x>; rel="last""#), None);
+    }
+
+    #[test]
+    fn classify_reads_rate_limit_headers() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "7".parse().unwrap());
+        let none = Value::Null;
+        assert_eq!(
+            classify(403, &h, &none, 0),
+            TrackerError::RateLimited(Duration::from_secs(7))
+        );
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-remaining", "0".parse().unwrap());
+        h.insert("x-ratelimit-reset", "1030".parse().unwrap());
+        assert_eq!(
+            classify(403, &h, &none, 1000),
+            TrackerError::RateLimited(Duration::from_secs(30))
+        );
+        let forbidden = serde_json::json!({"message": "Resource not accessible by integration"});
+        assert!(matches!(
+            classify(403, &HeaderMap::new(), &forbidden, 0),
+            TrackerError::Permanent { status: 403, .. }
+        ));
+        assert!(matches!(
+            classify(502, &HeaderMap::new(), &none, 0),
+            TrackerError::Retryable(_)
+        ));
+    }
+}
