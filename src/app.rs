@@ -1,6 +1,8 @@
 //! Wiring: source → pipeline → worklog, joined by bounded channels. Only the source watches
 //! shutdown; the pipeline ends when the source's channel closes, the worklog writer when the
-//! pipeline's does. That drain order is written once, here.
+//! pipeline's does. That drain order is written once, here (for `run`: in `live`).
+
+pub mod live;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -18,6 +18,10 @@ pub struct Counters {
     pub late: AtomicU64,
     pub new_clusters: AtomicU64,
     pub windows_closed: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub escalations: AtomicU64,
+    pub checkpoints: AtomicU64,
+    pub checkpoint_failures: AtomicU64,
 }
 
 pub static COUNTERS: Counters = Counters {
@@ -25,6 +29,10 @@ pub static COUNTERS: Counters = Counters {
     late: AtomicU64::new(0),
     new_clusters: AtomicU64::new(0),
     windows_closed: AtomicU64::new(0),
+    duplicates: AtomicU64::new(0),
+    escalations: AtomicU64::new(0),
+    checkpoints: AtomicU64::new(0),
+    checkpoint_failures: AtomicU64::new(0),
 };
 
 /// A piece of input that is not a LogEntry: counted, reported in the next worklog, skipped.
@@ -79,5 +87,63 @@ impl WindowClosed {
     pub fn emit(self) {
         COUNTERS.windows_closed.fetch_add(1, Ordering::Relaxed);
         tracing::info!(start = %self.span.start, end = %self.span.end, clusters = self.clusters, entries = self.entries, took_ms = self.took.as_millis() as u64, "window closed");
+    }
+}
+
+/// A Pub/Sub redelivery of a message already counted: acked with the next checkpoint, not
+/// counted again.
+pub struct DuplicateMessage<'a> {
+    pub id: &'a str,
+}
+
+impl DuplicateMessage<'_> {
+    pub fn emit(self) {
+        COUNTERS.duplicates.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(message_id = self.id, "redelivered message already counted");
+    }
+}
+
+/// A cluster's entries in the trailing hour reached a count tier (live mode).
+pub struct Escalation {
+    pub id: ClusterId,
+    pub count: u64,
+    pub at_least: u64,
+    pub raise: i32,
+}
+
+impl Escalation {
+    pub fn emit(self) {
+        COUNTERS.escalations.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(cluster = %self.id, count = self.count, at_least = self.at_least, raise = self.raise, "escalation: cluster count crossed a tier in the last hour");
+    }
+}
+
+/// A checkpoint is durable; its messages were acked.
+pub struct CheckpointWritten {
+    pub acked: usize,
+    pub took: Duration,
+}
+
+impl CheckpointWritten {
+    pub fn emit(self) {
+        COUNTERS.checkpoints.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            acked = self.acked,
+            took_ms = self.took.as_millis() as u64,
+            "checkpoint written"
+        );
+    }
+}
+
+/// A checkpoint could not be written; its messages stay unacked until the next one.
+pub struct CheckpointFailed<'a> {
+    pub error: &'a dyn std::fmt::Display,
+    pub waiting: usize,
+}
+
+impl CheckpointFailed<'_> {
+    pub fn emit(self) {
+        COUNTERS.checkpoint_failures.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(error = %self.error, unacked = self.waiting, "checkpoint failed; messages stay unacked until the next one");
     }
 }
