@@ -1,7 +1,9 @@
 //! Wiring: source → pipeline → worklog → GitHub issues, joined by bounded channels. Only the
 //! source watches shutdown; the pipeline ends when the source's channel closes, the worklog
 //! writer when the pipeline's does, the issue sink when the writer's does. That drain order is
-//! written once, here.
+//! written once, here (for `run`: in `live`).
+
+pub mod live;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -28,7 +30,7 @@ const ENTRY_QUEUE: usize = 16;
 const REPORT_QUEUE: usize = 8;
 /// Written windows in flight to the GitHub sink: a sync may wait minutes on rate limits; 8
 /// windows of slack let a replay finish writing worklogs meanwhile.
-const ISSUE_QUEUE: usize = 8;
+pub(crate) const ISSUE_QUEUE: usize = 8;
 
 /// What `replay` does.
 #[derive(Debug, Clone)]
@@ -127,7 +129,7 @@ pub async fn replay(
 
 /// The GitHub stage: ends when the writer closes its channel. A failed sync never stops the
 /// run (what was not sent waits in the outbox); only a worklog that cannot be annotated does.
-async fn run_issues(
+pub(crate) async fn run_issues(
     mut sink: AnyIssueSink,
     mut written: mpsc::Receiver<WindowReport>,
 ) -> Result<Vec<SyncReport>, WorklogError> {

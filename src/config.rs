@@ -6,6 +6,7 @@
 //! given with `--config`, then environment variables `LOG_GARDENER__SECTION__KEY`.
 
 mod duration;
+mod live;
 mod raw;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use chrono::TimeDelta;
 use regex::Regex;
 
 pub use duration::parse_duration;
+pub use live::{LiveSettings, OnMalformed, PubSubSettings, Watermark};
 pub use raw::{RawConfig, RawRule};
 
 use crate::entry::Severity;
@@ -55,6 +57,7 @@ pub struct WindowSettings {
 pub struct StitchSettings {
     pub max_gap: TimeDelta,
     pub max_lines: usize,
+    pub horizon: TimeDelta,
 }
 
 /// What the program runs with.
@@ -67,6 +70,10 @@ pub struct Settings {
     pub issue_min_priority: Priority,
     pub worklog_dir: PathBuf,
     pub max_entry_bytes: usize,
+    /// The subscription `run` pulls from.
+    pub pubsub: PubSubSettings,
+    /// Checkpointing and window closing of `run`.
+    pub live: LiveSettings,
     /// The GitHub issues sink; `None` when `github.repo` is empty.
     pub github: Option<GithubSettings>,
 }
@@ -125,6 +132,7 @@ impl TryFrom<RawConfig> for Settings {
         let stitch = StitchSettings {
             max_gap: dur("stitch.max_gap", &raw.stitch.max_gap)?,
             max_lines: positive("stitch.max_lines", raw.stitch.max_lines)?,
+            horizon: dur("stitch.horizon", &raw.stitch.horizon)?,
         };
         let rules = raw
             .rules
@@ -144,6 +152,8 @@ impl TryFrom<RawConfig> for Settings {
             worklog_dir: PathBuf::from(&raw.report.dir),
             max_entry_bytes: positive("input.max_entry_bytes", raw.input.max_entry_bytes)?,
             github: github(&raw.github)?,
+            pubsub: live::pubsub_settings(&raw.pubsub)?,
+            live: live::live_settings(&raw.live)?,
         })
     }
 }

@@ -21,6 +21,10 @@ pub struct Counters {
     /// GitHub requests sent (or planned, dry) that succeeded / that GitHub refused.
     pub github_actions: AtomicU64,
     pub github_refused: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub escalations: AtomicU64,
+    pub checkpoints: AtomicU64,
+    pub checkpoint_failures: AtomicU64,
 }
 
 pub static COUNTERS: Counters = Counters {
@@ -30,6 +34,10 @@ pub static COUNTERS: Counters = Counters {
     windows_closed: AtomicU64::new(0),
     github_actions: AtomicU64::new(0),
     github_refused: AtomicU64::new(0),
+    duplicates: AtomicU64::new(0),
+    escalations: AtomicU64::new(0),
+    checkpoints: AtomicU64::new(0),
+    checkpoint_failures: AtomicU64::new(0),
 };
 
 /// A piece of input that is not a LogEntry: counted, reported in the next worklog, skipped.
@@ -112,5 +120,63 @@ impl GithubSynced<'_> {
         } else {
             tracing::info!(window_end = %end, dry_run = self.dry_run, done = self.done, deferred = self.deferred, "GitHub issues synced");
         }
+    }
+}
+
+/// A Pub/Sub redelivery of a message already counted: acked with the next checkpoint, not
+/// counted again.
+pub struct DuplicateMessage<'a> {
+    pub id: &'a str,
+}
+
+impl DuplicateMessage<'_> {
+    pub fn emit(self) {
+        COUNTERS.duplicates.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(message_id = self.id, "redelivered message already counted");
+    }
+}
+
+/// A cluster's entries in the trailing hour reached a count tier (live mode).
+pub struct Escalation {
+    pub id: ClusterId,
+    pub count: u64,
+    pub at_least: u64,
+    pub raise: i32,
+}
+
+impl Escalation {
+    pub fn emit(self) {
+        COUNTERS.escalations.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(cluster = %self.id, count = self.count, at_least = self.at_least, raise = self.raise, "escalation: cluster count crossed a tier in the last hour");
+    }
+}
+
+/// A checkpoint is durable; its messages were acked.
+pub struct CheckpointWritten {
+    pub acked: usize,
+    pub took: Duration,
+}
+
+impl CheckpointWritten {
+    pub fn emit(self) {
+        COUNTERS.checkpoints.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            acked = self.acked,
+            took_ms = self.took.as_millis() as u64,
+            "checkpoint written"
+        );
+    }
+}
+
+/// A checkpoint could not be written; its messages stay unacked until the next one.
+pub struct CheckpointFailed<'a> {
+    pub error: &'a dyn std::fmt::Display,
+    pub waiting: usize,
+}
+
+impl CheckpointFailed<'_> {
+    pub fn emit(self) {
+        COUNTERS.checkpoint_failures.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(error = %self.error, unacked = self.waiting, "checkpoint failed; messages stay unacked until the next one");
     }
 }

@@ -1,7 +1,7 @@
 //! log-gardener: tends a backend's Cloud Logging entries the way an on-call engineer would.
 //!
 //! ```text
-//!  source (file / stdin, later Pub/Sub)
+//!  source (file / stdin for `replay`, Pub/Sub streaming pull for `run`)
 //!     │  LogEntry JSON, one per line or a JSON array
 //!     ▼
 //!  entry      parse + extract the message, severity, service, logger      (pure)
@@ -18,7 +18,9 @@
 //! ```
 //!
 //! `app` wires the stages with bounded channels; `pipeline` is the synchronous core that
-//! every source shares, so a replay and a live run give the same reports.
+//! every source shares, so a replay and a live run give the same reports. `live` adds what a
+//! stream needs around it: acks only after a durable checkpoint, redelivery dedupe, and
+//! escalation events as counts cross their tiers.
 
 pub mod config;
 pub mod source;
@@ -31,6 +33,7 @@ pub mod report;
 pub mod redact;
 pub mod sinks;
 pub mod pipeline;
+pub mod live;
 pub mod app;
 pub mod internal_events;
 pub mod synth;

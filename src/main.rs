@@ -3,6 +3,8 @@
 //! Exit codes: 0 success (malformed entries are reported in the worklog, not fatal);
 //! 1 internal error; 2 bad command line or configuration; 3 input unreadable;
 //! 4 worklog unwritable; 130 interrupted before the input was fully read.
+//! `run` also: 3 the subscription cannot be pulled or the checkpoint read; 5 the last
+//! checkpoint could not be written (unacked messages are redelivered on the next start).
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -10,14 +12,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use log_gardener::app::live::LiveError;
 use log_gardener::app::{self, AppError, ReplayOptions};
 use log_gardener::config::Settings;
-use log_gardener::sinks::github::Token;
+use log_gardener::sinks::github::{AnyIssueSink, Token};
 
 /// The binary's allocator: the pipeline allocates a few small strings per entry, and
 /// mimalloc makes that markedly cheaper than the system allocator.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use log_gardener::live::{CheckpointError, FileCheckpoint};
+use log_gardener::sinks::worklog::DirWorklog;
+use log_gardener::source::pubsub::{Endpoint, PubSubSource};
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +49,13 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Streaming-pull the Pub/Sub subscription of `[pubsub]`, count continuously, write a
+    /// worklog as each window closes. Stops cleanly on SIGTERM / Ctrl-C.
+    Run {
+        /// TOML configuration (overrides the built-in defaults).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Read one message per line on stdin, write `cluster_id<TAB>template` per line.
     Parse,
     /// Validate a configuration file and print what it sets.
@@ -66,6 +79,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Both rustls providers are compiled in (octocrab: ring, google-cloud-pubsub: aws-lc); with
+    // two, rustls cannot pick one itself, so any TLS client built without an explicit provider
+    // would panic. Choose once, before any client exists. Err = one was installed already.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
@@ -74,6 +91,7 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Replay { file, config, out } => replay(file, config, out),
+        Command::Run { config } => run(config),
         Command::Parse => parse(),
         Command::CheckConfig { file } => check_config(file),
         Command::Synth {
@@ -100,20 +118,39 @@ fn load(config: Option<&std::path::Path>) -> Result<Settings, ExitCode> {
     })
 }
 
+/// The GitHub token: `GITHUB_TOKEN`, else `github.token_file`; never printed.
+fn github_token(settings: &Settings) -> Result<Option<Token>, ExitCode> {
+    let Some(g) = &settings.github else {
+        return Ok(None);
+    };
+    Token::resolve(std::env::var("GITHUB_TOKEN").ok(), g).map_err(|e| {
+        eprintln!("error: configuration: github.token_file: {e}");
+        ExitCode::from(2)
+    })
+}
+
+/// The GitHub stage of `run`, if `[github]` is configured (dry run without a token).
+fn issue_sink(settings: &Settings) -> Result<Option<AnyIssueSink>, ExitCode> {
+    let Some(g) = &settings.github else {
+        return Ok(None);
+    };
+    let token = github_token(settings)?;
+    AnyIssueSink::new(g, token, settings.issue_min_priority, &settings.worklog_dir)
+        .map(Some)
+        .map_err(|e| {
+            eprintln!("error: configuration: github: {e}");
+            ExitCode::from(2)
+        })
+}
+
 fn replay(file: PathBuf, config: Option<PathBuf>, out: Option<PathBuf>) -> ExitCode {
     let settings = match load(config.as_deref()) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,
     };
-    let github_token = match &settings.github {
-        Some(g) => match Token::resolve(std::env::var("GITHUB_TOKEN").ok(), g) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("error: configuration: github.token_file: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => None,
+    let github_token = match github_token(&settings) {
+        Ok(t) => t,
+        Err(code) => return code,
     };
     let opts = ReplayOptions {
         input: file,
@@ -121,16 +158,9 @@ fn replay(file: PathBuf, config: Option<PathBuf>, out: Option<PathBuf>) -> ExitC
         progress: std::io::stderr().is_terminal(),
         github_token,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -200,6 +230,96 @@ fn print_summary(s: &app::ReplaySummary) {
     }
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(1)
+        })
+}
+
+fn run(config: Option<PathBuf>) -> ExitCode {
+    let settings = match load(config.as_deref()) {
+        Ok(s) => Arc::new(s),
+        Err(code) => return code,
+    };
+    let Some(subscription) = settings.pubsub.subscription.clone() else {
+        eprintln!(
+            "error: configuration: pubsub.subscription: required for `run` (with pubsub.project)"
+        );
+        return ExitCode::from(2);
+    };
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let emulator = std::env::var("PUBSUB_EMULATOR_HOST").ok();
+    let source = PubSubSource {
+        endpoint: Endpoint::choose(&settings.pubsub, emulator.as_deref()),
+        settings: settings.pubsub.clone(),
+        subscription,
+    };
+    let checkpoints = Arc::new(FileCheckpoint::new(&settings.live.checkpoint));
+    let sink = DirWorklog::new(&settings.worklog_dir);
+    let issues = match issue_sink(&settings) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let outcome = runtime.block_on(async {
+        let stop = async {
+            terminated().await;
+            eprintln!("stopping: draining in-flight messages, writing the last checkpoint");
+        };
+        app::live::run(settings.clone(), source, checkpoints, sink, issues, stop).await
+    });
+    match outcome {
+        Ok(s) => {
+            eprintln!(
+                "run: {} messages ({} redeliveries), {} entries counted, {} malformed, {} windows → {} files; {} acked",
+                s.stats.delivered, s.stats.duplicates, s.counts.counted, s.counts.malformed,
+                s.reports.len(), s.written.len(), s.stats.acked
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(match e {
+                LiveError::Source(_) => 3,
+                LiveError::Checkpoint(CheckpointError::Unreadable { .. }) => 3,
+                LiveError::Checkpoint(CheckpointError::Write { .. }) => 5,
+                LiveError::Worklog(_) => 4,
+                LiveError::Internal(_) => 1,
+            })
+        }
+    }
+}
+
+/// SIGTERM (Cloud Run, Kubernetes, systemd) or SIGINT (Ctrl-C).
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 fn parse() -> ExitCode {
     let mut input = Vec::new();
     if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut input) {
@@ -225,12 +345,16 @@ fn check_config(file: PathBuf) -> ExitCode {
         Ok(s) => {
             let w = &s.window;
             println!(
-                "{}: ok. window {}s, hop {}s, bucket {}s, lateness {}s; {} rules: {}",
+                "{}: ok. window {}s, hop {}s, bucket {}s, lateness {}s; pubsub {}; {} rules: {}",
                 file.display(),
                 w.length.num_seconds(),
                 w.hop.num_seconds(),
                 w.bucket.num_seconds(),
                 w.allowed_lateness.num_seconds(),
+                s.pubsub
+                    .subscription
+                    .as_deref()
+                    .unwrap_or("(no subscription)"),
                 s.escalation.rules.len(),
                 s.escalation
                     .rules

@@ -2,6 +2,8 @@
 //! and closing windows into reports. No I/O and no clock: the caller passes time in, so a
 //! replay, a live run and a test drive exactly the same code.
 
+mod snapshot;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -16,6 +18,8 @@ use crate::source::{Boundedness, RawEntry};
 use crate::stitch::{StitchConfig, Stitcher};
 use crate::window::{Observation, Recorded, Schedule, WindowSpan, WindowStore};
 
+pub use snapshot::PipelineSnapshot;
+
 /// Something worth telling as soon as it happens (alerts build on these).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -26,10 +30,18 @@ pub enum Event {
         severity: Severity,
         at: DateTime<Utc>,
     },
+    /// A cluster's entries in the trailing hour reached a count tier (live mode).
+    Escalation {
+        id: ClusterId,
+        count: u64,
+        at_least: u64,
+        raise: i32,
+        at: DateTime<Utc>,
+    },
 }
 
 /// Running totals of one pipeline.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counts {
     pub received: u64,
     pub counted: u64,
@@ -51,6 +63,9 @@ pub struct Pipeline {
     /// The next window to close; set by the first close.
     next: Option<WindowSpan>,
     counts: Counts,
+    /// (fine id, event time) of every entry counted since the last `take_counted`, when the
+    /// caller asked for it (live escalation); `None` costs nothing.
+    counted: Option<Vec<(ClusterId, DateTime<Utc>)>>,
 }
 
 impl Pipeline {
@@ -65,6 +80,7 @@ impl Pipeline {
         let stitch = StitchConfig {
             max_gap: settings.stitch.max_gap,
             max_lines: settings.stitch.max_lines,
+            horizon: settings.stitch.horizon,
             ..StitchConfig::default()
         };
         Pipeline {
@@ -82,7 +98,39 @@ impl Pipeline {
             range: None,
             next: None,
             counts: Counts::default(),
+            counted: None,
         }
+    }
+
+    /// From now on, remember each counted entry's fine id for [`Pipeline::take_counted`].
+    pub fn track_counted(&mut self) {
+        self.counted.get_or_insert_with(Vec::new);
+    }
+
+    /// Moves the (fine id, event time) of the entries counted since the last call to `out`.
+    pub fn take_counted(&mut self, out: &mut Vec<(ClusterId, DateTime<Utc>)>) {
+        if let Some(c) = &mut self.counted {
+            out.append(c);
+        }
+    }
+
+    pub fn settings(&self) -> &Arc<Settings> {
+        &self.settings
+    }
+
+    /// How many counted entries wait for `take_counted`.
+    pub fn take_counted_len(&self) -> usize {
+        self.counted.as_ref().map_or(0, Vec::len)
+    }
+
+    /// The fingerprinter (to resolve a fine id to its cluster).
+    pub fn fingerprinter(&self) -> &Arc<Fingerprinter> {
+        &self.fingerprinter
+    }
+
+    /// Event-time range of what was counted, if anything.
+    pub fn range(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        self.range
     }
 
     pub fn counts(&self) -> Counts {
@@ -121,16 +169,7 @@ impl Pipeline {
     }
 
     fn observe(&mut self, r: &Record, events: &mut Vec<Event>) {
-        let location = location_key(&r.location);
-        let key = KeyParts {
-            service: &r.service,
-            class: r.severity.class(),
-            location: &location,
-        };
-        let id = match r.kind {
-            MessageKind::Text => self.fingerprinter.fingerprint(&key, &r.message),
-            MessageKind::Request => self.fingerprinter.fingerprint_exact(&key, &r.message),
-        };
+        let id = fingerprint_of(&self.fingerprinter, r);
         let obs = Observation {
             id,
             at: r.timestamp,
@@ -145,6 +184,9 @@ impl Pipeline {
             ev::LateEntry { at: r.timestamp }.emit();
         }
         self.counts.counted += 1;
+        if let Some(c) = &mut self.counted {
+            c.push((id, r.timestamp));
+        }
         self.range = Some(match self.range {
             None => (r.timestamp, r.timestamp),
             Some((lo, hi)) => (lo.min(r.timestamp), hi.max(r.timestamp)),
@@ -230,6 +272,20 @@ impl Pipeline {
         let mut ids = self.fingerprinter.aliases(id);
         ids.push(id);
         ids.into_iter().map(|a| self.store.count_in(a, span)).sum()
+    }
+}
+
+/// The fine cluster id of a record.
+fn fingerprint_of(fp: &Fingerprinter, r: &Record) -> ClusterId {
+    let location = location_key(&r.location);
+    let key = KeyParts {
+        service: &r.service,
+        class: r.severity.class(),
+        location: &location,
+    };
+    match r.kind {
+        MessageKind::Text => fp.fingerprint(&key, &r.message),
+        MessageKind::Request => fp.fingerprint_exact(&key, &r.message),
     }
 }
 
@@ -329,7 +385,9 @@ mod tests {
         p.ingest(&raw(&e("2025-09-15T19:59:00Z", "d"), 4), &mut events);
         assert_eq!(p.counts().late, 1);
         assert_eq!(events.len(), 1, "one cluster, announced once");
-        let Event::NewCluster { id, .. } = events[0];
+        let Event::NewCluster { id, .. } = events[0] else {
+            panic!("expected a new cluster, got {:?}", events[0]);
+        };
         let cluster = p.fingerprinter.resolve(id).unwrap().id;
         assert_eq!(
             p.count_last(cluster, t("2025-09-15T20:30:00Z")),

@@ -18,6 +18,10 @@ pub struct RawConfig {
     pub input: RawInput,
     /// GitHub issues, one per cluster at or above `report.issue_min_priority`.
     pub github: RawGithub,
+    /// The Pub/Sub subscription `run` pulls from.
+    pub pubsub: RawPubSub,
+    /// How `run` closes windows and checkpoints its state.
+    pub live: RawLive,
     /// Priority rules, first match wins.
     #[serde(default)]
     pub rules: Vec<RawRule>,
@@ -45,6 +49,9 @@ pub struct RawStitch {
     pub max_gap: String,
     /// A traceback is cut after this many lines.
     pub max_lines: usize,
+    /// Live mode: how far out of event-time order the lines of one traceback may arrive;
+    /// an entry further than this from an open traceback closes it, e.g. "5s".
+    pub horizon: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -122,6 +129,44 @@ pub struct RawGithub {
     pub logging_project: String,
     /// Where the outbox (`github-outbox.json`) is kept; empty means the worklog directory.
     pub state_dir: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPubSub {
+    /// Google Cloud project of the subscription ("" = must be given before `run`).
+    pub project: String,
+    /// Subscription id (or a full `projects/P/subscriptions/S` path).
+    pub subscription: String,
+    /// Parallel StreamingPull streams.
+    pub streams: usize,
+    /// Per stream: the server stops sending when this many messages are unacked.
+    pub max_outstanding_messages: i64,
+    /// Per stream: the server stops sending when this many bytes are unacked.
+    pub max_outstanding_bytes: i64,
+    /// gRPC endpoint override, e.g. "http://127.0.0.1:8085"; `PUBSUB_EMULATOR_HOST` wins.
+    pub endpoint: Option<String>,
+    /// What to do with a message that is not a LogEntry: "ack" (count, report, drop) or
+    /// "nack" (count, report, leave it to the subscription's dead-letter policy).
+    pub on_malformed: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLive {
+    /// Where the checkpoint (window state, known clusters, recent message ids) is written.
+    pub checkpoint: String,
+    /// How often the checkpoint is written; messages are acked only after it is.
+    pub checkpoint_every: String,
+    /// How often due windows are closed.
+    pub tick: String,
+    /// "wall-clock": windows close when the clock passes their end + allowed lateness;
+    /// "event-time": when the latest entry's timestamp does (for backfills of old entries).
+    pub watermark: String,
+    /// Close every window holding entries when `run` stops (after SIGTERM/SIGINT).
+    pub flush_on_shutdown: bool,
+    /// Message ids remembered to recognise redeliveries.
+    pub dedupe_ids: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -173,3 +173,35 @@ fn github_is_off_by_default_and_validated_when_on() {
         assert!(err.contains(key), "{text:?}: {err}");
     }
 }
+
+#[test]
+fn pubsub_and_live_sections_validate_and_build_the_subscription_path() {
+    let s = Settings::load(None).unwrap();
+    assert_eq!(s.pubsub.subscription, None, "no subscription by default");
+    assert_eq!(s.live.watermark, Watermark::WallClock);
+    let f = file("[pubsub]\nproject = \"acme\"\nsubscription = \"logs\"\n");
+    let s = Settings::load(Some(f.path())).unwrap();
+    assert_eq!(
+        s.pubsub.subscription.as_deref(),
+        Some("projects/acme/subscriptions/logs")
+    );
+    for (text, key) in [
+        ("[pubsub]\nsubscription = \"logs\"\n", "pubsub.project"),
+        ("[pubsub]\nstreams = 0\n", "pubsub.streams"),
+        ("[pubsub]\non_malformed = \"drop\"\n", "pubsub.on_malformed"),
+        (
+            "[live]\nwatermark = \"processing-time\"\n",
+            "live.watermark",
+        ),
+        (
+            "[live]\ncheckpoint_every = \"0s\"\n",
+            "live.checkpoint_every",
+        ),
+        ("[live]\ncheckpointevery = \"5s\"\n", "checkpointevery"),
+    ] {
+        let e = Settings::load(Some(file(text).path()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(key), "{text:?} → {e}");
+    }
+}

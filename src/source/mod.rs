@@ -1,8 +1,14 @@
 //! Where entries come from. A source turns its input into batches of raw LogEntry JSON with
 //! their origin, and is the only stage that watches for shutdown; later stages end when their
 //! input channel closes.
+//!
+//! `file` reads exports for `replay`; `pubsub` streaming-pulls a subscription for `run`, handing
+//! each message over as a [`delivery::Delivery`] that must be settled (acked or nacked).
 
+pub mod delivery;
+pub mod fake;
 pub mod file;
+pub mod pubsub;
 
 use std::fmt;
 use std::sync::Arc;
@@ -21,12 +27,15 @@ pub struct RawEntry {
 pub enum Origin {
     /// A line of a file (the line the entry starts on); `-` is stdin.
     File { path: Arc<str>, line: u64 },
+    /// A Pub/Sub message, by its server-assigned id.
+    PubSub { message_id: Arc<str> },
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Origin::File { path, line } => write!(f, "{path}:{line}"),
+            Origin::PubSub { message_id } => write!(f, "pubsub:{message_id}"),
         }
     }
 }

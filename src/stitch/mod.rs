@@ -167,6 +167,13 @@ impl Stitcher {
             + self.bounded.as_ref().map_or(0, Vec::len)
     }
 
+    /// The records held now, e.g. for a checkpoint: pushing them into a new stitcher rebuilds
+    /// the same runs.
+    pub fn held_records(&self) -> impl Iterator<Item = &Record> {
+        let runs = self.runs.iter().flat_map(|r| r.lines.iter());
+        runs.chain(self.bounded.iter().flatten()).map(|(_, r)| r)
+    }
+
     fn hold(&mut self, kind: Kind, record: Record, out: &mut Vec<Record>) {
         let (t, gap) = (record.timestamp, self.config.max_gap);
         let mut matching = self

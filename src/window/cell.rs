@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::schedule::{ms_to_time, Schedule, WindowSpan};
 use super::{FineWindow, Observation};
@@ -11,7 +12,7 @@ use crate::entry::{CodeLocation, Severity};
 use crate::fingerprint::ClusterId;
 
 /// Counts of one bucket, or of a whole window when buckets are summed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BucketStats {
     /// Entries per severity, indexed like [`Severity::ALL`].
     pub by_severity: [u64; 9],
@@ -66,7 +67,7 @@ impl BucketStats {
 }
 
 /// A real entry quoted as the cluster's example.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sample {
     pub at_ms: i64,
     pub insert_id: String,
@@ -80,7 +81,8 @@ impl Sample {
     }
 }
 
-#[derive(Debug, Clone)]
+/// Serializable so a live run can checkpoint it (`MemoryStore::snapshot`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Cell {
     service: String,
     location: CodeLocation,
@@ -191,6 +193,10 @@ impl Cell {
     }
 
     /// True when the cell holds no counts and its history is all zeros: it can be dropped.
+    pub(super) fn samples(&self) -> impl Iterator<Item = &Sample> {
+        self.samples.values()
+    }
+
     pub(super) fn is_idle(&self) -> bool {
         self.buckets.is_empty() && self.history.iter().all(|c| *c == 0)
     }

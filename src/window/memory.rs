@@ -4,8 +4,9 @@
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
 
-use super::cell::Cell;
+use super::cell::{Cell, Sample};
 use super::schedule::{Schedule, WindowSpan};
 use super::{ClosedWindow, Observation, Recorded, WindowStore};
 use crate::fingerprint::ClusterId;
@@ -38,6 +39,48 @@ impl MemoryStore {
 
     pub fn is_empty(&self) -> bool {
         self.cells.is_empty()
+    }
+
+    /// A copy of the whole state, for a checkpoint. Callers make sure nothing records or
+    /// closes meanwhile (the live consumer is the only writer and takes it between messages).
+    pub fn snapshot(&self) -> StoreSnapshot {
+        let mut cells: Vec<(ClusterId, Cell)> = self
+            .cells
+            .iter()
+            .map(|c| (*c.key(), c.value().clone()))
+            .collect();
+        cells.sort_by_key(|(id, _)| *id);
+        StoreSnapshot {
+            cells,
+            closed_until_ms: self.closed_until_ms.load(Ordering::Acquire),
+            late: self.late.load(Ordering::Acquire),
+        }
+    }
+
+    /// A store holding exactly what `snapshot` copied.
+    pub fn restore(schedule: Schedule, history: usize, snap: StoreSnapshot) -> MemoryStore {
+        MemoryStore {
+            schedule,
+            history,
+            cells: snap.cells.into_iter().collect(),
+            closed_until_ms: AtomicI64::new(snap.closed_until_ms),
+            late: AtomicU64::new(snap.late),
+        }
+    }
+}
+
+/// The state of a [`MemoryStore`] as plain data (serde), for checkpoints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoreSnapshot {
+    cells: Vec<(ClusterId, Cell)>,
+    closed_until_ms: i64,
+    late: u64,
+}
+
+impl StoreSnapshot {
+    /// The sample entries held (raw JSON), e.g. to re-learn templates after a restart.
+    pub fn samples(&self) -> impl Iterator<Item = &Sample> {
+        self.cells.iter().flat_map(|(_, c)| c.samples())
     }
 }
 

@@ -10,7 +10,7 @@ mod memory;
 mod schedule;
 
 pub use cell::{BucketStats, Sample};
-pub use memory::MemoryStore;
+pub use memory::{MemoryStore, StoreSnapshot};
 pub use schedule::{Schedule, WindowSpan};
 
 use chrono::{DateTime, Utc};

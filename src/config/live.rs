@@ -1,0 +1,120 @@
+//! The validated `[pubsub]` and `[live]` sections: what `log-gardener run` needs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::raw::{RawLive, RawPubSub};
+use super::{dur, invalid, positive, ConfigError};
+
+/// What to do with a Pub/Sub message that is not a LogEntry (it is counted and reported
+/// either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnMalformed {
+    /// Ack it once the checkpoint holds its count: it is gone.
+    Ack,
+    /// Nack it at once: Pub/Sub redelivers it until the subscription's dead-letter policy
+    /// moves it away. Counted on every delivery.
+    Nack,
+}
+
+/// The subscription `run` pulls from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PubSubSettings {
+    /// `projects/P/subscriptions/S`, or `None` when not configured (then `run` refuses).
+    pub subscription: Option<String>,
+    pub streams: usize,
+    pub max_outstanding_messages: i64,
+    pub max_outstanding_bytes: i64,
+    /// gRPC endpoint override (the emulator); `None` = Google's endpoint with ADC.
+    pub endpoint: Option<String>,
+    pub on_malformed: OnMalformed,
+}
+
+/// How windows close in a live run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watermark {
+    /// The wall clock: a window closes `allowed_lateness` after its end, by the clock.
+    WallClock,
+    /// The latest event time seen: for backfilling a subscription of old entries.
+    EventTime,
+}
+
+/// Checkpointing and window closing of `run`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSettings {
+    pub checkpoint: PathBuf,
+    pub checkpoint_every: Duration,
+    pub tick: Duration,
+    pub watermark: Watermark,
+    pub flush_on_shutdown: bool,
+    pub dedupe_ids: usize,
+}
+
+pub(super) fn pubsub_settings(p: &RawPubSub) -> Result<PubSubSettings, ConfigError> {
+    let subscription = match (p.project.trim(), p.subscription.trim()) {
+        (_, "") => None,
+        (_, s) if s.starts_with("projects/") => Some(s.to_owned()),
+        ("", _) => {
+            return Err(invalid(
+                "pubsub.project",
+                "required when pubsub.subscription is a bare id",
+            ))
+        }
+        (project, s) => Some(format!("projects/{project}/subscriptions/{s}")),
+    };
+    if p.max_outstanding_messages < 1 || p.max_outstanding_bytes < 1 {
+        return Err(invalid(
+            "pubsub.max_outstanding_messages",
+            "max_outstanding_messages and max_outstanding_bytes must be at least 1",
+        ));
+    }
+    let on_malformed = match p.on_malformed.as_str() {
+        "ack" => OnMalformed::Ack,
+        "nack" => OnMalformed::Nack,
+        other => {
+            return Err(invalid(
+                "pubsub.on_malformed",
+                format!("{other:?} is not \"ack\" or \"nack\""),
+            ))
+        }
+    };
+    Ok(PubSubSettings {
+        subscription,
+        streams: positive("pubsub.streams", p.streams)?,
+        max_outstanding_messages: p.max_outstanding_messages,
+        max_outstanding_bytes: p.max_outstanding_bytes,
+        endpoint: p.endpoint.clone().filter(|e| !e.trim().is_empty()),
+        on_malformed,
+    })
+}
+
+pub(super) fn live_settings(l: &RawLive) -> Result<LiveSettings, ConfigError> {
+    let std_dur = |key: &str, s: &str| -> Result<Duration, ConfigError> {
+        let d = dur(key, s)?;
+        d.to_std()
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| invalid(key, "must be positive"))
+    };
+    let watermark = match l.watermark.as_str() {
+        "wall-clock" => Watermark::WallClock,
+        "event-time" => Watermark::EventTime,
+        other => {
+            return Err(invalid(
+                "live.watermark",
+                format!("{other:?} is not \"wall-clock\" or \"event-time\""),
+            ))
+        }
+    };
+    if l.checkpoint.trim().is_empty() {
+        return Err(invalid("live.checkpoint", "needs a file path"));
+    }
+    Ok(LiveSettings {
+        checkpoint: PathBuf::from(&l.checkpoint),
+        checkpoint_every: std_dur("live.checkpoint_every", &l.checkpoint_every)?,
+        tick: std_dur("live.tick", &l.tick)?,
+        watermark,
+        flush_on_shutdown: l.flush_on_shutdown,
+        dedupe_ids: positive("live.dedupe_ids", l.dedupe_ids)?,
+    })
+}

@@ -1,0 +1,205 @@
+//! The durable state of a live run: window counts, the pipeline's state (known clusters,
+//! unreported malformed input, the next window to close, held traceback lines), the ids of
+//! recent messages and the event-time watermark. Messages are acked only once a checkpoint
+//! holding them is written, so after a crash the checkpoint plus Pub/Sub's redeliveries give
+//! back every entry exactly once.
+//!
+//! [`FileCheckpoint`] writes one JSON file atomically (temp file, fsync, rename, fsync the
+//! directory). A store shared by several replicas can implement [`CheckpointStore`] later.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::PipelineSnapshot;
+use crate::window::StoreSnapshot;
+
+/// The schema name written into every checkpoint; a file of another schema is refused.
+pub const SCHEMA: &str = "log-gardener/checkpoint/v2";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub schema: String,
+    pub written_at: DateTime<Utc>,
+    pub pipeline: PipelineSnapshot,
+    pub store: StoreSnapshot,
+    /// The fingerprinter's templates and former ids: known clusters keep their ids and
+    /// templates across a restart.
+    pub clusters: crate::fingerprint::FingerprintState,
+    /// Hashes of the ids of recently taken messages, oldest first.
+    pub recent_ids: Vec<u64>,
+    /// The latest event time seen (the event-time watermark).
+    pub max_event_time: Option<DateTime<Utc>>,
+}
+
+/// What went wrong with a checkpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// The checkpoint exists but cannot be read or understood: `run` refuses to start (exit
+    /// code 3) rather than count everything again; move the file away to start afresh.
+    #[error("checkpoint {path}: cannot be read: {detail}")]
+    Unreadable { path: PathBuf, detail: String },
+    /// A checkpoint could not be written: nothing is acked, the next interval tries again
+    /// (Pub/Sub keeps the messages leased meanwhile, then redelivers them).
+    #[error("checkpoint {path}: cannot be written: {detail}")]
+    Write { path: PathBuf, detail: String },
+}
+
+/// Where checkpoints go. `save` returns only once the checkpoint is durable.
+pub trait CheckpointStore: Send + Sync + 'static {
+    /// The last checkpoint written, or `None` on a first start.
+    fn load(&self) -> Result<Option<Checkpoint>, CheckpointError>;
+    /// Makes `c` durable (replacing the previous one atomically).
+    fn save(&self, c: &Checkpoint) -> Result<(), CheckpointError>;
+}
+
+/// One JSON file, replaced atomically.
+#[derive(Debug, Clone)]
+pub struct FileCheckpoint {
+    path: PathBuf,
+}
+
+impl FileCheckpoint {
+    pub fn new(path: impl Into<PathBuf>) -> FileCheckpoint {
+        FileCheckpoint { path: path.into() }
+    }
+
+    fn write_err(&self, e: impl std::fmt::Display) -> CheckpointError {
+        CheckpointError::Write {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+impl CheckpointStore for FileCheckpoint {
+    fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
+        let unreadable = |detail: String| CheckpointError::Unreadable {
+            path: self.path.clone(),
+            detail,
+        };
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(unreadable(e.to_string())),
+        };
+        let c: Checkpoint =
+            serde_json::from_slice(&bytes).map_err(|e| unreadable(e.to_string()))?;
+        if c.schema != SCHEMA {
+            return Err(unreadable(format!(
+                "schema {:?}, expected {SCHEMA:?}",
+                c.schema
+            )));
+        }
+        Ok(Some(c))
+    }
+
+    fn save(&self, c: &Checkpoint) -> Result<(), CheckpointError> {
+        let dir = self
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| self.write_err(e))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| self.write_err(e))?;
+        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+        serde_json::to_writer(&mut w, c).map_err(|e| self.write_err(e))?;
+        w.flush().map_err(|e| self.write_err(e))?;
+        drop(w);
+        tmp.as_file().sync_all().map_err(|e| self.write_err(e))?;
+        tmp.persist(&self.path)
+            .map_err(|e| self.write_err(e.error))?;
+        // The rename is durable only once the directory is.
+        if let Ok(d) = std::fs::File::open(dir) {
+            d.sync_all().map_err(|e| self.write_err(e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Checkpoints kept in memory, for tests: notes each save in a shared log (so tests can check
+/// that acks come after it) and can be told to fail.
+#[derive(Debug, Default)]
+pub struct MemoryCheckpoint {
+    pub saved: std::sync::Mutex<Option<Checkpoint>>,
+    pub log: Option<crate::source::fake::Log>,
+    pub fail: std::sync::atomic::AtomicBool,
+}
+
+impl CheckpointStore for MemoryCheckpoint {
+    fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
+        Ok(self.saved.lock().ok().and_then(|s| s.clone()))
+    }
+
+    fn save(&self, c: &Checkpoint) -> Result<(), CheckpointError> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(CheckpointError::Write {
+                path: PathBuf::from("memory"),
+                detail: "told to fail".into(),
+            });
+        }
+        if let Ok(mut s) = self.saved.lock() {
+            *s = Some(c.clone());
+        }
+        if let Some(log) = &self.log {
+            if let Ok(mut l) = log.lock() {
+                l.push(crate::source::fake::LogLine::Checkpoint {
+                    received: c.pipeline.counts.received,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checkpoint() -> Checkpoint {
+        let s = crate::config::Settings::load(None).unwrap();
+        let store = crate::window::MemoryStore::new(crate::window::Schedule::new(&s.window), 24);
+        Checkpoint {
+            schema: SCHEMA.into(),
+            written_at: "2026-11-23T06:00:00Z".parse().unwrap(),
+            pipeline: PipelineSnapshot::default(),
+            store: store.snapshot(),
+            clusters: Default::default(),
+            recent_ids: vec![1, 2, 3],
+            max_event_time: None,
+        }
+    }
+
+    #[test]
+    fn a_file_checkpoint_is_replaced_whole_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = FileCheckpoint::new(dir.path().join("state/ck.json"));
+        assert!(f.load().unwrap().is_none(), "first start");
+        let mut c = checkpoint();
+        f.save(&c).unwrap();
+        c.recent_ids.push(4);
+        f.save(&c).unwrap();
+        assert_eq!(f.load().unwrap().unwrap().recent_ids, [1, 2, 3, 4]);
+        let leftovers = std::fs::read_dir(dir.path().join("state")).unwrap().count();
+        assert_eq!(leftovers, 1, "no temporary files left behind");
+    }
+
+    #[test]
+    fn an_unreadable_checkpoint_stops_the_start_instead_of_counting_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ck.json");
+        std::fs::write(
+            &path,
+            b"{\"schema\": \"log-gardener/checkpoint/v1\", \"trunc",
+        )
+        .unwrap();
+        let e = FileCheckpoint::new(&path).load().unwrap_err();
+        assert!(matches!(e, CheckpointError::Unreadable { .. }), "{e}");
+        let mut other = serde_json::to_value(checkpoint()).unwrap();
+        other["schema"] = "something/else".into();
+        std::fs::write(&path, other.to_string()).unwrap();
+        assert!(FileCheckpoint::new(&path).load().is_err());
+    }
+}

@@ -1,0 +1,305 @@
+//! The ack rule and redelivery handling, exactly, through fake ackers: no clock, no network.
+
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::source::fake::{delivery, Log, LogLine};
+
+fn settings(edit: impl FnOnce(&mut Settings)) -> Arc<Settings> {
+    let mut s = Settings::load(None).unwrap();
+    s.live.watermark = Watermark::EventTime;
+    edit(&mut s);
+    Arc::new(s)
+}
+
+fn entry(at: &str, msg: &str, insert_id: &str) -> String {
+    serde_json::json!({"timestamp": at, "severity": "ERROR", "insertId": insert_id,
+        "textPayload": msg,
+        "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}})
+    .to_string()
+}
+
+fn log() -> Log {
+    Arc::new(Mutex::new(Vec::new()))
+}
+
+fn lines(log: &Log) -> Vec<LogLine> {
+    log.lock().unwrap().clone()
+}
+
+fn take(c: &mut Consumer, log: &Log, id: &str, data: String) -> Vec<Event> {
+    let mut events = Vec::new();
+    c.accept(delivery(id, data, log), &mut events);
+    events
+}
+
+fn durable(c: &mut Consumer) -> Checkpoint {
+    let (ck, s) = c.checkpoint(Utc::now());
+    c.settle(s);
+    ck
+}
+
+#[test]
+fn nothing_is_acked_before_a_checkpoint_holding_it_is_durable() {
+    let (log, mut c) = (log(), Consumer::new(settings(|_| {}), None));
+    for i in 0..3 {
+        take(
+            &mut c,
+            &log,
+            &format!("m{i}"),
+            entry("2025-09-15T19:10:00Z", "boom 1", &format!("i{i}")),
+        );
+    }
+    assert!(lines(&log).is_empty(), "no ack before a checkpoint");
+    let (ck, settlement) = c.checkpoint(Utc::now());
+    assert_eq!(
+        ck.pipeline.counts.counted, 3,
+        "the checkpoint holds all three"
+    );
+    assert!(lines(&log).is_empty(), "no ack while it is being written");
+    c.settle(settlement);
+    assert_eq!(
+        lines(&log),
+        ["m0", "m1", "m2"].map(|m| LogLine::Ack(m.into()))
+    );
+}
+
+#[test]
+fn a_failed_checkpoint_keeps_its_messages_for_the_next_one() {
+    let (log, mut c) = (log(), Consumer::new(settings(|_| {}), None));
+    take(
+        &mut c,
+        &log,
+        "m0",
+        entry("2025-09-15T19:10:00Z", "boom 1", "a"),
+    );
+    let (_, s) = c.checkpoint(Utc::now());
+    c.retry(s);
+    take(
+        &mut c,
+        &log,
+        "m1",
+        entry("2025-09-15T19:11:00Z", "boom 2", "b"),
+    );
+    assert!(lines(&log).is_empty() && c.unsettled() == 2);
+    durable(&mut c);
+    assert_eq!(
+        lines(&log),
+        [LogLine::Ack("m0".into()), LogLine::Ack("m1".into())]
+    );
+}
+
+#[test]
+fn a_redelivery_is_acked_but_not_counted_again_even_after_a_restart() {
+    let (log, s) = (log(), settings(|_| {}));
+    let mut c = Consumer::new(s.clone(), None);
+    take(
+        &mut c,
+        &log,
+        "m0",
+        entry("2025-09-15T19:10:00Z", "boom 1", "a"),
+    );
+    take(
+        &mut c,
+        &log,
+        "m0",
+        entry("2025-09-15T19:10:00Z", "boom 1", "a"),
+    );
+    assert_eq!(
+        (c.pipeline().counts().counted, c.stats().duplicates),
+        (1, 1)
+    );
+    let ck = durable(&mut c);
+    // A crash after the checkpoint but before Pub/Sub saw the ack: it redelivers.
+    let mut c = Consumer::new(s, Some(ck));
+    take(
+        &mut c,
+        &log,
+        "m0",
+        entry("2025-09-15T19:10:00Z", "boom 1", "a"),
+    );
+    durable(&mut c);
+    assert_eq!(c.pipeline().counts().counted, 1);
+    assert_eq!(
+        lines(&log)
+            .iter()
+            .filter(|l| **l == LogLine::Ack("m0".into()))
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn a_crash_before_the_checkpoint_loses_nothing_and_counts_nothing_twice() {
+    let s = settings(|_| {});
+    let msgs: Vec<(String, String)> = (0..6)
+        .map(|i| {
+            (
+                format!("m{i}"),
+                entry(
+                    &format!("2025-09-15T19:{:02}:00Z", 10 + i),
+                    &format!("boom {i}"),
+                    &format!("i{i}"),
+                ),
+            )
+        })
+        .collect();
+    let reference = {
+        let (log, mut c) = (log(), Consumer::new(s.clone(), None));
+        for (id, d) in &msgs {
+            take(&mut c, &log, id, d.clone());
+        }
+        c.flush(&mut Vec::new())
+    };
+    let log = log();
+    let mut first = Consumer::new(s.clone(), None);
+    for (id, d) in &msgs[..4] {
+        take(&mut first, &log, id, d.clone());
+    }
+    let (ck, settled) = first.checkpoint(Utc::now());
+    drop(settled); // crashed before acking: every message comes back
+    take(&mut first, &log, "m4", msgs[4].1.clone());
+    drop(first); // crashed: m4 was never in a checkpoint
+    let mut second = Consumer::new(s, Some(ck));
+    for (id, d) in &msgs {
+        take(&mut second, &log, id, d.clone());
+    }
+    assert_eq!(second.stats().duplicates, 4, "m0..m3 are in the checkpoint");
+    assert_eq!(second.flush(&mut Vec::new()), reference);
+}
+
+#[test]
+fn malformed_messages_are_reported_and_acked_or_nacked_by_policy() {
+    let log = log();
+    let mut c = Consumer::new(settings(|_| {}), None);
+    take(&mut c, &log, "bad", "not json".into());
+    take(
+        &mut c,
+        &log,
+        "ok",
+        entry("2025-09-15T19:10:00Z", "boom 1", "a"),
+    );
+    durable(&mut c);
+    assert_eq!(
+        lines(&log),
+        [LogLine::Ack("bad".into()), LogLine::Ack("ok".into())]
+    );
+    let report = &c.flush(&mut Vec::new())[0];
+    assert_eq!(report.malformed.total, 1);
+    assert_eq!(report.malformed.examples[0].location, "pubsub:bad");
+
+    let log2 = crate::source::fake::Log::default();
+    let mut n = Consumer::new(
+        settings(|s| s.pubsub.on_malformed = OnMalformed::Nack),
+        None,
+    );
+    take(&mut n, &log2, "bad", "{\"x\": 1".into());
+    assert_eq!(
+        lines(&log2),
+        [LogLine::Nack("bad".into())],
+        "nacked at once"
+    );
+    take(&mut n, &log2, "bad", "{\"x\": 1".into());
+    assert_eq!(
+        n.pipeline().counts().malformed,
+        2,
+        "each delivery is counted"
+    );
+    assert_eq!(n.stats().duplicates, 0);
+}
+
+#[test]
+fn known_clusters_stay_known_across_a_restart_and_tiers_escalate_once() {
+    let (log, s) = (log(), settings(|_| {}));
+    let mut c = Consumer::new(s.clone(), None);
+    let first = take(
+        &mut c,
+        &log,
+        "m0",
+        entry("2025-09-15T19:00:00Z", "boom 1", "a"),
+    );
+    assert!(matches!(first[..], [Event::NewCluster { .. }]));
+    let ck = durable(&mut c);
+    let mut c = Consumer::new(s, Some(ck));
+    let mut escalations = Vec::new();
+    for i in 1..150 {
+        let at = format!("2025-09-15T19:{:02}:{:02}Z", i / 60, i % 60);
+        let events = take(
+            &mut c,
+            &log,
+            &format!("m{i}"),
+            entry(&at, &format!("boom {i}"), &format!("i{i}")),
+        );
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::NewCluster { .. })),
+            "known before the restart"
+        );
+        escalations.extend(events.into_iter().filter_map(|e| match e {
+            Event::Escalation {
+                count, at_least, ..
+            } => Some((count, at_least)),
+            _ => None,
+        }));
+    }
+    assert_eq!(
+        escalations,
+        [(100, 100)],
+        "the 100th entry in the hour crosses ≥100 once"
+    );
+}
+
+#[test]
+fn by_wall_clock_a_window_closes_once_its_end_plus_lateness_has_passed() {
+    let (log, mut c) = (
+        log(),
+        Consumer::new(settings(|s| s.live.watermark = Watermark::WallClock), None),
+    );
+    take(
+        &mut c,
+        &log,
+        "m0",
+        entry("2025-09-15T19:10:00Z", "boom 1", "a"),
+    );
+    let mut events = Vec::new();
+    let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    assert!(c
+        .close_due(at("2025-09-15T20:04:59Z"), &mut events)
+        .is_empty());
+    let closed = c.close_due(at("2025-09-15T20:05:00Z"), &mut events);
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].totals.entries, 1);
+    assert!(
+        c.needs_checkpoint(),
+        "a close changes the state to checkpoint"
+    );
+}
+
+#[test]
+fn a_window_closing_after_a_restart_still_names_clusters_seen_only_before_it() {
+    let (log, s) = (log(), settings(|_| {}));
+    let mut c = Consumer::new(s.clone(), None);
+    take(
+        &mut c,
+        &log,
+        "m0",
+        entry("2025-09-15T19:10:00Z", "disk full on node 7", "a"),
+    );
+    let ck = durable(&mut c);
+    let mut c = Consumer::new(s, Some(ck));
+    take(
+        &mut c,
+        &log,
+        "m1",
+        entry("2025-09-15T19:20:00Z", "cache warmed", "b"),
+    );
+    let report = &c.flush(&mut Vec::new())[0];
+    let templates: Vec<&str> = report
+        .clusters
+        .iter()
+        .map(|c| c.template.as_str())
+        .collect();
+    assert!(
+        templates.contains(&"disk full on node <*>"),
+        "{templates:?}"
+    );
+}

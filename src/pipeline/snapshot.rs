@@ -1,0 +1,149 @@
+//! The pipeline's own state as plain data, for a live run's checkpoint: which clusters are
+//! known, unreported malformed input, the next window to close, totals, and the traceback
+//! lines the stitcher still holds (as their raw JSON, re-stitched on restore). Window counts
+//! live in the store and are checkpointed with it.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Counts, Pipeline};
+use crate::config::Settings;
+use crate::entry::parse_entry_max;
+use crate::fingerprint::{ClusterId, Fingerprinter};
+use crate::report::{Malformed, MalformedSummary};
+use crate::source::Boundedness;
+use crate::window::{WindowSpan, WindowStore};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PipelineSnapshot {
+    /// Fine clusters already announced: they are not "new" again after a restart.
+    pub seen: Vec<ClusterId>,
+    pub malformed: MalformedSummary,
+    pub range: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub next: Option<WindowSpan>,
+    pub counts: Counts,
+    /// Raw JSON of the traceback lines held by the stitcher, not yet counted.
+    pub held: Vec<String>,
+}
+
+impl Pipeline {
+    /// The pipeline's state (not the store's).
+    pub fn snapshot(&self) -> PipelineSnapshot {
+        let mut seen: Vec<ClusterId> = self.seen.iter().copied().collect();
+        seen.sort();
+        PipelineSnapshot {
+            seen,
+            malformed: self.malformed.0.clone(),
+            range: self.range,
+            next: self.next,
+            counts: self.counts,
+            held: self
+                .stitcher
+                .held_records()
+                .map(|r| r.raw.clone())
+                .collect(),
+        }
+    }
+
+    /// An unbounded pipeline that continues from `snap`; `store` must hold the window state
+    /// taken with it.
+    pub fn restore(
+        settings: Arc<Settings>,
+        fingerprinter: Arc<Fingerprinter>,
+        store: Arc<dyn WindowStore>,
+        snap: PipelineSnapshot,
+    ) -> Pipeline {
+        let mut p = Pipeline::new(settings, fingerprinter, store, Boundedness::Unbounded);
+        p.seen = snap.seen.into_iter().collect();
+        p.malformed = Malformed(snap.malformed);
+        p.range = snap.range;
+        p.next = snap.next;
+        p.counts = snap.counts;
+        // Held lines were parsed once already, so they parse again; re-holding them rebuilds
+        // the runs. Anything released meanwhile is counted now, as it would have been.
+        let mut events = Vec::new();
+        for raw in &snap.held {
+            if let Ok(record) = parse_entry_max(raw.as_bytes(), usize::MAX) {
+                p.stitcher.push(record, &mut p.ready);
+            }
+        }
+        p.drain_ready(&mut events);
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{Origin, RawEntry};
+    use crate::window::{MemoryStore, Schedule, StoreSnapshot};
+
+    fn raw(v: &serde_json::Value, i: usize) -> RawEntry {
+        RawEntry {
+            data: v.to_string().into(),
+            origin: Origin::File {
+                path: "t".into(),
+                line: i as u64,
+            },
+        }
+    }
+
+    #[test]
+    fn a_pipeline_restored_from_json_snapshots_ends_like_one_never_stopped() {
+        let s = Arc::new(Settings::load(None).unwrap());
+        let schedule = Schedule::new(&s.window);
+        let entries = crate::synth::generate("2025-09-15T19:00:00Z".parse().unwrap(), 2, 13);
+        let fresh = |s: &Arc<Settings>| {
+            let store = Arc::new(MemoryStore::new(schedule, s.window.history));
+            let p = Pipeline::new(
+                s.clone(),
+                Arc::new(Fingerprinter::new()),
+                store.clone(),
+                Boundedness::Unbounded,
+            );
+            (p, store)
+        };
+        let mut events = Vec::new();
+        let (mut whole, _) = fresh(&s);
+        for (i, (_, e)) in entries.iter().enumerate() {
+            whole.ingest(&raw(e, i), &mut events);
+        }
+        let expected = whole.finish(&mut events);
+
+        // Cut inside a traceback, so the stitcher holds lines at the snapshot.
+        let cut = entries
+            .iter()
+            .position(|(_, e)| {
+                e["textPayload"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("Traceback"))
+            })
+            .unwrap()
+            + 1;
+        let (mut first, store) = fresh(&s);
+        for (i, (_, e)) in entries[..cut].iter().enumerate() {
+            first.ingest(&raw(e, i), &mut events);
+        }
+        let snap = first.snapshot();
+        let first_fp = first.fingerprinter().clone();
+        assert!(!snap.held.is_empty(), "the traceback's first line is held");
+        let p_json = serde_json::to_string(&snap).unwrap();
+        let s_json = serde_json::to_string(&store.snapshot()).unwrap();
+        drop(first);
+        let store_snap: StoreSnapshot = serde_json::from_str(&s_json).unwrap();
+        let fp_json = serde_json::to_string(&first_fp.export()).unwrap();
+        let fp = Arc::new(Fingerprinter::from_state(
+            serde_json::from_str(&fp_json).unwrap(),
+        ));
+        let store = Arc::new(MemoryStore::restore(schedule, s.window.history, store_snap));
+        let mut second =
+            Pipeline::restore(s.clone(), fp, store, serde_json::from_str(&p_json).unwrap());
+        for (i, (_, e)) in entries.iter().enumerate().skip(cut) {
+            second.ingest(&raw(e, i), &mut events);
+        }
+        assert_eq!(second.finish(&mut events), expected);
+        assert_eq!(second.counts(), whole.counts());
+    }
+}

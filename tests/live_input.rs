@@ -1,0 +1,100 @@
+//! `log-gardener run` against the emulator: bad messages are counted, reported and acked
+//! without stopping the stream; a never-seen cluster is announced within a second.
+
+mod live_support;
+
+use std::time::{Duration, Instant};
+
+use live_support::{hour_of_entries, Emulator, Workdir};
+
+#[test]
+fn malformed_messages_are_reported_by_reason_and_never_stop_the_stream() {
+    let emu = Emulator::start();
+    let wd = Workdir::new(2, "", "[input]\nmax_entry_bytes = 4096\n");
+    let mut msgs: Vec<String> = hour_of_entries(21).into_iter().take(40).collect();
+    let big =
+        serde_json::json!({"timestamp": "2025-09-15T19:30:00Z", "textPayload": "x".repeat(5000)});
+    msgs.insert(3, "this is not json".into());
+    msgs.insert(9, "{\"timestamp\": 5, \"severity\": []}".into());
+    msgs.insert(17, big.to_string());
+    msgs.insert(25, "[1, 2, 3]".into());
+    let mut run = wd.run(&emu, 1);
+    emu.publish(&msgs);
+    wd.wait_received(msgs.len() as u64, Duration::from_secs(60), &mut run);
+    let (status, _) = run.terminate(Duration::from_secs(15));
+    assert!(status.success(), "{}", run.log());
+    let logs = wd.worklogs();
+    let malformed: u64 = logs
+        .iter()
+        .map(|w| w["malformed"]["total"].as_u64().unwrap())
+        .sum();
+    assert_eq!(malformed, 4, "{logs:#?}");
+    let reasons = &logs[0]["malformed"]["by_reason"];
+    assert!(
+        reasons.as_object().unwrap().len() >= 3,
+        "by reason: {reasons}"
+    );
+    let example = logs[0]["malformed"]["examples"][0]["location"]
+        .as_str()
+        .unwrap();
+    assert!(example.starts_with("pubsub:"), "{example}");
+    let counted: u64 = logs
+        .iter()
+        .map(|w| w["totals"]["entries"].as_u64().unwrap())
+        .sum();
+    assert!(
+        counted >= 36 - 3,
+        "the good entries around them were counted ({counted})"
+    );
+}
+
+#[test]
+fn a_new_cluster_is_announced_within_a_second_of_its_message() {
+    let emu = Emulator::start();
+    let wd = Workdir::new(2, "", "");
+    let mut run = wd.run(&emu, 1);
+    let msg = |text: &str, id: &str| {
+        serde_json::json!({"timestamp": "2025-09-15T19:30:00Z", "severity": "ERROR", "insertId": id,
+            "textPayload": text, "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}})
+        .to_string()
+    };
+    let announced = |run: &live_support::Run| run.log().matches("new cluster").count();
+    // Warm up: the streams are open once the first message arrived.
+    emu.publish(&[msg("warm up 1", "w")]);
+    let start = Instant::now();
+    while announced(&run) < 1 {
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", run.log());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sent = Instant::now();
+    emu.publish(&[msg("payment provider rejected card 42", "n")]);
+    while announced(&run) < 2 {
+        assert!(sent.elapsed() < Duration::from_secs(5), "{}", run.log());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let took = sent.elapsed();
+    eprintln!("new cluster announced {took:?} after publishing started");
+    assert!(took < Duration::from_secs(1), "announced after {took:?}");
+    run.terminate(Duration::from_secs(15));
+}
+
+#[test]
+fn a_missing_subscription_stops_run_with_exit_code_3() {
+    let emu = Emulator::start();
+    let wd = Workdir::new(1, "", "");
+    let mut run = wd.run_with(&emu, 1, &[("LOG_GARDENER__PUBSUB__SUBSCRIPTION", "nope")]);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = run.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "still running: {}",
+            run.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(3), "{}", run.log());
+    assert!(run.log().contains("nope"), "{}", run.log());
+}

@@ -1,0 +1,289 @@
+//! Shared by the `live_*` tests: a pstest emulator per test on a free port, a publisher, the
+//! `run` binary with its own configuration, checkpoint polling, and replay for comparison.
+//! The emulator is built on first use (`scripts/pubsub-emulator.sh build`; CI runs it first).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const PROJECT: &str = "p";
+
+/// A pstest tool, built on first use with `scripts/pubsub-emulator.sh build` (which installs
+/// golang-go and golang-google-cloud-dev with apt when they are missing), so a plain
+/// `cargo test` works on a fresh machine.
+fn tool(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let p = root.join("target/pstest").join(name);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !*built {
+        let st = Command::new("bash")
+            .arg(root.join("scripts/pubsub-emulator.sh"))
+            .arg("build")
+            .status()
+            .expect("run scripts/pubsub-emulator.sh build");
+        assert!(st.success(), "scripts/pubsub-emulator.sh build failed");
+        *built = true;
+    }
+    assert!(p.exists(), "{} is missing after the build", p.display());
+    p
+}
+
+/// A pstest server with topic `t` and subscription `s` (ack deadline 10 s), stopped on drop.
+pub struct Emulator {
+    child: Child,
+    pub addr: String,
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let mut child = Command::new(tool("pstest"))
+            .args(["-port", "0", "-topic", "projects/p/topics/t"])
+            .args([
+                "-subscription",
+                "projects/p/subscriptions/s",
+                "-ack-deadline",
+                "10",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pstest");
+        let stdout = child.stdout.take().expect("pstest stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("pstest output");
+        let addr = line
+            .trim()
+            .strip_prefix("pstest listening on ")
+            .unwrap_or_else(|| panic!("unexpected pstest output {line:?}"))
+            .to_owned();
+        Emulator { child, addr }
+    }
+
+    /// Publishes each line as one message (in order) with the smoke tool.
+    pub fn publish(&self, lines: &[String]) {
+        let mut p = Command::new(tool("smoke"))
+            .args(["-addr", &self.addr, "-project", PROJECT, "-topic", "t"])
+            .args(["-publish-only", "-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start publisher");
+        {
+            use std::io::Write;
+            let mut stdin = p.stdin.take().unwrap();
+            for l in lines {
+                assert!(!l.contains('\n'), "one message per line");
+                writeln!(stdin, "{l}").unwrap();
+            }
+        }
+        assert!(p.wait().unwrap().success(), "publish failed");
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One `log-gardener run` process with stderr in a file.
+pub struct Run {
+    pub child: Child,
+    pub stderr: PathBuf,
+}
+
+/// A working directory for runs: config, checkpoint, worklogs.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    /// `pubsub` adds keys to the `[pubsub]` section, `extra` further sections. The test
+    /// config closes windows by event time and flushes them all at shutdown.
+    pub fn new(streams: usize, pubsub: &str, extra: &str) -> Workdir {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let config = format!(
+            "[pubsub]\nproject = \"p\"\nsubscription = \"s\"\nstreams = {streams}\n{pubsub}\n\
+             [live]\ncheckpoint = \"{d}/state/checkpoint.json\"\ncheckpoint_every = \"500ms\"\n\
+             tick = \"200ms\"\nwatermark = \"event-time\"\nflush_on_shutdown = true\n\n\
+             [report]\ndir = \"{d}/worklogs\"\n\n\
+             # pstest delivers a backlog in random order (it walks a Go map): a backfill of\n\
+             # one hour, so allow an hour of lateness (the stitcher, too).\n\
+             [window]\nallowed_lateness = \"1h\"\n[stitch]\nhorizon = \"1h\"\n{extra}"
+        );
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        Workdir { dir }
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    pub fn run(&self, emu: &Emulator, n: usize) -> Run {
+        self.run_with(emu, n, &[])
+    }
+
+    /// A run with extra environment (e.g. `LOG_GARDENER__LIVE__FLUSH_ON_SHUTDOWN=false`).
+    pub fn run_with(&self, emu: &Emulator, n: usize, env: &[(&str, &str)]) -> Run {
+        let stderr = self.path(&format!("run-{n}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_log-gardener"))
+            .arg("run")
+            .arg("--config")
+            .arg(self.path("config.toml"))
+            .env("PUBSUB_EMULATOR_HOST", &emu.addr)
+            .env("RUST_LOG", "log_gardener=debug")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("start log-gardener run");
+        Run { child, stderr }
+    }
+
+    /// `received` in the last checkpoint, if one was written.
+    pub fn received(&self) -> Option<u64> {
+        let bytes = std::fs::read(self.path("state/checkpoint.json")).ok()?;
+        let v: Value = serde_json::from_slice(&bytes).ok()?;
+        v["pipeline"]["counts"]["received"].as_u64()
+    }
+
+    /// Waits until the checkpoint holds at least `n` entries.
+    pub fn wait_received(&self, n: u64, timeout: Duration, run: &mut Run) {
+        let start = Instant::now();
+        while self.received().unwrap_or(0) < n {
+            if let Ok(Some(status)) = run.child.try_wait() {
+                panic!("run exited early ({status}): {}", run.log());
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "checkpoint holds {:?} < {n} after {timeout:?}: {}",
+                self.received(),
+                run.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the next checkpoint after the current one (polling every millisecond), so a
+    /// kill right after it lands in the gap between the checkpoint and Pub/Sub getting the
+    /// acks (the client sends them every 100 ms).
+    pub fn wait_next_checkpoint(&self, timeout: Duration) {
+        let stamp = || {
+            std::fs::metadata(self.path("state/checkpoint.json"))
+                .and_then(|m| m.modified())
+                .ok()
+        };
+        let (before, start) = (stamp(), Instant::now());
+        while stamp() == before {
+            assert!(
+                start.elapsed() < timeout,
+                "no new checkpoint within {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The worklogs written, as JSON, in window order.
+    pub fn worklogs(&self) -> Vec<Value> {
+        json_files(&self.path("worklogs"))
+    }
+
+    /// Replays `lines` (JSON Lines) through the binary and returns its worklogs.
+    pub fn replay(&self, lines: &[String]) -> Vec<Value> {
+        let input = self.path("input.jsonl");
+        std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+        let out = self.path("replay");
+        let st = Command::new(env!("CARGO_BIN_EXE_log-gardener"))
+            .arg("replay")
+            .arg(&input)
+            .arg("--out")
+            .arg(&out)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        json_files(&out)
+    }
+}
+
+impl Run {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig}");
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the status and how long it took.
+    pub fn terminate(&mut self, timeout: Duration) -> (ExitStatus, Duration) {
+        let start = Instant::now();
+        self.signal("TERM");
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return (st, start.elapsed());
+            }
+            if start.elapsed() > timeout {
+                let _ = self.child.kill();
+                panic!("no exit {timeout:?} after SIGTERM: {}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, sent directly (no `kill` process to spawn: the timing matters).
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn json_files(dir: &Path) -> Vec<Value> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = rd
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect()
+}
+
+/// One hour of generated entries (a few hundred), oldest first, one JSON object per line.
+pub fn hour_of_entries(seed: u64) -> Vec<String> {
+    let start = "2025-09-15T19:00:00Z".parse().unwrap();
+    log_gardener::synth::generate(start, 1, seed)
+        .iter()
+        .map(|(_, v)| v.to_string())
+        .collect()
+}
