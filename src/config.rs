@@ -6,6 +6,7 @@
 //! given with `--config`, then environment variables `LOG_GARDENER__SECTION__KEY`.
 
 mod duration;
+mod obs;
 mod raw;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use chrono::TimeDelta;
 use regex::Regex;
 
 pub use duration::parse_duration;
+pub use obs::{AlertSettings, MetricsSettings};
 pub use raw::{RawConfig, RawRule};
 
 use crate::entry::Severity;
@@ -67,6 +69,8 @@ pub struct Settings {
     pub issue_min_priority: Priority,
     pub worklog_dir: PathBuf,
     pub max_entry_bytes: usize,
+    pub metrics: MetricsSettings,
+    pub alerts: AlertSettings,
 }
 
 impl Settings {
@@ -88,7 +92,9 @@ impl Settings {
                 config::Environment::with_prefix("LOG_GARDENER")
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("alerts.alertmanager_urls"),
             )
             .build()?
             .try_deserialize()?;
@@ -122,6 +128,8 @@ impl TryFrom<RawConfig> for Settings {
             )?,
             worklog_dir: PathBuf::from(&raw.report.dir),
             max_entry_bytes: positive("input.max_entry_bytes", raw.input.max_entry_bytes)?,
+            metrics: obs::metrics_settings(&raw.metrics)?,
+            alerts: obs::alert_settings(&raw.alerts)?,
         })
     }
 }

@@ -14,7 +14,8 @@
 //!     ▼
 //!  escalate   rules + thresholds → priority P0..P5 and the reason          (pure)
 //!     ▼
-//!  sinks      worklog (markdown + JSON), later GitHub issues, alerts, metrics
+//!  sinks      worklog (markdown + JSON), alerts (Alertmanager, webhook), Prometheus
+//!             metrics; later GitHub issues
 //! ```
 //!
 //! `app` wires the stages with bounded channels; `pipeline` is the synchronous core that

@@ -51,7 +51,13 @@ pub struct Pipeline {
     /// The next window to close; set by the first close.
     next: Option<WindowSpan>,
     counts: Counts,
+    /// Told (fine cluster id, event time) of every counted entry: the alert stage's activity
+    /// feed (`AlertHandle::observe`). Set by the run wiring; None in replay.
+    activity: Option<ActivityHook>,
 }
+
+/// See [`Pipeline::on_activity`].
+pub type ActivityHook = Box<dyn FnMut(ClusterId, DateTime<Utc>) + Send>;
 
 impl Pipeline {
     /// A pipeline for a `bounded` input (a file: windows close at its end, and nothing depends
@@ -82,7 +88,14 @@ impl Pipeline {
             range: None,
             next: None,
             counts: Counts::default(),
+            activity: None,
         }
+    }
+
+    /// Calls `hook` with the fine cluster id and event time of every entry counted from now
+    /// on. It runs on the hot path: it must be cheap and must not block.
+    pub fn on_activity(&mut self, hook: ActivityHook) {
+        self.activity = Some(hook);
     }
 
     pub fn counts(&self) -> Counts {
@@ -92,6 +105,7 @@ impl Pipeline {
     /// Takes one raw entry through parse, stitch, fingerprint and count.
     pub fn ingest(&mut self, raw: &RawEntry, events: &mut Vec<Event>) {
         self.counts.received += 1;
+        ev::EntryReceived.emit();
         match parse_entry_max(&raw.data, self.settings.max_entry_bytes) {
             Ok(record) => {
                 self.stitcher.push(record, &mut self.ready);
@@ -145,6 +159,13 @@ impl Pipeline {
             ev::LateEntry { at: r.timestamp }.emit();
         }
         self.counts.counted += 1;
+        if let Some(hook) = &mut self.activity {
+            hook(id, r.timestamp);
+        }
+        ev::EntryCounted {
+            severity: r.severity,
+        }
+        .emit();
         self.range = Some(match self.range {
             None => (r.timestamp, r.timestamp),
             Some((lo, hi)) => (lo.min(r.timestamp), hi.max(r.timestamp)),
@@ -338,5 +359,30 @@ mod tests {
         );
         let next = p.close_due(t("2025-09-15T21:05:00Z"), &mut events);
         assert_eq!((next[0].totals.late, next[0].totals.entries), (1, 1));
+    }
+
+    #[test]
+    fn the_activity_hook_sees_every_counted_entry_with_its_fine_id() {
+        let mut p = pipeline(TimeDelta::hours(1), Boundedness::Bounded);
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        p.on_activity(Box::new(move |id, at| log.lock().unwrap().push((id, at))));
+        let mut events = Vec::new();
+        for (i, (_, e)) in synth::generate(t("2025-09-15T19:00:00Z"), 1, 5)
+            .iter()
+            .enumerate()
+        {
+            p.ingest(&raw(e, i as u64), &mut events);
+        }
+        p.finish(&mut events);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len() as u64, p.counts().counted);
+        for e in &events {
+            let Event::NewCluster { id, at, .. } = e;
+            assert!(
+                seen.contains(&(*id, *at)),
+                "a new cluster's first entry is observed"
+            );
+        }
     }
 }
