@@ -7,6 +7,7 @@
 
 mod duration;
 mod live;
+mod obs;
 mod raw;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use regex::Regex;
 
 pub use duration::parse_duration;
 pub use live::{LiveSettings, OnMalformed, PubSubSettings, Watermark};
+pub use obs::{AlertSettings, MetricsSettings};
 pub use raw::{RawConfig, RawRule};
 
 use crate::entry::Severity;
@@ -76,6 +78,8 @@ pub struct Settings {
     pub live: LiveSettings,
     /// The GitHub issues sink; `None` when `github.repo` is empty.
     pub github: Option<GithubSettings>,
+    pub metrics: MetricsSettings,
+    pub alerts: AlertSettings,
 }
 
 /// The GitHub issues sink, validated (see `config/default.toml`, `[github]`).
@@ -116,7 +120,9 @@ impl Settings {
                 config::Environment::with_prefix("LOG_GARDENER")
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("alerts.alertmanager_urls"),
             )
             .build()?
             .try_deserialize()?;
@@ -154,6 +160,8 @@ impl TryFrom<RawConfig> for Settings {
             github: github(&raw.github)?,
             pubsub: live::pubsub_settings(&raw.pubsub)?,
             live: live::live_settings(&raw.live)?,
+            metrics: obs::metrics_settings(&raw.metrics)?,
+            alerts: obs::alert_settings(&raw.alerts)?,
         })
     }
 }

@@ -1,44 +1,44 @@
-//! Things worth telling, one struct each. `emit` logs the event with its fields and counts it,
-//! so logs and counters never drift apart. (The counters become Prometheus metrics later.)
+//! Things worth telling, one struct each. `emit` logs the event with its fields and counts it in
+//! the Prometheus registry (`sinks::metrics`, once the run wiring installed it), so logs and
+//! metrics never drift apart. The two per-entry events log at `trace` only: they are the hot path.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::entry::Severity;
+use crate::escalate::Priority;
 use crate::fingerprint::ClusterId;
+use crate::sinks::metrics::{installed, DeliveryOutcome, GithubOutcome};
 use crate::source::Origin;
 use crate::window::WindowSpan;
 
-/// Process-wide counters of the events below.
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub malformed: AtomicU64,
-    pub late: AtomicU64,
-    pub new_clusters: AtomicU64,
-    pub windows_closed: AtomicU64,
-    /// GitHub requests sent (or planned, dry) that succeeded / that GitHub refused.
-    pub github_actions: AtomicU64,
-    pub github_refused: AtomicU64,
-    pub duplicates: AtomicU64,
-    pub escalations: AtomicU64,
-    pub checkpoints: AtomicU64,
-    pub checkpoint_failures: AtomicU64,
+/// A raw entry taken from the source (before parsing).
+pub struct EntryReceived;
+
+impl EntryReceived {
+    #[inline]
+    pub fn emit(self) {
+        if let Some(m) = installed() {
+            m.entry_received();
+        }
+    }
 }
 
-pub static COUNTERS: Counters = Counters {
-    malformed: AtomicU64::new(0),
-    late: AtomicU64::new(0),
-    new_clusters: AtomicU64::new(0),
-    windows_closed: AtomicU64::new(0),
-    github_actions: AtomicU64::new(0),
-    github_refused: AtomicU64::new(0),
-    duplicates: AtomicU64::new(0),
-    escalations: AtomicU64::new(0),
-    checkpoints: AtomicU64::new(0),
-    checkpoint_failures: AtomicU64::new(0),
-};
+/// An entry parsed and counted in its window.
+pub struct EntryCounted {
+    pub severity: Severity,
+}
+
+impl EntryCounted {
+    #[inline]
+    pub fn emit(self) {
+        if let Some(m) = installed() {
+            m.entry_parsed(self.severity);
+        }
+        tracing::trace!(severity = %self.severity, "entry counted");
+    }
+}
 
 /// A piece of input that is not a LogEntry: counted, reported in the next worklog, skipped.
 pub struct MalformedEntry<'a> {
@@ -49,7 +49,9 @@ pub struct MalformedEntry<'a> {
 
 impl MalformedEntry<'_> {
     pub fn emit(self) {
-        COUNTERS.malformed.fetch_add(1, Ordering::Relaxed);
+        if let Some(m) = installed() {
+            m.entry_malformed(self.reason);
+        }
         tracing::warn!(origin = %self.origin, reason = self.reason, detail = self.detail, "skipping input that is not a LogEntry");
     }
 }
@@ -61,7 +63,9 @@ pub struct LateEntry {
 
 impl LateEntry {
     pub fn emit(self) {
-        COUNTERS.late.fetch_add(1, Ordering::Relaxed);
+        if let Some(m) = installed() {
+            m.entry_late();
+        }
         tracing::debug!(event_time = %self.at, "late entry counted outside its closed window");
     }
 }
@@ -75,7 +79,9 @@ pub struct NewCluster<'a> {
 
 impl NewCluster<'_> {
     pub fn emit(self) {
-        COUNTERS.new_clusters.fetch_add(1, Ordering::Relaxed);
+        if let Some(m) = installed() {
+            m.cluster_new();
+        }
         tracing::debug!(cluster = %self.id, service = self.service, severity = %self.severity, "new cluster");
     }
 }
@@ -90,8 +96,112 @@ pub struct WindowClosed {
 
 impl WindowClosed {
     pub fn emit(self) {
-        COUNTERS.windows_closed.fetch_add(1, Ordering::Relaxed);
+        if let Some(m) = installed() {
+            m.window_closed(self.took);
+        }
         tracing::info!(start = %self.span.start, end = %self.span.end, clusters = self.clusters, entries = self.entries, took_ms = self.took.as_millis() as u64, "window closed");
+    }
+}
+
+/// An alertable event (a new cluster, an escalation) reached the alert stage.
+pub struct AlertableEvent {
+    /// `new_cluster` or `escalation`.
+    pub kind: &'static str,
+    pub cluster: ClusterId,
+    pub priority: Priority,
+    /// Whether it passed `alerts.min_priority`, the rate limit and flap damping.
+    pub fires: bool,
+}
+
+impl AlertableEvent {
+    pub fn emit(self) {
+        if let Some(m) = installed() {
+            m.event(self.kind, self.priority);
+        }
+        if self.fires {
+            tracing::info!(kind = self.kind, cluster = %self.cluster, priority = %self.priority, "alert fires");
+        } else {
+            tracing::debug!(kind = self.kind, cluster = %self.cluster, priority = %self.priority, "alertable event, no new alert");
+        }
+    }
+}
+
+/// One delivery attempt of alert posts to a receiver.
+pub struct AlertDelivery<'a> {
+    /// `alertmanager` or `webhook`.
+    pub receiver: &'static str,
+    pub outcome: DeliveryOutcome,
+    pub alerts: usize,
+    pub error: Option<&'a str>,
+}
+
+impl AlertDelivery<'_> {
+    pub fn emit(self) {
+        if let Some(m) = installed() {
+            m.alert_delivery(self.receiver, self.outcome);
+        }
+        match self.outcome {
+            DeliveryOutcome::Delivered => {
+                tracing::debug!(
+                    receiver = self.receiver,
+                    alerts = self.alerts,
+                    "alerts delivered"
+                )
+            }
+            DeliveryOutcome::Retried => {
+                tracing::warn!(
+                    receiver = self.receiver,
+                    alerts = self.alerts,
+                    error = self.error,
+                    "alert delivery failed; will retry"
+                )
+            }
+            DeliveryOutcome::Failed => {
+                tracing::error!(
+                    receiver = self.receiver,
+                    alerts = self.alerts,
+                    error = self.error,
+                    "alert delivery given up"
+                )
+            }
+        }
+    }
+}
+
+/// An alert post dropped because the receiver's queue was full (the oldest one goes).
+pub struct AlertDropped {
+    pub receiver: &'static str,
+}
+
+impl AlertDropped {
+    pub fn emit(self) {
+        if let Some(m) = installed() {
+            m.alert_dropped(self.receiver);
+        }
+        tracing::warn!(
+            receiver = self.receiver,
+            "alert queue full; dropped the oldest post"
+        );
+    }
+}
+
+/// A GitHub API request ended (for the issue sink).
+pub struct GithubRequest<'a> {
+    pub outcome: GithubOutcome,
+    /// What was asked, e.g. `create_issue` (a fixed name, never the issue text).
+    pub operation: &'a str,
+}
+
+impl GithubRequest<'_> {
+    pub fn emit(self) {
+        if let Some(m) = installed() {
+            m.github_request(self.outcome);
+        }
+        tracing::debug!(
+            operation = self.operation,
+            outcome = self.outcome.as_str(),
+            "github request"
+        );
     }
 }
 
@@ -107,12 +217,10 @@ pub struct GithubSynced<'a> {
 
 impl GithubSynced<'_> {
     pub fn emit(self) {
-        COUNTERS
-            .github_actions
-            .fetch_add(self.done, Ordering::Relaxed);
-        COUNTERS
-            .github_refused
-            .fetch_add(self.refused, Ordering::Relaxed);
+        if let (Some(m), false) = (installed(), self.dry_run) {
+            (0..self.done).for_each(|_| m.github_request(GithubOutcome::Ok));
+            (0..self.refused).for_each(|_| m.github_request(GithubOutcome::Permanent));
+        }
         let end = self.window_end.map(|t| t.to_rfc3339()).unwrap_or_default();
         let stopped = self.stopped.unwrap_or("");
         if self.refused > 0 || !stopped.is_empty() {
@@ -131,7 +239,9 @@ pub struct DuplicateMessage<'a> {
 
 impl DuplicateMessage<'_> {
     pub fn emit(self) {
-        COUNTERS.duplicates.fetch_add(1, Ordering::Relaxed);
+        if let Some(m) = installed() {
+            m.redelivery();
+        }
         tracing::debug!(message_id = self.id, "redelivered message already counted");
     }
 }
@@ -146,7 +256,9 @@ pub struct Escalation {
 
 impl Escalation {
     pub fn emit(self) {
-        COUNTERS.escalations.fetch_add(1, Ordering::Relaxed);
+        if let Some(m) = installed() {
+            m.escalation();
+        }
         tracing::warn!(cluster = %self.id, count = self.count, at_least = self.at_least, raise = self.raise, "escalation: cluster count crossed a tier in the last hour");
     }
 }
@@ -159,7 +271,9 @@ pub struct CheckpointWritten {
 
 impl CheckpointWritten {
     pub fn emit(self) {
-        COUNTERS.checkpoints.fetch_add(1, Ordering::Relaxed);
+        if let Some(m) = installed() {
+            m.checkpoint(true);
+        }
         tracing::debug!(
             acked = self.acked,
             took_ms = self.took.as_millis() as u64,
@@ -176,7 +290,9 @@ pub struct CheckpointFailed<'a> {
 
 impl CheckpointFailed<'_> {
     pub fn emit(self) {
-        COUNTERS.checkpoint_failures.fetch_add(1, Ordering::Relaxed);
+        if let Some(m) = installed() {
+            m.checkpoint(false);
+        }
         tracing::error!(error = %self.error, unacked = self.waiting, "checkpoint failed; messages stay unacked until the next one");
     }
 }

@@ -14,7 +14,8 @@
 //!     ▼
 //!  escalate   rules + thresholds → priority P0..P5 and the reason          (pure)
 //!     ▼
-//!  sinks      worklog (markdown + JSON), then GitHub issues; later alerts, metrics
+//!  sinks      worklog (markdown + JSON), then GitHub issues; alerts (Alertmanager, webhook),
+//!             Prometheus metrics
 //! ```
 //!
 //! `app` wires the stages with bounded channels; `pipeline` is the synchronous core that

@@ -66,7 +66,13 @@ pub struct Pipeline {
     /// (fine id, event time) of every entry counted since the last `take_counted`, when the
     /// caller asked for it (live escalation); `None` costs nothing.
     counted: Option<Vec<(ClusterId, DateTime<Utc>)>>,
+    /// Told (fine cluster id, event time) of every counted entry: the alert stage's activity
+    /// feed (`AlertHandle::observe`). Set by the run wiring; None in replay.
+    activity: Option<ActivityHook>,
 }
+
+/// See [`Pipeline::on_activity`].
+pub type ActivityHook = Box<dyn FnMut(ClusterId, DateTime<Utc>) + Send>;
 
 impl Pipeline {
     /// A pipeline for a `bounded` input (a file: windows close at its end, and nothing depends
@@ -99,6 +105,7 @@ impl Pipeline {
             next: None,
             counts: Counts::default(),
             counted: None,
+            activity: None,
         }
     }
 
@@ -133,6 +140,12 @@ impl Pipeline {
         self.range
     }
 
+    /// Calls `hook` with the fine cluster id and event time of every entry counted from now
+    /// on. It runs on the hot path: it must be cheap and must not block.
+    pub fn on_activity(&mut self, hook: ActivityHook) {
+        self.activity = Some(hook);
+    }
+
     pub fn counts(&self) -> Counts {
         self.counts
     }
@@ -140,6 +153,7 @@ impl Pipeline {
     /// Takes one raw entry through parse, stitch, fingerprint and count.
     pub fn ingest(&mut self, raw: &RawEntry, events: &mut Vec<Event>) {
         self.counts.received += 1;
+        ev::EntryReceived.emit();
         match parse_entry_max(&raw.data, self.settings.max_entry_bytes) {
             Ok(record) => {
                 self.stitcher.push(record, &mut self.ready);
@@ -187,6 +201,13 @@ impl Pipeline {
         if let Some(c) = &mut self.counted {
             c.push((id, r.timestamp));
         }
+        if let Some(hook) = &mut self.activity {
+            hook(id, r.timestamp);
+        }
+        ev::EntryCounted {
+            severity: r.severity,
+        }
+        .emit();
         self.range = Some(match self.range {
             None => (r.timestamp, r.timestamp),
             Some((lo, hi)) => (lo.min(r.timestamp), hi.max(r.timestamp)),
@@ -396,5 +417,32 @@ mod tests {
         );
         let next = p.close_due(t("2025-09-15T21:05:00Z"), &mut events);
         assert_eq!((next[0].totals.late, next[0].totals.entries), (1, 1));
+    }
+
+    #[test]
+    fn the_activity_hook_sees_every_counted_entry_with_its_fine_id() {
+        let mut p = pipeline(TimeDelta::hours(1), Boundedness::Bounded);
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        p.on_activity(Box::new(move |id, at| log.lock().unwrap().push((id, at))));
+        let mut events = Vec::new();
+        for (i, (_, e)) in synth::generate(t("2025-09-15T19:00:00Z"), 1, 5)
+            .iter()
+            .enumerate()
+        {
+            p.ingest(&raw(e, i as u64), &mut events);
+        }
+        p.finish(&mut events);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len() as u64, p.counts().counted);
+        for e in &events {
+            let Event::NewCluster { id, at, .. } = e else {
+                continue;
+            };
+            assert!(
+                seen.contains(&(*id, *at)),
+                "a new cluster's first entry is observed"
+            );
+        }
     }
 }

@@ -22,6 +22,10 @@ pub struct RawConfig {
     pub pubsub: RawPubSub,
     /// How `run` closes windows and checkpoints its state.
     pub live: RawLive,
+    /// The Prometheus endpoint.
+    pub metrics: RawMetrics,
+    /// Near-real-time alerts to Alertmanager and a webhook.
+    pub alerts: RawAlerts,
     /// Priority rules, first match wins.
     #[serde(default)]
     pub rules: Vec<RawRule>,
@@ -167,6 +171,39 @@ pub struct RawLive {
     pub flush_on_shutdown: bool,
     /// Message ids remembered to recognise redeliveries.
     pub dedupe_ids: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// Address of `/metrics`, `/healthz` and `/readyz`, e.g. "127.0.0.1:9464".
+    pub listen: String,
+    /// Clusters of the last window exported by name; the rest are summed as "other".
+    pub top_k: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    /// Alertmanager base URLs (an HA set: every one gets every alert); empty = none.
+    #[serde(default)]
+    pub alertmanager_urls: Vec<String>,
+    /// A Slack-compatible webhook URL; "" = none.
+    pub webhook_url: String,
+    /// Least urgent priority that alerts, e.g. "P1".
+    pub min_priority: String,
+    /// Alertmanager's resolve_timeout: firing alerts are re-posted every half of it.
+    pub resolve_timeout: String,
+    /// A cluster with no entries for this long is resolved, e.g. "15m".
+    pub quiet_after: String,
+    /// A resolved cluster returning within this time resumes its alert, e.g. "30m".
+    pub flap_window: String,
+    /// A cluster fires a new alert at most once per this, unless more urgent, e.g. "1h".
+    pub rate_limit: String,
+    /// Google Cloud project for the Cloud Logging link in alerts; "" = no link.
+    pub logging_project: String,
+    /// Posts waiting per receiver; when full the oldest is dropped and counted.
+    pub queue: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

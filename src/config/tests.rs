@@ -79,6 +79,20 @@ fn bad_values_name_their_key() {
             "[report]\nissue_min_priority = \"high\"\n",
             "report.issue_min_priority",
         ),
+        ("[metrics]\nlisten = \"localhost\"\n", "metrics.listen"),
+        ("[metrics]\ntop_k = 0\n", "metrics.top_k"),
+        ("[alerts]\nmin_priority = \"P7\"\n", "alerts.min_priority"),
+        (
+            "[alerts]\nresolve_timeout = \"1s\"\n",
+            "alerts.resolve_timeout",
+        ),
+        ("[alerts]\nquiet_after = \"later\"\n", "alerts.quiet_after"),
+        (
+            "[alerts]\nalertmanager_urls = [\"am:9093\"]\n",
+            "alerts.alertmanager_urls[0]",
+        ),
+        ("[alerts]\nwebhook_url = \"hooks\"\n", "alerts.webhook_url"),
+        ("[alerts]\nqueue = 0\n", "alerts.queue"),
     ];
     for (text, key) in cases {
         let e = Settings::load(Some(file(text).path()))
@@ -135,9 +149,47 @@ fn the_default_rules_give_the_seed_worklogs_priorities() {
 fn environment_overrides_files() {
     // Only this test sets LOG_GARDENER__ variables, and it removes them again.
     std::env::set_var("LOG_GARDENER__WINDOW__HOP", "30m");
+    std::env::set_var(
+        "LOG_GARDENER__ALERTS__ALERTMANAGER_URLS",
+        "http://am-0:9093,http://am-1:9093",
+    );
     let s = Settings::load(None);
     std::env::remove_var("LOG_GARDENER__WINDOW__HOP");
-    assert_eq!(s.unwrap().window.hop, TimeDelta::minutes(30));
+    std::env::remove_var("LOG_GARDENER__ALERTS__ALERTMANAGER_URLS");
+    let s = s.unwrap();
+    assert_eq!(s.window.hop, TimeDelta::minutes(30));
+    assert_eq!(
+        s.alerts.alertmanager_urls,
+        ["http://am-0:9093", "http://am-1:9093"],
+        "a comma-separated list from the environment"
+    );
+}
+
+#[test]
+fn metrics_and_alerts_defaults_are_the_documented_ones() {
+    let s = Settings::load(None).unwrap();
+    assert_eq!(s.metrics.listen.to_string(), "127.0.0.1:9464");
+    assert_eq!(s.metrics.top_k, 20);
+    let a = &s.alerts;
+    assert!(!a.enabled(), "no receiver unless configured");
+    assert_eq!(a.policy.min_priority, Priority::P1);
+    assert_eq!(a.policy.hold_for, TimeDelta::minutes(5));
+    assert_eq!(
+        a.policy.repost_every,
+        TimeDelta::seconds(150),
+        "half of resolve_timeout"
+    );
+    assert_eq!(a.policy.quiet_after, TimeDelta::minutes(15));
+    assert_eq!(a.policy.flap_window, TimeDelta::minutes(30));
+    assert_eq!(a.policy.rate_limit, TimeDelta::hours(1));
+    assert_eq!((a.webhook_url.as_deref(), a.queue), (None, 256));
+}
+
+#[test]
+fn an_unknown_alerts_key_is_an_error() {
+    let f = file("[alerts]\nmin_prio = \"P0\"\n");
+    let e = Settings::load(Some(f.path())).unwrap_err().to_string();
+    assert!(e.contains("min_prio"), "{e}");
 }
 
 #[test]

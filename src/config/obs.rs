@@ -1,0 +1,94 @@
+//! The `[metrics]` and `[alerts]` sections, validated: the metrics endpoint's address and
+//! top-K, and the alert policy with its receivers.
+
+use std::net::SocketAddr;
+
+use chrono::TimeDelta;
+
+use super::raw::{RawAlerts, RawMetrics};
+use super::{dur, invalid, positive, priority, ConfigError};
+use crate::sinks::alert::Policy;
+
+/// The Prometheus endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// Where `/metrics`, `/healthz` and `/readyz` are served.
+    pub listen: SocketAddr,
+    /// Clusters of the last window exported with their own `cluster` label.
+    pub top_k: usize,
+}
+
+/// Alerting, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertSettings {
+    pub policy: Policy,
+    /// Alertmanager base URLs; every one gets every post (an HA set deduplicates).
+    pub alertmanager_urls: Vec<String>,
+    /// A Slack-compatible webhook, if any.
+    pub webhook_url: Option<String>,
+    /// Google Cloud project for the Cloud Logging link in alerts.
+    pub logging_project: Option<String>,
+    /// Posts waiting per receiver before the oldest is dropped.
+    pub queue: usize,
+}
+
+impl AlertSettings {
+    /// Whether any receiver is configured (otherwise the run wiring starts no alert stage).
+    pub fn enabled(&self) -> bool {
+        !self.alertmanager_urls.is_empty() || self.webhook_url.is_some()
+    }
+}
+
+pub(super) fn metrics_settings(m: &RawMetrics) -> Result<MetricsSettings, ConfigError> {
+    let listen = m.listen.parse().map_err(|_| {
+        invalid(
+            "metrics.listen",
+            format!("{:?} is not an address like 127.0.0.1:9464", m.listen),
+        )
+    })?;
+    Ok(MetricsSettings {
+        listen,
+        top_k: positive("metrics.top_k", m.top_k)?,
+    })
+}
+
+fn url(key: &str, u: &str) -> Result<String, ConfigError> {
+    if !(u.starts_with("http://") || u.starts_with("https://")) || u.contains(char::is_whitespace) {
+        return Err(invalid(key, format!("{u:?} is not an http(s) URL")));
+    }
+    Ok(u.to_owned())
+}
+
+fn non_empty(s: &str) -> Option<&str> {
+    Some(s.trim()).filter(|s| !s.is_empty())
+}
+
+pub(super) fn alert_settings(a: &RawAlerts) -> Result<AlertSettings, ConfigError> {
+    let resolve_timeout = dur("alerts.resolve_timeout", &a.resolve_timeout)?;
+    if resolve_timeout < TimeDelta::seconds(2) {
+        return Err(invalid("alerts.resolve_timeout", "must be at least 2s"));
+    }
+    let policy = Policy {
+        min_priority: priority("alerts.min_priority", &a.min_priority)?,
+        repost_every: resolve_timeout / 2,
+        hold_for: resolve_timeout,
+        quiet_after: dur("alerts.quiet_after", &a.quiet_after)?,
+        flap_window: dur("alerts.flap_window", &a.flap_window)?,
+        rate_limit: dur("alerts.rate_limit", &a.rate_limit)?,
+    };
+    let alertmanager_urls = a
+        .alertmanager_urls
+        .iter()
+        .enumerate()
+        .map(|(i, u)| url(&format!("alerts.alertmanager_urls[{i}]"), u))
+        .collect::<Result<_, _>>()?;
+    Ok(AlertSettings {
+        policy,
+        alertmanager_urls,
+        webhook_url: non_empty(&a.webhook_url)
+            .map(|u| url("alerts.webhook_url", u))
+            .transpose()?,
+        logging_project: non_empty(&a.logging_project).map(str::to_owned),
+        queue: positive("alerts.queue", a.queue)?,
+    })
+}

@@ -1,0 +1,172 @@
+//! The receivers: Alertmanager's API v2 (`POST {url}/api/v2/alerts`), a Slack-compatible
+//! webhook (`{"text": …}`), and a recording fake for tests that can be told to fail.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::payload::{alertmanager_body, webhook_text, Links};
+use super::{AlertPost, AlertSink, DeliveryError};
+
+/// Longest one HTTP request may take (the delivery task also bounds each attempt).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
+
+fn client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build()
+}
+
+/// Sends `body` as JSON and sorts the answer into retryable and permanent failures.
+async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+) -> Result<(), DeliveryError> {
+    let bytes = serde_json::to_vec(body).map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+    let resp = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(bytes)
+        .send()
+        .await
+        .map_err(|e| DeliveryError::Retryable(format!("{url}: {e}")))?;
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let text = resp.text().await.unwrap_or_default();
+    let msg = format!(
+        "{url}: {status}: {}",
+        text.chars().take(200).collect::<String>()
+    );
+    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        Err(DeliveryError::Retryable(msg))
+    } else {
+        Err(DeliveryError::Permanent(msg))
+    }
+}
+
+/// One Alertmanager of an HA set: every instance gets every post (they deduplicate).
+pub struct Alertmanager {
+    client: reqwest::Client,
+    url: String,
+    links: Links,
+}
+
+impl Alertmanager {
+    /// `base` is the Alertmanager's URL, e.g. `http://alertmanager:9093`.
+    pub fn new(base: &str, links: Links) -> Result<Alertmanager, reqwest::Error> {
+        Ok(Alertmanager {
+            client: client()?,
+            url: format!("{}/api/v2/alerts", base.trim_end_matches('/')),
+            links,
+        })
+    }
+}
+
+impl AlertSink for Alertmanager {
+    fn receiver(&self) -> &'static str {
+        "alertmanager"
+    }
+
+    async fn deliver(&self, posts: &[AlertPost]) -> Result<(), DeliveryError> {
+        post_json(
+            &self.client,
+            &self.url,
+            &alertmanager_body(posts, &self.links),
+        )
+        .await
+    }
+}
+
+/// A Slack-compatible incoming webhook: one message per fire and per resolution.
+pub struct Webhook {
+    client: reqwest::Client,
+    url: String,
+    links: Links,
+}
+
+impl Webhook {
+    pub fn new(url: &str, links: Links) -> Result<Webhook, reqwest::Error> {
+        Ok(Webhook {
+            client: client()?,
+            url: url.to_owned(),
+            links,
+        })
+    }
+}
+
+impl AlertSink for Webhook {
+    fn receiver(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn wants(&self, post: &AlertPost) -> bool {
+        webhook_text(post, &self.links).is_some()
+    }
+
+    fn batch_max(&self) -> usize {
+        1
+    }
+
+    async fn deliver(&self, posts: &[AlertPost]) -> Result<(), DeliveryError> {
+        for p in posts {
+            if let Some(text) = webhook_text(p, &self.links) {
+                post_json(
+                    &self.client,
+                    &self.url,
+                    &serde_json::json!({ "text": text }),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Test fake: records every delivered post; the first `fail_first` attempts fail (retryably).
+#[derive(Clone, Default)]
+pub struct RecordingSink {
+    pub posts: Arc<Mutex<Vec<AlertPost>>>,
+    /// When each attempt happened (tokio time), delivered or not.
+    pub attempts: Arc<Mutex<Vec<tokio::time::Instant>>>,
+    fail_first: Arc<AtomicUsize>,
+}
+
+impl RecordingSink {
+    pub fn failing_first(n: usize) -> RecordingSink {
+        let s = RecordingSink::default();
+        s.fail_first.store(n, Ordering::SeqCst);
+        s
+    }
+
+    pub fn delivered(&self) -> Vec<AlertPost> {
+        self.posts.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    pub fn attempt_times(&self) -> Vec<tokio::time::Instant> {
+        self.attempts.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+}
+
+impl AlertSink for RecordingSink {
+    fn receiver(&self) -> &'static str {
+        "recording"
+    }
+
+    async fn deliver(&self, posts: &[AlertPost]) -> Result<(), DeliveryError> {
+        if let Ok(mut a) = self.attempts.lock() {
+            a.push(tokio::time::Instant::now());
+        }
+        let failing = self
+            .fail_first
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            return Err(DeliveryError::Retryable("told to fail".into()));
+        }
+        if let Ok(mut p) = self.posts.lock() {
+            p.extend_from_slice(posts);
+        }
+        Ok(())
+    }
+}

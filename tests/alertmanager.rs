@@ -1,0 +1,262 @@
+//! Against real Alertmanagers (Debian's 0.25, an HA pair without gossip): a P0 cluster from
+//! the real pipeline's window report, handed to the alert stage, is listed by both
+//! Alertmanagers' `/api/v2/alerts` within 2 s; a P3 one never is;
+//! the alert is kept by re-posts while entries come, resolved when the cluster goes quiet, and
+//! each Alertmanager notifies its receiver of the resolution exactly once.
+
+#[path = "common/servers.rs"]
+mod servers;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use log_gardener::config::Settings;
+use log_gardener::escalate::Priority;
+use log_gardener::fingerprint::Fingerprinter;
+use log_gardener::pipeline::Pipeline;
+use log_gardener::report::ClusterReport;
+use log_gardener::sinks::alert::payload::Links;
+use log_gardener::sinks::alert::{self, AlertEvent, AlertKind, Alertmanager, Lane, Policy};
+use log_gardener::source::{Boundedness, Origin, RawEntry};
+use log_gardener::synth;
+use log_gardener::window::{MemoryStore, Schedule};
+use serde_json::Value;
+
+/// The clusters of one generated hour, as the real pipeline reports them.
+fn clusters() -> Vec<ClusterReport> {
+    let settings = Arc::new(Settings::load(None).expect("built-in settings"));
+    let store = Arc::new(MemoryStore::new(
+        Schedule::new(&settings.window),
+        settings.window.history,
+    ));
+    let mut p = Pipeline::new(
+        settings,
+        Arc::new(Fingerprinter::new()),
+        store,
+        Boundedness::Bounded,
+    );
+    let start = "2025-09-15T19:00:00Z".parse().expect("a time");
+    let mut events = Vec::new();
+    for (_, e) in synth::generate(start, 1, 9) {
+        let raw = RawEntry {
+            data: e.to_string().into(),
+            origin: Origin::File {
+                path: "synth".into(),
+                line: 0,
+            },
+        };
+        p.ingest(&raw, &mut events);
+    }
+    p.finish(&mut events)
+        .into_iter()
+        .flat_map(|r| r.clusters)
+        .collect()
+}
+
+fn event(c: &ClusterReport) -> AlertEvent {
+    AlertEvent {
+        kind: AlertKind::NewCluster,
+        cluster: c.id,
+        service: c.service.clone(),
+        priority: c.priority,
+        template: c.template.clone(),
+        sample: c.sample.as_ref().map(|s| s.to_string()),
+        issue_url: Some("https://github.com/example/backend/issues/42".into()),
+        aliases: c.aliases.clone(),
+        at: Utc::now(),
+    }
+}
+
+async fn listed(am: &str, cluster: &str) -> Option<Value> {
+    let alerts = servers::get_json(&format!("{am}/api/v2/alerts")).await?;
+    alerts
+        .as_array()?
+        .iter()
+        .find(|a| a["labels"]["cluster"] == cluster)
+        .cloned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_p0_cluster_reaches_both_alertmanagers_within_2s_and_resolves_once() {
+    servers::require(servers::ALERTMANAGER);
+    let (hook, hook_addr) = servers::Hook::start().await;
+    let mut ams = [
+        servers::alertmanager(hook_addr),
+        servers::alertmanager(hook_addr),
+    ];
+    for am in &mut ams {
+        am.wait_ready().await;
+    }
+    let clusters = clusters();
+    let p0 = clusters
+        .iter()
+        .find(|c| c.priority == Priority::P0)
+        .expect("the generated hour has a P0 cluster");
+    let p3 = clusters
+        .iter()
+        .find(|c| c.priority == Priority::P3)
+        .expect("and a P3 one");
+
+    let links = Links {
+        logging_project: Some("demo-project".into()),
+    };
+    let lanes = ams
+        .iter()
+        .map(|am| {
+            Lane::new(
+                Alertmanager::new(&am.url(), links.clone()).expect("client"),
+                64,
+            )
+        })
+        .collect();
+    // endsAt is only 2 s ahead: the alert stays listed for longer only because it is re-posted.
+    let policy = Policy {
+        min_priority: Priority::P1,
+        repost_every: TimeDelta::seconds(1),
+        hold_for: TimeDelta::seconds(2),
+        quiet_after: TimeDelta::seconds(3),
+        flap_window: TimeDelta::seconds(1),
+        rate_limit: TimeDelta::hours(1),
+    };
+    let (handle, task) = alert::spawn(
+        policy,
+        lanes,
+        alert::system_clock(),
+        Duration::from_millis(200),
+    );
+
+    let sent = Instant::now();
+    assert!(handle.notify(event(p3)));
+    assert!(handle.notify(event(p0)));
+    let id = p0.id.to_string();
+    for am in &ams {
+        let url = am.url();
+        let a = servers::eventually(
+            Duration::from_secs(2).saturating_sub(sent.elapsed()),
+            || listed(&url, &id),
+        )
+        .await
+        .unwrap_or_else(|| panic!("{url} lists the P0 alert within 2 s of the event"));
+        assert_eq!(a["labels"]["alertname"], "LogGardenerNewCluster");
+        assert_eq!(a["labels"]["priority"], "P0");
+        assert_eq!(a["labels"]["service"], p0.service.as_str());
+        assert_eq!(a["annotations"]["template"], p0.template.as_str());
+        assert_eq!(
+            a["annotations"]["issue"],
+            "https://github.com/example/backend/issues/42"
+        );
+        assert!(a["annotations"]["logs"]
+            .as_str()
+            .is_some_and(|l| l.contains("project=demo-project")));
+        assert_eq!(a["status"]["state"], "active");
+    }
+    let elapsed = sent.elapsed();
+    assert!(
+        listed(&ams[0].url(), &p3.id.to_string()).await.is_none(),
+        "P3 is below min_priority"
+    );
+
+    // Entries keep coming for 4 s (longer than quiet_after and hold_for): re-posts keep it.
+    for _ in 0..8 {
+        handle.observe(p0.id, Utc::now());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for am in &ams {
+        let a = listed(&am.url(), &id).await;
+        let a = a.expect("active while entries come, on every Alertmanager");
+        assert_eq!(a["status"]["state"], "active");
+    }
+    // Then the cluster goes quiet: resolved after 3 s, within a tick.
+    for am in &ams {
+        let url = am.url();
+        servers::eventually(Duration::from_secs(8), || async {
+            listed(&url, &id).await.is_none().then_some(())
+        })
+        .await
+        .unwrap_or_else(|| panic!("{url} no longer lists the alert after it resolved"));
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let resolved: Vec<String> = hook
+        .notifications()
+        .iter()
+        .filter(|n| n["status"] == "resolved")
+        .filter(|n| {
+            n["alerts"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|a| a["labels"]["cluster"] == id.as_str()))
+        })
+        .map(|n| {
+            n["externalURL"]
+                .as_str()
+                .unwrap_or("")
+                .trim_end_matches('/')
+                .to_owned()
+        })
+        .collect();
+    let mut per_am: Vec<String> = ams.iter().map(|a| a.url()).collect();
+    per_am.sort();
+    let mut got = resolved.clone();
+    got.sort();
+    assert_eq!(
+        got, per_am,
+        "each Alertmanager notified the resolution exactly once"
+    );
+    drop(handle);
+    task.await.expect("alert stage ends");
+    eprintln!("event to listed in both Alertmanagers: {elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_gets_one_message_on_fire_and_one_on_resolution() {
+    let (hook, hook_addr) = servers::Hook::start().await;
+    let url = format!("http://{hook_addr}/");
+    let lane = Lane::new(
+        alert::Webhook::new(&url, Links::default()).expect("client"),
+        16,
+    );
+    let policy = Policy {
+        min_priority: Priority::P1,
+        repost_every: TimeDelta::milliseconds(300),
+        hold_for: TimeDelta::seconds(30),
+        quiet_after: TimeDelta::seconds(2),
+        flap_window: TimeDelta::seconds(1),
+        rate_limit: TimeDelta::hours(1),
+    };
+    let (handle, task) = alert::spawn(
+        policy,
+        vec![lane],
+        alert::system_clock(),
+        Duration::from_millis(100),
+    );
+    let c = clusters();
+    let p0 = c
+        .iter()
+        .find(|c| c.priority == Priority::P0)
+        .expect("a P0 cluster");
+    handle.notify(event(p0));
+    let texts = servers::eventually(Duration::from_secs(8), || async {
+        let texts: Vec<String> = hook
+            .notifications()
+            .iter()
+            .filter_map(|n| n["text"].as_str().map(str::to_owned))
+            .collect();
+        (texts.len() >= 2).then_some(texts)
+    })
+    .await
+    .expect("fire and resolution messages");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        hook.notifications().len(),
+        2,
+        "re-posts are not chat messages: {texts:?}"
+    );
+    assert!(texts[0].contains("New P0 cluster") && texts[0].contains(p0.template.as_str()));
+    assert!(
+        texts[1].starts_with(":white_check_mark: Resolved"),
+        "{}",
+        texts[1]
+    );
+    drop(handle);
+    task.await.expect("alert stage ends");
+}
