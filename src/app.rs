@@ -4,6 +4,7 @@
 //! written once, here (for `run`: in `live`).
 
 pub mod live;
+pub mod observe;
 
 use std::future::Future;
 use std::path::PathBuf;

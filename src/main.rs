@@ -269,12 +269,35 @@ fn run(config: Option<PathBuf>) -> ExitCode {
         Err(code) => return code,
     };
     let outcome = runtime.block_on(async {
+        let (observe, background) = match app::observe::start(&settings).await {
+            Ok(started) => started,
+            Err(e) => {
+                eprintln!("error: configuration: {e}");
+                return Err(ExitCode::from(2));
+            }
+        };
+        eprintln!("metrics on http://{}/metrics", background.metrics_addr);
         let stop = async {
             terminated().await;
             eprintln!("stopping: draining in-flight messages, writing the last checkpoint");
         };
-        app::live::run(settings.clone(), source, checkpoints, sink, issues, stop).await
+        let result = app::live::run(
+            settings.clone(),
+            source,
+            checkpoints,
+            sink,
+            issues,
+            observe,
+            stop,
+        )
+        .await;
+        background.stop().await;
+        Ok(result)
     });
+    let outcome = match outcome {
+        Ok(result) => result,
+        Err(code) => return code,
+    };
     match outcome {
         Ok(s) => {
             eprintln!(

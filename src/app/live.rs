@@ -19,7 +19,9 @@ use crate::internal_events as ev;
 use crate::live::{CheckpointError, CheckpointStore, Consumer, LiveStats};
 use crate::pipeline::{Counts, Event};
 use crate::report::WindowReport;
+use crate::sinks::alert::AlertHandle;
 use crate::sinks::github::{AnyIssueSink, SyncReport};
+use crate::sinks::metrics::{installed, Readiness};
 use crate::sinks::worklog::{WorklogError, WorklogSink};
 use crate::source::delivery::{Delivery, MessageSource, SourceError, SourceStats};
 
@@ -63,6 +65,14 @@ pub struct LiveSummary {
     pub github: Vec<SyncReport>,
 }
 
+/// What `run` reports while it runs: readiness for `/readyz` and, when alerts are configured,
+/// the alert stage's handle (new clusters and escalations go there at once).
+#[derive(Default)]
+pub struct Observe {
+    pub readiness: Readiness,
+    pub alerts: Option<AlertHandle>,
+}
+
 /// Where closed windows go: the worklog, written inline, then the GitHub stage (its own task:
 /// a sync may wait on rate limits, the consumer must not).
 struct Outputs<W> {
@@ -80,6 +90,9 @@ impl<W: WorklogSink> Outputs<W> {
     ) -> Result<(), LiveError> {
         for r in reports {
             summary.written.extend(self.worklog.write(&r)?);
+            if let Some(m) = installed() {
+                m.record_window(&r);
+            }
             if let Some(issues) = &self.issues {
                 // Waits only when the GitHub stage is ISSUE_QUEUE windows behind.
                 let _ = issues.send(r.clone()).await;
@@ -97,6 +110,7 @@ pub async fn run(
     checkpoints: Arc<dyn CheckpointStore>,
     worklog: impl WorklogSink + 'static,
     issues: Option<AnyIssueSink>,
+    obs: Observe,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<LiveSummary, LiveError> {
     let loader = checkpoints.clone();
@@ -104,6 +118,10 @@ pub async fn run(
         .await
         .map_err(|e| LiveError::Internal(e.to_string()))??;
     let mut consumer = Consumer::new(settings.clone(), loaded);
+    obs.readiness.set_checkpoint_loaded(true);
+    if let Some(alerts) = obs.alerts.clone() {
+        consumer.on_activity(Box::new(move |id, at| alerts.observe(id, at)));
+    }
     let (tx, mut rx) = mpsc::channel::<Delivery>(DELIVERY_QUEUE);
     let source = tokio::spawn(source.run(tx, shutdown));
     let (issue_tx, issue_rx) = mpsc::channel::<WindowReport>(super::ISSUE_QUEUE);
@@ -114,17 +132,29 @@ pub async fn run(
     };
 
     let mut summary = LiveSummary::default();
-    let consumed = consume(&mut consumer, &mut rx, &checkpoints, &mut out, &mut summary).await;
+    let consumed = consume(
+        &mut consumer,
+        &mut rx,
+        &checkpoints,
+        &mut out,
+        &obs,
+        &mut summary,
+    )
+    .await;
     // Nothing more is taken; a source still sending sees a closed channel and stops.
     drop(rx);
     let finished = match consumed {
-        Ok(()) => finish(&mut consumer, &checkpoints, &mut out, &mut summary).await,
+        Ok(()) => finish(&mut consumer, &checkpoints, &mut out, &obs, &mut summary).await,
         Err(e) => Err(e),
     };
     summary.stats = consumer.stats();
     summary.counts = consumer.pipeline().counts();
-    // Unsettled messages (only if the last checkpoint failed) are nacked here.
+    // Unsettled messages (only if the last checkpoint failed) are nacked here; the activity
+    // hook's alert handle goes with the consumer, the last one with `obs` (the alert stage then
+    // delivers what is queued and ends).
     drop(consumer);
+    obs.readiness.set_source_connected(false);
+    drop(obs);
     let source = match tokio::time::timeout(SOURCE_DRAIN, source).await {
         Ok(joined) => joined.map_err(|e| LiveError::Internal(e.to_string()))?,
         Err(_) => {
@@ -156,6 +186,7 @@ async fn consume(
     rx: &mut mpsc::Receiver<Delivery>,
     checkpoints: &Arc<dyn CheckpointStore>,
     out: &mut Outputs<impl WorklogSink>,
+    obs: &Observe,
     summary: &mut LiveSummary,
 ) -> Result<(), LiveError> {
     let settings = consumer_settings(consumer);
@@ -180,6 +211,8 @@ async fn consume(
                 }
             }
             _ = tick.tick() => {
+                // The source has been pulling for a tick without failing: ready.
+                obs.readiness.set_source_connected(true);
                 let reports = consumer.close_due(Utc::now(), &mut events);
                 out.write(reports, summary).await?;
             }
@@ -187,7 +220,7 @@ async fn consume(
                 checkpoint(consumer, checkpoints).await;
             }
         }
-        handle_events(&mut events);
+        handle_events(consumer, obs, &mut events);
     }
 }
 
@@ -209,7 +242,18 @@ fn take(consumer: &mut Consumer, batch: &mut Vec<Delivery>, events: &mut Vec<Eve
 
 /// New-cluster and escalation events were logged (and counted) as they happened; GitHub
 /// issues and alerts will take them here.
-fn handle_events(events: &mut Vec<Event>) {
+/// New clusters and escalations go to the alert stage at once (it filters by priority, rate
+/// limits and damps flapping); without alerts they were logged when they happened.
+fn handle_events(consumer: &Consumer, obs: &Observe, events: &mut Vec<Event>) {
+    if let Some(alerts) = &obs.alerts {
+        let pipeline = consumer.pipeline();
+        let policy = &pipeline.settings().escalation;
+        for e in events.iter() {
+            if let Some(a) = crate::live::alerts::to_alert(e, pipeline.fingerprinter(), policy) {
+                alerts.notify(a);
+            }
+        }
+    }
     events.clear();
 }
 
@@ -219,6 +263,7 @@ async fn finish(
     consumer: &mut Consumer,
     checkpoints: &Arc<dyn CheckpointStore>,
     out: &mut Outputs<impl WorklogSink>,
+    obs: &Observe,
     summary: &mut LiveSummary,
 ) -> Result<(), LiveError> {
     let mut events = Vec::new();
@@ -227,7 +272,7 @@ async fn finish(
     } else {
         consumer.close_due(Utc::now(), &mut events)
     };
-    handle_events(&mut events);
+    handle_events(consumer, obs, &mut events);
     out.write(reports, summary).await?;
     match checkpoint(consumer, checkpoints).await {
         Some(e) => Err(e.into()),

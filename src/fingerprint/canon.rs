@@ -154,6 +154,27 @@ impl Fingerprinter {
         out
     }
 
+    /// The key parts (service, severity class, location) a fine id was registered under: what
+    /// a cluster is, for deciding an alert's priority before its window closes. Rare path.
+    pub fn key_of(&self, fine: ClusterId) -> Option<(String, SeverityClass, String)> {
+        let mining = self.mining.lock().unwrap_or_else(PoisonError::into_inner);
+        let in_family = mining
+            .families
+            .iter()
+            .find(|(_, (_, ids))| ids.contains(&fine))
+            .map(|(k, _)| k);
+        let exact = || {
+            mining
+                .exact
+                .iter()
+                .find(|(k, templates)| templates.iter().any(|t| k.parts().id_of(t) == fine))
+                .map(|(k, _)| k)
+        };
+        in_family
+            .or_else(exact)
+            .map(|k| (k.service.clone(), k.class, k.location.clone()))
+    }
+
     /// The distinct masked templates with their key parts, plus the former canonical ids.
     pub fn export(&self) -> FingerprintState {
         let mining = self.mining.lock().unwrap_or_else(PoisonError::into_inner);
@@ -372,6 +393,17 @@ mod tests {
         let back = Fingerprinter::from_state(fp.export());
         assert_eq!(back.resolve(c), fp.resolve(c));
         assert_eq!(back.export(), fp.export());
+    }
+
+    #[test]
+    fn key_of_names_the_key_a_fine_id_was_registered_under() {
+        let fp = Fingerprinter::new();
+        let a = fp.fingerprint(&key(), "took 25.0s for demo-user-001");
+        let b = fp.fingerprint_exact(&key(), "GET /a → 404");
+        let want = Some(("api".to_owned(), SeverityClass::Error, String::new()));
+        assert_eq!(fp.key_of(a), want);
+        assert_eq!(fp.key_of(b), want);
+        assert_eq!(fp.key_of(ClusterId(7)), None);
     }
 
     #[test]

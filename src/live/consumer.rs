@@ -131,7 +131,12 @@ impl Consumer {
 
     fn after_ingest(&mut self, events: &mut Vec<Event>) {
         self.pipeline.take_counted(&mut self.counted);
+        let metrics = crate::sinks::metrics::installed();
+        let now = metrics.map(|_| Utc::now());
         for (id, at) in self.counted.drain(..) {
+            if let (Some(m), Some(now)) = (metrics, now) {
+                m.observe_event_lag(at, now);
+            }
             self.max_event_time = Some(self.max_event_time.map_or(at, |m| m.max(at)));
             let (pipeline, tracker) = (&self.pipeline, &mut self.escalation);
             let mut canonical = id;
@@ -247,6 +252,11 @@ impl Consumer {
 
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline
+    }
+
+    /// Tells `hook` of every entry counted from now on (the alert stage's activity feed).
+    pub fn on_activity(&mut self, hook: crate::pipeline::ActivityHook) {
+        self.pipeline.on_activity(hook);
     }
 }
 

@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod consumer;
 pub mod dedupe;
 pub mod escalation;
+pub mod alerts;
 
 pub use checkpoint::{
     Checkpoint, CheckpointError, CheckpointStore, FileCheckpoint, MemoryCheckpoint,

@@ -120,7 +120,13 @@ impl Workdir {
              # one hour, so allow an hour of lateness (the stitcher, too).\n\
              [window]\nallowed_lateness = \"1h\"\n[stitch]\nhorizon = \"1h\"\n{extra}"
         );
-        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        // Tests run in parallel: each run's metrics endpoint on a port of its own.
+        let metrics = if extra.contains("[metrics]") {
+            ""
+        } else {
+            "\n[metrics]\nlisten = \"127.0.0.1:0\"\n"
+        };
+        std::fs::write(dir.path().join("config.toml"), config + metrics).unwrap();
         Workdir { dir }
     }
 

@@ -60,6 +60,7 @@ async fn run_fake(
         checkpoints,
         Reports(reports.clone()),
         None,
+        Observe::default(),
         shutdown,
     )
     .await
@@ -138,6 +139,7 @@ async fn a_checkpoint_that_cannot_be_written_acks_nothing() {
         checkpoints,
         Reports(reports),
         None,
+        Observe::default(),
         std::future::pending(),
     )
     .await
@@ -175,9 +177,17 @@ async fn half_the_flow_control_allowance_waiting_triggers_a_checkpoint_before_th
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let sink = Reports(Arc::new(Mutex::new(Vec::new())));
-    let task = tokio::spawn(run(Arc::new(s), source, checkpoints, sink, None, async {
-        let _ = rx.await;
-    }));
+    let task = tokio::spawn(run(
+        Arc::new(s),
+        source,
+        checkpoints,
+        sink,
+        None,
+        Observe::default(),
+        async {
+            let _ = rx.await;
+        },
+    ));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let acked = log
         .lock()
@@ -218,6 +228,7 @@ async fn closed_windows_go_on_to_the_github_stage() {
         Arc::new(MemoryCheckpoint::default()),
         crate::sinks::worklog::DirWorklog::new(dir.path()),
         Some(issues),
+        Observe::default(),
         std::future::pending(),
     )
     .await

@@ -1,0 +1,98 @@
+//! `run` with everything on, against real neighbours: Google's Pub/Sub emulator feeds it, a
+//! real Prometheus scrapes its `/metrics` and reads the closed window back, and a real
+//! Alertmanager receives the alert for a new P0 cluster.
+
+mod live_support;
+#[path = "common/servers.rs"]
+mod servers;
+
+use std::time::Duration;
+
+use live_support::{hour_of_entries, Emulator, Workdir};
+use serde_json::Value;
+use servers::{alertmanager, encode, eventually, free_addr, get_json, prometheus, Hook};
+
+/// An entry of the hour moved to 21:30: with an hour of allowed lateness it moves the
+/// event-time watermark past 21:00, so the window 19:00–20:00 closes while `run` runs.
+fn closing_entry(lines: &[String]) -> String {
+    let mut v: Value = serde_json::from_str(&lines[0]).unwrap();
+    v["timestamp"] = Value::from("2025-09-15T21:30:00Z");
+    v["insertId"] = Value::from("closing-entry");
+    v.to_string()
+}
+
+async fn prom_value(prom: &str, query: &str) -> Option<f64> {
+    let v = get_json(&format!("{prom}/api/v1/query?query={}", encode(query))).await?;
+    v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_serves_metrics_that_prometheus_reads_and_alerts_alertmanager() {
+    let emu = Emulator::start();
+    let (_hook, hook_addr) = Hook::start().await;
+    let mut am = alertmanager(hook_addr);
+    am.wait_ready().await;
+    let metrics = free_addr();
+    let mut prom = prometheus(metrics, &[]);
+    prom.wait_ready().await;
+    let extra = format!(
+        "[metrics]\nlisten = \"{metrics}\"\n[alerts]\nalertmanager_urls = [\"{}\"]\n",
+        am.url()
+    );
+    let work = Workdir::new(2, "", &extra);
+    let mut run = work.run(&emu, 1);
+
+    let ready = format!("http://{metrics}/readyz");
+    let ok = eventually(Duration::from_secs(15), || async {
+        let r = reqwest::get(&ready).await.ok()?;
+        r.status().is_success().then_some(())
+    })
+    .await;
+    assert!(ok.is_some(), "/readyz never answered 200: {}", run.log());
+
+    let lines = hour_of_entries(11);
+    emu.publish(&lines);
+    // The hour holds database timeouts: a new P0 cluster, alerted at once.
+    let alerts = format!("{}/api/v2/alerts", am.url());
+    let p0 = eventually(Duration::from_secs(15), || async {
+        let list = get_json(&alerts).await?;
+        list.as_array()?
+            .iter()
+            .find(|a| {
+                a["labels"]["alertname"] == "LogGardenerNewCluster"
+                    && a["labels"]["priority"] == "P0"
+            })
+            .cloned()
+    })
+    .await;
+    let p0 = p0.unwrap_or_else(|| panic!("no P0 alert in Alertmanager: {}", run.log()));
+    assert_eq!(p0["labels"]["service"], "netra-backend-staging");
+
+    // Every entry counted (and checkpointed) before the watermark moves on.
+    let distinct = lines.len() as u64;
+    work.wait_received(distinct, Duration::from_secs(60), &mut run);
+    emu.publish(&[closing_entry(&lines)]);
+    let expected = work.replay(&lines)[0]["totals"]["entries"]
+        .as_f64()
+        .unwrap();
+    let seen = eventually(Duration::from_secs(30), || async {
+        let v = prom_value(&prom.url(), "log_gardener_window_entries").await?;
+        (v == expected).then_some(v)
+    })
+    .await;
+    assert_eq!(
+        seen,
+        Some(expected),
+        "Prometheus reads the closed window's total: {}",
+        run.log()
+    );
+    let received = prom_value(&prom.url(), "log_gardener_entries_received_total").await;
+    assert!(
+        received.unwrap_or(0.0) >= distinct as f64,
+        "received {received:?}"
+    );
+
+    let (status, took) = run.terminate(Duration::from_secs(15));
+    assert!(status.success(), "{status}: {}", run.log());
+    assert!(took < Duration::from_secs(10), "SIGTERM took {took:?}");
+}
