@@ -15,14 +15,13 @@ use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use log_gardener::config::Settings;
 use log_gardener::escalate::Priority;
-use log_gardener::fingerprint::{ClusterId, Fingerprinter};
+use log_gardener::fingerprint::ClusterId;
 use log_gardener::pipeline::{Event, Pipeline};
 use log_gardener::sinks::alert::{self, AlertEvent, AlertHandle, AlertKind, Policy};
 use log_gardener::sinks::metrics::{self, Metrics};
 use log_gardener::source::file::split;
-use log_gardener::source::{Boundedness, Origin, RawEntry};
+use log_gardener::source::{Origin, RawEntry};
 use log_gardener::synth;
-use log_gardener::window::{MemoryStore, Schedule};
 
 /// The binary's allocator, as in `benches/replay.rs`.
 #[global_allocator]
@@ -43,16 +42,7 @@ fn replay(
     data: &Bytes,
     hooks: Option<(&Metrics, &AlertHandle)>,
 ) -> (u64, Vec<ClusterId>) {
-    let store = Arc::new(MemoryStore::new(
-        Schedule::new(&settings.window),
-        settings.window.history,
-    ));
-    let mut p = Pipeline::new(
-        settings.clone(),
-        Arc::new(Fingerprinter::new()),
-        store,
-        Boundedness::Bounded,
-    );
+    let mut p = Pipeline::for_replay(settings.clone());
     if let Some((_, alerts)) = hooks {
         let alerts = alerts.clone();
         p.on_activity(Box::new(move |id, at| alerts.observe(id, at)));

@@ -8,13 +8,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use log_gardener::config::Settings;
-use log_gardener::fingerprint::Fingerprinter;
 use log_gardener::pipeline::Pipeline;
 use log_gardener::source::file::split;
-use log_gardener::source::Boundedness;
 use log_gardener::source::{Origin, RawEntry};
 use log_gardener::synth;
-use log_gardener::window::{MemoryStore, Schedule};
 
 /// The binary's allocator: the pipeline allocates a few small strings per entry, and
 /// mimalloc makes that markedly cheaper than the system allocator.
@@ -30,16 +27,7 @@ fn input() -> Bytes {
 }
 
 fn replay(settings: &Arc<Settings>, data: &Bytes) -> u64 {
-    let store = Arc::new(MemoryStore::new(
-        Schedule::new(&settings.window),
-        settings.window.history,
-    ));
-    let mut p = Pipeline::new(
-        settings.clone(),
-        Arc::new(Fingerprinter::new()),
-        store,
-        Boundedness::Bounded,
-    );
+    let mut p = Pipeline::for_replay(settings.clone());
     let mut events = Vec::new();
     let path: Arc<str> = "bench".into();
     for piece in split(data) {

@@ -14,14 +14,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
 
 use crate::config::Settings;
-use crate::fingerprint::Fingerprinter;
 use crate::pipeline::{Counts, Pipeline};
 use crate::report::WindowReport;
 use crate::sinks::github::{AnyIssueSink, SyncReport, Token};
 use crate::sinks::worklog::{DirWorklog, WorklogError, WorklogSink};
 use crate::source::file::{FileError, FileSource, FileStats};
-use crate::source::{Batch, Boundedness};
-use crate::window::{MemoryStore, Schedule};
+use crate::source::Batch;
 
 /// Batches in flight between source and pipeline: 16 × 512 entries keeps the reader a few
 /// milliseconds ahead without letting it run away from a slow pipeline.
@@ -149,16 +147,7 @@ fn spawn_pipeline(
     reports: mpsc::Sender<WindowReport>,
 ) -> tokio::task::JoinHandle<Counts> {
     tokio::task::spawn_blocking(move || {
-        let store = Arc::new(MemoryStore::new(
-            Schedule::new(&settings.window),
-            settings.window.history,
-        ));
-        let mut p = Pipeline::new(
-            settings,
-            Arc::new(Fingerprinter::new()),
-            store,
-            Boundedness::Bounded,
-        );
+        let mut p = Pipeline::for_replay(settings);
         let mut events = Vec::new();
         while let Some(batch) = input.blocking_recv() {
             for raw in &batch {

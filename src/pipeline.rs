@@ -109,6 +109,16 @@ impl Pipeline {
         }
     }
 
+    /// A replay's pipeline: a bounded input, its own in-memory window store and fingerprinter.
+    pub fn for_replay(settings: Arc<Settings>) -> Pipeline {
+        let store = Arc::new(crate::window::MemoryStore::new(
+            Schedule::new(&settings.window),
+            settings.window.history,
+        ));
+        let fingerprinter = Arc::new(Fingerprinter::new());
+        Pipeline::new(settings, fingerprinter, store, Boundedness::Bounded)
+    }
+
     /// From now on, remember each counted entry's fine id for [`Pipeline::take_counted`].
     pub fn track_counted(&mut self) {
         self.counted.get_or_insert_with(Vec::new);

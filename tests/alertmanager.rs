@@ -13,29 +13,18 @@ use std::time::{Duration, Instant};
 use chrono::{TimeDelta, Utc};
 use log_gardener::config::Settings;
 use log_gardener::escalate::Priority;
-use log_gardener::fingerprint::Fingerprinter;
 use log_gardener::pipeline::Pipeline;
 use log_gardener::report::ClusterReport;
 use log_gardener::sinks::alert::payload::Links;
 use log_gardener::sinks::alert::{self, AlertEvent, AlertKind, Alertmanager, Lane, Policy};
-use log_gardener::source::{Boundedness, Origin, RawEntry};
+use log_gardener::source::{Origin, RawEntry};
 use log_gardener::synth;
-use log_gardener::window::{MemoryStore, Schedule};
 use serde_json::Value;
 
 /// The clusters of one generated hour, as the real pipeline reports them.
 fn clusters() -> Vec<ClusterReport> {
     let settings = Arc::new(Settings::load(None).expect("built-in settings"));
-    let store = Arc::new(MemoryStore::new(
-        Schedule::new(&settings.window),
-        settings.window.history,
-    ));
-    let mut p = Pipeline::new(
-        settings,
-        Arc::new(Fingerprinter::new()),
-        store,
-        Boundedness::Bounded,
-    );
+    let mut p = Pipeline::for_replay(settings);
     let start = "2025-09-15T19:00:00Z".parse().expect("a time");
     let mut events = Vec::new();
     for (_, e) in synth::generate(start, 1, 9) {

@@ -12,13 +12,11 @@ use std::time::Duration;
 
 use log_gardener::config::Settings;
 use log_gardener::escalate::Priority;
-use log_gardener::fingerprint::Fingerprinter;
 use log_gardener::pipeline::Pipeline;
 use log_gardener::report::WindowReport;
 use log_gardener::sinks::metrics::{self, Metrics, Readiness};
-use log_gardener::source::{Boundedness, Origin, RawEntry};
+use log_gardener::source::{Origin, RawEntry};
 use log_gardener::synth;
-use log_gardener::window::{MemoryStore, Schedule};
 use serde_json::Value;
 
 const TOP_K: usize = 5;
@@ -26,16 +24,7 @@ const TOP_K: usize = 5;
 /// Replays two generated hours (plus a line that is not JSON) through the real pipeline.
 fn replay() -> (Vec<WindowReport>, u64) {
     let settings = Arc::new(Settings::load(None).expect("built-in settings"));
-    let store = Arc::new(MemoryStore::new(
-        Schedule::new(&settings.window),
-        settings.window.history,
-    ));
-    let mut p = Pipeline::new(
-        settings,
-        Arc::new(Fingerprinter::new()),
-        store,
-        Boundedness::Bounded,
-    );
+    let mut p = Pipeline::for_replay(settings);
     let start = "2025-09-15T19:00:00Z".parse().expect("a time");
     let mut events = Vec::new();
     let path: Arc<str> = "synth".into();
