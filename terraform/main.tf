@@ -1,0 +1,353 @@
+# log-gardener on Google Cloud: Log Router sink -> Pub/Sub topic -> subscription (with a
+# dead-letter topic) -> one always-on Cloud Run instance running `log-gardener run`, with the
+# Managed Service for Prometheus sidecar scraping its /metrics.
+
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+locals {
+  log_filter = var.log_filter != "" ? var.log_filter : "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${var.service_name}\" AND severity>=WARNING"
+
+  # The Pub/Sub service agent forwards undeliverable messages to the dead-letter topic.
+  pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+  metrics_port = 9464
+
+  labels = merge({ app = "log-gardener", watched-service = var.service_name }, var.labels)
+
+  # Configuration of `log-gardener run` (LOG_GARDENER__SECTION__KEY, see config/default.toml).
+  env = merge({
+    LOG_GARDENER__PUBSUB__PROJECT           = var.project_id
+    LOG_GARDENER__PUBSUB__SUBSCRIPTION      = google_pubsub_subscription.gardener.name
+    LOG_GARDENER__METRICS__LISTEN           = "0.0.0.0:${local.metrics_port}"
+    LOG_GARDENER__LIVE__CHECKPOINT          = "/var/lib/log-gardener/state/checkpoint.json"
+    LOG_GARDENER__REPORT__DIR               = "/var/lib/log-gardener/worklogs"
+    LOG_GARDENER__GITHUB__REPO              = var.github_repo
+    LOG_GARDENER__GITHUB__LOGGING_PROJECT   = var.project_id
+    LOG_GARDENER__ALERTS__ALERTMANAGER_URLS = join(",", var.alertmanager_urls)
+    LOG_GARDENER__ALERTS__MIN_PRIORITY      = var.alerts_min_priority
+    LOG_GARDENER__ALERTS__LOGGING_PROJECT   = var.project_id
+  }, var.extra_env)
+
+  # RunMonitoring config of the Managed Prometheus sidecar (mounted at /etc/rungmp/config.yaml).
+  rungmp_config = yamlencode({
+    apiVersion = "monitoring.googleapis.com/v1beta"
+    kind       = "RunMonitoring"
+    metadata   = { name = var.name }
+    spec = {
+      endpoints = [{ port = local.metrics_port, path = "/metrics", interval = "30s" }]
+    }
+  })
+}
+
+resource "google_project_service" "apis" {
+  for_each = toset([
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+  ])
+
+  project            = var.project_id
+  service            = each.value
+  disable_on_destroy = false
+}
+
+# --- Pub/Sub -------------------------------------------------------------------------------
+
+resource "google_pubsub_topic" "entries" {
+  #checkov:skip=CKV_GCP_83:log entries are encrypted at rest with Google-managed keys; a CMEK key ring is left to the caller (kms_key_name)
+  name    = "${var.name}-entries"
+  project = var.project_id
+  labels  = local.labels
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_pubsub_topic" "dead_letter" {
+  #checkov:skip=CKV_GCP_83:log entries are encrypted at rest with Google-managed keys; a CMEK key ring is left to the caller (kms_key_name)
+  name                       = "${var.name}-dead-letter"
+  project                    = var.project_id
+  labels                     = local.labels
+  message_retention_duration = var.message_retention_duration
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_pubsub_subscription" "gardener" {
+  name    = var.name
+  project = var.project_id
+  topic   = google_pubsub_topic.entries.id
+  labels  = local.labels
+
+  # The client extends leases while a message waits for its checkpoint.
+  ack_deadline_seconds       = var.ack_deadline_seconds
+  message_retention_duration = var.message_retention_duration
+  retain_acked_messages      = false
+
+  expiration_policy {
+    ttl = "" # never expires
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = var.max_delivery_attempts
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+}
+
+# Dead-lettered messages are dropped unless a subscription holds them: keep them for inspection.
+resource "google_pubsub_subscription" "dead_letter" {
+  name                       = "${var.name}-dead-letter"
+  project                    = var.project_id
+  topic                      = google_pubsub_topic.dead_letter.id
+  labels                     = local.labels
+  message_retention_duration = var.message_retention_duration
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+# --- Log Router sink -------------------------------------------------------------------------
+
+resource "google_logging_project_sink" "entries" {
+  name                   = var.name
+  project                = var.project_id
+  destination            = "pubsub.googleapis.com/${google_pubsub_topic.entries.id}"
+  filter                 = local.log_filter
+  unique_writer_identity = true
+}
+
+resource "google_pubsub_topic_iam_member" "sink_publisher" {
+  project = var.project_id
+  topic   = google_pubsub_topic.entries.name
+  role    = "roles/pubsub.publisher"
+  member  = google_logging_project_sink.entries.writer_identity
+}
+
+resource "google_pubsub_topic_iam_member" "service_agent_dead_letter_publisher" {
+  project = var.project_id
+  topic   = google_pubsub_topic.dead_letter.name
+  role    = "roles/pubsub.publisher"
+  member  = local.pubsub_service_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "service_agent_subscriber" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.gardener.name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}
+
+# --- the gardener's identity -----------------------------------------------------------------
+
+resource "google_service_account" "gardener" {
+  project      = var.project_id
+  account_id   = var.name
+  display_name = "log-gardener (watches ${var.service_name})"
+}
+
+resource "google_pubsub_subscription_iam_member" "gardener_subscriber" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.gardener.name
+  role         = "roles/pubsub.subscriber"
+  member       = google_service_account.gardener.member
+}
+
+# The Managed Prometheus sidecar writes samples, Cloud Run writes the container's logs.
+resource "google_project_iam_member" "gardener_project_roles" {
+  for_each = toset(["roles/monitoring.metricWriter", "roles/logging.logWriter"])
+
+  project = var.project_id
+  role    = each.value
+  member  = google_service_account.gardener.member
+}
+
+# --- secrets ---------------------------------------------------------------------------------
+
+# Add the token as a version: `gcloud secrets versions add <id> --data-file=-`.
+resource "google_secret_manager_secret" "github_token" {
+  project   = var.project_id
+  secret_id = "${var.name}-github-token"
+  labels    = local.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_iam_member" "gardener_token_accessor" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.github_token.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.gardener.member
+}
+
+resource "google_secret_manager_secret" "rungmp_config" {
+  project   = var.project_id
+  secret_id = "${var.name}-rungmp-config"
+  labels    = local.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_version" "rungmp_config" {
+  secret      = google_secret_manager_secret.rungmp_config.id
+  secret_data = local.rungmp_config
+}
+
+resource "google_secret_manager_secret_iam_member" "gardener_rungmp_accessor" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.rungmp_config.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.gardener.member
+}
+
+# --- Cloud Run -------------------------------------------------------------------------------
+
+resource "google_cloud_run_v2_service" "gardener" {
+  name                = var.name
+  project             = var.project_id
+  location            = var.region
+  labels              = local.labels
+  ingress             = "INGRESS_TRAFFIC_INTERNAL_ONLY"
+  deletion_protection = false
+
+  template {
+    service_account       = google_service_account.gardener.email
+    execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
+    labels                = local.labels
+
+    # Windows live in one process: exactly one instance, always on.
+    scaling {
+      min_instance_count = 1
+      max_instance_count = 1
+    }
+
+    containers {
+      name  = "gardener"
+      image = var.image
+      args  = ["run"]
+
+      ports {
+        container_port = local.metrics_port
+      }
+
+      resources {
+        limits = {
+          cpu    = var.cpu
+          memory = var.memory
+        }
+        cpu_idle          = false # CPU always allocated: it pulls, it does not serve requests
+        startup_cpu_boost = true
+      }
+
+      dynamic "env" {
+        for_each = local.env
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+
+      # The token only once issues are wanted (the secret needs a version by then).
+      dynamic "env" {
+        for_each = var.github_repo == "" ? [] : ["GITHUB_TOKEN"]
+        content {
+          name = env.value
+          value_source {
+            secret_key_ref {
+              secret  = google_secret_manager_secret.github_token.secret_id
+              version = "latest"
+            }
+          }
+        }
+      }
+
+      startup_probe {
+        http_get {
+          path = "/readyz"
+          port = local.metrics_port
+        }
+        period_seconds    = 5
+        timeout_seconds   = 3
+        failure_threshold = 24
+      }
+
+      liveness_probe {
+        http_get {
+          path = "/healthz"
+          port = local.metrics_port
+        }
+        period_seconds    = 30
+        timeout_seconds   = 5
+        failure_threshold = 3
+      }
+
+      volume_mounts {
+        name       = "state"
+        mount_path = "/var/lib/log-gardener"
+      }
+    }
+
+    # Managed Service for Prometheus sidecar: scrapes localhost:9464/metrics.
+    containers {
+      name       = "collector"
+      image      = var.collector_image
+      depends_on = ["gardener"]
+
+      resources {
+        limits = {
+          cpu    = "1"
+          memory = "512Mi"
+        }
+        cpu_idle = false
+      }
+
+      volume_mounts {
+        name       = "rungmp-config"
+        mount_path = "/etc/rungmp"
+      }
+    }
+
+    volumes {
+      name = "state"
+      empty_dir {
+        medium     = "MEMORY"
+        size_limit = "256Mi"
+      }
+    }
+
+    volumes {
+      name = "rungmp-config"
+      secret {
+        secret = google_secret_manager_secret.rungmp_config.secret_id
+        items {
+          version = "latest"
+          path    = "config.yaml"
+        }
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_service.apis,
+    google_secret_manager_secret_version.rungmp_config,
+    google_secret_manager_secret_iam_member.gardener_token_accessor,
+    google_secret_manager_secret_iam_member.gardener_rungmp_accessor,
+    google_pubsub_subscription_iam_member.gardener_subscriber,
+  ]
+}
