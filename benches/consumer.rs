@@ -11,10 +11,8 @@ use bytes::Bytes;
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use log_gardener::config::{Settings, Watermark};
-use log_gardener::live::Consumer;
-use log_gardener::source::delivery::Delivery;
-use log_gardener::source::fake::NoopAcker;
-use log_gardener::source::{Origin, RawEntry};
+use log_gardener::driver::Consumer;
+use log_gardener::source::{Boundedness, Delivery, Input, NoAck, Origin, RawEntry};
 use log_gardener::synth;
 
 /// Hours of generated logs: 300 entries an hour.
@@ -32,31 +30,31 @@ fn messages() -> Vec<(String, Bytes)> {
 fn deliveries(msgs: &[(String, Bytes)]) -> Vec<Delivery> {
     msgs.iter()
         .map(|(id, data)| Delivery {
-            id: id.clone(),
-            entry: RawEntry {
+            input: Input::Entry(RawEntry {
                 data: data.clone(),
                 origin: Origin::PubSub {
                     message_id: id.as_str().into(),
                 },
-            },
-            acker: Box::new(NoopAcker),
+            }),
+            acker: Box::new(NoAck),
         })
         .collect()
 }
 
 fn consume(settings: &Arc<Settings>, batch: Vec<Delivery>) -> u64 {
-    let mut c = Consumer::new(settings.clone(), None);
-    let mut events = Vec::new();
+    let mut c = Consumer::new(settings.clone(), Boundedness::Unbounded, None, true);
+    let (mut outcomes, mut events) = (Vec::new(), Vec::new());
     for (i, d) in batch.into_iter().enumerate() {
-        c.accept(d, &mut events);
+        c.accept(d, &mut outcomes, &mut events);
         if i % 1000 == 999 {
-            black_box(c.close_due(Utc::now(), &mut events));
+            black_box(c.close_due(Utc::now(), &mut outcomes, &mut events));
         }
         if i % 5000 == 4999 {
             let (snapshot, settlement) = c.checkpoint(Utc::now());
             black_box(snapshot);
             c.settle(settlement);
         }
+        outcomes.clear();
         events.clear();
     }
     c.stats().acked + c.pipeline().counts().counted

@@ -1,7 +1,8 @@
 //! The cost of observability on the hot path: the end-to-end replay (split → parse → stitch →
 //! fingerprint → count → close) without metrics installed, then with the Prometheus registry
 //! installed (every entry counted by severity), the alert stage's activity feed on every entry
-//! (`Pipeline::on_activity` → `AlertHandle::observe`, with `ALERTING` real clusters alerting)
+//! (each counted outcome → `AlertHandle::observe`, as the run's outputs do, with `ALERTING`
+//! real clusters alerting)
 //! and `record_window` per closed window.
 //! Target: under 5 % of end-to-end throughput. Also: the hooks alone for as many entries, and
 //! the cost of one `/metrics` scrape.
@@ -16,12 +17,12 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use log_gardener::config::Settings;
 use log_gardener::escalate::Priority;
 use log_gardener::fingerprint::ClusterId;
-use log_gardener::pipeline::{Event, Pipeline};
+use log_gardener::pipeline::{Outcome, Pipeline};
 use log_gardener::sinks::alert::{self, AlertEvent, AlertHandle, AlertKind, Policy};
-use log_gardener::sinks::metrics::{self, Metrics};
 use log_gardener::source::file::split;
 use log_gardener::source::{Origin, RawEntry};
 use log_gardener::synth;
+use log_gardener::telemetry::metrics::{self, Metrics};
 
 /// The binary's allocator, as in `benches/replay.rs`.
 #[global_allocator]
@@ -43,13 +44,21 @@ fn replay(
     hooks: Option<(&Metrics, &AlertHandle)>,
 ) -> (u64, Vec<ClusterId>) {
     let mut p = Pipeline::for_replay(settings.clone());
-    if let Some((_, alerts)) = hooks {
-        let alerts = alerts.clone();
-        p.on_activity(Box::new(move |id, at| alerts.observe(id, at)));
-    }
-    let mut events = Vec::new();
+    let mut outcomes = Vec::new();
     let mut new = Vec::new();
     let path: Arc<str> = "bench".into();
+    let mut observe = |outcomes: &mut Vec<Outcome>| {
+        for o in outcomes.drain(..) {
+            let Outcome::Counted(c) = o else { continue };
+            if let Some((_, alerts)) = hooks {
+                alerts.observe(c.cluster, c.at);
+                alerts.observe(c.fine, c.at);
+            }
+            if c.new_cluster {
+                new.push(c.cluster);
+            }
+        }
+    };
     for piece in split(data) {
         let raw = RawEntry {
             data: data.slice(piece.start..piece.end),
@@ -58,15 +67,11 @@ fn replay(
                 line: piece.line,
             },
         };
-        p.ingest(&raw, &mut events);
-        new.extend(events.drain(..).filter_map(|e| match e {
-            Event::NewCluster { id, .. } => Some(id),
-            // Other events (escalations, once the live mode adds them) carry no new id.
-            #[allow(unreachable_patterns)]
-            _ => None,
-        }));
+        p.ingest(&raw, &mut outcomes);
+        observe(&mut outcomes);
     }
-    let reports = p.finish(&mut events);
+    let reports = p.finish(&mut outcomes);
+    observe(&mut outcomes);
     if let Some((m, _)) = hooks {
         reports.iter().for_each(|r| m.record_window(r));
     }
@@ -87,7 +92,7 @@ fn alert_stage(rt: &tokio::runtime::Runtime, ids: &[ClusterId]) -> AlertHandle {
         let (handle, _task) = alert::spawn(
             policy,
             Vec::new(),
-            alert::system_clock(),
+            log_gardener::clock::system(),
             Duration::from_millis(10),
         );
         for &cluster in ids {

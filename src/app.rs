@@ -1,200 +1,375 @@
-//! Wiring: source → pipeline → worklog → GitHub issues, joined by bounded channels. Only the
-//! source watches shutdown; the pipeline ends when the source's channel closes, the worklog
-//! writer when the pipeline's does, the issue sink when the writer's does. That drain order is
-//! written once, here (for `run`: in `live`).
+//! Wiring: source → driver → outputs (worklog, GitHub issues, alerts, metrics), joined by
+//! bounded channels; one wiring for `replay` and `run`. Only the source watches shutdown; the
+//! driver ends when the source's channel closes (closing windows, writing the last
+//! checkpoint, acking), the GitHub stage when the driver's outputs are dropped, the alert stage
+//! and the metrics endpoint last. That drain order is written once, here.
+//!
+//! Everything async — HTTP clients included — is built inside the runtime, here.
 
-pub mod live;
+pub mod alerts;
+mod check;
+mod error;
+pub mod github;
 pub mod observe;
+pub mod outputs;
 
+pub use check::describe;
+pub use error::AppError;
+pub use outputs::WindowBrief;
+
+use std::collections::VecDeque;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
 
+use crate::clock::Clock;
 use crate::config::Settings;
-use crate::pipeline::{Counts, Pipeline};
-use crate::report::WindowReport;
-use crate::sinks::github::{AnyIssueSink, SyncReport, Token};
-use crate::sinks::worklog::{DirWorklog, WorklogError, WorklogSink};
-use crate::source::file::{FileError, FileSource, FileStats};
-use crate::source::Batch;
+use crate::driver::{CheckpointStore, Consumer, DriveError, DriveSummary, Driver, FileCheckpoint};
+use crate::sinks::alert::AlertHandle;
+use crate::sinks::github::{AnyIssueSink, Token};
+use crate::sinks::worklog::{DirWorklog, WorklogError};
+use crate::source::file::FileSource;
+use crate::source::pubsub::{Endpoint, PubSubSource};
+use crate::source::{Batch, Boundedness, Source, SourceStats};
+use crate::telemetry::Readiness;
+use github::GithubRun;
+use outputs::{GithubHandoff, WindowOutputs};
 
-/// Batches in flight between source and pipeline: 16 × 512 entries keeps the reader a few
-/// milliseconds ahead without letting it run away from a slow pipeline.
-const ENTRY_QUEUE: usize = 16;
-/// Window reports in flight to the writer: reports are rare; 8 lets a replay close a backlog
-/// of windows while the disk catches up.
-const REPORT_QUEUE: usize = 8;
-/// Written windows in flight to the GitHub sink: a sync may wait minutes on rate limits; 8
-/// windows of slack let a replay finish writing worklogs meanwhile.
-pub(crate) const ISSUE_QUEUE: usize = 8;
+/// Batches in flight between the source and the driver: 16 × 512 entries keeps a file reader
+/// a few milliseconds ahead without letting it run away from a slow pipeline; for Pub/Sub
+/// (one message a batch) the real bound on unacked work is its flow control.
+const BATCH_QUEUE: usize = 16;
 
-/// What `replay` does.
+/// After the driver is done, how long the source may take to flush acks, and the GitHub
+/// stage to finish its sync: `run` must end within 10 s of SIGTERM even if Pub/Sub or GitHub
+/// do not answer (what GitHub did not get waits in the durable outbox).
+const DRAIN: Duration = Duration::from_secs(4);
+
+/// What to run.
 #[derive(Debug, Clone)]
-pub struct ReplayOptions {
-    pub input: PathBuf,
-    pub out: PathBuf,
-    /// Show a progress bar (only when stderr is a terminal).
-    pub progress: bool,
-    /// With `[github] repo` set: issues are kept on GitHub; without a token, a dry run.
-    pub github_token: Option<Token>,
+pub enum Command {
+    /// A bounded input: an export file, or `-` for stdin. Worklogs go to `out`.
+    Replay {
+        input: PathBuf,
+        out: PathBuf,
+        /// Show a progress bar (only when stderr is a terminal).
+        progress: bool,
+    },
+    /// The Pub/Sub subscription of `[pubsub]`, until shutdown.
+    Run,
 }
 
-/// What a replay did.
+/// What a run did.
 #[derive(Debug, Clone, Default)]
-pub struct ReplaySummary {
-    pub file: FileStats,
-    pub counts: Counts,
+pub struct Summary {
+    pub source: SourceStats,
+    pub drive: DriveSummary,
+    /// Worklog files written.
     pub written: Vec<PathBuf>,
-    pub reports: Vec<WindowReport>,
-    /// One per window when the GitHub sink is on.
-    pub github: Vec<SyncReport>,
+    /// The last windows closed (at most [`outputs::BRIEFS_KEPT`]).
+    pub windows: VecDeque<WindowBrief>,
+    /// With `[github] repo` set.
+    pub github: Option<GithubRun>,
 }
 
-/// Why a run stopped. Each maps to a documented exit code.
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    /// The input could not be read: exit code 3, nothing was written.
-    #[error(transparent)]
-    Input(#[from] FileError),
-    /// A worklog could not be written: exit code 4; worklogs already written stay.
-    #[error(transparent)]
-    Worklog(#[from] WorklogError),
-    /// The GitHub client could not be set up (e.g. `github.api_url`): exit code 2.
-    #[error("github: {0}")]
-    Github(String),
-    /// A stage panicked: exit code 1 (a bug; please report it).
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-/// Replays a `gcloud logging read` export through the whole pipeline and writes a worklog per
-/// window. `shutdown` stops reading early (Ctrl-C); what was read is still reported.
-pub async fn replay(
-    settings: Arc<Settings>,
-    opts: ReplayOptions,
-    shutdown: impl Future<Output = ()>,
-) -> Result<ReplaySummary, AppError> {
-    let source = FileSource::new(&opts.input);
-    let data = source.read().await?;
-    let bar = progress_bar(opts.progress, data.len() as u64);
-
-    let (entry_tx, entry_rx) = mpsc::channel::<Batch>(ENTRY_QUEUE);
-    let (report_tx, report_rx) = mpsc::channel::<WindowReport>(REPORT_QUEUE);
-    let issues = match &settings.github {
-        Some(g) => Some(
-            AnyIssueSink::new(
-                g,
-                opts.github_token.clone(),
-                settings.issue_min_priority,
-                &opts.out,
+impl Summary {
+    /// What the run did, in lines for a person (stderr): totals, then a line per window (the
+    /// last few of a long run), then GitHub.
+    pub fn describe(&self, replay: bool) -> Vec<String> {
+        let (d, c) = (&self.drive, &self.drive.counts);
+        let dir = self.written.first().and_then(|p| p.parent());
+        let dir = dir.map_or_else(|| "-".into(), |p| p.display().to_string());
+        let mut out = vec![if replay {
+            format!(
+                "read {} entries ({} malformed); {} counted once split tracebacks were stitched; {} windows → {} files in {dir}",
+                c.received, c.malformed, c.counted, d.windows, self.written.len()
             )
-            .map_err(|e| AppError::Github(e.to_string()))?,
-        ),
-        None => None,
-    };
-    let (issue_tx, issue_rx) = mpsc::channel::<WindowReport>(ISSUE_QUEUE);
-    let issues = issues.map(|sink| tokio::spawn(run_issues(sink, issue_rx)));
-    let forward = issues.is_some().then_some(issue_tx);
-    let pipeline = spawn_pipeline(settings, entry_rx, report_tx);
-    let writer = spawn_writer(DirWorklog::new(&opts.out), report_rx, forward);
-
-    let file = source
-        .run(data, entry_tx, shutdown, |done| bar.set_position(done))
-        .await;
-    bar.finish_and_clear();
-    let counts = pipeline
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let (written, reports) = writer
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
-    let github = match issues {
-        Some(task) => task
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))??,
-        None => Vec::new(),
-    };
-    Ok(ReplaySummary {
-        file,
-        counts,
-        written,
-        reports,
-        github,
-    })
-}
-
-/// The GitHub stage: ends when the writer closes its channel. A failed sync never stops the
-/// run (what was not sent waits in the outbox); only a worklog that cannot be annotated does.
-pub(crate) async fn run_issues(
-    mut sink: AnyIssueSink,
-    mut written: mpsc::Receiver<WindowReport>,
-) -> Result<Vec<SyncReport>, WorklogError> {
-    sink.start().await;
-    let mut out = Vec::new();
-    while let Some(r) = written.recv().await {
-        out.push(sink.on_window(&r).await?);
+        } else {
+            format!(
+                "run: {} messages ({} redeliveries), {} entries counted, {} malformed, {} windows → {} files in {dir}; {} acked",
+                d.stats.delivered, d.stats.duplicates, c.counted, c.malformed, d.windows,
+                self.written.len(), d.stats.acked
+            )
+        }];
+        if d.windows > self.windows.len() as u64 {
+            out.push(format!(
+                "  … {} earlier windows",
+                d.windows - self.windows.len() as u64
+            ));
+        }
+        for w in &self.windows {
+            let top = w
+                .top
+                .as_ref()
+                .map(|(p, t)| format!(", top: [{p}] {t}"))
+                .unwrap_or_default();
+            out.push(format!(
+                "  {} → {}: {} entries, {} clusters{top}",
+                w.start, w.end, w.entries, w.clusters
+            ));
+        }
+        if let Some(g) = &self.github {
+            let (mode, verb) = if g.dry_run {
+                (" (dry run: nothing sent)", "planned")
+            } else {
+                ("", "sent")
+            };
+            out.push(format!(
+                "  GitHub {}{mode}: {} actions {verb}, {} clusters left in the outbox",
+                g.repo, g.actions, g.deferred
+            ));
+        }
+        out
     }
-    Ok(out)
 }
 
-/// The pipeline runs on a blocking thread: it is CPU-bound and never awaits.
-fn spawn_pipeline(
+/// Runs `command` until its input ends (replay) or `shutdown` resolves (either). Reads
+/// `GITHUB_TOKEN` and `PUBSUB_EMULATOR_HOST` from the environment.
+pub async fn run(
     settings: Arc<Settings>,
-    mut input: mpsc::Receiver<Batch>,
-    reports: mpsc::Sender<WindowReport>,
-) -> tokio::task::JoinHandle<Counts> {
-    tokio::task::spawn_blocking(move || {
-        let mut p = Pipeline::for_replay(settings);
-        let mut events = Vec::new();
-        while let Some(batch) = input.blocking_recv() {
-            for raw in &batch {
-                p.ingest(raw, &mut events);
-            }
-            events.clear();
+    command: Command,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Summary, AppError> {
+    // Both rustls providers are compiled in (octocrab: ring, google-cloud-pubsub: aws-lc); with
+    // two, rustls cannot pick one itself, so any TLS client built without an explicit provider
+    // would panic. Choose once, before any client exists. Err = one was installed already.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let clock = crate::clock::system();
+    let github_token = std::env::var("GITHUB_TOKEN").ok();
+    match command {
+        Command::Replay {
+            input,
+            out,
+            progress,
+        } => {
+            let wiring = Wiring::new(settings, DirWorklog::new(out), clock);
+            let wiring = wiring.with_github(github_token)?;
+            let source = FileSource::new(input);
+            let bar = progress_bar(progress, source.size());
+            let shown = bar.clone();
+            let source = source.with_progress(Arc::new(move |done| shown.set_position(done)));
+            let summary = wiring.drive(source, shutdown).await;
+            bar.finish_and_clear();
+            summary
         }
-        for r in p.finish(&mut events) {
-            if reports.blocking_send(r).is_err() {
-                break;
-            }
-        }
-        p.counts()
-    })
+        Command::Run => run_live(settings, clock, github_token, shutdown).await,
+    }
 }
 
-type Written = (Vec<PathBuf>, Vec<WindowReport>);
-
-/// Writes each worklog, then hands the report on to the GitHub stage (if any).
-fn spawn_writer(
-    mut sink: impl WorklogSink + 'static,
-    mut reports: mpsc::Receiver<WindowReport>,
-    forward: Option<mpsc::Sender<WindowReport>>,
-) -> tokio::task::JoinHandle<Result<Written, WorklogError>> {
-    tokio::task::spawn_blocking(move || {
-        let (mut written, mut all) = (Vec::new(), Vec::new());
-        while let Some(r) = reports.blocking_recv() {
-            written.extend(sink.write(&r)?);
-            if let Some(f) = &forward {
-                // A closed receiver means the GitHub stage failed; its error is reported there.
-                let _ = f.blocking_send(r.clone());
-            }
-            all.push(r);
-        }
-        Ok((written, all))
-    })
+async fn run_live(
+    settings: Arc<Settings>,
+    clock: Clock,
+    github_token: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Summary, AppError> {
+    let subscription = settings.pubsub.subscription.clone().ok_or_else(|| {
+        AppError::Config("pubsub.subscription: required for `run` (with pubsub.project)".into())
+    })?;
+    let (observe, background) = observe::start(&settings, clock.clone())
+        .await
+        .map_err(|e| AppError::Config(e.to_string()))?;
+    eprintln!("metrics on http://{}/metrics", background.metrics_addr);
+    let emulator = std::env::var("PUBSUB_EMULATOR_HOST").ok();
+    let source = PubSubSource {
+        endpoint: Endpoint::choose(&settings.pubsub, emulator.as_deref()),
+        settings: settings.pubsub.clone(),
+        subscription,
+        readiness: observe.readiness.clone(),
+    };
+    let mut wiring = Wiring::new(
+        settings.clone(),
+        DirWorklog::new(&settings.worklog_dir),
+        clock,
+    );
+    wiring.checkpoints = Some(Arc::new(FileCheckpoint::new(&settings.live.checkpoint)));
+    wiring.readiness = observe.readiness.clone();
+    wiring.alerts = observe.alerts.clone();
+    let wiring = wiring.with_github(github_token)?;
+    let stop = async move {
+        shutdown.await;
+        eprintln!("stopping: draining in-flight messages, writing the last checkpoint");
+    };
+    drop(observe);
+    let result = wiring.drive(source, stop).await;
+    background.stop().await;
+    result
 }
 
-fn progress_bar(enabled: bool, len: u64) -> ProgressBar {
+/// One run's stages, before they start. Tests build one with fakes (a fake source, a memory
+/// checkpoint, a paused clock) and call [`Wiring::drive`].
+pub struct Wiring {
+    pub settings: Arc<Settings>,
+    pub worklog: DirWorklog,
+    pub clock: Clock,
+    /// `None` for a replay: nothing to make durable.
+    pub checkpoints: Option<Arc<dyn CheckpointStore>>,
+    pub readiness: Readiness,
+    pub alerts: Option<AlertHandle>,
+    pub github: Option<AnyIssueSink>,
+}
+
+impl Wiring {
+    pub fn new(settings: Arc<Settings>, worklog: DirWorklog, clock: Clock) -> Wiring {
+        Wiring {
+            settings,
+            worklog,
+            clock,
+            checkpoints: None,
+            readiness: Readiness::new(),
+            alerts: None,
+            github: None,
+        }
+    }
+
+    /// The GitHub stage if `[github]` is configured: on GitHub with a token (`GITHUB_TOKEN`,
+    /// else `github.token_file`), a dry run without one.
+    pub fn with_github(mut self, env_token: Option<String>) -> Result<Wiring, AppError> {
+        let Some(g) = &self.settings.github else {
+            return Ok(self);
+        };
+        let token = Token::resolve(env_token, g)
+            .map_err(|e| AppError::Config(format!("github.token_file: {e}")))?;
+        let sink = AnyIssueSink::new(g, token, self.worklog.dir())
+            .map_err(|e| AppError::Config(format!("github: {e}")))?;
+        self.github = Some(sink);
+        Ok(self)
+    }
+
+    /// Runs `source` through the driver until it ends, then drains every stage in order.
+    pub async fn drive(
+        self,
+        source: impl Source,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<Summary, AppError> {
+        let checkpoint = match &self.checkpoints {
+            Some(store) => {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || store.load())
+                    .await
+                    .map_err(|e| AppError::Internal(e.to_string()))??
+            }
+            None => None,
+        };
+        self.readiness.set_checkpoint_loaded(true);
+        let input = source.boundedness();
+        let durable = self.checkpoints.is_some();
+        let consumer = Consumer::new(self.settings.clone(), input, checkpoint, durable);
+        let mut outputs = WindowOutputs::new(self.worklog.clone());
+        outputs.alerts = self.alerts;
+        let issues = self.github.map(|sink| {
+            let (tx, rx) = mpsc::channel(github::WINDOW_QUEUE);
+            outputs.github = Some(GithubHandoff {
+                outbox: sink.outbox(),
+                min_priority: self.settings.issue_min_priority,
+                windows: tx,
+            });
+            tokio::spawn(github::run(sink, rx, self.worklog.clone()))
+        });
+        let (tx, rx) = mpsc::channel::<Batch>(BATCH_QUEUE);
+        let source = tokio::spawn(source.run(tx, shutdown));
+        let driver = Driver {
+            settings: self.settings,
+            consumer,
+            checkpoints: self.checkpoints,
+            outputs,
+            clock: self.clock,
+            readiness: self.readiness,
+        };
+        let (outputs, driven) = driver.run(rx).await;
+        let source = join_source(source).await;
+        // Dropping the GitHub hand-off closes the stage's window channel; dropping the alert
+        // handle lets the alert stage drain and end.
+        let WindowOutputs {
+            written,
+            briefs,
+            github: handoff,
+            alerts,
+            worklog: _,
+        } = outputs;
+        drop((handoff, alerts));
+        // A replay read to its end waits for GitHub however long it takes; a run (or an
+        // interrupted replay) gives it the drain time, then leaves the rest in the outbox.
+        let patient =
+            input == Boundedness::Bounded && !source.as_ref().is_ok_and(|s| s.interrupted);
+        let github = match issues {
+            Some(task) => join_github(task, (!patient).then_some(DRAIN)).await?,
+            None => None,
+        };
+        let drive = driven.map_err(|e| match e {
+            DriveError::Checkpoint(c) => AppError::from(c),
+            DriveError::Output(w) => AppError::Worklog(w),
+        })?;
+        Ok(Summary {
+            source: source?,
+            drive,
+            written,
+            windows: briefs,
+            github,
+        })
+    }
+}
+
+/// The source flushes its acks once the driver settled them; it may not take forever.
+async fn join_source(
+    task: tokio::task::JoinHandle<Result<SourceStats, crate::source::SourceError>>,
+) -> Result<SourceStats, AppError> {
+    match tokio::time::timeout(DRAIN, task).await {
+        Ok(joined) => joined
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .map_err(AppError::Source),
+        Err(_) => {
+            tracing::warn!("the source did not finish in time (Pub/Sub did not confirm the last acks); they may be redelivered, and are recognised");
+            Ok(SourceStats::default())
+        }
+    }
+}
+
+/// The GitHub stage ends when its window channel closes (the outputs are dropped by now);
+/// what it cannot send in time waits in its outbox for the next start.
+async fn join_github(
+    task: tokio::task::JoinHandle<Result<GithubRun, WorklogError>>,
+    within: Option<Duration>,
+) -> Result<Option<GithubRun>, AppError> {
+    let joined = match within {
+        Some(d) => tokio::time::timeout(d, task).await,
+        None => Ok(task.await),
+    };
+    match joined {
+        Ok(joined) => Ok(Some(
+            joined.map_err(|e| AppError::Internal(e.to_string()))??,
+        )),
+        Err(_) => {
+            tracing::warn!(
+                "GitHub sync still busy at shutdown; the next start resumes from the outbox"
+            );
+            Ok(None)
+        }
+    }
+}
+
+fn progress_bar(enabled: bool, len: Option<u64>) -> ProgressBar {
     if !enabled {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} replaying [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
-    ) {
+    let (bar, template) = match len {
+        Some(len) => (
+            ProgressBar::new(len),
+            "{spinner} replaying [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+        ),
+        None => (
+            ProgressBar::no_length(),
+            "{spinner} replaying {bytes} ({bytes_per_sec})",
+        ),
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
 }
+
+#[cfg(test)]
+mod tests;

@@ -23,6 +23,8 @@
 //! stream needs around it: acks only after a durable checkpoint, redelivery dedupe, and
 //! escalation events as counts cross their tiers.
 
+pub mod atomic_file;
+pub mod clock;
 pub mod config;
 pub mod source;
 pub mod entry;
@@ -34,7 +36,8 @@ pub mod report;
 pub mod redact;
 pub mod sinks;
 pub mod pipeline;
-pub mod live;
+pub mod driver;
+pub mod alerting;
 pub mod app;
-pub mod internal_events;
+pub mod telemetry;
 pub mod synth;

@@ -1,10 +1,6 @@
-//! The `log-gardener` command line: parse flags, set up tracing, load settings, call `app`.
-//!
-//! Exit codes: 0 success (malformed entries are reported in the worklog, not fatal);
-//! 1 internal error; 2 bad command line or configuration; 3 input unreadable;
-//! 4 worklog unwritable; 130 interrupted before the input was fully read.
-//! `run` also: 3 the subscription cannot be pulled or the checkpoint read; 5 the last
-//! checkpoint could not be written (unacked messages are redelivered on the next start).
+//! The `log-gardener` command line: parse flags, set up tracing, load settings, call the
+//! library (`app::run` for `replay` and `run`). Exit codes are documented on
+//! `app::AppError::exit_code` and in the README.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -12,18 +8,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use log_gardener::app::live::LiveError;
-use log_gardener::app::{self, AppError, ReplayOptions};
+use log_gardener::app::{self, Command as AppCommand};
 use log_gardener::config::Settings;
-use log_gardener::sinks::github::{AnyIssueSink, Token};
 
 /// The binary's allocator: the pipeline allocates a few small strings per entry, and
 /// mimalloc makes that markedly cheaper than the system allocator.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use log_gardener::live::{CheckpointError, FileCheckpoint};
-use log_gardener::sinks::worklog::DirWorklog;
-use log_gardener::source::pubsub::{Endpoint, PubSubSource};
 
 #[derive(Parser)]
 #[command(
@@ -79,10 +70,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Both rustls providers are compiled in (octocrab: ring, google-cloud-pubsub: aws-lc); with
-    // two, rustls cannot pick one itself, so any TLS client built without an explicit provider
-    // would panic. Choose once, before any client exists. Err = one was installed already.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
@@ -90,10 +77,24 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Replay { file, config, out } => replay(file, config, out),
-        Command::Run { config } => run(config),
+        Command::Replay { file, config, out } => with_settings(config, |s| {
+            let out = out.unwrap_or_else(|| s.worklog_dir.clone());
+            let progress = std::io::stderr().is_terminal();
+            let cmd = AppCommand::Replay {
+                input: file,
+                out,
+                progress,
+            };
+            run_app(s, cmd, ctrl_c())
+        }),
+        Command::Run { config } => {
+            with_settings(config, |s| run_app(s, AppCommand::Run, terminated()))
+        }
         Command::Parse => parse(),
-        Command::CheckConfig { file } => check_config(file),
+        Command::CheckConfig { file } => with_settings(Some(file.clone()), |s| {
+            println!("{}", app::describe(&s, &file));
+            ExitCode::SUCCESS
+        }),
         Command::Synth {
             hours,
             seed,
@@ -111,64 +112,40 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(config: Option<&std::path::Path>) -> Result<Settings, ExitCode> {
-    Settings::load(config).map_err(|e| {
-        eprintln!("error: configuration: {e}");
-        ExitCode::from(2)
-    })
-}
-
-/// The GitHub token: `GITHUB_TOKEN`, else `github.token_file`; never printed.
-fn github_token(settings: &Settings) -> Result<Option<Token>, ExitCode> {
-    let Some(g) = &settings.github else {
-        return Ok(None);
-    };
-    Token::resolve(std::env::var("GITHUB_TOKEN").ok(), g).map_err(|e| {
-        eprintln!("error: configuration: github.token_file: {e}");
-        ExitCode::from(2)
-    })
-}
-
-/// The GitHub stage of `run`, if `[github]` is configured (dry run without a token).
-fn issue_sink(settings: &Settings) -> Result<Option<AnyIssueSink>, ExitCode> {
-    let Some(g) = &settings.github else {
-        return Ok(None);
-    };
-    let token = github_token(settings)?;
-    AnyIssueSink::new(g, token, settings.issue_min_priority, &settings.worklog_dir)
-        .map(Some)
-        .map_err(|e| {
-            eprintln!("error: configuration: github: {e}");
+fn with_settings(config: Option<PathBuf>, f: impl FnOnce(Arc<Settings>) -> ExitCode) -> ExitCode {
+    match Settings::load(config.as_deref()) {
+        Ok(s) => f(Arc::new(s)),
+        Err(e) => {
+            eprintln!("error: configuration: {e}");
             ExitCode::from(2)
-        })
+        }
+    }
 }
 
-fn replay(file: PathBuf, config: Option<PathBuf>, out: Option<PathBuf>) -> ExitCode {
-    let settings = match load(config.as_deref()) {
-        Ok(s) => Arc::new(s),
-        Err(code) => return code,
-    };
-    let github_token = match github_token(&settings) {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
-    let opts = ReplayOptions {
-        input: file,
-        out: out.unwrap_or_else(|| settings.worklog_dir.clone()),
-        progress: std::io::stderr().is_terminal(),
-        github_token,
-    };
-    let runtime = match runtime() {
+/// Runs `replay` or `run` on a runtime; everything async is built inside it.
+fn run_app(
+    settings: Arc<Settings>,
+    cmd: AppCommand,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
-        Err(code) => return code,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
     };
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    match runtime.block_on(app::replay(settings, opts, ctrl_c)) {
+    let replay = matches!(cmd, AppCommand::Replay { .. });
+    match runtime.block_on(app::run(settings, cmd, shutdown)) {
         Ok(s) => {
-            print_summary(&s);
-            if s.file.interrupted {
+            for line in s.describe(replay) {
+                eprintln!("{line}");
+            }
+            if s.source.interrupted {
                 ExitCode::from(130)
             } else {
                 ExitCode::SUCCESS
@@ -176,148 +153,13 @@ fn replay(file: PathBuf, config: Option<PathBuf>, out: Option<PathBuf>) -> ExitC
         }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(match e {
-                AppError::Input(_) => 3,
-                AppError::Worklog(_) => 4,
-                AppError::Github(_) => 2,
-                AppError::Internal(_) => 1,
-            })
+            ExitCode::from(e.exit_code())
         }
     }
 }
 
-/// What a replay did, on stderr: totals, then a line per window (the last few of a long run).
-fn print_summary(s: &app::ReplaySummary) {
-    const SHOWN: usize = 24;
-    let c = s.counts;
-    let dir = s.written.first().and_then(|p| p.parent());
-    eprintln!(
-        "read {} entries ({} malformed); {} counted once split tracebacks were stitched; {} windows → {} files in {}",
-        c.received, c.malformed, c.counted, s.reports.len(), s.written.len(),
-        dir.map_or_else(|| "-".into(), |p| p.display().to_string())
-    );
-    if s.reports.len() > SHOWN {
-        eprintln!("  … {} earlier windows", s.reports.len() - SHOWN);
-    }
-    for r in s.reports.iter().skip(s.reports.len().saturating_sub(SHOWN)) {
-        let top = r.clusters.first().map(|c| {
-            format!(
-                ", top: [{}] {}",
-                c.priority,
-                log_gardener::report::readable(&c.template)
-            )
-        });
-        eprintln!(
-            "  {} → {}: {} entries, {} clusters{}",
-            r.window.start,
-            r.window.end,
-            r.totals.entries,
-            r.clusters.len(),
-            top.unwrap_or_default()
-        );
-    }
-    if let Some(last) = s.github.last() {
-        let actions: usize = s.github.iter().map(|g| g.sent.len()).sum();
-        let (mode, verb) = if last.dry_run {
-            (" (dry run: nothing sent)", "planned")
-        } else {
-            ("", "sent")
-        };
-        eprintln!(
-            "  GitHub {}{mode}: {actions} actions {verb}, {} clusters left in the outbox",
-            last.repo, last.deferred
-        );
-    }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
-            ExitCode::from(1)
-        })
-}
-
-fn run(config: Option<PathBuf>) -> ExitCode {
-    let settings = match load(config.as_deref()) {
-        Ok(s) => Arc::new(s),
-        Err(code) => return code,
-    };
-    let Some(subscription) = settings.pubsub.subscription.clone() else {
-        eprintln!(
-            "error: configuration: pubsub.subscription: required for `run` (with pubsub.project)"
-        );
-        return ExitCode::from(2);
-    };
-    let runtime = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    let emulator = std::env::var("PUBSUB_EMULATOR_HOST").ok();
-    let source = PubSubSource {
-        endpoint: Endpoint::choose(&settings.pubsub, emulator.as_deref()),
-        settings: settings.pubsub.clone(),
-        subscription,
-    };
-    let checkpoints = Arc::new(FileCheckpoint::new(&settings.live.checkpoint));
-    let sink = DirWorklog::new(&settings.worklog_dir);
-    let issues = match issue_sink(&settings) {
-        Ok(i) => i,
-        Err(code) => return code,
-    };
-    let outcome = runtime.block_on(async {
-        let (observe, background) = match app::observe::start(&settings).await {
-            Ok(started) => started,
-            Err(e) => {
-                eprintln!("error: configuration: {e}");
-                return Err(ExitCode::from(2));
-            }
-        };
-        eprintln!("metrics on http://{}/metrics", background.metrics_addr);
-        let stop = async {
-            terminated().await;
-            eprintln!("stopping: draining in-flight messages, writing the last checkpoint");
-        };
-        let result = app::live::run(
-            settings.clone(),
-            source,
-            checkpoints,
-            sink,
-            issues,
-            observe,
-            stop,
-        )
-        .await;
-        background.stop().await;
-        Ok(result)
-    });
-    let outcome = match outcome {
-        Ok(result) => result,
-        Err(code) => return code,
-    };
-    match outcome {
-        Ok(s) => {
-            eprintln!(
-                "run: {} messages ({} redeliveries), {} entries counted, {} malformed, {} windows → {} files; {} acked",
-                s.stats.delivered, s.stats.duplicates, s.counts.counted, s.counts.malformed,
-                s.reports.len(), s.written.len(), s.stats.acked
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(match e {
-                LiveError::Source(_) => 3,
-                LiveError::Checkpoint(CheckpointError::Unreadable { .. }) => 3,
-                LiveError::Checkpoint(CheckpointError::Write { .. }) => 5,
-                LiveError::Worklog(_) => 4,
-                LiveError::Internal(_) => 1,
-            })
-        }
-    }
+async fn ctrl_c() {
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// SIGTERM (Cloud Run, Kubernetes, systemd) or SIGINT (Ctrl-C).
@@ -361,42 +203,6 @@ fn parse() -> ExitCode {
         }
     }
     print_or_exit(out.flush())
-}
-
-fn check_config(file: PathBuf) -> ExitCode {
-    match load(Some(&file)) {
-        Ok(s) => {
-            let w = &s.window;
-            println!(
-                "{}: ok. window {}s, hop {}s, bucket {}s, lateness {}s; pubsub {}; {} rules: {}",
-                file.display(),
-                w.length.num_seconds(),
-                w.hop.num_seconds(),
-                w.bucket.num_seconds(),
-                w.allowed_lateness.num_seconds(),
-                s.pubsub
-                    .subscription
-                    .as_deref()
-                    .unwrap_or("(no subscription)"),
-                s.escalation.rules.len(),
-                s.escalation
-                    .rules
-                    .iter()
-                    .map(|r| r.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            match &s.github {
-                Some(g) => println!(
-                    "github: {}/{} at {}, label {:?}, issues for {} and above",
-                    g.owner, g.repo, g.api_url, g.label, s.issue_min_priority
-                ),
-                None => println!("github: off (github.repo is empty)"),
-            }
-            ExitCode::SUCCESS
-        }
-        Err(code) => code,
-    }
 }
 
 fn print_or_exit(r: std::io::Result<()>) -> ExitCode {

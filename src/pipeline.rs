@@ -12,32 +12,39 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::config::Settings;
 use crate::entry::{parse_entry_max, CodeLocation, MessageKind, Record, Severity};
 use crate::fingerprint::{ClusterId, Fingerprinter, KeyParts};
-use crate::internal_events as ev;
 use crate::report::{build_report, Malformed, WindowReport};
-use crate::source::{Boundedness, RawEntry};
+use crate::source::{Boundedness, Origin, RawEntry};
 use crate::stitch::{StitchConfig, Stitcher};
+use crate::telemetry::events as ev;
 use crate::window::{Observation, Recorded, Schedule, WindowSpan, WindowStore};
 
 pub use snapshot::PipelineSnapshot;
 
-/// Something worth telling as soon as it happens (alerts build on these).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// A fine cluster never seen before by this process.
-    NewCluster {
-        id: ClusterId,
-        service: String,
-        severity: Severity,
-        at: DateTime<Utc>,
+/// What became of a record that reached the window store, or of a raw entry that did not.
+/// `Pipeline::ingest` and the window closes report through this one value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Outcome {
+    Counted(Counted),
+    /// Not a LogEntry (or unreadable input): counted by reason and reported in the next worklog.
+    Malformed {
+        reason: &'static str,
     },
-    /// A cluster's entries in the trailing hour reached a count tier (live mode).
-    Escalation {
-        id: ClusterId,
-        count: u64,
-        at_least: u64,
-        raise: i32,
-        at: DateTime<Utc>,
-    },
+}
+
+/// One record counted in its window (a stitched traceback counts once).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Counted {
+    /// The fine id: a pure function of the message (what the window store counts by).
+    pub fine: ClusterId,
+    /// The cluster the fine id belongs to now (what reports, issues and alerts are about).
+    pub cluster: ClusterId,
+    /// Event time.
+    pub at: DateTime<Utc>,
+    pub severity: Severity,
+    /// A window of its time had already closed: counted as late (and in the open windows).
+    pub late: bool,
+    /// The first entry of a cluster this state has never seen (no member of it seen before).
+    pub new_cluster: bool,
 }
 
 /// Running totals of one pipeline.
@@ -56,6 +63,7 @@ pub struct Pipeline {
     store: Arc<dyn WindowStore>,
     stitcher: Stitcher,
     ready: Vec<Record>,
+    /// Fine ids seen: a fine id seen once is never the start of a new cluster again.
     seen: HashSet<ClusterId>,
     malformed: Malformed,
     /// Earliest and latest event time counted.
@@ -63,16 +71,7 @@ pub struct Pipeline {
     /// The next window to close; set by the first close.
     next: Option<WindowSpan>,
     counts: Counts,
-    /// (fine id, event time) of every entry counted since the last `take_counted`, when the
-    /// caller asked for it (live escalation); `None` costs nothing.
-    counted: Option<Vec<(ClusterId, DateTime<Utc>)>>,
-    /// Told (fine cluster id, event time) of every counted entry: the alert stage's activity
-    /// feed (`AlertHandle::observe`). Set by the run wiring; None in replay.
-    activity: Option<ActivityHook>,
 }
-
-/// See [`Pipeline::on_activity`].
-pub type ActivityHook = Box<dyn FnMut(ClusterId, DateTime<Utc>) + Send>;
 
 impl Pipeline {
     /// A pipeline for a `bounded` input (a file: windows close at its end, and nothing depends
@@ -104,8 +103,6 @@ impl Pipeline {
             range: None,
             next: None,
             counts: Counts::default(),
-            counted: None,
-            activity: None,
         }
     }
 
@@ -119,25 +116,8 @@ impl Pipeline {
         Pipeline::new(settings, fingerprinter, store, Boundedness::Bounded)
     }
 
-    /// From now on, remember each counted entry's fine id for [`Pipeline::take_counted`].
-    pub fn track_counted(&mut self) {
-        self.counted.get_or_insert_with(Vec::new);
-    }
-
-    /// Moves the (fine id, event time) of the entries counted since the last call to `out`.
-    pub fn take_counted(&mut self, out: &mut Vec<(ClusterId, DateTime<Utc>)>) {
-        if let Some(c) = &mut self.counted {
-            out.append(c);
-        }
-    }
-
     pub fn settings(&self) -> &Arc<Settings> {
         &self.settings
-    }
-
-    /// How many counted entries wait for `take_counted`.
-    pub fn take_counted_len(&self) -> usize {
-        self.counted.as_ref().map_or(0, Vec::len)
     }
 
     /// The fingerprinter (to resolve a fine id to its cluster).
@@ -150,52 +130,58 @@ impl Pipeline {
         self.range
     }
 
-    /// Calls `hook` with the fine cluster id and event time of every entry counted from now
-    /// on. It runs on the hot path: it must be cheap and must not block.
-    pub fn on_activity(&mut self, hook: ActivityHook) {
-        self.activity = Some(hook);
-    }
-
     pub fn counts(&self) -> Counts {
         self.counts
     }
 
-    /// Takes one raw entry through parse, stitch, fingerprint and count.
-    pub fn ingest(&mut self, raw: &RawEntry, events: &mut Vec<Event>) {
+    /// Takes one raw entry through parse, stitch, fingerprint and count. What became of it
+    /// (and of held traceback lines it released) goes to `out`; a traceback line held for
+    /// stitching adds nothing yet.
+    pub fn ingest(&mut self, raw: &RawEntry, out: &mut Vec<Outcome>) {
         self.counts.received += 1;
         ev::EntryReceived.emit();
         match parse_entry_max(&raw.data, self.settings.max_entry_bytes) {
             Ok(record) => {
                 self.stitcher.push(record, &mut self.ready);
-                self.drain_ready(events);
+                self.drain_ready(out);
             }
-            Err(e) => self.reject(raw, e.reason(), e.to_string()),
+            Err(e) => self.reject(&raw.origin, e.reason(), e.to_string(), out),
         }
     }
 
-    fn reject(&mut self, raw: &RawEntry, reason: &'static str, detail: String) {
+    /// Input a source could not read at all (not even as a raw entry): counted and reported
+    /// like a malformed entry.
+    pub fn reject(
+        &mut self,
+        origin: &Origin,
+        reason: &'static str,
+        detail: String,
+        out: &mut Vec<Outcome>,
+    ) {
         self.counts.malformed += 1;
         ev::MalformedEntry {
-            origin: &raw.origin,
+            origin,
             reason,
             detail: &detail,
         }
         .emit();
-        self.malformed.note(raw.origin.to_string(), reason, detail);
+        self.malformed.note(origin.to_string(), reason, detail);
+        out.push(Outcome::Malformed { reason });
     }
 
-    fn drain_ready(&mut self, events: &mut Vec<Event>) {
+    fn drain_ready(&mut self, out: &mut Vec<Outcome>) {
         let mut ready = std::mem::take(&mut self.ready);
         for r in ready.drain(..) {
-            self.observe(&r, events);
+            let counted = self.observe(&r);
+            out.push(Outcome::Counted(counted));
         }
         self.ready = ready;
     }
 
-    fn observe(&mut self, r: &Record, events: &mut Vec<Event>) {
-        let id = fingerprint_of(&self.fingerprinter, r);
+    fn observe(&mut self, r: &Record) -> Counted {
+        let fine = fingerprint_of(&self.fingerprinter, r);
         let obs = Observation {
-            id,
+            id: fine,
             at: r.timestamp,
             severity: r.severity,
             service: &r.service,
@@ -203,17 +189,12 @@ impl Pipeline {
             insert_id: &r.insert_id,
             raw: &r.raw,
         };
-        if self.store.record(&obs) == Recorded::Late {
+        let late = self.store.record(&obs) == Recorded::Late;
+        if late {
             self.counts.late += 1;
             ev::LateEntry { at: r.timestamp }.emit();
         }
         self.counts.counted += 1;
-        if let Some(c) = &mut self.counted {
-            c.push((id, r.timestamp));
-        }
-        if let Some(hook) = &mut self.activity {
-            hook(id, r.timestamp);
-        }
         ev::EntryCounted {
             severity: r.severity,
         }
@@ -222,19 +203,25 @@ impl Pipeline {
             None => (r.timestamp, r.timestamp),
             Some((lo, hi)) => (lo.min(r.timestamp), hi.max(r.timestamp)),
         });
-        if self.seen.insert(id) {
+        let cluster = self.fingerprinter.resolve(fine).map_or(fine, |c| c.id);
+        // A fine id seen for the first time starts a new cluster only if no other member of
+        // its cluster was ever registered (a new variant of a known cluster is not new).
+        let new_cluster = self.seen.insert(fine) && self.fingerprinter.members(cluster) <= 1;
+        if new_cluster {
             ev::NewCluster {
-                id,
+                id: cluster,
                 service: &r.service,
                 severity: r.severity,
             }
             .emit();
-            events.push(Event::NewCluster {
-                id,
-                service: r.service.clone(),
-                severity: r.severity,
-                at: r.timestamp,
-            });
+        }
+        Counted {
+            fine,
+            cluster,
+            at: r.timestamp,
+            severity: r.severity,
+            late,
+            new_cluster,
         }
     }
 
@@ -244,19 +231,19 @@ impl Pipeline {
     pub fn close_due(
         &mut self,
         watermark: DateTime<Utc>,
-        events: &mut Vec<Event>,
+        out: &mut Vec<Outcome>,
     ) -> Vec<WindowReport> {
         let horizon = watermark - self.settings.window.allowed_lateness;
         self.stitcher.release_before(horizon, &mut self.ready);
-        self.drain_ready(events);
+        self.drain_ready(out);
         self.close_through(horizon)
     }
 
     /// Bounded input: releases held tracebacks and closes every window up to the one holding
     /// the latest entry. The result does not depend on the order the entries came in.
-    pub fn finish(&mut self, events: &mut Vec<Event>) -> Vec<WindowReport> {
+    pub fn finish(&mut self, out: &mut Vec<Outcome>) -> Vec<WindowReport> {
         self.stitcher.flush(&mut self.ready);
-        self.drain_ready(events);
+        self.drain_ready(out);
         match self.range {
             Some((_, hi)) => self.close_through(self.schedule.first_end_after(hi)),
             None => Vec::new(),
@@ -388,7 +375,15 @@ mod tests {
             reports[0].totals.entries < per_hour / 2,
             "18:15–19:15 holds only 15 minutes of data"
         );
-        assert!(events.iter().all(|e| matches!(e, Event::NewCluster { .. })));
+        let counted = events
+            .iter()
+            .filter(|o| matches!(o, Outcome::Counted(_)))
+            .count();
+        assert_eq!(
+            counted as u64,
+            p.counts().counted,
+            "one outcome per counted record"
+        );
     }
 
     #[test]
@@ -415,11 +410,16 @@ mod tests {
         );
         p.ingest(&raw(&e("2025-09-15T19:59:00Z", "d"), 4), &mut events);
         assert_eq!(p.counts().late, 1);
-        assert_eq!(events.len(), 1, "one cluster, announced once");
-        let Event::NewCluster { id, .. } = events[0] else {
-            panic!("expected a new cluster, got {:?}", events[0]);
-        };
-        let cluster = p.fingerprinter.resolve(id).unwrap().id;
+        let new: Vec<Counted> = events
+            .iter()
+            .filter_map(|o| match o {
+                Outcome::Counted(c) if c.new_cluster => Some(*c),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(new.len(), 1, "one cluster, announced once");
+        let cluster = new[0].cluster;
+        assert_eq!(p.fingerprinter.resolve(new[0].fine).unwrap().id, cluster);
         assert_eq!(
             p.count_last(cluster, t("2025-09-15T20:30:00Z")),
             3,
@@ -430,29 +430,30 @@ mod tests {
     }
 
     #[test]
-    fn the_activity_hook_sees_every_counted_entry_with_its_fine_id() {
+    fn a_new_variant_of_a_known_cluster_is_not_a_new_cluster() {
         let mut p = pipeline(TimeDelta::hours(1), Boundedness::Bounded);
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let log = seen.clone();
-        p.on_activity(Box::new(move |id, at| log.lock().unwrap().push((id, at))));
-        let mut events = Vec::new();
-        for (i, (_, e)) in synth::generate(t("2025-09-15T19:00:00Z"), 1, 5)
+        let e = |user: &str, line: u64| {
+            let v = serde_json::json!({"timestamp": "2025-09-15T19:10:00Z", "severity": "ERROR",
+                "textPayload": format!("session closed for user {user}"),
+                "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}});
+            raw(&v, line)
+        };
+        let mut out = Vec::new();
+        for (i, user) in ["cyrus", "news", "test", "alice", "bob"].iter().enumerate() {
+            p.ingest(&e(user, i as u64), &mut out);
+        }
+        let counted: Vec<Counted> = out
             .iter()
-            .enumerate()
-        {
-            p.ingest(&raw(e, i as u64), &mut events);
-        }
-        p.finish(&mut events);
-        let seen = seen.lock().unwrap();
-        assert_eq!(seen.len() as u64, p.counts().counted);
-        for e in &events {
-            let Event::NewCluster { id, at, .. } = e else {
-                continue;
-            };
-            assert!(
-                seen.contains(&(*id, *at)),
-                "a new cluster's first entry is observed"
-            );
-        }
+            .filter_map(|o| match o {
+                Outcome::Counted(c) => Some(*c),
+                Outcome::Malformed { .. } => None,
+            })
+            .collect();
+        let news: Vec<bool> = counted.iter().map(|c| c.new_cluster).collect();
+        // The third user name makes the slot a variable: one cluster, whose members the
+        // first two fine ids already were (cyrus and news were each a cluster of their own).
+        assert_eq!(news, [true, true, false, false, false], "{counted:?}");
+        let last = counted.last().unwrap().cluster;
+        assert!(counted[2..].iter().all(|c| c.cluster == last));
     }
 }

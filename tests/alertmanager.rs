@@ -111,7 +111,7 @@ async fn a_p0_cluster_reaches_both_alertmanagers_within_2s_and_resolves_once() {
     let (handle, task) = alert::spawn(
         policy,
         lanes,
-        alert::system_clock(),
+        log_gardener::clock::system(),
         Duration::from_millis(200),
     );
 
@@ -215,7 +215,7 @@ async fn the_webhook_gets_one_message_on_fire_and_one_on_resolution() {
     let (handle, task) = alert::spawn(
         policy,
         vec![lane],
-        alert::system_clock(),
+        log_gardener::clock::system(),
         Duration::from_millis(100),
     );
     let c = clusters();

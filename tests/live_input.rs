@@ -98,3 +98,53 @@ fn a_missing_subscription_stops_run_with_exit_code_3() {
     assert_eq!(status.code(), Some(3), "{}", run.log());
     assert!(run.log().contains("nope"), "{}", run.log());
 }
+
+/// `/readyz` as (status, body), by hand: these tests are synchronous.
+fn readyz(addr: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        s,
+        "GET /readyz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split(' ').nth(1)?.parse().ok()?;
+    Some((
+        status,
+        out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned(),
+    ))
+}
+
+#[test]
+fn an_unreachable_pubsub_is_not_ready_and_says_so_within_10s() {
+    let wd = Workdir::new(1, "", "");
+    // Nothing listens on port 1; the default log level (warn) is what an operator sees.
+    let mut run = wd.run_at("127.0.0.1:1", 1, &[("RUST_LOG", "warn")]);
+    let start = Instant::now();
+    let addr = run.metrics_addr(Duration::from_secs(10));
+    let mut said = None;
+    while start.elapsed() < Duration::from_secs(10) {
+        let answer = readyz(&addr);
+        let warned = run.log().contains("unreachable");
+        if let (Some((503, body)), true) = (&answer, warned) {
+            said = Some(body.clone());
+            break;
+        }
+        assert!(
+            !matches!(answer, Some((200, _))),
+            "ready while Pub/Sub is unreachable: {}",
+            run.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let body = said.unwrap_or_else(|| panic!("no 503 naming it within 10 s: {}", run.log()));
+    assert!(
+        body.contains("unreachable") && body.contains("127.0.0.1:1"),
+        "{body}"
+    );
+    assert!(run.log().contains("WARN"), "{}", run.log());
+    run.terminate(Duration::from_secs(15));
+}

@@ -14,9 +14,9 @@ use log_gardener::config::Settings;
 use log_gardener::escalate::Priority;
 use log_gardener::pipeline::Pipeline;
 use log_gardener::report::WindowReport;
-use log_gardener::sinks::metrics::{self, Metrics, Readiness};
 use log_gardener::source::{Origin, RawEntry};
 use log_gardener::synth;
+use log_gardener::telemetry::metrics::{self, Metrics, Readiness};
 use serde_json::Value;
 
 const TOP_K: usize = 5;

@@ -9,10 +9,19 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::live::Observe;
+use crate::clock::Clock;
 use crate::config::Settings;
-use crate::sinks::alert;
-use crate::sinks::metrics::{self, Metrics, Readiness};
+use crate::sinks::alert::{self, AlertHandle};
+use crate::telemetry::metrics::{self, Metrics};
+use crate::telemetry::Readiness;
+
+/// What `run` reports while it runs: readiness for `/readyz` and, when alerts are configured,
+/// the alert stage's handle (new clusters and escalations go there at once).
+#[derive(Default)]
+pub struct Observe {
+    pub readiness: Readiness,
+    pub alerts: Option<AlertHandle>,
+}
 
 /// How long the alert stage may take to deliver what is queued at shutdown (within the 10 s
 /// a Cloud Run instance is given).
@@ -36,7 +45,10 @@ pub struct Background {
 }
 
 /// Installs the metrics registry, binds the endpoint and starts the alert stage.
-pub async fn start(settings: &Settings) -> Result<(Observe, Background), ObserveError> {
+pub async fn start(
+    settings: &Settings,
+    clock: Clock,
+) -> Result<(Observe, Background), ObserveError> {
     let m = metrics::install(Arc::new(Metrics::new(settings.metrics.top_k)));
     let readiness = Readiness::new();
     let (server_stop, stopped) = oneshot::channel::<()>();
@@ -49,12 +61,8 @@ pub async fn start(settings: &Settings) -> Result<(Observe, Background), Observe
     let (alerts, task) = if settings.alerts.enabled() {
         let lanes =
             alert::lanes(&settings.alerts).map_err(|e| ObserveError::Alerts(e.to_string()))?;
-        let (handle, task) = alert::spawn(
-            settings.alerts.policy.clone(),
-            lanes,
-            alert::system_clock(),
-            alert::TICK,
-        );
+        let (handle, task) =
+            alert::spawn(settings.alerts.policy.clone(), lanes, clock, alert::TICK);
         (Some(handle), Some(task))
     } else {
         (None, None)

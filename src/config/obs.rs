@@ -7,7 +7,7 @@ use chrono::TimeDelta;
 
 use super::raw::{RawAlerts, RawMetrics};
 use super::{dur, invalid, positive, priority, ConfigError};
-use crate::sinks::alert::Policy;
+use crate::alerting::Policy;
 
 /// The Prometheus endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]

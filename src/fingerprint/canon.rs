@@ -139,6 +139,12 @@ impl Fingerprinter {
         })
     }
 
+    /// How many fine ids belong to canonical cluster `id` now (0 for an unknown id).
+    pub fn members(&self, id: ClusterId) -> usize {
+        let clusters = self.clusters.read().unwrap_or_else(PoisonError::into_inner);
+        clusters.fine_count.get(&id.0).copied().unwrap_or(0)
+    }
+
     /// Every alias (fine ids and former canonical ids) that now resolves to canonical `id`.
     pub fn aliases(&self, id: ClusterId) -> Vec<ClusterId> {
         let clusters = self.clusters.read().unwrap_or_else(PoisonError::into_inner);

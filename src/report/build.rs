@@ -94,6 +94,7 @@ pub fn build_report(
         malformed,
         actions: clusters.iter().map(|c| action(c, settings)).collect(),
         clusters,
+        github: None,
     }
 }
 

@@ -34,6 +34,9 @@ pub struct WindowReport {
     /// By priority (P0 first), then count (largest first), then id.
     pub clusters: Vec<ClusterReport>,
     pub actions: Vec<Action>,
+    /// What the GitHub sink did at this window's close, once it has (`github.repo` set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github: Option<GithubSummary>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,4 +105,45 @@ pub struct Action {
     pub cluster: ClusterId,
     pub title: String,
     pub action: String,
+}
+
+/// What the GitHub sink did at a window's close (or, in a dry run, would do). The sink returns
+/// it and the driver hands it to the worklog, which records it: no sink touches another's files.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GithubSummary {
+    /// Nothing left the machine: no token.
+    pub dry_run: bool,
+    /// `owner/name`.
+    pub repo: String,
+    /// Our issues known to the sink.
+    pub issues_known: usize,
+    pub actions: Vec<GithubAction>,
+    /// Clusters left in the outbox for the next window.
+    pub deferred: usize,
+    /// Why the sync stopped early, if it did.
+    pub stopped: Option<String>,
+    /// The file (beside the worklog) holding the full requests, bodies included.
+    #[serde(default)]
+    pub details: String,
+}
+
+/// One action of a [`GithubSummary`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GithubAction {
+    /// `create`, `update`, `comment`, `reopen`…
+    pub kind: String,
+    pub cluster: ClusterId,
+    /// The issue it created or changed (in a dry run: the in-memory repository's number).
+    pub issue: Option<u64>,
+    /// The issue title it set, if it set one.
+    pub title: Option<String>,
+    /// A comment's first line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// A dry run's planned issue body (shown in the markdown; the full request is in the
+    /// details file).
+    #[serde(skip)]
+    pub body: Option<String>,
+    /// Why GitHub refused it.
+    pub error: Option<String>,
 }

@@ -2,7 +2,7 @@
 //! Alertmanager (API v2, every URL of an HA set) and optionally a Slack-compatible webhook
 //! within a second.
 //!
-//! The shell around the pure [`state::AlertState`]: one task owns the state and ticks it, one
+//! The shell around the pure [`AlertState`]: one task owns the state and ticks it, one
 //! delivery task per receiver drains that receiver's bounded [`outbox::Outbox`] with retries
 //! and backoff. The pipeline side only ever calls [`AlertHandle::notify`] (a `try_send`) and
 //! [`AlertHandle::observe`] (a map update), so a slow or dead receiver never blocks it.
@@ -11,23 +11,25 @@ mod deliver;
 mod outbox;
 pub mod payload;
 pub mod receivers;
-pub mod state;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+
 use dashmap::DashMap;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+pub use crate::alerting::{
+    Admission, AlertEvent, AlertKind, AlertPost, AlertState, Change, Policy,
+};
 pub use deliver::{backoff, Lane, MAX_ATTEMPTS};
 pub use receivers::{Alertmanager, RecordingSink, Webhook};
-pub use state::{Admission, AlertEvent, AlertKind, AlertPost, AlertState, Change, Policy};
 
 use crate::config::AlertSettings;
 use crate::fingerprint::ClusterId;
-use crate::internal_events as ev;
+use crate::telemetry::events as ev;
 
 /// How often the state task looks for due re-posts and quiet clusters. Events do not wait
 /// for it: each one is handled, and its alert queued for delivery, as it arrives.
@@ -69,22 +71,7 @@ pub trait AlertSink: Send + Sync + 'static {
     ) -> impl std::future::Future<Output = Result<(), DeliveryError>> + Send;
 }
 
-/// Where "now" comes from: the wall clock in production, tokio's (pausable) clock in tests.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(Utc::now)
-}
-
-/// A clock that follows `tokio::time::Instant`, starting at `base`: with paused tokio time,
-/// alert deadlines advance exactly as the test advances time.
-pub fn tokio_clock(base: DateTime<Utc>) -> Clock {
-    let start = tokio::time::Instant::now();
-    Arc::new(move || {
-        let elapsed = tokio::time::Instant::now() - start;
-        base + chrono::TimeDelta::from_std(elapsed).unwrap_or(chrono::TimeDelta::MAX)
-    })
-}
+pub use crate::clock::Clock;
 
 type Activity = DashMap<ClusterId, (ClusterId, i64)>;
 
@@ -205,7 +192,7 @@ async fn run(
         for (id, cluster) in state.watched() {
             activity.entry(id).or_insert((cluster, i64::MIN));
         }
-        if let Some(m) = crate::sinks::metrics::installed() {
+        if let Some(m) = crate::telemetry::metrics::installed() {
             m.set_alerts_active(&state.active_by_priority());
         }
     }

@@ -5,5 +5,4 @@
 pub mod alert;
 pub mod github;
 pub mod markdown;
-pub mod metrics;
 pub mod worklog;

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::report::WindowReport;
+use crate::report::{GithubSummary, WindowReport};
 
 /// A worklog that could not be written. Nothing else is lost: the report can be written again.
 #[derive(Debug, thiserror::Error)]
@@ -21,9 +21,27 @@ pub enum WorklogError {
 pub trait WorklogSink: Send {
     /// Writes the worklog of one window; returns the paths written.
     fn write(&mut self, report: &WindowReport) -> Result<Vec<PathBuf>, WorklogError>;
+
+    /// Records what the GitHub sink did for a window already written: the worklog is written
+    /// again from the report with its `github` section (never spliced from the old file).
+    fn amend(
+        &mut self,
+        report: &WindowReport,
+        github: GithubSummary,
+    ) -> Result<Vec<PathBuf>, WorklogError> {
+        let mut r = report.clone();
+        r.github = Some(github);
+        self.write(&r)
+    }
+}
+
+/// File stem for the window ending at `end`, like `2026-11-23T060000Z` (no colons: portable).
+pub fn stem(end: chrono::DateTime<chrono::Utc>) -> String {
+    end.format("%Y-%m-%dT%H%M%SZ").to_string()
 }
 
 /// Writes worklogs into a directory (created if missing).
+#[derive(Debug, Clone)]
 pub struct DirWorklog {
     dir: PathBuf,
 }
@@ -33,9 +51,8 @@ impl DirWorklog {
         DirWorklog { dir: dir.into() }
     }
 
-    /// File stem for a window: its end, like `2026-11-23T060000Z` (no colons: portable).
-    pub fn stem(report: &WindowReport) -> String {
-        report.window.end.format("%Y-%m-%dT%H%M%SZ").to_string()
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 }
 
@@ -46,23 +63,14 @@ impl WorklogSink for DirWorklog {
             move |source| WorklogError::Io { path, source }
         };
         std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
-        let stem = Self::stem(report);
+        let stem = stem(report.window.end);
         let md = self.dir.join(format!("{stem}.md"));
         let json = self.dir.join(format!("{stem}.json"));
         let mut body = serde_json::to_string_pretty(report).unwrap_or_default();
         body.push('\n');
-        write_atomic(&json, body.as_bytes()).map_err(io(&json))?;
-        write_atomic(&md, super::markdown::render(report).as_bytes()).map_err(io(&md))?;
+        crate::atomic_file::write(&json, body.as_bytes()).map_err(io(&json))?;
+        crate::atomic_file::write(&md, super::markdown::render(report).as_bytes())
+            .map_err(io(&md))?;
         Ok(vec![md, json])
     }
-}
-
-/// Writes `path` by writing a temporary file beside it and renaming it into place.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }

@@ -1,4 +1,4 @@
-//! An in-process message source for tests and benchmarks: delivers a fixed list of messages
+//! An in-process message source for tests and benchmarks (feature `test-util`): delivers a fixed list of messages
 //! and records how each was settled, in order, in a shared log that tests can also write to
 //! (e.g. a fake checkpoint store noting "checkpoint written"), so the ack rule can be checked
 //! as a sequence.
@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::delivery::{Acker, Delivery, MessageSource, SourceError, SourceStats};
-use super::{Origin, RawEntry};
+use super::{Acker, Batch, Boundedness, Delivery, Input, Origin, RawEntry, Source};
+use super::{SourceError, SourceStats};
 
 /// One line of the shared log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,24 +70,15 @@ impl Drop for RecordingAcker {
     }
 }
 
-/// Settles nothing anywhere: for benchmarks.
-pub struct NoopAcker;
-
-impl Acker for NoopAcker {
-    fn ack(self: Box<Self>) {}
-    fn nack(self: Box<Self>) {}
-}
-
 /// A message as the fake broker holds it.
 pub fn delivery(id: &str, data: impl Into<Bytes>, log: &Log) -> Delivery {
     Delivery {
-        id: id.to_owned(),
-        entry: RawEntry {
+        input: Input::Entry(RawEntry {
             data: data.into(),
             origin: Origin::PubSub {
                 message_id: id.into(),
             },
-        },
+        }),
         acker: Box::new(RecordingAcker::new(id, log)),
     }
 }
@@ -100,10 +91,14 @@ pub struct FakeSource {
     pub hold_open: bool,
 }
 
-impl MessageSource for FakeSource {
+impl Source for FakeSource {
+    fn boundedness(&self) -> Boundedness {
+        Boundedness::Unbounded
+    }
+
     async fn run(
         self,
-        out: mpsc::Sender<Delivery>,
+        out: mpsc::Sender<Batch>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<SourceStats, SourceError> {
         let mut stats = SourceStats::default();
@@ -112,7 +107,7 @@ impl MessageSource for FakeSource {
             tokio::select! {
                 biased;
                 () = &mut shutdown => return Ok(stats),
-                sent = out.send(delivery(&id, data, &self.log)) => {
+                sent = out.send(vec![delivery(&id, data, &self.log)]) => {
                     if sent.is_err() {
                         return Ok(stats);
                     }

@@ -1,117 +1,157 @@
 //! Replay input: a `gcloud logging read --format=json` export (a JSON array, usually pretty
-//! printed, newest first), JSON Lines, or `-` for stdin. The file is read whole and split into
-//! one raw entry per element or line without parsing the entries themselves; a piece that is
-//! not an entry is still passed on, so the pipeline reports it with its line.
+//! printed, newest first), JSON Lines, or `-` for stdin — a bounded [`Source`]. The input is
+//! read on a blocking thread and split into one raw entry per element or line without parsing
+//! the entries themselves; a piece that is not an entry is still passed on, so the pipeline
+//! reports it with its line.
 
 use std::future::Future;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
-use super::{Batch, Origin, RawEntry};
+use super::SourceStats;
+use super::{Batch, Boundedness, Delivery, Input, Origin, RawEntry, Source, SourceError};
 
 /// Entries per batch: large enough that channel overhead is noise, small enough that the
 /// progress bar moves.
 const BATCH: usize = 512;
 
-/// Why a replay input could not be read. The replay stops; nothing was written.
-#[derive(Debug, thiserror::Error)]
-pub enum FileError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-}
+/// Told how many bytes of the input are done (a progress bar); `None` total for stdin.
+pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
 
+/// A file or stdin (`-`).
 pub struct FileSource {
     path: PathBuf,
-}
-
-/// What the source read.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FileStats {
-    pub bytes: u64,
-    pub pieces: u64,
-    /// True when shutdown stopped the read before the end.
-    pub interrupted: bool,
+    progress: Option<Progress>,
 }
 
 impl FileSource {
     pub fn new(path: impl Into<PathBuf>) -> FileSource {
-        FileSource { path: path.into() }
+        FileSource {
+            path: path.into(),
+            progress: None,
+        }
+    }
+
+    /// Reports the bytes read so far after each batch.
+    pub fn with_progress(mut self, progress: Progress) -> FileSource {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// The input's size, when it is a file (for a progress bar).
+    pub fn size(&self) -> Option<u64> {
+        (!self.is_stdin())
+            .then(|| std::fs::metadata(&self.path).ok().map(|m| m.len()))
+            .flatten()
+    }
+
+    fn is_stdin(&self) -> bool {
+        self.path == Path::new("-")
     }
 
     fn display(&self) -> Arc<str> {
-        if self.path == Path::new("-") {
+        if self.is_stdin() {
             "<stdin>".into()
         } else {
             self.path.display().to_string().into()
         }
     }
 
-    /// Reads the whole input (the size is known then, for the progress bar).
-    pub async fn read(&self) -> Result<Bytes, FileError> {
-        let err = |source| FileError::Read {
-            path: self.display().to_string(),
-            source,
-        };
-        if self.path == Path::new("-") {
-            let mut buf = Vec::new();
-            tokio::io::stdin()
-                .read_to_end(&mut buf)
-                .await
-                .map_err(err)?;
-            Ok(buf.into())
-        } else {
-            Ok(tokio::fs::read(&self.path).await.map_err(err)?.into())
-        }
-    }
-
-    /// Sends every piece of `data` to `out` in batches; stops early when `shutdown` resolves.
-    /// `on_batch` is told how many bytes are done (for a progress bar).
-    pub async fn run(
+    /// Reads the input and sends it in batches until the end or until `stop` is set. Runs on a
+    /// blocking thread.
+    fn read_all(
         &self,
-        data: Bytes,
-        out: mpsc::Sender<Batch>,
-        shutdown: impl Future<Output = ()>,
-        on_batch: impl Fn(u64),
-    ) -> FileStats {
-        tokio::pin!(shutdown);
+        out: &mpsc::Sender<Batch>,
+        stop: &AtomicBool,
+    ) -> Result<SourceStats, SourceError> {
         let path = self.display();
-        let mut stats = FileStats {
+        let err = |e: std::io::Error| SourceError::Read {
+            path: path.to_string(),
+            detail: e.to_string(),
+        };
+        let mut data = Vec::new();
+        if self.is_stdin() {
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut data)
+                .map_err(err)?;
+        } else {
+            std::fs::File::open(&self.path)
+                .and_then(|mut f| f.read_to_end(&mut data))
+                .map_err(err)?;
+        }
+        let data = Bytes::from(data);
+        let mut stats = SourceStats {
             bytes: data.len() as u64,
-            ..FileStats::default()
+            ..SourceStats::default()
         };
         let mut batch = Vec::with_capacity(BATCH);
-        for piece in split(&data) {
-            stats.pieces += 1;
-            let origin = Origin::File {
-                path: path.clone(),
-                line: piece.line,
-            };
-            batch.push(RawEntry {
+        let mut pieces = split(&data).peekable();
+        while let Some(piece) = pieces.next() {
+            batch.push(Delivery::unsettled(Input::Entry(RawEntry {
                 data: data.slice(piece.start..piece.end),
-                origin,
-            });
-            if batch.len() == BATCH {
-                on_batch(piece.end as u64);
+                origin: Origin::File {
+                    path: path.clone(),
+                    line: piece.line,
+                },
+            })));
+            if batch.len() == BATCH || pieces.peek().is_none() {
+                if stop.load(Ordering::Acquire) {
+                    stats.interrupted = true;
+                    return Ok(stats);
+                }
+                stats.delivered += batch.len() as u64;
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                tokio::select! {
-                    biased;
-                    _ = &mut shutdown => { stats.interrupted = true; return stats; }
-                    sent = out.send(full) => if sent.is_err() { return stats; },
+                if out.blocking_send(full).is_err() {
+                    return Ok(stats);
+                }
+                if let Some(p) = &self.progress {
+                    p(piece.end as u64);
                 }
             }
         }
-        if !batch.is_empty() {
-            let _ = out.send(batch).await;
-        }
-        on_batch(data.len() as u64);
-        stats
+        Ok(stats)
+    }
+}
+
+impl Source for FileSource {
+    fn boundedness(&self) -> Boundedness {
+        Boundedness::Bounded
+    }
+
+    /// Only this stage watches `shutdown`: it stops the reader, which drops the sender, so the
+    /// driver reports what was read.
+    async fn run(
+        self,
+        out: mpsc::Sender<Batch>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<SourceStats, SourceError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader_stop = stop.clone();
+        let reader = tokio::task::spawn_blocking(move || self.read_all(&out, &reader_stop));
+        tokio::pin!(shutdown);
+        tokio::pin!(reader);
+        let joined = tokio::select! {
+            joined = &mut reader => joined,
+            () = &mut shutdown => {
+                stop.store(true, Ordering::Release);
+                // A blocked read of stdin never returns by itself: do not wait for it.
+                let mut stats = SourceStats { interrupted: true, ..SourceStats::default() };
+                if let Ok(Ok(Ok(s))) = tokio::time::timeout(std::time::Duration::from_millis(200), reader).await {
+                    stats = SourceStats { interrupted: true, ..s };
+                }
+                return Ok(stats);
+            }
+        };
+        joined.map_err(|e| SourceError::Read {
+            path: "input".into(),
+            detail: format!("reader failed: {e}"),
+        })?
     }
 }
 

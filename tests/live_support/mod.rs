@@ -140,12 +140,17 @@ impl Workdir {
 
     /// A run with extra environment (e.g. `LOG_GARDENER__LIVE__FLUSH_ON_SHUTDOWN=false`).
     pub fn run_with(&self, emu: &Emulator, n: usize, env: &[(&str, &str)]) -> Run {
+        self.run_at(&emu.addr, n, env)
+    }
+
+    /// A run against whatever listens at `addr` (or nothing).
+    pub fn run_at(&self, addr: &str, n: usize, env: &[(&str, &str)]) -> Run {
         let stderr = self.path(&format!("run-{n}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_log-gardener"))
             .arg("run")
             .arg("--config")
             .arg(self.path("config.toml"))
-            .env("PUBSUB_EMULATOR_HOST", &emu.addr)
+            .env("PUBSUB_EMULATOR_HOST", addr)
             .env("RUST_LOG", "log_gardener=debug")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
@@ -228,6 +233,21 @@ impl Workdir {
 impl Run {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// The metrics endpoint's address, once `run` printed it.
+    pub fn metrics_addr(&self, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let log = self.log();
+            if let Some(rest) = log.split("metrics on http://").nth(1) {
+                if let Some(addr) = rest.split('/').next() {
+                    return addr.to_owned();
+                }
+            }
+            assert!(start.elapsed() < timeout, "no metrics address: {log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn signal(&self, sig: &str) {

@@ -10,8 +10,8 @@ use tokio::task::JoinHandle;
 
 use super::outbox::Outbox;
 use super::{AlertPost, AlertSink, DeliveryError};
-use crate::internal_events as ev;
-use crate::sinks::metrics::DeliveryOutcome;
+use crate::telemetry::events as ev;
+use crate::telemetry::metrics::DeliveryOutcome;
 
 /// Attempts per batch before it is given up (about 16 s of backoff in all); the alerts are
 /// posted again at the next re-post anyway.

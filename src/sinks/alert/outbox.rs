@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use super::state::AlertPost;
+use crate::alerting::AlertPost;
 
 #[derive(Debug)]
 pub struct Outbox {

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::state::{AlertPost, Change};
+use crate::alerting::{AlertPost, Change};
 
 /// Longest sample quoted in an alert; Alertmanager and Slack show alerts, not logs.
 const SAMPLE_CHARS: usize = 1000;

@@ -39,7 +39,7 @@ fn base() -> DateTime<Utc> {
 async fn an_event_is_delivered_at_once_and_failures_retry_with_backoff() {
     let sink = RecordingSink::failing_first(2);
     let lanes = vec![Lane::new(sink.clone(), 16)];
-    let clock = tokio_clock(base());
+    let clock = crate::clock::tokio_from(base());
     let (handle, task) = spawn(policy(), lanes, clock, Duration::from_millis(500));
     let t0 = tokio::time::Instant::now();
     assert!(handle.notify(event(1, base())));
@@ -60,7 +60,7 @@ async fn an_event_is_delivered_at_once_and_failures_retry_with_backoff() {
 #[tokio::test(start_paused = true)]
 async fn activity_keeps_the_alert_and_quiet_resolves_it_once() {
     let sink = RecordingSink::default();
-    let clock = tokio_clock(base());
+    let clock = crate::clock::tokio_from(base());
     let (handle, task) = spawn(
         policy(),
         vec![Lane::new(sink.clone(), 16)],
@@ -114,7 +114,12 @@ async fn every_lane_gets_every_post_and_a_permanent_failure_is_not_retried() {
         Lane::new(Refusing, 16),
         Lane::new(b.clone(), 16),
     ];
-    let (handle, task) = spawn(policy(), lanes, tokio_clock(base()), Duration::from_secs(1));
+    let (handle, task) = spawn(
+        policy(),
+        lanes,
+        crate::clock::tokio_from(base()),
+        Duration::from_secs(1),
+    );
     handle.notify(event(1, base()));
     handle.notify(event(2, base()));
     tokio::time::sleep(Duration::from_secs(2)).await;

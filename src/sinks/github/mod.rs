@@ -2,16 +2,16 @@
 //! in the configured repository, kept current at each window close.
 //!
 //! ```text
-//!  WindowReport ──► IssueSink::on_window
-//!                     │ clusters at/above the priority, after the outbox's
-//!                     ▼
-//!                   Syncer::sync ── list issues by label (state=all, all pages) ──► Index
+//!  window closes ──► Outbox::push (the window's clusters, persisted before any write)
+//!                     │
+//!  IssueSink::sync ── list issues by label (state=all, all pages) ──► Index
 //!                     │ per cluster: plan(index, cluster) → actions          plan.rs (pure)
 //!                     ▼
 //!                   IssueTracker (OctoTracker on GitHub | MemoryTracker: dry run, tests)
 //!                     │ serial, spaced, rate limits waited out, capped per window
 //!                     ▼
-//!                   what did not fit → outbox file; what was done → worklog "GitHub" section
+//!                   what is done leaves the outbox; `<window-end>.github.json` and a
+//!                   GithubSummary, which the driver hands to the worklog to record
 //! ```
 //!
 //! Our issues are found by label and a hidden marker, never by search (its index lags).
@@ -23,14 +23,15 @@ pub mod plan;
 pub mod safe;
 pub mod sync;
 pub mod tracker;
-mod worklog;
+pub mod details;
 
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
+
 use crate::config::GithubSettings;
 use crate::escalate::Priority;
-use crate::report::WindowReport;
-use crate::sinks::worklog::WorklogError;
+use crate::report::{GithubSummary, WindowReport};
 
 pub use memory::MemoryTracker;
 pub use sync::{Outbox, Pending, SyncReport, Syncer};
@@ -39,24 +40,40 @@ pub use tracker::{IssueTracker, OctoTracker, Token, TrackerError};
 /// The outbox's file name in the state (or worklog) directory.
 pub const OUTBOX_FILE: &str = "github-outbox.json";
 
-/// The window-close stage: syncs each report's clusters and notes what it did in the worklog.
+/// The clusters of `r` that should have an issue, as outbox items.
+pub fn pending(r: &WindowReport, min_priority: Priority) -> Vec<Pending> {
+    r.clusters
+        .iter()
+        .filter(|c| plan::wanted(c, min_priority))
+        .map(|c| Pending {
+            window_end: r.window.end,
+            cluster: c.clone(),
+        })
+        .collect()
+}
+
+/// The GitHub stage: syncs what waits in the outbox and says what it did.
 pub struct IssueSink<T> {
     syncer: Syncer<T>,
-    min_priority: Priority,
-    worklog_dir: PathBuf,
+    /// Where `<window-end>.github.json` goes (beside the worklogs).
+    details_dir: PathBuf,
 }
 
 impl<T: IssueTracker> IssueSink<T> {
-    pub fn new(syncer: Syncer<T>, min_priority: Priority, worklog_dir: impl Into<PathBuf>) -> Self {
+    pub fn new(syncer: Syncer<T>, details_dir: impl Into<PathBuf>) -> Self {
         IssueSink {
             syncer,
-            min_priority,
-            worklog_dir: worklog_dir.into(),
+            details_dir: details_dir.into(),
         }
     }
 
     pub fn tracker(&self) -> &T {
         self.syncer.tracker()
+    }
+
+    /// The durable queue the window-close side pushes into.
+    pub fn outbox(&self) -> Outbox {
+        self.syncer.outbox().clone()
     }
 
     /// At start: lists our issues and sends what the outbox kept from the last run.
@@ -72,28 +89,23 @@ impl<T: IssueTracker> IssueSink<T> {
         rep
     }
 
-    /// Syncs the window's clusters; writes `<window-end>.github.json` and adds a "GitHub"
-    /// section to the worklog written for the window.
-    pub async fn on_window(&mut self, r: &WindowReport) -> Result<SyncReport, WorklogError> {
-        let pending: Vec<Pending> = r
-            .clusters
-            .iter()
-            .filter(|c| plan::wanted(c, self.min_priority))
-            .map(|c| Pending {
-                window_end: r.window.end,
-                cluster: c.clone(),
-            })
-            .collect();
-        let rep = self.syncer.sync(pending).await;
-        emit(Some(r.window.end), &rep);
-        worklog::annotate(&self.worklog_dir, r, &rep)?;
-        Ok(rep)
+    /// Syncs the outbox after the window ending at `end` closed; writes
+    /// `<window-end>.github.json` and returns the summary for the worklog.
+    pub async fn sync_window(&mut self, end: DateTime<Utc>) -> (SyncReport, GithubSummary) {
+        let rep = self.syncer.sync(Vec::new()).await;
+        emit(Some(end), &rep);
+        let name = details::file_name(end);
+        if let Err(e) = details::write(&self.details_dir, end, &rep) {
+            tracing::error!(error = %e, file = %name, "cannot write the GitHub details file");
+        }
+        let summary = details::summary(&rep, &name);
+        (rep, summary)
     }
 }
 
 fn emit(window_end: Option<chrono::DateTime<chrono::Utc>>, rep: &SyncReport) {
     let refused = rep.sent.iter().filter(|s| s.error.is_some()).count() as u64;
-    crate::internal_events::GithubSynced {
+    crate::telemetry::events::GithubSynced {
         window_end,
         dry_run: rep.dry_run,
         done: rep.sent.len() as u64 - refused,
@@ -111,11 +123,11 @@ pub enum AnyIssueSink {
 }
 
 impl AnyIssueSink {
-    /// `state_dir` falls back to `worklog_dir`; the dry run keeps no outbox.
+    /// `state_dir` (for the outbox) falls back to `worklog_dir`; the dry run keeps no outbox.
+    /// Must be called inside the async runtime (the HTTP client needs its reactor).
     pub fn new(
         g: &GithubSettings,
         token: Option<Token>,
-        min_priority: Priority,
         worklog_dir: &Path,
     ) -> Result<AnyIssueSink, TrackerError> {
         Ok(match token {
@@ -127,16 +139,23 @@ impl AnyIssueSink {
                 let outbox = Outbox::new(Some(dir.join(OUTBOX_FILE)));
                 let tracker = OctoTracker::new(g, token)?;
                 let syncer = Syncer::new(tracker, g.clone(), outbox, false);
-                AnyIssueSink::Live(IssueSink::new(syncer, min_priority, worklog_dir))
+                AnyIssueSink::Live(IssueSink::new(syncer, worklog_dir))
             }
             None => {
                 // Nothing is sent, so nothing needs spacing.
                 let mut g = g.clone();
                 g.write_spacing = std::time::Duration::ZERO;
                 let syncer = Syncer::new(MemoryTracker::new(), g, Outbox::new(None), true);
-                AnyIssueSink::DryRun(IssueSink::new(syncer, min_priority, worklog_dir))
+                AnyIssueSink::DryRun(IssueSink::new(syncer, worklog_dir))
             }
         })
+    }
+
+    pub fn outbox(&self) -> Outbox {
+        match self {
+            AnyIssueSink::Live(s) => s.outbox(),
+            AnyIssueSink::DryRun(s) => s.outbox(),
+        }
     }
 
     pub async fn start(&mut self) -> SyncReport {
@@ -146,10 +165,10 @@ impl AnyIssueSink {
         }
     }
 
-    pub async fn on_window(&mut self, r: &WindowReport) -> Result<SyncReport, WorklogError> {
+    pub async fn sync_window(&mut self, end: DateTime<Utc>) -> (SyncReport, GithubSummary) {
         match self {
-            AnyIssueSink::Live(s) => s.on_window(r).await,
-            AnyIssueSink::DryRun(s) => s.on_window(r).await,
+            AnyIssueSink::Live(s) => s.sync_window(end).await,
+            AnyIssueSink::DryRun(s) => s.sync_window(end).await,
         }
     }
 }

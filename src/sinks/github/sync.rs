@@ -4,7 +4,8 @@
 //! and is planned again, against a fresh listing, at the next window or start: so an update is
 //! never lost and a replayed outbox never opens a second issue.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,9 +15,9 @@ use super::body::key_phrase;
 use super::model::RemoteIssue;
 use super::plan::{needs_new_issue, plan, Action, Index};
 use super::tracker::{IssueTracker, TrackerError};
+use crate::atomic_file::write as write_atomic;
 use crate::config::GithubSettings;
 use crate::report::ClusterReport;
-use crate::sinks::worklog::write_atomic;
 
 /// Rate-limit answers waited out for one request before the rest is deferred.
 const MAX_ATTEMPTS: u32 = 3;
@@ -61,42 +62,78 @@ pub struct SyncReport {
     pub stopped: Option<String>,
 }
 
-/// The persisted queue of clusters not yet synced.
+/// The durable queue of clusters not yet brought onto GitHub, shared by the window-close
+/// side (which [`Outbox::push`]es a window's clusters, persisted at once, before any write is
+/// attempted) and the sync (which reads it and removes what it finished). So a kill, a crash
+/// or a shutdown timeout at any moment loses nothing: the next start syncs what is left, and
+/// the planner makes a replayed action harmless.
 #[derive(Debug, Clone)]
-pub struct Outbox {
+pub struct Outbox(Arc<Mutex<Queue>>);
+
+#[derive(Debug)]
+struct Queue {
     path: Option<PathBuf>,
-    /// Without a path (dry run), the queue lives only as long as the process.
-    held: Vec<Pending>,
+    items: Vec<Pending>,
 }
 
 impl Outbox {
-    /// `None`: kept in memory only (dry run).
+    /// The outbox at `path` (read now; an unreadable file is logged and starts empty), or
+    /// kept in memory only with `None` (a dry run).
     pub fn new(path: Option<PathBuf>) -> Outbox {
-        Outbox {
-            path,
-            held: Vec::new(),
-        }
+        let items = path.as_deref().map(read_outbox).unwrap_or_default();
+        Outbox(Arc::new(Mutex::new(Queue { path, items })))
     }
 
-    pub fn load(&mut self) -> Vec<Pending> {
-        let Some(path) = &self.path else {
-            return std::mem::take(&mut self.held);
-        };
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                tracing::error!(path = %path.display(), error = %e, "GitHub outbox unreadable; starting empty");
-                Vec::new()
-            }),
-            Err(_) => Vec::new(),
-        }
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub fn save(&mut self, pending: &[Pending]) -> std::io::Result<()> {
+    /// Appends `items` and persists the queue before returning. Past [`MAX_OUTBOX`] the oldest
+    /// are dropped (and said so).
+    pub fn push(&self, items: Vec<Pending>) -> std::io::Result<()> {
+        let mut q = self.lock();
+        q.items.extend(items);
+        if q.items.len() > MAX_OUTBOX {
+            let dropped = q.items.len() - MAX_OUTBOX;
+            tracing::warn!(dropped, "GitHub outbox full: dropping the oldest clusters");
+            q.items.drain(..dropped);
+        }
+        q.save()
+    }
+
+    /// What is waiting, oldest first.
+    pub fn pending(&self) -> Vec<Pending> {
+        self.lock().items.clone()
+    }
+
+    /// The first `n` items of what [`Outbox::pending`] returned are done: removes and persists.
+    pub fn done(&self, n: usize) -> std::io::Result<()> {
+        let mut q = self.lock();
+        let n = n.min(q.items.len());
+        if n == 0 {
+            return Ok(());
+        }
+        q.items.drain(..n);
+        q.save()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Queue {
+    fn save(&self) -> std::io::Result<()> {
         let Some(path) = &self.path else {
-            self.held = pending.to_vec();
             return Ok(());
         };
-        if pending.is_empty() {
+        if self.items.is_empty() {
             return match std::fs::remove_file(path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
                 _ => Ok(()),
@@ -105,8 +142,18 @@ impl Outbox {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let json = serde_json::to_vec_pretty(pending).unwrap_or_default();
+        let json = serde_json::to_vec_pretty(&self.items).unwrap_or_default();
         write_atomic(path, &json)
+    }
+}
+
+fn read_outbox(path: &Path) -> Vec<Pending> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            tracing::error!(path = %path.display(), error = %e, "GitHub outbox unreadable; starting empty");
+            Vec::new()
+        }),
+        Err(_) => Vec::new(),
     }
 }
 
@@ -142,20 +189,22 @@ impl<T: IssueTracker> Syncer<T> {
         &self.tracker
     }
 
-    /// Syncs the outbox, then `new`; what is left goes back into the outbox.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Adds `new` to the outbox (persisted first), then syncs what waits there, oldest first;
+    /// what was done leaves it, the rest stays.
     pub async fn sync(&mut self, new: Vec<Pending>) -> SyncReport {
-        let mut queue = self.outbox.load();
-        queue.extend(new);
-        if queue.len() > MAX_OUTBOX {
-            let dropped = queue.len() - MAX_OUTBOX;
-            tracing::warn!(dropped, "GitHub outbox full: dropping the oldest clusters");
-            queue.drain(..dropped);
+        let mut rep = self.report();
+        if !new.is_empty() {
+            if let Err(e) = self.outbox.push(new) {
+                tracing::error!(error = %e, "cannot write the GitHub outbox");
+                rep.stopped = Some(format!("cannot write the outbox: {e}"));
+            }
         }
-        let mut rep = SyncReport {
-            dry_run: self.dry_run,
-            repo: format!("{}/{}", self.g.owner, self.g.repo),
-            ..SyncReport::default()
-        };
+        let queue = self.outbox.pending();
+        let total = queue.len();
         let deferred = match &self.halted {
             Some(why) => {
                 rep.stopped = Some(why.clone());
@@ -164,12 +213,20 @@ impl<T: IssueTracker> Syncer<T> {
             None => self.run(queue, &mut rep).await,
         };
         rep.deferred = deferred.len();
-        if let Err(e) = self.outbox.save(&deferred) {
+        if let Err(e) = self.outbox.done(total - deferred.len()) {
             tracing::error!(error = %e, "cannot write the GitHub outbox");
             rep.stopped
                 .get_or_insert(format!("cannot write the outbox: {e}"));
         }
         rep
+    }
+
+    fn report(&self) -> SyncReport {
+        SyncReport {
+            dry_run: self.dry_run,
+            repo: format!("{}/{}", self.g.owner, self.g.repo),
+            ..SyncReport::default()
+        }
     }
 
     /// Returns what was not done.

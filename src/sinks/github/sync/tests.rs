@@ -53,7 +53,7 @@ async fn writes_over_the_budget_wait_in_the_outbox_and_resume_without_duplicates
         .sync((1..=5).map(|id| pending(id, "21:00")).collect())
         .await;
     assert_eq!((rep.sent.len(), rep.deferred), (2, 3));
-    assert_eq!(Outbox::new(Some(path.clone())).load().len(), 3);
+    assert_eq!(Outbox::new(Some(path.clone())).len(), 3);
 
     // A restart: a new syncer over the same GitHub and outbox file.
     let tracker = MemoryTracker::with_issues(s.tracker().issues());
@@ -80,7 +80,7 @@ async fn a_create_whose_answer_was_lost_is_not_repeated() {
     // The process died after GitHub created the issue but before it noted so: the outbox
     // still holds the cluster.
     Outbox::new(Some(path.clone()))
-        .save(&[pending(1, "21:00")])
+        .push(vec![pending(1, "21:00")])
         .unwrap();
     let tracker = MemoryTracker::with_issues(s.tracker().issues());
     let mut s = Syncer::new(tracker, settings(), Outbox::new(Some(path)), false);

@@ -27,9 +27,18 @@ fn lines(log: &Log) -> Vec<LogLine> {
     log.lock().unwrap().clone()
 }
 
+/// A consumer of a stream with a checkpoint store, as `run` has.
+fn live(s: Arc<Settings>) -> Consumer {
+    Consumer::new(s, Boundedness::Unbounded, None, true)
+}
+
+fn restart(s: Arc<Settings>, ck: Checkpoint) -> Consumer {
+    Consumer::new(s, Boundedness::Unbounded, Some(ck), true)
+}
+
 fn take(c: &mut Consumer, log: &Log, id: &str, data: String) -> Vec<Event> {
     let mut events = Vec::new();
-    c.accept(delivery(id, data, log), &mut events);
+    c.accept(delivery(id, data, log), &mut Vec::new(), &mut events);
     events
 }
 
@@ -41,7 +50,7 @@ fn durable(c: &mut Consumer) -> Checkpoint {
 
 #[test]
 fn nothing_is_acked_before_a_checkpoint_holding_it_is_durable() {
-    let (log, mut c) = (log(), Consumer::new(settings(|_| {}), None));
+    let (log, mut c) = (log(), live(settings(|_| {})));
     for i in 0..3 {
         take(
             &mut c,
@@ -66,7 +75,7 @@ fn nothing_is_acked_before_a_checkpoint_holding_it_is_durable() {
 
 #[test]
 fn a_failed_checkpoint_keeps_its_messages_for_the_next_one() {
-    let (log, mut c) = (log(), Consumer::new(settings(|_| {}), None));
+    let (log, mut c) = (log(), live(settings(|_| {})));
     take(
         &mut c,
         &log,
@@ -92,7 +101,7 @@ fn a_failed_checkpoint_keeps_its_messages_for_the_next_one() {
 #[test]
 fn a_redelivery_is_acked_but_not_counted_again_even_after_a_restart() {
     let (log, s) = (log(), settings(|_| {}));
-    let mut c = Consumer::new(s.clone(), None);
+    let mut c = live(s.clone());
     take(
         &mut c,
         &log,
@@ -111,7 +120,7 @@ fn a_redelivery_is_acked_but_not_counted_again_even_after_a_restart() {
     );
     let ck = durable(&mut c);
     // A crash after the checkpoint but before Pub/Sub saw the ack: it redelivers.
-    let mut c = Consumer::new(s, Some(ck));
+    let mut c = restart(s, ck);
     take(
         &mut c,
         &log,
@@ -145,14 +154,14 @@ fn a_crash_before_the_checkpoint_loses_nothing_and_counts_nothing_twice() {
         })
         .collect();
     let reference = {
-        let (log, mut c) = (log(), Consumer::new(s.clone(), None));
+        let (log, mut c) = (log(), live(s.clone()));
         for (id, d) in &msgs {
             take(&mut c, &log, id, d.clone());
         }
-        c.flush(&mut Vec::new())
+        c.flush(&mut Vec::new(), &mut Vec::new())
     };
     let log = log();
-    let mut first = Consumer::new(s.clone(), None);
+    let mut first = live(s.clone());
     for (id, d) in &msgs[..4] {
         take(&mut first, &log, id, d.clone());
     }
@@ -160,18 +169,18 @@ fn a_crash_before_the_checkpoint_loses_nothing_and_counts_nothing_twice() {
     drop(settled); // crashed before acking: every message comes back
     take(&mut first, &log, "m4", msgs[4].1.clone());
     drop(first); // crashed: m4 was never in a checkpoint
-    let mut second = Consumer::new(s, Some(ck));
+    let mut second = restart(s, ck);
     for (id, d) in &msgs {
         take(&mut second, &log, id, d.clone());
     }
     assert_eq!(second.stats().duplicates, 4, "m0..m3 are in the checkpoint");
-    assert_eq!(second.flush(&mut Vec::new()), reference);
+    assert_eq!(second.flush(&mut Vec::new(), &mut Vec::new()), reference);
 }
 
 #[test]
 fn malformed_messages_are_reported_and_acked_or_nacked_by_policy() {
     let log = log();
-    let mut c = Consumer::new(settings(|_| {}), None);
+    let mut c = live(settings(|_| {}));
     take(&mut c, &log, "bad", "not json".into());
     take(
         &mut c,
@@ -184,15 +193,12 @@ fn malformed_messages_are_reported_and_acked_or_nacked_by_policy() {
         lines(&log),
         [LogLine::Ack("bad".into()), LogLine::Ack("ok".into())]
     );
-    let report = &c.flush(&mut Vec::new())[0];
+    let report = &c.flush(&mut Vec::new(), &mut Vec::new())[0];
     assert_eq!(report.malformed.total, 1);
     assert_eq!(report.malformed.examples[0].location, "pubsub:bad");
 
     let log2 = crate::source::fake::Log::default();
-    let mut n = Consumer::new(
-        settings(|s| s.pubsub.on_malformed = OnMalformed::Nack),
-        None,
-    );
+    let mut n = live(settings(|s| s.pubsub.on_malformed = OnMalformed::Nack));
     take(&mut n, &log2, "bad", "{\"x\": 1".into());
     assert_eq!(
         lines(&log2),
@@ -211,7 +217,7 @@ fn malformed_messages_are_reported_and_acked_or_nacked_by_policy() {
 #[test]
 fn known_clusters_stay_known_across_a_restart_and_tiers_escalate_once() {
     let (log, s) = (log(), settings(|_| {}));
-    let mut c = Consumer::new(s.clone(), None);
+    let mut c = live(s.clone());
     let first = take(
         &mut c,
         &log,
@@ -220,7 +226,7 @@ fn known_clusters_stay_known_across_a_restart_and_tiers_escalate_once() {
     );
     assert!(matches!(first[..], [Event::NewCluster { .. }]));
     let ck = durable(&mut c);
-    let mut c = Consumer::new(s, Some(ck));
+    let mut c = restart(s, ck);
     let mut escalations = Vec::new();
     for i in 1..150 {
         let at = format!("2025-09-15T19:{:02}:{:02}Z", i / 60, i % 60);
@@ -252,7 +258,7 @@ fn known_clusters_stay_known_across_a_restart_and_tiers_escalate_once() {
 fn by_wall_clock_a_window_closes_once_its_end_plus_lateness_has_passed() {
     let (log, mut c) = (
         log(),
-        Consumer::new(settings(|s| s.live.watermark = Watermark::WallClock), None),
+        live(settings(|s| s.live.watermark = Watermark::WallClock)),
     );
     take(
         &mut c,
@@ -263,9 +269,9 @@ fn by_wall_clock_a_window_closes_once_its_end_plus_lateness_has_passed() {
     let mut events = Vec::new();
     let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
     assert!(c
-        .close_due(at("2025-09-15T20:04:59Z"), &mut events)
+        .close_due(at("2025-09-15T20:04:59Z"), &mut Vec::new(), &mut events)
         .is_empty());
-    let closed = c.close_due(at("2025-09-15T20:05:00Z"), &mut events);
+    let closed = c.close_due(at("2025-09-15T20:05:00Z"), &mut Vec::new(), &mut events);
     assert_eq!(closed.len(), 1);
     assert_eq!(closed[0].totals.entries, 1);
     assert!(
@@ -277,7 +283,7 @@ fn by_wall_clock_a_window_closes_once_its_end_plus_lateness_has_passed() {
 #[test]
 fn a_window_closing_after_a_restart_still_names_clusters_seen_only_before_it() {
     let (log, s) = (log(), settings(|_| {}));
-    let mut c = Consumer::new(s.clone(), None);
+    let mut c = live(s.clone());
     take(
         &mut c,
         &log,
@@ -285,14 +291,14 @@ fn a_window_closing_after_a_restart_still_names_clusters_seen_only_before_it() {
         entry("2025-09-15T19:10:00Z", "disk full on node 7", "a"),
     );
     let ck = durable(&mut c);
-    let mut c = Consumer::new(s, Some(ck));
+    let mut c = restart(s, ck);
     take(
         &mut c,
         &log,
         "m1",
         entry("2025-09-15T19:20:00Z", "cache warmed", "b"),
     );
-    let report = &c.flush(&mut Vec::new())[0];
+    let report = &c.flush(&mut Vec::new(), &mut Vec::new())[0];
     let templates: Vec<&str> = report
         .clusters
         .iter()

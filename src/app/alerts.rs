@@ -1,21 +1,23 @@
-//! Pipeline events → alert events: which cluster, its template, and the priority the
+//! Driver events → alert events: which cluster, its template, and the priority the
 //! escalation policy gives it now — the same rules the window report applies at close, on the
 //! evidence there is so far (its key, its severity class, the count that triggered it).
 
+use crate::alerting::{AlertEvent, AlertKind};
+use crate::driver::Event;
 use crate::entry::{Severity, SeverityClass};
 use crate::escalate::{Escalation, Evidence};
 use crate::fingerprint::Fingerprinter;
-use crate::pipeline::Event;
-use crate::sinks::alert::{AlertEvent, AlertKind};
 
 /// The alert event for `event`, or `None` when its cluster is unknown (cannot happen for an
-/// event the pipeline just emitted, but a restart may race a merge).
+/// event the driver just emitted, but a restart may race a merge).
 pub fn to_alert(event: &Event, fp: &Fingerprinter, policy: &Escalation) -> Option<AlertEvent> {
     let (kind, fine, severity, count, at) = match *event {
         Event::NewCluster {
-            id, severity, at, ..
-        } => (AlertKind::NewCluster, id, Some(severity), 1, at),
-        Event::Escalation { id, count, at, .. } => (AlertKind::Escalation, id, None, count, at),
+            fine, severity, at, ..
+        } => (AlertKind::NewCluster, fine, Some(severity), 1, at),
+        Event::Escalation {
+            fine, count, at, ..
+        } => (AlertKind::Escalation, fine, None, count, at),
     };
     let cluster = fp.resolve(fine)?;
     let (service, class, location) = fp.key_of(fine)?;
@@ -75,8 +77,8 @@ mod tests {
         );
         let at = "2026-11-23T05:00:00Z".parse().unwrap();
         let new = Event::NewCluster {
-            id: db,
-            service: "api".into(),
+            cluster: fp.resolve(db).unwrap().id,
+            fine: db,
             severity: Severity::Error,
             at,
         };
@@ -91,7 +93,8 @@ mod tests {
         );
         let other = fp.fingerprint(&key, "cache miss for key 42");
         let up = Event::Escalation {
-            id: other,
+            cluster: fp.resolve(other).unwrap().id,
+            fine: other,
             count: 150,
             at_least: 100,
             raise: 1,
@@ -104,8 +107,8 @@ mod tests {
             "ERROR P2 raised by ≥100"
         );
         let unknown = Event::NewCluster {
-            id: crate::fingerprint::ClusterId(1),
-            service: "x".into(),
+            cluster: crate::fingerprint::ClusterId(1),
+            fine: crate::fingerprint::ClusterId(1),
             severity: Severity::Error,
             at,
         };

@@ -5,10 +5,9 @@
 //! back every entry exactly once.
 //!
 //! [`FileCheckpoint`] writes one JSON file atomically (temp file, fsync, rename, fsync the
-//! directory). A store shared by several replicas can implement [`CheckpointStore`] later.
+//! directory).
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -97,30 +96,14 @@ impl CheckpointStore for FileCheckpoint {
     }
 
     fn save(&self, c: &Checkpoint) -> Result<(), CheckpointError> {
-        let dir = self
-            .path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| self.write_err(e))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| self.write_err(e))?;
-        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-        serde_json::to_writer(&mut w, c).map_err(|e| self.write_err(e))?;
-        w.flush().map_err(|e| self.write_err(e))?;
-        drop(w);
-        tmp.as_file().sync_all().map_err(|e| self.write_err(e))?;
-        tmp.persist(&self.path)
-            .map_err(|e| self.write_err(e.error))?;
-        // The rename is durable only once the directory is.
-        if let Ok(d) = std::fs::File::open(dir) {
-            d.sync_all().map_err(|e| self.write_err(e))?;
-        }
-        Ok(())
+        let bytes = serde_json::to_vec(c).map_err(|e| self.write_err(e))?;
+        crate::atomic_file::write(&self.path, &bytes).map_err(|e| self.write_err(e))
     }
 }
 
 /// Checkpoints kept in memory, for tests: notes each save in a shared log (so tests can check
 /// that acks come after it) and can be told to fail.
+#[cfg(any(test, feature = "test-util"))]
 #[derive(Debug, Default)]
 pub struct MemoryCheckpoint {
     pub saved: std::sync::Mutex<Option<Checkpoint>>,
@@ -128,6 +111,7 @@ pub struct MemoryCheckpoint {
     pub fail: std::sync::atomic::AtomicBool,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl CheckpointStore for MemoryCheckpoint {
     fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
         Ok(self.saved.lock().ok().and_then(|s| s.clone()))

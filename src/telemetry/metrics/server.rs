@@ -1,12 +1,11 @@
 //! The metrics endpoint: `/metrics` (the registry in text format), `/healthz` (the process
-//! answers) and `/readyz` (the source is connected and the checkpoint loaded, as the run wiring
-//! reports through [`Readiness`]). A plain hyper 1 HTTP/1 server; nothing else is served.
+//! answers) and `/readyz` (the source has pulled, the checkpoint is loaded and checkpoints
+//! succeed, as the source and the driver report through [`Readiness`]). A plain hyper 1 HTTP/1 server; nothing else is served.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -33,15 +32,20 @@ pub enum ServeError {
     },
 }
 
-/// Whether the process is ready for traffic. The run wiring holds a clone and sets both flags;
-/// `/readyz` answers 200 only when both are set.
+/// Whether the process is ready for traffic, and if not, why. The source and the driver hold
+/// clones and report what they see; `/readyz` answers 200 only when every condition holds and
+/// otherwise names each one that does not.
 #[derive(Debug, Clone, Default)]
-pub struct Readiness(Arc<Flags>);
+pub struct Readiness(Arc<Mutex<Conditions>>);
 
 #[derive(Debug, Default)]
-struct Flags {
-    source_connected: AtomicBool,
-    checkpoint_loaded: AtomicBool,
+struct Conditions {
+    /// `None` until the source has pulled (or the service acknowledged the subscription);
+    /// `Some(Err(why))` while it cannot reach it.
+    source: Option<Result<(), String>>,
+    checkpoint_loaded: bool,
+    /// The last checkpoint write failed, and why (cleared by the next success).
+    checkpoint_failing: Option<String>,
 }
 
 impl Readiness {
@@ -49,27 +53,54 @@ impl Readiness {
         Readiness::default()
     }
 
-    /// The source is connected (Pub/Sub stream open) — or no longer is.
-    pub fn set_source_connected(&self, yes: bool) {
-        self.0.source_connected.store(yes, Ordering::Release);
+    fn with(&self, f: impl FnOnce(&mut Conditions)) {
+        let mut c = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut c);
+    }
+
+    /// The source has pulled, or the service acknowledged the subscription.
+    pub fn source_connected(&self) {
+        self.with(|c| c.source = Some(Ok(())));
+    }
+
+    /// The source cannot reach its input now (it keeps trying).
+    pub fn source_unavailable(&self, why: &str) {
+        self.with(|c| c.source = Some(Err(why.to_owned())));
+    }
+
+    /// The source stopped (shutdown): not ready for more traffic.
+    pub fn source_stopped(&self) {
+        self.with(|c| c.source = Some(Err("stopping".to_owned())));
     }
 
     /// The checkpoint (window state) has been loaded.
     pub fn set_checkpoint_loaded(&self, yes: bool) {
-        self.0.checkpoint_loaded.store(yes, Ordering::Release);
+        self.with(|c| c.checkpoint_loaded = yes);
+    }
+
+    /// The outcome of the last checkpoint write.
+    pub fn checkpoint_written(&self, outcome: Result<(), String>) {
+        self.with(|c| c.checkpoint_failing = outcome.err());
     }
 
     pub fn is_ready(&self) -> bool {
         self.missing().is_empty()
     }
 
-    fn missing(&self) -> Vec<&'static str> {
+    /// Every condition that does not hold, in words.
+    pub fn missing(&self) -> Vec<String> {
+        let c = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let mut m = Vec::new();
-        if !self.0.source_connected.load(Ordering::Acquire) {
-            m.push("source not connected");
+        match &c.source {
+            None => m.push("source not connected yet".to_owned()),
+            Some(Err(why)) => m.push(format!("source unavailable: {why}")),
+            Some(Ok(())) => {}
         }
-        if !self.0.checkpoint_loaded.load(Ordering::Acquire) {
-            m.push("checkpoint not loaded");
+        if !c.checkpoint_loaded {
+            m.push("checkpoint not loaded".to_owned());
+        }
+        if let Some(why) = &c.checkpoint_failing {
+            m.push(format!("checkpoint failing: {why}"));
         }
         m
     }

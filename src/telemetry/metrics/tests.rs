@@ -115,8 +115,20 @@ async fn endpoint_serves_metrics_health_and_readiness() {
     let (status, body) = get("/readyz").await;
     assert_eq!(status, 503);
     assert!(body.contains("source not connected") && body.contains("checkpoint not loaded"));
-    ready.set_source_connected(true);
+    ready.source_unavailable("127.0.0.1:1: connection refused");
     ready.set_checkpoint_loaded(true);
+    let (status, body) = get("/readyz").await;
+    assert_eq!(status, 503);
+    assert!(body.contains("source unavailable: 127.0.0.1:1"), "{body}");
+    ready.source_connected();
+    assert_eq!(get("/readyz").await.0, 200);
+    ready.checkpoint_written(Err("disk full".into()));
+    let (status, body) = get("/readyz").await;
+    assert_eq!(
+        (status, body.contains("checkpoint failing: disk full")),
+        (503, true)
+    );
+    ready.checkpoint_written(Ok(()));
     assert_eq!(get("/readyz").await.0, 200);
     assert_eq!(get("/nope").await.0, 404);
     let _ = stop_tx.send(());

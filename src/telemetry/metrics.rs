@@ -1,5 +1,5 @@
 //! Prometheus metrics: one registry (`prometheus-client`) holding every metric the gardener
-//! exports, the hooks `internal_events` and the sinks call, and `record_window`, which turns the
+//! exports, the hooks `telemetry::events` and the sinks call, and `record_window`, which turns the
 //! last closed window into gauges. `server` serves it on `/metrics` with `/healthz` and `/readyz`.
 //!
 //! Names follow `log_gardener_<noun>_<unit|total>` (counters get their `_total` from the client

@@ -1,5 +1,5 @@
 //! Things worth telling, one struct each. `emit` logs the event with its fields and counts it in
-//! the Prometheus registry (`sinks::metrics`, once the run wiring installed it), so logs and
+//! the Prometheus registry (`telemetry::metrics`, once the run wiring installed it), so logs and
 //! metrics never drift apart. The two per-entry events log at `trace` only: they are the hot path.
 
 use std::time::Duration;
@@ -9,8 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::entry::Severity;
 use crate::escalate::Priority;
 use crate::fingerprint::ClusterId;
-use crate::sinks::metrics::{installed, DeliveryOutcome, GithubOutcome};
-use crate::source::Origin;
+use crate::telemetry::metrics::{installed, DeliveryOutcome, GithubOutcome};
 use crate::window::WindowSpan;
 
 /// A raw entry taken from the source (before parsing).
@@ -42,7 +41,8 @@ impl EntryCounted {
 
 /// A piece of input that is not a LogEntry: counted, reported in the next worklog, skipped.
 pub struct MalformedEntry<'a> {
-    pub origin: &'a Origin,
+    /// Where it was (`file:line`, `pubsub:<message id>`).
+    pub origin: &'a dyn std::fmt::Display,
     pub reason: &'static str,
     pub detail: &'a str,
 }
@@ -53,6 +53,18 @@ impl MalformedEntry<'_> {
             m.entry_malformed(self.reason);
         }
         tracing::warn!(origin = %self.origin, reason = self.reason, detail = self.detail, "skipping input that is not a LogEntry");
+    }
+}
+
+/// The source cannot reach its input (Pub/Sub unreachable); it keeps trying, `/readyz` says
+/// why, and this warns at the default log level each time a probe fails.
+pub struct SourceUnavailable<'a> {
+    pub why: &'a str,
+}
+
+impl SourceUnavailable<'_> {
+    pub fn emit(self) {
+        tracing::warn!(why = self.why, "source unavailable; retrying (not ready)");
     }
 }
 

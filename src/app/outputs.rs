@@ -1,0 +1,143 @@
+//! Where the driver's results go in `replay` and `run`: the worklog (written inline, before
+//! the checkpoint that records its window closed), the window gauges, the GitHub stage (its
+//! clusters pushed into the durable outbox at once; the stage syncs on its own task, since a
+//! sync may wait minutes on rate limits and the driver must not), and the alert stage (new
+//! clusters and escalations at once, every counted entry as activity).
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+
+use crate::driver::{Event, Outputs};
+use crate::escalate::Priority;
+use crate::pipeline::{Outcome, Pipeline};
+use crate::report::WindowReport;
+use crate::sinks::alert::AlertHandle;
+use crate::sinks::github::{self, Outbox};
+use crate::sinks::worklog::{WorklogError, WorklogSink};
+use crate::telemetry::metrics::installed;
+
+/// Windows remembered for the summary a replay prints (the last day of hourly windows).
+pub const BRIEFS_KEPT: usize = 24;
+
+/// One closed window, in a line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowBrief {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub entries: u64,
+    pub clusters: usize,
+    /// The first cluster of the report: (priority, readable template).
+    pub top: Option<(Priority, String)>,
+}
+
+impl WindowBrief {
+    fn of(r: &WindowReport) -> WindowBrief {
+        WindowBrief {
+            start: r.window.start,
+            end: r.window.end,
+            entries: r.totals.entries,
+            clusters: r.clusters.len(),
+            top: r
+                .clusters
+                .first()
+                .map(|c| (c.priority, crate::report::readable(&c.template))),
+        }
+    }
+}
+
+/// The GitHub stage's side of the window close: the outbox it syncs from, and the channel on
+/// which it learns that a window closed (to record what it did in that window's worklog).
+pub struct GithubHandoff {
+    pub outbox: Outbox,
+    pub min_priority: Priority,
+    /// Held here; the GitHub task holds the receiver and ends when this is dropped.
+    pub windows: mpsc::Sender<WindowReport>,
+}
+
+pub struct WindowOutputs<W> {
+    pub worklog: W,
+    pub github: Option<GithubHandoff>,
+    pub alerts: Option<AlertHandle>,
+    /// Files written (worklog markdown and JSON).
+    pub written: Vec<PathBuf>,
+    /// The last [`BRIEFS_KEPT`] windows closed.
+    pub briefs: VecDeque<WindowBrief>,
+}
+
+impl<W: WorklogSink> WindowOutputs<W> {
+    pub fn new(worklog: W) -> WindowOutputs<W> {
+        WindowOutputs {
+            worklog,
+            github: None,
+            alerts: None,
+            written: Vec::new(),
+            briefs: VecDeque::new(),
+        }
+    }
+
+    async fn one(&mut self, r: WindowReport) -> Result<(), WorklogError> {
+        self.written.extend(self.worklog.write(&r)?);
+        if let Some(m) = installed() {
+            m.record_window(&r);
+        }
+        if self.briefs.len() == BRIEFS_KEPT {
+            self.briefs.pop_front();
+        }
+        self.briefs.push_back(WindowBrief::of(&r));
+        if let Some(g) = &self.github {
+            if let Err(e) = g.outbox.push(github::pending(&r, g.min_priority)) {
+                // The sync still gets the clusters through the channel's window below only
+                // if the process lives; say loudly that they are not durable.
+                tracing::error!(error = %e, "cannot write the GitHub outbox; this window's issues are not durable");
+            }
+            // Waits only when the GitHub stage is a queue's worth of windows behind.
+            let _ = g.windows.send(r).await;
+        }
+        Ok(())
+    }
+}
+
+impl<W: WorklogSink> Outputs for WindowOutputs<W> {
+    type Error = WorklogError;
+
+    fn observed(
+        &mut self,
+        outcomes: &[Outcome],
+        events: &[Event],
+        pipeline: &Pipeline,
+        now: DateTime<Utc>,
+    ) {
+        let metrics = installed();
+        if metrics.is_none() && self.alerts.is_none() {
+            return;
+        }
+        for o in outcomes {
+            let Outcome::Counted(c) = o else { continue };
+            if let Some(m) = metrics {
+                m.observe_event_lag(c.at, now);
+            }
+            if let Some(a) = &self.alerts {
+                a.observe(c.cluster, c.at);
+                a.observe(c.fine, c.at);
+            }
+        }
+        if let Some(alerts) = &self.alerts {
+            let policy = &pipeline.settings().escalation;
+            for e in events {
+                if let Some(a) = super::alerts::to_alert(e, pipeline.fingerprinter(), policy) {
+                    alerts.notify(a);
+                }
+            }
+        }
+    }
+
+    async fn closed(&mut self, reports: Vec<WindowReport>) -> Result<(), WorklogError> {
+        for r in reports {
+            self.one(r).await?;
+        }
+        Ok(())
+    }
+}

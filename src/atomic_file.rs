@@ -1,0 +1,55 @@
+//! Replacing a file whole: a reader sees the old content or the new, never half of either,
+//! and after a crash the file is one or the other. The temporary file is created exclusively
+//! (`O_EXCL`, a random name) in the target's directory, so a pre-placed file or symlink of a
+//! predictable name can never be followed or overwritten; it is fsynced before the rename,
+//! and the directory after it, so the rename itself survives a power cut.
+
+use std::io::Write;
+use std::path::Path;
+
+/// Writes `bytes` to `path` atomically (see the module doc). Creates the directory if needed.
+pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".log-gardener-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.as_file_mut().write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        // Not every file system lets a directory be fsynced; the rename happened either way.
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_whole_and_never_follows_a_planted_temp_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("w.json");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep me").unwrap();
+        // What the old code would have written through: `<stem>.json.tmp`.
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&victim, dir.path().join("w.json.tmp")).unwrap();
+        write(&target, b"one").unwrap();
+        write(&target, b"two").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"two");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp") && n.starts_with(".log-gardener-"))
+            .collect();
+        assert!(names.is_empty(), "no temporary files left: {names:?}");
+    }
+}

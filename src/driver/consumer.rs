@@ -1,0 +1,343 @@
+//! The driver's synchronous core: deliveries in; window reports, outcomes and events out; and
+//! the bookkeeping that decides when a message may be acked. No I/O, no clock: the shell
+//! (`driver::run`) calls it from its `select!` loop, passing the time in, and writes the
+//! checkpoint it makes. A bounded input (a file) and a stream (Pub/Sub) go through the same
+//! core; only a durable input (one with a checkpoint store) holds its ackers and remembers
+//! message ids.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::checkpoint::{Checkpoint, SCHEMA};
+use super::dedupe::RecentIds;
+use super::escalation::EscalationTracker;
+use crate::config::{OnMalformed, Settings, Watermark};
+use crate::entry::Severity;
+use crate::fingerprint::{ClusterId, Fingerprinter};
+use crate::pipeline::{Counted, Outcome, Pipeline};
+use crate::report::WindowReport;
+use crate::source::{Acker, Boundedness, Delivery, Input};
+use crate::telemetry::events as ev;
+use crate::window::{MemoryStore, Schedule};
+
+/// Something worth telling as soon as it happens, always about the canonical cluster (the
+/// fine id that triggered it comes along: it names the cluster's key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The first entry of a cluster never seen before.
+    NewCluster {
+        cluster: ClusterId,
+        fine: ClusterId,
+        severity: Severity,
+        at: DateTime<Utc>,
+    },
+    /// A cluster's entries in the trailing hour reached a count tier.
+    Escalation {
+        cluster: ClusterId,
+        fine: ClusterId,
+        count: u64,
+        at_least: u64,
+        raise: i32,
+        at: DateTime<Utc>,
+    },
+}
+
+/// What the consumer did, for the summary and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiveStats {
+    pub delivered: u64,
+    /// Redeliveries of messages already taken: not counted again.
+    pub duplicates: u64,
+    /// Malformed messages nacked for the dead-letter policy.
+    pub nacked: u64,
+    pub acked: u64,
+    pub checkpoints: u64,
+}
+
+/// The ackers of the messages a checkpoint holds: settle them once it is durable.
+#[must_use = "ack once the checkpoint is written, or give back with `Consumer::retry`"]
+pub struct Settlement(Vec<Box<dyn Acker>>);
+
+impl Settlement {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+pub struct Consumer {
+    settings: Arc<Settings>,
+    input: Boundedness,
+    pipeline: Pipeline,
+    store: Arc<MemoryStore>,
+    /// Message ids of recent deliveries (durable inputs only: a file is never redelivered).
+    recent: Option<RecentIds>,
+    escalation: EscalationTracker,
+    /// Ackers of messages whose entries are in the state but not yet in a durable checkpoint.
+    /// Bounded by Pub/Sub's flow control (`max_outstanding_*` per stream), and the shell
+    /// checkpoints early when half of that allowance is waiting here.
+    unsettled: Vec<Box<dyn Acker>>,
+    max_event_time: Option<DateTime<Utc>>,
+    /// The state changed since the last checkpoint.
+    dirty: bool,
+    stats: LiveStats,
+}
+
+impl Consumer {
+    /// A consumer of `input`, continuing from `checkpoint` (or afresh). `durable`: a checkpoint
+    /// store will hold the state, so ackers wait for it and redeliveries are recognised.
+    pub fn new(
+        settings: Arc<Settings>,
+        input: Boundedness,
+        checkpoint: Option<Checkpoint>,
+        durable: bool,
+    ) -> Consumer {
+        let schedule = Schedule::new(&settings.window);
+        let history = settings.window.history;
+        let dedupe = settings.live.dedupe_ids;
+        let (store, pipeline, recent, max_event_time) = match checkpoint {
+            None => {
+                let store = Arc::new(MemoryStore::new(schedule, history));
+                let fp = Arc::new(Fingerprinter::new());
+                let p = Pipeline::new(settings.clone(), fp, store.clone(), input);
+                (store, p, durable.then(|| RecentIds::new(dedupe)), None)
+            }
+            Some(c) => {
+                let fp = Arc::new(Fingerprinter::from_state(c.clusters));
+                let store = Arc::new(MemoryStore::restore(schedule, history, c.store));
+                let p = Pipeline::restore(settings.clone(), fp, store.clone(), c.pipeline);
+                let recent = durable.then(|| RecentIds::from_vec(dedupe, c.recent_ids));
+                (store, p, recent, c.max_event_time)
+            }
+        };
+        Consumer {
+            escalation: EscalationTracker::new(settings.escalation.count_tiers.clone()),
+            settings,
+            input,
+            pipeline,
+            store,
+            recent,
+            unsettled: Vec::new(),
+            max_event_time,
+            dirty: false,
+            stats: LiveStats::default(),
+        }
+    }
+
+    /// A replay's consumer: a bounded input, no checkpoint.
+    pub fn for_replay(settings: Arc<Settings>) -> Consumer {
+        Consumer::new(settings, Boundedness::Bounded, None, false)
+    }
+
+    pub fn boundedness(&self) -> Boundedness {
+        self.input
+    }
+
+    /// Takes one delivery. Its entry is counted (once: a redelivery of a message already taken
+    /// is not); what became of it goes to `out`, events to `events`; its acker waits in
+    /// `unsettled` for the next durable checkpoint.
+    pub fn accept(&mut self, d: Delivery, out: &mut Vec<Outcome>, events: &mut Vec<Event>) {
+        self.stats.delivered += 1;
+        self.dirty = true;
+        let id = d.message_id().map(str::to_owned);
+        if let (Some(recent), Some(id)) = (&self.recent, &id) {
+            if recent.contains(id) {
+                // Already counted, maybe not yet durably: ack it with the next checkpoint,
+                // which holds the first delivery's count either way.
+                self.stats.duplicates += 1;
+                ev::DuplicateMessage { id }.emit();
+                self.unsettled.push(d.acker);
+                return;
+            }
+        }
+        let from = out.len();
+        match &d.input {
+            Input::Entry(raw) => self.pipeline.ingest(raw, out),
+            Input::Unreadable {
+                origin,
+                reason,
+                detail,
+            } => self.pipeline.reject(origin, reason, detail.clone(), out),
+        }
+        let malformed = matches!(out.get(from), Some(Outcome::Malformed { .. }));
+        if malformed && self.settings.pubsub.on_malformed == OnMalformed::Nack && id.is_some() {
+            // Counted and reported, then handed back for the subscription's dead-letter
+            // policy; not remembered, so each delivery is counted (and reported) again.
+            self.stats.nacked += 1;
+            d.acker.nack();
+            return;
+        }
+        if let (Some(recent), Some(id)) = (&mut self.recent, &id) {
+            recent.insert(id);
+        }
+        self.unsettled.push(d.acker);
+        self.after_counted(&out[from..], events);
+    }
+
+    /// Events for what was just counted: new clusters, and count tiers crossed in the
+    /// trailing hour (checked rarely: see `escalation`).
+    fn after_counted(&mut self, outcomes: &[Outcome], events: &mut Vec<Event>) {
+        for o in outcomes {
+            let Outcome::Counted(c) = o else { continue };
+            self.max_event_time = Some(self.max_event_time.map_or(c.at, |m| m.max(c.at)));
+            if c.new_cluster {
+                events.push(Event::NewCluster {
+                    cluster: c.cluster,
+                    fine: c.fine,
+                    severity: c.severity,
+                    at: c.at,
+                });
+            }
+            self.escalate(c, events);
+        }
+    }
+
+    fn escalate(&mut self, c: &Counted, events: &mut Vec<Event>) {
+        let pipeline = &self.pipeline;
+        let Some(crossing) = self
+            .escalation
+            .observe(c.cluster, || pipeline.count_last(c.cluster, c.at))
+        else {
+            return;
+        };
+        ev::Escalation {
+            id: c.cluster,
+            count: crossing.count,
+            at_least: crossing.tier.at_least,
+            raise: crossing.tier.raise,
+        }
+        .emit();
+        events.push(Event::Escalation {
+            cluster: c.cluster,
+            fine: c.fine,
+            count: crossing.count,
+            at_least: crossing.tier.at_least,
+            raise: crossing.tier.raise,
+            at: c.at,
+        });
+    }
+
+    /// Closes the windows that are due at wall-clock time `now` (or by the latest event time,
+    /// with `live.watermark = "event-time"`). A bounded input closes nothing before its end.
+    pub fn close_due(
+        &mut self,
+        now: DateTime<Utc>,
+        out: &mut Vec<Outcome>,
+        events: &mut Vec<Event>,
+    ) -> Vec<WindowReport> {
+        if self.input == Boundedness::Bounded {
+            return Vec::new();
+        }
+        let watermark = match self.settings.live.watermark {
+            Watermark::WallClock => Some(now),
+            Watermark::EventTime => self.max_event_time,
+        };
+        let Some(w) = watermark else {
+            return Vec::new();
+        };
+        let from = out.len();
+        let reports = self.pipeline.close_due(w, out);
+        self.after_close(from, out, &reports, events);
+        reports
+    }
+
+    /// Closes every window holding entries: the end of a bounded input, or a stream's
+    /// shutdown with `live.flush_on_shutdown`.
+    pub fn flush(&mut self, out: &mut Vec<Outcome>, events: &mut Vec<Event>) -> Vec<WindowReport> {
+        let from = out.len();
+        let reports = self.pipeline.finish(out);
+        self.after_close(from, out, &reports, events);
+        reports
+    }
+
+    fn after_close(
+        &mut self,
+        from: usize,
+        out: &[Outcome],
+        reports: &[WindowReport],
+        events: &mut Vec<Event>,
+    ) {
+        // Held tracebacks released by the close were counted; see whether they escalate.
+        self.after_counted(&out[from..], events);
+        if !reports.is_empty() {
+            self.escalation.reset();
+        }
+        self.dirty |= out.len() > from || !reports.is_empty();
+    }
+
+    /// Whether a checkpoint now would hold anything the last one did not.
+    pub fn needs_checkpoint(&self) -> bool {
+        self.dirty || !self.unsettled.is_empty()
+    }
+
+    /// The state to write now, and the ackers of every message it holds.
+    ///
+    /// THE ACK RULE: a message is acked only after a checkpoint that holds its entry (or,
+    /// for a redelivery, the first delivery's entry) is durable. The caller writes the
+    /// returned checkpoint and then calls [`Consumer::settle`]; if the write fails it calls
+    /// [`Consumer::retry`] and the messages wait for the next checkpoint. A crash before the
+    /// ack loses nothing (Pub/Sub redelivers; the checkpoint's message ids recognise what it
+    /// already holds) and a crash before the write counts nothing twice (the state is lost
+    /// with the acks). Window reports are written before the checkpoint that marks their
+    /// window closed, so a crash in between rewrites the same report, never skips it.
+    pub fn checkpoint(&mut self, now: DateTime<Utc>) -> (Checkpoint, Settlement) {
+        let c = Checkpoint {
+            schema: SCHEMA.to_owned(),
+            written_at: now,
+            pipeline: self.pipeline.snapshot(),
+            store: self.store.snapshot(),
+            clusters: self.pipeline.fingerprinter().export(),
+            recent_ids: self
+                .recent
+                .as_ref()
+                .map(RecentIds::to_vec)
+                .unwrap_or_default(),
+            max_event_time: self.max_event_time,
+        };
+        self.dirty = false;
+        (c, self.take_settlement())
+    }
+
+    /// Without a checkpoint store (a bounded input): what was taken is settled at once.
+    pub fn take_settlement(&mut self) -> Settlement {
+        Settlement(std::mem::take(&mut self.unsettled))
+    }
+
+    /// The checkpoint that went with `s` is durable (or there is none to wait for): ack its
+    /// messages. This is the only place a taken message is acked (see the ack rule on
+    /// [`Consumer::checkpoint`]).
+    pub fn settle(&mut self, s: Settlement) {
+        self.stats.checkpoints += 1;
+        self.stats.acked += s.0.len() as u64;
+        for a in s.0 {
+            a.ack();
+        }
+    }
+
+    /// The checkpoint that went with `s` was not written: its messages wait for the next.
+    pub fn retry(&mut self, mut s: Settlement) {
+        self.dirty = true;
+        s.0.append(&mut self.unsettled);
+        self.unsettled = s.0;
+    }
+
+    /// Messages taken but not yet in a durable checkpoint.
+    pub fn unsettled(&self) -> usize {
+        self.unsettled.len()
+    }
+
+    pub fn stats(&self) -> LiveStats {
+        self.stats
+    }
+
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+}
+
+#[cfg(test)]
+mod tests;
