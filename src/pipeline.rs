@@ -12,7 +12,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::config::Settings;
 use crate::entry::{parse_entry_max, CodeLocation, MessageKind, Record, Severity};
 use crate::fingerprint::{ClusterId, Fingerprinter, KeyParts};
-use crate::report::{build_report, Malformed, WindowReport};
+use crate::report::{build_report, Malformed, ReportPolicy, WindowReport};
 use crate::source::{Boundedness, Origin, RawEntry};
 use crate::stitch::{StitchConfig, Stitcher};
 use crate::telemetry::events as ev;
@@ -261,12 +261,11 @@ impl Pipeline {
         while next.end <= until {
             let started = std::time::Instant::now();
             let closed = self.store.close(next);
-            let report = build_report(
-                &closed,
-                &self.fingerprinter,
-                &self.settings,
-                self.malformed.take(),
-            );
+            let policy = ReportPolicy {
+                escalation: &self.settings.escalation,
+                issue_min_priority: self.settings.issue_min_priority,
+            };
+            let report = build_report(&closed, &self.fingerprinter, policy, self.malformed.take());
             ev::WindowClosed {
                 span: next,
                 clusters: report.clusters.len(),

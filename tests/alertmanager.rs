@@ -4,8 +4,8 @@
 //! the alert is kept by re-posts while entries come, resolved when the cluster goes quiet, and
 //! each Alertmanager notifies its receiver of the resolution exactly once.
 
-#[path = "common/servers.rs"]
-mod servers;
+mod support;
+use support::servers;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -3,8 +3,8 @@
 //! @octokit/openapi; see tests/fixtures/github/NOTICE), and a stateful fake of the issues API
 //! built from them for behaviour across windows. Then the dry run end to end through the binary.
 
-#[path = "github/fake.rs"]
-mod fake;
+mod support;
+use support::github as fake;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -2,7 +2,8 @@
 //! run gives the same worklogs as a replay of the same entries, also across a `kill -9` and a
 //! restart, and SIGTERM drains within 10 s.
 
-mod live_support;
+mod support;
+use support::pubsub as live_support;
 
 use std::time::Duration;
 

@@ -1,7 +1,8 @@
 //! `log-gardener run` against the emulator: bad messages are counted, reported and acked
 //! without stopping the stream; a never-seen cluster is announced within a second.
 
-mod live_support;
+mod support;
+use support::pubsub as live_support;
 
 use std::time::{Duration, Instant};
 

@@ -2,9 +2,9 @@
 //! real Prometheus scrapes its `/metrics` and reads the closed window back, and a real
 //! Alertmanager receives the alert for a new P0 cluster.
 
-mod live_support;
-#[path = "common/servers.rs"]
-mod servers;
+mod support;
+use support::pubsub as live_support;
+use support::servers;
 
 use std::time::Duration;
 

@@ -3,8 +3,8 @@
 //! and the test reads the window gauges back through `/api/v1/query`. The deploy rules are
 //! loaded too, and every one of them must evaluate without error against the real metrics.
 
-#[path = "common/servers.rs"]
-mod servers;
+mod support;
+use support::servers;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
-use crate::config::Settings;
 use crate::escalate::Evidence;
+use crate::escalate::{Escalation, Priority};
 use crate::fingerprint::Fingerprinter;
 use crate::redact::redact_json;
 use crate::window::{BucketStats, ClosedWindow, FineWindow, Sample};
@@ -42,10 +42,18 @@ struct Group<'a> {
     stats: BucketStats,
 }
 
+/// What decides a cluster's priority and its action: the escalation rules and thresholds, and
+/// the priority from which a cluster gets a GitHub issue.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportPolicy<'a> {
+    pub escalation: &'a Escalation,
+    pub issue_min_priority: Priority,
+}
+
 pub fn build_report(
     closed: &ClosedWindow,
     fp: &Fingerprinter,
-    settings: &Settings,
+    settings: ReportPolicy<'_>,
     malformed: MalformedSummary,
 ) -> WindowReport {
     let mut groups: BTreeMap<(ClusterId, String), Group<'_>> = BTreeMap::new();
@@ -102,7 +110,7 @@ fn cluster_report(
     id: ClusterId,
     template: String,
     g: &Group<'_>,
-    settings: &Settings,
+    settings: ReportPolicy<'_>,
 ) -> ClusterReport {
     let first = g.parts[0];
     let severity = g
@@ -244,7 +252,7 @@ pub fn readable(template: &str) -> String {
     out
 }
 
-fn action(c: &ClusterReport, settings: &Settings) -> Action {
+fn action(c: &ClusterReport, settings: ReportPolicy<'_>) -> Action {
     use crate::escalate::Priority::*;
     let what = match c.priority {
         P0 => "Page on-call and fix now",

@@ -7,7 +7,7 @@
 
 mod build;
 
-pub use build::{build_report, readable, Malformed};
+pub use build::{build_report, readable, Malformed, ReportPolicy};
 
 use std::collections::BTreeMap;
 

@@ -11,6 +11,8 @@ mod deliver;
 mod outbox;
 pub mod payload;
 pub mod receivers;
+#[cfg(any(test, feature = "test-util"))]
+mod recording;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +27,9 @@ pub use crate::alerting::{
     Admission, AlertEvent, AlertKind, AlertPost, AlertState, Change, Policy,
 };
 pub use deliver::{backoff, Lane, MAX_ATTEMPTS};
-pub use receivers::{Alertmanager, RecordingSink, Webhook};
+pub use receivers::{Alertmanager, Webhook};
+#[cfg(any(test, feature = "test-util"))]
+pub use recording::RecordingSink;
 
 use crate::config::AlertSettings;
 use crate::fingerprint::ClusterId;

@@ -2,8 +2,6 @@
 //! `prometheus-alertmanager`), on free 127.0.0.1 ports with temporary directories, stopped by
 //! pid when dropped; and an in-process webhook receiver that records what Alertmanager sends.
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,7 +1,6 @@
 //! Shared by the `live_*` tests: a pstest emulator per test on a free port, a publisher, the
 //! `run` binary with its own configuration, checkpoint polling, and replay for comparison.
 //! The emulator is built on first use (`scripts/pubsub-emulator.sh build`; CI runs it first).
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,9 @@
+//! What the integration tests share, in one place: the Pub/Sub emulator and `run` processes
+//! (`pubsub`), real Prometheus and Alertmanager processes and a webhook receiver (`servers`),
+//! and a stateful GitHub issues API on wiremock (`github`). Each test binary compiles all of
+//! it and uses a part.
+#![allow(dead_code)]
+
+pub mod github;
+pub mod pubsub;
+pub mod servers;
