@@ -30,6 +30,7 @@ pub mod source;
 pub mod entry;
 pub mod stitch;
 pub mod fingerprint;
+pub mod incident;
 pub mod window;
 pub mod escalate;
 pub mod report;
