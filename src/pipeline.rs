@@ -12,7 +12,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::config::Settings;
 use crate::entry::{parse_entry_max, CodeLocation, MessageKind, Record, Severity};
 use crate::fingerprint::{ClusterId, Fingerprinter, KeyParts};
-use crate::report::{build_report, Malformed, ReportPolicy, WindowReport};
+use crate::incident::{GroupConfig, LinkConfig, Tracker};
+use crate::report::{build_report, plan, trends, Malformed, ReportPolicy, WindowReport};
 use crate::source::{Boundedness, Origin, RawEntry};
 use crate::stitch::{StitchConfig, Stitcher};
 use crate::telemetry::events as ev;
@@ -71,6 +72,8 @@ pub struct Pipeline {
     /// The next window to close; set by the first close.
     next: Option<WindowSpan>,
     counts: Counts,
+    /// Co-occurrences of problem clusters, grouped into incidents at each close.
+    incidents: Tracker,
 }
 
 impl Pipeline {
@@ -103,6 +106,7 @@ impl Pipeline {
             range: None,
             next: None,
             counts: Counts::default(),
+            incidents: Tracker::new(LinkConfig::default(), GroupConfig::default()),
         }
     }
 
@@ -204,6 +208,9 @@ impl Pipeline {
             Some((lo, hi)) => (lo.min(r.timestamp), hi.max(r.timestamp)),
         });
         let cluster = self.fingerprinter.resolve(fine).map_or(fine, |c| c.id);
+        let unit = r.instance.as_deref();
+        self.incidents
+            .observe(cluster, r.timestamp, r.severity, unit, None);
         // A fine id seen for the first time starts a new cluster only if no other member of
         // its cluster was ever registered (a new variant of a known cluster is not new).
         let new_cluster = self.seen.insert(fine) && self.fingerprinter.members(cluster) <= 1;
@@ -265,7 +272,17 @@ impl Pipeline {
                 escalation: &self.settings.escalation,
                 issue_min_priority: self.settings.issue_min_priority,
             };
-            let report = build_report(&closed, &self.fingerprinter, policy, self.malformed.take());
+            let mut report =
+                build_report(&closed, &self.fingerprinter, policy, self.malformed.take());
+            let fp = &self.fingerprinter;
+            report.incidents = self.incidents.close(
+                next,
+                &report.clusters,
+                &trends(&closed, fp),
+                |id| fp.resolve(id).map_or(id, |r| r.id),
+                self.schedule.next(next).start,
+            );
+            report.actions = plan(&report, policy);
             ev::WindowClosed {
                 span: next,
                 clusters: report.clusters.len(),

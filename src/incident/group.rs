@@ -152,7 +152,14 @@ fn components(pairs: &[Pair]) -> Vec<Vec<ClusterId>> {
 }
 
 /// Root first: most specific, then earliest, then most urgent, then id.
-fn rank(c: &ClusterReport) -> (Specificity, chrono::DateTime<chrono::Utc>, Priority, ClusterId) {
+fn rank(
+    c: &ClusterReport,
+) -> (
+    Specificity,
+    chrono::DateTime<chrono::Utc>,
+    Priority,
+    ClusterId,
+) {
     (specificity(&c.template), c.first_seen, c.priority, c.id)
 }
 
@@ -191,7 +198,11 @@ pub fn group(
             .map(|c| c.count)
             .sum();
         let crash_loop = exits >= config.crash_loop_exits && members.len() > 1;
-        let most_urgent = members.iter().map(|c| c.priority).min().unwrap_or(root.priority);
+        let most_urgent = members
+            .iter()
+            .map(|c| c.priority)
+            .min()
+            .unwrap_or(root.priority);
         let (priority, reason) = if crash_loop {
             (
                 Priority::P0,
@@ -231,7 +242,13 @@ mod tests {
     use super::*;
     use crate::entry::Severity;
 
-    fn cluster(id: u64, template: &str, priority: Priority, minute: u32, count: u64) -> ClusterReport {
+    fn cluster(
+        id: u64,
+        template: &str,
+        priority: Priority,
+        minute: u32,
+        count: u64,
+    ) -> ClusterReport {
         let at = format!("2025-09-15T19:{minute:02}:00Z").parse().unwrap();
         ClusterReport {
             id: ClusterId(id),
@@ -264,8 +281,20 @@ mod tests {
         let clusters = [
             cluster(1, "Container called exit(<*>).", Priority::P3, 0, 6),
             cluster(2, "[ERROR] Worker failed to boot.", Priority::P2, 0, 6),
-            cluster(3, "ModuleNotFoundError: No module named 'app.services.monitoring'", Priority::P2, 1, 6),
-            cluster(4, "CRITICAL: Enhanced middleware setup failed: <*>", Priority::P1, 0, 6),
+            cluster(
+                3,
+                "ModuleNotFoundError: No module named 'app.services.monitoring'",
+                Priority::P2,
+                1,
+                6,
+            ),
+            cluster(
+                4,
+                "CRITICAL: Enhanced middleware setup failed: <*>",
+                Priority::P1,
+                0,
+                6,
+            ),
             cluster(5, "Service started", Priority::P4, 0, 6),
             cluster(6, "Slow query took <*>", Priority::P3, 30, 1),
         ];
@@ -279,16 +308,36 @@ mod tests {
         .into_iter()
         .collect();
         let mut registry = super::super::Registry::default();
-        let got = group(&clusters, &links, &BTreeMap::new(), &GroupConfig::default(), &mut registry);
+        let got = group(
+            &clusters,
+            &links,
+            &BTreeMap::new(),
+            &GroupConfig::default(),
+            &mut registry,
+        );
         assert_eq!(got.len(), 1, "{got:?}");
         let g = &got[0];
-        assert_eq!(g.root, ClusterId(3), "the exception, though the exit came first");
-        assert_eq!(g.members.len(), 4, "P4 chatter and a one-off coincidence stay out");
+        assert_eq!(
+            g.root,
+            ClusterId(3),
+            "the exception, though the exit came first"
+        );
+        assert_eq!(
+            g.members.len(),
+            4,
+            "P4 chatter and a one-off coincidence stay out"
+        );
         assert!(g.crash_loop);
         assert_eq!(g.priority, Priority::P0);
         let mut shuffled = clusters.clone();
         shuffled.reverse();
-        let again = group(&shuffled, &links, &BTreeMap::new(), &GroupConfig::default(), &mut registry);
+        let again = group(
+            &shuffled,
+            &links,
+            &BTreeMap::new(),
+            &GroupConfig::default(),
+            &mut registry,
+        );
         assert_eq!(again, got, "the same incident, the same id");
     }
 
@@ -302,22 +351,35 @@ mod tests {
         let config = GroupConfig::default();
         let mut r = super::super::Registry::default();
         assert!(group(&clusters, &links, &BTreeMap::new(), &config, &mut r).is_empty());
-        let history: BTreeMap<Pair, u32> = [((ClusterId(1), ClusterId(2)), 1)].into_iter().collect();
+        let history: BTreeMap<Pair, u32> =
+            [((ClusterId(1), ClusterId(2)), 1)].into_iter().collect();
         let got = group(&clusters, &links, &history, &config, &mut r);
         assert_eq!(got.len(), 1);
         assert!(!got[0].crash_loop);
-        assert_eq!((got[0].priority, got[0].reason.as_str()), (Priority::P2, "reason of 2"));
+        assert_eq!(
+            (got[0].priority, got[0].reason.as_str()),
+            (Priority::P2, "reason of 2")
+        );
     }
 
     #[test]
     fn consequences_rank_after_errors_and_exceptions_first() {
-        assert_eq!(specificity("Container called exit(<*>)."), Specificity::Consequence);
-        assert_eq!(specificity("[ERROR] Worker failed to boot."), Specificity::Consequence);
+        assert_eq!(
+            specificity("Container called exit(<*>)."),
+            Specificity::Consequence
+        );
+        assert_eq!(
+            specificity("[ERROR] Worker failed to boot."),
+            Specificity::Consequence
+        );
         assert_eq!(
             specificity("The request failed because either the HTTP response was malformed or connection to the instance had an error."),
             Specificity::Consequence
         );
-        assert_eq!(specificity("POST /api/orders → 503"), Specificity::Consequence);
+        assert_eq!(
+            specificity("POST /api/orders → 503"),
+            Specificity::Consequence
+        );
         assert_eq!(
             specificity("ModuleNotFoundError: No module named 'x.y'"),
             Specificity::Exception

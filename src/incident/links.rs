@@ -86,7 +86,10 @@ impl Linker {
         let slot = self.slot_of(s.at);
         let cap = self.config.max_clusters_per_slot;
         if let Some(unit) = s.unit {
-            let set = self.slots.entry((slot, xxh3_64(unit.as_bytes()))).or_default();
+            let set = self
+                .slots
+                .entry((slot, xxh3_64(unit.as_bytes())))
+                .or_default();
             if set.len() < cap {
                 set.insert(s.cluster);
             }
@@ -150,6 +153,18 @@ impl Linker {
                 for y in &ids[a + 1..] {
                     out.entry(pair(*x, *y)).or_default().traces += 1;
                 }
+            }
+        }
+        out
+    }
+
+    /// The units (hashed) each cluster was seen on inside `span`.
+    pub fn units_in(&self, span: WindowSpan) -> BTreeMap<ClusterId, BTreeSet<u64>> {
+        let (lo, hi) = (self.slot_of(span.start), self.slot_of(span.end));
+        let mut out: BTreeMap<ClusterId, BTreeSet<u64>> = BTreeMap::new();
+        for ((_, unit), set) in self.slots.range((lo, 0)..(hi, 0)) {
+            for c in set {
+                out.entry(*c).or_default().insert(*unit);
             }
         }
         out

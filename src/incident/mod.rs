@@ -15,9 +15,13 @@
 
 mod group;
 mod links;
+mod summary;
+mod tracker;
 
 pub use group::{group, specificity, GroupConfig, Grouped, Specificity};
 pub use links::{LinkConfig, Linker, LinkerSnapshot, Pair, Sighting, Strength};
+pub use summary::{sparkline, summarize};
+pub use tracker::{Tracker, TrackerSnapshot};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -76,7 +80,13 @@ impl Registry {
         for m in causes {
             self.member_of.insert(m, id);
         }
-        let aliases = self.folded.get(&id).into_iter().flatten().copied().collect();
+        let aliases = self
+            .folded
+            .get(&id)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
         (id, aliases)
     }
 }
@@ -93,7 +103,10 @@ mod tests {
         let (a, _) = r.identify(&[c(1), c(2)], all);
         assert_eq!(a, incident_id(c(1)));
         let (again, _) = r.identify(&[c(3), c(2)], all);
-        assert_eq!(again, a, "a new root joining a known member keeps the incident");
+        assert_eq!(
+            again, a,
+            "a new root joining a known member keeps the incident"
+        );
         let (b, _) = r.identify(&[c(7), c(8)], all);
         assert_ne!(b, a);
         let (merged, aliases) = r.identify(&[c(1), c(8)], all);

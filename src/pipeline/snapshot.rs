@@ -12,6 +12,7 @@ use super::{Counts, Pipeline};
 use crate::config::Settings;
 use crate::entry::parse_entry_max;
 use crate::fingerprint::{ClusterId, Fingerprinter};
+use crate::incident::{GroupConfig, LinkConfig, Tracker, TrackerSnapshot};
 use crate::report::{Malformed, MalformedSummary};
 use crate::source::Boundedness;
 use crate::window::{WindowSpan, WindowStore};
@@ -26,6 +27,9 @@ pub struct PipelineSnapshot {
     pub counts: Counts,
     /// Raw JSON of the traceback lines held by the stitcher, not yet counted.
     pub held: Vec<String>,
+    /// Co-occurrences of the open windows, links of closed ones, incident identities.
+    #[serde(default)]
+    pub incidents: TrackerSnapshot,
 }
 
 impl Pipeline {
@@ -44,6 +48,7 @@ impl Pipeline {
                 .held_records()
                 .map(|r| r.raw.clone())
                 .collect(),
+            incidents: self.incidents.snapshot(),
         }
     }
 
@@ -61,6 +66,11 @@ impl Pipeline {
         p.range = snap.range;
         p.next = snap.next;
         p.counts = snap.counts;
+        p.incidents = Tracker::restore(
+            LinkConfig::default(),
+            GroupConfig::default(),
+            snap.incidents,
+        );
         // Held lines were parsed once already, so they parse again; re-holding them rebuilds
         // the runs. Anything released meanwhile is counted now, as it would have been.
         let mut events = Vec::new();

@@ -36,6 +36,20 @@ impl Malformed {
     }
 }
 
+/// Each cluster's entries per bucket of the closed window (its fine ids summed).
+pub fn trends(closed: &ClosedWindow, fp: &Fingerprinter) -> BTreeMap<ClusterId, Vec<u64>> {
+    let mut out: BTreeMap<ClusterId, Vec<u64>> = BTreeMap::new();
+    for fine in &closed.clusters {
+        let id = fp.resolve(fine.id).map_or(fine.id, |r| r.id);
+        let acc = out.entry(id).or_default();
+        acc.resize(acc.len().max(fine.buckets.len()), 0);
+        for (a, c) in acc.iter_mut().zip(&fine.buckets) {
+            *a += c;
+        }
+    }
+    out
+}
+
 /// One cluster's fine windows, merged.
 struct Group<'a> {
     parts: Vec<&'a FineWindow>,
@@ -87,7 +101,7 @@ pub fn build_report(
         late: closed.late,
     };
     let services: BTreeSet<String> = clusters.iter().map(|c| c.service.clone()).collect();
-    WindowReport {
+    let mut report = WindowReport {
         schema: SCHEMA.to_owned(),
         window: closed.span,
         coverage: all
@@ -100,10 +114,13 @@ pub fn build_report(
         services: services.into_iter().collect(),
         totals,
         malformed,
-        actions: clusters.iter().map(|c| action(c, settings)).collect(),
+        actions: Vec::new(),
+        incidents: Vec::new(),
         clusters,
         github: None,
-    }
+    };
+    report.actions = plan(&report, settings);
+    report
 }
 
 fn cluster_report(
@@ -252,24 +269,46 @@ pub fn readable(template: &str) -> String {
     out
 }
 
-fn action(c: &ClusterReport, settings: ReportPolicy<'_>) -> Action {
+/// The action plan: one item per incident, then one per problem (P0–P3) that is in no
+/// incident; noise needs none.
+pub fn plan(r: &WindowReport, policy: ReportPolicy<'_>) -> Vec<Action> {
+    let taken: BTreeSet<ClusterId> = r
+        .incidents
+        .iter()
+        .flat_map(|i| i.members.iter().map(|m| m.cluster))
+        .collect();
+    let incidents = r
+        .incidents
+        .iter()
+        .map(|i| action(i.id, i.priority, &i.title, policy));
+    let problems = r
+        .clusters
+        .iter()
+        .filter(|c| c.priority <= Priority::P3 && !taken.contains(&c.id))
+        .map(|c| action(c.id, c.priority, &readable(&c.template), policy));
+    let mut out: Vec<Action> = incidents.chain(problems).collect();
+    out.sort_by_key(|a| a.priority);
+    out
+}
+
+fn action(id: ClusterId, priority: Priority, title: &str, policy: ReportPolicy<'_>) -> Action {
     use crate::escalate::Priority::*;
-    let what = match c.priority {
+    let what = match priority {
         P0 => "Page on-call and fix now",
         P1 => "Fix today",
         P2 => "Fix this week",
         P3 => "Backlog",
         P4 | P5 => "Monitor only, no action",
     };
-    let issue = if c.priority <= settings.issue_min_priority {
+    let issue = if priority <= policy.issue_min_priority {
         "; create/update its GitHub issue"
     } else {
         ""
     };
     Action {
-        priority: c.priority,
-        cluster: c.id,
-        title: crate::redact::redact(&readable(&c.template)).into_owned(),
+        priority,
+        cluster: id,
+        title: crate::redact::redact(title).into_owned(),
         action: format!("{what}{issue}"),
     }
 }

@@ -7,7 +7,7 @@
 
 mod build;
 
-pub use build::{build_report, readable, Malformed, ReportPolicy};
+pub use build::{build_report, plan, readable, trends, Malformed, ReportPolicy};
 
 use std::collections::BTreeMap;
 
@@ -31,6 +31,10 @@ pub struct WindowReport {
     pub totals: Totals,
     /// Input that was not a LogEntry, since the previous report.
     pub malformed: MalformedSummary,
+    /// Problems that are one incident: a root cause and the clusters that come with it, by
+    /// priority. Their clusters are in `clusters` too.
+    #[serde(default)]
+    pub incidents: Vec<IncidentReport>,
     /// By priority (P0 first), then count (largest first), then id.
     pub clusters: Vec<ClusterReport>,
     pub actions: Vec<Action>,
@@ -97,6 +101,44 @@ pub struct ClusterReport {
     pub baseline: Option<f64>,
     /// A real entry of the cluster (the earliest in the window), redacted.
     pub sample: Option<serde_json::Value>,
+}
+
+/// One incident of a window: its root cause heads it, the clusters that came with it are
+/// listed under it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentReport {
+    /// Stable while members join and leave; `aliases` are incidents folded into it.
+    pub id: ClusterId,
+    pub aliases: Vec<ClusterId>,
+    pub priority: Priority,
+    /// Why it has its priority.
+    pub reason: String,
+    /// The process exited again and again after the root cause.
+    pub crash_loop: bool,
+    /// The root cause's cluster.
+    pub root: ClusterId,
+    /// The root cause's template, readable: the headline.
+    pub title: String,
+    /// Entries of all members in the window.
+    pub count: u64,
+    pub members: Vec<IncidentMember>,
+    pub services: Vec<String>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// Entries per bucket (minute) of the window, all members together, and as a sparkline.
+    pub per_minute: Vec<u64>,
+    pub trend: String,
+    /// Distinct instances (else revisions or pods) with entries of the incident.
+    pub instances: u64,
+}
+
+/// A cluster of an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentMember {
+    pub cluster: ClusterId,
+    pub priority: Priority,
+    pub count: u64,
+    pub template: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 //! clusters by priority with a real sample each, action plan. Pure rendering.
 
 mod github;
+mod problems;
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -9,26 +10,24 @@ use std::fmt::Write;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::entry::Severity;
-use crate::report::{readable, ClusterReport, WindowReport};
+use crate::report::WindowReport;
 
-/// Renders `r` as markdown. Everything quoted from logs was redacted when the report was
+/// Renders `r` as markdown, most urgent first: the headline, incidents, the other problems,
+/// then the noise as one table. Everything quoted from logs was redacted when the report was
 /// built and sits in code spans or fences it cannot break out of.
 pub fn render(r: &WindowReport) -> String {
-    let mut o = String::with_capacity(4096 + r.clusters.len() * 1024);
+    let mut o = String::with_capacity(4096 + r.clusters.len() * 256);
     let _ = write!(
         o,
         "# Log Gardener Worklog: {} to {} UTC\n\n",
         r.window.start.format("%Y-%m-%d %H:%M"),
         r.window.end.format("%H:%M")
     );
+    problems::headline(&mut o, r);
     summary(&mut o, r);
-    o.push_str("## Clusters\n\n");
-    if r.clusters.is_empty() {
-        o.push_str("No entries in this window.\n\n");
-    }
-    for (i, c) in r.clusters.iter().enumerate() {
-        cluster(&mut o, i + 1, c);
-    }
+    problems::incidents(&mut o, r);
+    problems::others(&mut o, r);
+    problems::noise(&mut o, r);
     actions(&mut o, r);
     malformed(&mut o, r);
     if let Some(g) = &r.github {
@@ -93,70 +92,6 @@ fn summary(o: &mut String, r: &WindowReport) {
         "- **Malformed input** (not a LogEntry): {}\n",
         r.malformed.total
     );
-}
-
-fn cluster(o: &mut String, n: usize, c: &ClusterReport) {
-    let _ = writeln!(
-        o,
-        "### {n}. [{}] {}\n",
-        c.priority,
-        code_span(&shorten(&readable(&c.template), 140))
-    );
-    o.push_str("| | |\n|---|---|\n");
-    let _ = writeln!(
-        o,
-        "| **Priority** | **{}** ({}) |",
-        c.priority,
-        c.priority.meaning()
-    );
-    let _ = writeln!(o, "| **Why** | {} |", table_cell(&c.reason));
-    let _ = writeln!(
-        o,
-        "| **Count** | {} in this window ({}) |",
-        c.count,
-        severities(&c.by_severity)
-    );
-    let history = match c.baseline {
-        None => "new: first window with this cluster".to_owned(),
-        Some(b) => format!("mean {b:.1} per window before this one"),
-    };
-    let _ = writeln!(o, "| **History** | {history} |");
-    let _ = writeln!(o, "| **Service** | {} |", table_cell(&c.service));
-    let _ = writeln!(
-        o,
-        "| **First / last seen** | {} / {} |",
-        ts(c.first_seen),
-        ts(c.last_seen)
-    );
-    let aliases = if c.aliases.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " (merged: {})",
-            c.aliases
-                .iter()
-                .map(|a| format!("`{a}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    let _ = writeln!(o, "| **Cluster id** | `{}`{aliases} |\n", c.id);
-    let _ = writeln!(o, "**Template**:\n{}", fence(&c.template, "text"));
-    if let Some(s) = &c.sample {
-        let pretty = serde_json::to_string_pretty(s).unwrap_or_default();
-        let _ = writeln!(
-            o,
-            "**Sample entry** (earliest in the window, redacted):\n{}",
-            fence(&pretty, "json")
-        );
-    }
-    if !c.modules.is_empty() || !c.functions.is_empty() {
-        o.push_str("**Related modules**:\n");
-        for m in c.modules.iter().chain(&c.functions) {
-            let _ = writeln!(o, "- {}", code_span(m));
-        }
-        o.push('\n');
-    }
 }
 
 fn actions(o: &mut String, r: &WindowReport) {

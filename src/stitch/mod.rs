@@ -265,13 +265,17 @@ fn sorted_runs(mut lines: Vec<(Kind, Record)>, config: &StitchConfig) -> Vec<Run
     runs
 }
 
-/// The part `record` can play in a split traceback. Only a one-line `textPayload` can be a line
-/// the runtime split off: structured (`jsonPayload`) entries are written whole.
+/// The part `record` can play in a split traceback. Only a `textPayload` can be a piece the
+/// runtime split off (structured `jsonPayload` entries are written whole); a piece is one line
+/// or a chunk of lines written at once, and it can play a part when its first or last line
+/// does (a chunk may start a traceback, end one, or carry the chain phrase between two).
 fn kind_of(record: &Record) -> Kind {
-    if record.message.contains('\n') {
-        return Kind::Ordinary;
+    let mut lines = record.message.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("");
+    let mut kind = line::classify(first);
+    if kind == Kind::Ordinary {
+        kind = lines.last().map_or(Kind::Ordinary, line::classify);
     }
-    let kind = line::classify(&record.message);
     // Last, as it scans the whole entry: by now almost every record is known to be ordinary.
     if kind != Kind::Ordinary && !record.raw.contains("\"textPayload\"") {
         return Kind::Ordinary;
@@ -279,12 +283,33 @@ fn kind_of(record: &Record) -> Kind {
     kind
 }
 
-/// Splits a closed run into tracebacks and lone lines, in time order.
+/// Splits a closed run into tracebacks and lone pieces, in time order. The run's lines (every
+/// line of every piece) are segmented as one text; pieces whose lines fall into one traceback
+/// become one record.
 fn emit(run: Run, out: &mut Vec<Record>) {
-    let kinds: Vec<Kind> = run.lines.iter().map(|(k, _)| *k).collect();
-    let mut lines = run.lines.into_iter().map(|(_, r)| r);
+    let mut kinds = Vec::new();
+    let mut owner = Vec::new();
+    for (i, (_, r)) in run.lines.iter().enumerate() {
+        // Blank lines (around a chain phrase) take no part; a piece of only blank lines
+        // still owns one line, so it is emitted.
+        let lines: Vec<&str> = r.message.lines().filter(|l| !l.trim().is_empty()).collect();
+        for l in if lines.is_empty() { vec![""] } else { lines } {
+            kinds.push(line::classify(l));
+            owner.push(i);
+        }
+    }
+    // Record ranges of the segments, merged where a piece spans two segments.
+    let mut groups: Vec<(usize, usize)> = Vec::new();
     for (start, end) in line::segment(&kinds) {
-        let group: Vec<Record> = lines.by_ref().take(end - start).collect();
+        let (lo, hi) = (owner[start], owner[end - 1]);
+        match groups.last_mut() {
+            Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+            _ => groups.push((lo, hi)),
+        }
+    }
+    let mut records = run.lines.into_iter().map(|(_, r)| r);
+    for (lo, hi) in groups {
+        let group: Vec<Record> = records.by_ref().take(hi - lo + 1).collect();
         if let Some(record) = join(group) {
             out.push(record);
         }
@@ -292,16 +317,32 @@ fn emit(run: Run, out: &mut Vec<Record>) {
 }
 
 /// One record for a group of lines: the first line's identity, the lines' text joined, the
-/// highest severity.
+/// highest severity. Its sample entry carries the whole joined text, not the first line.
 fn join(group: Vec<Record>) -> Option<Record> {
     let mut lines = group.into_iter();
     let mut first = lines.next()?;
+    let mut joined = false;
     for line in lines {
         first.message.push('\n');
         first.message.push_str(&line.message);
         first.severity = first.severity.max(line.severity);
+        joined = true;
+    }
+    if joined {
+        first.raw = with_text_payload(&first.raw, &first.message);
     }
     Some(first)
+}
+
+/// `raw` (one LogEntry's JSON) with its `textPayload` replaced by `text`.
+fn with_text_payload(raw: &str, text: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(raw) {
+        Ok(serde_json::Value::Object(mut entry)) => {
+            entry.insert("textPayload".into(), text.into());
+            serde_json::Value::Object(entry).to_string()
+        }
+        _ => raw.to_owned(),
+    }
 }
 
 #[cfg(test)]

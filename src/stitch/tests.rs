@@ -52,7 +52,12 @@ fn split_python_traceback_becomes_one_record() {
     assert_eq!(r.message, JOINED);
     assert_eq!(r.insert_id, SPLIT_IDS[0]);
     assert_eq!(r.timestamp, split_lines()[0].timestamp);
-    assert_eq!(r.raw, split_lines()[0].raw);
+    let sample: serde_json::Value = serde_json::from_str(&r.raw).unwrap();
+    assert_eq!(
+        sample["textPayload"], JOINED,
+        "the sample shows the whole trace"
+    );
+    assert_eq!(sample["insertId"], SPLIT_IDS[0]);
 }
 
 #[test]
@@ -293,4 +298,43 @@ fn bounded_mode_groups_the_same_whatever_the_order() {
     assert!(forward.iter().all(|m| m.lines().count() == 3));
     assert_eq!(forward, run(&[8, 7, 6, 5, 4, 3, 2, 1, 0]));
     assert_eq!(forward, run(&[4, 0, 8, 2, 6, 1, 7, 3, 5]));
+}
+
+/// A chained Python traceback as a runtime writes it: five chunks within 100 µs on one
+/// instance, the chain phrase in a chunk of its own.
+fn chained_chunks() -> Vec<Record> {
+    [
+        "Traceback (most recent call last):\n  File \"/app/main.py\", line 12, in <module>\n    import app.services.monitoring",
+        "ModuleNotFoundError: No module named 'app.services.monitoring'",
+        "\nDuring handling of the above exception, another exception occurred:\n",
+        "Traceback (most recent call last):\n  File \"/app/middleware.py\", line 40, in setup\n    raise RuntimeError(\"Failed to setup enhanced middleware\")",
+        "RuntimeError: Failed to setup enhanced middleware",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, m)| line(m, 20 * i as i64, &format!("c{i}")))
+    .collect()
+}
+
+#[test]
+fn a_chained_traceback_in_chunks_becomes_one_record_in_any_order() {
+    let chunks = chained_chunks();
+    let expected = run(StitchConfig::default(), chunks.clone());
+    assert_eq!(expected.len(), 1, "{expected:#?}");
+    let text = &expected[0].message;
+    assert!(
+        text.starts_with("Traceback") && text.ends_with("enhanced middleware"),
+        "{text}"
+    );
+    assert!(text.contains("During handling of the above exception"));
+    let mut reversed = chunks.clone();
+    reversed.reverse();
+    assert_eq!(run(StitchConfig::default(), reversed), expected);
+    let mut bounded = Stitcher::bounded(StitchConfig::default());
+    let mut out = Vec::new();
+    for c in chunks.into_iter().rev() {
+        bounded.push(c, &mut out);
+    }
+    bounded.flush(&mut out);
+    assert_eq!(out, expected);
 }

@@ -147,6 +147,19 @@ impl Cell {
         out
     }
 
+    /// Entries per bucket of `span` (bucket-aligned), oldest first.
+    fn per_bucket(&self, s: &Schedule, span: WindowSpan) -> Vec<u64> {
+        let lo = span.start.timestamp_millis().div_euclid(s.bucket_ms);
+        let hi = span.end.timestamp_millis().div_euclid(s.bucket_ms);
+        let mut out = vec![0; usize::try_from(hi - lo).unwrap_or(0)];
+        for (b, stats) in self.buckets.range(lo..hi) {
+            if let Some(slot) = usize::try_from(b - lo).ok().and_then(|i| out.get_mut(i)) {
+                *slot = stats.count();
+            }
+        }
+        out
+    }
+
     /// Closes `span` for this cell; `None` if the cluster did not exist yet.
     pub(super) fn close(
         &mut self,
@@ -172,6 +185,7 @@ impl Cell {
             service: self.service.clone(),
             location: self.location.clone(),
             stats,
+            buckets: self.per_bucket(s, span),
             sample,
             history: self.history.iter().copied().collect(),
             windows_known: self.windows_known,

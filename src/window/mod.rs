@@ -48,6 +48,8 @@ pub struct FineWindow {
     pub service: String,
     pub location: CodeLocation,
     pub stats: BucketStats,
+    /// Entries per bucket of the window, oldest first (the window's trend).
+    pub buckets: Vec<u64>,
     /// The earliest entry of the window (by timestamp, then insertId): the same whatever the
     /// order entries arrived in.
     pub sample: Option<Sample>,

@@ -1,0 +1,134 @@
+//! The incident stage of the pipeline: notes every counted problem entry, and at each window
+//! close groups that window's clusters into incidents, remembering how often each pair was
+//! tied, so repetition over windows strengthens a link.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{group, summarize, GroupConfig, LinkConfig, Linker, LinkerSnapshot, Pair, Registry};
+use super::{Sighting, Strength};
+use crate::entry::Severity;
+use crate::fingerprint::ClusterId;
+use crate::report::{ClusterReport, IncidentReport};
+use crate::window::WindowSpan;
+
+/// Pairs whose history is remembered at most; past it the weakest are forgotten.
+const MAX_HISTORY: usize = 50_000;
+
+pub struct Tracker {
+    linker: Linker,
+    config: GroupConfig,
+    /// Moments each pair shared in closed windows.
+    history: BTreeMap<Pair, u32>,
+    registry: Registry,
+}
+
+/// [`Tracker`] as plain data, for a checkpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackerSnapshot {
+    linker: LinkerSnapshot,
+    history: Vec<(Pair, u32)>,
+    registry: Registry,
+}
+
+impl Tracker {
+    pub fn new(links: LinkConfig, config: GroupConfig) -> Tracker {
+        Tracker {
+            linker: Linker::new(links),
+            config,
+            history: BTreeMap::new(),
+            registry: Registry::default(),
+        }
+    }
+
+    /// Notes a counted entry. Only warnings and worse take part: chatter co-occurs with
+    /// everything and says nothing about causes.
+    pub fn observe(
+        &mut self,
+        cluster: ClusterId,
+        at: DateTime<Utc>,
+        severity: Severity,
+        unit: Option<&str>,
+        trace: Option<&str>,
+    ) {
+        if severity < Severity::Warning {
+            return;
+        }
+        self.linker.observe(&Sighting {
+            cluster,
+            at,
+            unit,
+            trace,
+        });
+    }
+
+    /// The incidents of the window `span`, whose clusters are `clusters` with their entries
+    /// per bucket in `trends`. `resolve` maps an id noted earlier to its cluster now (clusters
+    /// generalize). `keep_from`: the start of the next window still open.
+    pub fn close(
+        &mut self,
+        span: WindowSpan,
+        clusters: &[ClusterReport],
+        trends: &BTreeMap<ClusterId, Vec<u64>>,
+        resolve: impl Fn(ClusterId) -> ClusterId,
+        keep_from: DateTime<Utc>,
+    ) -> Vec<IncidentReport> {
+        let mut links: BTreeMap<Pair, Strength> = BTreeMap::new();
+        for ((a, b), s) in self.linker.links_in(span) {
+            let (a, b) = (resolve(a), resolve(b));
+            if a == b {
+                continue;
+            }
+            let l = links.entry((a.min(b), a.max(b))).or_default();
+            l.moments += s.moments;
+            l.traces += s.traces;
+        }
+        let mut units: BTreeMap<ClusterId, std::collections::BTreeSet<u64>> = BTreeMap::new();
+        for (c, set) in self.linker.units_in(span) {
+            units.entry(resolve(c)).or_default().extend(set);
+        }
+        let groups = group(
+            clusters,
+            &links,
+            &self.history,
+            &self.config,
+            &mut self.registry,
+        );
+        for (p, s) in &links {
+            *self.history.entry(*p).or_default() += s.moments + s.traces;
+        }
+        self.bound_history();
+        self.linker.forget_before(keep_from);
+        summarize(&groups, clusters, trends, &units)
+    }
+
+    fn bound_history(&mut self) {
+        if self.history.len() <= MAX_HISTORY {
+            return;
+        }
+        let mut weakest: Vec<(u32, Pair)> = self.history.iter().map(|(p, n)| (*n, *p)).collect();
+        weakest.sort_unstable();
+        for (_, p) in weakest.into_iter().take(self.history.len() - MAX_HISTORY) {
+            self.history.remove(&p);
+        }
+    }
+
+    pub fn snapshot(&self) -> TrackerSnapshot {
+        TrackerSnapshot {
+            linker: self.linker.snapshot(),
+            history: self.history.iter().map(|(p, n)| (*p, *n)).collect(),
+            registry: self.registry.clone(),
+        }
+    }
+
+    pub fn restore(links: LinkConfig, config: GroupConfig, snap: TrackerSnapshot) -> Tracker {
+        Tracker {
+            linker: Linker::restore(links, snap.linker),
+            config,
+            history: snap.history.into_iter().collect(),
+            registry: snap.registry,
+        }
+    }
+}
