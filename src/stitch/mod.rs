@@ -274,7 +274,7 @@ fn kind_of(record: &Record) -> Kind {
     let first = lines.next().unwrap_or("");
     let mut kind = line::classify(first);
     if kind == Kind::Ordinary {
-        kind = lines.last().map_or(Kind::Ordinary, line::classify);
+        kind = lines.next_back().map_or(Kind::Ordinary, line::classify);
     }
     // Last, as it scans the whole entry: by now almost every record is known to be ordinary.
     if kind != Kind::Ordinary && !record.raw.contains("\"textPayload\"") {
