@@ -112,7 +112,7 @@ fn main() -> ExitCode {
 }
 
 fn load(config: Option<&std::path::Path>) -> Result<Settings, ExitCode> {
-    Settings::load(config).map_err(|e| {
+    Settings::load_checked(config).map_err(|e| {
         eprintln!("error: configuration: {e}");
         ExitCode::from(2)
     })
