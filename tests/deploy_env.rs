@@ -141,7 +141,14 @@ impl Fake {
 
     fn publish(&self, lines: &[String]) {
         let mut p = Command::new(pstest_tool("smoke"))
-            .args(["-addr", &self.addr, "-project", &self.project, "-topic", "entries"])
+            .args([
+                "-addr",
+                &self.addr,
+                "-project",
+                &self.project,
+                "-topic",
+                "entries",
+            ])
             .args(["-publish-only", "-stdin"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -268,7 +275,10 @@ fn the_container_environment_runs(case: &str) {
         .collect();
     fake.publish(&lines);
     let checkpoint = PathBuf::from(get(&env, "LOG_GARDENER__LIVE__CHECKPOINT"));
-    assert!(checkpoint.starts_with(tmp.path()), "remapped: {checkpoint:?}");
+    assert!(
+        checkpoint.starts_with(tmp.path()),
+        "remapped: {checkpoint:?}"
+    );
     let received = || -> Option<u64> {
         let v: Value = serde_json::from_slice(&std::fs::read(&checkpoint).ok()?).ok()?;
         v["pipeline"]["counts"]["received"].as_u64()
@@ -280,7 +290,10 @@ fn the_container_environment_runs(case: &str) {
         &log,
     );
     let rss = resident_kib(run.id());
-    eprintln!("{case}: run resident after {} entries: {rss:?} KiB", lines.len());
+    eprintln!(
+        "{case}: run resident after {} entries: {rss:?} KiB",
+        lines.len()
+    );
     let term = Command::new("kill")
         .args(["-TERM", &run.id().to_string()])
         .status()
@@ -321,7 +334,11 @@ fn every_optional_setting_gives_an_environment_that_runs() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(secrets, ["GITHUB_TOKEN"], "the token comes from Secret Manager");
+    assert_eq!(
+        secrets,
+        ["GITHUB_TOKEN"],
+        "the token comes from Secret Manager"
+    );
     the_container_environment_runs("full");
 }
 
@@ -338,8 +355,15 @@ fn check_config_makes_the_checks_replay_makes() {
         ),
     )
     .unwrap();
-    let out = gardener(&[]).arg("check-config").arg(&cfg).output().unwrap();
+    let out = gardener(&[])
+        .arg("check-config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("github.token_file") && err.contains("no-such-token"), "{err}");
+    assert!(
+        err.contains("github.token_file") && err.contains("no-such-token"),
+        "{err}"
+    );
 }
