@@ -113,7 +113,7 @@ fn main() -> ExitCode {
 }
 
 fn with_settings(config: Option<PathBuf>, f: impl FnOnce(Arc<Settings>) -> ExitCode) -> ExitCode {
-    match Settings::load(config.as_deref()) {
+    match Settings::load_checked(config.as_deref()) {
         Ok(s) => f(Arc::new(s)),
         Err(e) => {
             eprintln!("error: configuration: {e}");

@@ -1,9 +1,14 @@
 # log-gardener on Google Cloud: Log Router sink -> Pub/Sub topic -> subscription (with a
 # dead-letter topic) -> one always-on Cloud Run instance running `log-gardener run`, with the
-# Managed Service for Prometheus sidecar scraping its /metrics.
+# Managed Service for Prometheus sidecar scraping its /metrics. With platform = "gke" the same
+# minus Cloud Run, plus the Workload Identity binding deploy/k8s/ needs.
+# The container's environment is in env.tf.
 
+# Read at apply time on a fresh project: Cloud Resource Manager must be enabled first.
 data "google_project" "this" {
   project_id = var.project_id
+
+  depends_on = [google_project_service.apis]
 }
 
 locals {
@@ -12,23 +17,13 @@ locals {
   # The Pub/Sub service agent forwards undeliverable messages to the dead-letter topic.
   pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 
-  metrics_port = 9464
-
   labels = merge({ app = "log-gardener", watched-service = var.service_name }, var.labels)
 
-  # Configuration of `log-gardener run` (LOG_GARDENER__SECTION__KEY, see config/default.toml).
-  env = merge({
-    LOG_GARDENER__PUBSUB__PROJECT           = var.project_id
-    LOG_GARDENER__PUBSUB__SUBSCRIPTION      = google_pubsub_subscription.gardener.name
-    LOG_GARDENER__METRICS__LISTEN           = "0.0.0.0:${local.metrics_port}"
-    LOG_GARDENER__LIVE__CHECKPOINT          = "/var/lib/log-gardener/state/checkpoint.json"
-    LOG_GARDENER__REPORT__DIR               = "/var/lib/log-gardener/worklogs"
-    LOG_GARDENER__GITHUB__REPO              = var.github_repo
-    LOG_GARDENER__GITHUB__LOGGING_PROJECT   = var.project_id
-    LOG_GARDENER__ALERTS__ALERTMANAGER_URLS = join(",", var.alertmanager_urls)
-    LOG_GARDENER__ALERTS__MIN_PRIORITY      = var.alerts_min_priority
-    LOG_GARDENER__ALERTS__LOGGING_PROJECT   = var.project_id
-  }, var.extra_env)
+  cloud_run = var.platform == "cloud-run"
+
+  # GKE Workload Identity: the Kubernetes service account of deploy/k8s/ in the cluster's pool.
+  gke_pool   = "${var.gke_cluster_project_id != "" ? var.gke_cluster_project_id : var.project_id}.svc.id.goog"
+  gke_member = "serviceAccount:${local.gke_pool}[${var.gke_kubernetes_service_account}]"
 
   # RunMonitoring config of the Managed Prometheus sidecar (mounted at /etc/rungmp/config.yaml).
   rungmp_config = yamlencode({
@@ -41,14 +36,17 @@ locals {
   })
 }
 
+# Every API the module calls. A new project has neither IAM nor Cloud Resource Manager (the
+# project lookup, project IAM); Service Usage itself, which enables these, is on by default.
 resource "google_project_service" "apis" {
-  for_each = toset([
+  for_each = toset(concat([
+    "cloudresourcemanager.googleapis.com",
+    "iam.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
     "pubsub.googleapis.com",
-    "run.googleapis.com",
     "secretmanager.googleapis.com",
-  ])
+  ], local.cloud_run ? ["run.googleapis.com"] : []))
 
   project            = var.project_id
   service            = each.value
@@ -77,7 +75,7 @@ resource "google_pubsub_topic" "dead_letter" {
 }
 
 resource "google_pubsub_subscription" "gardener" {
-  name    = var.name
+  name    = local.subscription_id
   project = var.project_id
   topic   = google_pubsub_topic.entries.id
   labels  = local.labels
@@ -152,6 +150,18 @@ resource "google_service_account" "gardener" {
   project      = var.project_id
   account_id   = var.name
   display_name = "log-gardener (watches ${var.service_name})"
+
+  depends_on = [google_project_service.apis]
+}
+
+# GKE: the pod's Kubernetes service account (annotated in deploy/k8s/serviceaccount.yaml) may
+# act as the gardener's Google service account.
+resource "google_service_account_iam_member" "gke_workload_identity" {
+  count = local.cloud_run ? 0 : 1
+
+  service_account_id = google_service_account.gardener.name
+  role               = "roles/iam.workloadIdentityUser"
+  member             = local.gke_member
 }
 
 resource "google_pubsub_subscription_iam_member" "gardener_subscriber" {
@@ -161,7 +171,8 @@ resource "google_pubsub_subscription_iam_member" "gardener_subscriber" {
   member       = google_service_account.gardener.member
 }
 
-# The Managed Prometheus sidecar writes samples, Cloud Run writes the container's logs.
+# The Managed Prometheus sidecar writes samples, Cloud Run writes the container's logs (on GKE
+# both are the cluster's, and the roles are harmless).
 resource "google_project_iam_member" "gardener_project_roles" {
   for_each = toset(["roles/monitoring.metricWriter", "roles/logging.logWriter"])
 
@@ -193,6 +204,8 @@ resource "google_secret_manager_secret_iam_member" "gardener_token_accessor" {
 }
 
 resource "google_secret_manager_secret" "rungmp_config" {
+  count = local.cloud_run ? 1 : 0
+
   project   = var.project_id
   secret_id = "${var.name}-rungmp-config"
   labels    = local.labels
@@ -205,13 +218,17 @@ resource "google_secret_manager_secret" "rungmp_config" {
 }
 
 resource "google_secret_manager_secret_version" "rungmp_config" {
-  secret      = google_secret_manager_secret.rungmp_config.id
+  count = local.cloud_run ? 1 : 0
+
+  secret      = google_secret_manager_secret.rungmp_config[0].id
   secret_data = local.rungmp_config
 }
 
 resource "google_secret_manager_secret_iam_member" "gardener_rungmp_accessor" {
+  count = local.cloud_run ? 1 : 0
+
   project   = var.project_id
-  secret_id = google_secret_manager_secret.rungmp_config.secret_id
+  secret_id = google_secret_manager_secret.rungmp_config[0].secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.gardener.member
 }
@@ -219,6 +236,8 @@ resource "google_secret_manager_secret_iam_member" "gardener_rungmp_accessor" {
 # --- Cloud Run -------------------------------------------------------------------------------
 
 resource "google_cloud_run_v2_service" "gardener" {
+  count = local.cloud_run ? 1 : 0
+
   name                = var.name
   project             = var.project_id
   location            = var.region
@@ -299,7 +318,7 @@ resource "google_cloud_run_v2_service" "gardener" {
 
       volume_mounts {
         name       = "state"
-        mount_path = "/var/lib/log-gardener"
+        mount_path = local.state_dir
       }
     }
 
@@ -323,18 +342,19 @@ resource "google_cloud_run_v2_service" "gardener" {
       }
     }
 
+    # Counts against the gardener's memory: part of the budget in variables.tf.
     volumes {
       name = "state"
       empty_dir {
         medium     = "MEMORY"
-        size_limit = "256Mi"
+        size_limit = "${var.state_volume_mib}Mi"
       }
     }
 
     volumes {
       name = "rungmp-config"
       secret {
-        secret = google_secret_manager_secret.rungmp_config.secret_id
+        secret = google_secret_manager_secret.rungmp_config[0].secret_id
         items {
           version = "latest"
           path    = "config.yaml"
@@ -345,6 +365,7 @@ resource "google_cloud_run_v2_service" "gardener" {
 
   depends_on = [
     google_project_service.apis,
+    google_project_iam_member.gardener_project_roles,
     google_secret_manager_secret_version.rungmp_config,
     google_secret_manager_secret_iam_member.gardener_token_accessor,
     google_secret_manager_secret_iam_member.gardener_rungmp_accessor,

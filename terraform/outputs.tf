@@ -24,8 +24,13 @@ output "service_account_email" {
 }
 
 output "service_url" {
-  description = "URL of the Cloud Run service (ingress is internal-only; /metrics, /healthz, /readyz)."
-  value       = google_cloud_run_v2_service.gardener.uri
+  description = "URL of the Cloud Run service (ingress is internal-only; /metrics, /healthz, /readyz); null with platform = \"gke\"."
+  value       = one(google_cloud_run_v2_service.gardener[*].uri)
+}
+
+output "gke_workload_identity_member" {
+  description = "With platform = \"gke\": the Kubernetes service account granted roles/iam.workloadIdentityUser on the gardener's service account; null otherwise."
+  value       = one(google_service_account_iam_member.gke_workload_identity[*].member)
 }
 
 output "github_token_secret_id" {

@@ -4,7 +4,7 @@ variable "project_id" {
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
-    error_message = "project_id must be a valid Google Cloud project id (6-30 lowercase letters, digits, hyphens)."
+    error_message = "project_id must be a Google Cloud project id: 6-30 lowercase letters, digits or hyphens, starting with a letter, not ending with a hyphen."
   }
 }
 
@@ -14,19 +14,54 @@ variable "region" {
   default     = "us-central1"
 
   validation {
-    condition     = can(regex("^[a-z]+-[a-z]+[0-9]$", var.region))
-    error_message = "region must look like a Google Cloud region, e.g. us-central1."
+    # us-central1, europe-west10, northamerica-northeast2, me-central2, ...
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]{1,2}$", var.region))
+    error_message = "region must be a Google Cloud region such as us-central1 or europe-west10."
   }
 }
 
 variable "name" {
-  description = "Name prefix of every resource created (topic, subscription, sink, service account, Cloud Run service)."
+  description = "Name of the gardener's resources: service account, subscription, sink, Cloud Run service; prefix of the topics and secrets."
   type        = string
   default     = "log-gardener"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{2,20}$", var.name))
-    error_message = "name must be 3-21 lowercase letters, digits or hyphens, starting with a letter."
+    # The service account id is the strictest: 6-30 characters, RFC 1035.
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.name))
+    error_message = "name must be 6-30 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen (a service account id)."
+  }
+}
+
+variable "platform" {
+  description = "Where log-gardener runs: \"cloud-run\" (this module deploys it) or \"gke\" (deploy/k8s/; this module grants the Kubernetes service account Workload Identity instead)."
+  type        = string
+  default     = "cloud-run"
+
+  validation {
+    condition     = contains(["cloud-run", "gke"], var.platform)
+    error_message = "platform must be \"cloud-run\" or \"gke\"."
+  }
+}
+
+variable "gke_kubernetes_service_account" {
+  description = "With platform = \"gke\": the Kubernetes service account (NAMESPACE/NAME) of deploy/k8s/ that acts as the gardener's Google service account."
+  type        = string
+  default     = "log-gardener/log-gardener"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", var.gke_kubernetes_service_account))
+    error_message = "gke_kubernetes_service_account must be NAMESPACE/NAME."
+  }
+}
+
+variable "gke_cluster_project_id" {
+  description = "With platform = \"gke\": the project of the GKE cluster (its workload pool is PROJECT.svc.id.goog). Empty: project_id."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.gke_cluster_project_id == "" || can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.gke_cluster_project_id))
+    error_message = "gke_cluster_project_id must be a Google Cloud project id or empty."
   }
 }
 
@@ -35,8 +70,8 @@ variable "service_name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{0,62}$", var.service_name))
-    error_message = "service_name must be a Cloud Run service name (lowercase letters, digits, hyphens)."
+    condition     = can(regex("^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$", var.service_name))
+    error_message = "service_name must be a Cloud Run service name: at most 49 lowercase letters, digits or hyphens, starting with a letter, not ending with a hyphen."
   }
 }
 
@@ -44,10 +79,15 @@ variable "log_filter" {
   description = "Log Router filter of the entries to watch. Empty: the watched service's Cloud Run logs at WARNING and above."
   type        = string
   default     = ""
+
+  validation {
+    condition     = length(var.log_filter) <= 20000
+    error_message = "log_filter must be at most 20000 characters (the Log Router's limit)."
+  }
 }
 
 variable "image" {
-  description = "Container image of log-gardener (built from deploy/Dockerfile), e.g. us-docker.pkg.dev/PROJECT/REPO/log-gardener:TAG."
+  description = "Container image of log-gardener (built from deploy/Dockerfile for linux/amd64), e.g. us-docker.pkg.dev/PROJECT/REPO/log-gardener:TAG."
   type        = string
 
   validation {
@@ -57,7 +97,7 @@ variable "image" {
 }
 
 variable "github_repo" {
-  description = "GitHub repository (owner/name) issues are filed in. Empty: no issues."
+  description = "GitHub repository (owner/name) issues are filed in. Empty: no issues. Set it only once the token secret has a version."
   type        = string
   default     = ""
 
@@ -68,13 +108,13 @@ variable "github_repo" {
 }
 
 variable "alertmanager_urls" {
-  description = "Alertmanager base URLs the gardener posts alerts to (all get every alert)."
+  description = "Alertmanager base URLs the gardener posts alerts to (all get every alert). Empty: no Alertmanager."
   type        = list(string)
   default     = []
 
   validation {
-    condition     = alltrue([for u in var.alertmanager_urls : can(regex("^https?://", u))])
-    error_message = "Every alertmanager_urls entry must start with http:// or https://."
+    condition     = alltrue([for u in var.alertmanager_urls : can(regex("^https?://[^/,\\s]+", u)) && !strcontains(u, ",")])
+    error_message = "Every alertmanager_urls entry must be an http(s) URL with a host, without commas."
   }
 }
 
@@ -90,13 +130,23 @@ variable "alerts_min_priority" {
 }
 
 variable "extra_env" {
-  description = "Further configuration as LOG_GARDENER__SECTION__KEY environment variables (e.g. { LOG_GARDENER__WINDOW__HOP = \"15m\" })."
+  description = "Further configuration as LOG_GARDENER__SECTION__KEY environment variables (e.g. { LOG_GARDENER__WINDOW__HOP = \"15m\" }); keys this module sets itself are refused."
   type        = map(string)
   default     = {}
 
   validation {
-    condition     = alltrue([for k in keys(var.extra_env) : can(regex("^LOG_GARDENER__[A-Z_]+__[A-Z_]+$", k))])
+    condition     = alltrue([for k in keys(var.extra_env) : can(regex("^LOG_GARDENER(__[A-Z0-9_]*[A-Z0-9])+$", k))])
     error_message = "extra_env keys must be LOG_GARDENER__SECTION__KEY."
+  }
+
+  validation {
+    # These follow the module's own variables: the memory budget, the probes, the volume.
+    condition = length(setintersection(keys(var.extra_env), [
+      "LOG_GARDENER__PUBSUB__PROJECT", "LOG_GARDENER__PUBSUB__SUBSCRIPTION",
+      "LOG_GARDENER__PUBSUB__STREAMS", "LOG_GARDENER__PUBSUB__MAX_OUTSTANDING_BYTES",
+      "LOG_GARDENER__METRICS__LISTEN", "LOG_GARDENER__LIVE__CHECKPOINT", "LOG_GARDENER__REPORT__DIR",
+    ])) == 0
+    error_message = "extra_env must not set the Pub/Sub subscription, streams or outstanding bytes, the metrics address, the checkpoint or the report directory: use the module's variables."
   }
 }
 
@@ -106,19 +156,21 @@ variable "ack_deadline_seconds" {
   default     = 60
 
   validation {
-    condition     = var.ack_deadline_seconds >= 10 && var.ack_deadline_seconds <= 600
-    error_message = "ack_deadline_seconds must be between 10 and 600."
+    condition     = var.ack_deadline_seconds >= 10 && var.ack_deadline_seconds <= 600 && floor(var.ack_deadline_seconds) == var.ack_deadline_seconds
+    error_message = "ack_deadline_seconds must be a whole number from 10 to 600 (Pub/Sub's range)."
   }
 }
 
 variable "message_retention_duration" {
-  description = "How long unacked messages are kept in the subscription (and the dead-letter topic)."
+  description = "How long unacked messages are kept in the subscription (and the dead-letter topic), in seconds, e.g. \"604800s\"."
   type        = string
   default     = "604800s"
 
   validation {
-    condition     = can(regex("^[0-9]+s$", var.message_retention_duration))
-    error_message = "message_retention_duration must be seconds, e.g. \"604800s\"."
+    condition = (can(regex("^[0-9]{1,7}s$", var.message_retention_duration))
+      ? tonumber(trimsuffix(var.message_retention_duration, "s")) >= 600 && tonumber(trimsuffix(var.message_retention_duration, "s")) <= 2678400
+    : false)
+    error_message = "message_retention_duration must be whole seconds from \"600s\" (10 minutes) to \"2678400s\" (31 days), Pub/Sub's range."
   }
 }
 
@@ -128,21 +180,105 @@ variable "max_delivery_attempts" {
   default     = 5
 
   validation {
-    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
-    error_message = "max_delivery_attempts must be between 5 and 100."
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100 && floor(var.max_delivery_attempts) == var.max_delivery_attempts
+    error_message = "max_delivery_attempts must be a whole number from 5 to 100 (Pub/Sub's range)."
   }
 }
 
 variable "cpu" {
-  description = "CPU limit of the gardener container."
+  description = "vCPUs of the gardener container. CPU is always allocated (cpu_idle = false), which Cloud Run allows from 1 vCPU."
   type        = string
   default     = "1"
+
+  validation {
+    condition     = contains(["1", "2", "4", "6", "8"], var.cpu)
+    error_message = "cpu must be \"1\", \"2\", \"4\", \"6\" or \"8\": below 1 vCPU Cloud Run forbids always-allocated CPU, above 1 it takes whole numbers up to 8."
+  }
 }
 
+# --- memory budget of the gardener container ---------------------------------------------------
+# Everything below shares the container's memory limit (`memory`):
+#   state_volume_mib                              the in-memory volume at /var/lib/log-gardener
+#                                                 (checkpoint, worklogs): its pages are the
+#                                                 container's memory
+#   pubsub_streams × pubsub_max_outstanding_mib   message bytes Pub/Sub may have outstanding at
+#                                                 once, held by the client until acked
+#   process_memory_mib                            the process itself: open windows, known
+#                                                 clusters, 100k dedupe ids, compiled rules
+#                                                 (at most 32 MiB, see README "Configuration")
+# `memory` must hold their sum (checked below). Defaults: 128 + 2 × 100 + 256 = 584 MiB of 1 GiB.
+# The module passes streams and outstanding bytes to the binary, so the budget is what it runs.
+
 variable "memory" {
-  description = "Memory limit of the gardener container."
+  description = "Memory limit of the gardener container, e.g. \"1Gi\" or \"1536Mi\"; must hold the memory budget (see the comment above)."
   type        = string
-  default     = "512Mi"
+  default     = "1Gi"
+
+  validation {
+    condition     = can(regex("^[0-9]{1,6}(Mi|Gi)$", var.memory))
+    error_message = "memory must be a whole number of Mi or Gi, e.g. \"1Gi\" or \"1536Mi\"."
+  }
+
+  validation {
+    # Cloud Run: 1 vCPU allows up to 4 GiB, 2 up to 8, 4 takes 2-16, 6 and 8 take 4-24 and 4-32.
+    condition = !can(regex("^[0-9]{1,6}(Mi|Gi)$", var.memory)) ? true : (
+      tonumber(regex("^[0-9]+", var.memory)) * (endswith(var.memory, "Gi") ? 1024 : 1) >= lookup({ "4" = 2048, "6" = 4096, "8" = 4096 }, var.cpu, 512) &&
+      tonumber(regex("^[0-9]+", var.memory)) * (endswith(var.memory, "Gi") ? 1024 : 1) <= lookup({ "1" = 4096, "2" = 8192, "4" = 16384, "6" = 24576, "8" = 32768 }, var.cpu, 4096)
+    )
+    error_message = "memory is outside what Cloud Run allows for this cpu: 512Mi-4Gi for 1, up to 8Gi for 2, 2-16Gi for 4, 4-24Gi for 6, 4-32Gi for 8."
+  }
+
+  validation {
+    condition = !can(regex("^[0-9]{1,6}(Mi|Gi)$", var.memory)) ? true : (
+      tonumber(regex("^[0-9]+", var.memory)) * (endswith(var.memory, "Gi") ? 1024 : 1)
+      >= var.state_volume_mib + var.pubsub_streams * var.pubsub_max_outstanding_mib + var.process_memory_mib
+    )
+    error_message = "memory must hold the memory budget: state_volume_mib + pubsub_streams × pubsub_max_outstanding_mib + process_memory_mib. Raise memory or lower one of them."
+  }
+}
+
+variable "state_volume_mib" {
+  description = "Size limit of the in-memory volume holding the checkpoint and the worklogs, in MiB (part of the memory budget)."
+  type        = number
+  default     = 128
+
+  validation {
+    condition     = var.state_volume_mib >= 32 && floor(var.state_volume_mib) == var.state_volume_mib
+    error_message = "state_volume_mib must be a whole number of at least 32."
+  }
+}
+
+variable "pubsub_streams" {
+  description = "Parallel StreamingPull streams (pubsub.streams; part of the memory budget)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.pubsub_streams >= 1 && var.pubsub_streams <= 16 && floor(var.pubsub_streams) == var.pubsub_streams
+    error_message = "pubsub_streams must be a whole number from 1 to 16."
+  }
+}
+
+variable "pubsub_max_outstanding_mib" {
+  description = "Per stream: unacked message bytes before Pub/Sub pauses delivery, in MiB (pubsub.max_outstanding_bytes; part of the memory budget)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.pubsub_max_outstanding_mib >= 1 && var.pubsub_max_outstanding_mib <= 1024 && floor(var.pubsub_max_outstanding_mib) == var.pubsub_max_outstanding_mib
+    error_message = "pubsub_max_outstanding_mib must be a whole number from 1 to 1024."
+  }
+}
+
+variable "process_memory_mib" {
+  description = "Memory the gardener process needs beside outstanding messages and the volume, in MiB (part of the memory budget); raise it for many thousands of clusters."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.process_memory_mib >= 128 && floor(var.process_memory_mib) == var.process_memory_mib
+    error_message = "process_memory_mib must be a whole number of at least 128."
+  }
 }
 
 variable "collector_image" {
@@ -155,4 +291,10 @@ variable "labels" {
   description = "Labels put on every resource that takes labels."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition = alltrue([for k, v in var.labels :
+    can(regex("^[a-z][a-z0-9_-]{0,62}$", k)) && can(regex("^[a-z0-9_-]{0,63}$", v))])
+    error_message = "labels must be Google Cloud labels: lowercase keys starting with a letter, up to 63 lowercase letters, digits, _ or - each."
+  }
 }

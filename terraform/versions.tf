@@ -1,10 +1,14 @@
 terraform {
-  required_version = ">= 1.5"
+  # 1.9: a variable's validation may refer to other variables (the memory budget does).
+  required_version = ">= 1.9"
 
   required_providers {
     google = {
-      source  = "hashicorp/google"
-      version = "~> 6.0"
+      source = "hashicorp/google"
+      # 6.11 brought template.volumes.empty_dir to Cloud Run v2 in the GA provider; every
+      # argument here is checked against the schemas of 6.11.0 and 6.50.0
+      # (scripts/tf-schema-check.py, run by scripts/deploy-checks.sh).
+      version = ">= 6.11, < 7"
     }
   }
 }

@@ -2,12 +2,12 @@
 # terraform.tfvars, fill it in, then `terraform init && terraform apply`.
 
 terraform {
-  required_version = ">= 1.5"
+  required_version = ">= 1.9"
 
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = "~> 6.0"
+      version = ">= 6.11, < 7"
     }
   }
 }

@@ -34,6 +34,22 @@ pub fn parse_duration(s: &str) -> Result<TimeDelta, String> {
     Ok(total)
 }
 
+/// The shortest way to write `d` in the units [`parse_duration`] reads ("90m" stays "90m",
+/// "1d" for a day), for messages that quote a limit.
+pub fn format_duration(d: TimeDelta) -> String {
+    let ms = d.num_milliseconds();
+    let units = [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1_000, "s"),
+    ];
+    match units.iter().find(|(n, _)| ms != 0 && ms % n == 0) {
+        Some((n, u)) => format!("{}{u}", ms / n),
+        None => format!("{ms}ms"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,6 +64,19 @@ mod tests {
         );
         assert_eq!(parse_duration("1h30m").unwrap(), TimeDelta::minutes(90));
         assert_eq!(parse_duration(" 2d ").unwrap(), TimeDelta::days(2));
+    }
+
+    #[test]
+    fn formats_in_the_largest_whole_unit() {
+        for (d, s) in [
+            (TimeDelta::days(14), "14d"),
+            (TimeDelta::minutes(90), "90m"),
+            (TimeDelta::milliseconds(250), "250ms"),
+            (TimeDelta::zero(), "0ms"),
+        ] {
+            assert_eq!(format_duration(d), s);
+            assert_eq!(parse_duration(s).unwrap(), d, "round trip");
+        }
     }
 
     #[test]

@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chrono::TimeDelta;
+
 use super::raw::{RawLive, RawPubSub};
-use super::{dur, invalid, positive, ConfigError};
+use super::{dur_in, in_range, invalid, obs, ConfigError};
 
 /// What to do with a Pub/Sub message that is not a LogEntry (it is counted and reported
 /// either way).
@@ -62,12 +64,24 @@ pub(super) fn pubsub_settings(p: &RawPubSub) -> Result<PubSubSettings, ConfigErr
         }
         (project, s) => Some(format!("projects/{project}/subscriptions/{s}")),
     };
-    if p.max_outstanding_messages < 1 || p.max_outstanding_bytes < 1 {
-        return Err(invalid(
-            "pubsub.max_outstanding_messages",
-            "max_outstanding_messages and max_outstanding_bytes must be at least 1",
-        ));
-    }
+    // Per stream; what the process holds at most is streams × these (see the memory budget
+    // in terraform/variables.tf).
+    let max_outstanding_messages = in_range(
+        "pubsub.max_outstanding_messages",
+        p.max_outstanding_messages,
+        1,
+        1_000_000,
+    )?;
+    let max_outstanding_bytes = in_range(
+        "pubsub.max_outstanding_bytes",
+        p.max_outstanding_bytes,
+        1 << 20,
+        1 << 30,
+    )?;
+    let endpoint = match p.endpoint.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(e) => Some(obs::url("pubsub.endpoint", e)?),
+    };
     let on_malformed = match p.on_malformed.as_str() {
         "ack" => OnMalformed::Ack,
         "nack" => OnMalformed::Nack,
@@ -80,21 +94,17 @@ pub(super) fn pubsub_settings(p: &RawPubSub) -> Result<PubSubSettings, ConfigErr
     };
     Ok(PubSubSettings {
         subscription,
-        streams: positive("pubsub.streams", p.streams)?,
-        max_outstanding_messages: p.max_outstanding_messages,
-        max_outstanding_bytes: p.max_outstanding_bytes,
-        endpoint: p.endpoint.clone().filter(|e| !e.trim().is_empty()),
+        streams: in_range("pubsub.streams", p.streams, 1, 16)?,
+        max_outstanding_messages,
+        max_outstanding_bytes,
+        endpoint,
         on_malformed,
     })
 }
 
 pub(super) fn live_settings(l: &RawLive) -> Result<LiveSettings, ConfigError> {
-    let std_dur = |key: &str, s: &str| -> Result<Duration, ConfigError> {
-        let d = dur(key, s)?;
-        d.to_std()
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| invalid(key, "must be positive"))
+    let std_dur = |key: &str, s: &str, lo: TimeDelta, hi: TimeDelta| {
+        dur_in(key, s, lo, hi).map(|d| d.to_std().unwrap_or_default())
     };
     let watermark = match l.watermark.as_str() {
         "wall-clock" => Watermark::WallClock,
@@ -111,10 +121,22 @@ pub(super) fn live_settings(l: &RawLive) -> Result<LiveSettings, ConfigError> {
     }
     Ok(LiveSettings {
         checkpoint: PathBuf::from(&l.checkpoint),
-        checkpoint_every: std_dur("live.checkpoint_every", &l.checkpoint_every)?,
-        tick: std_dur("live.tick", &l.tick)?,
+        // Messages wait for the checkpoint before they are acked; the client extends their
+        // leases meanwhile, but minutes of unacked messages only grow the redelivery backlog.
+        checkpoint_every: std_dur(
+            "live.checkpoint_every",
+            &l.checkpoint_every,
+            TimeDelta::milliseconds(100),
+            TimeDelta::minutes(5),
+        )?,
+        tick: std_dur(
+            "live.tick",
+            &l.tick,
+            TimeDelta::milliseconds(10),
+            TimeDelta::minutes(1),
+        )?,
         watermark,
         flush_on_shutdown: l.flush_on_shutdown,
-        dedupe_ids: positive("live.dedupe_ids", l.dedupe_ids)?,
+        dedupe_ids: in_range("live.dedupe_ids", l.dedupe_ids, 1, 10_000_000)?,
     })
 }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use chrono::TimeDelta;
 
 use super::raw::{RawAlerts, RawMetrics};
-use super::{dur, invalid, positive, priority, ConfigError};
+use super::{dur_in, in_range, invalid, priority, ConfigError};
 use crate::alerting::Policy;
 
 /// The Prometheus endpoint.
@@ -48,13 +48,23 @@ pub(super) fn metrics_settings(m: &RawMetrics) -> Result<MetricsSettings, Config
     })?;
     Ok(MetricsSettings {
         listen,
-        top_k: positive("metrics.top_k", m.top_k)?,
+        // Each exported cluster is a label value: keep the series count bounded.
+        top_k: in_range("metrics.top_k", m.top_k, 1, 1000)?,
     })
 }
 
-fn url(key: &str, u: &str) -> Result<String, ConfigError> {
-    if !(u.starts_with("http://") || u.starts_with("https://")) || u.contains(char::is_whitespace) {
-        return Err(invalid(key, format!("{u:?} is not an http(s) URL")));
+/// An http(s) URL with a host. The value is not quoted back: a webhook URL is a secret, and
+/// an Alertmanager URL may carry credentials.
+pub(super) fn url(key: &str, u: &str) -> Result<String, ConfigError> {
+    let ok = reqwest::Url::parse(u)
+        .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host_str().is_some());
+    if !ok || u.contains(char::is_whitespace) {
+        let what = if u.is_empty() {
+            "empty"
+        } else {
+            "not an http(s) URL with a host"
+        };
+        return Err(invalid(key, format!("{what} (the value is not shown)")));
     }
     Ok(u.to_owned())
 }
@@ -64,17 +74,30 @@ fn non_empty(s: &str) -> Option<&str> {
 }
 
 pub(super) fn alert_settings(a: &RawAlerts) -> Result<AlertSettings, ConfigError> {
-    let resolve_timeout = dur("alerts.resolve_timeout", &a.resolve_timeout)?;
-    if resolve_timeout < TimeDelta::seconds(2) {
-        return Err(invalid("alerts.resolve_timeout", "must be at least 2s"));
-    }
+    let week = TimeDelta::days(7);
+    let resolve_timeout = dur_in(
+        "alerts.resolve_timeout",
+        &a.resolve_timeout,
+        TimeDelta::seconds(2),
+        TimeDelta::days(1),
+    )?;
     let policy = Policy {
         min_priority: priority("alerts.min_priority", &a.min_priority)?,
         repost_every: resolve_timeout / 2,
         hold_for: resolve_timeout,
-        quiet_after: dur("alerts.quiet_after", &a.quiet_after)?,
-        flap_window: dur("alerts.flap_window", &a.flap_window)?,
-        rate_limit: dur("alerts.rate_limit", &a.rate_limit)?,
+        quiet_after: dur_in(
+            "alerts.quiet_after",
+            &a.quiet_after,
+            TimeDelta::seconds(1),
+            week,
+        )?,
+        flap_window: dur_in(
+            "alerts.flap_window",
+            &a.flap_window,
+            TimeDelta::zero(),
+            week,
+        )?,
+        rate_limit: dur_in("alerts.rate_limit", &a.rate_limit, TimeDelta::zero(), week)?,
     };
     let alertmanager_urls = a
         .alertmanager_urls
@@ -89,6 +112,6 @@ pub(super) fn alert_settings(a: &RawAlerts) -> Result<AlertSettings, ConfigError
             .map(|u| url("alerts.webhook_url", u))
             .transpose()?,
         logging_project: non_empty(&a.logging_project).map(str::to_owned),
-        queue: positive("alerts.queue", a.queue)?,
+        queue: in_range("alerts.queue", a.queue, 1, 100_000)?,
     })
 }

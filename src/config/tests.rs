@@ -145,24 +145,288 @@ fn the_default_rules_give_the_seed_worklogs_priorities() {
     }
 }
 
+/// Loads `text` as the `--config` file with `env` as the environment (never the process's).
+fn load(text: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let f = file(text);
+    Settings::load_from(Some(f.path()), env.iter().copied())
+}
+
+fn err(text: &str, env: &[(&str, &str)]) -> String {
+    load(text, env).unwrap_err().to_string()
+}
+
 #[test]
 fn environment_overrides_files() {
-    // Only this test sets LOG_GARDENER__ variables, and it removes them again.
-    std::env::set_var("LOG_GARDENER__WINDOW__HOP", "30m");
-    std::env::set_var(
-        "LOG_GARDENER__ALERTS__ALERTMANAGER_URLS",
-        "http://am-0:9093,http://am-1:9093",
-    );
-    let s = Settings::load(None);
-    std::env::remove_var("LOG_GARDENER__WINDOW__HOP");
-    std::env::remove_var("LOG_GARDENER__ALERTS__ALERTMANAGER_URLS");
-    let s = s.unwrap();
+    let s = load(
+        "[window]\nhop = \"15m\"\n",
+        &[
+            ("LOG_GARDENER__WINDOW__HOP", "30m"),
+            (
+                "LOG_GARDENER__ALERTS__ALERTMANAGER_URLS",
+                "http://am-0:9093, http://am-1:9093",
+            ),
+            ("UNRELATED", "x"),
+        ],
+    )
+    .unwrap();
     assert_eq!(s.window.hop, TimeDelta::minutes(30));
     assert_eq!(
         s.alerts.alertmanager_urls,
         ["http://am-0:9093", "http://am-1:9093"],
         "a comma-separated list from the environment"
     );
+}
+
+#[test]
+fn an_empty_list_variable_is_an_empty_list() {
+    let listed = "[alerts]\nalertmanager_urls = [\"http://am:9093\"]\n";
+    let s = load(listed, &[("LOG_GARDENER__ALERTS__ALERTMANAGER_URLS", "")]).unwrap();
+    assert!(
+        s.alerts.alertmanager_urls.is_empty(),
+        "overrides the file's list"
+    );
+    assert!(!s.alerts.enabled());
+    let s = load("", &[("LOG_GARDENER__ALERTS__ALERTMANAGER_URLS", "  ")]).unwrap();
+    assert!(s.alerts.alertmanager_urls.is_empty());
+    let e = err(
+        "",
+        &[(
+            "LOG_GARDENER__ALERTS__ALERTMANAGER_URLS",
+            "http://a:1,,http://b:2",
+        )],
+    );
+    assert!(
+        e.starts_with(
+            "alerts.alertmanager_urls[1] (from environment variable \
+             LOG_GARDENER__ALERTS__ALERTMANAGER_URLS): empty"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn errors_name_the_key_and_where_it_was_set() {
+    let f = file("[window]\nlength = \"30m\"\nbucket = \"7s\"\n");
+    let path = f.path().display().to_string();
+    let from_file = Settings::load_from(Some(f.path()), [("X", "y")])
+        .unwrap_err()
+        .to_string();
+    assert!(from_file.starts_with("window.bucket (from "), "{from_file}");
+    assert!(from_file.contains(&path), "names the file: {from_file}");
+    // The file shortened the window; the hop it no longer divides is a default.
+    let e = err("[window]\nlength = \"30m\"\n", &[]);
+    assert!(
+        e.starts_with("window.hop (from the built-in defaults): must divide window.length"),
+        "{e}"
+    );
+    let e = err("", &[("LOG_GARDENER__WINDOW__HOP", "7m")]);
+    assert!(
+        e.starts_with("window.hop (from environment variable LOG_GARDENER__WINDOW__HOP)"),
+        "{e}"
+    );
+    let e = err("", &[("LOG_GARDENER__PUBSUB__STREAMS", "many")]);
+    assert!(
+        e.starts_with("pubsub.streams (from environment variable LOG_GARDENER__PUBSUB__STREAMS): invalid type"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_keys_name_the_file_or_the_variable() {
+    let f = file("[window]\nlenght = \"1h\"\n");
+    let e = Settings::load_from(Some(f.path()), [("X", "y")])
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("window.lenght (from "), "{e}");
+    assert!(e.contains(&f.path().display().to_string()), "{e}");
+    assert!(e.contains("unknown key; expected one of `length`"), "{e}");
+    let e = err("", &[("LOG_GARDENER__WINDOW__LENGHT", "1h")]);
+    assert!(
+        e.starts_with(
+            "window.lenght (from environment variable LOG_GARDENER__WINDOW__LENGHT): unknown key"
+        ),
+        "{e}"
+    );
+    let e = err("", &[("LOG_GARDENER__WINDOW_HOP", "1h")]);
+    assert!(
+        e.contains("window_hop") && e.contains("LOG_GARDENER__WINDOW_HOP"),
+        "{e}"
+    );
+    let e = err(
+        "[[rules]]\nname = \"r\"\nmesage = \"x\"\npriority = \"P1\"\n",
+        &[],
+    );
+    assert!(e.starts_with("rules[0].mesage (from "), "{e}");
+    let e = err("[[rules]]\nmessage = \"x\"\npriority = \"P1\"\n", &[]);
+    assert!(e.starts_with("rules[0].name (from "), "missing: {e}");
+    let e = err("", &[("LOG_GARDENER____HOP", "1h")]);
+    assert!(
+        e.contains("LOG_GARDENER____HOP") && e.contains("not a key"),
+        "{e}"
+    );
+}
+
+#[test]
+fn zero_and_out_of_range_durations_are_errors_not_panics() {
+    for (text, key) in [
+        ("[window]\nhop = \"0s\"\n", "window.hop"),
+        ("[window]\nbucket = \"0s\"\n", "window.bucket"),
+        ("[window]\nlength = \"0ms\"\n", "window.length"),
+        ("[window]\nlength = \"2d\"\n", "window.length"),
+        ("[window]\nhop = \"25h\"\n", "window.hop"),
+        // 2h of 1s buckets: 7200 counters per cluster and window.
+        (
+            "[window]\nlength = \"2h\"\nbucket = \"1s\"\n",
+            "window.bucket",
+        ),
+        (
+            "[window]\nallowed_lateness = \"2h\"\n",
+            "window.allowed_lateness",
+        ),
+        ("[window]\nhistory = 100000\n", "window.history"),
+        ("[stitch]\nmax_gap = \"5m\"\n", "stitch.max_gap"),
+        ("[stitch]\nhorizon = \"100ms\"\n", "stitch.horizon"),
+        ("[stitch]\nmax_lines = 0\n", "stitch.max_lines"),
+        ("[input]\nmax_entry_bytes = 10\n", "input.max_entry_bytes"),
+        ("[report]\ndir = \"\"\n", "report.dir"),
+        ("[pubsub]\nstreams = 100\n", "pubsub.streams"),
+        (
+            "[pubsub]\nmax_outstanding_bytes = 10\n",
+            "pubsub.max_outstanding_bytes",
+        ),
+        (
+            "[pubsub]\nmax_outstanding_messages = 0\n",
+            "pubsub.max_outstanding_messages",
+        ),
+        (
+            "[pubsub]\nendpoint = \"localhost:8085\"\n",
+            "pubsub.endpoint",
+        ),
+        ("[live]\ntick = \"0s\"\n", "live.tick"),
+        (
+            "[live]\ncheckpoint_every = \"1h\"\n",
+            "live.checkpoint_every",
+        ),
+        ("[live]\ndedupe_ids = 0\n", "live.dedupe_ids"),
+        ("[metrics]\ntop_k = 100000\n", "metrics.top_k"),
+        ("[alerts]\nquiet_after = \"0s\"\n", "alerts.quiet_after"),
+        ("[alerts]\nrate_limit = \"30d\"\n", "alerts.rate_limit"),
+        (
+            "[alerts]\nresolve_timeout = \"2d\"\n",
+            "alerts.resolve_timeout",
+        ),
+        (
+            "[github]\nrepo = \"a/b\"\nwrite_spacing = \"1h\"\n",
+            "github.write_spacing",
+        ),
+        (
+            "[github]\nrepo = \"a/b\"\napi_url = \"https://\"\n",
+            "github.api_url",
+        ),
+        (
+            "[github]\nrepo = \"a/b\"\nrelated_searches_per_window = 1000\n",
+            "github.related_searches_per_window",
+        ),
+    ] {
+        let e = err(text, &[]);
+        assert!(e.starts_with(key), "{text:?} → {e}");
+    }
+}
+
+#[test]
+fn nan_and_infinite_numbers_are_refused() {
+    for v in ["nan", "inf", "-inf", "1.0", "1e9"] {
+        let e = err(
+            &format!("[escalation.spike]\nfactor = {v}\nmin_count = 20\nraise = 1\n"),
+            &[],
+        );
+        assert!(e.starts_with("escalation.spike.factor (from "), "{v}: {e}");
+    }
+    let e = err("", &[("LOG_GARDENER__ESCALATION__SPIKE__FACTOR", "NaN")]);
+    assert!(
+        e.starts_with("escalation.spike.factor (from environment variable LOG_GARDENER__ESCALATION__SPIKE__FACTOR)"),
+        "{e}"
+    );
+    assert!(load(
+        "[escalation.spike]\nfactor = 2.5\nmin_count = 20\nraise = 1\n",
+        &[]
+    )
+    .is_ok());
+}
+
+fn rules(n: usize, pattern: &str) -> String {
+    (0..n)
+        .map(|i| format!("[[rules]]\nname = \"r{i}\"\nmessage = '{pattern}'\npriority = \"P3\"\n"))
+        .collect()
+}
+
+#[test]
+fn the_number_of_rules_is_capped() {
+    let e = err(&rules(10_000, "x"), &[]);
+    assert!(e.starts_with("rules (from "), "{e}");
+    assert!(e.contains("10000 rules; at most 500"), "{e}");
+    assert_eq!(
+        load(&rules(MAX_RULES, "x"), &[])
+            .unwrap()
+            .escalation
+            .rules
+            .len(),
+        MAX_RULES
+    );
+}
+
+#[test]
+fn one_pattern_and_all_patterns_together_stay_within_the_regex_budget() {
+    // \w is Unicode-aware: a hundred of them take well over 2 MiB compiled.
+    let e = err(&rules(1, r"\w{3,100}"), &[]);
+    assert!(e.starts_with("rules[0].message (from "), "{e}");
+    assert!(e.contains("exceeds 2 MiB"), "{e}");
+    assert!(
+        load(&rules(1, r"\w{3,40}"), &[]).is_ok(),
+        "one \\w{{3,40}} fits"
+    );
+    // `.{1,1000}` is charged 1 MiB: 32 fit in the 32 MiB budget, the 33rd does not.
+    let e = err(&rules(40, ".{1,1000}"), &[]);
+    assert!(e.starts_with("rules[32].message (from "), "{e}");
+    assert!(e.contains("together exceed 32 MiB"), "{e}");
+}
+
+#[test]
+fn urls_are_checked_but_never_quoted() {
+    let e = err(
+        "[alerts]\nwebhook_url = \"hooks.example/T0/secret-part\"\n",
+        &[],
+    );
+    assert!(e.starts_with("alerts.webhook_url"), "{e}");
+    assert!(
+        !e.contains("secret-part"),
+        "the value stays out of the message: {e}"
+    );
+}
+
+#[test]
+fn check_runtime_reads_the_token_file_unless_github_token_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("token");
+    let cfg = format!(
+        "[github]\nrepo = \"acme/backend\"\ntoken_file = \"{}\"\n",
+        missing.display()
+    );
+    let s = load(&cfg, &[]).unwrap();
+    let e = s.check_runtime(None).unwrap_err().to_string();
+    assert!(e.starts_with("github.token_file: cannot read"), "{e}");
+    assert!(e.contains(&missing.display().to_string()), "{e}");
+    assert!(
+        s.check_runtime(Some("  ")).is_err(),
+        "an empty GITHUB_TOKEN does not count"
+    );
+    s.check_runtime(Some("ghp_x"))
+        .expect("GITHUB_TOKEN wins, the file is not read");
+    std::fs::write(&missing, "ghp_secret\n").unwrap();
+    s.check_runtime(None).expect("readable");
+    let off = load("", &[]).unwrap();
+    off.check_runtime(None)
+        .expect("no [github]: nothing to read");
 }
 
 #[test]

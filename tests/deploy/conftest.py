@@ -65,6 +65,9 @@ class Module:
                 for name, body in m.items():
                     self.modules[strip(name)] = body
 
+    def files_text(self, name):
+        return (self.path / name).read_text()
+
     def res(self, rtype, name):
         assert (rtype, name) in self.resources, f"missing resource {rtype}.{name}"
         return self.resources[(rtype, name)]

@@ -100,3 +100,71 @@ def test_alertmanager_example_referenced():
     assert (ROOT / "deploy" / "alertmanager" / "alertmanager.yml").exists()
     text = (ROOT / "deploy" / "k8s" / "configmap.yaml").read_text()
     assert "deploy/alertmanager/alertmanager.yml" in text
+
+
+# Placeholders a user replaces; every one used in a file must be named in its header comment.
+PLACEHOLDERS = ["PROJECT", "REGION", "IMAGE", "OWNER/REPO", "CLUSTER_PROJECT"]
+
+
+def _header_and_body(path):
+    lines = path.read_text().splitlines()
+    n = next(i for i, l in enumerate(lines) if l and not l.startswith("#"))
+    return "\n".join(lines[:n]), "\n".join(l.split(" #")[0] for l in lines[n:]
+                                           if not l.lstrip().startswith("#"))
+
+
+def test_every_placeholder_is_named_in_the_files_header():
+    import re
+
+    files = sorted((ROOT / "deploy" / "k8s").glob("*.yaml")) + [
+        ROOT / "deploy" / "cloudrun" / "service.yaml"]
+    for f in files:
+        header, body = _header_and_body(f)
+        used = [p for p in PLACEHOLDERS if re.search(rf"(?<!\w){re.escape(p)}(?!\w)", body)]
+        named = re.search(r"Placeholders:(.*?)(?:\n#?\s*\n|\Z|\n# [A-Z][a-z])", header, re.S)
+        for p in used:
+            assert named and p in named.group(1), f"{f.name}: {p} is not named in the header"
+        assert "owner/name" not in body, f"{f.name}: unexplained placeholder"
+
+
+def test_workload_identity_binding_is_spelled_out():
+    sa = (ROOT / "deploy" / "k8s" / "serviceaccount.yaml").read_text()
+    assert "roles/iam.workloadIdentityUser" in sa
+    assert "serviceAccount:PROJECT.svc.id.goog[log-gardener/log-gardener]" in sa
+    assert 'platform = "gke"' in sa
+    (doc,) = load_all(ROOT / "deploy" / "k8s" / "serviceaccount.yaml")
+    assert (doc["metadata"]["namespace"], doc["metadata"]["name"]) == \
+        ("log-gardener", "log-gardener"), "the member named in the binding"
+
+
+def test_cloud_run_yaml_budget_and_secret_versions():
+    (svc,) = load_all(ROOT / "deploy" / "cloudrun" / "service.yaml")
+    spec = svc["spec"]["template"]["spec"]
+    g = {c["name"]: c for c in spec["containers"]}["gardener"]
+    env = {e["name"]: e.get("value") for e in g["env"]}
+    mib = lambda s: int(s[:-2]) * (1024 if s.endswith("Gi") else 1)
+    state = {v["name"]: v for v in spec["volumes"]}["state"]["emptyDir"]
+    budget = (mib(state["sizeLimit"]) + int(env["LOG_GARDENER__PUBSUB__STREAMS"])
+              * int(env["LOG_GARDENER__PUBSUB__MAX_OUTSTANDING_BYTES"]) // 2**20 + 256)
+    assert mib(g["resources"]["limits"]["memory"]) >= budget
+    text = (ROOT / "deploy" / "cloudrun" / "service.yaml").read_text()
+    assert "gcloud secrets versions add log-gardener-github-token" in text
+
+
+def test_k8s_memory_holds_the_outstanding_messages():
+    import tomllib
+
+    cfg = tomllib.loads(k8s()[("ConfigMap", "log-gardener")]["data"]["log-gardener.toml"])
+    pod = k8s()[("Deployment", "log-gardener")]["spec"]["template"]["spec"]
+    (c,) = [c for c in pod["containers"] if c["name"] == "gardener"]
+    limit = c["resources"]["limits"]["memory"]
+    mib = int(limit[:-2]) * (1024 if limit.endswith("Gi") else 1)
+    outstanding = cfg["pubsub"]["streams"] * cfg["pubsub"]["max_outstanding_bytes"] // 2**20
+    assert mib >= outstanding + 256
+
+
+def test_images_are_built_for_linux_amd64():
+    assert "docker build --platform linux/amd64" in (ROOT / "deploy" / "Dockerfile").read_text()
+    readme = (ROOT / "README.md").read_text()
+    builds = [l for l in readme.splitlines() if "docker build" in l]
+    assert builds and all("--platform linux/amd64" in l for l in builds), builds

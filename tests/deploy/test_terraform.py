@@ -6,11 +6,9 @@ from conftest import attr, blocks, code_without_comments, strip
 
 def test_versions_pinned(module):
     tf = module.files["versions.tf"]["terraform"][0]
-    assert ">= 1.5" in attr(tf, "required_version")
     (rp,) = blocks(tf, "required_providers")
     google = attr(rp, "google")
     assert attr(google, "source") == "hashicorp/google"
-    assert attr(google, "version").startswith("~> 6.")
 
 
 def test_variables_have_description_and_type(module):
@@ -33,7 +31,8 @@ def test_every_variable_is_used(module, example):
 def test_every_output_refers_to_a_defined_resource(module, example):
     for name, body in module.outputs.items():
         assert attr(body, "description"), f"output {name}: no description"
-        refs = re.findall(r"\b(google_[a-z0-9_]+)\.([a-z0-9_]+)\.", str(attr(body, "value")))
+        refs = re.findall(r"\b(google_[a-z0-9_]+)\.([a-z0-9_]+)(?:\[[^\]]*\])?\.",
+                          str(attr(body, "value")))
         assert refs, f"output {name} refers to no resource"
         for rtype, rname in refs:
             assert (rtype, rname) in module.resources, f"output {name}: {rtype}.{rname} undefined"
@@ -196,3 +195,150 @@ def test_example_uses_the_module(example):
     tfvars = (example.path / "terraform.tfvars.example").read_text()
     for k in ["project_id", "service_name", "image"]:
         assert re.search(rf"^{k}\s*=", tfvars, re.M), k
+
+
+# ---- issue 15: a fresh project, defaults that start, limits that match GCP -------------------
+
+import tomllib
+
+import pytest
+
+import tf_env
+
+ENV_CASES = {c: tf_env.evaluate(tf_env.case_variables(c)) for c in ("defaults", "example", "full")}
+
+
+def test_provider_constraint_covers_empty_dir_and_stays_on_6(module):
+    tf = module.files["versions.tf"]["terraform"][0]
+    (rp,) = blocks(tf, "required_providers")
+    assert attr(attr(rp, "google"), "version") == ">= 6.11, < 7"
+    assert attr(tf, "required_version") == ">= 1.9", "cross-variable validations need 1.9"
+    ex = module.__class__(module.path.parent / "examples" / "basic")
+    (ex_rp,) = blocks(ex.files["main.tf"]["terraform"][0], "required_providers")
+    assert attr(attr(ex_rp, "google"), "version") == ">= 6.11, < 7"
+
+
+def test_every_api_is_enabled_before_it_is_used(module):
+    apis = module.res("google_project_service", "apis")
+    enabled = str(attr(apis, "for_each"))
+    for api in ["cloudresourcemanager", "iam", "logging", "monitoring", "pubsub",
+                "secretmanager", "run"]:
+        assert f"{api}.googleapis.com" in enabled, api
+    # Resources whose first call needs an API and that reach no other resource that waits.
+    for body in [module.data[("google_project", "this")],
+                 module.res("google_service_account", "gardener"),
+                 module.res("google_pubsub_topic", "entries"),
+                 module.res("google_pubsub_topic", "dead_letter"),
+                 module.res("google_secret_manager_secret", "github_token"),
+                 module.res("google_cloud_run_v2_service", "gardener")]:
+        assert "google_project_service.apis" in str(body.get("depends_on")), body
+
+
+def test_defaults_leave_empty_settings_out_of_the_environment():
+    env = {e["name"]: e["value"] for e in ENV_CASES["defaults"]["env"]}
+    assert all(v != "" for v in env.values()), env
+    assert "LOG_GARDENER__ALERTS__ALERTMANAGER_URLS" not in env
+    assert "LOG_GARDENER__GITHUB__REPO" not in env
+    assert ENV_CASES["defaults"]["secrets"] == [], "no token without a repository"
+    assert env["LOG_GARDENER__PUBSUB__SUBSCRIPTION"] == "log-gardener"
+    assert env["LOG_GARDENER__METRICS__LISTEN"] == "0.0.0.0:9464"
+    mount = ENV_CASES["defaults"]["mounts"]["state"]
+    assert env["LOG_GARDENER__LIVE__CHECKPOINT"].startswith(mount + "/")
+    assert env["LOG_GARDENER__REPORT__DIR"].startswith(mount + "/")
+
+
+def test_lists_and_secrets_reach_the_environment():
+    example = {e["name"]: e["value"] for e in ENV_CASES["example"]["env"]}
+    assert example["LOG_GARDENER__ALERTS__ALERTMANAGER_URLS"] == \
+        "http://alertmanager.internal.example:9093"
+    full = ENV_CASES["full"]
+    env = {e["name"]: e["value"] for e in full["env"]}
+    assert env["LOG_GARDENER__ALERTS__ALERTMANAGER_URLS"] == \
+        "http://am-0.example:9093,http://am-1.example:9093"
+    assert env["LOG_GARDENER__WINDOW__HOP"] == "15m"
+    assert "LOG_GARDENER__GITHUB__LABEL" not in env, "an empty extra_env value is left out"
+    assert env["LOG_GARDENER__PUBSUB__MAX_OUTSTANDING_BYTES"] == str(64 << 20)
+    assert full["secrets"] == [{"name": "GITHUB_TOKEN", "version": "latest",
+                                "secret": "google_secret_manager_secret.github_token.secret_id"}]
+
+
+def test_every_environment_key_is_a_configuration_key():
+    cfg = tomllib.loads((tf_env.ROOT / "config" / "default.toml").read_text())
+    for case in ENV_CASES.values():
+        for e in case["env"]:
+            section, key = e["name"].removeprefix("LOG_GARDENER__").lower().split("__", 1)
+            assert key in cfg.get(section, {}), e["name"]
+
+
+def test_the_subscription_and_the_environment_share_one_id(module):
+    sub = module.res("google_pubsub_subscription", "gardener")
+    assert attr(sub, "name") == "${local.subscription_id}"
+    assert re.search(r"LOG_GARDENER__PUBSUB__SUBSCRIPTION\s*=\s*local\.subscription_id\n",
+                     module.text)
+
+
+def _accepts(**overrides):
+    try:
+        tf_env.evaluate({**tf_env.case_variables("defaults"), **overrides})
+        return True
+    except tf_env.TerraformError:
+        return False
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(name="abcdef"), dict(name="a" * 30), dict(region="europe-west10"),
+    dict(region="northamerica-northeast2"), dict(service_name="a" * 49),
+    dict(cpu="2", memory="8Gi"), dict(cpu="4", memory="2Gi"),
+    dict(message_retention_duration="600s"), dict(message_retention_duration="2678400s"),
+    dict(ack_deadline_seconds=600), dict(memory="584Mi"),
+    dict(memory="1Gi", pubsub_streams=4, pubsub_max_outstanding_mib=150),
+])
+def test_validations_accept_what_gcp_accepts(overrides):
+    assert _accepts(**overrides), overrides
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(name="abcde"), dict(name="log-"), dict(name="log-gardener-"), dict(name="a" * 31),
+    dict(name="Log-gardener"), dict(region="us-central"), dict(service_name="a" * 50),
+    dict(service_name="svc-"), dict(cpu="0.5"), dict(cpu="3"), dict(cpu="1", memory="5Gi"),
+    dict(cpu="4", memory="1Gi"), dict(memory="1G"),
+    dict(message_retention_duration="599s"), dict(message_retention_duration="2678401s"),
+    dict(message_retention_duration="7d"), dict(ack_deadline_seconds=9),
+    dict(ack_deadline_seconds=601), dict(ack_deadline_seconds=10.5),
+    dict(max_delivery_attempts=4), dict(alertmanager_urls=[""]),
+    dict(alertmanager_urls=["http://a:1,http://b:2"]),
+    dict(extra_env={"LOG_GARDENER__PUBSUB__MAX_OUTSTANDING_BYTES": "1"}),
+    dict(extra_env={"WINDOW__HOP": "15m"}), dict(labels={"Team": "x"}),
+])
+def test_validations_refuse_what_gcp_or_the_binary_refuses(overrides):
+    assert not _accepts(**overrides), overrides
+
+
+def test_the_memory_budget_adds_up(module):
+    # Defaults: 128 MiB volume + 2 × 100 MiB outstanding + 256 MiB process ≤ 1 GiB.
+    assert attr(module.variables["memory"], "default") == "1Gi"
+    assert _accepts(memory="584Mi") and not _accepts(memory="583Mi")
+    assert not _accepts(state_volume_mib=600)
+    assert not _accepts(pubsub_streams=4, pubsub_max_outstanding_mib=200)
+    assert not _accepts(process_memory_mib=1024)
+    _, tpl, _ = _containers(module)
+    vols = {attr(v, "name"): v for v in blocks(tpl, "volumes")}
+    (empty_dir,) = blocks(vols["state"], "empty_dir")
+    assert attr(empty_dir, "medium") == "MEMORY"
+    assert attr(empty_dir, "size_limit") == "${var.state_volume_mib}Mi"
+    assert "memory budget" in module.files_text("variables.tf")
+
+
+def test_gke_gets_workload_identity_instead_of_cloud_run(module):
+    wi = module.res("google_service_account_iam_member", "gke_workload_identity")
+    assert attr(wi, "role") == "roles/iam.workloadIdentityUser"
+    assert attr(wi, "member") == "${local.gke_member}"
+    assert "google_service_account.gardener" in attr(wi, "service_account_id")
+    assert module.locals["gke_member"] == \
+        "serviceAccount:${local.gke_pool}[${var.gke_kubernetes_service_account}]"
+    assert attr(module.variables["gke_kubernetes_service_account"], "default") == \
+        "log-gardener/log-gardener", "the namespace and name of deploy/k8s/serviceaccount.yaml"
+    for rtype, name in [("google_cloud_run_v2_service", "gardener"),
+                        ("google_secret_manager_secret", "rungmp_config")]:
+        assert "local.cloud_run ? 1 : 0" in str(module.res(rtype, name).get("count"))
+    assert "local.cloud_run ? 0 : 1" in str(wi.get("count"))

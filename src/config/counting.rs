@@ -1,0 +1,79 @@
+//! The `[window]`, `[stitch]` and `[input]` sections, validated: window geometry that divides
+//! evenly (a zero hop would divide by zero), bounded bucket counts, stitching limits.
+
+use chrono::TimeDelta;
+
+use super::raw::{RawInput, RawStitch, RawWindow};
+use super::{dur_in, in_range, invalid, ConfigError, StitchSettings, WindowSettings};
+
+/// Buckets per window at most: each cluster keeps up to this many counters per window.
+pub const MAX_BUCKETS_PER_WINDOW: i64 = 3600;
+/// Windows of history per cluster at most (the spike baseline; 720 = 30 days of hours).
+pub const MAX_HISTORY: usize = 720;
+
+pub(super) fn window_settings(w: &RawWindow) -> Result<WindowSettings, ConfigError> {
+    let day = TimeDelta::days(1);
+    let bucket = dur_in(
+        "window.bucket",
+        &w.bucket,
+        TimeDelta::seconds(1),
+        TimeDelta::hours(1),
+    )?;
+    let hop = dur_in("window.hop", &w.hop, TimeDelta::seconds(1), day)?;
+    let length = dur_in("window.length", &w.length, TimeDelta::seconds(1), day)?;
+    // Both are at least a second here, so the remainders below never divide by zero.
+    let divides = |a: TimeDelta, b: TimeDelta| b.num_milliseconds() % a.num_milliseconds() == 0;
+    if !divides(bucket, hop) {
+        return Err(invalid("window.bucket", "must divide window.hop"));
+    }
+    if hop > length || !divides(hop, length) {
+        return Err(invalid("window.hop", "must divide window.length"));
+    }
+    if !divides(hop, day) {
+        return Err(invalid(
+            "window.hop",
+            "must divide a day (windows are aligned to midnight UTC)",
+        ));
+    }
+    let buckets = length.num_milliseconds() / bucket.num_milliseconds();
+    if buckets > MAX_BUCKETS_PER_WINDOW {
+        return Err(invalid(
+            "window.bucket",
+            format!(
+                "window.length / window.bucket is {buckets}: at most \
+                 {MAX_BUCKETS_PER_WINDOW} buckets per window (each cluster counts per bucket)"
+            ),
+        ));
+    }
+    Ok(WindowSettings {
+        length,
+        hop,
+        bucket,
+        allowed_lateness: dur_in(
+            "window.allowed_lateness",
+            &w.allowed_lateness,
+            TimeDelta::zero(),
+            length,
+        )?,
+        history: in_range("window.history", w.history, 0, MAX_HISTORY)?,
+    })
+}
+
+pub(super) fn stitch_settings(s: &RawStitch) -> Result<StitchSettings, ConfigError> {
+    let max_gap = dur_in(
+        "stitch.max_gap",
+        &s.max_gap,
+        TimeDelta::zero(),
+        TimeDelta::minutes(1),
+    )?;
+    Ok(StitchSettings {
+        max_gap,
+        max_lines: in_range("stitch.max_lines", s.max_lines, 1, 10_000)?,
+        horizon: dur_in("stitch.horizon", &s.horizon, max_gap, TimeDelta::hours(1))?,
+    })
+}
+
+/// Pub/Sub carries at most 10 MB per message; Cloud Logging's own limit is 256 KB.
+pub(super) fn max_entry_bytes(i: &RawInput) -> Result<usize, ConfigError> {
+    in_range("input.max_entry_bytes", i.max_entry_bytes, 1024, 10 << 20)
+}

@@ -1,0 +1,276 @@
+//! Where configuration values come from: the environment as a `config` source whose every
+//! value remembers the variable that set it, and the lookup that turns a key back into its
+//! [`Origin`] (the built-in defaults, a file, or an environment variable) for error messages.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+
+use config::{Map, Source, Value, ValueKind};
+
+use super::ConfigError;
+
+/// Environment variables `LOG_GARDENER__SECTION__KEY` set `section.key` (case-insensitive).
+pub const ENV_PREFIX: &str = "LOG_GARDENER__";
+
+/// Keys whose environment value is a comma-separated list; an empty value is an empty list.
+const LIST_KEYS: &[&str] = &["alerts.alertmanager_urls"];
+
+/// Where a configuration value was set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// `config/default.toml`, compiled into the binary.
+    BuiltIn,
+    /// The file given with `--config`.
+    File(String),
+    /// An environment variable, by its name.
+    Env(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::BuiltIn => f.write_str("the built-in defaults"),
+            Origin::File(path) => write!(f, "{path}"),
+            Origin::Env(name) => write!(f, "environment variable {name}"),
+        }
+    }
+}
+
+/// The `LOG_GARDENER__*` variables of the process environment. A variable whose value is not
+/// UTF-8 is an error naming it (the `config` crate would name only the lowercased key).
+pub fn process_env() -> Result<Vec<(String, String)>, ConfigError> {
+    let mut vars = Vec::new();
+    for (name, value) in std::env::vars_os() {
+        let Some(name) = name.to_str().filter(|n| has_prefix(n)) else {
+            continue;
+        };
+        let value = value.into_string().map_err(|_| ConfigError::Invalid {
+            key: key_of(name).unwrap_or_default(),
+            origin: Some(Origin::Env(name.to_owned())),
+            message: "the value is not valid UTF-8".into(),
+        })?;
+        vars.push((name.to_owned(), value));
+    }
+    Ok(vars)
+}
+
+fn has_prefix(name: &str) -> bool {
+    name.len() >= ENV_PREFIX.len() && name[..ENV_PREFIX.len()].eq_ignore_ascii_case(ENV_PREFIX)
+}
+
+/// `LOG_GARDENER__WINDOW__HOP` → `window.hop`; `None` for a name that is not a key path.
+fn key_of(name: &str) -> Option<String> {
+    let rest = name.get(ENV_PREFIX.len()..)?;
+    let segments: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+    let ident =
+        |s: &String| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    segments.iter().all(ident).then(|| segments.join("."))
+}
+
+/// The environment as a `config` source; each value's origin is its variable's name.
+#[derive(Debug, Clone)]
+pub struct EnvSource {
+    vars: Vec<(String, String)>,
+}
+
+impl EnvSource {
+    /// Keeps the `LOG_GARDENER__*` variables of `vars`; a malformed name is an error.
+    pub fn new<I, K, V>(vars: I) -> Result<EnvSource, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let mut kept = Vec::new();
+        for (name, value) in vars {
+            let name = name.into();
+            if !has_prefix(&name) {
+                continue;
+            }
+            if key_of(&name).is_none() {
+                return Err(ConfigError::Invalid {
+                    key: name.clone(),
+                    origin: Some(Origin::Env(name)),
+                    message: "not a key: use LOG_GARDENER__SECTION__KEY (letters, digits, _)"
+                        .into(),
+                });
+            }
+            kept.push((name, value.into()));
+        }
+        kept.sort();
+        Ok(EnvSource { vars: kept })
+    }
+
+    pub fn names(&self) -> BTreeSet<String> {
+        self.vars.iter().map(|(n, _)| n.clone()).collect()
+    }
+}
+
+impl Source for EnvSource {
+    fn clone_into_box(&self) -> Box<dyn Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    /// Values stay strings: the deserializer parses numbers and booleans where the field
+    /// wants one, and a type error then names the variable.
+    fn collect(&self) -> Result<Map<String, Value>, config::ConfigError> {
+        let mut m = Map::new();
+        for (name, value) in &self.vars {
+            let key = key_of(name).expect("checked in EnvSource::new");
+            let origin = Some(name);
+            let kind = if LIST_KEYS.contains(&key.as_str()) {
+                let items = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|_| !value.trim().is_empty());
+                ValueKind::Array(
+                    items
+                        .map(|s| Value::new(origin, ValueKind::String(s.to_owned())))
+                        .collect(),
+                )
+            } else {
+                ValueKind::String(value.clone())
+            };
+            m.insert(key, Value::new(origin, kind));
+        }
+        Ok(m)
+    }
+}
+
+/// Answers "where was this key set?" from the merged configuration.
+pub struct Provenance {
+    root: Map<String, Value>,
+    env_names: BTreeSet<String>,
+    /// The `--config` file as the user wrote it (the `config` crate records a path relative
+    /// to the working directory).
+    file: Option<String>,
+}
+
+impl Provenance {
+    pub fn new(merged: &config::Config, env: &EnvSource, file: Option<&Path>) -> Provenance {
+        Provenance {
+            // `Config::get` would deserialize and drop the origins; the collected tree keeps them.
+            root: merged.collect().unwrap_or_default(),
+            env_names: env.names(),
+            file: file.map(|f| f.display().to_string()),
+        }
+    }
+
+    /// The origin of `key` (e.g. `window.hop`, `rules[2].message`), or of the deepest part of
+    /// its path that exists.
+    pub fn origin(&self, key: &str) -> Option<Origin> {
+        let mut found: Option<&Value> = None;
+        let mut table = Some(&self.root);
+        for part in key.split('.') {
+            let (name, indices) = part.split_once('[').unwrap_or((part, ""));
+            let Some(mut v) = table.and_then(|t| t.get(name)) else {
+                break;
+            };
+            for i in indices.split('[').map(|i| i.trim_end_matches(']')) {
+                let next = match (&v.kind, i.parse::<usize>()) {
+                    (ValueKind::Array(a), Ok(i)) => a.get(i),
+                    _ => None,
+                };
+                match next {
+                    Some(n) => v = n,
+                    None => break,
+                }
+            }
+            found = Some(v);
+            table = match &v.kind {
+                ValueKind::Table(t) => Some(t),
+                _ => None,
+            };
+        }
+        found.map(|v| self.classify(v.origin()))
+    }
+
+    fn classify(&self, origin: Option<&str>) -> Origin {
+        match origin {
+            None => Origin::BuiltIn,
+            Some(o) if self.env_names.contains(o) => Origin::Env(o.to_owned()),
+            Some(o) => Origin::File(self.file.clone().unwrap_or_else(|| o.to_owned())),
+        }
+    }
+
+    /// Adds the origin to an error from validation.
+    pub fn attach(&self, e: ConfigError) -> ConfigError {
+        match e {
+            ConfigError::Invalid {
+                key,
+                origin: None,
+                message,
+            } => ConfigError::Invalid {
+                origin: self.origin(&key),
+                key,
+                message,
+            },
+            other => other,
+        }
+    }
+
+    /// Turns a deserialization error (unknown key, wrong type, missing key) into one that names
+    /// the key and where it was set.
+    pub fn locate(&self, e: config::ConfigError) -> ConfigError {
+        let (parent, inner) = match e {
+            config::ConfigError::At { error, key, .. } => (key, *error),
+            other => (None, other),
+        };
+        let join = |k: &str| match &parent {
+            Some(p) if k.starts_with('[') => format!("{p}{k}"),
+            Some(p) => format!("{p}.{k}"),
+            None => k.to_owned(),
+        };
+        let (key, message) = match inner {
+            config::ConfigError::Message(m) => match unknown_field(&m) {
+                Some((field, expected)) => (join(field), format!("unknown key{expected}")),
+                None => return ConfigError::Load(config::ConfigError::Message(m)),
+            },
+            config::ConfigError::Type {
+                unexpected,
+                expected,
+                key,
+                ..
+            } => (
+                join(key.as_deref().unwrap_or_default()),
+                format!("invalid type: {unexpected}, expected {expected}"),
+            ),
+            // The crate joins an index and a field without a dot: `rules[0]name`.
+            config::ConfigError::NotFound(k) => (
+                join(
+                    k.replace(']', "].")
+                        .replace("].[", "][")
+                        .trim_end_matches('.'),
+                ),
+                "required key is missing".into(),
+            ),
+            other => return ConfigError::Load(other),
+        };
+        ConfigError::Invalid {
+            origin: self.origin(&key),
+            key,
+            message,
+        }
+    }
+}
+
+/// serde's "unknown field `x`, expected one of …" → ("x", "; expected one of …").
+fn unknown_field(m: &str) -> Option<(&str, String)> {
+    let rest = m.strip_prefix("unknown field `")?;
+    let (field, tail) = rest.split_once('`')?;
+    let expected = tail.trim_start_matches(',').trim();
+    let expected = if expected.is_empty() {
+        String::new()
+    } else {
+        format!("; {expected}")
+    };
+    Some((field, expected))
+}
+
+/// The file source for `--config`; its values' origin is the path as given.
+pub fn file_source(path: &Path) -> config::File<config::FileSourceFile, config::FileFormat> {
+    config::File::from(path)
+        .format(config::FileFormat::Toml)
+        .required(true)
+}
