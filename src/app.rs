@@ -102,6 +102,12 @@ impl Summary {
             ));
         }
         for w in &self.windows {
+            if let Some(q) = &w.silent_before {
+                out.push(format!(
+                    "  {} → {}: no entries ({} windows, not written)",
+                    q.from, q.to, q.windows
+                ));
+            }
             let top = w
                 .top
                 .as_ref()

@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::entry::{parse_entry_max, CodeLocation, MessageKind, Record, Severity};
 use crate::fingerprint::{ClusterId, Fingerprinter, KeyParts};
 use crate::incident::{GroupConfig, LinkConfig, Tracker};
-use crate::report::{build_report, plan, trends, Malformed, ReportPolicy, WindowReport};
+use crate::report::{build_report, plan, trends, Malformed, ReportPolicy, Silence, WindowReport};
 use crate::source::{Boundedness, Origin, RawEntry};
 use crate::stitch::{StitchConfig, Stitcher};
 use crate::telemetry::events as ev;
@@ -74,6 +74,20 @@ pub struct Pipeline {
     counts: Counts,
     /// Co-occurrences of problem clusters, grouped into incidents at each close.
     incidents: Tracker,
+    /// Silent windows jumped over, not yet told in a report.
+    pending_silence: Option<Silence>,
+}
+
+/// Two silent stretches back to back, as one.
+fn merge_silence(a: Option<Silence>, b: Option<Silence>) -> Option<Silence> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(Silence {
+            from: a.from.min(b.from),
+            to: a.to.max(b.to),
+            windows: a.windows + b.windows,
+        }),
+        (a, b) => a.or(b),
+    }
 }
 
 impl Pipeline {
@@ -107,6 +121,7 @@ impl Pipeline {
             next: None,
             counts: Counts::default(),
             incidents: Tracker::new(LinkConfig::default(), GroupConfig::default()),
+            pending_silence: None,
         }
     }
 
@@ -257,6 +272,9 @@ impl Pipeline {
         }
     }
 
+    /// Closes every window that ends at or before `until`, in order. Windows without a
+    /// single entry are skipped (one jump, however long the gap: a file with an entry from
+    /// 1970 beside today's is two windows, not half a million) and said in the next report.
     fn close_through(&mut self, until: DateTime<Utc>) -> Vec<WindowReport> {
         let Some((lo, _)) = self.range else {
             return Vec::new();
@@ -266,35 +284,67 @@ impl Pipeline {
             .unwrap_or_else(|| self.schedule.span_ending(self.schedule.first_end_after(lo)));
         let mut reports = Vec::new();
         while next.end <= until {
-            let started = std::time::Instant::now();
-            let closed = self.store.close(next);
-            let policy = ReportPolicy {
-                escalation: &self.settings.escalation,
-                issue_min_priority: self.settings.issue_min_priority,
-            };
-            let mut report =
-                build_report(&closed, &self.fingerprinter, policy, self.malformed.take());
-            let fp = &self.fingerprinter;
-            report.incidents = self.incidents.close(
-                next,
-                &report.clusters,
-                &trends(&closed, fp),
-                |id| fp.resolve(id).map_or(id, |r| r.id),
-                self.schedule.next(next).start,
-            );
-            report.actions = plan(&report, policy);
-            ev::WindowClosed {
-                span: next,
-                clusters: report.clusters.len(),
-                entries: report.totals.entries,
-                took: started.elapsed(),
+            let (span, silence) = self.skip_silent(next, until);
+            next = span;
+            if next.end > until {
+                self.pending_silence = merge_silence(self.pending_silence, silence);
+                break;
             }
-            .emit();
-            reports.push(report);
+            let silence = merge_silence(self.pending_silence.take(), silence);
+            reports.push(self.close_one(next, silence));
             next = self.schedule.next(next);
         }
         self.next = Some(next);
         reports
+    }
+
+    /// From `next`, the first window that holds entries (or lies beyond `until`), and the
+    /// silent stretch jumped over.
+    fn skip_silent(&self, next: WindowSpan, until: DateTime<Utc>) -> (WindowSpan, Option<Silence>) {
+        let target = match self.store.next_entries_at_or_after(next.start) {
+            Some(t) => self.schedule.first_end_after(t),
+            None => self.schedule.first_end_after(until),
+        };
+        if target <= next.end {
+            return (next, None);
+        }
+        let span = self.schedule.span_ending(target);
+        let hop = self.schedule.hop_ms.max(1);
+        let windows = ((target - next.end).num_milliseconds() / hop) as u64;
+        let silence = Silence {
+            from: next.start,
+            to: span.start.max(next.start),
+            windows,
+        };
+        (span, Some(silence))
+    }
+
+    fn close_one(&mut self, span: WindowSpan, silence: Option<Silence>) -> WindowReport {
+        let started = std::time::Instant::now();
+        let closed = self.store.close(span);
+        let policy = ReportPolicy {
+            escalation: &self.settings.escalation,
+            issue_min_priority: self.settings.issue_min_priority,
+        };
+        let mut report = build_report(&closed, &self.fingerprinter, policy, self.malformed.take());
+        let fp = &self.fingerprinter;
+        report.incidents = self.incidents.close(
+            span,
+            &report.clusters,
+            &trends(&closed, fp),
+            |id| fp.resolve(id).map_or(id, |r| r.id),
+            self.schedule.next(span).start,
+        );
+        report.actions = plan(&report, policy);
+        report.silent_before = silence;
+        ev::WindowClosed {
+            span,
+            clusters: report.clusters.len(),
+            entries: report.totals.entries,
+            took: started.elapsed(),
+        }
+        .emit();
+        report
     }
 
     /// Entries of canonical cluster `id` (all its aliases) in the hour before `now`.
@@ -471,5 +521,45 @@ mod tests {
         assert_eq!(news, [true, true, false, false, false], "{counted:?}");
         let last = counted.last().unwrap().cluster;
         assert!(counted[2..].iter().all(|c| c.cluster == last));
+    }
+
+    #[test]
+    fn silent_stretches_are_skipped_in_one_jump_and_told_in_the_next_report() {
+        let mut p = pipeline(TimeDelta::hours(1), Boundedness::Bounded);
+        let e = |at: &str, id: &str| {
+            serde_json::json!({"timestamp": at, "severity": "ERROR", "insertId": id,
+                "textPayload": "boom 1",
+                "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}})
+        };
+        let mut out = Vec::new();
+        p.ingest(&raw(&e("1970-01-01T00:00:01Z", "old"), 1), &mut out);
+        p.ingest(&raw(&e("2025-09-15T19:10:00Z", "a"), 2), &mut out);
+        p.ingest(&raw(&e("2025-09-15T21:10:00Z", "b"), 3), &mut out);
+        let reports = p.finish(&mut out);
+        let ends: Vec<String> = reports.iter().map(|r| r.window.end.to_rfc3339()).collect();
+        assert_eq!(
+            ends,
+            [
+                "1970-01-01T01:00:00+00:00",
+                "2025-09-15T20:00:00+00:00",
+                "2025-09-15T22:00:00+00:00"
+            ]
+        );
+        let gap = reports[2]
+            .silent_before
+            .expect("20:00–21:00 had no entries");
+        assert_eq!(
+            (gap.windows, gap.from.to_rfc3339()),
+            (1, "2025-09-15T20:00:00+00:00".into())
+        );
+        assert!(
+            reports[1]
+                .silent_before
+                .expect("55 years of nothing")
+                .windows
+                > 400_000
+        );
+        // The quiet hour is no window of the cluster: its baseline is its one earlier window.
+        assert_eq!(reports[2].clusters[0].baseline, Some(1.0));
     }
 }

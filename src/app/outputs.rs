@@ -31,6 +31,8 @@ pub struct WindowBrief {
     pub clusters: usize,
     /// The first cluster of the report: (priority, readable template).
     pub top: Option<(Priority, String)>,
+    /// Windows without entries just before this one (not written).
+    pub silent_before: Option<crate::report::Silence>,
 }
 
 impl WindowBrief {
@@ -41,9 +43,17 @@ impl WindowBrief {
             entries: r.totals.entries,
             clusters: r.clusters.len(),
             top: r
-                .clusters
+                .incidents
                 .first()
-                .map(|c| (c.priority, crate::report::readable(&c.template))),
+                .map(|i| (i.priority, i.title.clone()))
+                .into_iter()
+                .chain(
+                    r.clusters
+                        .first()
+                        .map(|c| (c.priority, crate::report::readable(&c.template))),
+                )
+                .min_by_key(|(p, _)| *p),
+            silent_before: r.silent_before,
         }
     }
 }

@@ -30,6 +30,9 @@ pub struct PipelineSnapshot {
     /// Co-occurrences of the open windows, links of closed ones, incident identities.
     #[serde(default)]
     pub incidents: TrackerSnapshot,
+    /// Silent windows jumped over, not yet told in a report.
+    #[serde(default)]
+    pub pending_silence: Option<crate::report::Silence>,
 }
 
 impl Pipeline {
@@ -49,6 +52,7 @@ impl Pipeline {
                 .map(|r| r.raw.clone())
                 .collect(),
             incidents: self.incidents.snapshot(),
+            pending_silence: self.pending_silence,
         }
     }
 
@@ -66,6 +70,7 @@ impl Pipeline {
         p.range = snap.range;
         p.next = snap.next;
         p.counts = snap.counts;
+        p.pending_silence = snap.pending_silence;
         p.incidents = Tracker::restore(
             LinkConfig::default(),
             GroupConfig::default(),

@@ -117,6 +117,7 @@ pub fn build_report(
         actions: Vec::new(),
         incidents: Vec::new(),
         clusters,
+        silent_before: None,
         github: None,
     };
     report.actions = plan(&report, settings);

@@ -38,6 +38,9 @@ pub struct WindowReport {
     /// By priority (P0 first), then count (largest first), then id.
     pub clusters: Vec<ClusterReport>,
     pub actions: Vec<Action>,
+    /// Windows just before this one without a single entry: not written, said here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silent_before: Option<Silence>,
     /// What the GitHub sink did at this window's close, once it has (`github.repo` set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github: Option<GithubSummary>,
@@ -147,6 +150,15 @@ pub struct Action {
     pub cluster: ClusterId,
     pub title: String,
     pub action: String,
+}
+
+/// A stretch of windows in which the input had no entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Silence {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Windows in the stretch.
+    pub windows: u64,
 }
 
 /// What the GitHub sink did at a window's close (or, in a dry run, would do). The sink returns

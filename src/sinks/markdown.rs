@@ -67,6 +67,15 @@ fn summary(o: &mut String, r: &WindowReport) {
         }
         None => o.push_str("- **Entries seen**: none\n"),
     }
+    if let Some(q) = &r.silent_before {
+        let _ = writeln!(
+            o,
+            "- **Before this window**: no entries at all from {} to {} ({} windows, not written)",
+            ts(q.from),
+            ts(q.to),
+            q.windows
+        );
+    }
     let _ = writeln!(o, "- **Services**: {}", or_none(r.services.clone()));
     let _ = writeln!(
         o,

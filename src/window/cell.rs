@@ -160,7 +160,13 @@ impl Cell {
         out
     }
 
-    /// Closes `span` for this cell; `None` if the cluster did not exist yet.
+    /// The first bucket at or after `from` that holds entries.
+    pub(super) fn first_bucket_from(&self, from: i64) -> Option<i64> {
+        self.buckets.range(from..).next().map(|(b, _)| *b)
+    }
+
+    /// Closes `span` for this cell; `None` if the cluster did not exist yet. `keep` is the
+    /// history length; 0 closes without adding to the history (a silent window).
     pub(super) fn close(
         &mut self,
         id: ClusterId,
@@ -190,11 +196,13 @@ impl Cell {
             history: self.history.iter().copied().collect(),
             windows_known: self.windows_known,
         };
-        self.history.push_back(stats.count());
-        while self.history.len() > keep {
-            self.history.pop_front();
+        if keep > 0 {
+            self.history.push_back(stats.count());
+            while self.history.len() > keep {
+                self.history.pop_front();
+            }
+            self.windows_known = (self.windows_known + 1).min(keep);
         }
-        self.windows_known = (self.windows_known + 1).min(keep);
         // Keep the closed window's buckets: "count in the last hour" still reaches back there.
         self.forget_before(s, span.start.timestamp_millis());
         Some(out)

@@ -7,9 +7,10 @@ use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
 use super::cell::{Cell, Sample};
-use super::schedule::{Schedule, WindowSpan};
+use super::schedule::{ms_to_time, Schedule, WindowSpan};
 use super::{ClosedWindow, Observation, Recorded, WindowStore};
 use crate::fingerprint::ClusterId;
+use chrono::{DateTime, Utc};
 
 pub struct MemoryStore {
     schedule: Schedule,
@@ -107,10 +108,15 @@ impl WindowStore for MemoryStore {
     fn close(&self, span: WindowSpan) -> ClosedWindow {
         self.closed_until_ms
             .fetch_max(span.end.timestamp_millis(), Ordering::AcqRel);
+        let silent = !self
+            .cells
+            .iter()
+            .any(|c| c.stats_in(&self.schedule, span).count() > 0);
+        let keep = if silent { 0 } else { self.history };
         let mut clusters = Vec::new();
         for mut cell in self.cells.iter_mut() {
             let id = *cell.key();
-            if let Some(w) = cell.close(id, &self.schedule, span, self.history) {
+            if let Some(w) = cell.close(id, &self.schedule, span, keep) {
                 clusters.push(w);
             }
         }
@@ -121,6 +127,15 @@ impl WindowStore for MemoryStore {
             clusters,
             late: self.late.swap(0, Ordering::AcqRel),
         }
+    }
+
+    fn next_entries_at_or_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let from = self.schedule.bucket_of(t);
+        self.cells
+            .iter()
+            .filter_map(|c| c.first_bucket_from(from))
+            .min()
+            .map(|b| ms_to_time(self.schedule.bucket_start_ms(b)))
     }
 }
 
@@ -240,14 +255,26 @@ mod tests {
         s.record(&obs(1, "2026-11-23T06:10:00Z", "a", &loc));
         assert!(s.close(span("2026-11-23T06:00:00Z")).clusters.is_empty());
         assert_eq!(s.close(span("2026-11-23T07:00:00Z")).clusters.len(), 1);
-        let quiet = s.close(span("2026-11-23T08:00:00Z"));
-        assert_eq!(quiet.clusters[0].stats.count(), 0);
-        assert_eq!(quiet.clusters[0].history, vec![1]);
-        s.close(span("2026-11-23T09:00:00Z"));
+        // A window without any entry adds no history (the input has a gap there).
+        let silent = s.close(span("2026-11-23T08:00:00Z"));
+        assert_eq!(silent.clusters[0].stats.count(), 0);
+        assert_eq!(silent.clusters[0].history, vec![1]);
+        // Another cluster is busy: cluster 1 is quiet, not absent from the input.
+        for at in ["08:10", "09:10", "10:10"] {
+            s.record(&obs(2, &format!("2026-11-23T{at}:00Z"), "b", &loc));
+        }
+        let quiet = s.close(span("2026-11-23T09:00:00Z"));
+        assert_eq!(
+            quiet.clusters[0].history,
+            vec![1],
+            "the silent hour is not counted"
+        );
         s.close(span("2026-11-23T10:00:00Z"));
-        assert!(
-            s.is_empty(),
-            "two quiet windows of history → the cell is dropped"
+        s.close(span("2026-11-23T11:00:00Z"));
+        assert_eq!(
+            s.len(),
+            1,
+            "two quiet windows of history → cluster 1's cell is dropped"
         );
     }
 }

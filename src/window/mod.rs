@@ -77,6 +77,11 @@ pub trait WindowStore: Send + Sync {
     /// Entries of fine cluster `id` inside `span` (exact to one bucket).
     fn count_in(&self, id: ClusterId, span: WindowSpan) -> u64;
     /// Closes `span`: returns what every cluster did in it, remembers the counts as history
-    /// and forgets buckets no later window needs. Windows must be closed in time order.
+    /// and forgets buckets no later window needs. Windows must be closed in time order. A
+    /// window without a single entry adds no history: no cluster could be seen in it (the
+    /// input has a gap), so it must not lower any baseline.
     fn close(&self, span: WindowSpan) -> ClosedWindow;
+    /// The start of the earliest bucket at or after `t` that holds entries, if any: where the
+    /// next window with something to report begins.
+    fn next_entries_at_or_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>>;
 }
