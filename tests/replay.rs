@@ -180,17 +180,19 @@ fn the_markdown_worklog_has_the_seed_sections_and_no_secrets() {
     assert!(run.status.success());
     let md = std::fs::read_to_string(out.join("2025-09-15T200000Z.md")).unwrap();
     for section in [
+        "**P0: ",
         "## Summary",
-        "## Clusters",
+        "## Other problems",
         "**Sample entry**",
         "**Related modules**",
+        "## Noise",
         "## Action Plan",
     ] {
         assert!(md.contains(section), "missing {section}");
     }
     assert!(
-        md.find("[P0]").unwrap() < md.find("[P4]").unwrap(),
-        "clusters by priority"
+        md.find("[P0]").unwrap() < md.find("| P4 |").unwrap(),
+        "problems first, noise last"
     );
     assert!(!md.contains("@example.com"), "emails are redacted");
     assert!(!md.contains("sess_"), "session ids are redacted");

@@ -184,9 +184,22 @@ fn cluster(o: &mut String, n: usize, c: &ClusterReport) {
         ts(c.last_seen),
         c.id
     );
+    if !c.modules.is_empty() || !c.functions.is_empty() {
+        let related: Vec<String> = c
+            .modules
+            .iter()
+            .chain(&c.functions)
+            .map(|m| code_span(m))
+            .collect();
+        let _ = writeln!(o, "**Related modules**: {}\n", related.join(", "));
+    }
     if let Some(s) = &c.sample {
         let pretty = serde_json::to_string_pretty(s).unwrap_or_default();
-        let _ = writeln!(o, "{}", fence(&pretty, "json"));
+        let _ = writeln!(
+            o,
+            "**Sample entry** (earliest in the window, redacted):\n{}",
+            fence(&pretty, "json")
+        );
     }
 }
 
