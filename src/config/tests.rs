@@ -139,6 +139,16 @@ fn the_default_rules_give_the_seed_worklogs_priorities() {
         ("Error: <*> NOT_FOUND: Queue does not exist. (at callErrorFromStatus in grpc-js/build/src/call.js)", Severity::Default, Priority::P2),
         ("DB connect failed — sqlalchemy.exc.OperationalError: (psycopg2.OperationalError) connection to server at \"<*>\", port <*> failed: timeout expired", Severity::Error, Priority::P0),
         ("[INFO] Booting worker with pid: <*>", Severity::Default, Priority::P5),
+        // Real wording of crash loops, outages and platform errors (issue: incidents).
+        ("SSOT WARNING: Found other WebSocket Manager classes: <*>", Severity::Warning, Priority::P2),
+        ("ModuleNotFoundError: No module named 'app.services.monitoring'", Severity::Error, Priority::P1),
+        ("[ERROR] Worker failed to boot.", Severity::Error, Priority::P1),
+        ("Application startup failed. Exiting.", Severity::Error, Priority::P1),
+        ("Container called exit(<*>).", Severity::Warning, Priority::P2),
+        ("The request failed because either the HTTP response was malformed or connection to the instance had an error.", Severity::Error, Priority::P2),
+        ("Failed to run migrations: (psycopg2.OperationalError) connection to server on socket \"<*>\" failed: No such file or directory", Severity::Error, Priority::P0),
+        ("POST /api/orders → 500", Severity::Error, Priority::P2),
+        ("GET /api/report → 504", Severity::Error, Priority::P1),
     ];
     for (t, sev, want) in cases {
         assert_eq!(decide(t, sev), want, "{t}");
