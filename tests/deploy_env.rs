@@ -11,164 +11,16 @@
 //! Needs the deploy venv (made here with `scripts/deploy-checks.sh --setup` when missing) and
 //! pstest (`scripts/pubsub-emulator.sh build`); neither is skipped when absent.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Runs a setup script once per test binary; a failure fails every test that needs it.
-fn once(done: &Mutex<bool>, script: &str, arg: &str) {
-    let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
-    if !*done {
-        let st = Command::new("bash")
-            .arg(root().join(script))
-            .arg(arg)
-            .status()
-            .unwrap_or_else(|e| panic!("run {script} {arg}: {e}"));
-        assert!(st.success(), "{script} {arg} failed");
-        *done = true;
-    }
-}
-
-/// `python tests/deploy/tf_env.py CASE`: the container's env, secrets and mounts as JSON.
-fn terraform_env(case: &str) -> Value {
-    static VENV: Mutex<bool> = Mutex::new(false);
-    once(&VENV, "scripts/deploy-checks.sh", "--setup");
-    let venv = root().join("target/deploy-venv");
-    let out = Command::new(venv.join("bin/python"))
-        .arg(root().join("tests/deploy/tf_env.py"))
-        .arg(case)
-        .env("PYTHONPATH", venv.join("python-hcl2"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .expect("run tests/deploy/tf_env.py");
-    assert!(
-        out.status.success(),
-        "tf_env.py {case}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("tf_env.py prints JSON")
-}
-
-/// The env as the test runs it: mount paths under `tmp`, metrics on a free local port.
-fn runnable_env(tf: &Value, tmp: &Path) -> Vec<(String, String)> {
-    let mounts: Vec<(String, String)> = tf["mounts"]
-        .as_object()
-        .expect("mounts")
-        .iter()
-        .map(|(name, path)| (name.clone(), path.as_str().unwrap().to_owned()))
-        .collect();
-    let remap = |v: &str| {
-        for (name, path) in &mounts {
-            if let Some(rest) = v.strip_prefix(path.as_str()) {
-                if rest.is_empty() || rest.starts_with('/') {
-                    return format!("{}{rest}", tmp.join(name).display());
-                }
-            }
-        }
-        v.to_owned()
-    };
-    tf["env"]
-        .as_array()
-        .expect("env")
-        .iter()
-        .map(|e| {
-            let name = e["name"].as_str().unwrap().to_owned();
-            let value = e["value"].as_str().unwrap();
-            let value = match name.as_str() {
-                "LOG_GARDENER__METRICS__LISTEN" => "127.0.0.1:0".to_owned(),
-                _ => remap(value),
-            };
-            (name, value)
-        })
-        .collect()
-}
-
-fn get<'a>(env: &'a [(String, String)], name: &str) -> &'a str {
-    env.iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("{name} is not in the container's environment"))
-}
-
-fn pstest_tool(name: &str) -> PathBuf {
-    static BUILT: Mutex<bool> = Mutex::new(false);
-    once(&BUILT, "scripts/pubsub-emulator.sh", "build");
-    root().join("target/pstest").join(name)
-}
-
-/// pstest with the topic and the subscription the environment names, killed on drop.
-struct Fake {
-    child: Child,
-    addr: String,
-    project: String,
-}
-
-impl Fake {
-    fn start(project: &str, subscription: &str) -> Fake {
-        let mut child = Command::new(pstest_tool("pstest"))
-            .args(["-port", "0"])
-            .arg("-topic")
-            .arg(format!("projects/{project}/topics/entries"))
-            .arg("-subscription")
-            .arg(format!("projects/{project}/subscriptions/{subscription}"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start pstest");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("pstest listening on ")
-            .unwrap_or_else(|| panic!("unexpected pstest output {line:?}"))
-            .to_owned();
-        Fake {
-            child,
-            addr,
-            project: project.to_owned(),
-        }
-    }
-
-    fn publish(&self, lines: &[String]) {
-        let mut p = Command::new(pstest_tool("smoke"))
-            .args([
-                "-addr",
-                &self.addr,
-                "-project",
-                &self.project,
-                "-topic",
-                "entries",
-            ])
-            .args(["-publish-only", "-stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start publisher");
-        let mut stdin = p.stdin.take().unwrap();
-        for l in lines {
-            writeln!(stdin, "{l}").unwrap();
-        }
-        drop(stdin);
-        assert!(p.wait().unwrap().success(), "publish failed");
-    }
-}
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod support;
+use support::pubsub::Emulator;
+use support::terraform::{get, runnable_env, terraform_env};
 
 fn gardener(env: &[(String, String)]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_log-gardener"));
@@ -240,7 +92,7 @@ fn the_container_environment_runs(case: &str) {
     );
 
     // run: pull, count, checkpoint, stop on SIGTERM with exit 0.
-    let fake = Fake::start(project, subscription);
+    let fake = Emulator::with_names(project, "entries", subscription);
     let log = tmp.path().join("run.log");
     let mut run = gardener(&env)
         .env("PUBSUB_EMULATOR_HOST", &fake.addr)

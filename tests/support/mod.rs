@@ -1,9 +1,11 @@
 //! What the integration tests share, in one place: the Pub/Sub emulator and `run` processes
 //! (`pubsub`), real Prometheus and Alertmanager processes and a webhook receiver (`servers`),
-//! and a stateful GitHub issues API on wiremock (`github`). Each test binary compiles all of
+//! a stateful GitHub issues API on wiremock (`github`), and the container environment
+//! Terraform computes (`terraform`). Each test binary compiles all of
 //! it and uses a part.
 #![allow(dead_code)]
 
 pub mod github;
 pub mod pubsub;
 pub mod servers;
+pub mod terraform;

@@ -36,18 +36,24 @@ fn tool(name: &str) -> PathBuf {
 pub struct Emulator {
     child: Child,
     pub addr: String,
+    project: String,
+    topic: String,
 }
 
 impl Emulator {
+    /// Topic `t` and subscription `s` in project `p`.
     pub fn start() -> Emulator {
+        Emulator::with_names(PROJECT, "t", "s")
+    }
+
+    /// The topic and the subscription a deployment names.
+    pub fn with_names(project: &str, topic: &str, subscription: &str) -> Emulator {
         let mut child = Command::new(tool("pstest"))
-            .args(["-port", "0", "-topic", "projects/p/topics/t"])
-            .args([
-                "-subscription",
-                "projects/p/subscriptions/s",
-                "-ack-deadline",
-                "10",
-            ])
+            .args(["-port", "0", "-topic"])
+            .arg(format!("projects/{project}/topics/{topic}"))
+            .arg("-subscription")
+            .arg(format!("projects/{project}/subscriptions/{subscription}"))
+            .args(["-ack-deadline", "10"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -62,13 +68,25 @@ impl Emulator {
             .strip_prefix("pstest listening on ")
             .unwrap_or_else(|| panic!("unexpected pstest output {line:?}"))
             .to_owned();
-        Emulator { child, addr }
+        Emulator {
+            child,
+            addr,
+            project: project.to_owned(),
+            topic: topic.to_owned(),
+        }
     }
 
     /// Publishes each line as one message (in order) with the smoke tool.
     pub fn publish(&self, lines: &[String]) {
         let mut p = Command::new(tool("smoke"))
-            .args(["-addr", &self.addr, "-project", PROJECT, "-topic", "t"])
+            .args([
+                "-addr",
+                &self.addr,
+                "-project",
+                &self.project,
+                "-topic",
+                &self.topic,
+            ])
             .args(["-publish-only", "-stdin"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
