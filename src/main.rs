@@ -85,10 +85,10 @@ fn main() -> ExitCode {
                 out,
                 progress,
             };
-            run_app(s, cmd, ctrl_c())
+            run_app(s, cmd, Stop::CtrlC)
         }),
         Command::Run { config } => {
-            with_settings(config, |s| run_app(s, AppCommand::Run, terminated()))
+            with_settings(config, |s| run_app(s, AppCommand::Run, Stop::Terminate))
         }
         Command::Parse => parse(),
         Command::CheckConfig { file } => with_settings(Some(file.clone()), |s| {
@@ -122,12 +122,15 @@ fn with_settings(config: Option<PathBuf>, f: impl FnOnce(Arc<Settings>) -> ExitC
     }
 }
 
-/// Runs `replay` or `run` on a runtime; everything async is built inside it.
-fn run_app(
-    settings: Arc<Settings>,
-    cmd: AppCommand,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> ExitCode {
+/// What stops a command: Ctrl-C for `replay`, SIGTERM or Ctrl-C for `run`.
+enum Stop {
+    CtrlC,
+    Terminate,
+}
+
+/// Runs `replay` or `run` on a runtime; everything async is built inside it. The signal
+/// handlers are installed before anything starts, so a signal at any moment is a clean stop.
+fn run_app(settings: Arc<Settings>, cmd: AppCommand, stop: Stop) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -140,7 +143,14 @@ fn run_app(
         }
     };
     let replay = matches!(cmd, AppCommand::Replay { .. });
-    match runtime.block_on(app::run(settings, cmd, shutdown)) {
+    let outcome = runtime.block_on(async {
+        let shutdown = match stop {
+            Stop::CtrlC => signals::ctrl_c(),
+            Stop::Terminate => signals::terminate(),
+        };
+        app::run(settings, cmd, shutdown).await
+    });
+    match outcome {
         Ok(s) => {
             for line in s.describe(replay) {
                 eprintln!("{line}");
@@ -158,30 +168,41 @@ fn run_app(
     }
 }
 
-async fn ctrl_c() {
-    let _ = tokio::signal::ctrl_c().await;
-}
+mod signals {
+    //! Shutdown signals, registered when called (inside the runtime), awaited later.
 
-/// SIGTERM (Cloud Run, Kubernetes, systemd) or SIGINT (Ctrl-C).
-async fn terminated() {
+    use std::future::Future;
+    use std::pin::Pin;
+
+    type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+    /// Ctrl-C.
+    pub fn ctrl_c() -> Signal {
+        Box::pin(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+
+    /// SIGTERM (Cloud Run, Kubernetes, systemd) or SIGINT (Ctrl-C).
     #[cfg(unix)]
-    {
+    pub fn terminate() -> Signal {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => Box::pin(async move {
                 tokio::select! {
                     _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
+                    _ = int.recv() => {}
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            }),
+            _ => ctrl_c(),
         }
     }
+
     #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+    pub fn terminate() -> Signal {
+        ctrl_c()
     }
 }
 

@@ -1,0 +1,320 @@
+//! The service as `terraform/` deploys it, every neighbour at once: `run` with exactly the
+//! container environment Terraform computes (the "full" case: GitHub, two Alertmanagers,
+//! sliding 15-minute hops), fed by Google's Pub/Sub fake, filing issues on a stateful GitHub
+//! fake, alerting a real Alertmanager and scraped by a real Prometheus. Two hours of entries
+//! are published an hour at a time; the first process is killed with SIGKILL mid-way, a second
+//! takes over and is stopped with SIGTERM, a third drains what GitHub did not get in time.
+//!
+//! Asserted: the worklogs equal `replay` of the same entries; exactly one GitHub issue per
+//! problem that qualifies, however many restarts; each alert reached Alertmanager's receiver as
+//! firing once; Prometheus scraped the closed window's gauges.
+//!
+//! What differs from Cloud Run, and why (everything else is Terraform's environment):
+//! endpoints point at the local fakes and ports; the GitHub token comes from the environment as
+//! Secret Manager would give it; and the backfill settings of the README (event-time
+//! watermark, an hour of allowed lateness and stitch horizon, flush on shutdown), because the
+//! fake hands out a backlog in random order and entries from 2025 are a backfill.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use support::github::{Fake as GithubFake, OWNER, REPO, TOKEN};
+use support::pubsub::Emulator;
+use support::servers::{alertmanager, encode, eventually, free_addr, get_json, prometheus, Hook};
+use support::terraform::{get, runnable_env, terraform_env};
+
+/// Two hours of the synthetic backend, one JSON line per entry, an hour at a time.
+fn hours() -> [Vec<String>; 2] {
+    let start = "2025-09-15T19:00:00Z".parse().unwrap();
+    let lines: Vec<(String, String)> = log_gardener::synth::generate(start, 2, 29)
+        .iter()
+        .map(|(_, v)| {
+            (
+                v["timestamp"].as_str().unwrap_or("").to_owned(),
+                v.to_string(),
+            )
+        })
+        .collect();
+    let (first, second): (Vec<_>, Vec<_>) = lines
+        .into_iter()
+        .partition(|(at, _)| at.as_str() < "2025-09-15T20:00:00");
+    [
+        first.into_iter().map(|(_, l)| l).collect(),
+        second.into_iter().map(|(_, l)| l).collect(),
+    ]
+}
+
+struct Process {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn signal(&self, sig: &str) {
+        let st = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    async fn exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let found = eventually(within, || {
+            let st = self.child.try_wait().ok().flatten();
+            async move { st }
+        })
+        .await;
+        found.unwrap_or_else(|| panic!("did not exit within {within:?}: {}", self.log()))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn gardener(env: &[(String, String)], args: &[&str], log: &Path) -> Process {
+    let child = Command::new(env!("CARGO_BIN_EXE_log-gardener"))
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("RUST_LOG", "log_gardener=info")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("start log-gardener");
+    Process {
+        child,
+        log: log.to_owned(),
+    }
+}
+
+/// `received` in the checkpoint (distinct entries held durably).
+fn received(checkpoint: &Path) -> u64 {
+    std::fs::read(checkpoint)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|v| v["pipeline"]["counts"]["received"].as_u64())
+        .unwrap_or(0)
+}
+
+async fn wait_received(checkpoint: &Path, n: u64, p: &Process) {
+    let got = eventually(Duration::from_secs(120), || {
+        let r = received(checkpoint);
+        async move { (r >= n).then_some(r) }
+    })
+    .await;
+    assert!(
+        got.is_some(),
+        "checkpoint never held {n} entries: {}",
+        p.log()
+    );
+}
+
+/// The worklog JSONs of a directory by file name, without what only `run` adds.
+fn worklogs(dir: &Path) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".json") || name.ends_with(".github.json") || name.starts_with("github")
+        {
+            continue;
+        }
+        let mut v: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        v.as_object_mut().unwrap().remove("github");
+        out.insert(name, v);
+    }
+    out
+}
+
+/// Problems that should have an issue, over every window of a replay.
+fn qualifying(worklogs: &BTreeMap<String, Value>) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for w in worklogs.values() {
+        for c in w["clusters"].as_array().unwrap() {
+            if c["priority"].as_str().unwrap() <= "P3" {
+                ids.insert(c["id"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    ids
+}
+
+async fn prom_value(prom: &str, query: &str) -> Option<f64> {
+    let v = get_json(&format!("{prom}/api/v1/query?query={}", encode(query))).await?;
+    v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deployed_service_survives_a_kill_and_matches_replay_with_every_sink_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tf = terraform_env("full");
+    let mut env = runnable_env(&tf, tmp.path());
+    let (project, subscription) = (
+        get(&env, "LOG_GARDENER__PUBSUB__PROJECT").to_owned(),
+        get(&env, "LOG_GARDENER__PUBSUB__SUBSCRIPTION").to_owned(),
+    );
+    let emu = Emulator::with_names(&project, "entries", &subscription);
+    let (github_server, github) = GithubFake::start(100).await;
+    let (hook, hook_addr) = Hook::start().await;
+    let mut am = alertmanager(hook_addr);
+    am.wait_ready().await;
+    let metrics = free_addr();
+    let mut prom = prometheus(metrics, &[]);
+    prom.wait_ready().await;
+
+    let set = |env: &mut Vec<(String, String)>, k: &str, v: &str| {
+        env.retain(|(n, _)| n != k);
+        env.push((k.to_owned(), v.to_owned()));
+    };
+    set(&mut env, "PUBSUB_EMULATOR_HOST", &emu.addr);
+    set(
+        &mut env,
+        "LOG_GARDENER__METRICS__LISTEN",
+        &metrics.to_string(),
+    );
+    set(
+        &mut env,
+        "LOG_GARDENER__ALERTS__ALERTMANAGER_URLS",
+        &am.url(),
+    );
+    set(
+        &mut env,
+        "LOG_GARDENER__GITHUB__REPO",
+        &format!("{OWNER}/{REPO}"),
+    );
+    set(
+        &mut env,
+        "LOG_GARDENER__GITHUB__API_URL",
+        &github_server.uri(),
+    );
+    set(&mut env, "LOG_GARDENER__GITHUB__WRITE_SPACING", "50ms");
+    set(&mut env, "GITHUB_TOKEN", TOKEN);
+    for (k, v) in [
+        ("LOG_GARDENER__LIVE__WATERMARK", "event-time"),
+        ("LOG_GARDENER__WINDOW__ALLOWED_LATENESS", "1h"),
+        ("LOG_GARDENER__STITCH__HORIZON", "1h"),
+        ("LOG_GARDENER__LIVE__FLUSH_ON_SHUTDOWN", "true"),
+    ] {
+        set(&mut env, k, v);
+    }
+    let checkpoint = PathBuf::from(get(&env, "LOG_GARDENER__LIVE__CHECKPOINT"));
+    let report_dir = PathBuf::from(get(&env, "LOG_GARDENER__REPORT__DIR"));
+    let [first, second] = hours();
+    let total = (first.len() + second.len()) as u64;
+
+    // Run 1: half of the first hour, then SIGKILL.
+    let mut one = gardener(&env, &["run"], &tmp.path().join("run-1.log"));
+    emu.publish(&first);
+    wait_received(&checkpoint, first.len() as u64 / 2, &one).await;
+    one.signal("-KILL");
+    one.exit(Duration::from_secs(10)).await;
+
+    // Run 2: takes over (Pub/Sub redelivers what was not acked), gets the second hour.
+    let mut two = gardener(&env, &["run"], &tmp.path().join("run-2.log"));
+    wait_received(&checkpoint, first.len() as u64, &two).await;
+    emu.publish(&second);
+    wait_received(&checkpoint, total, &two).await;
+    // By now the event-time watermark closed the first hour's windows: Prometheus sees them.
+    let closed = eventually(Duration::from_secs(60), || async {
+        let v = prom_value(&prom.url(), "log_gardener_window_entries").await?;
+        (v > 0.0).then_some(v)
+    })
+    .await;
+    assert!(closed.is_some(), "no window gauge scraped: {}", two.log());
+    two.signal("-TERM");
+    let st = two.exit(Duration::from_secs(15)).await;
+    assert!(st.success(), "{st}: {}", two.log());
+
+    // Run 3: the next start sends what GitHub did not get before the shutdown.
+    let mut three = gardener(&env, &["run"], &tmp.path().join("run-3.log"));
+    let drained = eventually(Duration::from_secs(60), || {
+        let log = three.log();
+        async move { log.contains("GitHub issues sink started").then_some(()) }
+    })
+    .await;
+    assert!(drained.is_some(), "{}", three.log());
+    three.signal("-TERM");
+    let st = three.exit(Duration::from_secs(15)).await;
+    assert!(st.success(), "{st}: {}", three.log());
+
+    // The worklogs equal a replay of the same entries with the same configuration.
+    let input = tmp.path().join("all.jsonl");
+    std::fs::write(&input, [first, second].concat().join("\n")).unwrap();
+    let replayed = tmp.path().join("replayed");
+    let mut replay_env = env.clone();
+    replay_env.retain(|(k, _)| k != "LOG_GARDENER__GITHUB__REPO");
+    let mut replay = gardener(
+        &replay_env,
+        &[
+            "replay",
+            input.to_str().unwrap(),
+            "--out",
+            replayed.to_str().unwrap(),
+        ],
+        &tmp.path().join("replay.log"),
+    );
+    assert!(
+        replay.exit(Duration::from_secs(60)).await.success(),
+        "{}",
+        replay.log()
+    );
+    let live = worklogs(&report_dir);
+    let expected = worklogs(&replayed);
+    assert_eq!(
+        live.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "the same windows"
+    );
+    for (name, want) in &expected {
+        assert_eq!(&live[name], want, "{name} differs from the replay's");
+    }
+
+    // Exactly one issue per problem that qualifies, through a kill and two restarts.
+    let issues = github.lock().issues.clone();
+    let wanted = qualifying(&expected);
+    let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+    for i in &issues {
+        let body = i["body"].as_str().unwrap_or("");
+        for id in &wanted {
+            if body.contains(id.as_str()) {
+                *seen.entry(id.clone()).or_default() += 1;
+            }
+        }
+    }
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "problems with more than one issue: {twice:?}"
+    );
+    let missing: Vec<_> = wanted.iter().filter(|id| !seen.contains_key(*id)).collect();
+    assert!(missing.is_empty(), "problems without an issue: {missing:?}");
+
+    // Each alert reached the receiver as firing once (Alertmanager deduplicates re-posts and
+    // a restart must not make a second one).
+    let notes = hook.notifications();
+    assert!(!notes.is_empty(), "Alertmanager notified nobody");
+    let mut firing: BTreeMap<String, u32> = BTreeMap::new();
+    for n in &notes {
+        for a in n["alerts"].as_array().into_iter().flatten() {
+            if a["status"] == "firing" {
+                let key = format!("{}/{}", a["labels"]["alertname"], a["labels"]["cluster"]);
+                *firing.entry(key).or_default() += 1;
+            }
+        }
+    }
+    let repeated: Vec<_> = firing.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(repeated.is_empty(), "fired more than once: {repeated:?}");
+}
