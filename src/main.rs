@@ -65,6 +65,10 @@ enum Command {
         /// JSON Lines instead of a gcloud-style JSON array.
         #[arg(long)]
         jsonl: bool,
+        /// Add the failure scenarios to the first hour: a crash loop, a database outage and
+        /// an upstream 503 burst.
+        #[arg(long)]
+        incidents: bool,
     },
 }
 
@@ -100,8 +104,13 @@ fn main() -> ExitCode {
             seed,
             start,
             jsonl,
+            incidents,
         } => {
-            let entries = log_gardener::synth::generate(start, hours, seed);
+            let entries = if incidents {
+                log_gardener::synth::incidents::incident_hours(start, hours, seed)
+            } else {
+                log_gardener::synth::generate(start, hours, seed)
+            };
             let text = if jsonl {
                 log_gardener::synth::json_lines(&entries)
             } else {

@@ -151,6 +151,62 @@ fn components(pairs: &[Pair]) -> Vec<Vec<ClusterId>> {
     groups.into_values().filter(|g| g.len() > 1).collect()
 }
 
+/// The member sets of the window's incidents. Causes (exceptions and the program's own
+/// errors) are tied by their strong links; a consequence (a container exit follows many
+/// different problems) never ties two of them together: it joins the one group it is most
+/// strongly linked with. Consequences linked to no cause stay together on their own.
+fn incident_members(
+    problems: &BTreeSet<ClusterId>,
+    by_id: &BTreeMap<ClusterId, &ClusterReport>,
+    links: &BTreeMap<Pair, Strength>,
+    history: &BTreeMap<Pair, u32>,
+    config: &GroupConfig,
+) -> Vec<Vec<ClusterId>> {
+    let is_consequence =
+        |id: &ClusterId| specificity(&by_id[id].template) == Specificity::Consequence;
+    let (consequences, causes): (BTreeSet<ClusterId>, BTreeSet<ClusterId>) =
+        problems.iter().partition(|id| is_consequence(id));
+    let strong = strong_pairs(problems, links, history, config);
+    let cause_pairs: Vec<Pair> = strong
+        .iter()
+        .filter(|(a, b)| causes.contains(a) && causes.contains(b))
+        .copied()
+        .collect();
+    let mut groups = components(&cause_pairs);
+    // Causes tied to no other cause may still head a group of consequences.
+    let grouped: BTreeSet<ClusterId> = groups.iter().flatten().copied().collect();
+    for c in &causes {
+        if !grouped.contains(c) && strong.iter().any(|(a, b)| a == c || b == c) {
+            groups.push(vec![*c]);
+        }
+    }
+    // A consequence joins every group one of whose causes it is tied to (the same exit
+    // follows many problems); it never ties two groups into one, and a tie to another
+    // consequence is not enough (that would spread through the exit to every problem).
+    let mut unassigned: BTreeSet<ClusterId> = consequences.clone();
+    for g in groups.iter_mut() {
+        let causes_here: Vec<ClusterId> = g.clone();
+        for c in &consequences {
+            let tied = causes_here
+                .iter()
+                .any(|m| strong.contains(&(*m.min(c), *m.max(c))));
+            if tied {
+                g.push(*c);
+                unassigned.remove(c);
+            }
+        }
+    }
+    let mut loose: Vec<Pair> = strong
+        .iter()
+        .filter(|(a, b)| unassigned.contains(a) && unassigned.contains(b))
+        .copied()
+        .collect();
+    loose.sort_unstable();
+    groups.extend(components(&loose));
+    groups.retain(|g| g.len() > 1);
+    groups
+}
+
 /// Root first: most specific, then earliest, then most urgent, then id.
 fn rank(
     c: &ClusterReport,
@@ -180,7 +236,7 @@ pub fn group(
         .map(|c| c.id)
         .collect();
     let mut out = Vec::new();
-    for members in components(&strong_pairs(&problems, links, history, config)) {
+    for members in incident_members(&problems, &by_id, links, history, config) {
         let mut members: Vec<&ClusterReport> = members.iter().map(|id| by_id[id]).collect();
         members.sort_by_key(|c| rank(c));
         let root = members[0];
@@ -192,11 +248,24 @@ pub fn group(
         let ordered: Vec<ClusterId> = std::iter::once(root.id)
             .chain(rest.iter().map(|c| c.id))
             .collect();
+        // The exits that followed this group's errors: the moments an exit shared with them.
         let exits: u64 = members
             .iter()
-            .filter(|c| EXIT.is_match(&c.template))
-            .map(|c| c.count)
-            .sum();
+            .filter(|e| EXIT.is_match(&e.template))
+            .map(|e| {
+                members
+                    .iter()
+                    .filter(|m| m.id != e.id)
+                    .map(|m| {
+                        let s = links.get(&(m.id.min(e.id), m.id.max(e.id)));
+                        u64::from(s.map_or(0, |s| s.moments))
+                    })
+                    .max()
+                    .unwrap_or(0)
+                    .min(e.count)
+            })
+            .max()
+            .unwrap_or(0);
         let crash_loop = exits >= config.crash_loop_exits && members.len() > 1;
         let most_urgent = members
             .iter()
@@ -300,6 +369,7 @@ mod tests {
         ];
         let links: BTreeMap<Pair, Strength> = [
             link(1, 2, 6),
+            link(1, 3, 6),
             link(2, 3, 6),
             link(3, 4, 6),
             link(1, 5, 6),
@@ -389,5 +459,71 @@ mod tests {
             Specificity::Error
         );
         assert!(Specificity::Exception < Specificity::Error);
+    }
+
+    #[test]
+    fn a_shared_exit_never_merges_two_problems_into_one_incident() {
+        let clusters = [
+            cluster(1, "Container called exit(<*>).", Priority::P2, 0, 20),
+            cluster(
+                2,
+                "ModuleNotFoundError: No module named 'x'",
+                Priority::P1,
+                1,
+                10,
+            ),
+            cluster(
+                3,
+                "Middleware setup failed: No module named 'x'",
+                Priority::P1,
+                1,
+                10,
+            ),
+            cluster(
+                4,
+                "psycopg2.OperationalError: connection to server on socket <*> failed",
+                Priority::P0,
+                30,
+                8,
+            ),
+            cluster(
+                5,
+                "Database initialization timeout after <*>",
+                Priority::P0,
+                30,
+                8,
+            ),
+        ];
+        let links: BTreeMap<Pair, Strength> = [
+            link(1, 2, 10),
+            link(2, 3, 10),
+            link(1, 4, 8),
+            link(1, 5, 8),
+            link(4, 5, 8),
+        ]
+        .into_iter()
+        .collect();
+        let mut r = super::super::Registry::default();
+        let got = group(
+            &clusters,
+            &links,
+            &BTreeMap::new(),
+            &GroupConfig::default(),
+            &mut r,
+        );
+        assert_eq!(got.len(), 2, "{got:#?}");
+        let members: Vec<Vec<u64>> = got
+            .iter()
+            .map(|g| g.members.iter().map(|m| m.0).collect())
+            .collect();
+        assert!(members.contains(&vec![4, 5, 1]), "{members:?}");
+        assert!(
+            members.contains(&vec![2, 3, 1]),
+            "the exit follows both: {members:?}"
+        );
+        assert!(
+            got.iter().all(|g| g.crash_loop),
+            "each exited again and again after its error"
+        );
     }
 }

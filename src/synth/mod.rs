@@ -4,6 +4,8 @@
 //! request logs. Ids, durations, users and times vary; the kinds and their rates do not, so
 //! tests know what the clusters must be. Deterministic for a seed.
 
+pub mod incidents;
+
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};
 
@@ -172,7 +174,8 @@ fn base(at: DateTime<Utc>, severity: &str, rng: &mut Rng, log: &str) -> Value {
         "resource": resource(),
         "timestamp": rfc3339(at),
         "severity": severity,
-        "labels": {"instanceId": format!("0069c7a9881c{}", rng.hex(20))},
+        // A service runs on a few instances at a time.
+        "labels": {"instanceId": format!("0069c7a9881c{}", ["a1", "b2", "c3"][rng.below(3) as usize].repeat(10))},
         "logName": format!("projects/netra-staging/logs/run.googleapis.com%2F{log}"),
         "receiveTimestamp": rfc3339(at + TimeDelta::milliseconds(120 + rng.below(400) as i64)),
     })
