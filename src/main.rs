@@ -58,6 +58,9 @@ enum Command {
     },
     /// Read one message per line on stdin, write `cluster_id<TAB>template` per line.
     Parse,
+    /// Score the built-in fingerprinter on labelled logs in the Loghub layout (GA, PA, FGA, FTA
+    /// per data set and averaged), e.g. `log-gardener eval tests/data/loghub-2k`.
+    Eval(log_gardener::eval::EvalArgs),
     /// Validate a configuration file and print what it sets.
     CheckConfig { file: PathBuf },
     /// Write a realistic example export (what the quick start replays).
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Replay { file, config, out } => replay(file, config, out),
         Command::Run { config } => run(config),
         Command::Parse => parse(),
+        Command::Eval(args) => ExitCode::from(log_gardener::eval::run(&args)),
         Command::CheckConfig { file } => check_config(file),
         Command::Synth {
             hours,

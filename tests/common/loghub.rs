@@ -1,9 +1,12 @@
-//! Loghub-2k message lines for tests and benches, read in place from `../shared/data` (the data
-//! is licensed for evaluation only and is never copied into this repository).
+//! Loghub-2k message lines for tests and benches, from the labelled data shipped in
+//! `tests/data/loghub-2k` (see its README for provenance, licence and citation).
+
+// Each includer (tests, benches) uses a part of this module.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 
-/// The data sets present in `../shared/data/loghub-2k`.
+/// The data sets in `tests/data/loghub-2k`.
 pub const DATASETS: [&str; 8] = [
     "HDFS",
     "Hadoop",
@@ -16,24 +19,11 @@ pub const DATASETS: [&str; 8] = [
 ];
 
 pub fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/loghub-2k")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/loghub-2k")
 }
 
 /// The `Content` column of one data set's corrected structured CSV, in log order.
-pub fn contents(name: &str) -> std::io::Result<Vec<String>> {
+pub fn contents(name: &str) -> Result<Vec<String>, log_gardener::eval::EvalError> {
     let path = data_dir().join(format!("{name}/{name}_2k.log_structured_corrected.csv"));
-    let mut reader = csv::Reader::from_path(&path).map_err(std::io::Error::other)?;
-    let col = reader
-        .headers()
-        .map_err(std::io::Error::other)?
-        .iter()
-        .position(|h| h == "Content")
-        .ok_or_else(|| std::io::Error::other(format!("{}: no Content column", path.display())))?;
-    reader
-        .records()
-        .map(|r| {
-            r.map(|r| r.get(col).unwrap_or_default().to_owned())
-                .map_err(std::io::Error::other)
-        })
-        .collect()
+    log_gardener::eval::data::load(&path).map(|set| set.contents)
 }
