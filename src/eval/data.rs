@@ -5,9 +5,10 @@
 //! Accepted layout of `DIR` (one level deep, hidden entries skipped):
 //!
 //! ```text
-//! DIR/<Name>/<Name>_2k.log_structured_corrected.csv   Loghub-2.0 corrected labels (preferred)
-//! DIR/<Name>/<anything>_structured.csv               when the folder has no *_structured_corrected.csv
-//! DIR/<anything>_structured[_corrected].csv           DIR itself may be one data set's folder
+//! DIR/<Name>/*_structured_corrected.csv  corrected labels (preferred), e.g. Loghub-2.0's
+//!                                          <Name>_2k.log_structured_corrected.csv
+//! DIR/<Name>/*_structured.csv              if the folder has no corrected file
+//! DIR/*_structured[_corrected].csv         DIR itself may be one data set's folder
 //! ```
 //!
 //! A folder with one such file is one data set named after the folder; a folder with several is

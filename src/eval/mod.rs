@@ -25,6 +25,13 @@ pub use metrics::{score, Scores};
 pub const LAYOUT_HINT: &str = "expected DIR/<Name>/<Name>_2k.log_structured_corrected.csv (or \
     any *_structured.csv), a CSV with Content and EventTemplate columns, e.g. tests/data/loghub-2k";
 
+/// What is scored, as the JSON names it.
+const PARSER: &str = concat!(
+    "log-gardener ",
+    env!("CARGO_PKG_VERSION"),
+    " (built-in fingerprinter)"
+);
+
 /// Why an evaluation stopped. Nothing is scored then: an average over the readable part of a
 /// directory would look like a result and is not one.
 #[derive(Debug, thiserror::Error)]
@@ -158,33 +165,22 @@ impl Report {
 
     /// The table `log-gardener eval` prints: a row per data set, then the average.
     pub fn table(&self) -> String {
-        let width = self
-            .sets
-            .iter()
-            .map(|s| s.name.len())
-            .max()
-            .unwrap_or(0)
-            .max(12);
+        let names = self.sets.iter().map(|s| s.name.len());
+        let w = names.max().unwrap_or(0).max(12);
         let mut out = format!(
-            "{:<width$} {:>7} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>8} {:>9}\n",
-            "data set", "lines", "GA", "PA", "FGA", "FTA", "groups", "truth", "time s", "lines/s"
+            "{:<w$} {:>7} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>8} {:>9}\n",
+            "data set", "lines", "GA", "PA", "FGA", "FTA", "groups", "truth", "time ms", "lines/s"
         );
         for s in &self.sets {
             let c = &s.scores;
-            out +=
-                &format!(
-                "{:<width$} {:>7} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>7} {:>7} {:>8.3} {:>9.0}\n",
-                s.name, s.lines, c.ga, c.pa, c.fga, c.fta, c.groups, c.gt_groups,
-                s.elapsed.as_secs_f64(), per_second(s.lines, s.elapsed)
-            );
+            let counts = format!("{:>7} {:>7}", c.groups, c.gt_groups);
+            let metrics = [c.ga, c.pa, c.fga, c.fta];
+            out += &row(w, &s.name, s.lines, metrics, &counts, s.elapsed);
         }
         if let Some(a) = self.average() {
-            out +=
-                &format!(
-                "{:<width$} {:>7} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>7} {:>7} {:>8.3} {:>9.0}\n",
-                format!("average ({})", a.data_sets), a.lines, a.ga, a.pa, a.fga, a.fta, "", "",
-                a.elapsed.as_secs_f64(), per_second(a.lines, a.elapsed)
-            );
+            let name = format!("average ({})", a.data_sets);
+            let metrics = [a.ga, a.pa, a.fga, a.fta];
+            out += &row(w, &name, a.lines, metrics, &" ".repeat(15), a.elapsed);
         }
         out
     }
@@ -212,11 +208,20 @@ impl Report {
             })
         });
         serde_json::json!({
-            "parser": format!("log-gardener {} (built-in fingerprinter)", env!("CARGO_PKG_VERSION")),
+            "parser": PARSER,
             "results": results,
             "average": average,
         })
     }
+}
+
+/// One table row; `counts` is the pre-formatted groups and truth columns (blank for the average).
+fn row(w: usize, name: &str, lines: usize, m: [f64; 4], counts: &str, t: Duration) -> String {
+    let ms = t.as_secs_f64() * 1e3;
+    let [ga, pa, fga, fta] = m;
+    let rate = per_second(lines, t);
+    let scores = format!("{ga:>6.3} {pa:>6.3} {fga:>6.3} {fta:>6.3}");
+    format!("{name:<w$} {lines:>7} {scores} {counts} {ms:>8.1} {rate:>9.0}\n")
 }
 
 fn per_second(lines: usize, elapsed: Duration) -> f64 {
