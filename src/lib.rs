@@ -21,7 +21,8 @@
 //! `app` wires the stages with bounded channels; `pipeline` is the synchronous core that
 //! every source shares, so a replay and a live run give the same reports. `live` adds what a
 //! stream needs around it: acks only after a durable checkpoint, redelivery dedupe, and
-//! escalation events as counts cross their tiers.
+//! escalation events as counts cross their tiers. Beside the flow: `synth` writes realistic
+//! example exports; `eval` scores the fingerprinter on labelled logs (Loghub layout).
 
 pub mod atomic_file;
 pub mod clock;
@@ -42,3 +43,4 @@ pub mod alerting;
 pub mod app;
 pub mod telemetry;
 pub mod synth;
+pub mod eval;

@@ -49,6 +49,9 @@ enum Command {
     },
     /// Read one message per line on stdin, write `cluster_id<TAB>template` per line.
     Parse,
+    /// Score the built-in fingerprinter on labelled logs in the Loghub layout (GA, PA, FGA, FTA
+    /// per data set and averaged), e.g. `log-gardener eval tests/data/loghub-2k`.
+    Eval(log_gardener::eval::EvalArgs),
     /// Validate a configuration file and print what it sets.
     CheckConfig { file: PathBuf },
     /// Write a realistic example export (what the quick start replays).
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
             with_settings(config, |s| run_app(s, AppCommand::Run, Stop::Terminate))
         }
         Command::Parse => parse(),
+        Command::Eval(args) => ExitCode::from(log_gardener::eval::run(&args)),
         Command::CheckConfig { file } => with_settings(Some(file.clone()), |s| {
             println!("{}", app::describe(&s, &file));
             ExitCode::SUCCESS

@@ -1,8 +1,8 @@
 //! Properties of the fingerprint: masking is idempotent, messages that differ only in variable
 //! values share a cluster, and fine ids are deterministic.
 
-#[path = "common/loghub.rs"]
-mod loghub;
+mod support;
+use support::loghub;
 
 use log_gardener::entry::SeverityClass;
 use log_gardener::fingerprint::mask::mask;
@@ -137,8 +137,8 @@ fn revalue(v: &str, seed: u32) -> String {
 #[test]
 fn streaming_matches_batch_in_any_order() {
     for name in loghub::DATASETS {
-        let lines = loghub::contents(name)
-            .unwrap_or_else(|e| panic!("{name}: the Loghub data must sit in ../shared/data: {e}"));
+        let lines =
+            loghub::contents(name).unwrap_or_else(|e| panic!("{name}: tests/data/loghub-2k: {e}"));
         let batch = log_gardener::fingerprint::parse_lines(lines.iter().map(String::as_str));
         let key = KeyParts::DEFAULT;
         for reversed in [false, true] {
