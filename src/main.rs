@@ -350,15 +350,18 @@ fn parse() -> ExitCode {
         return ExitCode::from(3);
     }
     // Invalid UTF-8 is replaced, not refused: one odd byte must not lose the other lines.
-    let text = String::from_utf8_lossy(&input);
+    let text = match std::str::from_utf8(&input) {
+        Ok(t) => std::borrow::Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(&input),
+    };
     let text = text.strip_suffix('\n').unwrap_or(&text);
     let lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-    let parsed = log_gardener::fingerprint::parse_lines(lines.filter(|_| !text.is_empty()));
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for (id, template) in parsed {
-        if let Err(e) = writeln!(out, "{id}\t{template}") {
-            return print_or_exit(Err(e));
-        }
+    let config = log_gardener::fingerprint::FingerprintConfig::default();
+    let parsed =
+        log_gardener::fingerprint::parse_batch(lines.filter(|_| !text.is_empty()), &config);
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    if let Err(e) = parsed.write_to(&mut out) {
+        return print_or_exit(Err(e));
     }
     print_or_exit(out.flush())
 }

@@ -8,23 +8,32 @@
 //! masked templates seen per key (never on arrival order), so replicas that saw the same
 //! messages agree. When a cluster generalizes, its former canonical id becomes an alias.
 //!
-//! Hot path ([`Fingerprinter::fingerprint`]): mask into a per-thread buffer, hash, one
-//! concurrent-set lookup. Mining runs only when a never-seen fine id appears.
+//! Hot path ([`Fingerprinter::fingerprint`]): mask into a per-thread buffer, cut it at
+//! `max_tokens` tokens, hash, one concurrent-set lookup. Mining runs only when a never-seen fine
+//! id appears, and its work is bounded ([`FingerprintConfig`]).
 
 pub mod mask;
 pub mod stack;
 
 mod canon;
+mod clusters;
+mod columns;
+mod config;
 mod family;
+mod index;
 mod miner;
 mod shapes;
 mod state;
 mod words;
 
 pub use canon::Fingerprinter;
+pub use config::{cap_tokens, FingerprintConfig};
 pub use state::{FamilyState, FingerprintState};
 
 use std::fmt;
+
+use std::collections::hash_map::Entry;
+use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
@@ -102,36 +111,111 @@ impl KeyParts<'_> {
     }
 }
 
+/// The text a message is fingerprinted by: its traceback signature (or itself), masked, cut at
+/// `max_tokens` tokens.
+pub fn masked_into(message: &str, config: &FingerprintConfig, out: &mut String) {
+    mask::mask_into(&stack::signature(message), out);
+    cap_tokens(out, config.max_tokens);
+}
+
 /// For `log-gardener parse`: one message per line → (cluster id, template), one per input, in
 /// order. Masks everything, mines over the whole set, then reports each line's final template.
 pub fn parse_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<(ClusterId, String)> {
+    let parsed = parse_batch(lines, &FingerprintConfig::default());
+    (0..parsed.len())
+        .map(|i| {
+            let (id, t) = parsed.get(i);
+            (id, t.to_string())
+        })
+        .collect()
+}
+
+/// [`parse_lines`] without a string per line: each distinct result once, and per line which.
+pub fn parse_batch<'a>(
+    lines: impl IntoIterator<Item = &'a str>,
+    config: &FingerprintConfig,
+) -> Parsed {
     let key = KeyParts::DEFAULT;
+    let limits = config.limits();
     let mut family = family::Family::new();
-    let mut member_of: std::collections::HashMap<String, u32> = Default::default();
-    let mut line_members = Vec::new();
+    let mut seen: index::IdMap<u64, u32> = Default::default();
+    let mut distinct: Vec<Origin> = Vec::new();
+    let mut line_results = Vec::new();
     let mut buf = String::new();
     for line in lines {
-        mask::mask_into(&stack::signature(line), &mut buf);
-        let member = match member_of.get(buf.as_str()) {
-            Some(m) => *m,
-            None => {
-                let (m, _) = family.insert(buf.clone());
-                member_of.insert(buf.clone(), m);
-                m
+        masked_into(line, config, &mut buf);
+        let d = match seen.entry(key.id_of(&buf).0) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(v) => {
+                distinct.push(match family.insert(&buf, &limits) {
+                    family::Placed::Member { member, .. } => Origin::Member(member),
+                    family::Placed::Joins(root) => Origin::Member(root),
+                    family::Placed::Alone => Origin::Alone(buf.as_str().into()),
+                });
+                *v.insert(distinct.len() as u32 - 1)
             }
         };
-        line_members.push(member);
+        line_results.push(d);
     }
-    let finals: Vec<(ClusterId, String)> = (0..family.templates().len() as u32)
-        .map(|m| {
-            let t = family.final_template(m);
+    let results = distinct
+        .iter()
+        .map(|o| {
+            let t = match o {
+                Origin::Member(m) => family.final_template(*m),
+                Origin::Alone(t) => t.to_string(),
+            };
             (key.id_of(&t), t)
         })
         .collect();
-    line_members
-        .into_iter()
-        .map(|m| finals[m as usize].clone())
-        .collect()
+    Parsed {
+        results,
+        lines: line_results,
+    }
+}
+
+/// Where a distinct masked text of a batch went: a stored member (or the member whose cluster
+/// it reads as), or its own cluster.
+enum Origin {
+    Member(u32),
+    Alone(Box<str>),
+}
+
+/// The outcome of [`parse_batch`].
+pub struct Parsed {
+    /// Distinct (cluster id, template) pairs.
+    results: Vec<(ClusterId, String)>,
+    /// Per input line: its index in `results`.
+    lines: Vec<u32>,
+}
+
+impl Parsed {
+    /// Input lines.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Line `i`'s cluster id and template.
+    pub fn get(&self, i: usize) -> (ClusterId, &str) {
+        let (id, t) = &self.results[self.lines[i] as usize];
+        (*id, t)
+    }
+
+    /// Writes `id<TAB>template` per input line, each distinct line formatted once.
+    pub fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
+        let rendered: Vec<Vec<u8>> = self
+            .results
+            .iter()
+            .map(|(id, t)| format!("{id}\t{t}\n").into_bytes())
+            .collect();
+        for l in &self.lines {
+            out.write_all(&rendered[*l as usize])?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
