@@ -79,8 +79,22 @@ pub fn push_var(out: &mut String) {
 
 /// One whitespace-free token.
 fn mask_token(tok: &str, out: &mut String) {
-    if let Some(at) = tok.find("://") {
-        let b = tok.as_bytes();
+    let b = tok.as_bytes();
+    // Fast paths for the commonest tokens, with the result the general path gives them: a word
+    // of letters is a variable only as a value word (`true`, `null`), digits always are.
+    if b.iter().all(u8::is_ascii_alphabetic) {
+        if is_var_word(b) {
+            push_var(out);
+        } else {
+            out.push_str(tok);
+        }
+        return;
+    }
+    if b.iter().all(u8::is_ascii_digit) {
+        push_var(out);
+        return;
+    }
+    if let Some(at) = scheme_sep(b) {
         let mut start = at;
         while start > 0 && (b[start - 1].is_ascii_alphanumeric() || b"+.-".contains(&b[start - 1]))
         {
@@ -105,6 +119,11 @@ fn mask_token(tok: &str, out: &mut String) {
         }
     }
     mask_chunks(tok, out);
+}
+
+/// Where `://` first occurs.
+fn scheme_sep(b: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b':', b).find(|&i| b[i + 1..].starts_with(b"//"))
 }
 
 /// Splits a token at chunk delimiters and masks each chunk.
