@@ -1,26 +1,25 @@
 //! Where a new template's possible partners are found without a pass over its family: a few
-//! hash lookups, Drain-style (token count → first token → position tokens), but exact.
+//! hash lookups, Drain-style (token count → position tokens), but exact.
 //!
-//! [`miner::compatible`] templates have the same token count and the same first token (or a
-//! variable on both sides), and wherever both carry a [`miner::is_rigid`] token it is the same
-//! one. So the templates in the *bucket* (count, first token) are indexed by each rigid token
-//! they carry at positions 1..=[`INDEXED`], and by position where they carry a non-rigid one. A
-//! new template with a rigid token `w` at position `p` can only be compatible with templates
-//! holding `w` or a non-rigid token at `p`: the smallest such list over its rigid positions is
-//! the candidate list, a superset of its partners, and every candidate is checked in full. The
-//! lists only ever grow, so a template whose list is too long stays too long.
+//! [`miner::compatible`] templates have the same token count, and wherever both carry a
+//! [`miner::is_rigid`] token it is the same one. So the templates of one count are indexed by
+//! each rigid token they carry at positions 0..=[`INDEXED`], and by position where they carry a
+//! non-rigid one. A new template with a rigid token `w` at position `p` can only be compatible
+//! with templates holding `w` or a non-rigid token at `p`: the smallest such list over its rigid
+//! positions is the candidate list, a superset of its partners, and every candidate is checked
+//! in full. The lists only ever grow, so a template whose list is too long stays too long.
 //!
-//! Word slots (templates identical but for one plain word) are found by hashing the template
-//! with that word blanked: one lookup per word, checked against the slot's first member.
+//! Slots (templates identical but for one token) are found by hashing the template with that
+//! token blanked: one lookup per position, checked against the slot's first member.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use super::miner::{is_rigid, is_var_shaped};
+use super::miner::is_rigid;
 
-/// Positions after the first whose tokens are indexed: enough to single out a template's
+/// Positions whose tokens are indexed (from 0): enough to single out a template's
 /// partners; further positions would cost memory per template and add little selectivity.
 pub const INDEXED: usize = 24;
 
@@ -81,12 +80,7 @@ impl<'a> Shape<'a> {
         let whole = hashes
             .iter()
             .fold(mix(tokens.len() as u64, 1), |acc, h| acc ^ h);
-        let first = match tokens.first() {
-            Some(t) if is_var_shaped(t) => 0x5641_5221, // every variable first token is one key
-            Some(t) => xxh3_64_with_seed(t.as_bytes(), u64::MAX),
-            None => 0,
-        };
-        let bucket = mix(tokens.len() as u64, first);
+        let bucket = mix(tokens.len() as u64, 0x4255_434b);
         Shape {
             tokens,
             hashes,
@@ -96,7 +90,7 @@ impl<'a> Shape<'a> {
     }
 
     fn indexed(&self) -> impl Iterator<Item = usize> {
-        1..self.tokens.len().min(INDEXED + 1)
+        0..self.tokens.len().min(INDEXED + 1)
     }
 
     fn rigid_key(&self, p: usize) -> u64 {
@@ -261,25 +255,27 @@ mod tests {
     }
 
     #[test]
-    fn candidates_share_count_first_token_and_rigid_tokens() {
+    fn candidates_share_count_and_rigid_tokens() {
         let ix = index(&[
-            "session closed for user cyrus",   // 0
-            "session closed for user <*>",     // 1
-            "session opened for user news",    // 2
-            "session closed for <*> news",     // 3
-            "session closed for user",         // 4: other count
-            "<*> closed for user news",        // 5: other first token
-            "<*>:<*> closed for user news",    // 6: variable first token, same bucket as 5
+            "session closed for user cyrus", // 0
+            "session closed for user <*>",   // 1
+            "session opened for user news",  // 2
+            "session closed for <*> news",   // 3
+            "session closed for user",       // 4: other count
+            "<*> closed for user news",      // 5
+            "<*>:<*> closed for user news",  // 6
+            "klogd closed for user news",    // 7
         ]);
-        // `opened` excludes 0, 1 and 3 (rigid there), `news` at 4 leaves 1 (a variable) and 2.
+        // `opened` at 1 excludes 0, 1, 3, 5, 6 and 7 (rigid there).
         assert_eq!(found(&ix, "session opened for user bob"), vec![2]);
-        // `closed` at 1 is the shortest list: 3 is a candidate, then ruled out in full.
-        assert_eq!(found(&ix, "session closed for user news"), vec![0, 1, 3]);
-        assert_eq!(found(&ix, "<*> closed for user <*>"), vec![5, 6]);
-        // `bob` at 4: nothing holds it or a non-rigid token there.
-        assert_eq!(found(&ix, "<*> closed for user bob"), Vec::<u32>::new());
-        // No rigid token after the first: the whole bucket.
-        assert_eq!(found(&ix, "session <*> <*> <*> <*>"), vec![0, 1, 2, 3]);
+        // `session` at 0 (4 hold it, 2 a variable), `closed` at 1 and `news` at 4 tie at 6:
+        // the first wins, and 3, 5, 6 are then ruled out in full.
+        assert_eq!(found(&ix, "session closed for user news"), vec![0, 1, 2, 3, 5, 6]);
+        assert_eq!(found(&ix, "<*> <*> for user news"), vec![1, 2, 3, 5, 6, 7]);
+        // `bob` at 4: only a template with a variable there.
+        assert_eq!(found(&ix, "<*> closed for user bob"), vec![1]);
+        // No rigid token: every template of that count.
+        assert_eq!(found(&ix, "<*> <*> <*> <*> <*>"), vec![0, 1, 2, 3, 5, 6, 7]);
     }
 
     #[test]

@@ -164,16 +164,12 @@ pub fn compatible(a: &[&str], b: &[&str]) -> bool {
 pub fn compatible_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>, len: usize) -> bool {
     let (mut words, mut differ, mut shared) = (0, 0, 0);
     for (i, (x, y)) in pairs.enumerate() {
-        let diff = token_diff(x, y);
-        // The first word names the event: the same word (or a variable on both sides), never a
-        // value; that also lets `index.rs` bucket templates by it.
-        if i == 0 && diff != Diff::Same {
-            return false;
-        }
-        match diff {
+        match token_diff(x, y) {
             Diff::Same if x == y && !is_var_shaped(x) => shared += 1,
             Diff::Same => {}
             Diff::Hard => return false,
+            // The first word names the event; it may carry a value, not be one.
+            Diff::Soft { whole: true } | Diff::Word if i == 0 => return false,
             Diff::Soft { .. } => differ += 1,
             Diff::Word => {
                 words += 1;
