@@ -45,6 +45,10 @@ impl FingerprintConfig {
 /// Idempotent: a cut template is cut the same way again.
 pub fn cap_tokens(masked: &mut String, max_tokens: usize) {
     let max_tokens = max_tokens.max(1);
+    // Tokens are a byte or more, one space apart: a short text cannot have too many.
+    if masked.len() < 2 * max_tokens {
+        return;
+    }
     if let Some((at, _)) = memchr::memchr_iter(b' ', masked.as_bytes())
         .enumerate()
         .nth(max_tokens - 1)

@@ -13,7 +13,6 @@
 //! members share and writes `<*>` (with the punctuation all values share, like `(<*>)`) where
 //! they differ.
 
-use super::columns::Columns;
 use super::mask::VAR;
 
 /// How two tokens at the same position differ.
@@ -200,6 +199,7 @@ pub fn is_rigid(t: &str) -> bool {
 /// The template shared by `members` (same token count, at least one).
 #[cfg(test)]
 pub fn merge(members: &[Vec<&str>]) -> String {
+    use super::columns::Columns;
     let Some((first, rest)) = members.split_first() else {
         return String::new();
     };

@@ -135,41 +135,92 @@ pub fn parse_batch<'a>(
     lines: impl IntoIterator<Item = &'a str>,
     config: &FingerprintConfig,
 ) -> Parsed {
-    let key = KeyParts::DEFAULT;
-    let limits = config.limits();
-    let mut family = family::Family::new();
-    let mut seen: index::IdMap<u64, u32> = Default::default();
-    let mut distinct: Vec<Origin> = Vec::new();
-    let mut line_results = Vec::new();
-    let mut buf = String::new();
+    let mut batch = Batch::new(config);
     for line in lines {
-        masked_into(line, config, &mut buf);
-        let d = match seen.entry(key.id_of(&buf).0) {
+        batch.push(line);
+    }
+    batch.finish()
+}
+
+/// [`parse_batch`] over a reader, one message per line (`\n` or `\r\n`), read as it comes:
+/// memory holds the distinct templates, not the input. Invalid UTF-8 is replaced, not refused:
+/// one odd byte must not lose the other lines. A lone `\n` is no line.
+pub fn parse_reader(mut input: impl io::BufRead, config: &FingerprintConfig) -> io::Result<Parsed> {
+    let mut batch = Batch::new(config);
+    let (mut line, mut bare) = (Vec::new(), false);
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        bare = batch.lines.is_empty() && line == b"\n";
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        batch.push(&String::from_utf8_lossy(text));
+    }
+    if bare && batch.lines.len() == 1 {
+        batch.lines.clear();
+    }
+    Ok(batch.finish())
+}
+
+/// Lines being parsed: the family, each distinct masked text once, and per line which.
+struct Batch<'c> {
+    config: &'c FingerprintConfig,
+    limits: family::Limits,
+    family: family::Family,
+    seen: index::IdMap<u64, u32>,
+    distinct: Vec<Origin>,
+    lines: Vec<u32>,
+    buf: String,
+}
+
+impl<'c> Batch<'c> {
+    fn new(config: &'c FingerprintConfig) -> Self {
+        Batch {
+            config,
+            limits: config.limits(),
+            family: family::Family::new(),
+            seen: Default::default(),
+            distinct: Vec::new(),
+            lines: Vec::new(),
+            buf: String::new(),
+        }
+    }
+
+    fn push(&mut self, line: &str) {
+        masked_into(line, self.config, &mut self.buf);
+        let d = match self.seen.entry(KeyParts::DEFAULT.id_of(&self.buf).0) {
             Entry::Occupied(e) => *e.get(),
             Entry::Vacant(v) => {
-                distinct.push(match family.insert(&buf, &limits) {
-                    family::Placed::Member { member, .. } => Origin::Member(member),
-                    family::Placed::Joins(root) => Origin::Member(root),
-                    family::Placed::Alone => Origin::Alone(buf.as_str().into()),
-                });
-                *v.insert(distinct.len() as u32 - 1)
+                self.distinct
+                    .push(match self.family.insert(&self.buf, &self.limits) {
+                        family::Placed::Member { member, .. } => Origin::Member(member),
+                        family::Placed::Joins(root) => Origin::Member(root),
+                        family::Placed::Alone => Origin::Alone(self.buf.as_str().into()),
+                    });
+                *v.insert(self.distinct.len() as u32 - 1)
             }
         };
-        line_results.push(d);
+        self.lines.push(d);
     }
-    let results = distinct
-        .iter()
-        .map(|o| {
-            let t = match o {
-                Origin::Member(m) => family.final_template(*m),
-                Origin::Alone(t) => t.to_string(),
-            };
-            (key.id_of(&t), t)
-        })
-        .collect();
-    Parsed {
-        results,
-        lines: line_results,
+
+    fn finish(self) -> Parsed {
+        let results = self
+            .distinct
+            .iter()
+            .map(|o| {
+                let t = match o {
+                    Origin::Member(m) => self.family.final_template(*m),
+                    Origin::Alone(t) => t.to_string(),
+                };
+                (KeyParts::DEFAULT.id_of(&t), t)
+            })
+            .collect();
+        Parsed {
+            results,
+            lines: self.lines,
+        }
     }
 }
 
@@ -235,6 +286,32 @@ mod tests {
     }
 
     const GOLDEN: &str = "8c52e363bdeb2a5b";
+
+    #[test]
+    fn parse_reader_reads_lines_like_parse_lines() {
+        let count = |input: &[u8]| {
+            let parsed = parse_reader(input, &FingerprintConfig::default());
+            parsed.map(|p| p.len()).unwrap_or(usize::MAX)
+        };
+        assert_eq!(count(b""), 0);
+        assert_eq!(count(b"\n"), 0);
+        assert_eq!(count(b"\n\n"), 2);
+        assert_eq!(count(b"a"), 1);
+        assert_eq!(count(b"a\r\nb"), 2);
+        assert_eq!(count(b"a\nb\n"), 2);
+        let text: &[u8] = b"took 5s\r\nbad \xff byte\ntook 7s\n";
+        let parsed = parse_reader(text, &FingerprintConfig::default());
+        let parsed = parsed.unwrap_or_else(|e| panic!("{e}"));
+        let lines = ["took 5s", "bad \u{fffd} byte", "took 7s"];
+        let want = parse_lines(lines);
+        let got: Vec<(ClusterId, &str)> = (0..parsed.len()).map(|i| parsed.get(i)).collect();
+        let want: Vec<(ClusterId, &str)> = want.iter().map(|(i, t)| (*i, t.as_str())).collect();
+        assert_eq!(got, want);
+        let mut out = Vec::new();
+        parsed.write_to(&mut out).unwrap_or_else(|e| panic!("{e}"));
+        let first = format!("{}\ttook <*>\n", want[0].0);
+        assert!(String::from_utf8_lossy(&out).starts_with(&first));
+    }
 
     #[test]
     fn parse_lines_merges_values_and_keeps_events_apart() {
