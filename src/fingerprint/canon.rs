@@ -239,7 +239,10 @@ impl Fingerprinter {
         let k = mining.key_index(key);
         let state = &mut mining.keys[k as usize];
         let placed = state.family.insert(masked, &self.config.limits());
-        let mut clusters = self.clusters.write().unwrap_or_else(PoisonError::into_inner);
+        let mut clusters = self
+            .clusters
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         match placed {
             Placed::Member {
                 member,
@@ -273,7 +276,10 @@ impl Fingerprinter {
         }
         let k = mining.key_index(key);
         mining.keys[k as usize].exact.push(template.to_owned());
-        let mut clusters = self.clusters.write().unwrap_or_else(PoisonError::into_inner);
+        let mut clusters = self
+            .clusters
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         let fine = Fine {
             key: k,
             slot: NO_SLOT,

@@ -137,7 +137,10 @@ mod tests {
 
     #[test]
     fn joining_two_clusters_equals_folding_their_members() {
-        let (a, b) = (["rhost=a1.x.com y", "rhost=b2.x.com y"], ["rhost=<*> y", "rhost=c3.x.org y"]);
+        let (a, b) = (
+            ["rhost=a1.x.com y", "rhost=b2.x.com y"],
+            ["rhost=<*> y", "rhost=c3.x.org y"],
+        );
         let (ra, rb) = (toks(a[0]), toks(b[0]));
         let mut ca = Columns::of(&ra);
         ca.absorb(&ra, &Columns::of(&toks(a[1])), &toks(a[1]));

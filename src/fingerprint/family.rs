@@ -371,7 +371,13 @@ impl Family {
         let Some(rich) = self.rich.as_deref() else {
             return Vec::new();
         };
-        let roots: Vec<u32> = rich.groups.get(&sig).into_iter().flatten().copied().collect();
+        let roots: Vec<u32> = rich
+            .groups
+            .get(&sig)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
         let mut texts: Vec<&str> = roots.iter().map(|r| self.template_of(*r)).collect();
         let counts: HashSet<usize> = texts.iter().map(|t| t.split(' ').count()).collect();
         // Sorted by text, so the result is a function of the set of component templates.

@@ -270,7 +270,10 @@ mod tests {
         assert_eq!(found(&ix, "session opened for user bob"), vec![2]);
         // `session` at 0 (4 hold it, 2 a variable), `closed` at 1 and `news` at 4 tie at 6:
         // the first wins, and 3, 5, 6 are then ruled out in full.
-        assert_eq!(found(&ix, "session closed for user news"), vec![0, 1, 2, 3, 5, 6]);
+        assert_eq!(
+            found(&ix, "session closed for user news"),
+            vec![0, 1, 2, 3, 5, 6]
+        );
         assert_eq!(found(&ix, "<*> <*> for user news"), vec![1, 2, 3, 5, 6, 7]);
         // `bob` at 4: only a template with a variable there.
         assert_eq!(found(&ix, "<*> closed for user bob"), vec![1]);
@@ -296,7 +299,10 @@ mod tests {
     #[test]
     fn slot_keys_match_templates_that_differ_in_one_token() {
         let keys = |t: &str| Shape::new(t).slots().collect::<Vec<_>>();
-        let (a, b) = (keys("opened for user cyrus now"), keys("opened for user news now"));
+        let (a, b) = (
+            keys("opened for user cyrus now"),
+            keys("opened for user news now"),
+        );
         assert_eq!(a.len(), 4); // every position after the first
         assert_eq!(a[2], b[2]);
         assert!(a[2].2 && !keys("opened for user c3 now")[2].2);

@@ -43,7 +43,7 @@ pub fn mask_into(message: &str, out: &mut String) {
                 continue;
             }
         }
-        if out.ends_with("<*> ") {
+        if tok.starts_with("HTTP/") && out.ends_with("<*> ") {
             if let Some(rest) = http_version_rest(tok) {
                 // `"GET /path HTTP/1.1"`: the target and the protocol version are one value.
                 out.pop();
@@ -205,7 +205,22 @@ fn mask_subchunk(s: &str, out: &mut String) {
         _ => (s, ""),
     };
     let c = core.as_bytes();
-    if is_uuid(c) || is_email(c) || is_id_like(c) || is_domain(c) {
+    // One pass for the bytes each shape needs, so most words skip the shape checks.
+    let (mut at, mut joined, mut digit, mut dotted) = (false, false, false, false);
+    for (i, ch) in c.iter().enumerate() {
+        match ch {
+            b'@' => at = true,
+            b'_' | b'-' => joined |= i > 0,
+            b'0'..=b'9' => digit = true,
+            b'.' => dotted = true,
+            _ => {}
+        }
+    }
+    let shaped = (c.len() == 36 && is_uuid(c))
+        || (at && is_email(c))
+        || (joined && digit && is_id_like(c))
+        || (dotted && is_domain(c));
+    if shaped {
         push_var(out);
         out.push_str(dot);
         return;

@@ -75,9 +75,15 @@ fn the_first_word_may_carry_a_value_but_not_be_one() {
     let out = finals(&["x=<*> started now", "x=abc started now"]);
     assert_eq!(out, vec!["x=<*> started now"; 2]);
     let out = finals(&["klogd startup succeeded", "cupsd startup succeeded"]);
-    assert_eq!(out, vec!["klogd startup succeeded", "cupsd startup succeeded"]);
+    assert_eq!(
+        out,
+        vec!["klogd startup succeeded", "cupsd startup succeeded"]
+    );
     let out = finals(&["<*> startup succeeded", "cupsd startup succeeded"]);
-    assert_eq!(out, vec!["<*> startup succeeded", "cupsd startup succeeded"]);
+    assert_eq!(
+        out,
+        vec!["<*> startup succeeded", "cupsd startup succeeded"]
+    );
 }
 
 #[test]
@@ -123,11 +129,17 @@ fn too_many_candidates_is_not_mined() {
     // Value-like words are not rigid: every one of these is a candidate for the next.
     for i in 0..9 {
         let t = format!("user a{i} b{i} c{i}");
-        assert!(matches!(f.insert(&t, &limits), Placed::Member { .. }), "{t}");
+        assert!(
+            matches!(f.insert(&t, &limits), Placed::Member { .. }),
+            "{t}"
+        );
     }
     assert_eq!(f.insert("user a1 x2 y3", &limits), Placed::Alone);
     // One token off a stored template (a slot): read as its cluster.
-    assert_eq!(f.insert("user a1 b1 zz9", &limits), Placed::Joins(f.root(1)));
+    assert_eq!(
+        f.insert("user a1 b1 zz9", &limits),
+        Placed::Joins(f.root(1))
+    );
     assert_eq!(f.len(), 9);
 }
 
