@@ -152,14 +152,14 @@ fn mask_chunks(tok: &str, out: &mut String) {
         let path = b[i] == b'/' || b[i] == b'\\';
         let mut end = i;
         while end < b.len() {
-            if is_var_at(b, end) {
-                end += VAR.len();
-                continue;
-            }
-            if is_chunk_delim(b[end]) && !(path && b[end] == b'=') {
+            let c = b[end];
+            if !is_chunk_delim(c) || (path && c == b'=') {
+                end += 1;
+            } else if is_var_at(b, end) {
+                end += VAR.len(); // `<` is a chunk delimiter, `<*>` is not
+            } else {
                 break;
             }
-            end += 1;
         }
         let chunk = &tok[i..end];
         if is_host_port(b, i, end) {
