@@ -220,21 +220,18 @@ mod signals {
 }
 
 fn parse() -> ExitCode {
-    let mut input = Vec::new();
-    if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut input) {
-        eprintln!("error: cannot read stdin: {e}");
-        return ExitCode::from(3);
-    }
-    // Invalid UTF-8 is replaced, not refused: one odd byte must not lose the other lines.
-    let text = String::from_utf8_lossy(&input);
-    let text = text.strip_suffix('\n').unwrap_or(&text);
-    let lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-    let parsed = log_gardener::fingerprint::parse_lines(lines.filter(|_| !text.is_empty()));
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for (id, template) in parsed {
-        if let Err(e) = writeln!(out, "{id}\t{template}") {
-            return print_or_exit(Err(e));
+    let config = log_gardener::fingerprint::FingerprintConfig::default();
+    let input = std::io::BufReader::with_capacity(1 << 16, std::io::stdin().lock());
+    let parsed = match log_gardener::fingerprint::parse_reader(input, &config) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: cannot read stdin: {e}");
+            return ExitCode::from(3);
         }
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    if let Err(e) = parsed.write_to(&mut out) {
+        return print_or_exit(Err(e));
     }
     print_or_exit(out.flush())
 }

@@ -228,7 +228,7 @@ impl Pipeline {
             .observe(cluster, r.timestamp, r.severity, unit, None);
         // A fine id seen for the first time starts a new cluster only if no other member of
         // its cluster was ever registered (a new variant of a known cluster is not new).
-        let new_cluster = self.seen.insert(fine) && self.fingerprinter.members(cluster) <= 1;
+        let new_cluster = self.seen.insert(fine) && self.fingerprinter.members_with(fine) <= 1;
         if new_cluster {
             ev::NewCluster {
                 id: cluster,

@@ -6,7 +6,7 @@ use support::loghub;
 
 use log_gardener::entry::SeverityClass;
 use log_gardener::fingerprint::mask::mask;
-use log_gardener::fingerprint::{Fingerprinter, KeyParts};
+use log_gardener::fingerprint::{FingerprintConfig, Fingerprinter, KeyParts};
 use proptest::prelude::*;
 
 const KEY: KeyParts<'static> = KeyParts {
@@ -160,5 +160,156 @@ fn streaming_matches_batch_in_any_order() {
                 );
             }
         }
+    }
+}
+
+/// Templates drawn from a small vocabulary so that many are compatible, share word slots or
+/// differ only in how many variables they carry: the relations mining depends on.
+fn template_set() -> impl Strategy<Value = Vec<String>> {
+    let word = prop_oneof![
+        Just("session"),
+        Just("closed"),
+        Just("opened"),
+        Just("for"),
+        Just("user"),
+        Just("cyrus"),
+        Just("news"),
+        Just("test"),
+        Just("bob"),
+        Just("<*>"),
+        Just("<*>:<*>"),
+        Just("u7"),
+        Just("x9"),
+        Just("RUNNING"),
+        Just("DONE"),
+        Just("(<*>)"),
+        Just("KB"),
+        Just("rhost=<*>"),
+        Just("rhost=zummit.com"),
+        Just("delete"),
+    ];
+    let template = proptest::collection::vec(word, 1..7).prop_map(|w| w.join(" "));
+    proptest::collection::btree_set(template, 1..40).prop_map(|s| s.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn shuffled_inputs_give_identical_templates_and_ids(
+        set in template_set(),
+        seed in any::<u64>(),
+    ) {
+        // The same set of messages in another order: every message's final cluster id and
+        // template are the same.
+        let mut shuffled = set.clone();
+        let mut s = seed | 1;
+        for i in (1..shuffled.len()).rev() {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            shuffled.swap(i, (s % (i as u64 + 1)) as usize);
+        }
+        let resolve_all = |order: &[String]| {
+            let fp = Fingerprinter::new();
+            for m in order {
+                fp.fingerprint(&KEY, m);
+            }
+            set.iter()
+                .map(|m| fp.resolve(fp.fingerprint(&KEY, m)))
+                .collect::<Vec<_>>()
+        };
+        let a = resolve_all(&set);
+        prop_assert_eq!(&a, &resolve_all(&shuffled));
+        // And the batch of `log-gardener parse`, in the shuffled order, agrees with a
+        // streaming fingerprinter fed the original order.
+        let batch = log_gardener::fingerprint::parse_lines(shuffled.iter().map(String::as_str));
+        let fp = Fingerprinter::new();
+        for m in &set {
+            fp.fingerprint(&KeyParts::DEFAULT, m);
+        }
+        for (m, (id, template)) in shuffled.iter().zip(batch) {
+            let got = fp.resolve(fp.fingerprint(&KeyParts::DEFAULT, m));
+            prop_assert_eq!(got, Some(log_gardener::fingerprint::Resolved { id, template }));
+        }
+    }
+}
+
+/// A 40,000-word message (about 300 KB) used to take memory quadratic in its words; now only
+/// its first `max_tokens` tokens count, so the work is bounded whatever its length.
+#[test]
+fn a_40000_word_message_is_cut_at_max_tokens() {
+    // Distinct plain words (`kaaa`, `kaab`, ...): none is masked.
+    let word = |mut i: usize| {
+        let mut w = String::from("k");
+        for _ in 0..4 {
+            w.push((b'a' + (i % 26) as u8) as char);
+            i /= 26;
+        }
+        w
+    };
+    let words: Vec<String> = (0..40_000).map(word).collect();
+    let message = words.join(" ");
+    let config = FingerprintConfig::default();
+    let fp = Fingerprinter::with_config(config);
+    let id = fp.fingerprint(&KEY, &message);
+    let resolved = fp.resolve(id).map(|r| r.template).unwrap_or_default();
+    let tokens: Vec<&str> = resolved.split(' ').collect();
+    assert_eq!(tokens.len(), config.max_tokens + 1);
+    assert_eq!(
+        tokens[..config.max_tokens],
+        words[..config.max_tokens]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()[..]
+    );
+    assert_eq!(tokens.last(), Some(&"<*>"));
+    // Another message agreeing on the first 128 tokens is the same event, the same fine id.
+    let other = format!("{} tail differs", words[..200].join(" "));
+    assert_eq!(fp.fingerprint(&KEY, &other), id);
+    // The exported state holds the cut template only.
+    let state = fp.export();
+    assert_eq!(state.families[0].templates, vec![resolved.clone()]);
+    // A smaller cap cuts earlier.
+    let small = Fingerprinter::with_config(FingerprintConfig {
+        max_tokens: 16,
+        ..config
+    });
+    let t = small
+        .resolve(small.fingerprint(&KEY, &message))
+        .map(|r| r.template);
+    assert_eq!(t.map(|t| t.split(' ').count()), Some(17));
+}
+
+/// Many distinct messages under one key, more than a key stores: every one keeps an id that
+/// resolves (none is dropped), the stored set stops at the bound, and ids are stable across an
+/// export and restore.
+#[test]
+fn past_the_template_bound_nothing_is_dropped() {
+    let config = FingerprintConfig {
+        max_templates_per_key: 50,
+        ..FingerprintConfig::default()
+    };
+    let fp = Fingerprinter::with_config(config);
+    let vocab = [
+        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+    ];
+    let messages: Vec<String> = (0..400)
+        .map(|i| {
+            let w = |k: usize| vocab[(i / 8usize.pow(k as u32)) % 8];
+            format!("{} {} {} done", w(0), w(1), w(2))
+        })
+        .collect();
+    let ids: Vec<_> = messages.iter().map(|m| fp.fingerprint(&KEY, m)).collect();
+    let state = fp.export();
+    assert_eq!(state.families[0].templates.len(), 50);
+    for (m, id) in messages.iter().zip(&ids) {
+        let r = fp.resolve(*id);
+        assert!(r.is_some(), "{m} resolves");
+    }
+    let back = Fingerprinter::from_state_with_config(state, config);
+    for (m, id) in messages.iter().zip(&ids) {
+        assert_eq!(back.fingerprint(&KEY, m), *id);
+        assert_eq!(back.resolve(*id), fp.resolve(*id), "{m}");
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Locking: `known` (a concurrent set) is all the hot path touches. A never-seen fine id takes
 //! the `mining` mutex (families and their templates), then the `clusters` write lock to publish
-//! new canonical ids; `resolve`/`aliases` only read `clusters`.
+//! what changed; `resolve`/`aliases` only read `clusters`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -11,26 +11,36 @@ use std::sync::{Mutex, PoisonError, RwLock};
 
 use dashmap::DashSet;
 
-use super::family::Family;
+use super::clusters::{Clusters, Fine, NO_SLOT};
+use super::family::{Family, Placed};
 use super::state::{FamilyState, FingerprintState};
-use super::{mask, stack, ClusterId, KeyParts, Resolved};
+use super::{ClusterId, FingerprintConfig, KeyParts, Resolved};
 use crate::entry::SeverityClass;
 
 /// Fingerprints messages; shared by all pipeline workers (`&self`, interior locking).
 #[derive(Default)]
 pub struct Fingerprinter {
+    config: FingerprintConfig,
     known: DashSet<u64>,
     mining: Mutex<Mining>,
     clusters: RwLock<Clusters>,
 }
 
-/// One family per set of key parts, with the owned key parts for export.
+/// One entry per set of key parts seen.
 #[derive(Default)]
 struct Mining {
-    /// Key parts -> its family and the fine id of each member.
-    families: HashMap<OwnedKey, (Family, Vec<ClusterId>)>,
-    /// Key parts -> templates registered exactly (never mined).
-    exact: HashMap<OwnedKey, Vec<String>>,
+    by_key: HashMap<OwnedKey, u32>,
+    keys: Vec<KeyState>,
+}
+
+/// What one set of key parts holds: small until it has a second template (see `family.rs`).
+#[derive(Default)]
+struct KeyState {
+    family: Family,
+    /// Member -> its slot in `Clusters`.
+    slots: Vec<u32>,
+    /// Templates registered exactly (never mined).
+    exact: Vec<String>,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -57,40 +67,18 @@ impl OwnedKey {
             templates,
         }
     }
-
-    fn parts(&self) -> KeyParts<'_> {
-        KeyParts {
-            service: &self.service,
-            class: self.class,
-            location: &self.location,
-        }
-    }
 }
 
-/// Where every id points now.
-#[derive(Default)]
-struct Clusters {
-    /// Fine id -> its canonical id.
-    canonical: HashMap<u64, u64>,
-    /// Canonical id -> template.
-    templates: HashMap<u64, String>,
-    /// Former canonical id -> the canonical id it was folded into.
-    redirect: HashMap<u64, u64>,
-    /// Canonical id -> how many fine ids point at it.
-    fine_count: HashMap<u64, usize>,
-}
-
-impl Clusters {
-    fn current(&self, id: u64) -> u64 {
-        let mut c = self.canonical.get(&id).copied().unwrap_or(id);
-        // Redirect chains are acyclic (see `publish`); the bound only guards against bugs.
-        for _ in 0..64 {
-            match self.redirect.get(&c) {
-                Some(next) if *next != c => c = *next,
-                _ => break,
-            }
+impl Mining {
+    fn key_index(&mut self, key: &KeyParts<'_>) -> u32 {
+        let probe = OwnedKey::new(key);
+        if let Some(i) = self.by_key.get(&probe) {
+            return *i;
         }
-        c
+        let i = self.keys.len() as u32;
+        self.keys.push(KeyState::default());
+        self.by_key.insert(probe, i);
+        i
     }
 }
 
@@ -104,12 +92,24 @@ impl Fingerprinter {
         Self::default()
     }
 
-    /// The fine id of one message: a pure function of its key parts and masked text. A
-    /// never-seen fine id is also handed to the miner.
+    /// A fingerprinter with these bounds (`Fingerprinter::new` uses the defaults).
+    pub fn with_config(config: FingerprintConfig) -> Self {
+        Fingerprinter {
+            config,
+            ..Self::default()
+        }
+    }
+
+    pub fn config(&self) -> &FingerprintConfig {
+        &self.config
+    }
+
+    /// The fine id of one message: a pure function of its key parts and masked text (the first
+    /// `max_tokens` tokens of it). A never-seen fine id is also handed to the miner.
     pub fn fingerprint(&self, key: &KeyParts<'_>, message: &str) -> ClusterId {
         BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
-            mask::mask_into(&stack::signature(message), &mut buf);
+            super::masked_into(message, &self.config, &mut buf);
             let id = key.id_of(&buf);
             if !self.known.contains(&id.0) {
                 self.register(key, id, &buf);
@@ -132,78 +132,62 @@ impl Fingerprinter {
     pub fn resolve(&self, id: ClusterId) -> Option<Resolved> {
         let clusters = self.clusters.read().unwrap_or_else(PoisonError::into_inner);
         let c = clusters.current(id.0);
-        let template = clusters.templates.get(&c)?.clone();
+        let template = clusters.template(c)?.to_string();
         Some(Resolved {
             id: ClusterId(c),
             template,
         })
     }
 
-    /// How many fine ids belong to canonical cluster `id` now (0 for an unknown id).
-    pub fn members(&self, id: ClusterId) -> usize {
+    /// How many fine ids share fine id `fine`'s cluster now, itself included (0 for an
+    /// unknown id): 1 means its cluster has no other member.
+    pub fn members_with(&self, fine: ClusterId) -> usize {
         let clusters = self.clusters.read().unwrap_or_else(PoisonError::into_inner);
-        clusters.fine_count.get(&id.0).copied().unwrap_or(0)
+        clusters.members_with(fine.0)
     }
 
     /// Every alias (fine ids and former canonical ids) that now resolves to canonical `id`.
     pub fn aliases(&self, id: ClusterId) -> Vec<ClusterId> {
         let clusters = self.clusters.read().unwrap_or_else(PoisonError::into_inner);
-        let fine = clusters.canonical.keys();
-        let former = clusters.redirect.keys();
-        let mut out: Vec<ClusterId> = fine
-            .chain(former)
-            .filter(|a| **a != id.0 && clusters.current(**a) == id.0)
-            .map(|a| ClusterId(*a))
-            .collect();
-        out.sort_unstable();
-        out.dedup();
-        out
+        clusters.aliases(id.0).into_iter().map(ClusterId).collect()
     }
 
     /// The key parts (service, severity class, location) a fine id was registered under: what
     /// a cluster is, for deciding an alert's priority before its window closes. Rare path.
     pub fn key_of(&self, fine: ClusterId) -> Option<(String, SeverityClass, String)> {
-        let mining = self.mining.lock().unwrap_or_else(PoisonError::into_inner);
-        let in_family = mining
-            .families
-            .iter()
-            .find(|(_, (_, ids))| ids.contains(&fine))
-            .map(|(k, _)| k);
-        let exact = || {
-            mining
-                .exact
-                .iter()
-                .find(|(k, templates)| templates.iter().any(|t| k.parts().id_of(t) == fine))
-                .map(|(k, _)| k)
+        let index = {
+            let clusters = self.clusters.read().unwrap_or_else(PoisonError::into_inner);
+            clusters.fine(fine.0)?.key
         };
-        in_family
-            .or_else(exact)
-            .map(|k| (k.service.clone(), k.class, k.location.clone()))
+        let mining = self.mining.lock().unwrap_or_else(PoisonError::into_inner);
+        let (k, _) = mining.by_key.iter().find(|(_, i)| **i == index)?;
+        Some((k.service.clone(), k.class, k.location.clone()))
     }
 
-    /// The distinct masked templates with their key parts, plus the former canonical ids.
+    /// The distinct masked templates stored with their key parts, plus the former canonical
+    /// ids.
     pub fn export(&self) -> FingerprintState {
         let mining = self.mining.lock().unwrap_or_else(PoisonError::into_inner);
         let by_key = |a: &FamilyState, b: &FamilyState| {
             (&a.service, a.class, &a.location).cmp(&(&b.service, b.class, &b.location))
         };
-        let mut families: Vec<FamilyState> = mining
-            .families
-            .iter()
-            .map(|(key, (family, _))| key.state(family.templates().to_vec()))
-            .collect();
+        let mut families = Vec::new();
+        let mut exact = Vec::new();
+        for (key, i) in &mining.by_key {
+            let state = &mining.keys[*i as usize];
+            if state.family.len() > 0 {
+                families.push(key.state(state.family.templates().map(String::from).collect()));
+            }
+            if !state.exact.is_empty() {
+                exact.push(key.state(state.exact.clone()));
+            }
+        }
         families.sort_by(by_key);
-        let mut exact: Vec<FamilyState> = mining
-            .exact
-            .iter()
-            .map(|(key, templates)| key.state(templates.clone()))
-            .collect();
         exact.sort_by(by_key);
         let clusters = self.clusters.read().unwrap_or_else(PoisonError::into_inner);
         let mut redirects: Vec<(ClusterId, ClusterId)> = clusters
-            .redirect
-            .iter()
-            .map(|(a, b)| (ClusterId(*a), ClusterId(*b)))
+            .redirects()
+            .map(|(a, b)| (ClusterId(a), ClusterId(b)))
             .collect();
         redirects.sort_unstable();
         FingerprintState {
@@ -216,7 +200,12 @@ impl Fingerprinter {
     /// Rebuilds a fingerprinter from [`Fingerprinter::export`]: the same templates give the
     /// same clusters and ids.
     pub fn from_state(state: FingerprintState) -> Self {
-        let fp = Self::new();
+        Self::from_state_with_config(state, FingerprintConfig::default())
+    }
+
+    /// [`Fingerprinter::from_state`] with these bounds.
+    pub fn from_state_with_config(state: FingerprintState, config: FingerprintConfig) -> Self {
+        let fp = Self::with_config(config);
         for fam in &state.families {
             let key = KeyParts {
                 service: &fam.service,
@@ -242,80 +231,94 @@ impl Fingerprinter {
         }
         let mut clusters = fp.clusters.write().unwrap_or_else(PoisonError::into_inner);
         for (from, to) in state.redirects {
-            if clusters.current(to.0) != from.0 {
-                clusters.redirect.entry(from.0).or_insert(to.0);
-            }
+            clusters.restore_redirect(from.0, to.0);
         }
         drop(clusters);
         fp
     }
 
-    /// Rare path: mine a new template and publish the canonical ids that changed.
+    /// Rare path: mine a new template and publish what changed.
     fn register(&self, key: &KeyParts<'_>, id: ClusterId, masked: &str) {
         let mut mining = self.mining.lock().unwrap_or_else(PoisonError::into_inner);
         if self.known.contains(&id.0) {
             return; // another worker registered it while we waited
         }
-        let owned = OwnedKey::new(key);
-        let (family, fine_ids) = mining.families.entry(owned.clone()).or_default();
-        let (member, changed) = family.insert(masked.to_string());
-        debug_assert_eq!(member as usize, fine_ids.len());
-        fine_ids.push(id);
-        let updates: Vec<(u64, String)> = changed
-            .iter()
-            .map(|m| (fine_ids[*m as usize].0, family.final_template(*m)))
-            .collect();
-        publish(&self.clusters, &owned.parts(), &updates);
+        let k = mining.key_index(key);
+        let state = &mut mining.keys[k as usize];
+        let placed = state.family.insert(masked, &self.config.limits());
+        let mut clusters = self
+            .clusters
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        match placed {
+            Placed::Member {
+                member,
+                unions,
+                roots,
+            } => {
+                let slot = clusters.new_slot();
+                debug_assert_eq!(member as usize, state.slots.len());
+                state.slots.push(slot);
+                clusters.add_fine(id.0, Fine { key: k, slot }, masked);
+                publish(&mut clusters, key, state, &unions, &roots);
+            }
+            Placed::Joins(root) => {
+                let slot = state.slots[root as usize];
+                clusters.add_fine(id.0, Fine { key: k, slot }, masked);
+            }
+            Placed::Alone => {
+                let slot = NO_SLOT;
+                clusters.add_fine(id.0, Fine { key: k, slot }, masked);
+            }
+        }
+        drop(clusters);
         self.known.insert(id.0);
     }
-}
 
-impl Fingerprinter {
     /// Rare path for exact templates: the fine id is its own canonical id.
     fn register_exact(&self, key: &KeyParts<'_>, id: ClusterId, template: &str) {
         let mut mining = self.mining.lock().unwrap_or_else(PoisonError::into_inner);
         if self.known.contains(&id.0) {
             return;
         }
-        let owned = OwnedKey::new(key);
-        mining
-            .exact
-            .entry(owned.clone())
-            .or_default()
-            .push(template.to_owned());
-        publish(
-            &self.clusters,
-            &owned.parts(),
-            &[(id.0, template.to_owned())],
-        );
+        let k = mining.key_index(key);
+        mining.keys[k as usize].exact.push(template.to_owned());
+        let mut clusters = self
+            .clusters
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let fine = Fine {
+            key: k,
+            slot: NO_SLOT,
+        };
+        clusters.add_fine(id.0, fine, template);
+        drop(clusters);
         self.known.insert(id.0);
     }
 }
 
-/// Points each fine id at the canonical id of its new template; a canonical id that no fine id
-/// points at any more redirects to where its members went.
-fn publish(clusters: &RwLock<Clusters>, key: &KeyParts<'_>, updates: &[(u64, String)]) {
-    let mut c = clusters.write().unwrap_or_else(PoisonError::into_inner);
-    for (fine, template) in updates {
-        let canon = key.id_of(template).0;
-        c.templates.entry(canon).or_insert_with(|| template.clone());
-        // A canonical id that comes back into use stops redirecting (no cycles).
-        c.redirect.remove(&canon);
-        let old = c.canonical.insert(*fine, canon);
-        if old == Some(canon) {
-            continue;
-        }
-        *c.fine_count.entry(canon).or_default() += 1;
-        if let Some(old) = old {
-            let left = c.fine_count.get_mut(&old).map(|n| {
-                *n -= 1;
-                *n
-            });
-            if left == Some(0) {
-                c.fine_count.remove(&old);
-                c.redirect.insert(old, canon);
-            }
-        }
+/// Links the slots of joined components, then points each changed root at the canonical id of
+/// its template; a canonical id no root shows any more redirects to where its members went.
+fn publish(
+    clusters: &mut Clusters,
+    key: &KeyParts<'_>,
+    state: &KeyState,
+    unions: &[(u32, u32)],
+    roots: &[u32],
+) {
+    let mut released = Vec::with_capacity(unions.len());
+    for (gone, kept) in unions {
+        let (g, k) = (state.slots[*gone as usize], state.slots[*kept as usize]);
+        released.push((clusters.union(g, k), k));
+    }
+    for root in roots {
+        let template = state.family.final_of_root(*root);
+        let slot = state.slots[*root as usize];
+        clusters.set_root(slot, key.id_of(template).0, template);
+    }
+    for (old, kept) in released {
+        let to = clusters.slot_canonical(kept);
+        clusters.release(old, to);
     }
 }
 

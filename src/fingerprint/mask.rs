@@ -43,7 +43,7 @@ pub fn mask_into(message: &str, out: &mut String) {
                 continue;
             }
         }
-        if out.ends_with("<*> ") {
+        if tok.starts_with("HTTP/") && out.ends_with("<*> ") {
             if let Some(rest) = http_version_rest(tok) {
                 // `"GET /path HTTP/1.1"`: the target and the protocol version are one value.
                 out.pop();
@@ -79,8 +79,22 @@ pub fn push_var(out: &mut String) {
 
 /// One whitespace-free token.
 fn mask_token(tok: &str, out: &mut String) {
-    if let Some(at) = tok.find("://") {
-        let b = tok.as_bytes();
+    let b = tok.as_bytes();
+    // Fast paths for the commonest tokens, with the result the general path gives them: a word
+    // of letters is a variable only as a value word (`true`, `null`), digits always are.
+    if b.iter().all(u8::is_ascii_alphabetic) {
+        if is_var_word(b) {
+            push_var(out);
+        } else {
+            out.push_str(tok);
+        }
+        return;
+    }
+    if b.iter().all(u8::is_ascii_digit) {
+        push_var(out);
+        return;
+    }
+    if let Some(at) = scheme_sep(b) {
         let mut start = at;
         while start > 0 && (b[start - 1].is_ascii_alphanumeric() || b"+.-".contains(&b[start - 1]))
         {
@@ -105,6 +119,11 @@ fn mask_token(tok: &str, out: &mut String) {
         }
     }
     mask_chunks(tok, out);
+}
+
+/// Where `://` first occurs.
+fn scheme_sep(b: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b':', b).find(|&i| b[i + 1..].starts_with(b"//"))
 }
 
 /// Splits a token at chunk delimiters and masks each chunk.
@@ -133,14 +152,14 @@ fn mask_chunks(tok: &str, out: &mut String) {
         let path = b[i] == b'/' || b[i] == b'\\';
         let mut end = i;
         while end < b.len() {
-            if is_var_at(b, end) {
-                end += VAR.len();
-                continue;
-            }
-            if is_chunk_delim(b[end]) && !(path && b[end] == b'=') {
+            let c = b[end];
+            if !is_chunk_delim(c) || (path && c == b'=') {
+                end += 1;
+            } else if is_var_at(b, end) {
+                end += VAR.len(); // `<` is a chunk delimiter, `<*>` is not
+            } else {
                 break;
             }
-            end += 1;
         }
         let chunk = &tok[i..end];
         if is_host_port(b, i, end) {
@@ -186,7 +205,22 @@ fn mask_subchunk(s: &str, out: &mut String) {
         _ => (s, ""),
     };
     let c = core.as_bytes();
-    if is_uuid(c) || is_email(c) || is_id_like(c) || is_domain(c) {
+    // One pass for the bytes each shape needs, so most words skip the shape checks.
+    let (mut at, mut joined, mut digit, mut dotted) = (false, false, false, false);
+    for (i, ch) in c.iter().enumerate() {
+        match ch {
+            b'@' => at = true,
+            b'_' | b'-' => joined |= i > 0,
+            b'0'..=b'9' => digit = true,
+            b'.' => dotted = true,
+            _ => {}
+        }
+    }
+    let shaped = (c.len() == 36 && is_uuid(c))
+        || (at && is_email(c))
+        || (joined && digit && is_id_like(c))
+        || (dotted && is_domain(c));
+    if shaped {
         push_var(out);
         out.push_str(dot);
         return;

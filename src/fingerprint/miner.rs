@@ -13,7 +13,7 @@
 //! members share and writes `<*>` (with the punctuation all values share, like `(<*>)`) where
 //! they differ.
 
-use super::mask::{push_var, VAR};
+use super::mask::VAR;
 
 /// How two tokens at the same position differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +41,26 @@ pub fn is_var_shaped(t: &str) -> bool {
 /// Length of the common prefix of `a` and `b`, backed off so it ends at a delimiter and never
 /// inside a `<*>`.
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
-    let mut p = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    backoff_prefix(a, raw_prefix(a, b))
+}
+
+/// Bytes `a` and `b` share at the start.
+pub fn raw_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// Bytes `a` and `b` share at the end.
+pub fn raw_suffix(a: &[u8], b: &[u8]) -> usize {
+    a.iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// The longest prefix of `a[..p]` that ends at a delimiter and not inside a `<*>` (monotone in
+/// `p`, so backing off the shortest shared prefix of a set is the set's backed-off prefix).
+pub fn backoff_prefix(a: &[u8], mut p: usize) -> usize {
     while p > 0 {
         let open_var = a[..p].ends_with(b"<") || a[..p].ends_with(b"<*");
         if open_var || a[p - 1].is_ascii_alphanumeric() || a[p - 1] >= 0x80 {
@@ -56,13 +75,12 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 /// Length of the common suffix (after `skip` prefix bytes), backed off the same way.
 fn common_suffix(a: &[u8], b: &[u8], skip: usize) -> usize {
     let max = a.len().min(b.len()) - skip;
-    let mut s = a
-        .iter()
-        .rev()
-        .zip(b.iter().rev())
-        .take(max)
-        .take_while(|(x, y)| x == y)
-        .count();
+    backoff_suffix(a, raw_suffix(a, b).min(max))
+}
+
+/// The longest suffix of `a` no longer than `s` that starts at a delimiter and not inside a
+/// `<*>` (monotone in `s`).
+pub fn backoff_suffix(a: &[u8], mut s: usize) -> usize {
     while s > 0 {
         let tail = &a[a.len() - s..];
         let open_var = tail.starts_with(b">") || tail.starts_with(b"*>");
@@ -135,12 +153,16 @@ fn contains_var(m: &[u8]) -> bool {
 }
 
 /// Whether two templates (same token count) are one event.
+#[cfg(test)]
 pub fn compatible(a: &[&str], b: &[&str]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
+    a.len() == b.len() && compatible_pairs(a.iter().copied().zip(b.iter().copied()), a.len())
+}
+
+/// [`compatible`] over the aligned tokens of two templates of `len` tokens, stopping at the first
+/// pair that rules it out.
+pub fn compatible_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>, len: usize) -> bool {
     let (mut words, mut differ, mut shared) = (0, 0, 0);
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+    for (i, (x, y)) in pairs.enumerate() {
         match token_diff(x, y) {
             Diff::Same if x == y && !is_var_shaped(x) => shared += 1,
             Diff::Same => {}
@@ -157,77 +179,40 @@ pub fn compatible(a: &[&str], b: &[&str]) -> bool {
     // Same event: more shared words than differing ones, and one value-like word or at most a
     // third of the words differing.
     // (Templates that differ only in the shape of their variables are always one.)
-    differ == 0 || (shared > 0 && differ <= shared && (words <= 1 || words * 3 < a.len()))
+    differ == 0 || (shared > 0 && differ <= shared && (words <= 1 || words * 3 < len))
 }
 
-/// For each plain lower-case word after the first token: the template with that word blanked
-/// (the slot) and the word. Templates sharing a slot differ in that word only.
-pub fn word_slots(template: &str) -> Vec<(String, &str)> {
-    let toks: Vec<&str> = template.split(' ').collect();
-    let mut out = Vec::new();
-    for (i, word) in toks.iter().enumerate().skip(1) {
-        if word.len() < 3 || !word.bytes().all(|c| c.is_ascii_lowercase()) {
-            continue;
-        }
-        let mut key = String::with_capacity(template.len());
-        for (j, t) in toks.iter().enumerate() {
-            key.push_str(if i == j { "\u{0}" } else { t });
-            key.push(' ');
-        }
-        out.push((key, *word));
-    }
-    out
+/// A token that can only ever be equal to or [`Diff::Hard`] against another such token: no
+/// variable, no digit, no inner punctuation, no unit. Two templates whose rigid tokens differ at
+/// one position are never [`compatible`], which is what lets `index.rs` look partners up by
+/// their rigid tokens instead of comparing with every template.
+pub fn is_rigid(t: &str) -> bool {
+    let b = t.as_bytes();
+    !b.is_empty()
+        && !contains_var(b)
+        && !is_value_like(b)
+        && !b
+            .split(|c| !(c.is_ascii_alphanumeric() || *c >= 0x80))
+            .any(is_unit)
 }
 
 /// The template shared by `members` (same token count, at least one).
+#[cfg(test)]
 pub fn merge(members: &[Vec<&str>]) -> String {
-    let Some(first) = members.first() else {
+    use super::columns::Columns;
+    let Some((first, rest)) = members.split_first() else {
         return String::new();
     };
-    let mut tokens: Vec<(String, bool)> = Vec::with_capacity(first.len());
-    for (i, tok) in first.iter().enumerate() {
-        let column = members.iter().filter_map(|m| m.get(i).copied());
-        tokens.push(merge_column(tok, column));
+    let mut cols = Columns::of(first);
+    for m in rest {
+        cols.absorb(first, &Columns::of(m), m);
     }
-    join(&tokens)
-}
-
-/// One position: the shared token, or `<*>` with the shared punctuation. The flag says whether
-/// the position became a variable by mining (a word was seen there).
-fn merge_column<'a>(first: &'a str, column: impl Iterator<Item = &'a str>) -> (String, bool) {
-    let (mut pre, mut suf) = (first.len(), 0usize);
-    let mut same = true;
-    let mut all_vars = is_var_shaped(first);
-    let (mut pre_set, mut suf_set) = (false, false);
-    for t in column {
-        if t == first {
-            continue;
-        }
-        same = false;
-        all_vars &= is_var_shaped(t);
-        let p = common_prefix(first.as_bytes(), t.as_bytes()).min(pre);
-        pre = if pre_set { pre.min(p) } else { p };
-        pre_set = true;
-        let s = common_suffix(first.as_bytes(), t.as_bytes(), pre);
-        suf = if suf_set { suf.min(s) } else { s };
-        suf_set = true;
-    }
-    if same {
-        return (first.to_string(), false);
-    }
-    if all_vars {
-        return (VAR.to_string(), false);
-    }
-    let suf = suf.min(first.len() - pre);
-    let mut out = first[..pre].to_string();
-    push_var(&mut out);
-    out.push_str(&first[first.len() - suf..]);
-    (out, true)
+    cols.render(first)
 }
 
 /// Joins tokens with spaces; a mined variable next to another variable is one variable (a
 /// value that spans two words, like `5.2 KB`).
-fn join(tokens: &[(String, bool)]) -> String {
+pub fn join(tokens: &[(String, bool)]) -> String {
     let mut out = String::new();
     let mut prev_mined = false;
     for (tok, mined) in tokens {
@@ -249,6 +234,7 @@ fn join(tokens: &[(String, bool)]) -> String {
 /// a unit. Templates of different lengths with the same signature differ only in how many
 /// variables they carry (`delete <*>` / `delete <*> <*> <*>`, `<*> bytes sent` /
 /// `<*> bytes (<*> KB) sent`), so they are one event. Empty when the template has no words.
+#[cfg(test)]
 pub fn signature(template: &str) -> String {
     let mut sig = String::new();
     for tok in template.split(' ').filter(|t| is_constant_token(t)) {
@@ -256,6 +242,18 @@ pub fn signature(template: &str) -> String {
         sig.push('\u{1f}');
     }
     sig
+}
+
+/// A hash of [`signature`] without building it; `None` for a template without words.
+pub fn signature_hash(template: &str) -> Option<u128> {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    let mut any = false;
+    for tok in template.split(' ').filter(|t| is_constant_token(t)) {
+        h.update(tok.as_bytes());
+        h.update(&[0x1f]);
+        any = true;
+    }
+    any.then(|| h.digest128())
 }
 
 fn is_constant_token(t: &str) -> bool {

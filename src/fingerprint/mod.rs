@@ -8,26 +8,34 @@
 //! masked templates seen per key (never on arrival order), so replicas that saw the same
 //! messages agree. When a cluster generalizes, its former canonical id becomes an alias.
 //!
-//! Hot path ([`Fingerprinter::fingerprint`]): mask into a per-thread buffer, hash, one
-//! concurrent-set lookup. Mining runs only when a never-seen fine id appears.
+//! Hot path ([`Fingerprinter::fingerprint`]): mask into a per-thread buffer, cut it at
+//! `max_tokens` tokens, hash, one concurrent-set lookup. Mining runs only when a never-seen fine
+//! id appears, and its work is bounded ([`FingerprintConfig`]).
 
 pub mod mask;
 pub mod stack;
 
 mod canon;
+mod clusters;
+mod columns;
+mod config;
 mod family;
+mod index;
 mod miner;
 mod shapes;
 mod state;
 mod words;
 
 pub use canon::Fingerprinter;
+pub use config::{cap_tokens, FingerprintConfig};
 pub use state::{FamilyState, FingerprintState};
 
 use std::fmt;
 
+use std::collections::hash_map::Entry;
+use std::io::{self, Write};
+
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::Xxh3;
 
 use crate::entry::SeverityClass;
 
@@ -83,55 +91,190 @@ impl KeyParts<'_> {
         location: "",
     };
 
-    fn hasher(&self) -> Xxh3 {
-        let mut h = Xxh3::with_seed(SEED);
-        // Unit separators keep ("ab", "c") and ("a", "bc") apart.
-        for part in [self.service, self.class.as_str(), self.location] {
-            h.update(part.as_bytes());
-            h.update(&[0x1f]);
-        }
-        h
-    }
-
     /// The id of a template under these key parts (fine ids hash the masked text, canonical ids
     /// the mined template).
     pub fn id_of(&self, template: &str) -> ClusterId {
-        let mut h = self.hasher();
-        h.update(template.as_bytes());
-        ClusterId(h.digest())
+        // One-shot xxh3 over the same bytes the streaming hasher sees (same digest, a fraction
+        // of the cost for short texts), in a per-thread scratch buffer.
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            s.clear();
+            for part in [self.service, self.class.as_str(), self.location] {
+                s.extend_from_slice(part.as_bytes());
+                s.push(0x1f); // unit separators keep ("ab", "c") and ("a", "bc") apart
+            }
+            s.extend_from_slice(template.as_bytes());
+            let id = ClusterId(xxhash_rust::xxh3::xxh3_64_with_seed(&s, SEED));
+            if s.capacity() > 1 << 16 {
+                *s = Vec::new(); // a giant message must not pin its buffer
+            }
+            id
+        })
     }
+}
+
+/// The text a message is fingerprinted by: its traceback signature (or itself), masked, cut at
+/// `max_tokens` tokens.
+pub fn masked_into(message: &str, config: &FingerprintConfig, out: &mut String) {
+    mask::mask_into(&stack::signature(message), out);
+    cap_tokens(out, config.max_tokens);
 }
 
 /// For `log-gardener parse`: one message per line → (cluster id, template), one per input, in
 /// order. Masks everything, mines over the whole set, then reports each line's final template.
 pub fn parse_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<(ClusterId, String)> {
-    let key = KeyParts::DEFAULT;
-    let mut family = family::Family::new();
-    let mut member_of: std::collections::HashMap<String, u32> = Default::default();
-    let mut line_members = Vec::new();
-    let mut buf = String::new();
+    let parsed = parse_batch(lines, &FingerprintConfig::default());
+    (0..parsed.len())
+        .map(|i| {
+            let (id, t) = parsed.get(i);
+            (id, t.to_string())
+        })
+        .collect()
+}
+
+/// [`parse_lines`] without a string per line: each distinct result once, and per line which.
+pub fn parse_batch<'a>(
+    lines: impl IntoIterator<Item = &'a str>,
+    config: &FingerprintConfig,
+) -> Parsed {
+    let mut batch = Batch::new(config);
     for line in lines {
-        mask::mask_into(&stack::signature(line), &mut buf);
-        let member = match member_of.get(buf.as_str()) {
-            Some(m) => *m,
-            None => {
-                let (m, _) = family.insert(buf.clone());
-                member_of.insert(buf.clone(), m);
-                m
+        batch.push(line);
+    }
+    batch.finish()
+}
+
+/// [`parse_batch`] over a reader, one message per line (`\n` or `\r\n`), read as it comes:
+/// memory holds the distinct templates, not the input. Invalid UTF-8 is replaced, not refused:
+/// one odd byte must not lose the other lines. A lone `\n` is no line.
+pub fn parse_reader(mut input: impl io::BufRead, config: &FingerprintConfig) -> io::Result<Parsed> {
+    let mut batch = Batch::new(config);
+    let (mut line, mut bare) = (Vec::new(), false);
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        bare = batch.lines.is_empty() && line == b"\n";
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        match std::str::from_utf8(text) {
+            Ok(t) => batch.push(t),
+            Err(_) => batch.push(&String::from_utf8_lossy(text)),
+        }
+    }
+    if bare && batch.lines.len() == 1 {
+        batch.lines.clear();
+    }
+    Ok(batch.finish())
+}
+
+/// Lines being parsed: the family, each distinct masked text once, and per line which.
+struct Batch<'c> {
+    config: &'c FingerprintConfig,
+    limits: family::Limits,
+    family: family::Family,
+    seen: index::IdMap<u64, u32>,
+    distinct: Vec<Origin>,
+    lines: Vec<u32>,
+    buf: String,
+}
+
+impl<'c> Batch<'c> {
+    fn new(config: &'c FingerprintConfig) -> Self {
+        Batch {
+            config,
+            limits: config.limits(),
+            family: family::Family::new(),
+            seen: Default::default(),
+            distinct: Vec::new(),
+            lines: Vec::new(),
+            buf: String::new(),
+        }
+    }
+
+    fn push(&mut self, line: &str) {
+        masked_into(line, self.config, &mut self.buf);
+        let d = match self.seen.entry(KeyParts::DEFAULT.id_of(&self.buf).0) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(v) => {
+                self.distinct
+                    .push(match self.family.insert(&self.buf, &self.limits) {
+                        family::Placed::Member { member, .. } => Origin::Member(member),
+                        family::Placed::Joins(root) => Origin::Member(root),
+                        family::Placed::Alone => Origin::Alone(self.buf.as_str().into()),
+                    });
+                *v.insert(self.distinct.len() as u32 - 1)
             }
         };
-        line_members.push(member);
+        self.lines.push(d);
     }
-    let finals: Vec<(ClusterId, String)> = (0..family.templates().len() as u32)
-        .map(|m| {
-            let t = family.final_template(m);
-            (key.id_of(&t), t)
-        })
-        .collect();
-    line_members
-        .into_iter()
-        .map(|m| finals[m as usize].clone())
-        .collect()
+
+    fn finish(self) -> Parsed {
+        let results = self
+            .distinct
+            .iter()
+            .map(|o| {
+                let t = match o {
+                    Origin::Member(m) => self.family.final_template(*m),
+                    Origin::Alone(t) => t.to_string(),
+                };
+                (KeyParts::DEFAULT.id_of(&t), t)
+            })
+            .collect();
+        Parsed {
+            results,
+            lines: self.lines,
+        }
+    }
+}
+
+/// Where a distinct masked text of a batch went: a stored member (or the member whose cluster
+/// it reads as), or its own cluster.
+enum Origin {
+    Member(u32),
+    Alone(Box<str>),
+}
+
+/// The outcome of [`parse_batch`].
+pub struct Parsed {
+    /// Distinct (cluster id, template) pairs.
+    results: Vec<(ClusterId, String)>,
+    /// Per input line: its index in `results`.
+    lines: Vec<u32>,
+}
+
+impl Parsed {
+    /// Input lines.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Line `i`'s cluster id and template.
+    pub fn get(&self, i: usize) -> (ClusterId, &str) {
+        let (id, t) = &self.results[self.lines[i] as usize];
+        (*id, t)
+    }
+
+    /// Writes `id<TAB>template` per input line, each distinct line formatted once.
+    pub fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
+        let rendered: Vec<Vec<u8>> = self
+            .results
+            .iter()
+            .map(|(id, t)| format!("{id}\t{t}\n").into_bytes())
+            .collect();
+        for l in &self.lines {
+            out.write_all(&rendered[*l as usize])?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -151,6 +294,32 @@ mod tests {
     }
 
     const GOLDEN: &str = "8c52e363bdeb2a5b";
+
+    #[test]
+    fn parse_reader_reads_lines_like_parse_lines() {
+        let count = |input: &[u8]| {
+            let parsed = parse_reader(input, &FingerprintConfig::default());
+            parsed.map(|p| p.len()).unwrap_or(usize::MAX)
+        };
+        assert_eq!(count(b""), 0);
+        assert_eq!(count(b"\n"), 0);
+        assert_eq!(count(b"\n\n"), 2);
+        assert_eq!(count(b"a"), 1);
+        assert_eq!(count(b"a\r\nb"), 2);
+        assert_eq!(count(b"a\nb\n"), 2);
+        let text: &[u8] = b"took 5s\r\nbad \xff byte\ntook 7s\n";
+        let parsed = parse_reader(text, &FingerprintConfig::default());
+        let parsed = parsed.unwrap_or_else(|e| panic!("{e}"));
+        let lines = ["took 5s", "bad \u{fffd} byte", "took 7s"];
+        let want = parse_lines(lines);
+        let got: Vec<(ClusterId, &str)> = (0..parsed.len()).map(|i| parsed.get(i)).collect();
+        let want: Vec<(ClusterId, &str)> = want.iter().map(|(i, t)| (*i, t.as_str())).collect();
+        assert_eq!(got, want);
+        let mut out = Vec::new();
+        parsed.write_to(&mut out).unwrap_or_else(|e| panic!("{e}"));
+        let first = format!("{}\ttook <*>\n", want[0].0);
+        assert!(String::from_utf8_lossy(&out).starts_with(&first));
+    }
 
     #[test]
     fn parse_lines_merges_values_and_keeps_events_apart() {

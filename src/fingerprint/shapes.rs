@@ -31,7 +31,7 @@ pub(super) fn is_word_delim(b: u8) -> bool {
 /// An already masked `<*>` starts at `i`: it reads as a word, not as delimiters, so masking a
 /// template again changes nothing.
 pub(super) fn is_var_at(b: &[u8], i: usize) -> bool {
-    b[i..].starts_with(VAR.as_bytes())
+    b[i] == b'<' && b[i..].starts_with(VAR.as_bytes())
 }
 
 /// Whether the byte before `i` ends a word (a masked `<*>` counts as one).

@@ -20,7 +20,7 @@ const PY_HEADER: &str = "Traceback (most recent call last):";
 /// unallocated.
 pub fn signature(message: &str) -> Cow<'_, str> {
     // Every traceback spans lines; most messages do not, and this test is a memchr.
-    if !message.contains('\n') {
+    if memchr::memchr(b'\n', message.as_bytes()).is_none() {
         return Cow::Borrowed(message);
     }
     let trace = if message.contains(PY_HEADER) {
