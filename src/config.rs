@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::TimeDelta;
 
-pub use counting::{MAX_BUCKETS_PER_WINDOW, MAX_HISTORY};
+pub use counting::{FingerprintSettings, MAX_BUCKETS_PER_WINDOW, MAX_HISTORY};
 pub use duration::{format_duration, parse_duration};
 pub use live::{LiveSettings, OnMalformed, PubSubSettings, Watermark};
 pub use obs::{AlertSettings, MetricsSettings};
@@ -88,6 +88,8 @@ pub struct Settings {
     pub issue_min_priority: Priority,
     pub worklog_dir: PathBuf,
     pub max_entry_bytes: usize,
+    /// Bounds of fingerprinting and of the clusters held (`[fingerprint]`).
+    pub fingerprint: FingerprintSettings,
     /// The subscription `run` pulls from.
     pub pubsub: PubSubSettings,
     /// Checkpointing and window closing of `run`.
@@ -190,6 +192,7 @@ impl TryFrom<RawConfig> for Settings {
             )?,
             worklog_dir: PathBuf::from(&raw.report.dir),
             max_entry_bytes: counting::max_entry_bytes(&raw.input)?,
+            fingerprint: counting::fingerprint_settings(&raw.fingerprint)?,
             github: github::github(&raw.github)?,
             pubsub: live::pubsub_settings(&raw.pubsub)?,
             live: live::live_settings(&raw.live)?,

@@ -2,6 +2,7 @@
 //! and closing windows into reports. No I/O and no clock: the caller passes time in, so a
 //! replay, a live run and a test drive exactly the same code.
 
+mod bounds;
 mod snapshot;
 
 use std::collections::HashSet;
@@ -76,6 +77,8 @@ pub struct Pipeline {
     incidents: Tracker,
     /// Silent windows jumped over, not yet told in a report.
     pending_silence: Option<Silence>,
+    /// Keys and clusters held, bounded.
+    bounds: bounds::Bounds,
 }
 
 /// Two silent stretches back to back, as one.
@@ -105,6 +108,10 @@ impl Pipeline {
             horizon: settings.stitch.horizon,
             ..StitchConfig::default()
         };
+        let bounds = bounds::Bounds::new(
+            settings.fingerprint.max_keys,
+            settings.fingerprint.max_clusters,
+        );
         Pipeline {
             schedule: Schedule::new(&settings.window),
             stitcher: match input {
@@ -122,6 +129,7 @@ impl Pipeline {
             counts: Counts::default(),
             incidents: Tracker::new(LinkConfig::default(), GroupConfig::default()),
             pending_silence: None,
+            bounds,
         }
     }
 
@@ -131,7 +139,7 @@ impl Pipeline {
             Schedule::new(&settings.window),
             settings.window.history,
         ));
-        let fingerprinter = Arc::new(Fingerprinter::new());
+        let fingerprinter = Arc::new(Fingerprinter::with_config(settings.fingerprint.config));
         Pipeline::new(settings, fingerprinter, store, Boundedness::Bounded)
     }
 
@@ -198,7 +206,7 @@ impl Pipeline {
     }
 
     fn observe(&mut self, r: &Record) -> Counted {
-        let fine = fingerprint_of(&self.fingerprinter, r);
+        let fine = self.fingerprint_of(r);
         let obs = Observation {
             id: fine,
             at: r.timestamp,
@@ -347,6 +355,25 @@ impl Pipeline {
         report
     }
 
+    /// The fine cluster id of a record, within the cardinality bounds.
+    fn fingerprint_of(&mut self, r: &Record) -> ClusterId {
+        let location = location_key(&r.location);
+        let class = r.severity.class();
+        let (service, location) = self.bounds.key(&r.service, class, &location);
+        let key = KeyParts {
+            service,
+            class,
+            location,
+        };
+        let fp = &self.fingerprinter;
+        let fine = match r.kind {
+            MessageKind::Text => fp.fingerprint(&key, &r.message),
+            MessageKind::Request => fp.fingerprint_exact(&key, &r.message),
+        };
+        self.bounds
+            .cluster(fine, self.store.as_ref(), fp, service, class)
+    }
+
     /// Entries of canonical cluster `id` (all its aliases) in the hour before `now`.
     pub fn count_last(&self, id: ClusterId, now: DateTime<Utc>) -> u64 {
         let span = WindowSpan {
@@ -356,20 +383,6 @@ impl Pipeline {
         let mut ids = self.fingerprinter.aliases(id);
         ids.push(id);
         ids.into_iter().map(|a| self.store.count_in(a, span)).sum()
-    }
-}
-
-/// The fine cluster id of a record.
-fn fingerprint_of(fp: &Fingerprinter, r: &Record) -> ClusterId {
-    let location = location_key(&r.location);
-    let key = KeyParts {
-        service: &r.service,
-        class: r.severity.class(),
-        location: &location,
-    };
-    match r.kind {
-        MessageKind::Text => fp.fingerprint(&key, &r.message),
-        MessageKind::Request => fp.fingerprint_exact(&key, &r.message),
     }
 }
 
@@ -561,5 +574,49 @@ mod tests {
         );
         // The quiet hour is no window of the cluster: its baseline is its one earlier window.
         assert_eq!(reports[2].clusters[0].baseline, Some(1.0));
+    }
+
+    #[test]
+    fn past_the_cluster_bound_entries_are_counted_as_unclustered_never_dropped() {
+        let mut s = Settings::load(None).unwrap();
+        s.fingerprint.max_clusters = 16;
+        let store = Arc::new(MemoryStore::new(Schedule::new(&s.window), s.window.history));
+        let s = Arc::new(s);
+        let mut p = Pipeline::new(
+            s,
+            Arc::new(Fingerprinter::new()),
+            store,
+            Boundedness::Bounded,
+        );
+        let words = [
+            "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+        ];
+        let mut out = Vec::new();
+        for i in 0..64u64 {
+            let msg = format!(
+                "{} {} went wrong",
+                words[(i % 8) as usize],
+                words[(i / 8) as usize]
+            );
+            let v = serde_json::json!({"timestamp": "2025-09-15T19:10:00Z", "severity": "ERROR",
+                "textPayload": msg, "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}});
+            p.ingest(&raw(&v, i), &mut out);
+        }
+        let reports = p.finish(&mut out);
+        let r = &reports[0];
+        assert_eq!(r.totals.entries, 64, "every entry counted");
+        let over: Vec<_> = r
+            .clusters
+            .iter()
+            .filter(|c| c.template.starts_with("<unclustered"))
+            .collect();
+        assert_eq!(
+            over.len(),
+            1,
+            "{:#?}",
+            r.clusters.iter().map(|c| &c.template).collect::<Vec<_>>()
+        );
+        assert_eq!(over[0].rule.as_deref(), Some("cardinality-overflow"));
+        assert!(r.clusters.len() <= 17);
     }
 }

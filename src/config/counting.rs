@@ -3,7 +3,7 @@
 
 use chrono::TimeDelta;
 
-use super::raw::{RawInput, RawStitch, RawWindow};
+use super::raw::{RawFingerprint, RawInput, RawStitch, RawWindow};
 use super::{dur_in, in_range, invalid, ConfigError, StitchSettings, WindowSettings};
 
 /// Buckets per window at most: each cluster keeps up to this many counters per window.
@@ -76,4 +76,30 @@ pub(super) fn stitch_settings(s: &RawStitch) -> Result<StitchSettings, ConfigErr
 /// Pub/Sub carries at most 10 MB per message; Cloud Logging's own limit is 256 KB.
 pub(super) fn max_entry_bytes(i: &RawInput) -> Result<usize, ConfigError> {
     in_range("input.max_entry_bytes", i.max_entry_bytes, 1024, 10 << 20)
+}
+
+/// Bounds of fingerprinting and of the clusters held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FingerprintSettings {
+    pub config: crate::fingerprint::FingerprintConfig,
+    pub max_keys: usize,
+    pub max_clusters: usize,
+}
+
+pub(super) fn fingerprint_settings(f: &RawFingerprint) -> Result<FingerprintSettings, ConfigError> {
+    let config = crate::fingerprint::FingerprintConfig {
+        max_tokens: in_range("fingerprint.max_tokens", f.max_tokens, 8, 4096)?,
+        max_templates_per_key: in_range(
+            "fingerprint.max_templates_per_key",
+            f.max_templates_per_key,
+            16,
+            1_000_000,
+        )?,
+        ..crate::fingerprint::FingerprintConfig::default()
+    };
+    Ok(FingerprintSettings {
+        config,
+        max_keys: in_range("fingerprint.max_keys", f.max_keys, 16, 1_000_000)?,
+        max_clusters: in_range("fingerprint.max_clusters", f.max_clusters, 16, 10_000_000)?,
+    })
 }

@@ -16,6 +16,8 @@ pub struct RawConfig {
     pub report: RawReport,
     /// Limits on input.
     pub input: RawInput,
+    /// Bounds of fingerprinting: work per message, clusters held.
+    pub fingerprint: RawFingerprint,
     /// GitHub issues, one per cluster at or above `report.issue_min_priority`.
     pub github: RawGithub,
     /// The Pub/Sub subscription `run` pulls from.
@@ -97,6 +99,22 @@ pub struct RawReport {
     pub dir: String,
     /// Clusters at or above this priority get a GitHub issue action in the plan.
     pub issue_min_priority: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFingerprint {
+    /// Tokens of a message that count for its cluster; the rest reads as one trailing `<*>`.
+    pub max_tokens: usize,
+    /// Distinct templates mined per key (service, severity class, logger); past it a template
+    /// joins a stored one it differs from in one token, else is a cluster of its own.
+    pub max_templates_per_key: usize,
+    /// Distinct keys (service, severity class, logger) at most; entries of further loggers are
+    /// clustered under their service's `<other loggers>`, of further services under `<other>`.
+    pub max_keys: usize,
+    /// Distinct clusters held in the open windows at most; entries of further message kinds
+    /// are counted in their service's `<unclustered>` cluster (reported and alerted on).
+    pub max_clusters: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

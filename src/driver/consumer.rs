@@ -102,12 +102,15 @@ impl Consumer {
         let (store, pipeline, recent, max_event_time) = match checkpoint {
             None => {
                 let store = Arc::new(MemoryStore::new(schedule, history));
-                let fp = Arc::new(Fingerprinter::new());
+                let fp = Arc::new(Fingerprinter::with_config(settings.fingerprint.config));
                 let p = Pipeline::new(settings.clone(), fp, store.clone(), input);
                 (store, p, durable.then(|| RecentIds::new(dedupe)), None)
             }
             Some(c) => {
-                let fp = Arc::new(Fingerprinter::from_state(c.clusters));
+                let fp = Arc::new(Fingerprinter::from_state_with_config(
+                    c.clusters,
+                    settings.fingerprint.config,
+                ));
                 let store = Arc::new(MemoryStore::restore(schedule, history, c.store));
                 let p = Pipeline::restore(settings.clone(), fp, store.clone(), c.pipeline);
                 let recent = durable.then(|| RecentIds::from_vec(dedupe, c.recent_ids));

@@ -33,6 +33,9 @@ pub struct PipelineSnapshot {
     /// Silent windows jumped over, not yet told in a report.
     #[serde(default)]
     pub pending_silence: Option<crate::report::Silence>,
+    /// Hashes of the keys seen (the cardinality bound).
+    #[serde(default)]
+    pub keys: Vec<u64>,
 }
 
 impl Pipeline {
@@ -53,6 +56,7 @@ impl Pipeline {
                 .collect(),
             incidents: self.incidents.snapshot(),
             pending_silence: self.pending_silence,
+            keys: self.bounds.snapshot(),
         }
     }
 
@@ -71,6 +75,7 @@ impl Pipeline {
         p.next = snap.next;
         p.counts = snap.counts;
         p.pending_silence = snap.pending_silence;
+        p.bounds.restore(snap.keys);
         p.incidents = Tracker::restore(
             LinkConfig::default(),
             GroupConfig::default(),

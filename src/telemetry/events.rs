@@ -68,6 +68,25 @@ impl SourceUnavailable<'_> {
     }
 }
 
+/// A cardinality bound was reached: entries past it are clustered coarser (never dropped).
+/// Said once per run.
+pub struct CardinalityLimit {
+    pub key: &'static str,
+    pub limit: usize,
+    pub into: &'static str,
+}
+
+impl CardinalityLimit {
+    pub fn emit(self) {
+        tracing::warn!(
+            key = self.key,
+            limit = self.limit,
+            into = self.into,
+            "cardinality bound reached; further entries are clustered coarser, none is dropped"
+        );
+    }
+}
+
 /// An entry for a window that had already closed.
 pub struct LateEntry {
     pub at: DateTime<Utc>,

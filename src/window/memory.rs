@@ -99,6 +99,14 @@ impl WindowStore for MemoryStore {
         }
     }
 
+    fn holds(&self, id: ClusterId) -> bool {
+        self.cells.contains_key(&id)
+    }
+
+    fn clusters(&self) -> usize {
+        self.cells.len()
+    }
+
     fn count_in(&self, id: ClusterId, span: WindowSpan) -> u64 {
         self.cells
             .get(&id)

@@ -74,6 +74,10 @@ pub struct ClosedWindow {
 pub trait WindowStore: Send + Sync {
     /// Counts one entry in its bucket.
     fn record(&self, obs: &Observation<'_>) -> Recorded;
+    /// Whether fine cluster `id` has a cell (entries in an open window, or history).
+    fn holds(&self, id: ClusterId) -> bool;
+    /// How many fine clusters have a cell.
+    fn clusters(&self) -> usize;
     /// Entries of fine cluster `id` inside `span` (exact to one bucket).
     fn count_in(&self, id: ClusterId, span: WindowSpan) -> u64;
     /// Closes `span`: returns what every cluster did in it, remembers the counts as history
