@@ -99,6 +99,12 @@ pub struct GithubSettings {
     pub logging_project: Option<String>,
     /// `None`: the worklog directory.
     pub state_dir: Option<PathBuf>,
+    /// Where the worklogs are published (`<url>/<window-end>.md` is linked from issues).
+    pub worklog_url: Option<String>,
+    /// Content-creating requests (creates, updates, comments) per minute and per hour at most:
+    /// GitHub's secondary limits (80 and 500), kept before GitHub has to say so.
+    pub writes_per_minute: usize,
+    pub writes_per_hour: usize,
 }
 
 impl Settings {
@@ -206,6 +212,13 @@ fn github(g: &raw::RawGithub) -> Result<Option<GithubSettings>, ConfigError> {
         related_searches_per_window: g.related_searches_per_window,
         logging_project: non_empty(&g.logging_project),
         state_dir: non_empty(&g.state_dir).map(PathBuf::from),
+        worklog_url: match non_empty(&g.worklog_url) {
+            Some(u) if u.starts_with("https://") || u.starts_with("http://") => Some(u),
+            Some(_) => return Err(invalid("github.worklog_url", "must be an http(s) URL")),
+            None => None,
+        },
+        writes_per_minute: positive("github.writes_per_minute", g.writes_per_minute)?,
+        writes_per_hour: positive("github.writes_per_hour", g.writes_per_hour)?,
     }))
 }
 

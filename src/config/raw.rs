@@ -131,8 +131,16 @@ pub struct RawGithub {
     pub related_searches_per_window: usize,
     /// Google Cloud project for the Cloud Logging query link; empty leaves `project=` out.
     pub logging_project: String,
-    /// Where the outbox (`github-outbox.json`) is kept; empty means the worklog directory.
+    /// Where the outbox (`github-outbox.json`) and the issue index (`github-index.json`) are
+    /// kept; empty means the worklog directory.
     pub state_dir: String,
+    /// Base URL where the worklogs are published; issues link `<url>/<window-end>.md`.
+    /// Empty: no worklog links.
+    pub worklog_url: String,
+    /// Writes (creates, updates, comments) per minute at most (GitHub's secondary limit: 80).
+    pub writes_per_minute: usize,
+    /// Writes per hour at most (GitHub's secondary limit: 500).
+    pub writes_per_hour: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
