@@ -202,9 +202,10 @@ pub struct RawAlerts {
     pub min_priority: String,
     /// Alertmanager's resolve_timeout: firing alerts are re-posted every half of it.
     pub resolve_timeout: String,
-    /// A cluster with no entries for this long is resolved, e.g. "15m".
+    /// A cluster with no entries for this long is quiet, e.g. "15m".
     pub quiet_after: String,
-    /// A resolved cluster returning within this time resumes its alert, e.g. "30m".
+    /// A quiet cluster is resolved (posted once) only after this much more silence; entries
+    /// in between keep its alert firing without a word, e.g. "30m".
     pub flap_window: String,
     /// A cluster fires a new alert at most once per this, unless more urgent, e.g. "1h".
     pub rate_limit: String,

@@ -69,10 +69,18 @@ impl Outbox {
         dropped
     }
 
-    /// The `n` oldest posts.
+    /// The `n` oldest posts, stopping before a second post of an alert already taken (a fire
+    /// and its resolution go in separate requests, so the receiver sees both).
     pub fn take(&mut self, n: usize) -> Vec<Queued> {
-        let n = n.min(self.queue.len());
-        self.queue.drain(..n).collect()
+        let mut out: Vec<Queued> = Vec::new();
+        while out.len() < n {
+            let Some(next) = self.queue.front() else { break };
+            if out.iter().any(|q| q.post.key() == next.post.key()) {
+                break;
+            }
+            out.extend(self.queue.pop_front());
+        }
+        out
     }
 
     /// Puts a batch that failed back in front; a post whose alert has a newer state waiting
@@ -150,9 +158,10 @@ mod tests {
         );
         o.push(post(3, Change::Fired, "10:05:00"));
         o.push(post(3, Change::Resolved, "10:06:00"));
+        assert_eq!(got(&mut o), [(3, Change::Fired, "10:05".into())], "one request");
         assert_eq!(
             got(&mut o),
-            [(3, Change::Fired, "10:05".into()), (3, Change::Resolved, "10:06".into())],
+            [(3, Change::Resolved, "10:06".into())],
             "after an outage people get the fire and the resolution"
         );
     }

@@ -72,7 +72,16 @@ impl MemoryTracker {
     /// Starts with `issues` already there (e.g. closed ones).
     pub fn with_issues(issues: Vec<RemoteIssue>) -> MemoryTracker {
         let t = MemoryTracker::default();
-        t.lock().issues = issues;
+        let mut inner = t.lock();
+        // Go on from the latest change, so later changes sort after it.
+        inner.changes = issues
+            .iter()
+            .filter_map(|i| i.updated_at)
+            .map(|u| u.timestamp() - 946_684_800)
+            .max()
+            .unwrap_or(0);
+        inner.issues = issues;
+        drop(inner);
         t
     }
 

@@ -129,6 +129,15 @@ pub struct OctoTracker {
 
 impl OctoTracker {
     pub fn new(g: &GithubSettings, token: Token) -> Result<OctoTracker, TrackerError> {
+        OctoTracker::with_read_timeout(g, token, Duration::from_secs(30))
+    }
+
+    /// With a read timeout other than 30 s (tests of a timeout after the write happened).
+    pub fn with_read_timeout(
+        g: &GithubSettings,
+        token: Token,
+        read: Duration,
+    ) -> Result<OctoTracker, TrackerError> {
         let permanent = |e: octocrab::Error| TrackerError::Permanent {
             status: 0,
             message: format!("cannot set up the GitHub client for {}: {e}", g.api_url),
@@ -138,7 +147,7 @@ impl OctoTracker {
             .map_err(permanent)?
             .personal_token(token.0)
             .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(Duration::from_secs(30)))
+            .set_read_timeout(Some(read))
             .build()
             .map_err(permanent)?;
         Ok(OctoTracker {
@@ -180,15 +189,10 @@ impl OctoTracker {
         uri: &str,
         body: &Value,
     ) -> Result<Value, TrackerError> {
-        match self.send(method, uri, Some(body), None).await {
-            Ok((_, _, v)) => Ok(v),
-            Err(TrackerError::Permanent { status, message })
-                if matches!(status, 301 | 404 | 410) =>
-            {
-                Err(TrackerError::Gone { status, message })
-            }
-            Err(e) => Err(e),
-        }
+        self.send(method, uri, Some(body), None)
+            .await
+            .map(|(_, _, v)| v)
+            .map_err(gone)
     }
 
     fn parse<T: DeserializeOwned>(v: Value) -> Result<T, TrackerError> {
@@ -254,6 +258,16 @@ fn describe(body: &Value) -> String {
         }
     }
     msg
+}
+
+/// For a request about one issue: a 301, 404 or 410 means the issue is gone from here.
+fn gone(e: TrackerError) -> TrackerError {
+    match e {
+        TrackerError::Permanent { status, message } if matches!(status, 301 | 404 | 410) => {
+            TrackerError::Gone { status, message }
+        }
+        e => e,
+    }
 }
 
 fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
@@ -341,7 +355,10 @@ impl IssueTracker for OctoTracker {
         // An issue with more than 10,000 recent comments is not one we could keep tidy anyway.
         for _ in 0..100 {
             let Some(u) = uri.take() else { break };
-            let (_, headers, page) = self.send(http::Method::GET, &u, None, None).await?;
+            let (_, headers, page) = self
+                .send(http::Method::GET, &u, None, None)
+                .await
+                .map_err(gone)?;
             let items = page.as_array().cloned().unwrap_or_default();
             out.extend(items.iter().filter_map(|c| c["body"].as_str().map(str::to_owned)));
             uri = header_str(&headers, "link").as_deref().and_then(next_link);
