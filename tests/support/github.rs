@@ -230,9 +230,10 @@ impl State {
             .set_body_json(body)
             .insert_header("etag", tag.as_str());
         if page * size < matching.len() {
-            let mut next = req.url.clone();
+            // Built on the server's own address (the request's URL may lack it).
+            let mut next = reqwest::Url::parse(&format!("{}{}", self.base, req.url.path()))
+                .expect("the fake's URL");
             next.query_pairs_mut()
-                .clear()
                 .extend_pairs(q.iter().filter(|(k, _)| k != "page"))
                 .append_pair("page", &(page + 1).to_string());
             let next = format!("<{next}>; rel=\"next\"");
