@@ -259,7 +259,10 @@ async fn an_alertmanager_down_during_fire_and_resolution_gets_both_once_it_is_up
     // Nothing listens here yet: the outage.
     let addr = servers::free_addr();
     let url = format!("http://{addr}");
-    let lane = Lane::new(Alertmanager::new(&url, Links::default()).expect("client"), 16);
+    let lane = Lane::new(
+        Alertmanager::new(&url, Links::default()).expect("client"),
+        16,
+    );
     let policy = Policy {
         min_priority: Priority::P1,
         repost_every: TimeDelta::seconds(30),
@@ -275,7 +278,10 @@ async fn an_alertmanager_down_during_fire_and_resolution_gets_both_once_it_is_up
         Duration::from_millis(100),
     );
     let c = clusters();
-    let p0 = c.iter().find(|c| c.priority == Priority::P0).expect("a P0 cluster");
+    let p0 = c
+        .iter()
+        .find(|c| c.priority == Priority::P0)
+        .expect("a P0 cluster");
     handle.notify(event(p0));
     // Fired at once, resolved 2 s later: both while Alertmanager is down.
     tokio::time::sleep(Duration::from_secs(4)).await;

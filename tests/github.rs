@@ -106,10 +106,17 @@ async fn syncer(server: &MockServer, outbox: Option<&Path>) -> Syncer<OctoTracke
 /// answer delayed past it is a timeout after the write happened).
 fn restarted(server: &MockServer, dir: &Path) -> Syncer<OctoTracker> {
     let g = settings(&server.uri(), OWNER, REPO);
-    let t = OctoTracker::with_read_timeout(&g, Token::new(TOKEN).unwrap(), Duration::from_millis(300))
-        .unwrap();
+    let t =
+        OctoTracker::with_read_timeout(&g, Token::new(TOKEN).unwrap(), Duration::from_millis(300))
+            .unwrap();
     let index = Index::load(Some(dir.join(INDEX_FILE)), &format!("{OWNER}/{REPO}"));
-    Syncer::new(t, g, Outbox::new(Some(dir.join("github-outbox.json"))), false).with_index(index)
+    Syncer::new(
+        t,
+        g,
+        Outbox::new(Some(dir.join("github-outbox.json"))),
+        false,
+    )
+    .with_index(index)
 }
 
 /// Syncs until the outbox is empty (at most `n` times); the reports.
@@ -155,7 +162,12 @@ async fn recorded_pagination_is_followed_through_link_headers() {
         mock.respond_with(resp).expect(1).mount(&server).await;
     }
     let t = tracker(&server, "octokit-fixture-org", "paginate-issues");
-    let Listing::Issues { issues, complete: true, .. } = t.list_updated(None, None, 100).await.unwrap() else {
+    let Listing::Issues {
+        issues,
+        complete: true,
+        ..
+    } = t.list_updated(None, None, 100).await.unwrap()
+    else {
         panic!("a complete listing")
     };
     let numbers: Vec<u64> = issues.iter().map(|i| i.number).collect();
@@ -258,7 +270,9 @@ async fn github_enterprise_paths_keep_the_api_prefix() {
     let g = settings(&format!("{}/api/v3", server.uri()), OWNER, REPO);
     let t = OctoTracker::new(&g, Token::new(TOKEN).unwrap()).unwrap();
     let listing = t.list_updated(Some(at("20:00")), None, 100).await.unwrap();
-    assert!(matches!(listing, Listing::Issues { ref issues, complete: true, .. } if issues.is_empty()));
+    assert!(
+        matches!(listing, Listing::Issues { ref issues, complete: true, .. } if issues.is_empty())
+    );
 }
 
 // ---- behaviour across windows, on the stateful fake ---------------------------------------
@@ -379,7 +393,10 @@ async fn closed_then_recurring_is_reopened_and_not_planned_is_left_alone() {
     assert_eq!(two["state"], "closed");
     assert_eq!(two["state_reason"], "not_planned");
     assert!(
-        two["body"].as_str().unwrap().contains("| 10 in all tracked windows |"),
+        two["body"]
+            .as_str()
+            .unwrap()
+            .contains("| 10 in all tracked windows |"),
         "not rewritten"
     );
     let comments = gh.lock().comments.clone();
@@ -429,7 +446,11 @@ async fn a_422_on_create_is_reported_and_the_next_cluster_still_goes() {
 async fn under_faults_and_human_edits_each_problem_keeps_one_issue_and_no_comment_repeats() {
     let (server, gh) = Fake::start(2).await;
     let dir = tempfile::tempdir().unwrap();
-    let five = |priority, end| (1..=5).map(|id| pending(id, priority, end)).collect::<Vec<_>>();
+    let five = |priority, end| {
+        (1..=5)
+            .map(|id| pending(id, priority, end))
+            .collect::<Vec<_>>()
+    };
 
     // Window 1: five P2 problems through a secondary limit, a 429 and a 502.
     let mut s = restarted(&server, dir.path());
@@ -443,18 +464,30 @@ async fn under_faults_and_human_edits_each_problem_keeps_one_issue_and_no_commen
     .into();
     s.sync(five(Priority::P2, "21:00")).await;
     drain(&mut restarted(&server, dir.path()), 5).await;
-    let first: Vec<Vec<u64>> = (1..=5).map(|id| gh.issues_of(&format!("{id:016x}"))).collect();
+    let first: Vec<Vec<u64>> = (1..=5)
+        .map(|id| gh.issues_of(&format!("{id:016x}")))
+        .collect();
     assert!(first.iter().all(|i| i.len() == 1), "{first:?}");
     let n = |id: usize| first[id - 1][0];
 
     // People: remove our label, write a note above the marker, delete one, transfer one,
     // close one as a duplicate.
     gh.edit(n(1), |i| {
-        let kept: Vec<Value> = i["labels"].as_array().unwrap().iter().filter(|l| l["name"] != "log-gardener").cloned().collect();
+        let kept: Vec<Value> = i["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["name"] != "log-gardener")
+            .cloned()
+            .collect();
         i["labels"] = kept.into();
     });
     gh.edit(n(2), |i| {
-        i["body"] = format!("Owner: db team, runbook linked below.\n\n{}", i["body"].as_str().unwrap()).into();
+        i["body"] = format!(
+            "Owner: db team, runbook linked below.\n\n{}",
+            i["body"].as_str().unwrap()
+        )
+        .into();
     });
     gh.delete(n(3));
     gh.transfer(n(4));
@@ -469,11 +502,24 @@ async fn under_faults_and_human_edits_each_problem_keeps_one_issue_and_no_commen
     drain(&mut restarted(&server, dir.path()), 5).await;
 
     // Window 2 replayed (a restart from an old checkpoint): nothing at all is written.
-    let writes_before = gh.lock().requests.iter().filter(|r| !r.starts_with("GET")).count();
+    let writes_before = gh
+        .lock()
+        .requests
+        .iter()
+        .filter(|r| !r.starts_with("GET"))
+        .count();
     let mut s = restarted(&server, dir.path());
     s.sync(five(Priority::P1, "22:00")).await;
-    let writes_after = gh.lock().requests.iter().filter(|r| !r.starts_with("GET")).count();
-    assert_eq!(writes_before, writes_after, "replaying a window writes nothing");
+    let writes_after = gh
+        .lock()
+        .requests
+        .iter()
+        .filter(|r| !r.starts_with("GET"))
+        .count();
+    assert_eq!(
+        writes_before, writes_after,
+        "replaying a window writes nothing"
+    );
     // Nothing changed since (the first listing still sees our last writes and moves the
     // cursor past them): the listing after is answered 304.
     s.sync(vec![]).await;
@@ -486,26 +532,59 @@ async fn under_faults_and_human_edits_each_problem_keeps_one_issue_and_no_commen
         assert_eq!(issues.len(), 1, "problem {id}: {issues:?}");
     }
     let one = gh.issue(n(1));
-    assert!(one["labels"].as_array().unwrap().iter().any(|l| l["name"] == "log-gardener"), "label put back");
+    assert!(
+        one["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["name"] == "log-gardener"),
+        "label put back"
+    );
     assert!(one["title"].as_str().unwrap().starts_with("[P1]"));
     let two = gh.issue(n(2));
-    assert!(two["body"].as_str().unwrap().starts_with("Owner: db team"), "the note is kept");
-    assert!(two["body"].as_str().unwrap().contains("| 20 in all tracked windows |"));
+    assert!(
+        two["body"].as_str().unwrap().starts_with("Owner: db team"),
+        "the note is kept"
+    );
+    assert!(two["body"]
+        .as_str()
+        .unwrap()
+        .contains("| 20 in all tracked windows |"));
     let three = gh.issues_of(&format!("{:016x}", 3))[0];
-    assert!(three != n(3) && gh.issue(three)["title"].as_str().unwrap().starts_with("[P1]"));
+    assert!(
+        three != n(3)
+            && gh.issue(three)["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("[P1]")
+    );
     let four = gh.issues_of(&format!("{:016x}", 4))[0];
     assert_ne!(four, n(4));
     let five_ = gh.issue(n(5));
     assert_eq!(five_["state_reason"], "duplicate");
-    assert!(five_["body"].as_str().unwrap().contains("| 10 in all tracked windows |"), "left alone");
+    assert!(
+        five_["body"]
+            .as_str()
+            .unwrap()
+            .contains("| 10 in all tracked windows |"),
+        "left alone"
+    );
 
     let comments = gh.lock().comments.clone();
     let mut unique = comments.clone();
     unique.sort();
     unique.dedup();
-    assert_eq!(unique.len(), comments.len(), "a comment was repeated: {comments:#?}");
+    assert_eq!(
+        unique.len(),
+        comments.len(),
+        "a comment was repeated: {comments:#?}"
+    );
     let on = |n: u64| comments.iter().filter(|(i, _)| *i == n).count();
-    assert_eq!((on(n(1)), on(n(2))), (1, 1), "one escalation comment each: {comments:#?}");
+    assert_eq!(
+        (on(n(1)), on(n(2))),
+        (1, 1),
+        "one escalation comment each: {comments:#?}"
+    );
     assert_eq!(gh.lock().unauthorized, 0);
 }
 
@@ -527,7 +606,11 @@ async fn a_restart_lists_only_what_changed_since_its_cursor() {
     let mut s = restarted(&server, dir.path());
     s.sync(vec![pending(1, Priority::P1, "21:00")]).await;
     drop(s);
-    assert_eq!(gh.lock().listed, 50, "the first start reads every issue once");
+    assert_eq!(
+        gh.lock().listed,
+        50,
+        "the first start reads every issue once"
+    );
     let mut s = restarted(&server, dir.path());
     s.sync(vec![pending(1, Priority::P1, "22:00")]).await;
     let listed = gh.lock().listed - 50;

@@ -156,7 +156,12 @@ async fn prometheus_scrapes_the_last_window_report_and_evaluates_the_rules() {
     assert_eq!(bad.len(), 6, "every reason exists from the start: {bad:?}");
     let by_reason: BTreeMap<String, f64> = bad
         .iter()
-        .map(|r| (r["metric"]["reason"].as_str().unwrap_or("").to_owned(), value(r)))
+        .map(|r| {
+            (
+                r["metric"]["reason"].as_str().unwrap_or("").to_owned(),
+                value(r),
+            )
+        })
         .collect();
     assert_eq!(by_reason["not_json"], 1.0, "the line that is not JSON");
     assert_eq!(by_reason["no_time"], 0.0);

@@ -80,11 +80,18 @@ fn a_quiet_cluster_resolves_exactly_once_after_the_flap_window() {
     // Quiet at 10:18, but the resolution waits for the flap window (30 min): 10:48.
     for m in 4..48 {
         let posts = s.tick(t(&format!("10:{m:02}:00")));
-        assert!(posts.iter().all(|p| p.change == Change::Reposted), "{m}: {posts:?}");
+        assert!(
+            posts.iter().all(|p| p.change == Change::Reposted),
+            "{m}: {posts:?}"
+        );
     }
     let resolved = s.tick(t("10:48:00"));
     assert_eq!(changes(&resolved), [(1, Change::Resolved, Priority::P0)]);
-    assert_eq!(resolved[0].ends_at, t("10:18:00"), "endsAt: when it went quiet");
+    assert_eq!(
+        resolved[0].ends_at,
+        t("10:18:00"),
+        "endsAt: when it went quiet"
+    );
     for m in 49..=59 {
         assert!(s.tick(t(&format!("10:{m}:00"))).is_empty(), "once only");
     }

@@ -365,7 +365,8 @@ impl Stage {
             }
         }
         let state = &self.state;
-        self.activity.retain(|_, (cluster, _)| state.is_tracked(*cluster));
+        self.activity
+            .retain(|_, (cluster, _)| state.is_tracked(*cluster));
         for (id, cluster) in state.watched() {
             self.activity.entry(id).or_insert((cluster, i64::MIN));
         }

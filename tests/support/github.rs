@@ -152,9 +152,10 @@ impl Fake {
             .issues
             .iter()
             .filter(|i| {
-                i["body"]
-                    .as_str()
-                    .is_some_and(|b| b.contains(&format!("log-gardener:problem={id}")) || b.contains(&format!("log-gardener:cluster={id}")))
+                i["body"].as_str().is_some_and(|b| {
+                    b.contains(&format!("log-gardener:problem={id}"))
+                        || b.contains(&format!("log-gardener:cluster={id}"))
+                })
             })
             .filter_map(|i| i["number"].as_u64())
             .collect()
@@ -189,7 +190,11 @@ impl State {
     fn list(&mut self, req: &Request) -> ResponseTemplate {
         let q: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
         let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        assert_eq!(get("state").as_deref(), Some("all"), "must list closed ones too");
+        assert_eq!(
+            get("state").as_deref(),
+            Some("all"),
+            "must list closed ones too"
+        );
         assert_eq!(get("labels"), None, "identity is the marker, not the label");
         assert_eq!(
             (get("sort").as_deref(), get("direction").as_deref()),
@@ -207,7 +212,12 @@ impl State {
                     .is_none_or(|s| i["updated_at"].as_str().unwrap_or("") >= s)
             })
             .collect();
-        matching.sort_by_key(|i| (i["updated_at"].as_str().unwrap_or("").to_owned(), i["number"].as_u64()));
+        matching.sort_by_key(|i| {
+            (
+                i["updated_at"].as_str().unwrap_or("").to_owned(),
+                i["number"].as_u64(),
+            )
+        });
         let size = self.page_size.max(1);
         let items: Vec<&Value> = matching
             .iter()
@@ -273,7 +283,10 @@ impl State {
 
     fn gone(&self, number: u64) -> Option<ResponseTemplate> {
         if self.deleted.contains(&number) {
-            return Some(ResponseTemplate::new(410).set_body_json(json!({"message": "This issue was deleted"})));
+            return Some(
+                ResponseTemplate::new(410)
+                    .set_body_json(json!({"message": "This issue was deleted"})),
+            );
         }
         if self.transferred.contains(&number) {
             let to = format!("{}/repositories/999/issues/{number}", self.base);
@@ -375,7 +388,8 @@ impl Respond for Fake {
                 Some(Fault::SecondaryLimitNoHeader) => return limited(403, None),
                 Some(Fault::TooManyRequests(n)) => return limited(429, Some(n)),
                 Some(Fault::ServerError) => {
-                    return ResponseTemplate::new(502).set_body_json(json!({"message": "Server Error"}))
+                    return ResponseTemplate::new(502)
+                        .set_body_json(json!({"message": "Server Error"}))
                 }
                 Some(Fault::LateAnswer(d)) => late = Some(d),
                 None => {}

@@ -152,7 +152,11 @@ impl Worker {
         loop {
             let batch = lock(&self.shared).take(self.batch_max);
             if batch.is_empty() {
-                if self.shared.closed.load(std::sync::atomic::Ordering::Acquire) {
+                if self
+                    .shared
+                    .closed
+                    .load(std::sync::atomic::Ordering::Acquire)
+                {
                     return;
                 }
                 self.shared.wake.notified().await;
@@ -175,11 +179,23 @@ impl Worker {
             };
             let error = match result {
                 Ok(()) => {
-                    ev::AlertDelivery { receiver, outcome: DeliveryOutcome::Delivered, alerts: n, error: None }.emit();
+                    ev::AlertDelivery {
+                        receiver,
+                        outcome: DeliveryOutcome::Delivered,
+                        alerts: n,
+                        error: None,
+                    }
+                    .emit();
                     return;
                 }
                 Err(DeliveryError::Permanent(e)) => {
-                    ev::AlertDelivery { receiver, outcome: DeliveryOutcome::Failed, alerts: n, error: Some(&e) }.emit();
+                    ev::AlertDelivery {
+                        receiver,
+                        outcome: DeliveryOutcome::Failed,
+                        alerts: n,
+                        error: Some(&e),
+                    }
+                    .emit();
                     return;
                 }
                 Err(DeliveryError::Retryable(e)) => e,
@@ -190,10 +206,22 @@ impl Worker {
                 .into_iter()
                 .partition(|q| now.duration_since(q.since) + backoff(attempt) < self.patience);
             if !expired.is_empty() {
-                ev::AlertDelivery { receiver, outcome: DeliveryOutcome::Failed, alerts: expired.len(), error: Some(&error) }.emit();
+                ev::AlertDelivery {
+                    receiver,
+                    outcome: DeliveryOutcome::Failed,
+                    alerts: expired.len(),
+                    error: Some(&error),
+                }
+                .emit();
             }
             if !keep.is_empty() {
-                ev::AlertDelivery { receiver, outcome: DeliveryOutcome::Retried, alerts: keep.len(), error: Some(&error) }.emit();
+                ev::AlertDelivery {
+                    receiver,
+                    outcome: DeliveryOutcome::Retried,
+                    alerts: keep.len(),
+                    error: Some(&error),
+                }
+                .emit();
             }
             tokio::time::sleep(backoff(attempt)).await;
             // Posts that arrived meanwhile supersede the failed ones of the same alert.

@@ -74,7 +74,9 @@ impl Outbox {
     pub fn take(&mut self, n: usize) -> Vec<Queued> {
         let mut out: Vec<Queued> = Vec::new();
         while out.len() < n {
-            let Some(next) = self.queue.front() else { break };
+            let Some(next) = self.queue.front() else {
+                break;
+            };
             if out.iter().any(|q| q.post.key() == next.post.key()) {
                 break;
             }
@@ -138,7 +140,13 @@ mod tests {
     fn got(o: &mut Outbox) -> Vec<(u64, Change, String)> {
         o.take(usize::MAX)
             .iter()
-            .map(|q| (q.post.cluster.0, q.post.change, q.post.ends_at.format("%H:%M").to_string()))
+            .map(|q| {
+                (
+                    q.post.cluster.0,
+                    q.post.change,
+                    q.post.ends_at.format("%H:%M").to_string(),
+                )
+            })
             .collect()
     }
 
@@ -158,7 +166,11 @@ mod tests {
         );
         o.push(post(3, Change::Fired, "10:05:00"));
         o.push(post(3, Change::Resolved, "10:06:00"));
-        assert_eq!(got(&mut o), [(3, Change::Fired, "10:05".into())], "one request");
+        assert_eq!(
+            got(&mut o),
+            [(3, Change::Fired, "10:05".into())],
+            "one request"
+        );
         assert_eq!(
             got(&mut o),
             [(3, Change::Resolved, "10:06".into())],
@@ -179,12 +191,18 @@ mod tests {
     #[tokio::test]
     async fn a_failed_fire_merges_into_its_newer_state() {
         let mut o = Outbox::new(8);
-        let failed = vec![post(1, Change::Fired, "10:05:00"), post(2, Change::Fired, "10:05:00")];
+        let failed = vec![
+            post(1, Change::Fired, "10:05:00"),
+            post(2, Change::Fired, "10:05:00"),
+        ];
         o.push(post(2, Change::Reposted, "10:07:00"));
         assert_eq!(o.requeue(failed), 0);
         assert_eq!(
             got(&mut o),
-            [(1, Change::Fired, "10:05".into()), (2, Change::Fired, "10:07".into())]
+            [
+                (1, Change::Fired, "10:05".into()),
+                (2, Change::Fired, "10:07".into())
+            ]
         );
     }
 }

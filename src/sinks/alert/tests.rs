@@ -214,7 +214,11 @@ async fn the_latest_state_wins_and_a_post_is_given_up_after_resolve_timeout() {
     let got = am.delivered();
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].change, Change::Fired, "still the page");
-    assert_eq!(got[0].ends_at, base() + TimeDelta::seconds(150), "the state of the 90 s re-post");
+    assert_eq!(
+        got[0].ends_at,
+        base() + TimeDelta::seconds(150),
+        "the state of the 90 s re-post"
+    );
     drop(handle);
     task.await.expect("stage ends");
 
@@ -226,12 +230,21 @@ async fn the_latest_state_wins_and_a_post_is_given_up_after_resolve_timeout() {
         ..policy
     };
     let clock = crate::clock::tokio_from(base());
-    let (handle, task) = spawn(quiet, vec![Lane::new(dead.clone(), 16)], clock, Duration::from_secs(1));
+    let (handle, task) = spawn(
+        quiet,
+        vec![Lane::new(dead.clone(), 16)],
+        clock,
+        Duration::from_secs(1),
+    );
     handle.notify(event(2, base()));
     tokio::time::sleep(Duration::from_secs(120)).await;
     let tried = dead.attempt_times().len();
     tokio::time::sleep(Duration::from_secs(300)).await;
-    assert_eq!(dead.attempt_times().len(), tried, "no attempts after resolve_timeout");
+    assert_eq!(
+        dead.attempt_times().len(),
+        tried,
+        "no attempts after resolve_timeout"
+    );
     let last = *dead.attempt_times().last().expect("attempts");
     assert!(last.duration_since(dead.attempt_times()[0]) <= Duration::from_secs(60));
     drop(handle);
@@ -242,7 +255,12 @@ async fn the_latest_state_wins_and_a_post_is_given_up_after_resolve_timeout() {
 async fn with_checkpoints_a_fire_waits_for_the_checkpoint_that_holds_it() {
     let am = RecordingSink::default();
     let clock = crate::clock::tokio_from(base());
-    let (handle, task) = spawn(policy(), vec![Lane::new(am.clone(), 16)], clock, Duration::from_millis(100));
+    let (handle, task) = spawn(
+        policy(),
+        vec![Lane::new(am.clone(), 16)],
+        clock,
+        Duration::from_millis(100),
+    );
     handle.hold_fires_until_committed();
     handle.notify(event(1, base()));
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -254,7 +272,12 @@ async fn with_checkpoints_a_fire_waits_for_the_checkpoint_that_holds_it() {
     assert_eq!(am.delivered().len(), 1);
     // A restart from that checkpoint: the redelivered entries' event pages nobody again.
     let again = RecordingSink::default();
-    let (h2, t2) = spawn(policy(), vec![Lane::new(again.clone(), 16)], crate::clock::tokio_from(base()), Duration::from_millis(100));
+    let (h2, t2) = spawn(
+        policy(),
+        vec![Lane::new(again.clone(), 16)],
+        crate::clock::tokio_from(base()),
+        Duration::from_millis(100),
+    );
     h2.restore(snap);
     h2.notify(event(1, base()));
     tokio::time::sleep(Duration::from_secs(1)).await;

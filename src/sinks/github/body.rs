@@ -171,7 +171,13 @@ fn resource(c: &Problem) -> Option<String> {
         parts.push(code_span(t));
     }
     let labels = r.get("labels").and_then(|l| l.as_object());
-    for key in ["revision_name", "service_name", "location", "namespace_name", "pod_name"] {
+    for key in [
+        "revision_name",
+        "service_name",
+        "location",
+        "namespace_name",
+        "pod_name",
+    ] {
         if let Some(v) = labels.and_then(|l| l.get(key)).and_then(|v| v.as_str()) {
             let (v, _) = truncate(v, 120);
             parts.push(format!("{key} {}", code_span(&v)));
@@ -185,7 +191,11 @@ fn counts(o: &mut String, s: &TrackedState, g: &GithubSettings) {
     o.push_str("\n## Trend per window\n\n| window end (UTC) | entries | priority | | worklog |\n|---|---|---|---|---|\n");
     let max = s.windows.values().copied().max().unwrap_or(0).max(1);
     for (end, n) in s.windows.iter().rev() {
-        let p = s.priorities.get(end).map(|p| p.to_string()).unwrap_or_default();
+        let p = s
+            .priorities
+            .get(end)
+            .map(|p| p.to_string())
+            .unwrap_or_default();
         // A bar of at most 20 blocks, at least one for any entry.
         let bar = "█".repeat(((n * 20).div_ceil(max)) as usize);
         let log = worklog_link(*end, g)
@@ -238,7 +248,11 @@ fn links(o: &mut String, c: &Problem, related: &[RelatedIssue], g: &GithubSettin
         logging_link(c, g.logging_project.as_deref())
     );
     if let Some(u) = worklog_link(c.window_end, g) {
-        let _ = writeln!(o, "- [Worklog of the window ending {}]({u})", ts(c.window_end));
+        let _ = writeln!(
+            o,
+            "- [Worklog of the window ending {}]({u})",
+            ts(c.window_end)
+        );
     }
     for r in related.iter().take(10) {
         let (t, _) = truncate(&r.title, 100);

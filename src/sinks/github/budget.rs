@@ -58,11 +58,22 @@ mod tests {
             now = at;
         }
         for w in &sent {
-            let in_minute = sent.iter().filter(|x| **x <= *w && **x > *w - TimeDelta::minutes(1));
-            let in_hour = sent.iter().filter(|x| **x <= *w && **x > *w - TimeDelta::hours(1));
+            let in_minute = sent
+                .iter()
+                .filter(|x| **x <= *w && **x > *w - TimeDelta::minutes(1));
+            let in_hour = sent
+                .iter()
+                .filter(|x| **x <= *w && **x > *w - TimeDelta::hours(1));
             assert!(in_minute.count() <= 3 && in_hour.count() <= 5, "{w}");
         }
-        assert_eq!(&sent[..4], [t("10:00:00"), t("10:00:01"), t("10:00:02"), t("10:01:00")]);
-        assert_eq!(sent[5], t("11:00:00"), "the sixth waits for the first to leave the hour");
+        assert_eq!(
+            &sent[..4],
+            [t("10:00:00"), t("10:00:01"), t("10:00:02"), t("10:01:00")]
+        );
+        assert_eq!(
+            sent[5],
+            t("11:00:00"),
+            "the sixth waits for the first to leave the hour"
+        );
     }
 }

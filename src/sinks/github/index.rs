@@ -54,10 +54,7 @@ impl Index {
             repo: repo.into(),
             ..Stored::default()
         };
-        let stored = path
-            .as_deref()
-            .and_then(|p| read(p, repo))
-            .unwrap_or(fresh);
+        let stored = path.as_deref().and_then(|p| read(p, repo)).unwrap_or(fresh);
         let mut index = Index {
             path,
             stored,
@@ -89,7 +86,12 @@ impl Index {
 
     /// Takes in a listing made from `since` (the cursor it was asked with): our issues are
     /// recorded, the cursor moves to the latest `updated_at`.
-    pub fn apply(&mut self, since: Option<DateTime<Utc>>, issues: Vec<RemoteIssue>, etag: Option<String>) {
+    pub fn apply(
+        &mut self,
+        since: Option<DateTime<Utc>>,
+        issues: Vec<RemoteIssue>,
+        etag: Option<String>,
+    ) {
         self.stored.etag = etag.map(|e| (since, e));
         for issue in issues {
             if let Some(t) = issue.updated_at {
@@ -212,7 +214,10 @@ mod tests {
         s.ids.extend(ids.iter().map(|i| ProblemId((*i).into())));
         RemoteIssue {
             number,
-            body: Some(format!("{}## Summary", s.markers(&ProblemId(ids[0].into())))),
+            body: Some(format!(
+                "{}## Summary",
+                s.markers(&ProblemId(ids[0].into()))
+            )),
             html_url: format!("https://github.com/o/r/issues/{number}"),
             updated_at: Some(updated.parse().unwrap()),
             ..RemoteIssue::default()
@@ -243,7 +248,10 @@ mod tests {
         assert_eq!(i.cursor(), (since, Some("\"e2\"")));
         i.save().unwrap();
         let back = Index::load(Some(path.clone()), "o/r");
-        assert_eq!(back.find([&ProblemId("b".into())]).map(|i| i.number), Some(1));
+        assert_eq!(
+            back.find([&ProblemId("b".into())]).map(|i| i.number),
+            Some(1)
+        );
         assert_eq!(back.cursor(), (since, Some("\"e2\"")));
         assert!(Index::load(Some(path), "o/other").is_empty());
     }

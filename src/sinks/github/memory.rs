@@ -304,6 +304,8 @@ impl IssueTracker for MemoryTracker {
 fn fingerprint(issues: &[RemoteIssue]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    serde_json::to_string(issues).unwrap_or_default().hash(&mut h);
+    serde_json::to_string(issues)
+        .unwrap_or_default()
+        .hash(&mut h);
     h.finish()
 }

@@ -25,6 +25,7 @@ pub mod details;
 pub mod index;
 pub mod memory;
 pub mod model;
+pub mod outbox;
 pub mod plan;
 pub mod problem;
 pub mod safe;

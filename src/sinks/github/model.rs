@@ -201,7 +201,12 @@ impl TrackedState {
         if self.windows.contains_key(&end) {
             return false;
         }
-        if self.windows.len() >= KEPT_WINDOWS && self.windows.first_key_value().is_some_and(|(k, _)| end < *k) {
+        if self.windows.len() >= KEPT_WINDOWS
+            && self
+                .windows
+                .first_key_value()
+                .is_some_and(|(k, _)| end < *k)
+        {
             // Older than every window kept: count it, keep no row.
             self.total += count;
             return true;
@@ -335,7 +340,11 @@ mod tests {
         assert_eq!((back.windows, back.priorities), (s.windows, s.priorities));
         assert_eq!(back.related, s.related);
         assert_eq!(preamble(&body), "A note a person wrote.\n\n");
-        assert_eq!(body.matches("-->").count(), 2, "a title closed the comment: {body}");
+        assert_eq!(
+            body.matches("-->").count(),
+            2,
+            "a title closed the comment: {body}"
+        );
         // A marker quoted from a log inside a fence is not ours.
         let quoted = format!("text\n````text\n{}````\n", state().markers(&id("3")));
         assert!(TrackedState::parse(&quoted).is_none());
@@ -355,7 +364,10 @@ mod tests {
         let end = "2025-09-15T21:00:00Z".parse().unwrap();
         assert!(s.merge_window(end, 7, Priority::P1));
         assert!(!s.merge_window(end, 7, Priority::P1));
-        assert_eq!((s.total, s.windows.len(), s.priority), (12, 2, Priority::P1));
+        assert_eq!(
+            (s.total, s.windows.len(), s.priority),
+            (12, 2, Priority::P1)
+        );
         // A gap before the newest window: counted, the priority stays the newest's.
         assert!(s.merge_window("2025-09-15T19:00:00Z".parse().unwrap(), 1, Priority::P3));
         assert_eq!((s.total, s.priority), (13, Priority::P1));

@@ -121,7 +121,11 @@ fn recurrence(i: &RemoteIssue, latest: &Problem, g: &GithubSettings) -> Recurren
 }
 
 /// Whether planning would open a new issue (the executor then looks for related ones).
-pub fn needs_new_issue(existing: Option<&RemoteIssue>, seen: &[Problem], g: &GithubSettings) -> bool {
+pub fn needs_new_issue(
+    existing: Option<&RemoteIssue>,
+    seen: &[Problem],
+    g: &GithubSettings,
+) -> bool {
     match (existing, seen.last()) {
         (None, _) => true,
         (Some(i), Some(latest)) => recurrence(i, latest, g) == Recurrence::TooLate,
@@ -144,7 +148,10 @@ pub fn plan(
         Some((_, Recurrence::LeftAlone)) => return Vec::new(),
         Some((i, Recurrence::No | Recurrence::Reopen)) => i,
         old => {
-            let mut state = merged(TrackedState::empty(latest.id.clone(), latest.priority), seen);
+            let mut state = merged(
+                TrackedState::empty(latest.id.clone(), latest.priority),
+                seen,
+            );
             state.previous = old.map(|(i, _)| i.number);
             state.related = related.to_vec();
             let issue = NewIssue {
@@ -213,7 +220,10 @@ fn update(
         && state.priority < old.priority
     {
         // Only a newer window can escalate; the key makes the comment once-only.
-        let newest = state.newest_window().map(|t| t.to_rfc3339()).unwrap_or_default();
+        let newest = state
+            .newest_window()
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default();
         actions.push(comment(
             latest,
             issue.number,

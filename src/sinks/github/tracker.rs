@@ -331,7 +331,11 @@ impl IssueTracker for OctoTracker {
             pages += 1;
             let items: Vec<Value> = Self::parse(page)?;
             // One odd item must not hide the others: skip what does not parse.
-            out.extend(items.into_iter().filter_map(|v| serde_json::from_value(v).ok()));
+            out.extend(
+                items
+                    .into_iter()
+                    .filter_map(|v| serde_json::from_value(v).ok()),
+            );
             uri = header_str(&headers, "link").as_deref().and_then(next_link);
         }
         Ok(Listing::Issues {
@@ -360,7 +364,11 @@ impl IssueTracker for OctoTracker {
                 .await
                 .map_err(gone)?;
             let items = page.as_array().cloned().unwrap_or_default();
-            out.extend(items.iter().filter_map(|c| c["body"].as_str().map(str::to_owned)));
+            out.extend(
+                items
+                    .iter()
+                    .filter_map(|c| c["body"].as_str().map(str::to_owned)),
+            );
             uri = header_str(&headers, "link").as_deref().and_then(next_link);
         }
         Ok(out)
@@ -369,7 +377,9 @@ impl IssueTracker for OctoTracker {
     async fn create(&self, issue: &NewIssue) -> Result<RemoteIssue, TrackerError> {
         let body = serde_json::to_value(issue).unwrap_or(Value::Null);
         let uri = format!("{}/issues", self.repo_path);
-        let (_, _, v) = self.send(http::Method::POST, &uri, Some(&body), None).await?;
+        let (_, _, v) = self
+            .send(http::Method::POST, &uri, Some(&body), None)
+            .await?;
         Self::parse(v)
     }
 

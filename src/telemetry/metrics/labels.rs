@@ -179,11 +179,17 @@ mod tests {
     #[test]
     fn every_malformed_reason_is_initialised() {
         let all = [
-            EntryError::NotJson { detail: String::new() },
-            EntryError::NotLogEntry { detail: String::new() },
+            EntryError::NotJson {
+                detail: String::new(),
+            },
+            EntryError::NotLogEntry {
+                detail: String::new(),
+            },
             EntryError::NoTime,
             EntryError::NoPayload,
-            EntryError::BadTimestamp { value: String::new() },
+            EntryError::BadTimestamp {
+                value: String::new(),
+            },
             EntryError::TooLarge { len: 0, max: 0 },
         ];
         for e in all {

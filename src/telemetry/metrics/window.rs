@@ -213,14 +213,21 @@ mod tests {
 
     #[test]
     fn a_small_p0_among_many_p2_has_its_series_and_so_does_every_p1() {
-        let mut counts: Vec<(u64, Priority, u64)> = (10..35).map(|id| (id, Priority::P2, 2)).collect();
+        let mut counts: Vec<(u64, Priority, u64)> =
+            (10..35).map(|id| (id, Priority::P2, 2)).collect();
         counts.push((1, Priority::P0, 1));
         counts.extend((40..45).map(|id| (id, Priority::P1, 1)));
         let s = top_k(&report_with(&counts), 3);
-        let urgent = s.iter().filter(|(l, _)| l.priority == "P0" || l.priority == "P1").count();
+        let urgent = s
+            .iter()
+            .filter(|(l, _)| l.priority == "P0" || l.priority == "P1")
+            .count();
         assert_eq!(urgent, 6, "every P0/P1 cluster, beyond top_k");
         assert_eq!(s[0].0.cluster, "0000000000000001");
-        assert_eq!(s.last().map(|(l, n)| (l.cluster.as_str(), *n)), Some(("other", 50)));
+        assert_eq!(
+            s.last().map(|(l, n)| (l.cluster.as_str(), *n)),
+            Some(("other", 50))
+        );
     }
 
     #[test]

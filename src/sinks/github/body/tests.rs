@@ -76,7 +76,10 @@ fn hostile_log_text_cannot_escape_ping_or_link() {
     ] {
         assert!(!visible.contains(bad), "{bad:?} renders in:\n{visible}");
     }
-    assert!(!title(&problem(&c), c.priority).contains("@e") && !title(&problem(&c), c.priority).contains("#1"));
+    assert!(
+        !title(&problem(&c), c.priority).contains("@e")
+            && !title(&problem(&c), c.priority).contains("#1")
+    );
 }
 
 #[test]
@@ -116,7 +119,9 @@ fn the_trend_shows_every_window_newest_first_with_priority_and_worklog() {
     let a = body
         .find("| 2025-09-15T22:00:00Z | 30 | P0 | ████████████████████ | [worklog](https://worklogs.example.com/prod/2025-09-15T220000Z.md) |")
         .expect(&body);
-    let b = body.find("| 2025-09-15T21:00:00Z | 12 | P1 | ████████ |").unwrap();
+    let b = body
+        .find("| 2025-09-15T21:00:00Z | 12 | P1 | ████████ |")
+        .unwrap();
     assert!(a < b);
 }
 
@@ -128,5 +133,9 @@ fn secrets_are_redacted_again_in_title_and_body() {
         Some(serde_json::json!({"message": "login failed password=hunter2", "token": "abc"}));
     let body = render(&problem(&c), &state_for(&c), &settings());
     assert!(!body.contains("hunter2"), "{body}");
-    assert!(!title(&problem(&c), c.priority).contains("hunter2"), "{}", title(&problem(&c), c.priority));
+    assert!(
+        !title(&problem(&c), c.priority).contains("hunter2"),
+        "{}",
+        title(&problem(&c), c.priority)
+    );
 }

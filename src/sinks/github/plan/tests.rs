@@ -132,15 +132,25 @@ fn a_new_problem_gets_one_issue_with_title_labels_marker_and_links() {
     let [Action::Create { issue, .. }] = &actions[..] else {
         panic!("{actions:?}")
     };
-    assert_eq!(issue.title, "[P0] Database connection to <*> failed after <*> ms");
+    assert_eq!(
+        issue.title,
+        "[P0] Database connection to <*> failed after <*> ms"
+    );
     assert_eq!(
         issue.labels,
-        ["log-gardener", "priority:P0", "service:netra-backend", "kind:database-unavailable"]
+        [
+            "log-gardener",
+            "priority:P0",
+            "service:netra-backend",
+            "kind:database-unavailable"
+        ]
     );
     assert!(issue
         .body
         .starts_with("<!-- log-gardener:problem=0000000000000abc -->\n"));
-    assert!(issue.body.contains("console.cloud.google.com/logs/query;query="));
+    assert!(issue
+        .body
+        .contains("console.cloud.google.com/logs/query;query="));
     assert!(
         issue
             .body
@@ -148,7 +158,13 @@ fn a_new_problem_gets_one_issue_with_title_labels_marker_and_links() {
         "{}",
         issue.body
     );
-    assert!(issue.body.contains("revision_name `netra-backend-00042-abc`"), "{}", issue.body);
+    assert!(
+        issue
+            .body
+            .contains("revision_name `netra-backend-00042-abc`"),
+        "{}",
+        issue.body
+    );
 }
 
 #[test]
@@ -169,7 +185,10 @@ fn replaying_old_windows_again_is_idempotent_no_flip_no_second_comment() {
     let after = issue.clone();
     // The same three hours again, one by one and all at once.
     for w in &windows {
-        assert_eq!(plan(issue.as_ref(), std::slice::from_ref(w), &[], &settings()), []);
+        assert_eq!(
+            plan(issue.as_ref(), std::slice::from_ref(w), &[], &settings()),
+            []
+        );
     }
     assert_eq!(plan(issue.as_ref(), &windows, &[], &settings()), []);
     assert_eq!(issue, after);
@@ -181,7 +200,12 @@ fn replaying_old_windows_again_is_idempotent_no_flip_no_second_comment() {
 #[test]
 fn an_older_window_fills_a_gap_without_touching_priority_or_title() {
     let mut issue = Some(open_issue(&seen(1, Priority::P1, "23:00")));
-    let actions = plan(issue.as_ref(), &[seen(1, Priority::P3, "21:00")], &[], &settings());
+    let actions = plan(
+        issue.as_ref(),
+        &[seen(1, Priority::P3, "21:00")],
+        &[],
+        &settings(),
+    );
     let [Action::Update { patch, .. }] = &actions[..] else {
         panic!("{actions:?}")
     };
@@ -216,7 +240,9 @@ fn escalation_comments_once_and_relabels_unless_quiet() {
         panic!()
     };
     let labels = patch.labels.as_ref().unwrap();
-    assert!(labels.contains(&"priority:P0".to_owned()) && !labels.contains(&"priority:P2".to_owned()));
+    assert!(
+        labels.contains(&"priority:P0".to_owned()) && !labels.contains(&"priority:P2".to_owned())
+    );
     assert!(patch.title.as_ref().unwrap().starts_with("[P0]"));
 
     let mut quiet = issue;
@@ -230,17 +256,34 @@ fn a_removed_label_is_put_back_and_a_note_above_the_marker_is_kept() {
     let mut issue = open_issue(&seen(1, Priority::P2, "21:00"));
     issue.labels.retain(|l| l.name != "log-gardener");
     issue.body = Some(format!("Owner: @db-team\n\n{}", issue.body.unwrap()));
-    let actions = plan(Some(&issue), &[seen(1, Priority::P2, "22:00")], &[], &settings());
+    let actions = plan(
+        Some(&issue),
+        &[seen(1, Priority::P2, "22:00")],
+        &[],
+        &settings(),
+    );
     let [Action::Update { patch, .. }] = &actions[..] else {
         panic!("{actions:?}")
     };
-    assert!(patch.labels.as_ref().unwrap().contains(&"log-gardener".to_owned()));
-    assert!(patch.body.as_ref().unwrap().starts_with("Owner: @db-team\n\n<!-- log-gardener:problem="));
+    assert!(patch
+        .labels
+        .as_ref()
+        .unwrap()
+        .contains(&"log-gardener".to_owned()));
+    assert!(patch
+        .body
+        .as_ref()
+        .unwrap()
+        .starts_with("Owner: @db-team\n\n<!-- log-gardener:problem="));
 }
 
 #[test]
 fn closed_as_completed_and_recurring_is_reopened_as_a_regression() {
-    let issue = closed(open_issue(&seen(1, Priority::P2, "21:00")), t("21:30"), "completed");
+    let issue = closed(
+        open_issue(&seen(1, Priority::P2, "21:00")),
+        t("21:30"),
+        "completed",
+    );
     let again = seen(1, Priority::P2, "23:00");
     let actions = plan(Some(&issue), &[again], &[], &settings());
     assert_eq!(actions[0].kind(), "comment");
@@ -248,35 +291,70 @@ fn closed_as_completed_and_recurring_is_reopened_as_a_regression() {
     let Action::Update { patch, .. } = &actions[1] else {
         panic!()
     };
-    assert!(patch.labels.as_ref().unwrap().contains(&REGRESSION.to_owned()));
+    assert!(patch
+        .labels
+        .as_ref()
+        .unwrap()
+        .contains(&REGRESSION.to_owned()));
 }
 
 #[test]
 fn entries_older_than_the_close_only_count() {
-    let issue = closed(open_issue(&seen(1, Priority::P2, "21:00")), t("23:30"), "completed");
-    let actions = plan(Some(&issue), &[seen(1, Priority::P2, "22:00")], &[], &settings());
-    assert_eq!(actions.iter().map(Action::kind).collect::<Vec<_>>(), ["update"]);
+    let issue = closed(
+        open_issue(&seen(1, Priority::P2, "21:00")),
+        t("23:30"),
+        "completed",
+    );
+    let actions = plan(
+        Some(&issue),
+        &[seen(1, Priority::P2, "22:00")],
+        &[],
+        &settings(),
+    );
+    assert_eq!(
+        actions.iter().map(Action::kind).collect::<Vec<_>>(),
+        ["update"]
+    );
 }
 
 #[test]
 fn closed_long_ago_opens_a_new_issue_linking_the_old_one() {
     let p = seen(1, Priority::P2, "22:00");
-    let old = closed(open_issue(&p), t("21:00") - TimeDelta::days(30), "completed");
+    let old = closed(
+        open_issue(&p),
+        t("21:00") - TimeDelta::days(30),
+        "completed",
+    );
     let actions = plan(Some(&old), std::slice::from_ref(&p), &[], &settings());
     let [Action::Create { issue, .. }] = &actions[..] else {
         panic!("{actions:?}")
     };
-    assert!(issue.body.contains("| **Previously** | #7 "), "{}", issue.body);
+    assert!(
+        issue.body.contains("| **Previously** | #7 "),
+        "{}",
+        issue.body
+    );
     assert!(needs_new_issue(Some(&old), &[p], &settings()));
 }
 
 #[test]
 fn not_planned_and_duplicate_are_left_alone() {
     for reason in ["not_planned", "duplicate"] {
-        let issue = closed(open_issue(&seen(1, Priority::P2, "21:00")), t("21:30"), reason);
+        let issue = closed(
+            open_issue(&seen(1, Priority::P2, "21:00")),
+            t("21:30"),
+            reason,
+        );
         let worse = seen(1, Priority::P0, "23:00");
-        assert_eq!(plan(Some(&issue), std::slice::from_ref(&worse), &[], &settings()), [], "{reason}");
-        assert!(!needs_new_issue(Some(&issue), &[worse], &settings()), "{reason}");
+        assert_eq!(
+            plan(Some(&issue), std::slice::from_ref(&worse), &[], &settings()),
+            [],
+            "{reason}"
+        );
+        assert!(
+            !needs_new_issue(Some(&issue), &[worse], &settings()),
+            "{reason}"
+        );
     }
 }
 
@@ -286,14 +364,20 @@ fn a_merged_alias_joins_the_ids_in_the_marker() {
     let mut b = seen(2, Priority::P2, "22:00");
     b.aliases.insert(ProblemId::from(ClusterId(1)));
     let actions = plan(Some(&issue), &[b], &[], &settings());
-    let [Action::Update { number: 7, patch, .. }] = &actions[..] else {
+    let [Action::Update {
+        number: 7, patch, ..
+    }] = &actions[..]
+    else {
         panic!("{actions:?}")
     };
     let body = patch.body.as_deref().unwrap();
-    assert!(body.starts_with(
-        "<!-- log-gardener:problem=0000000000000001 aliases=0000000000000002 -->"
-    ));
+    assert!(
+        body.starts_with("<!-- log-gardener:problem=0000000000000001 aliases=0000000000000002 -->")
+    );
     let state = TrackedState::parse(body).unwrap();
     assert_eq!(state.ids.len(), 2);
-    assert!(wanted(&cluster(1, Priority::P2), Priority::P3) && !wanted(&cluster(1, Priority::P4), Priority::P3));
+    assert!(
+        wanted(&cluster(1, Priority::P2), Priority::P3)
+            && !wanted(&cluster(1, Priority::P4), Priority::P3)
+    );
 }

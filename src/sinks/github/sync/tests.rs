@@ -225,7 +225,10 @@ async fn a_removed_label_and_a_note_above_the_marker_do_not_open_a_duplicate() {
     s.sync(vec![pending(1, "21:00")]).await;
     s.tracker().edit(1, |i| {
         i.labels.retain(|l| l.name != "log-gardener");
-        i.body = Some(format!("Note from on-call: see runbook.\n{}", i.body.clone().unwrap()));
+        i.body = Some(format!(
+            "Note from on-call: see runbook.\n{}",
+            i.body.clone().unwrap()
+        ));
     });
     // A restart too: the local index is rebuilt from a full listing.
     let mut s = syncer(MemoryTracker::with_issues(s.tracker().issues()));
@@ -233,7 +236,11 @@ async fn a_removed_label_and_a_note_above_the_marker_do_not_open_a_duplicate() {
     let issues = s.tracker().issues();
     assert_eq!(issues.len(), 1);
     assert!(issues[0].has_label("log-gardener"), "the label is put back");
-    assert!(issues[0].body.as_deref().unwrap().starts_with("Note from on-call"));
+    assert!(issues[0]
+        .body
+        .as_deref()
+        .unwrap()
+        .starts_with("Note from on-call"));
     assert_eq!(issues[0].tracked().unwrap().total, 24);
 }
 
@@ -250,9 +257,17 @@ async fn a_deleted_issue_gets_a_new_one_and_a_duplicate_is_left_alone() {
     let rep = s.sync(vec![pending(1, "22:00"), pending(2, "22:00")]).await;
     assert_eq!(rep.deferred, 0, "{rep:?}");
     let issues = s.tracker().issues();
-    assert_eq!(issues.len(), 2, "a new issue for 1, nothing for 2: {issues:?}");
+    assert_eq!(
+        issues.len(),
+        2,
+        "a new issue for 1, nothing for 2: {issues:?}"
+    );
     let two = issues.iter().find(|i| i.number == 2).unwrap();
-    assert_eq!(two.tracked().unwrap().total, 12, "the duplicate is not rewritten");
+    assert_eq!(
+        two.tracked().unwrap().total,
+        12,
+        "the duplicate is not rewritten"
+    );
     assert_eq!(creates(s.tracker()), 3);
 }
 
@@ -273,7 +288,10 @@ async fn a_comment_whose_answer_was_lost_is_not_posted_again() {
     let rep = s.sync(vec![]).await;
     assert_eq!(rep.deferred, 0, "{rep:?}");
     assert_eq!(comments(s.tracker()), 1, "the comment is not repeated");
-    assert_eq!(s.tracker().issues()[0].tracked().unwrap().priority, Priority::P0);
+    assert_eq!(
+        s.tracker().issues()[0].tracked().unwrap().priority,
+        Priority::P0
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -285,7 +303,8 @@ async fn a_backfill_stays_within_github_s_secondary_limits() {
     let mut s = Syncer::new(MemoryTracker::new(), g, Outbox::new(None), false)
         .with_clock(crate::clock::tokio_from(t("23:00")));
     let start = tokio::time::Instant::now();
-    s.sync((1..=12).map(|id| pending(id, "21:00")).collect()).await;
+    s.sync((1..=12).map(|id| pending(id, "21:00")).collect())
+        .await;
     assert_eq!(creates(s.tracker()), 12);
     let took = start.elapsed();
     assert!(
