@@ -349,7 +349,6 @@ impl Stage {
                 }
             }
         }
-        let before = self.state.seq();
         let posts = self.state.tick((self.clock)());
         for post in posts {
             match &mut self.gate {
@@ -370,22 +369,15 @@ impl Stage {
         for (id, cluster) in state.watched() {
             self.activity.entry(id).or_insert((cluster, i64::MIN));
         }
-        if state.seq() != before || self.snapshot_stale() {
-            let snap = state.snapshot();
-            if let Ok(mut s) = self.snapshot.lock() {
-                *s = snap;
-            }
+        // A few live alerts: cheap to copy at every step, and the checkpoint then also has the
+        // latest activity (when each went quiet).
+        let snap = state.snapshot();
+        if let Ok(mut s) = self.snapshot.lock() {
+            *s = snap;
         }
         if let Some(m) = crate::telemetry::metrics::installed() {
             m.set_alerts_active(&state.active_by_priority());
         }
-    }
-
-    fn snapshot_stale(&self) -> bool {
-        self.snapshot
-            .lock()
-            .map(|s| s.seq != self.state.seq())
-            .unwrap_or(true)
     }
 
     fn push(&self, post: &AlertPost) {
