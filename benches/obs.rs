@@ -104,6 +104,7 @@ fn alert_stage(rt: &tokio::runtime::Runtime, ids: &[ClusterId]) -> AlertHandle {
                 priority: Priority::P0,
                 template: "t".into(),
                 sample: None,
+                count: None,
                 issue_url: None,
                 at: Utc::now(),
             });

@@ -117,6 +117,12 @@ pub struct GithubSettings {
     pub logging_project: Option<String>,
     /// `None`: the worklog directory.
     pub state_dir: Option<PathBuf>,
+    /// Where the worklogs are published (`<url>/<window-end>.md` is linked from issues).
+    pub worklog_url: Option<String>,
+    /// Content-creating requests (creates, updates, comments) per minute and per hour at most:
+    /// GitHub's secondary limits (80 and 500), kept before GitHub has to say so.
+    pub writes_per_minute: usize,
+    pub writes_per_hour: usize,
 }
 
 impl Settings {

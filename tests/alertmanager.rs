@@ -2,7 +2,8 @@
 //! the real pipeline's window report, handed to the alert stage, is listed by both
 //! Alertmanagers' `/api/v2/alerts` within 2 s; a P3 one never is;
 //! the alert is kept by re-posts while entries come, resolved when the cluster goes quiet, and
-//! each Alertmanager notifies its receiver of the resolution exactly once.
+//! each Alertmanager notifies its receiver of the resolution exactly once. And an Alertmanager
+//! that is down when an alert fires and resolves gets both once it is up, and notifies each once.
 
 mod support;
 use support::servers;
@@ -51,6 +52,7 @@ fn event(c: &ClusterReport) -> AlertEvent {
         priority: c.priority,
         template: c.template.clone(),
         sample: c.sample.as_ref().map(|s| s.to_string()),
+        count: Some(c.count),
         issue_url: Some("https://github.com/example/backend/issues/42".into()),
         aliases: c.aliases.clone(),
         at: Utc::now(),
@@ -246,6 +248,68 @@ async fn the_webhook_gets_one_message_on_fire_and_one_on_resolution() {
         "{}",
         texts[1]
     );
+    drop(handle);
+    task.await.expect("alert stage ends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alertmanager_down_during_fire_and_resolution_gets_both_once_it_is_up() {
+    servers::require(servers::ALERTMANAGER);
+    let (hook, hook_addr) = servers::Hook::start().await;
+    // Nothing listens here yet: the outage.
+    let addr = servers::free_addr();
+    let url = format!("http://{addr}");
+    let lane = Lane::new(
+        Alertmanager::new(&url, Links::default()).expect("client"),
+        16,
+    );
+    let policy = Policy {
+        min_priority: Priority::P1,
+        repost_every: TimeDelta::seconds(30),
+        hold_for: TimeDelta::seconds(60),
+        quiet_after: TimeDelta::seconds(1),
+        flap_window: TimeDelta::seconds(1),
+        rate_limit: TimeDelta::hours(1),
+    };
+    let (handle, task) = alert::spawn(
+        policy,
+        vec![lane],
+        log_gardener::clock::system(),
+        Duration::from_millis(100),
+    );
+    let c = clusters();
+    let p0 = c
+        .iter()
+        .find(|c| c.priority == Priority::P0)
+        .expect("a P0 cluster");
+    handle.notify(event(p0));
+    // Fired at once, resolved 2 s later: both while Alertmanager is down.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut am = servers::alertmanager_at(hook_addr, addr);
+    am.wait_ready().await;
+    let id = p0.id.to_string();
+    let states = servers::eventually(Duration::from_secs(30), || async {
+        let states: Vec<String> = hook
+            .notifications()
+            .iter()
+            .filter(|n| {
+                n["alerts"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|a| a["labels"]["cluster"] == id.as_str()))
+            })
+            .filter_map(|n| n["status"].as_str().map(str::to_owned))
+            .collect();
+        states.iter().any(|s| s == "resolved").then_some(states)
+    })
+    .await
+    .expect("the resolution is notified after the outage");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let all: Vec<String> = hook
+        .notifications()
+        .iter()
+        .filter_map(|n| n["status"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(all, ["firing", "resolved"], "each once: {states:?}");
     drop(handle);
     task.await.expect("alert stage ends");
 }

@@ -1,7 +1,10 @@
 //! The GitHub sink against the closest stand-in for GitHub available here: a wiremock server
 //! on 127.0.0.1 answering with responses recorded from the real API (@octokit/fixtures,
 //! @octokit/openapi; see tests/fixtures/github/NOTICE), and a stateful fake of the issues API
-//! built from them for behaviour across windows. Then the dry run end to end through the binary.
+//! built from them for behaviour across windows, faults (secondary limits, 429, 5xx, answers
+//! lost after the write happened) and a person's edits (label removed, note above the marker,
+//! issue deleted, transferred, closed as duplicate). Then the dry run end to end through the
+//! binary.
 
 mod support;
 use support::github as fake;
@@ -12,16 +15,17 @@ use std::process::Command;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use fake::{fixture, Fake, OWNER, REPO, TOKEN};
+use fake::{fixture, Fake, Fault, OWNER, REPO, TOKEN};
 use log_gardener::config::GithubSettings;
 use log_gardener::entry::Severity;
 use log_gardener::escalate::Priority;
 use log_gardener::fingerprint::ClusterId;
 use log_gardener::report::ClusterReport;
 use log_gardener::sinks::github::model::IssueState;
-use log_gardener::sinks::github::plan::{Index, NewIssue};
+use log_gardener::sinks::github::plan::NewIssue;
 use log_gardener::sinks::github::{
-    IssueTracker, OctoTracker, Outbox, Pending, Syncer, Token, TrackerError,
+    Index, IssueTracker, Listing, OctoTracker, Outbox, Pending, Syncer, Token, TrackerError,
+    INDEX_FILE,
 };
 use serde_json::Value;
 use wiremock::matchers::{method, path, query_param};
@@ -41,6 +45,9 @@ fn settings(api_url: &str, owner: &str, repo: &str) -> GithubSettings {
         related_searches_per_window: 2,
         logging_project: None,
         state_dir: None,
+        worklog_url: Some("https://worklogs.example.com/prod".into()),
+        writes_per_minute: 80,
+        writes_per_hour: 500,
     }
 }
 
@@ -95,6 +102,38 @@ async fn syncer(server: &MockServer, outbox: Option<&Path>) -> Syncer<OctoTracke
     )
 }
 
+/// A syncer as `run` builds one: outbox and index in `dir`, a short read timeout (so an
+/// answer delayed past it is a timeout after the write happened).
+fn restarted(server: &MockServer, dir: &Path) -> Syncer<OctoTracker> {
+    let g = settings(&server.uri(), OWNER, REPO);
+    let t =
+        OctoTracker::with_read_timeout(&g, Token::new(TOKEN).unwrap(), Duration::from_millis(300))
+            .unwrap();
+    let index = Index::load(Some(dir.join(INDEX_FILE)), &format!("{OWNER}/{REPO}"));
+    Syncer::new(
+        t,
+        g,
+        Outbox::new(Some(dir.join("github-outbox.json"))),
+        false,
+    )
+    .with_index(index)
+}
+
+/// Syncs until the outbox is empty (at most `n` times); the reports.
+async fn drain(s: &mut Syncer<OctoTracker>, n: usize) -> Vec<String> {
+    let mut stops = Vec::new();
+    for _ in 0..n {
+        let rep = s.sync(vec![]).await;
+        if let Some(why) = rep.stopped {
+            stops.push(why);
+        }
+        if rep.deferred == 0 {
+            return stops;
+        }
+    }
+    panic!("the outbox did not drain: {stops:?}");
+}
+
 // ---- recorded responses ------------------------------------------------------------------
 
 #[tokio::test]
@@ -112,7 +151,8 @@ async fn recorded_pagination_is_followed_through_link_headers() {
         let mock = if i == 0 {
             Mock::given(method("GET"))
                 .and(path("/repos/octokit-fixture-org/paginate-issues/issues"))
-                .and(query_param("labels", "log-gardener"))
+                .and(query_param("sort", "updated"))
+                .and(query_param("direction", "asc"))
                 .and(query_param("state", "all"))
         } else {
             Mock::given(method("GET"))
@@ -122,12 +162,21 @@ async fn recorded_pagination_is_followed_through_link_headers() {
         mock.respond_with(resp).expect(1).mount(&server).await;
     }
     let t = tracker(&server, "octokit-fixture-org", "paginate-issues");
-    let issues = t.list_labelled("log-gardener").await.unwrap();
+    let Listing::Issues {
+        issues,
+        complete: true,
+        ..
+    } = t.list_updated(None, None, 100).await.unwrap()
+    else {
+        panic!("a complete listing")
+    };
     let numbers: Vec<u64> = issues.iter().map(|i| i.number).collect();
     assert_eq!(numbers, (1..=13).rev().collect::<Vec<_>>());
     assert_eq!(issues[0].title, "Test issue 13");
     // None carries our marker: none is taken for one of ours.
-    assert!(Index::new(issues).is_empty());
+    let mut index = Index::load(None, "octokit-fixture-org/paginate-issues");
+    index.apply(None, issues, None);
+    assert!(index.is_empty());
 }
 
 #[tokio::test]
@@ -213,14 +262,17 @@ async fn github_enterprise_paths_keep_the_api_prefix() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(format!("/api/v3/repos/{OWNER}/{REPO}/issues")))
-        .and(query_param("labels", "log-gardener"))
+        .and(query_param("since", "2025-09-15T20:00:00Z"))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
         .expect(1)
         .mount(&server)
         .await;
     let g = settings(&format!("{}/api/v3", server.uri()), OWNER, REPO);
     let t = OctoTracker::new(&g, Token::new(TOKEN).unwrap()).unwrap();
-    assert_eq!(t.list_labelled("log-gardener").await.unwrap(), vec![]);
+    let listing = t.list_updated(Some(at("20:00")), None, 100).await.unwrap();
+    assert!(
+        matches!(listing, Listing::Issues { ref issues, complete: true, .. } if issues.is_empty())
+    );
 }
 
 // ---- behaviour across windows, on the stateful fake ---------------------------------------
@@ -236,7 +288,7 @@ async fn the_same_cluster_over_three_windows_is_one_issue() {
     let st = gh.lock();
     assert_eq!(st.issues.len(), 1, "{:?}", st.requests);
     let body = st.issues[0]["body"].as_str().unwrap();
-    assert!(body.starts_with("<!-- log-gardener:cluster=0000000000000001 -->"));
+    assert!(body.starts_with("<!-- log-gardener:problem=0000000000000001 -->"));
     assert!(body.contains("| 30 in all tracked windows |"), "{body}");
     assert_eq!(
         st.issues[0]["title"],
@@ -269,7 +321,7 @@ async fn a_restart_mid_sync_creates_no_duplicate() {
     let mut s = syncer(&server, Some(&outbox)).await;
     // GitHub answers the second write with a rate limit longer than we wait: the rest is
     // kept in the outbox, and the process "dies".
-    gh.lock().rate_limit_next_writes = vec![None, Some(3600)];
+    gh.lock().faults = [None, Some(Fault::SecondaryLimit(3600))].into();
     let rep = s
         .sync(
             (1..=3)
@@ -310,7 +362,7 @@ async fn a_restart_mid_sync_creates_no_duplicate() {
 }
 
 #[tokio::test]
-async fn closed_then_recurring_is_reopened_and_not_planned_stays_closed() {
+async fn closed_then_recurring_is_reopened_and_not_planned_is_left_alone() {
     let (server, gh) = Fake::start(100).await;
     let mut s = syncer(&server, None).await;
     s.sync(vec![
@@ -326,7 +378,7 @@ async fn closed_then_recurring_is_reopened_and_not_planned_stays_closed() {
     };
     let rep = s.sync(vec![back(1), back(2)]).await;
     let kinds: Vec<&str> = rep.sent.iter().map(|a| a.kind.as_str()).collect();
-    assert_eq!(kinds, ["comment", "reopen", "update"]);
+    assert_eq!(kinds, ["comment", "reopen"]);
     let one = gh.issue(1);
     assert_eq!(
         (one["state"].as_str(), one["state_reason"].as_str()),
@@ -340,10 +392,13 @@ async fn closed_then_recurring_is_reopened_and_not_planned_stays_closed() {
     let two = gh.issue(2);
     assert_eq!(two["state"], "closed");
     assert_eq!(two["state_reason"], "not_planned");
-    assert!(two["body"]
-        .as_str()
-        .unwrap()
-        .contains("| 20 in all tracked windows |"));
+    assert!(
+        two["body"]
+            .as_str()
+            .unwrap()
+            .contains("| 10 in all tracked windows |"),
+        "not rewritten"
+    );
     let comments = gh.lock().comments.clone();
     assert_eq!(comments.len(), 1);
     assert_eq!(comments[0].0, 1);
@@ -354,7 +409,7 @@ async fn closed_then_recurring_is_reopened_and_not_planned_stays_closed() {
 async fn a_403_with_retry_after_is_waited_out() {
     let (server, gh) = Fake::start(100).await;
     let mut s = syncer(&server, None).await;
-    gh.lock().rate_limit_next_writes = vec![Some(1)];
+    gh.lock().faults = [Some(Fault::SecondaryLimit(1))].into();
     let start = std::time::Instant::now();
     let rep = s.sync(vec![pending(1, Priority::P1, "21:00")]).await;
     assert!(
@@ -385,6 +440,186 @@ async fn a_422_on_create_is_reported_and_the_next_cluster_still_goes() {
     );
     assert_eq!(rep.sent[1].error, None);
     assert_eq!(gh.lock().issues.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_faults_and_human_edits_each_problem_keeps_one_issue_and_no_comment_repeats() {
+    let (server, gh) = Fake::start(2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let five = |priority, end| {
+        (1..=5)
+            .map(|id| pending(id, priority, end))
+            .collect::<Vec<_>>()
+    };
+
+    // Window 1: five P2 problems through a secondary limit, a 429 and a 502.
+    let mut s = restarted(&server, dir.path());
+    gh.lock().faults = [
+        Some(Fault::SecondaryLimit(1)),
+        None,
+        Some(Fault::TooManyRequests(1)),
+        Some(Fault::ServerError),
+        Some(Fault::SecondaryLimitNoHeader),
+    ]
+    .into();
+    s.sync(five(Priority::P2, "21:00")).await;
+    drain(&mut restarted(&server, dir.path()), 5).await;
+    let first: Vec<Vec<u64>> = (1..=5)
+        .map(|id| gh.issues_of(&format!("{id:016x}")))
+        .collect();
+    assert!(first.iter().all(|i| i.len() == 1), "{first:?}");
+    let n = |id: usize| first[id - 1][0];
+
+    // People: remove our label, write a note above the marker, delete one, transfer one,
+    // close one as a duplicate.
+    gh.edit(n(1), |i| {
+        let kept: Vec<Value> = i["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["name"] != "log-gardener")
+            .cloned()
+            .collect();
+        i["labels"] = kept.into();
+    });
+    gh.edit(n(2), |i| {
+        i["body"] = format!(
+            "Owner: db team, runbook linked below.\n\n{}",
+            i["body"].as_str().unwrap()
+        )
+        .into();
+    });
+    gh.delete(n(3));
+    gh.transfer(n(4));
+    gh.close(n(5), "duplicate", "2025-09-15T21:30:00Z");
+
+    // Window 2: all five escalate to P1. The first write (an escalation comment) is taken by
+    // GitHub but its answer comes too late; then a restart.
+    gh.lock().faults = [Some(Fault::LateAnswer(Duration::from_secs(1)))].into();
+    let mut s = restarted(&server, dir.path());
+    s.sync(five(Priority::P1, "22:00")).await;
+    drop(s);
+    drain(&mut restarted(&server, dir.path()), 5).await;
+
+    // Window 2 replayed (a restart from an old checkpoint): nothing at all is written.
+    let writes_before = gh
+        .lock()
+        .requests
+        .iter()
+        .filter(|r| !r.starts_with("GET"))
+        .count();
+    let mut s = restarted(&server, dir.path());
+    s.sync(five(Priority::P1, "22:00")).await;
+    let writes_after = gh
+        .lock()
+        .requests
+        .iter()
+        .filter(|r| !r.starts_with("GET"))
+        .count();
+    assert_eq!(
+        writes_before, writes_after,
+        "replaying a window writes nothing"
+    );
+    // Nothing changed since (the first listing still sees our last writes and moves the
+    // cursor past them): the listing after is answered 304.
+    s.sync(vec![]).await;
+    let before = gh.lock().not_modified;
+    s.sync(vec![]).await;
+    assert_eq!(gh.lock().not_modified, before + 1);
+
+    for id in 1..=5u64 {
+        let issues = gh.issues_of(&format!("{id:016x}"));
+        assert_eq!(issues.len(), 1, "problem {id}: {issues:?}");
+    }
+    let one = gh.issue(n(1));
+    assert!(
+        one["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["name"] == "log-gardener"),
+        "label put back"
+    );
+    assert!(one["title"].as_str().unwrap().starts_with("[P1]"));
+    let two = gh.issue(n(2));
+    assert!(
+        two["body"].as_str().unwrap().starts_with("Owner: db team"),
+        "the note is kept"
+    );
+    assert!(two["body"]
+        .as_str()
+        .unwrap()
+        .contains("| 20 in all tracked windows |"));
+    let three = gh.issues_of(&format!("{:016x}", 3))[0];
+    assert!(
+        three != n(3)
+            && gh.issue(three)["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("[P1]")
+    );
+    let four = gh.issues_of(&format!("{:016x}", 4))[0];
+    assert_ne!(four, n(4));
+    let five_ = gh.issue(n(5));
+    assert_eq!(five_["state_reason"], "duplicate");
+    assert!(
+        five_["body"]
+            .as_str()
+            .unwrap()
+            .contains("| 10 in all tracked windows |"),
+        "left alone"
+    );
+
+    let comments = gh.lock().comments.clone();
+    let mut unique = comments.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        comments.len(),
+        "a comment was repeated: {comments:#?}"
+    );
+    let on = |n: u64| comments.iter().filter(|(i, _)| *i == n).count();
+    assert_eq!(
+        (on(n(1)), on(n(2))),
+        (1, 1),
+        "one escalation comment each: {comments:#?}"
+    );
+    assert_eq!(gh.lock().unauthorized, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_lists_only_what_changed_since_its_cursor() {
+    let (server, gh) = Fake::start(100).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Fifty issues of other people, closed long ago.
+    {
+        let mut st = gh.lock();
+        for n in 1..=50u64 {
+            let mut i = fixture("issue.json");
+            i["number"] = n.into();
+            i["body"] = "not ours".into();
+            i["updated_at"] = format!("2020-01-01T00:00:{n:02}Z").into();
+            st.issues.push(i);
+        }
+    }
+    let mut s = restarted(&server, dir.path());
+    s.sync(vec![pending(1, Priority::P1, "21:00")]).await;
+    drop(s);
+    assert_eq!(
+        gh.lock().listed,
+        50,
+        "the first start reads every issue once"
+    );
+    let mut s = restarted(&server, dir.path());
+    s.sync(vec![pending(1, Priority::P1, "22:00")]).await;
+    let listed = gh.lock().listed - 50;
+    assert!(
+        listed <= 2,
+        "after a restart only what was updated since the cursor is listed again: {listed}"
+    );
+    assert_eq!(gh.issues_of(&format!("{:016x}", 1)).len(), 1);
+    assert_eq!(gh.lock().issues.len(), 51);
 }
 
 // ---- the dry run, end to end --------------------------------------------------------------

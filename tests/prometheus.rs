@@ -122,10 +122,16 @@ async fn prometheus_scrapes_the_last_window_report_and_evaluates_the_rules() {
     );
 
     let clusters = query(&url, "log_gardener_window_cluster_entries").await;
+    let urgent_beyond = last
+        .clusters
+        .iter()
+        .skip(TOP_K)
+        .filter(|c| c.priority <= Priority::P1)
+        .count();
     assert_eq!(
         clusters.len(),
-        TOP_K + 1,
-        "top K plus `other`: bounded cardinality"
+        TOP_K + urgent_beyond + 1,
+        "top K by priority then count, every P0/P1, plus `other`: bounded cardinality"
     );
     let sum: f64 = clusters.iter().map(value).sum();
     let all: u64 = last.clusters.iter().map(|c| c.count).sum();
@@ -133,28 +139,32 @@ async fn prometheus_scrapes_the_last_window_report_and_evaluates_the_rules() {
         sum, all as f64,
         "the top K and `other` add up to the window"
     );
-    let top = &last
-        .clusters
-        .iter()
-        .max_by_key(|c| c.count)
-        .expect("clusters");
+    // The report is ordered by priority, then count: its first cluster ranks first.
+    let top = last.clusters.first().expect("clusters");
     let q = format!(
         "log_gardener_window_cluster_entries{{cluster=\"{}\"}}",
         top.id
     );
     let row = query(&url, &q).await;
-    assert_eq!(row.len(), 1, "the largest cluster has its own series");
+    assert_eq!(row.len(), 1, "the most urgent cluster has its own series");
     assert_eq!(row[0]["metric"]["priority"], top.priority.as_str());
     assert_eq!(value(&row[0]), top.count as f64);
 
     let rec = query(&url, "log_gardener_entries_received_total").await;
     assert_eq!(rec.first().map(value), Some(received as f64));
     let bad = query(&url, "log_gardener_entries_malformed_total").await;
-    assert_eq!(
-        bad.first().map(value),
-        Some(1.0),
-        "the line that is not JSON"
-    );
+    assert_eq!(bad.len(), 6, "every reason exists from the start: {bad:?}");
+    let by_reason: BTreeMap<String, f64> = bad
+        .iter()
+        .map(|r| {
+            (
+                r["metric"]["reason"].as_str().unwrap_or("").to_owned(),
+                value(r),
+            )
+        })
+        .collect();
+    assert_eq!(by_reason["not_json"], 1.0, "the line that is not JSON");
+    assert_eq!(by_reason["no_time"], 0.0);
 
     let healthy = servers::eventually(Duration::from_secs(10), || async {
         let v = servers::get_json(&format!("{url}/api/v1/rules")).await?;

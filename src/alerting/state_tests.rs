@@ -1,5 +1,5 @@
-//! The alert state machine with plain times: firing, re-posting, resolution once, rate limit,
-//! flap damping, escalation.
+//! The alert state machine with plain times: firing, re-posting, resolution once and only
+//! after the flap window, rate limit, escalation, annotations, snapshot and restore.
 
 use super::*;
 
@@ -26,6 +26,7 @@ fn ev(cluster: u64, priority: Priority, at: &str) -> AlertEvent {
         priority,
         template: "db timeout after <*>".into(),
         sample: Some("db timeout after 30s".into()),
+        count: Some(3),
         issue_url: None,
         aliases: Vec::new(),
         at: t(at),
@@ -71,55 +72,66 @@ fn below_min_priority_is_not_alerted() {
 }
 
 #[test]
-fn a_quiet_cluster_resolves_exactly_once() {
+fn a_quiet_cluster_resolves_exactly_once_after_the_flap_window() {
     let mut s = AlertState::new(policy());
     s.event(ev(1, Priority::P0, "10:00:00"), t("10:00:00"));
     s.tick(t("10:00:00"));
     s.observe(ClusterId(1), t("10:03:00"));
-    assert!(
-        !changes(&s.tick(t("10:17:59"))).contains(&(1, Change::Resolved, Priority::P0)),
-        "15 minutes after the last entry, not before"
-    );
-    let resolved = s.tick(t("10:18:00"));
+    // Quiet at 10:18, but the resolution waits for the flap window (30 min): 10:48.
+    for m in 4..48 {
+        let posts = s.tick(t(&format!("10:{m:02}:00")));
+        assert!(
+            posts.iter().all(|p| p.change == Change::Reposted),
+            "{m}: {posts:?}"
+        );
+    }
+    let resolved = s.tick(t("10:48:00"));
     assert_eq!(changes(&resolved), [(1, Change::Resolved, Priority::P0)]);
-    assert_eq!(resolved[0].ends_at, t("10:18:00"), "endsAt = now");
-    for m in 19..=59 {
+    assert_eq!(
+        resolved[0].ends_at,
+        t("10:18:00"),
+        "endsAt: when it went quiet"
+    );
+    for m in 49..=59 {
         assert!(s.tick(t(&format!("10:{m}:00"))).is_empty(), "once only");
     }
     assert_eq!(s.active_by_priority(), []);
 }
 
 #[test]
-fn a_cluster_returning_within_the_flap_window_resumes_the_same_alert() {
+fn a_flapping_cluster_gives_one_fire_and_one_resolution() {
     let mut s = AlertState::new(policy());
     s.event(ev(1, Priority::P1, "10:00:00"), t("10:00:00"));
-    s.tick(t("10:00:00"));
-    s.tick(t("10:15:00"));
-    assert!(!s
-        .tick(t("10:15:00"))
+    let mut all = s.tick(t("10:00:00"));
+    // Bursts every 40 minutes: quiet (15 min) each time, never for quiet + flap (45 min).
+    let mut now = t("10:00:00");
+    for burst in 1..=4 {
+        for _ in 0..40 {
+            now += TimeDelta::minutes(1);
+            all.extend(s.tick(now));
+        }
+        s.observe(ClusterId(1), now);
+        assert!(s.is_tracked(ClusterId(1)), "burst {burst}");
+    }
+    for _ in 0..60 {
+        now += TimeDelta::minutes(1);
+        all.extend(s.tick(now));
+    }
+    let said: Vec<Change> = all
         .iter()
-        .any(|p| p.change == Change::Fired));
-    s.observe(ClusterId(1), t("10:40:00"));
-    let back = s.tick(t("10:40:01"));
-    assert_eq!(changes(&back), [(1, Change::Resumed, Priority::P1)]);
-    assert_eq!(
-        back[0].starts_at,
-        t("10:00:00"),
-        "not a new alert: same startsAt"
-    );
+        .map(|p| p.change)
+        .filter(|c| *c != Change::Reposted)
+        .collect();
+    assert_eq!(said, [Change::Fired, Change::Resolved]);
 }
 
 #[test]
-fn after_the_flap_window_the_cluster_is_forgotten_and_rate_limited() {
+fn after_the_resolution_the_cluster_is_forgotten_and_rate_limited() {
     let mut s = AlertState::new(policy());
     s.event(ev(1, Priority::P1, "10:00:00"), t("10:00:00"));
     s.tick(t("10:00:00"));
-    assert_eq!(changes(&s.tick(t("10:15:00")))[0].1, Change::Resolved);
-    s.tick(t("10:45:01"));
-    assert!(
-        !s.is_tracked(ClusterId(1)),
-        "forgotten after the flap window"
-    );
+    assert_eq!(changes(&s.tick(t("10:45:00")))[0].1, Change::Resolved);
+    assert!(!s.is_tracked(ClusterId(1)), "forgotten once resolved");
     s.observe(ClusterId(1), t("10:50:00"));
     assert!(
         s.tick(t("10:50:00")).is_empty(),
@@ -139,6 +151,53 @@ fn after_the_flap_window_the_cluster_is_forgotten_and_rate_limited() {
         "an hour later"
     );
     assert_eq!(changes(&s.tick(t("11:00:00")))[0].1, Change::Fired);
+}
+
+#[test]
+fn a_snapshot_restored_after_a_restart_does_not_announce_again() {
+    let mut s = AlertState::new(policy());
+    s.event(ev(1, Priority::P0, "10:00:00"), t("10:00:00"));
+    s.tick(t("10:00:00"));
+    let snap = s.snapshot();
+    let json = serde_json::to_string(&snap).unwrap();
+    let mut back = AlertState::new(policy());
+    back.restore(serde_json::from_str(&json).unwrap());
+    assert_eq!(
+        back.event(ev(1, Priority::P0, "10:01:00"), t("10:01:00")),
+        Admission::AlreadyFiring,
+        "the redelivered entries' new-cluster event"
+    );
+    let posts = back.tick(t("10:01:00"));
+    assert_eq!(changes(&posts), [(1, Change::Reposted, Priority::P0)]);
+    assert_eq!(posts[0].starts_at, t("10:00:00"));
+    assert!(back.seq() >= snap.seq);
+}
+
+#[test]
+fn annotations_are_posted_at_once_when_they_change() {
+    let mut s = AlertState::new(policy());
+    s.event(ev(1, Priority::P1, "10:00:00"), t("10:00:00"));
+    s.tick(t("10:00:00"));
+    let note = Annotation {
+        cluster: ClusterId(1),
+        count: Some(40),
+        sample: Some("db timeout after 31s".into()),
+        issue_url: None,
+    };
+    assert!(s.annotate(note.clone()));
+    assert!(!s.annotate(note), "the same facts again change nothing");
+    let posts = s.tick(t("10:00:05"));
+    assert_eq!(posts.len(), 1);
+    assert_eq!(
+        (posts[0].count, posts[0].sample.as_deref()),
+        (Some(40), Some("db timeout after 31s"))
+    );
+    assert!(!s.annotate(Annotation {
+        cluster: ClusterId(9),
+        count: Some(1),
+        sample: None,
+        issue_url: None
+    }));
 }
 
 #[test]
@@ -193,4 +252,5 @@ fn next_due_tracks_the_earliest_deadline() {
     assert!(s.next_due().is_some_and(|d| d <= t("10:00:00")));
     s.tick(t("10:00:00"));
     assert_eq!(s.next_due(), Some(t("10:02:00")));
+    assert_eq!(s.without_issue().count(), 1);
 }

@@ -37,7 +37,10 @@ pub fn to_alert(event: &Event, fp: &Fingerprinter, policy: &Escalation) -> Optio
         service,
         priority: decision.priority,
         template: cluster.template,
+        // No entry text reaches the driver's events; the closed window's sample follows as
+        // an annotation.
         sample: None,
+        count: Some(count),
         issue_url: None,
         at,
     })

@@ -2,10 +2,12 @@
 //! the checkpoint that records its window closed), the window gauges, the GitHub stage (its
 //! clusters pushed into the durable outbox at once; the stage syncs on its own task, since a
 //! sync may wait minutes on rate limits and the driver must not), and the alert stage (new
-//! clusters and escalations at once, every counted entry as activity).
+//! clusters and escalations at once, every counted entry as activity, each closed window's
+//! count and sample for live alerts, issue links from the GitHub stage's index).
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
@@ -14,8 +16,8 @@ use crate::driver::{Event, Outputs};
 use crate::escalate::Priority;
 use crate::pipeline::{Outcome, Pipeline};
 use crate::report::WindowReport;
-use crate::sinks::alert::AlertHandle;
-use crate::sinks::github::{self, Outbox};
+use crate::sinks::alert::{AlertHandle, Annotation};
+use crate::sinks::github::{self, Outbox, ProblemId};
 use crate::sinks::worklog::{WorklogError, WorklogSink};
 use crate::telemetry::metrics::installed;
 
@@ -97,6 +99,7 @@ impl<W: WorklogSink> WindowOutputs<W> {
             self.briefs.pop_front();
         }
         self.briefs.push_back(WindowBrief::of(&r));
+        self.annotate_alerts(&r);
         if let Some(g) = &self.github {
             if let Err(e) = g.outbox.push(github::pending(&r, g.min_priority)) {
                 // The sync still gets the clusters through the channel's window below only
@@ -107,6 +110,30 @@ impl<W: WorklogSink> WindowOutputs<W> {
             let _ = g.windows.send(r).await;
         }
         Ok(())
+    }
+}
+
+impl<W> WindowOutputs<W> {
+    /// The closed window's count and sample for clusters with a live alert, and (once) where
+    /// the alert stage finds their issues: the GitHub stage's index, through the outbox.
+    fn annotate_alerts(&self, r: &WindowReport) {
+        let Some(alerts) = &self.alerts else { return };
+        self.link_issues();
+        for c in r.clusters.iter().filter(|c| alerts.watches(c.id)) {
+            alerts.annotate(Annotation {
+                cluster: c.id,
+                count: Some(c.count),
+                sample: c.sample.as_ref().map(|s| s.to_string()),
+                issue_url: None,
+            });
+        }
+    }
+
+    fn link_issues(&self) {
+        if let (Some(alerts), Some(g)) = (&self.alerts, &self.github) {
+            let outbox = g.outbox.clone();
+            alerts.set_issue_lookup_once(Arc::new(move |c| outbox.issue_url(&ProblemId::from(c))));
+        }
     }
 }
 
@@ -136,8 +163,14 @@ impl<W: WorklogSink> Outputs for WindowOutputs<W> {
         }
         if let Some(alerts) = &self.alerts {
             let policy = &pipeline.settings().escalation;
+            if !events.is_empty() {
+                self.link_issues();
+            }
             for e in events {
-                if let Some(a) = super::alerts::to_alert(e, pipeline.fingerprinter(), policy) {
+                if let Some(mut a) = super::alerts::to_alert(e, pipeline.fingerprinter(), policy) {
+                    // The trailing hour up to and with the entry that triggered it.
+                    let through = a.at + chrono::TimeDelta::milliseconds(1);
+                    a.count = Some(pipeline.count_last(a.cluster, through));
                     alerts.notify(a);
                 }
             }

@@ -80,5 +80,15 @@ pub(super) fn github(g: &RawGithub) -> Result<Option<GithubSettings>, ConfigErro
         )?,
         logging_project: non_empty(&g.logging_project),
         state_dir: non_empty(&g.state_dir).map(PathBuf::from),
+        worklog_url: match non_empty(&g.worklog_url) {
+            Some(u) if u.starts_with("https://") || u.starts_with("http://") => Some(u),
+            // The URL is not quoted back: it may carry a secret path.
+            Some(_) => return Err(invalid("github.worklog_url", "must be an http(s) URL")),
+            None => None,
+        },
+        // GitHub's documented secondary limits: 80 content-creating requests a minute, 500
+        // an hour; stay inside them before being told.
+        writes_per_minute: in_range("github.writes_per_minute", g.writes_per_minute, 1, 80)?,
+        writes_per_hour: in_range("github.writes_per_hour", g.writes_per_hour, 1, 500)?,
     }))
 }

@@ -149,8 +149,16 @@ pub struct RawGithub {
     pub related_searches_per_window: usize,
     /// Google Cloud project for the Cloud Logging query link; empty leaves `project=` out.
     pub logging_project: String,
-    /// Where the outbox (`github-outbox.json`) is kept; empty means the worklog directory.
+    /// Where the outbox (`github-outbox.json`) and the issue index (`github-index.json`) are
+    /// kept; empty means the worklog directory.
     pub state_dir: String,
+    /// Base URL where the worklogs are published; issues link `<url>/<window-end>.md`.
+    /// Empty: no worklog links.
+    pub worklog_url: String,
+    /// Writes (creates, updates, comments) per minute at most (GitHub's secondary limit: 80).
+    pub writes_per_minute: usize,
+    /// Writes per hour at most (GitHub's secondary limit: 500).
+    pub writes_per_hour: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -212,9 +220,10 @@ pub struct RawAlerts {
     pub min_priority: String,
     /// Alertmanager's resolve_timeout: firing alerts are re-posted every half of it.
     pub resolve_timeout: String,
-    /// A cluster with no entries for this long is resolved, e.g. "15m".
+    /// A cluster with no entries for this long is quiet, e.g. "15m".
     pub quiet_after: String,
-    /// A resolved cluster returning within this time resumes its alert, e.g. "30m".
+    /// A quiet cluster is resolved (posted once) only after this much more silence; entries
+    /// in between keep its alert firing without a word, e.g. "30m".
     pub flap_window: String,
     /// A cluster fires a new alert at most once per this, unless more urgent, e.g. "1h".
     pub rate_limit: String,

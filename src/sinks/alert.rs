@@ -3,9 +3,11 @@
 //! within a second.
 //!
 //! The shell around the pure [`AlertState`]: one task owns the state and ticks it, one
-//! delivery task per receiver drains that receiver's bounded [`outbox::Outbox`] with retries
-//! and backoff. The pipeline side only ever calls [`AlertHandle::notify`] (a `try_send`) and
-//! [`AlertHandle::observe`] (a map update), so a slow or dead receiver never blocks it.
+//! delivery task per receiver drains that receiver's bounded [`outbox::Outbox`], retrying with
+//! backoff for up to resolve_timeout (the latest state of an alert wins; a fire and its
+//! resolution are both delivered). The pipeline side only ever calls [`AlertHandle::notify`]
+//! (a `try_send`) and [`AlertHandle::observe`] (a map update), so a slow or dead receiver
+//! never blocks it. The state's snapshot goes into the driver's checkpoint.
 
 mod deliver;
 mod outbox;
@@ -14,7 +16,7 @@ pub mod receivers;
 #[cfg(any(test, feature = "test-util"))]
 mod recording;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -24,9 +26,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use crate::alerting::{
-    Admission, AlertEvent, AlertKind, AlertPost, AlertState, Change, Policy,
+    Admission, AlertEvent, AlertKind, AlertPost, AlertSnapshot, AlertState, Annotation, Change,
+    Policy,
 };
-pub use deliver::{backoff, Lane, MAX_ATTEMPTS};
+pub use deliver::{backoff, Lane};
 pub use receivers::{Alertmanager, Webhook};
 #[cfg(any(test, feature = "test-util"))]
 pub use recording::RecordingSink;
@@ -46,7 +49,8 @@ pub const EVENT_QUEUE: usize = 1024;
 /// Why a delivery attempt failed; each variant says what happens next.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
-    /// Connection refused, timeout, 5xx, 429: retried with backoff, up to [`MAX_ATTEMPTS`].
+    /// Connection refused, timeout, 5xx, 429: retried with backoff for up to the alert's
+    /// resolve_timeout; a newer state of the alert replaces the one being retried.
     #[error("retryable: {0}")]
     Retryable(String),
     /// Any other 4xx (a malformed post, a wrong URL): dropped at once and counted as failed.
@@ -56,8 +60,9 @@ pub enum DeliveryError {
 
 /// A receiver of alert posts: Alertmanager, a webhook, or a recording fake in tests.
 pub trait AlertSink: Send + Sync + 'static {
-    /// The `receiver` label of the delivery metrics.
-    fn receiver(&self) -> &'static str;
+    /// The `receiver` label of the delivery metrics: the kind and the URL's host, e.g.
+    /// `alertmanager@am-0:9093`.
+    fn receiver(&self) -> String;
 
     /// Whether this receiver needs `post` at all (a chat needs no re-posts).
     fn wants(&self, _post: &AlertPost) -> bool {
@@ -79,22 +84,39 @@ pub use crate::clock::Clock;
 
 type Activity = DashMap<ClusterId, (ClusterId, i64)>;
 
+/// How the alert stage learns a cluster's issue URL (the GitHub stage's index).
+pub type IssueLookup = Arc<dyn Fn(ClusterId) -> Option<String> + Send + Sync>;
+
+/// What the pipeline side tells the state task.
+enum Msg {
+    Event(AlertEvent),
+    Annotate(Annotation),
+    Restore(AlertSnapshot),
+    /// A checkpoint holding the state up to this `seq` is durable.
+    Committed(u64),
+    /// From now on, fires wait for the checkpoint that holds them.
+    Gate,
+    Lookup(IssueLookup),
+}
+
 /// The pipeline's side of the alert stage. Cloning is cheap; the stage ends (after delivering
 /// what is queued) when every handle is dropped.
 #[derive(Clone)]
 pub struct AlertHandle {
     /// Held by the run wiring; the state task holds the receiver.
-    events: mpsc::Sender<AlertEvent>,
+    events: mpsc::Sender<Msg>,
     /// Per watched id (a tracked cluster or one of its aliases): the cluster and the latest
     /// event time (ms) seen. The state task adds and removes keys; `observe` only updates.
     activity: Arc<Activity>,
+    /// The state as of the state task's last change.
+    snapshot: Arc<Mutex<AlertSnapshot>>,
+    /// Whether an issue lookup was handed over already.
+    linked: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AlertHandle {
-    /// Hands an event to the alert stage without waiting. Returns false if the queue was full
-    /// (the event is dropped and counted; the next window's escalations still reach it).
-    pub fn notify(&self, event: AlertEvent) -> bool {
-        match self.events.try_send(event) {
+    fn send(&self, m: Msg) -> bool {
+        match self.events.try_send(m) {
             Ok(()) => true,
             Err(_) => {
                 ev::AlertDropped { receiver: "events" }.emit();
@@ -103,9 +125,65 @@ impl AlertHandle {
         }
     }
 
+    /// Hands an event to the alert stage without waiting. Returns false if the queue was full
+    /// (the event is dropped and counted; the next window's escalations still reach it).
+    pub fn notify(&self, event: AlertEvent) -> bool {
+        self.send(Msg::Event(event))
+    }
+
+    /// Later facts about a cluster's alert (a closed window's count and sample); ignored for
+    /// clusters without a live alert.
+    pub fn annotate(&self, note: Annotation) -> bool {
+        self.send(Msg::Annotate(note))
+    }
+
+    /// Where the stage looks up a live alert's issue URL (until it has one).
+    pub fn set_issue_lookup(&self, lookup: IssueLookup) {
+        self.linked
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.send(Msg::Lookup(lookup));
+    }
+
+    /// [`Self::set_issue_lookup`] unless one was set already (the first wins).
+    pub fn set_issue_lookup_once(&self, lookup: IssueLookup) {
+        if !self.linked.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            self.send(Msg::Lookup(lookup));
+        }
+    }
+
+    /// Whether `id` (a cluster or one of its aliases) has a live alert.
+    pub fn watches(&self, id: ClusterId) -> bool {
+        self.activity.contains_key(&id)
+    }
+
+    /// The state as plain data, for the checkpoint: its `seq` goes to [`Self::committed`]
+    /// once the checkpoint is durable.
+    pub fn snapshot(&self) -> AlertSnapshot {
+        self.snapshot
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Takes back the state a checkpoint held (call before the first event).
+    pub fn restore(&self, snapshot: AlertSnapshot) {
+        self.send(Msg::Restore(snapshot));
+    }
+
+    /// With a durable checkpoint: a fire goes out only once a checkpoint holding it is
+    /// written ([`Self::committed`]), so a crash in between never pages twice after restart.
+    pub fn hold_fires_until_committed(&self) {
+        self.send(Msg::Gate);
+    }
+
+    /// A checkpoint holding the snapshot with this `seq` is durable.
+    pub fn committed(&self, seq: u64) {
+        self.send(Msg::Committed(seq));
+    }
+
     /// An entry of cluster `id` (canonical or fine: an event's `cluster` or `aliases`) with
-    /// event time `at`. Only clusters with a live or recently resolved alert are watched; for
-    /// others this is one map look-up. Fits `Pipeline::on_activity`.
+    /// event time `at`. Only clusters with a live alert are watched; for others this is one
+    /// map look-up. Fits `Pipeline::on_activity`.
     #[inline]
     pub fn observe(&self, id: ClusterId, at: DateTime<Utc>) {
         if let Some(mut entry) = self.activity.get_mut(&id) {
@@ -117,7 +195,8 @@ impl AlertHandle {
     }
 }
 
-/// The lanes `[alerts]` configures: one per Alertmanager URL, and the webhook if any.
+/// The lanes `[alerts]` configures: one per Alertmanager URL, and the webhook if any. Each
+/// lane's `receiver` metric label names its URL's host (never a webhook's secret path).
 pub fn lanes(settings: &AlertSettings) -> Result<Vec<Lane>, reqwest::Error> {
     let links = payload::Links {
         logging_project: settings.logging_project.clone(),
@@ -132,94 +211,180 @@ pub fn lanes(settings: &AlertSettings) -> Result<Vec<Lane>, reqwest::Error> {
     if let Some(url) = &settings.webhook_url {
         lanes.push(Lane::new(Webhook::new(url, links)?, settings.queue));
     }
+    if let Some(m) = crate::telemetry::metrics::installed() {
+        let names: Vec<String> = lanes.iter().map(|l| l.receiver().to_owned()).collect();
+        m.zero_receivers(&names);
+    }
     Ok(lanes)
 }
 
-/// Starts the alert stage: the state task and one delivery task per lane. Returns the handle
-/// the pipeline uses and the task to join at shutdown (it ends once every handle is dropped
-/// and the queues are drained or given up).
+/// Starts the alert stage: the state task and one delivery task per lane (each retrying a
+/// post for up to `policy.hold_for`, Alertmanager's resolve_timeout). Returns the handle the
+/// pipeline uses and the task to join at shutdown (it ends once every handle is dropped and
+/// the queues are drained or given up).
 pub fn spawn(
     policy: Policy,
-    lanes: Vec<Lane>,
+    mut lanes: Vec<Lane>,
     clock: Clock,
     tick_every: Duration,
 ) -> (AlertHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(EVENT_QUEUE);
     let activity = Arc::new(DashMap::new());
+    let snapshot = Arc::new(Mutex::new(AlertSnapshot::default()));
     let handle = AlertHandle {
         events: tx,
         activity: activity.clone(),
+        snapshot: snapshot.clone(),
+        linked: Default::default(),
     };
-    let task = tokio::spawn(run(
-        AlertState::new(policy),
-        rx,
-        activity,
-        lanes,
-        clock,
-        tick_every,
-    ));
+    let patience = policy.hold_for.to_std().unwrap_or(Duration::from_secs(300));
+    for lane in &mut lanes {
+        lane.set_patience(patience);
+    }
+    let task = tokio::spawn(
+        Stage {
+            state: AlertState::new(policy),
+            activity,
+            snapshot,
+            lanes,
+            clock,
+            gate: None,
+            lookup: None,
+        }
+        .run(rx, tick_every),
+    );
     (handle, task)
 }
 
-async fn run(
-    mut state: AlertState,
-    mut rx: mpsc::Receiver<AlertEvent>,
+/// The state task's world.
+struct Stage {
+    state: AlertState,
     activity: Arc<Activity>,
+    snapshot: Arc<Mutex<AlertSnapshot>>,
     lanes: Vec<Lane>,
     clock: Clock,
-    tick_every: Duration,
-) {
-    let workers: Vec<JoinHandle<()>> = lanes.iter().map(Lane::start).collect();
-    let mut ticker = tokio::time::interval(tick_every);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            event = rx.recv() => match event {
-                Some(event) => admit(&mut state, event, clock()),
-                None => break,
-            },
-            _ = ticker.tick() => {}
+    /// With checkpoints: the seq committed so far and the fires waiting for it.
+    gate: Option<(u64, Vec<(u64, AlertPost)>)>,
+    lookup: Option<IssueLookup>,
+}
+
+impl Stage {
+    async fn run(mut self, mut rx: mpsc::Receiver<Msg>, tick_every: Duration) {
+        let workers: Vec<JoinHandle<()>> = self.lanes.iter().map(Lane::start).collect();
+        let mut ticker = tokio::time::interval(tick_every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                m = rx.recv() => match m {
+                    Some(m) => self.handle(m),
+                    None => break,
+                },
+                _ = ticker.tick() => {}
+            }
+            self.step();
         }
-        for entry in activity.iter() {
+        // Nothing more will be decided: what waits for a checkpoint goes out now.
+        if let Some((_, held)) = self.gate.take() {
+            held.into_iter().for_each(|(_, p)| self.push(&p));
+        }
+        for lane in &self.lanes {
+            lane.close();
+        }
+        for w in workers {
+            if let Err(e) = w.await {
+                tracing::error!(error = %e, "alert delivery task failed");
+            }
+        }
+    }
+
+    fn handle(&mut self, m: Msg) {
+        match m {
+            Msg::Event(e) => {
+                let (kind, cluster, priority) = (e.kind, e.cluster, e.priority);
+                let admission = self.state.event(e, (self.clock)());
+                ev::AlertableEvent {
+                    kind: kind.as_str(),
+                    cluster,
+                    priority,
+                    fires: admission.fires(),
+                }
+                .emit();
+            }
+            Msg::Annotate(a) => {
+                self.state.annotate(a);
+            }
+            Msg::Restore(s) => self.state.restore(s),
+            Msg::Gate => self.gate = Some((self.state.seq(), Vec::new())),
+            Msg::Committed(seq) => {
+                if let Some((committed, held)) = &mut self.gate {
+                    *committed = (*committed).max(seq);
+                    let c = *committed;
+                    let (go, wait): (Vec<_>, Vec<_>) = held.drain(..).partition(|(s, _)| *s <= c);
+                    *held = wait;
+                    go.into_iter().for_each(|(_, p)| self.push(&p));
+                }
+            }
+            Msg::Lookup(l) => self.lookup = Some(l),
+        }
+    }
+
+    /// After every message and tick: activity in, issue links in, posts out, state out.
+    fn step(&mut self) {
+        for entry in self.activity.iter() {
             let (cluster, ms) = *entry.value();
             if let Some(at) = Utc.timestamp_millis_opt(ms).single() {
-                state.observe(cluster, at);
+                self.state.observe(cluster, at);
             }
         }
-        let posts = state.tick(clock());
+        if let Some(lookup) = &self.lookup {
+            let missing: Vec<ClusterId> = self.state.without_issue().collect();
+            for cluster in missing {
+                if let Some(url) = lookup(cluster) {
+                    self.state.annotate(Annotation {
+                        cluster,
+                        count: None,
+                        sample: None,
+                        issue_url: Some(url),
+                    });
+                }
+            }
+        }
+        let posts = self.state.tick((self.clock)());
         for post in posts {
-            for lane in &lanes {
-                lane.push(&post);
+            match &mut self.gate {
+                Some((committed, held)) if post.change == Change::Fired => {
+                    let seq = self.state.seq();
+                    if seq <= *committed {
+                        self.push(&post);
+                    } else {
+                        held.push((seq, post));
+                    }
+                }
+                _ => self.push(&post),
             }
         }
-        activity.retain(|_, (cluster, _)| state.is_tracked(*cluster));
+        let state = &self.state;
+        self.activity
+            .retain(|_, (cluster, _)| state.is_tracked(*cluster));
         for (id, cluster) in state.watched() {
-            activity.entry(id).or_insert((cluster, i64::MIN));
+            self.activity.entry(id).or_insert((cluster, i64::MIN));
+        }
+        // A few live alerts: cheap to copy at every step, and the checkpoint then also has the
+        // latest activity (when each went quiet).
+        let snap = state.snapshot();
+        if let Ok(mut s) = self.snapshot.lock() {
+            *s = snap;
         }
         if let Some(m) = crate::telemetry::metrics::installed() {
             m.set_alerts_active(&state.active_by_priority());
         }
     }
-    for lane in &lanes {
-        lane.close();
-    }
-    for w in workers {
-        if let Err(e) = w.await {
-            tracing::error!(error = %e, "alert delivery task failed");
+
+    fn push(&self, post: &AlertPost) {
+        for lane in &self.lanes {
+            lane.push(post);
         }
     }
-}
-
-fn admit(state: &mut AlertState, event: AlertEvent, now: DateTime<Utc>) {
-    let (kind, cluster, priority) = (event.kind, event.cluster, event.priority);
-    let admission = state.event(event, now);
-    ev::AlertableEvent {
-        kind: kind.as_str(),
-        cluster,
-        priority,
-        fires: admission.fires(),
-    }
-    .emit();
 }
 
 #[cfg(test)]

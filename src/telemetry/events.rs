@@ -159,8 +159,8 @@ impl AlertableEvent {
 
 /// One delivery attempt of alert posts to a receiver.
 pub struct AlertDelivery<'a> {
-    /// `alertmanager` or `webhook`.
-    pub receiver: &'static str,
+    /// `alertmanager@HOST:PORT` or `webhook@HOST`: one per configured URL.
+    pub receiver: &'a str,
     pub outcome: DeliveryOutcome,
     pub alerts: usize,
     pub error: Option<&'a str>,
@@ -200,11 +200,11 @@ impl AlertDelivery<'_> {
 }
 
 /// An alert post dropped because the receiver's queue was full (the oldest one goes).
-pub struct AlertDropped {
-    pub receiver: &'static str,
+pub struct AlertDropped<'a> {
+    pub receiver: &'a str,
 }
 
-impl AlertDropped {
+impl AlertDropped<'_> {
     pub fn emit(self) {
         if let Some(m) = installed() {
             m.alert_dropped(self.receiver);

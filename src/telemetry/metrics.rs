@@ -321,19 +321,21 @@ impl Metrics {
             .inc();
     }
 
-    /// `receiver` is `alertmanager` or `webhook`.
-    pub fn alert_delivery(&self, receiver: &'static str, outcome: DeliveryOutcome) {
+    /// `receiver` names one configured URL (`alertmanager@HOST:PORT`, `webhook@HOST`).
+    pub fn alert_delivery(&self, receiver: &str, outcome: DeliveryOutcome) {
         self.alert_deliveries
             .get_or_create(&DeliveryLabels {
-                receiver,
+                receiver: receiver.to_owned(),
                 outcome: outcome.as_str(),
             })
             .inc();
     }
 
-    pub fn alert_dropped(&self, receiver: &'static str) {
+    pub fn alert_dropped(&self, receiver: &str) {
         self.alert_dropped
-            .get_or_create(&ReceiverLabel { receiver })
+            .get_or_create(&ReceiverLabel {
+                receiver: receiver.to_owned(),
+            })
             .inc();
     }
 

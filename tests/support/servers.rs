@@ -119,8 +119,12 @@ pub fn prometheus(target: SocketAddr, rule_files: &[PathBuf]) -> Server {
 /// An Alertmanager (no HA gossip) that sends every notification, resolved ones too, to
 /// `hook` at once: group_wait 0s, group_interval 1s.
 pub fn alertmanager(hook: SocketAddr) -> Server {
+    alertmanager_at(hook, free_addr())
+}
+
+/// [`alertmanager`] on a given address (to start one late: an outage that ends).
+pub fn alertmanager_at(hook: SocketAddr, addr: SocketAddr) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let addr = free_addr();
     let config = format!(
         "route:\n  receiver: hook\n  group_by: ['cluster']\n  group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1h\n\
          receivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{hook}/\n        send_resolved: true\n"

@@ -81,6 +81,9 @@ fn annotations(p: &AlertPost, links: &Links) -> Map<String, Value> {
         let redacted = crate::redact::redact(s);
         a.insert("sample".into(), cut(&redacted, SAMPLE_CHARS).into());
     }
+    if let Some(n) = p.count {
+        a.insert("count".into(), n.to_string().into());
+    }
     if let Some(i) = &p.issue_url {
         a.insert("issue".into(), i.clone().into());
     }
@@ -121,8 +124,8 @@ pub fn alertmanager_body(posts: &[AlertPost], links: &Links) -> Value {
     Value::Array(alerts)
 }
 
-/// The webhook message for a post, or None for posts a chat does not need (re-posts and
-/// resumed flaps: Alertmanager needs them, people do not).
+/// The webhook message for a post, or None for posts a chat does not need (re-posts:
+/// Alertmanager needs them, people do not).
 pub fn webhook_text(p: &AlertPost, links: &Links) -> Option<String> {
     let head = match p.change {
         Change::Fired => format!(":rotating_light: {}", summary(p)),
@@ -130,10 +133,13 @@ pub fn webhook_text(p: &AlertPost, links: &Links) -> Option<String> {
             ":white_check_mark: Resolved: {} cluster {} in {} ({})",
             p.priority, p.cluster, p.service, p.template
         ),
-        Change::Reposted | Change::Resumed => return None,
+        Change::Reposted => return None,
     };
     let mut text = head;
     if p.change == Change::Fired {
+        if let Some(n) = p.count {
+            text.push_str(&format!("\n{n} entries in the last hour"));
+        }
         if let Some(s) = &p.sample {
             text.push_str(&format!("\n> {}", cut(&crate::redact::redact(s), 300)));
         }
@@ -163,6 +169,7 @@ mod tests {
             priority: Priority::P0,
             template: "Cloud SQL timeout after <*> for <*>".into(),
             sample: Some("Cloud SQL timeout for user alice@example.com".into()),
+            count: Some(42),
             issue_url: Some("https://github.com/o/r/issues/1".into()),
             starts_at: "2026-01-01T10:00:00Z".parse().unwrap(),
             ends_at: "2026-01-01T10:05:00Z".parse().unwrap(),
@@ -181,6 +188,7 @@ mod tests {
         assert_eq!(a["labels"]["priority"], "P0");
         assert_eq!(a["startsAt"], "2026-01-01T10:00:00+00:00");
         assert_eq!(a["annotations"]["issue"], "https://github.com/o/r/issues/1");
+        assert_eq!(a["annotations"]["count"], "42");
         let sample = a["annotations"]["sample"].as_str().unwrap_or_default();
         assert!(!sample.contains("alice@example.com"), "{sample}");
         let logs = a["annotations"]["logs"].as_str().unwrap_or_default();
@@ -196,7 +204,7 @@ mod tests {
         let fired = webhook_text(&post(Change::Fired), &links).unwrap_or_default();
         assert!(fired.contains("New P0 cluster in api") && fired.contains("issues/1"));
         assert!(webhook_text(&post(Change::Resolved), &links).is_some());
+        assert!(fired.contains("42 entries"));
         assert!(webhook_text(&post(Change::Reposted), &links).is_none());
-        assert!(webhook_text(&post(Change::Resumed), &links).is_none());
     }
 }

@@ -1,5 +1,5 @@
-//! The receivers: Alertmanager's API v2 (`POST {url}/api/v2/alerts`), a Slack-compatible
-//! webhook (`{"text": …}`), and a recording fake for tests that can be told to fail.
+//! The receivers: Alertmanager's API v2 (`POST {url}/api/v2/alerts`) and a Slack-compatible
+//! webhook (`{"text": …}`).
 
 use std::time::Duration;
 
@@ -43,10 +43,27 @@ async fn post_json(
     }
 }
 
+/// `kind@host[:port]`: a receiver's metric label, one per URL, that never carries a path (a
+/// webhook's path is its secret).
+fn receiver_label(kind: &str, url: &str) -> String {
+    let host = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_owned();
+            Some(match u.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
+            })
+        })
+        .unwrap_or_else(|| "unknown".into());
+    format!("{kind}@{host}")
+}
+
 /// One Alertmanager of an HA set: every instance gets every post (they deduplicate).
 pub struct Alertmanager {
     client: reqwest::Client,
     url: String,
+    receiver: String,
     links: Links,
 }
 
@@ -56,14 +73,15 @@ impl Alertmanager {
         Ok(Alertmanager {
             client: client()?,
             url: format!("{}/api/v2/alerts", base.trim_end_matches('/')),
+            receiver: receiver_label("alertmanager", base),
             links,
         })
     }
 }
 
 impl AlertSink for Alertmanager {
-    fn receiver(&self) -> &'static str {
-        "alertmanager"
+    fn receiver(&self) -> String {
+        self.receiver.clone()
     }
 
     async fn deliver(&self, posts: &[AlertPost]) -> Result<(), DeliveryError> {
@@ -80,6 +98,7 @@ impl AlertSink for Alertmanager {
 pub struct Webhook {
     client: reqwest::Client,
     url: String,
+    receiver: String,
     links: Links,
 }
 
@@ -88,14 +107,15 @@ impl Webhook {
         Ok(Webhook {
             client: client()?,
             url: url.to_owned(),
+            receiver: receiver_label("webhook", url),
             links,
         })
     }
 }
 
 impl AlertSink for Webhook {
-    fn receiver(&self) -> &'static str {
-        "webhook"
+    fn receiver(&self) -> String {
+        self.receiver.clone()
     }
 
     fn wants(&self, post: &AlertPost) -> bool {

@@ -25,6 +25,7 @@ fn event(cluster: u64, at: DateTime<Utc>) -> AlertEvent {
         priority: Priority::P0,
         template: "Cloud SQL timeout after <*>".into(),
         sample: None,
+        count: None,
         issue_url: None,
         aliases: Vec::new(),
         at,
@@ -84,12 +85,18 @@ async fn activity_keeps_the_alert_and_quiet_resolves_it_once() {
         "20 s of activity: still firing"
     );
     tokio::time::sleep(Duration::from_secs(25)).await;
+    assert_eq!(
+        changes(&sink),
+        [Change::Fired],
+        "quiet for 25 s: within quiet_after + flap_window, nothing said"
+    );
+    tokio::time::sleep(Duration::from_secs(20)).await;
     assert_eq!(changes(&sink), [Change::Fired, Change::Resolved]);
     let resolved = &sink.delivered()[1];
     assert_eq!(
         resolved.ends_at,
         base() + TimeDelta::seconds(30),
-        "10 s after the last entry"
+        "endsAt: 10 s after the last entry, when it went quiet"
     );
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(sink.delivered().len(), 2, "resolved once");
@@ -101,8 +108,8 @@ async fn activity_keeps_the_alert_and_quiet_resolves_it_once() {
 async fn every_lane_gets_every_post_and_a_permanent_failure_is_not_retried() {
     struct Refusing;
     impl AlertSink for Refusing {
-        fn receiver(&self) -> &'static str {
-            "refusing"
+        fn receiver(&self) -> String {
+            "refusing".into()
         }
         async fn deliver(&self, _: &[AlertPost]) -> Result<(), DeliveryError> {
             Err(DeliveryError::Permanent("400 Bad Request".into()))
@@ -141,10 +148,142 @@ fn the_configured_receivers_become_lanes() {
     assert!(lanes(&s).expect("no clients").is_empty());
     s.alertmanager_urls = vec!["http://am-0:9093".into(), "http://am-1:9093".into()];
     s.webhook_url = Some("https://hooks.example.com/x".into());
-    let names: Vec<&str> = lanes(&s)
-        .expect("clients")
-        .iter()
-        .map(Lane::receiver)
-        .collect();
-    assert_eq!(names, ["alertmanager", "alertmanager", "webhook"]);
+    let lanes = lanes(&s).expect("clients");
+    let names: Vec<&str> = lanes.iter().map(Lane::receiver).collect();
+    assert_eq!(
+        names,
+        [
+            "alertmanager@am-0:9093",
+            "alertmanager@am-1:9093",
+            "webhook@hooks.example.com"
+        ],
+        "one receiver label per URL, never a webhook's path"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn receivers_down_for_60s_get_every_fire_and_resolution_once() {
+    let (am, chat) = (RecordingSink::default(), RecordingSink::chat());
+    am.set_down(true);
+    chat.set_down(true);
+    let policy = Policy {
+        repost_every: TimeDelta::seconds(60),
+        hold_for: TimeDelta::seconds(120),
+        quiet_after: TimeDelta::seconds(10),
+        flap_window: TimeDelta::seconds(20),
+        ..policy()
+    };
+    let lanes = vec![Lane::new(am.clone(), 16), Lane::new(chat.clone(), 16)];
+    let clock = crate::clock::tokio_from(base());
+    let (handle, task) = spawn(policy, lanes, clock, Duration::from_secs(1));
+    handle.notify(event(1, base()));
+    // Fires at once, resolves 30 s later: both during the outage.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(am.delivered().is_empty() && chat.delivered().is_empty());
+    am.set_down(false);
+    chat.set_down(false);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let said = |s: &RecordingSink| s.delivered().iter().map(|p| p.change).collect::<Vec<_>>();
+    assert_eq!(said(&chat), [Change::Fired, Change::Resolved]);
+    assert_eq!(said(&am), [Change::Fired, Change::Resolved]);
+    assert!(am.attempt_times().len() > 4, "retried through the outage");
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    assert_eq!(said(&chat).len(), 2, "once each");
+    drop(handle);
+    task.await.expect("stage ends");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_latest_state_wins_and_a_post_is_given_up_after_resolve_timeout() {
+    let am = RecordingSink::default();
+    am.set_down(true);
+    let policy = Policy {
+        repost_every: TimeDelta::seconds(30),
+        hold_for: TimeDelta::seconds(60),
+        quiet_after: TimeDelta::seconds(600),
+        ..policy()
+    };
+    let clock = crate::clock::tokio_from(base());
+    let lanes = vec![Lane::new(am.clone(), 16)];
+    let (handle, task) = spawn(policy.clone(), lanes, clock, Duration::from_secs(1));
+    handle.notify(event(1, base()));
+    // Down for 100 s: the fire and the re-posts at 30, 60 and 90 s merge into one post.
+    tokio::time::sleep(Duration::from_secs(100)).await;
+    am.set_down(false);
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let got = am.delivered();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].change, Change::Fired, "still the page");
+    assert_eq!(
+        got[0].ends_at,
+        base() + TimeDelta::seconds(150),
+        "the state of the 90 s re-post"
+    );
+    drop(handle);
+    task.await.expect("stage ends");
+
+    // Nothing newer comes (no re-post within the outage): given up after resolve_timeout.
+    let dead = RecordingSink::default();
+    dead.set_down(true);
+    let quiet = Policy {
+        repost_every: TimeDelta::seconds(3600),
+        ..policy
+    };
+    let clock = crate::clock::tokio_from(base());
+    let (handle, task) = spawn(
+        quiet,
+        vec![Lane::new(dead.clone(), 16)],
+        clock,
+        Duration::from_secs(1),
+    );
+    handle.notify(event(2, base()));
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let tried = dead.attempt_times().len();
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    assert_eq!(
+        dead.attempt_times().len(),
+        tried,
+        "no attempts after resolve_timeout"
+    );
+    let last = *dead.attempt_times().last().expect("attempts");
+    assert!(last.duration_since(dead.attempt_times()[0]) <= Duration::from_secs(60));
+    drop(handle);
+    task.await.expect("stage ends");
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_checkpoints_a_fire_waits_for_the_checkpoint_that_holds_it() {
+    let am = RecordingSink::default();
+    let clock = crate::clock::tokio_from(base());
+    let (handle, task) = spawn(
+        policy(),
+        vec![Lane::new(am.clone(), 16)],
+        clock,
+        Duration::from_millis(100),
+    );
+    handle.hold_fires_until_committed();
+    handle.notify(event(1, base()));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(am.delivered().is_empty(), "not before the checkpoint");
+    let snap = handle.snapshot();
+    assert_eq!(snap.alerts.len(), 1);
+    handle.committed(snap.seq);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(am.delivered().len(), 1);
+    // A restart from that checkpoint: the redelivered entries' event pages nobody again.
+    let again = RecordingSink::default();
+    let (h2, t2) = spawn(
+        policy(),
+        vec![Lane::new(again.clone(), 16)],
+        crate::clock::tokio_from(base()),
+        Duration::from_millis(100),
+    );
+    h2.restore(snap);
+    h2.notify(event(1, base()));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let changes: Vec<Change> = again.delivered().iter().map(|p| p.change).collect();
+    assert_eq!(changes, [Change::Reposted]);
+    drop((handle, h2));
+    task.await.expect("stage ends");
+    t2.await.expect("stage ends");
 }

@@ -1,4 +1,5 @@
-//! Issue titles, labels and bodies, rendered from a cluster report and the issue's state. Pure.
+//! Issue titles, labels and bodies, rendered from a tracked problem and the issue's state.
+//! Pure, and the one place issue text is built.
 //!
 //! Everything quoted from logs is redacted (the report was) and sits in a fence or code span it
 //! cannot break out of, or is made inert (`safe::inert`); the body stays under GitHub's 65,536
@@ -10,10 +11,12 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 use super::model::{RelatedIssue, TrackedState};
+use super::problem::Problem;
 use super::safe::{inert_title, label, truncate};
 use crate::config::GithubSettings;
+use crate::escalate::Priority;
 use crate::redact::{redact, redact_json};
-use crate::report::{readable, ClusterReport};
+use crate::report::readable;
 use crate::sinks::markdown::{code_span, fence};
 
 /// GitHub rejects bodies over 65,536 characters; leave room for the markers and a margin.
@@ -23,7 +26,7 @@ const MAX_TEMPLATE: usize = 2_000;
 
 /// `c` with its log-derived text redacted again. The report was redacted when built; an issue
 /// may be public and outlives the worklog, so the sink does not rely on that alone.
-fn redacted(c: &ClusterReport) -> ClusterReport {
+fn redacted(c: &Problem) -> Problem {
     let r = |s: &str| redact(s).into_owned();
     let mut c = c.clone();
     c.template = r(&c.template);
@@ -37,22 +40,22 @@ fn redacted(c: &ClusterReport) -> ClusterReport {
 }
 
 /// "[P1] Database connection to <*> failed", redacted and inert.
-pub fn title(c: &ClusterReport) -> String {
+pub fn title(c: &Problem, priority: Priority) -> String {
     let text = readable(&redact(&c.template));
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let (cut, _) = truncate(&one_line, MAX_TITLE);
-    format!("[{}] {}", c.priority, inert_title(&cut))
+    format!("[{priority}] {}", inert_title(&cut))
 }
 
 /// Our label, then priority, service and kind (the rule that set the priority, or the severity).
-pub fn labels(c: &ClusterReport, ours: &str) -> Vec<String> {
+pub fn labels(c: &Problem, priority: Priority, ours: &str) -> Vec<String> {
     let kind = match &c.rule {
         Some(rule) => rule.clone(),
         None => c.severity.to_string().to_lowercase(),
     };
     vec![
         ours.to_owned(),
-        format!("priority:{}", c.priority),
+        format!("priority:{priority}"),
         label("service:", &c.service),
         label("kind:", &kind),
     ]
@@ -70,7 +73,7 @@ pub fn key_phrase(template: &str) -> String {
 }
 
 /// A Cloud Logging console link for the cluster: service, severity and its key phrase.
-pub fn logging_link(c: &ClusterReport, project: Option<&str>) -> String {
+pub fn logging_link(c: &Problem, project: Option<&str>) -> String {
     let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
     let mut filter = format!(
         "resource.labels.service_name={}\nseverity={}",
@@ -91,12 +94,23 @@ pub fn logging_link(c: &ClusterReport, project: Option<&str>) -> String {
     url
 }
 
-/// The whole body: markers, summary table, counts per window, sample, modules, links.
-pub fn render(c: &ClusterReport, state: &TrackedState, settings: &GithubSettings) -> String {
+/// The worklog of the window ending at `end`, under `github.worklog_url`.
+pub fn worklog_link(end: DateTime<Utc>, g: &GithubSettings) -> Option<String> {
+    let base = g.worklog_url.as_deref()?;
+    Some(format!(
+        "{}/{}.md",
+        base.trim_end_matches('/'),
+        crate::sinks::worklog::stem(end)
+    ))
+}
+
+/// The whole body: markers, summary table, trend per window, sample, modules, links.
+pub fn render(c: &Problem, state: &TrackedState, settings: &GithubSettings) -> String {
     let c = &redacted(c);
-    let mut o = state.markers(c.id);
+    // The issue keeps the id it was opened for; later ids join as aliases.
+    let mut o = state.markers(state.id.as_ref().unwrap_or(&c.id));
     head(&mut o, c, state);
-    counts(&mut o, state);
+    counts(&mut o, state, settings);
     let mut tail = String::new();
     modules(&mut tail, c);
     links(&mut tail, c, &state.related, settings);
@@ -111,13 +125,13 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn head(o: &mut String, c: &ClusterReport, s: &TrackedState) {
+fn head(o: &mut String, c: &Problem, s: &TrackedState) {
     o.push_str("## Summary\n\n| | |\n|---|---|\n");
     let _ = writeln!(
         o,
         "| **Priority** | **{}** ({}) |",
-        c.priority,
-        c.priority.meaning()
+        s.priority,
+        s.priority.meaning()
     );
     let why = c.reason.replace('|', "\\|").replace(['\n', '\r'], " ");
     let _ = writeln!(o, "| **Why** | {} |", inert_title(&why));
@@ -133,8 +147,11 @@ fn head(o: &mut String, c: &ClusterReport, s: &TrackedState) {
         ts(s.first_seen),
         ts(s.last_seen)
     );
-    let ids: Vec<String> = s.ids.iter().map(|i| format!("`{i}`")).collect();
-    let _ = writeln!(o, "| **Cluster ids** | {} |", ids.join(", "));
+    if let Some(r) = resource(c) {
+        let _ = writeln!(o, "| **Resource** | {r} |");
+    }
+    let ids: Vec<String> = s.ids.iter().map(|i| code_span(&i.0)).collect();
+    let _ = writeln!(o, "| **Ids** | {} |", ids.join(", "));
     if let Some(n) = s.previous {
         let _ = writeln!(
             o,
@@ -146,18 +163,53 @@ fn head(o: &mut String, c: &ClusterReport, s: &TrackedState) {
     let _ = write!(o, "\n**Template**{note}:\n{}", fence(&template, "text"));
 }
 
-fn counts(o: &mut String, s: &TrackedState) {
-    o.push_str("\n## Counts per window\n\n| window end (UTC) | entries |\n|---|---|\n");
+/// The sample's monitored resource and revision (Cloud Run, GKE, …), as code spans.
+fn resource(c: &Problem) -> Option<String> {
+    let r = c.sample.as_ref()?.get("resource")?;
+    let mut parts = Vec::new();
+    if let Some(t) = r.get("type").and_then(|t| t.as_str()) {
+        parts.push(code_span(t));
+    }
+    let labels = r.get("labels").and_then(|l| l.as_object());
+    for key in [
+        "revision_name",
+        "service_name",
+        "location",
+        "namespace_name",
+        "pod_name",
+    ] {
+        if let Some(v) = labels.and_then(|l| l.get(key)).and_then(|v| v.as_str()) {
+            let (v, _) = truncate(v, 120);
+            parts.push(format!("{key} {}", code_span(&v)));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
+/// The trend: newest window first, with its count, priority, a bar and its worklog.
+fn counts(o: &mut String, s: &TrackedState, g: &GithubSettings) {
+    o.push_str("\n## Trend per window\n\n| window end (UTC) | entries | priority | | worklog |\n|---|---|---|---|---|\n");
+    let max = s.windows.values().copied().max().unwrap_or(0).max(1);
     for (end, n) in s.windows.iter().rev() {
-        let _ = writeln!(o, "| {} | {n} |", ts(*end));
+        let p = s
+            .priorities
+            .get(end)
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        // A bar of at most 20 blocks, at least one for any entry.
+        let bar = "█".repeat(((n * 20).div_ceil(max)) as usize);
+        let log = worklog_link(*end, g)
+            .map(|u| format!("[worklog]({u})"))
+            .unwrap_or_default();
+        let _ = writeln!(o, "| {} | {n} | {p} | {bar} | {log} |", ts(*end));
     }
     let shown: u64 = s.windows.values().sum();
     if shown < s.total {
-        let _ = writeln!(o, "| earlier windows | {} |", s.total - shown);
+        let _ = writeln!(o, "| earlier windows | {} | | | |", s.total - shown);
     }
 }
 
-fn sample(o: &mut String, c: &ClusterReport, room: usize) {
+fn sample(o: &mut String, c: &Problem, room: usize) {
     let Some(sample) = &c.sample else { return };
     let pretty = serde_json::to_string_pretty(sample).unwrap_or_default();
     // The fence may grow with the text's backtick runs; 200 covers it and the heading.
@@ -178,7 +230,7 @@ fn sample(o: &mut String, c: &ClusterReport, room: usize) {
     );
 }
 
-fn modules(o: &mut String, c: &ClusterReport) {
+fn modules(o: &mut String, c: &Problem) {
     if c.modules.is_empty() && c.functions.is_empty() {
         return;
     }
@@ -189,12 +241,19 @@ fn modules(o: &mut String, c: &ClusterReport) {
     }
 }
 
-fn links(o: &mut String, c: &ClusterReport, related: &[RelatedIssue], g: &GithubSettings) {
+fn links(o: &mut String, c: &Problem, related: &[RelatedIssue], g: &GithubSettings) {
     let _ = write!(
         o,
-        "\n## Links\n\n- [Cloud Logging query for this cluster]({})\n",
+        "\n## Links\n\n- [Cloud Logging query for this problem]({})\n",
         logging_link(c, g.logging_project.as_deref())
     );
+    if let Some(u) = worklog_link(c.window_end, g) {
+        let _ = writeln!(
+            o,
+            "- [Worklog of the window ending {}]({u})",
+            ts(c.window_end)
+        );
+    }
     for r in related.iter().take(10) {
         let (t, _) = truncate(&r.title, 100);
         let _ = writeln!(o, "- possibly related: #{} {}", r.number, code_span(&t));

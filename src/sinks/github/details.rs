@@ -37,7 +37,7 @@ pub fn summary(rep: &SyncReport, details: &str) -> GithubSummary {
             .iter()
             .map(|s| GithubAction {
                 kind: s.kind.clone(),
-                cluster: s.action.cluster(),
+                cluster: cluster_id(s.action.problem()),
                 issue: s.issue,
                 title: title(&s.action).map(str::to_owned),
                 comment: match &s.action {
@@ -55,6 +55,11 @@ pub fn summary(rep: &SyncReport, details: &str) -> GithubSummary {
         stopped: rep.stopped.clone(),
         details: details.to_owned(),
     }
+}
+
+/// The worklog names a cluster id; a problem id that is not one (an incident's) shows as 0.
+fn cluster_id(p: &super::problem::ProblemId) -> crate::fingerprint::ClusterId {
+    crate::fingerprint::ClusterId(u64::from_str_radix(&p.0, 16).unwrap_or(0))
 }
 
 fn title(a: &Action) -> Option<&str> {

@@ -4,14 +4,18 @@
 
 use std::sync::Mutex;
 
+use chrono::{DateTime, Utc};
+
 use super::model::{IssueState, Label, RelatedIssue, RemoteIssue};
 use super::plan::{IssuePatch, NewIssue};
-use super::tracker::{IssueTracker, TrackerError};
+use super::tracker::{IssueTracker, Listing, TrackerError};
 
 /// One call, as the tracker saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
-    List,
+    /// A listing; `true` when answered 304.
+    List(bool),
+    Comments(u64),
     Create(NewIssue),
     Update(u64, IssuePatch),
     Comment(u64, String),
@@ -29,6 +33,29 @@ struct Inner {
     write_failures: Vec<TrackerError>,
     /// Create issues without their labels, as GitHub does for a token that may not set them.
     drop_labels: bool,
+    /// Changes so far: each sets the changed issue's `updated_at` (seconds after 2000).
+    changes: i64,
+    /// For the next writes: `Some(e)` applies the write, then answers `e` (a timeout after
+    /// GitHub took it); `None` answers normally.
+    lost_answers: std::collections::VecDeque<Option<TrackerError>>,
+}
+
+impl Inner {
+    /// The answer to a write that was applied.
+    fn answer(&mut self) -> Result<(), TrackerError> {
+        match self.lost_answers.pop_front() {
+            Some(Some(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn touch(&mut self, number: u64) {
+        self.changes += 1;
+        let at = DateTime::<Utc>::from_timestamp(946_684_800 + self.changes, 0);
+        if let Some(i) = self.issues.iter_mut().find(|i| i.number == number) {
+            i.updated_at = at;
+        }
+    }
 }
 
 /// Issues in memory, numbered from 1.
@@ -45,7 +72,16 @@ impl MemoryTracker {
     /// Starts with `issues` already there (e.g. closed ones).
     pub fn with_issues(issues: Vec<RemoteIssue>) -> MemoryTracker {
         let t = MemoryTracker::default();
-        t.lock().issues = issues;
+        let mut inner = t.lock();
+        // Go on from the latest change, so later changes sort after it.
+        inner.changes = issues
+            .iter()
+            .filter_map(|i| i.updated_at)
+            .map(|u| u.timestamp() - 946_684_800)
+            .max()
+            .unwrap_or(0);
+        inner.issues = issues;
+        drop(inner);
         t
     }
 
@@ -57,6 +93,11 @@ impl MemoryTracker {
     /// The next writes (create, update, comment) fail with these errors, one per write.
     pub fn fail_next_write(&self, errors: impl IntoIterator<Item = TrackerError>) {
         self.lock().write_failures.extend(errors);
+    }
+
+    /// The next writes are applied, then answered as given (`Some(e)`: the answer is lost).
+    pub fn lose_answers(&self, answers: impl IntoIterator<Item = Option<TrackerError>>) {
+        self.lock().lost_answers.extend(answers);
     }
 
     /// From now on, created issues lose their labels (GitHub's answer to a weak token).
@@ -78,9 +119,16 @@ impl MemoryTracker {
 
     /// Changes an issue the way a person would (close it, label it).
     pub fn edit(&self, number: u64, f: impl FnOnce(&mut RemoteIssue)) {
-        if let Some(i) = self.lock().issues.iter_mut().find(|i| i.number == number) {
+        let mut inner = self.lock();
+        if let Some(i) = inner.issues.iter_mut().find(|i| i.number == number) {
             f(i);
         }
+        inner.touch(number);
+    }
+
+    /// Deletes an issue, as an admin would: later requests for it answer 410.
+    pub fn delete(&self, number: u64) {
+        self.lock().issues.retain(|i| i.number != number);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -103,21 +151,52 @@ impl MemoryTracker {
 }
 
 fn not_found(number: u64) -> TrackerError {
-    TrackerError::Permanent {
-        status: 404,
+    TrackerError::Gone {
+        status: 410,
         message: format!("no issue #{number}"),
     }
 }
 
 impl IssueTracker for MemoryTracker {
-    async fn list_labelled(&self, label: &str) -> Result<Vec<RemoteIssue>, TrackerError> {
-        self.record(Call::List)?;
-        Ok(self
+    async fn list_updated(
+        &self,
+        since: Option<DateTime<Utc>>,
+        etag: Option<&str>,
+        _max_pages: usize,
+    ) -> Result<Listing, TrackerError> {
+        let mut issues: Vec<RemoteIssue> = self
             .lock()
             .issues
             .iter()
-            .filter(|i| i.has_label(label))
+            .filter(|i| since.is_none_or(|s| i.updated_at.is_none_or(|u| u >= s)))
             .cloned()
+            .collect();
+        issues.sort_by_key(|i| (i.updated_at, i.number));
+        let tag = format!("\"{:x}\"", fingerprint(&issues));
+        let unchanged = etag == Some(tag.as_str());
+        self.record(Call::List(unchanged))?;
+        if unchanged {
+            return Ok(Listing::NotModified);
+        }
+        Ok(Listing::Issues {
+            issues,
+            etag: Some(tag),
+            complete: true,
+        })
+    }
+
+    async fn comment_bodies(
+        &self,
+        number: u64,
+        _since: DateTime<Utc>,
+    ) -> Result<Vec<String>, TrackerError> {
+        self.record(Call::Comments(number))?;
+        Ok(self
+            .lock()
+            .comments
+            .iter()
+            .filter(|(n, _)| *n == number)
+            .map(|(_, b)| b.clone())
             .collect())
     }
 
@@ -139,8 +218,10 @@ impl IssueTracker for MemoryTracker {
             html_url: format!("dry-run://issues/{number}"),
             ..RemoteIssue::default()
         };
-        inner.issues.push(created.clone());
-        Ok(created)
+        inner.issues.push(created);
+        inner.touch(number);
+        inner.answer()?;
+        Ok(inner.issues.last().cloned().unwrap_or_default())
     }
 
     async fn update(&self, number: u64, patch: &IssuePatch) -> Result<RemoteIssue, TrackerError> {
@@ -167,7 +248,14 @@ impl IssueTracker for MemoryTracker {
         if let Some(l) = &patch.labels {
             issue.labels = l.iter().map(|name| Label { name: name.clone() }).collect();
         }
-        Ok(issue.clone())
+        inner.touch(number);
+        inner.answer()?;
+        Ok(inner
+            .issues
+            .iter()
+            .find(|i| i.number == number)
+            .cloned()
+            .unwrap_or_default())
     }
 
     async fn comment(&self, number: u64, body: &str) -> Result<(), TrackerError> {
@@ -177,7 +265,8 @@ impl IssueTracker for MemoryTracker {
             return Err(not_found(number));
         }
         inner.comments.push((number, body.to_owned()));
-        Ok(())
+        inner.touch(number);
+        inner.answer()
     }
 
     async fn search(
@@ -209,4 +298,14 @@ impl IssueTracker for MemoryTracker {
             })
             .collect())
     }
+}
+
+/// A stand-in for GitHub's ETag: changes whenever the listing would.
+fn fingerprint(issues: &[RemoteIssue]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(issues)
+        .unwrap_or_default()
+        .hash(&mut h);
+    h.finish()
 }

@@ -1,29 +1,36 @@
-//! GitHub issues: every cluster at or above `report.issue_min_priority` has exactly one issue
-//! in the configured repository, kept current at each window close.
+//! GitHub issues: every tracked problem (a cluster at or above `report.issue_min_priority`
+//! today, an incident tomorrow) has exactly one issue in the configured repository, kept
+//! current at each window close.
 //!
 //! ```text
 //!  window closes ──► Outbox::push (the window's clusters, persisted before any write)
 //!                     │
-//!  IssueSink::sync ── list issues by label (state=all, all pages) ──► Index
-//!                     │ per cluster: plan(index, cluster) → actions          plan.rs (pure)
+//!  IssueSink::sync ── list issues updated since the cursor (If-None-Match) ──► Index
+//!                     │ (github-index.json: our issues by marker, the cursor, recent writes)
+//!                     │ per problem, all its windows: plan(issue, sightings) → actions (pure)
 //!                     ▼
 //!                   IssueTracker (OctoTracker on GitHub | MemoryTracker: dry run, tests)
-//!                     │ serial, spaced, rate limits waited out, capped per window
+//!                     │ serial, within 80/min and 500/h (budget.rs), capped per window
 //!                     ▼
 //!                   what is done leaves the outbox; `<window-end>.github.json` and a
 //!                   GithubSummary, which the driver hands to the worklog to record
 //! ```
 //!
-//! Our issues are found by label and a hidden marker, never by search (its index lags).
+//! Our issues are found by the hidden marker in their body, never by search (its index lags)
+//! nor by label alone (a person may remove it).
 
 pub mod body;
+pub mod budget;
+pub mod details;
+pub mod index;
 pub mod memory;
 pub mod model;
+pub mod outbox;
 pub mod plan;
+pub mod problem;
 pub mod safe;
 pub mod sync;
 pub mod tracker;
-pub mod details;
 
 use std::path::{Path, PathBuf};
 
@@ -33,9 +40,11 @@ use crate::config::GithubSettings;
 use crate::escalate::Priority;
 use crate::report::{GithubSummary, WindowReport};
 
+pub use index::{Index, INDEX_FILE};
 pub use memory::MemoryTracker;
+pub use problem::{Problem, ProblemId};
 pub use sync::{Outbox, Pending, SyncReport, Syncer};
-pub use tracker::{IssueTracker, OctoTracker, Token, TrackerError};
+pub use tracker::{IssueTracker, Listing, OctoTracker, Token, TrackerError};
 
 /// The outbox's file name in the state (or worklog) directory.
 pub const OUTBOX_FILE: &str = "github-outbox.json";
@@ -138,13 +147,17 @@ impl AnyIssueSink {
                     .unwrap_or_else(|| worklog_dir.to_owned());
                 let outbox = Outbox::new(Some(dir.join(OUTBOX_FILE)));
                 let tracker = OctoTracker::new(g, token)?;
-                let syncer = Syncer::new(tracker, g.clone(), outbox, false);
+                let repo = format!("{}/{}", g.owner, g.repo);
+                let index = Index::load(Some(dir.join(INDEX_FILE)), &repo);
+                let syncer = Syncer::new(tracker, g.clone(), outbox, false).with_index(index);
                 AnyIssueSink::Live(IssueSink::new(syncer, worklog_dir))
             }
             None => {
-                // Nothing is sent, so nothing needs spacing.
+                // Nothing is sent, so nothing needs spacing or a budget.
                 let mut g = g.clone();
                 g.write_spacing = std::time::Duration::ZERO;
+                g.writes_per_minute = usize::MAX;
+                g.writes_per_hour = usize::MAX;
                 let syncer = Syncer::new(MemoryTracker::new(), g, Outbox::new(None), true);
                 AnyIssueSink::DryRun(IssueSink::new(syncer, worklog_dir))
             }

@@ -1,17 +1,18 @@
 //! What we read from GitHub, deserialized leniently (real responses carry fields and nulls
 //! that octocrab's models reject), and the hidden state each of our issues carries in its body:
-//! the marker `<!-- log-gardener:cluster=<id> -->` and a JSON line with ids and counts.
+//! the marker `<!-- log-gardener:problem=<id> aliases=<a>,<b> -->` and a JSON line with the
+//! counts and priority per window.
 //!
-//! The issue body is the only state: a restart, a second machine or a replayed outbox re-reads
-//! it, so nothing local has to survive for an issue to be found and kept current.
+//! The issue body is the state of record: a restart, a second machine or a replayed outbox
+//! re-reads it. The local index (`index.rs`) only spares us reading every issue each window.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::problem::ProblemId;
 use crate::escalate::Priority;
-use crate::fingerprint::ClusterId;
 
 /// Open or closed, as GitHub spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -48,6 +49,12 @@ pub struct RemoteIssue {
     pub labels: Vec<Label>,
     #[serde(default)]
     pub html_url: String,
+    /// `https://api.github.com/repos/OWNER/NAME`: tells a transferred issue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_url: Option<String>,
+    /// The listing's cursor: issues are listed incrementally by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
     /// Present when the "issue" is a pull request (the issues API lists both).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<serde_json::Value>,
@@ -64,7 +71,7 @@ impl RemoteIssue {
         self.labels.iter().map(|l| l.name.clone()).collect()
     }
 
-    /// Our hidden state, if the body starts with our marker.
+    /// Our hidden state, if the body carries our marker.
     pub fn tracked(&self) -> Option<TrackedState> {
         TrackedState::parse(self.body.as_deref()?)
     }
@@ -99,20 +106,24 @@ pub struct RelatedIssue {
 /// Windows remembered in an issue body; older ones only count in `total`.
 pub const KEPT_WINDOWS: usize = 48;
 
+const PROBLEM_MARKER: &str = "<!-- log-gardener:problem=";
+/// The marker of issues opened before problems had aliases in the marker; still read.
 const CLUSTER_MARKER: &str = "<!-- log-gardener:cluster=";
 const STATE_MARKER: &str = "<!-- log-gardener:state=";
 const END: &str = " -->";
 
-/// What an issue body remembers about its cluster, kept in hidden lines at the top of the body
-/// (log text always comes later, so it cannot forge them).
+/// What an issue body remembers about its problem, kept in two hidden lines: the marker (the
+/// id and every alias, so any of them finds the issue) and a JSON state line. They may be
+/// anywhere in the body outside a code fence (a person may write above them); log text only
+/// ever appears inside fences or after a table/list prefix, so it cannot forge them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackedState {
-    /// The cluster the issue was opened for.
+    /// The problem the issue was opened for.
     #[serde(skip)]
-    pub cluster: Option<ClusterId>,
-    /// Every id that resolved to the cluster (merged templates).
-    pub ids: BTreeSet<ClusterId>,
-    /// The priority last written to the issue: a more urgent one is an escalation.
+    pub id: Option<ProblemId>,
+    /// The id and every alias ever merged into the problem.
+    pub ids: BTreeSet<ProblemId>,
+    /// The priority written to the title and labels: that of the newest window.
     pub priority: Priority,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
@@ -120,7 +131,10 @@ pub struct TrackedState {
     pub total: u64,
     /// Count per window, keyed by the window's end; the newest [`KEPT_WINDOWS`].
     pub windows: BTreeMap<DateTime<Utc>, u64>,
-    /// The earlier issue of this cluster, closed too long ago to reopen.
+    /// Priority per window (the trend), same keys as `windows`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub priorities: BTreeMap<DateTime<Utc>, Priority>,
+    /// The earlier issue of this problem, closed too long ago to reopen (or moved away).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<u64>,
     /// Issues (not ours) found when the issue was opened that may be about the same thing.
@@ -129,105 +143,234 @@ pub struct TrackedState {
 }
 
 impl TrackedState {
-    /// The hidden lines that start the body.
-    pub fn markers(&self, cluster: ClusterId) -> String {
+    /// A state with no windows yet.
+    pub fn empty(id: ProblemId, priority: Priority) -> TrackedState {
+        TrackedState {
+            ids: [id.clone()].into(),
+            id: Some(id),
+            priority,
+            first_seen: DateTime::<Utc>::MIN_UTC,
+            last_seen: DateTime::<Utc>::MIN_UTC,
+            total: 0,
+            windows: BTreeMap::new(),
+            priorities: BTreeMap::new(),
+            previous: None,
+            related: Vec::new(),
+        }
+    }
+
+    /// The two hidden lines.
+    pub fn markers(&self, id: &ProblemId) -> String {
         // `<` and `>` only occur inside JSON strings (related titles): escaping them keeps a
         // title from closing the HTML comment.
         let json = serde_json::to_string(self)
             .unwrap_or_default()
             .replace('<', "\\u003c")
             .replace('>', "\\u003e");
-        format!("{CLUSTER_MARKER}{cluster}{END}\n{STATE_MARKER}{json}{END}\n")
+        let aliases: Vec<&str> = self
+            .ids
+            .iter()
+            .filter(|a| *a != id && a.is_markable())
+            .map(|a| a.0.as_str())
+            .collect();
+        let aliases = if aliases.is_empty() {
+            String::new()
+        } else {
+            format!(" aliases={}", aliases.join(","))
+        };
+        format!("{PROBLEM_MARKER}{id}{aliases}{END}\n{STATE_MARKER}{json}{END}\n")
     }
 
-    /// Reads the hidden lines at the top of `body`; `None` if it is not one of ours.
+    /// Reads the hidden lines of `body`; `None` if it is not one of ours.
     pub fn parse(body: &str) -> Option<TrackedState> {
-        let mut lines = body.lines().map(str::trim);
-        let cluster = lines
-            .next()?
-            .strip_prefix(CLUSTER_MARKER)?
-            .strip_suffix(END)?;
-        let cluster = serde_json::from_value::<ClusterId>(cluster.into()).ok()?;
-        let state = lines
-            .next()
-            .and_then(|l| l.strip_prefix(STATE_MARKER)?.strip_suffix(END))
+        let (at, ids) = find_marker(body)?;
+        let id = ids.first()?.clone();
+        let state = unfenced_lines(&body[at..])
+            .find_map(|(_, l)| l.strip_prefix(STATE_MARKER)?.strip_suffix(END))
             .and_then(|json| serde_json::from_str::<TrackedState>(json).ok());
         // An issue whose state line was edited away is still ours: start its counts afresh.
-        let mut state = state.unwrap_or_else(|| TrackedState {
-            cluster: None,
-            ids: BTreeSet::new(),
-            priority: Priority::P5,
-            first_seen: DateTime::<Utc>::MIN_UTC,
-            last_seen: DateTime::<Utc>::MIN_UTC,
-            total: 0,
-            windows: BTreeMap::new(),
-            previous: None,
-            related: Vec::new(),
-        });
-        state.ids.insert(cluster);
-        state.cluster = Some(cluster);
+        let mut state = state.unwrap_or_else(|| TrackedState::empty(id.clone(), Priority::P5));
+        state.ids.extend(ids);
+        state.id = Some(id);
         Some(state)
     }
 
-    /// Adds one window's count; merging the same window twice changes nothing.
-    pub fn merge_window(&mut self, end: DateTime<Utc>, count: u64) {
-        if self.windows.insert(end, count).is_none() {
+    /// Adds one window's count and priority. Returns false (and changes nothing) for a window
+    /// already merged: re-planning an old window is idempotent.
+    pub fn merge_window(&mut self, end: DateTime<Utc>, count: u64, priority: Priority) -> bool {
+        if self.windows.contains_key(&end) {
+            return false;
+        }
+        if self.windows.len() >= KEPT_WINDOWS
+            && self
+                .windows
+                .first_key_value()
+                .is_some_and(|(k, _)| end < *k)
+        {
+            // Older than every window kept: count it, keep no row.
             self.total += count;
+            return true;
         }
+        self.windows.insert(end, count);
+        self.priorities.insert(end, priority);
+        self.total += count;
         while self.windows.len() > KEPT_WINDOWS {
-            self.windows.pop_first();
+            if let Some((k, _)) = self.windows.pop_first() {
+                self.priorities.remove(&k);
+            }
         }
+        // Only the newest window sets what the issue shows; filling a gap never does.
+        if self.newest_window() == Some(end) {
+            self.priority = priority;
+        }
+        true
     }
+
+    /// The priority of the newest window merged (what the issue shows).
+    pub fn newest_priority(&self) -> Option<Priority> {
+        self.priorities.last_key_value().map(|(_, p)| *p)
+    }
+
+    /// The newest window merged.
+    pub fn newest_window(&self) -> Option<DateTime<Utc>> {
+        self.windows.last_key_value().map(|(k, _)| *k)
+    }
+}
+
+/// Whether `body` carries our marker outside a fence.
+pub fn is_ours(body: &str) -> bool {
+    find_marker(body).is_some()
+}
+
+/// The text a person wrote above our marker: kept when the body is rewritten.
+pub fn preamble(body: &str) -> &str {
+    match find_marker(body) {
+        Some((at, _)) => &body[..at],
+        None => "",
+    }
+}
+
+/// Byte offset of the marker line and the ids it names (the problem's first).
+fn find_marker(body: &str) -> Option<(usize, Vec<ProblemId>)> {
+    unfenced_lines(body).find_map(|(at, line)| {
+        let rest = line
+            .strip_prefix(PROBLEM_MARKER)
+            .or_else(|| line.strip_prefix(CLUSTER_MARKER))?
+            .strip_suffix(END)?;
+        let mut parts = rest.split(' ');
+        let id = ProblemId(parts.next()?.to_owned());
+        if !id.is_markable() {
+            return None;
+        }
+        let mut ids = vec![id];
+        for part in parts {
+            if let Some(list) = part.strip_prefix("aliases=") {
+                ids.extend(
+                    list.split(',')
+                        .map(|a| ProblemId(a.to_owned()))
+                        .filter(ProblemId::is_markable),
+                );
+            }
+        }
+        Some((at, ids))
+    })
+}
+
+/// The lines of `body` outside fenced code blocks (``` or ~~~ of any length), trimmed, with
+/// the byte offset each starts at.
+fn unfenced_lines(body: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut fence: Option<(char, usize)> = None;
+    let mut at = 0;
+    body.split_inclusive('\n').filter_map(move |raw| {
+        let start = at;
+        at += raw.len();
+        let line = raw.trim();
+        let run = |c: char| line.chars().take_while(|&x| x == c).count();
+        match fence {
+            Some((c, n)) => {
+                if run(c) >= n && line.chars().all(|x| x == c) {
+                    fence = None;
+                }
+                None
+            }
+            None => {
+                for c in ['`', '~'] {
+                    if run(c) >= 3 {
+                        fence = Some((c, run(c)));
+                        return None;
+                    }
+                }
+                Some((start, line))
+            }
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn id(s: &str) -> ProblemId {
+        ProblemId(s.into())
+    }
+
     fn state() -> TrackedState {
-        TrackedState {
-            cluster: None,
-            ids: [ClusterId(1), ClusterId(2)].into(),
-            priority: Priority::P2,
-            first_seen: "2025-09-15T19:00:00Z".parse().unwrap(),
-            last_seen: "2025-09-15T19:30:00Z".parse().unwrap(),
-            total: 5,
-            windows: [("2025-09-15T20:00:00Z".parse().unwrap(), 5)].into(),
-            previous: None,
-            related: vec![RelatedIssue {
-                number: 9,
-                title: "x --> <b>".into(),
-                state: IssueState::Open,
-            }],
-        }
+        let mut s = TrackedState::empty(id("0000000000000001"), Priority::P2);
+        s.ids.insert(id("0000000000000002"));
+        s.related = vec![RelatedIssue {
+            number: 9,
+            title: "x --> <b>".into(),
+            state: IssueState::Open,
+        }];
+        s.merge_window("2025-09-15T20:00:00Z".parse().unwrap(), 5, Priority::P2);
+        s
     }
 
     #[test]
-    fn markers_round_trip_and_only_count_at_the_top() {
+    fn markers_round_trip_anywhere_outside_fences() {
         let s = state();
-        let body = format!("{}\nrest", s.markers(ClusterId(1)));
+        let mine = s.markers(&id("0000000000000001"));
+        assert!(mine.starts_with(
+            "<!-- log-gardener:problem=0000000000000001 aliases=0000000000000002 -->\n"
+        ));
+        let body = format!("A note a person wrote.\n\n{mine}\nrest");
         let back = TrackedState::parse(&body).unwrap();
-        assert_eq!(back.cluster, Some(ClusterId(1)));
+        assert_eq!(back.id, Some(id("0000000000000001")));
         assert_eq!(back.ids, s.ids);
-        assert_eq!(back.windows, s.windows);
+        assert_eq!((back.windows, back.priorities), (s.windows, s.priorities));
         assert_eq!(back.related, s.related);
+        assert_eq!(preamble(&body), "A note a person wrote.\n\n");
         assert_eq!(
             body.matches("-->").count(),
             2,
             "a title closed the comment: {body}"
         );
-        // A marker quoted from a log later in the body is not ours.
-        assert!(TrackedState::parse(&format!("text\n{}", s.markers(ClusterId(3)))).is_none());
+        // A marker quoted from a log inside a fence is not ours.
+        let quoted = format!("text\n````text\n{}````\n", state().markers(&id("3")));
+        assert!(TrackedState::parse(&quoted).is_none());
     }
 
     #[test]
-    fn merging_a_window_twice_counts_it_once() {
+    fn old_cluster_markers_are_still_read() {
+        let body = "<!-- log-gardener:cluster=00000000000000ab -->\n<!-- log-gardener:state={\"ids\":[\"00000000000000ab\"],\"priority\":\"P1\",\"first_seen\":\"2025-09-15T19:00:00Z\",\"last_seen\":\"2025-09-15T19:30:00Z\",\"total\":5,\"windows\":{\"2025-09-15T20:00:00Z\":5}} -->\n## Summary";
+        let s = TrackedState::parse(body).unwrap();
+        assert_eq!(s.id, Some(id("00000000000000ab")));
+        assert_eq!((s.total, s.priority), (5, Priority::P1));
+    }
+
+    #[test]
+    fn merging_a_window_twice_counts_it_once_and_old_windows_keep_the_priority() {
         let mut s = state();
         let end = "2025-09-15T21:00:00Z".parse().unwrap();
-        s.merge_window(end, 7);
-        s.merge_window(end, 7);
-        assert_eq!(s.total, 12);
-        assert_eq!(s.windows.len(), 2);
+        assert!(s.merge_window(end, 7, Priority::P1));
+        assert!(!s.merge_window(end, 7, Priority::P1));
+        assert_eq!(
+            (s.total, s.windows.len(), s.priority),
+            (12, 2, Priority::P1)
+        );
+        // A gap before the newest window: counted, the priority stays the newest's.
+        assert!(s.merge_window("2025-09-15T19:00:00Z".parse().unwrap(), 1, Priority::P3));
+        assert_eq!((s.total, s.priority), (13, Priority::P1));
     }
 
     #[test]

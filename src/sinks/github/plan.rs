@@ -1,22 +1,22 @@
-//! What to do on GitHub for one cluster of a closed window: a pure function of the issues we
-//! already have (found by label and marker), the cluster's report and the settings. The
-//! executor sends the actions; planning again after a restart against a fresh listing gives
-//! the same or fewer actions, never a second issue.
+//! What to do on GitHub for one tracked problem: a pure function of the issue we already have
+//! for it (its stored state: the hidden lines of its body) and the problem's sightings in one
+//! or more closed windows. Planning a window already merged into the stored state gives no
+//! action at all, so replaying old windows, a replayed outbox or a restart never flips a title
+//! or repeats a comment, and never opens a second issue.
 //!
-//! Per cluster at most two requests: an optional comment first, then one create or one update
-//! that also writes the new state. A lost update is planned again; a comment may at worst be
-//! repeated, never lost.
-
-use std::collections::BTreeMap;
+//! Per problem at most two requests: an optional comment first (it carries a hidden key, and
+//! the executor posts it only if the issue has no comment with that key yet), then one create
+//! or one update that also writes the new state. Issues closed as `duplicate` or `not_planned`
+//! are left alone.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::body;
 use super::model::{IssueState, RelatedIssue, RemoteIssue, TrackedState};
+use super::problem::{Problem, ProblemId};
 use crate::config::GithubSettings;
 use crate::escalate::Priority;
-use crate::fingerprint::ClusterId;
 use crate::report::ClusterReport;
 
 /// The label that stops comments on an issue.
@@ -50,16 +50,19 @@ pub struct IssuePatch {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     Create {
-        cluster: ClusterId,
+        problem: ProblemId,
         issue: NewIssue,
     },
+    /// Posted only if the issue has no comment carrying `key` yet (a timeout after GitHub
+    /// took it, or a crash before the update, must not repeat it).
     Comment {
-        cluster: ClusterId,
+        problem: ProblemId,
         number: u64,
+        key: String,
         body: String,
     },
     Update {
-        cluster: ClusterId,
+        problem: ProblemId,
         number: u64,
         patch: IssuePatch,
     },
@@ -76,95 +79,38 @@ impl Action {
         }
     }
 
-    pub fn cluster(&self) -> ClusterId {
+    pub fn problem(&self) -> &ProblemId {
         match self {
-            Action::Create { cluster, .. }
-            | Action::Comment { cluster, .. }
-            | Action::Update { cluster, .. } => *cluster,
+            Action::Create { problem, .. }
+            | Action::Comment { problem, .. }
+            | Action::Update { problem, .. } => problem,
         }
     }
 }
 
-/// Our issues by cluster id (and every merged alias), the newest issue winning.
-#[derive(Debug, Clone, Default)]
-pub struct Index {
-    by_id: BTreeMap<ClusterId, RemoteIssue>,
-}
-
-impl Index {
-    /// From a listing by our label; issues without our marker and pull requests are ignored.
-    pub fn new(issues: impl IntoIterator<Item = RemoteIssue>) -> Index {
-        let mut index = Index::default();
-        for issue in issues {
-            index.insert(issue);
-        }
-        index
-    }
-
-    /// Records what GitHub returned for a create or update.
-    pub fn insert(&mut self, issue: RemoteIssue) {
-        let Some(state) = issue.tracked() else { return };
-        if issue.pull_request.is_some() {
-            return;
-        }
-        for id in state.ids {
-            match self.by_id.get(&id) {
-                Some(old) if old.number > issue.number => {}
-                _ => {
-                    self.by_id.insert(id, issue.clone());
-                }
-            }
-        }
-    }
-
-    /// The issue of `c`: by its id, else by any of its aliases.
-    pub fn find(&self, c: &ClusterReport) -> Option<&RemoteIssue> {
-        std::iter::once(&c.id)
-            .chain(&c.aliases)
-            .find_map(|id| self.by_id.get(id))
-    }
-
-    pub fn len(&self) -> usize {
-        let mut numbers: Vec<u64> = self.by_id.values().map(|i| i.number).collect();
-        numbers.sort_unstable();
-        numbers.dedup();
-        numbers.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
-    }
-}
-
-/// Whether planning `c` would open a new issue (the executor then looks for related ones).
-pub fn needs_new_issue(index: &Index, c: &ClusterReport, settings: &GithubSettings) -> bool {
-    match index.find(c) {
-        None => true,
-        Some(i) => matches!(recurrence(i, c, settings), Recurrence::TooLate),
-    }
-}
-
+/// What becomes of a problem whose issue is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Recurrence {
-    /// Open, or closed and the entries are not newer than the close.
+    /// Open, or closed and the entries are not newer than the close: count.
     No,
-    /// Closed as not planned: count, never reopen.
-    NotPlanned,
+    /// Closed as not planned or as a duplicate: a person decided; leave it alone.
+    LeftAlone,
     Reopen,
     /// Closed as completed too long ago: a new issue links the old one.
     TooLate,
 }
 
-fn recurrence(i: &RemoteIssue, c: &ClusterReport, g: &GithubSettings) -> Recurrence {
+fn recurrence(i: &RemoteIssue, latest: &Problem, g: &GithubSettings) -> Recurrence {
     if i.state == IssueState::Open {
         return Recurrence::No;
     }
-    if i.state_reason.as_deref() == Some("not_planned") {
-        return Recurrence::NotPlanned;
+    if matches!(i.state_reason.as_deref(), Some("not_planned" | "duplicate")) {
+        return Recurrence::LeftAlone;
     }
     // Event time decides: entries from before the close (a replay of old logs) are no regression.
     match i.closed_at {
-        Some(closed) if c.last_seen > closed => {
-            if c.last_seen - closed <= g.reopen_within {
+        Some(closed) if latest.last_seen > closed => {
+            if latest.last_seen - closed <= g.reopen_within {
                 Recurrence::Reopen
             } else {
                 Recurrence::TooLate
@@ -174,105 +120,143 @@ fn recurrence(i: &RemoteIssue, c: &ClusterReport, g: &GithubSettings) -> Recurre
     }
 }
 
-/// The actions for cluster `c` of the window ending at `window_end`.
+/// Whether planning would open a new issue (the executor then looks for related ones).
+pub fn needs_new_issue(
+    existing: Option<&RemoteIssue>,
+    seen: &[Problem],
+    g: &GithubSettings,
+) -> bool {
+    match (existing, seen.last()) {
+        (None, _) => true,
+        (Some(i), Some(latest)) => recurrence(i, latest, g) == Recurrence::TooLate,
+        (Some(_), None) => false,
+    }
+}
+
+/// The actions for a problem seen in `seen` (its sightings, oldest window first; at least
+/// one), given the issue it already has, if any.
 pub fn plan(
-    index: &Index,
-    window_end: DateTime<Utc>,
-    c: &ClusterReport,
+    existing: Option<&RemoteIssue>,
+    seen: &[Problem],
     related: &[RelatedIssue],
     g: &GithubSettings,
 ) -> Vec<Action> {
-    let existing = index.find(c);
-    let rec = existing.map(|i| recurrence(i, c, g));
-    let issue = match (existing, &rec) {
-        (Some(i), Some(r)) if !matches!(r, Recurrence::TooLate) => i,
-        (old, _) => {
-            let mut state = fresh_state(c, window_end);
-            state.previous = old.map(|i| i.number);
+    let Some(latest) = seen.iter().max_by_key(|p| p.window_end) else {
+        return Vec::new();
+    };
+    let issue = match existing.map(|i| (i, recurrence(i, latest, g))) {
+        Some((_, Recurrence::LeftAlone)) => return Vec::new(),
+        Some((i, Recurrence::No | Recurrence::Reopen)) => i,
+        old => {
+            let mut state = merged(
+                TrackedState::empty(latest.id.clone(), latest.priority),
+                seen,
+            );
+            state.previous = old.map(|(i, _)| i.number);
             state.related = related.to_vec();
             let issue = NewIssue {
-                title: body::title(c),
-                body: body::render(c, &state, g),
-                labels: body::labels(c, &g.label),
+                title: body::title(latest, state.priority),
+                body: body::render(latest, &state, g),
+                labels: body::labels(latest, state.priority, &g.label),
             };
             return vec![Action::Create {
-                cluster: c.id,
+                problem: latest.id.clone(),
                 issue,
             }];
         }
     };
+    update(issue, latest, seen, recurrence(issue, latest, g), g)
+}
+
+/// `old` with every sighting merged (ids, windows, first and last seen).
+fn merged(old: TrackedState, seen: &[Problem]) -> TrackedState {
+    let mut state = old;
+    for p in seen {
+        state.ids.extend(p.ids().cloned());
+        if state.merge_window(p.window_end, p.count, p.priority) {
+            if state.first_seen == DateTime::<Utc>::MIN_UTC || p.first_seen < state.first_seen {
+                state.first_seen = p.first_seen;
+            }
+            state.last_seen = state.last_seen.max(p.last_seen);
+        }
+    }
+    state
+}
+
+fn update(
+    issue: &RemoteIssue,
+    latest: &Problem,
+    seen: &[Problem],
+    rec: Recurrence,
+    g: &GithubSettings,
+) -> Vec<Action> {
     let old = issue
         .tracked()
-        .unwrap_or_else(|| fresh_state(c, window_end));
-    let mut state = old.clone();
-    state.ids.insert(c.id);
-    state.ids.extend(c.aliases.iter().copied());
-    state.first_seen = state.first_seen.min(c.first_seen);
-    if state.first_seen == DateTime::<Utc>::MIN_UTC {
-        state.first_seen = c.first_seen;
-    }
-    state.last_seen = state.last_seen.max(c.last_seen);
-    state.merge_window(window_end, c.count);
-    state.priority = c.priority;
-
+        .unwrap_or_else(|| TrackedState::empty(latest.id.clone(), latest.priority));
+    let state = merged(old.clone(), seen);
     let quiet = issue.has_label(QUIET);
     let mut actions = Vec::new();
     let mut patch = IssuePatch::default();
     let mut labels = issue.label_names();
-    match rec {
-        Some(Recurrence::Reopen) => {
-            if !quiet {
-                actions.push(comment(
-                    c,
-                    issue.number,
-                    format!(
-                        "This came back after the issue was closed: {} entries in the window ending {}. Reopened and labelled `{REGRESSION}`.",
-                        c.count,
-                        window_end.format("%Y-%m-%d %H:%M UTC")
-                    ),
-                ));
-            }
-            patch.state = Some(IssueState::Open);
-            labels.push(REGRESSION.to_owned());
-        }
-        Some(Recurrence::No)
-            if !quiet && issue.state == IssueState::Open && c.priority < old.priority =>
-        {
+    if rec == Recurrence::Reopen {
+        if !quiet {
+            let closed = issue.closed_at.map(|t| t.to_rfc3339()).unwrap_or_default();
             actions.push(comment(
-                c,
+                latest,
                 issue.number,
+                format!("regression/{closed}"),
                 format!(
-                    "Priority escalated from {} to **{}**: {}",
-                    old.priority,
-                    c.priority,
-                    super::safe::inert(&c.reason)
+                    "This came back after the issue was closed: {} entries in the window ending {}. Reopened and labelled `{REGRESSION}`.",
+                    latest.count,
+                    latest.window_end.format("%Y-%m-%d %H:%M UTC")
                 ),
             ));
         }
-        _ => {}
+        patch.state = Some(IssueState::Open);
+        labels.push(REGRESSION.to_owned());
+    } else if !quiet
+        && issue.state == IssueState::Open
+        && state.newest_window() != old.newest_window()
+        && state.priority < old.priority
+    {
+        // Only a newer window can escalate; the key makes the comment once-only.
+        let newest = state
+            .newest_window()
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default();
+        actions.push(comment(
+            latest,
+            issue.number,
+            format!("escalation/{newest}/{}", state.priority),
+            format!(
+                "Priority escalated from {} to **{}**: {}",
+                old.priority,
+                state.priority,
+                super::safe::inert(&latest.reason)
+            ),
+        ));
     }
-    let not_planned = matches!(rec, Some(Recurrence::NotPlanned));
-    if !not_planned {
-        // The priority label follows the cluster; a human's other labels stay.
-        labels.retain(|l| !l.starts_with("priority:"));
-        labels.push(format!("priority:{}", c.priority));
-        let mut seen = std::collections::BTreeSet::new();
-        labels.retain(|l| seen.insert(l.to_lowercase()));
-        if sorted(&labels) != sorted(&issue.label_names()) {
-            patch.labels = Some(labels);
-        }
-        let title = body::title(c);
-        if title != issue.title && c.priority != old.priority {
-            patch.title = Some(title);
-        }
+    // Our label (a person may have removed it) and the priority label follow the problem; a
+    // person's other labels stay.
+    labels.retain(|l| !l.starts_with("priority:"));
+    labels.push(format!("priority:{}", state.priority));
+    labels.push(g.label.clone());
+    let mut seen_labels = std::collections::BTreeSet::new();
+    labels.retain(|l| seen_labels.insert(l.to_lowercase()));
+    if sorted(&labels) != sorted(&issue.label_names()) {
+        patch.labels = Some(labels);
     }
-    let new_body = body::render(c, &state, g);
-    if issue.body.as_deref() != Some(new_body.as_str()) && state != old {
-        patch.body = Some(new_body);
+    if state.priority != old.priority {
+        patch.title = Some(body::title(latest, state.priority));
+    }
+    if state != old {
+        let mut text = super::model::preamble(issue.body.as_deref().unwrap_or("")).to_owned();
+        text.push_str(&body::render(latest, &state, g));
+        patch.body = Some(text);
     }
     if patch != IssuePatch::default() {
         actions.push(Action::Update {
-            cluster: c.id,
+            problem: latest.id.clone(),
             number: issue.number,
             patch,
         });
@@ -281,36 +265,25 @@ pub fn plan(
 }
 
 fn sorted(v: &[String]) -> Vec<String> {
-    let mut v = v.to_vec();
+    let mut v: Vec<String> = v.iter().map(|s| s.to_lowercase()).collect();
     v.sort();
     v.dedup();
     v
 }
 
-fn comment(c: &ClusterReport, number: u64, body: String) -> Action {
+fn comment(p: &Problem, number: u64, key: String, text: String) -> Action {
+    let body = format!("{}{text}", comment_marker(&key));
     Action::Comment {
-        cluster: c.id,
+        problem: p.id.clone(),
         number,
+        key,
         body,
     }
 }
 
-fn fresh_state(c: &ClusterReport, window_end: DateTime<Utc>) -> TrackedState {
-    let mut state = TrackedState {
-        cluster: Some(c.id),
-        ids: std::iter::once(c.id)
-            .chain(c.aliases.iter().copied())
-            .collect(),
-        priority: c.priority,
-        first_seen: c.first_seen,
-        last_seen: c.last_seen,
-        total: 0,
-        windows: BTreeMap::new(),
-        previous: None,
-        related: Vec::new(),
-    };
-    state.merge_window(window_end, c.count);
-    state
+/// The hidden first line of a comment: how the executor tells it was posted already.
+pub fn comment_marker(key: &str) -> String {
+    format!("<!-- log-gardener:comment={key} -->\n")
 }
 
 /// Whether a cluster gets an issue at all.

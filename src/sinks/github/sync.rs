@@ -1,39 +1,31 @@
-//! The executor: lists our issues, plans each waiting cluster against that listing and sends
-//! the actions serially, spaced, within the window's write budget, waiting out rate limits it
-//! is asked to. What does not get sent stays in the outbox (a JSON file, written atomically)
-//! and is planned again, against a fresh listing, at the next window or start: so an update is
-//! never lost and a replayed outbox never opens a second issue.
+//! The executor: brings the local index up to date (an incremental, conditional listing),
+//! plans each waiting problem against it — all its waiting windows at once — and sends the
+//! actions serially, within GitHub's secondary limits (`budget.rs`) and the window's write
+//! budget, waiting out short rate limits. What does not get sent stays in the outbox (a JSON
+//! file, written atomically) and is planned again at the next window or start: so an update is
+//! never lost, a replayed outbox never opens a second issue, and a comment is never repeated
+//! (it carries a key the executor looks for before posting).
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::time::Instant;
 
 use super::body::key_phrase;
-use super::model::RemoteIssue;
-use super::plan::{needs_new_issue, plan, Action, Index};
-use super::tracker::{IssueTracker, TrackerError};
-use crate::atomic_file::write as write_atomic;
+use super::budget::WriteBudget;
+use super::index::Index;
+use super::model::{RelatedIssue, RemoteIssue};
+pub use super::outbox::{Outbox, Pending, MAX_OUTBOX};
+use super::plan::{comment_marker, needs_new_issue, plan, Action};
+use super::problem::{Problem, ProblemId};
+use super::tracker::{IssueTracker, Listing, TrackerError};
+use crate::clock::Clock;
 use crate::config::GithubSettings;
-use crate::report::ClusterReport;
 
 /// Rate-limit answers waited out for one request before the rest is deferred.
 const MAX_ATTEMPTS: u32 = 3;
 /// Related issues listed per new issue.
 const RELATED_PER_ISSUE: usize = 5;
-/// Clusters the outbox keeps at most: a day of a busy service with GitHub down. Past that the
-/// oldest are dropped (and said so): their counts were in the worklogs anyway.
-pub const MAX_OUTBOX: usize = 10_000;
-
-/// One cluster of one window still to be brought onto GitHub.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Pending {
-    pub window_end: DateTime<Utc>,
-    pub cluster: ClusterReport,
-}
-
 /// What was sent (or, in a dry run, would have been) and how it went.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sent {
@@ -62,127 +54,71 @@ pub struct SyncReport {
     pub stopped: Option<String>,
 }
 
-/// The durable queue of clusters not yet brought onto GitHub, shared by the window-close
-/// side (which [`Outbox::push`]es a window's clusters, persisted at once, before any write is
-/// attempted) and the sync (which reads it and removes what it finished). So a kill, a crash
-/// or a shutdown timeout at any moment loses nothing: the next start syncs what is left, and
-/// the planner makes a replayed action harmless.
-#[derive(Debug, Clone)]
-pub struct Outbox(Arc<Mutex<Queue>>);
-
-#[derive(Debug)]
-struct Queue {
-    path: Option<PathBuf>,
-    items: Vec<Pending>,
-}
-
-impl Outbox {
-    /// The outbox at `path` (read now; an unreadable file is logged and starts empty), or
-    /// kept in memory only with `None` (a dry run).
-    pub fn new(path: Option<PathBuf>) -> Outbox {
-        let items = path.as_deref().map(read_outbox).unwrap_or_default();
-        Outbox(Arc::new(Mutex::new(Queue { path, items })))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Appends `items` and persists the queue before returning. Past [`MAX_OUTBOX`] the oldest
-    /// are dropped (and said so).
-    pub fn push(&self, items: Vec<Pending>) -> std::io::Result<()> {
-        let mut q = self.lock();
-        q.items.extend(items);
-        if q.items.len() > MAX_OUTBOX {
-            let dropped = q.items.len() - MAX_OUTBOX;
-            tracing::warn!(dropped, "GitHub outbox full: dropping the oldest clusters");
-            q.items.drain(..dropped);
-        }
-        q.save()
-    }
-
-    /// What is waiting, oldest first.
-    pub fn pending(&self) -> Vec<Pending> {
-        self.lock().items.clone()
-    }
-
-    /// The first `n` items of what [`Outbox::pending`] returned are done: removes and persists.
-    pub fn done(&self, n: usize) -> std::io::Result<()> {
-        let mut q = self.lock();
-        let n = n.min(q.items.len());
-        if n == 0 {
-            return Ok(());
-        }
-        q.items.drain(..n);
-        q.save()
-    }
-
-    pub fn len(&self) -> usize {
-        self.lock().items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl Queue {
-    fn save(&self) -> std::io::Result<()> {
-        let Some(path) = &self.path else {
-            return Ok(());
-        };
-        if self.items.is_empty() {
-            return match std::fs::remove_file(path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            };
-        }
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let json = serde_json::to_vec_pretty(&self.items).unwrap_or_default();
-        write_atomic(path, &json)
-    }
-}
-
-fn read_outbox(path: &Path) -> Vec<Pending> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            tracing::error!(path = %path.display(), error = %e, "GitHub outbox unreadable; starting empty");
-            Vec::new()
-        }),
-        Err(_) => Vec::new(),
-    }
-}
+/// Pages of a listing read per sync at most (10,000 issues); the rest comes with the next
+/// sync, from where this one stopped. Until a listing is complete no issue is created (one
+/// might exist on a page not read yet); updates of issues already known go on.
+pub const MAX_PAGES: usize = 100;
 
 /// Sends planned actions through an [`IssueTracker`].
 pub struct Syncer<T> {
     tracker: T,
     g: GithubSettings,
     outbox: Outbox,
+    index: Index,
+    budget: WriteBudget,
+    clock: Clock,
     dry_run: bool,
-    last_write: Option<Instant>,
     /// Set when continuing would do harm (labels dropped: we could not find our issues again).
     halted: Option<String>,
 }
 
 enum Flow {
     Next,
+    /// The issue is gone (deleted, moved): forget it and plan the problem again.
+    Gone(u64),
     Defer(String),
 }
 
+/// What became of one problem.
+enum Done {
+    Yes,
+    /// Left in the outbox; the others go on.
+    Skipped,
+    /// Left in the outbox with everything after it.
+    Stop(String),
+}
+
 impl<T: IssueTracker> Syncer<T> {
+    /// A syncer with an in-memory index and the system clock.
     pub fn new(tracker: T, g: GithubSettings, outbox: Outbox, dry_run: bool) -> Syncer<T> {
+        let budget = WriteBudget {
+            per_minute: g.writes_per_minute,
+            per_hour: g.writes_per_hour,
+            spacing: TimeDelta::from_std(g.write_spacing).unwrap_or(TimeDelta::zero()),
+        };
+        let index = Index::load(None, &format!("{}/{}", g.owner, g.repo));
         Syncer {
             tracker,
             g,
             outbox,
+            index,
+            budget,
+            clock: crate::clock::system(),
             dry_run,
-            last_write: None,
             halted: None,
         }
+    }
+
+    /// Uses `index` (loaded from the state directory) instead of an empty one.
+    pub fn with_index(mut self, index: Index) -> Syncer<T> {
+        self.index = index;
+        self
+    }
+
+    /// Takes "now" for the write budget from `clock` (tests: tokio's paused time).
+    pub fn with_clock(mut self, clock: Clock) -> Syncer<T> {
+        self.clock = clock;
+        self
     }
 
     pub fn tracker(&self) -> &T {
@@ -191,6 +127,10 @@ impl<T: IssueTracker> Syncer<T> {
 
     pub fn outbox(&self) -> &Outbox {
         &self.outbox
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
     }
 
     /// Adds `new` to the outbox (persisted first), then syncs what waits there, oldest first;
@@ -204,20 +144,24 @@ impl<T: IssueTracker> Syncer<T> {
             }
         }
         let queue = self.outbox.pending();
-        let total = queue.len();
-        let deferred = match &self.halted {
+        let done = match &self.halted {
             Some(why) => {
                 rep.stopped = Some(why.clone());
-                queue
+                BTreeSet::new()
             }
-            None => self.run(queue, &mut rep).await,
+            None => self.run(&queue, &mut rep).await,
         };
-        rep.deferred = deferred.len();
-        if let Err(e) = self.outbox.done(total - deferred.len()) {
+        rep.deferred = queue.len() - done.len();
+        if let Err(e) = self.outbox.done(&done) {
             tracing::error!(error = %e, "cannot write the GitHub outbox");
             rep.stopped
                 .get_or_insert(format!("cannot write the outbox: {e}"));
         }
+        if let Err(e) = self.index.save() {
+            // The index is a cache of GitHub: losing it costs one full listing, nothing more.
+            tracing::warn!(error = %e, "cannot write the GitHub index");
+        }
+        self.outbox.set_links(self.index.links());
         rep
     }
 
@@ -229,99 +173,174 @@ impl<T: IssueTracker> Syncer<T> {
         }
     }
 
-    /// Returns what was not done.
-    async fn run(&mut self, queue: Vec<Pending>, rep: &mut SyncReport) -> Vec<Pending> {
-        let label = self.g.label.clone();
-        let mut index = match self.retry(|t| t.list_labelled(&label)).await {
-            Ok(issues) => Index::new(issues),
+    /// Returns the positions of the queue that were done.
+    async fn run(&mut self, queue: &[Pending], rep: &mut SyncReport) -> BTreeSet<usize> {
+        let mut done = BTreeSet::new();
+        let complete = match self.list().await {
+            Ok(c) => c,
             Err(e) => {
                 rep.stopped = Some(format!("listing our issues failed: {e}"));
-                return queue;
+                return done;
             }
         };
-        rep.issues_known = index.len();
-        let mut writes_left = self.g.max_writes_per_window;
-        let mut searches_left = self.g.related_searches_per_window;
-        let mut queue = queue.into_iter();
-        while let Some(p) = queue.next() {
-            let mut related = Vec::new();
-            if searches_left > 0 && needs_new_issue(&index, &p.cluster, &self.g) {
-                searches_left -= 1;
-                let phrase = key_phrase(&p.cluster.template);
-                // Advisory: a failed search only means no "possibly related" lines.
-                related = self
-                    .tracker
-                    .search(&phrase, &label, RELATED_PER_ISSUE)
-                    .await
-                    .unwrap_or_default();
+        rep.issues_known = self.index.len();
+        let mut budget = (
+            self.g.max_writes_per_window,
+            self.g.related_searches_per_window,
+        );
+        for positions in by_problem(queue) {
+            // A backfill's windows of one problem become one update.
+            let seen: Vec<Problem> = positions
+                .iter()
+                .map(|&i| Problem::from_cluster(&queue[i].cluster, queue[i].window_end))
+                .collect();
+            match self.one(&seen, complete, &mut budget, rep).await {
+                Done::Yes => done.extend(positions),
+                Done::Skipped => {
+                    rep.stopped.get_or_insert_with(|| {
+                        "the listing of the repository is not complete yet: new issues wait for the next window".into()
+                    });
+                }
+                Done::Stop(why) => {
+                    rep.stopped = Some(why);
+                    break;
+                }
             }
-            let actions = plan(&index, p.window_end, &p.cluster, &related, &self.g);
-            if actions.len() > writes_left {
-                rep.stopped = Some(format!(
+        }
+        done
+    }
+
+    /// Lists what changed since the last listing into the index; whether it is complete.
+    async fn list(&mut self) -> Result<bool, TrackerError> {
+        let (since, etag) = self.index.cursor();
+        let etag = etag.map(str::to_owned);
+        let listing = self
+            .retry(|t| t.list_updated(since, etag.as_deref(), MAX_PAGES))
+            .await?;
+        Ok(match listing {
+            Listing::NotModified => true,
+            Listing::Issues {
+                issues,
+                etag,
+                complete,
+            } => {
+                // An ETag is kept only for a whole listing: a 304 then means "complete".
+                self.index.apply(since, issues, etag.filter(|_| complete));
+                complete
+            }
+        })
+    }
+
+    async fn one(
+        &mut self,
+        seen: &[Problem],
+        complete: bool,
+        (writes_left, searches_left): &mut (usize, usize),
+        rep: &mut SyncReport,
+    ) -> Done {
+        let ids: Vec<ProblemId> = seen.iter().flat_map(|p| p.ids().cloned()).collect();
+        // A gone issue is forgotten and the problem planned once more (a new issue).
+        for _ in 0..2 {
+            let existing = self.index.find(&ids).cloned();
+            let mut related = Vec::new();
+            if needs_new_issue(existing.as_ref(), seen, &self.g) {
+                if !complete {
+                    return Done::Skipped;
+                }
+                if *searches_left > 0 {
+                    *searches_left -= 1;
+                    related = self.related(seen).await;
+                }
+            }
+            let actions = plan(existing.as_ref(), seen, &related, &self.g);
+            if actions.len() > *writes_left {
+                return Done::Stop(format!(
                     "write budget of {} per window used up",
                     self.g.max_writes_per_window
                 ));
-                return std::iter::once(p).chain(queue).collect();
             }
-            writes_left -= actions.len();
-            if let Flow::Defer(why) = self.send_all(&mut index, actions, rep).await {
-                rep.stopped = Some(why);
-                return std::iter::once(p).chain(queue).collect();
+            *writes_left -= actions.len();
+            let since = seen.iter().map(|p| p.window_end).min().unwrap_or_default();
+            match self.send_all(actions, since, rep).await {
+                Flow::Next => return Done::Yes,
+                Flow::Gone(n) => {
+                    tracing::warn!(
+                        issue = n,
+                        "GitHub issue deleted or moved away; opening a new one"
+                    );
+                    self.index.forget(n);
+                }
+                Flow::Defer(why) => return Done::Stop(why),
             }
         }
-        Vec::new()
+        Done::Yes
+    }
+
+    /// Advisory: a failed search only means no "possibly related" lines.
+    async fn related(&self, seen: &[Problem]) -> Vec<RelatedIssue> {
+        let Some(p) = seen.last() else {
+            return Vec::new();
+        };
+        let phrase = key_phrase(&p.template);
+        self.tracker
+            .search(&phrase, &self.g.label, RELATED_PER_ISSUE)
+            .await
+            .unwrap_or_default()
     }
 
     async fn send_all(
         &mut self,
-        index: &mut Index,
         actions: Vec<Action>,
+        since: DateTime<Utc>,
         rep: &mut SyncReport,
     ) -> Flow {
         for action in actions {
-            let result = self.send(&action).await;
             let kind = action.kind().to_owned();
             let number = match &action {
                 Action::Create { .. } => None,
                 Action::Comment { number, .. } | Action::Update { number, .. } => Some(*number),
             };
-            match result {
+            if let Action::Comment { number, key, .. } = &action {
+                match self.retry(|t| t.comment_bodies(*number, since)).await {
+                    Ok(bodies) if bodies.iter().any(|b| b.starts_with(&comment_marker(key))) => {
+                        // Posted before (its answer was lost, or the update after it was).
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(TrackerError::Gone { .. }) => return Flow::Gone(*number),
+                    Err(e) => return Flow::Defer(e.to_string()),
+                }
+            }
+            let sent = |error: Option<String>, issue| Sent {
+                kind: kind.clone(),
+                action: action.clone(),
+                issue,
+                error,
+            };
+            match self.send(&action).await {
+                Ok(Some(i)) if self.moved(&i) => return Flow::Gone(i.number),
                 Ok(issue) => {
                     let issue_no = issue.as_ref().map(|i| i.number).or(number);
                     if let Some(i) = issue {
                         if let Err(why) = self.check_labels(&i) {
                             self.halted = Some(why.clone());
-                            rep.sent.push(Sent {
-                                kind,
-                                action,
-                                issue: issue_no,
-                                error: Some(why.clone()),
-                            });
+                            rep.sent.push(sent(Some(why.clone()), issue_no));
                             return Flow::Defer(why);
                         }
-                        index.insert(i);
+                        self.index.insert(i);
                     }
-                    rep.sent.push(Sent {
-                        kind,
-                        action,
-                        issue: issue_no,
-                        error: None,
-                    });
+                    rep.sent.push(sent(None, issue_no));
+                }
+                Err(TrackerError::Gone { .. }) if number.is_some() => {
+                    return Flow::Gone(number.unwrap_or_default());
                 }
                 Err(TrackerError::Permanent { status, message }) => {
                     tracing::warn!(status, %message, kind = %kind, "GitHub refused an action; dropped");
-                    rep.sent.push(Sent {
-                        kind,
-                        action,
-                        issue: number,
-                        error: Some(format!("{status}: {message}")),
-                    });
+                    rep.sent
+                        .push(sent(Some(format!("{status}: {message}")), number));
                     // A refused comment (e.g. a locked issue) must not keep the counts from
                     // being written; after a refused create or update the rest makes no sense.
-                    if !matches!(
-                        rep.sent.last().map(|s| &s.action),
-                        Some(Action::Comment { .. })
-                    ) {
+                    if !matches!(action, Action::Comment { .. }) {
                         return Flow::Next;
                     }
                 }
@@ -329,6 +348,15 @@ impl<T: IssueTracker> Syncer<T> {
             }
         }
         Flow::Next
+    }
+
+    /// GitHub answered with an issue of another repository: it was transferred.
+    fn moved(&self, issue: &RemoteIssue) -> bool {
+        let ours = format!("/repos/{}/{}", self.g.owner, self.g.repo).to_lowercase();
+        issue
+            .repository_url
+            .as_deref()
+            .is_some_and(|u| !u.to_lowercase().ends_with(&ours))
     }
 
     /// GitHub silently drops labels a token may not set; then we could never find the issue
@@ -343,11 +371,19 @@ impl<T: IssueTracker> Syncer<T> {
         ))
     }
 
+    /// One write, within the budget (waited for when the wait is short, else deferred), with
+    /// GitHub's own rate-limit answers waited out the same way.
     async fn send(&mut self, action: &Action) -> Result<Option<RemoteIssue>, TrackerError> {
         let mut attempts = 0;
         loop {
-            if let Some(last) = self.last_write {
-                tokio::time::sleep_until(last + self.g.write_spacing).await;
+            let now = (self.clock)();
+            let at = self.budget.next_at(self.index.writes(), now);
+            if at > now {
+                let wait = (at - now).to_std().unwrap_or_default();
+                if wait > self.g.max_rate_limit_wait {
+                    return Err(TrackerError::RateLimited(wait));
+                }
+                tokio::time::sleep(wait).await;
             }
             let t = &self.tracker;
             let result = match action {
@@ -357,7 +393,7 @@ impl<T: IssueTracker> Syncer<T> {
                     t.comment(*number, body).await.map(|()| None)
                 }
             };
-            self.last_write = Some(Instant::now());
+            self.index.wrote((self.clock)().max(at));
             match result {
                 Err(TrackerError::RateLimited(wait))
                     if wait <= self.g.max_rate_limit_wait && attempts + 1 < MAX_ATTEMPTS =>
@@ -390,6 +426,18 @@ impl<T: IssueTracker> Syncer<T> {
             }
         }
     }
+}
+
+/// The queue's positions grouped by problem id, in order of first appearance.
+fn by_problem(queue: &[Pending]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<(crate::fingerprint::ClusterId, Vec<usize>)> = Vec::new();
+    for (i, p) in queue.iter().enumerate() {
+        match groups.iter_mut().find(|(id, _)| *id == p.cluster.id) {
+            Some((_, g)) => g.push(i),
+            None => groups.push((p.cluster.id, vec![i])),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
 }
 
 #[cfg(test)]

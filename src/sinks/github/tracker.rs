@@ -5,6 +5,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use chrono::{DateTime, SecondsFormat, Utc};
+
 use http::header::HeaderMap;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
@@ -28,16 +30,45 @@ pub enum TrackerError {
     /// answer; the action is dropped and reported.
     #[error("GitHub refused the request ({status}): {message}")]
     Permanent { status: u16, message: String },
+    /// The issue was deleted (410), is not there (404) or was moved to another repository
+    /// (301): it is forgotten, and the problem gets a new issue here.
+    #[error("issue gone ({status}): {message}")]
+    Gone { status: u16, message: String },
+}
+
+/// What an incremental listing found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listing {
+    /// 304: nothing changed since the listing the ETag was for (free of rate limit).
+    NotModified,
+    Issues {
+        /// Issues and pull requests updated since the cursor, oldest update first.
+        issues: Vec<RemoteIssue>,
+        /// The first page's ETag, for the next conditional request.
+        etag: Option<String>,
+        /// False when the page cap stopped it: the rest comes with the next listing (the
+        /// cursor moves only as far as was read, so nothing is skipped).
+        complete: bool,
+    },
 }
 
 /// The issue operations the sink needs. Implemented by [`OctoTracker`] (GitHub) and
 /// [`super::memory::MemoryTracker`] (dry run and tests).
 pub trait IssueTracker: Send + Sync {
-    /// Every issue with `label`, open and closed, all pages.
-    fn list_labelled(
+    /// The repository's issues (every state, any label) updated at or after `since`, oldest
+    /// update first, at most `max_pages` pages; with `etag`, a conditional request.
+    fn list_updated(
         &self,
-        label: &str,
-    ) -> impl Future<Output = Result<Vec<RemoteIssue>, TrackerError>> + Send;
+        since: Option<DateTime<Utc>>,
+        etag: Option<&str>,
+        max_pages: usize,
+    ) -> impl Future<Output = Result<Listing, TrackerError>> + Send;
+    /// The bodies of the issue's comments created or updated at or after `since`.
+    fn comment_bodies(
+        &self,
+        number: u64,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<String>, TrackerError>> + Send;
     fn create(
         &self,
         issue: &NewIssue,
@@ -98,6 +129,15 @@ pub struct OctoTracker {
 
 impl OctoTracker {
     pub fn new(g: &GithubSettings, token: Token) -> Result<OctoTracker, TrackerError> {
+        OctoTracker::with_read_timeout(g, token, Duration::from_secs(30))
+    }
+
+    /// With a read timeout other than 30 s (tests of a timeout after the write happened).
+    pub fn with_read_timeout(
+        g: &GithubSettings,
+        token: Token,
+        read: Duration,
+    ) -> Result<OctoTracker, TrackerError> {
         let permanent = |e: octocrab::Error| TrackerError::Permanent {
             status: 0,
             message: format!("cannot set up the GitHub client for {}: {e}", g.api_url),
@@ -107,7 +147,7 @@ impl OctoTracker {
             .map_err(permanent)?
             .personal_token(token.0)
             .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(Duration::from_secs(30)))
+            .set_read_timeout(Some(read))
             .build()
             .map_err(permanent)?;
         Ok(OctoTracker {
@@ -117,32 +157,42 @@ impl OctoTracker {
         })
     }
 
-    /// Sends a request; a 2xx body as JSON, with the `Link` header for pagination.
+    /// Sends a request; a 2xx (or 304) answer's status, headers and JSON body.
     async fn send(
         &self,
         method: http::Method,
         uri: &str,
         body: Option<&Value>,
-    ) -> Result<(Value, Option<String>), TrackerError> {
+        headers: Option<HeaderMap>,
+    ) -> Result<(u16, HeaderMap, Value), TrackerError> {
         let network = |e: octocrab::Error| TrackerError::Retryable(e.to_string());
         let res = match method {
             http::Method::POST => self.crab._post(uri, body).await,
             http::Method::PATCH => self.crab._patch(uri, body).await,
-            _ => self.crab._get(uri).await,
+            _ => self.crab._get_with_headers(uri, headers).await,
         }
         .map_err(network)?;
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let text = self.crab.body_to_string(res).await.map_err(network)?;
         let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if (200..300).contains(&status) {
-            let link = headers
-                .get("link")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            return Ok((json, link));
+        if (200..300).contains(&status) || status == 304 {
+            return Ok((status, headers, json));
         }
         Err(classify(status, &headers, &json, now_epoch()))
+    }
+
+    /// An issue-specific request: a 301, 404 or 410 means the issue is gone from here.
+    async fn send_issue(
+        &self,
+        method: http::Method,
+        uri: &str,
+        body: &Value,
+    ) -> Result<Value, TrackerError> {
+        self.send(method, uri, Some(body), None)
+            .await
+            .map(|(_, _, v)| v)
+            .map_err(gone)
     }
 
     fn parse<T: DeserializeOwned>(v: Value) -> Result<T, TrackerError> {
@@ -210,6 +260,27 @@ fn describe(body: &Value) -> String {
     msg
 }
 
+/// For a request about one issue: a 301, 404 or 410 means the issue is gone from here.
+fn gone(e: TrackerError) -> TrackerError {
+    match e {
+        TrackerError::Permanent { status, message } if matches!(status, 301 | 404 | 410) => {
+            TrackerError::Gone { status, message }
+        }
+        e => e,
+    }
+}
+
+fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+fn if_none_match(etag: Option<&str>) -> Option<HeaderMap> {
+    let value = http::HeaderValue::from_str(etag?).ok()?;
+    let mut h = HeaderMap::new();
+    h.insert(http::header::IF_NONE_MATCH, value);
+    Some(h)
+}
+
 /// The `rel="next"` target of a `Link` header.
 pub fn next_link(link: &str) -> Option<String> {
     link.split(',').find_map(|part| {
@@ -227,17 +298,37 @@ pub fn next_link(link: &str) -> Option<String> {
 }
 
 impl IssueTracker for OctoTracker {
-    async fn list_labelled(&self, label: &str) -> Result<Vec<RemoteIssue>, TrackerError> {
+    async fn list_updated(
+        &self,
+        since: Option<DateTime<Utc>>,
+        etag: Option<&str>,
+        max_pages: usize,
+    ) -> Result<Listing, TrackerError> {
         let mut uri = Some(format!(
-            "{}/issues?labels={}&state=all&per_page=100",
+            "{}/issues?state=all&sort=updated&direction=asc&per_page=100{}",
             self.repo_path,
-            utf8_percent_encode(label, NON_ALPHANUMERIC)
+            since
+                .map(|t| format!("&since={}", t.to_rfc3339_opts(SecondsFormat::Secs, true)))
+                .unwrap_or_default()
         ));
-        let mut out = Vec::new();
-        // A runaway Link chain (a proxy rewriting it) must not loop forever: 100 pages = 10,000.
-        for _ in 0..100 {
-            let Some(u) = uri.take() else { break };
-            let (page, link) = self.send(http::Method::GET, &u, None).await?;
+        let (mut out, mut first_etag, mut pages) = (Vec::new(), None, 0);
+        while let Some(u) = uri.take() {
+            if pages == max_pages {
+                return Ok(Listing::Issues {
+                    issues: out,
+                    etag: first_etag,
+                    complete: false,
+                });
+            }
+            let headers = (pages == 0).then(|| if_none_match(etag)).flatten();
+            let (status, headers, page) = self.send(http::Method::GET, &u, None, headers).await?;
+            if status == 304 {
+                return Ok(Listing::NotModified);
+            }
+            if pages == 0 {
+                first_etag = header_str(&headers, "etag");
+            }
+            pages += 1;
             let items: Vec<Value> = Self::parse(page)?;
             // One odd item must not hide the others: skip what does not parse.
             out.extend(
@@ -245,7 +336,40 @@ impl IssueTracker for OctoTracker {
                     .into_iter()
                     .filter_map(|v| serde_json::from_value(v).ok()),
             );
-            uri = link.as_deref().and_then(next_link);
+            uri = header_str(&headers, "link").as_deref().and_then(next_link);
+        }
+        Ok(Listing::Issues {
+            issues: out,
+            etag: first_etag,
+            complete: true,
+        })
+    }
+
+    async fn comment_bodies(
+        &self,
+        number: u64,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<String>, TrackerError> {
+        let mut uri = Some(format!(
+            "{}/issues/{number}/comments?per_page=100&since={}",
+            self.repo_path,
+            since.to_rfc3339_opts(SecondsFormat::Secs, true)
+        ));
+        let mut out = Vec::new();
+        // An issue with more than 10,000 recent comments is not one we could keep tidy anyway.
+        for _ in 0..100 {
+            let Some(u) = uri.take() else { break };
+            let (_, headers, page) = self
+                .send(http::Method::GET, &u, None, None)
+                .await
+                .map_err(gone)?;
+            let items = page.as_array().cloned().unwrap_or_default();
+            out.extend(
+                items
+                    .iter()
+                    .filter_map(|c| c["body"].as_str().map(str::to_owned)),
+            );
+            uri = header_str(&headers, "link").as_deref().and_then(next_link);
         }
         Ok(out)
     }
@@ -253,7 +377,9 @@ impl IssueTracker for OctoTracker {
     async fn create(&self, issue: &NewIssue) -> Result<RemoteIssue, TrackerError> {
         let body = serde_json::to_value(issue).unwrap_or(Value::Null);
         let uri = format!("{}/issues", self.repo_path);
-        let (v, _) = self.send(http::Method::POST, &uri, Some(&body)).await?;
+        let (_, _, v) = self
+            .send(http::Method::POST, &uri, Some(&body), None)
+            .await?;
         Self::parse(v)
     }
 
@@ -263,14 +389,14 @@ impl IssueTracker for OctoTracker {
             body["state_reason"] = "reopened".into();
         }
         let uri = format!("{}/issues/{number}", self.repo_path);
-        let (v, _) = self.send(http::Method::PATCH, &uri, Some(&body)).await?;
+        let v = self.send_issue(http::Method::PATCH, &uri, &body).await?;
         Self::parse(v)
     }
 
     async fn comment(&self, number: u64, body: &str) -> Result<(), TrackerError> {
         let uri = format!("{}/issues/{number}/comments", self.repo_path);
         let body = serde_json::json!({ "body": body });
-        self.send(http::Method::POST, &uri, Some(&body)).await?;
+        self.send_issue(http::Method::POST, &uri, &body).await?;
         Ok(())
     }
 
@@ -290,7 +416,7 @@ impl IssueTracker for OctoTracker {
             utf8_percent_encode(&q, NON_ALPHANUMERIC),
             limit.clamp(1, 100)
         );
-        let (v, _) = self.send(http::Method::GET, &uri, None).await?;
+        let (_, _, v) = self.send(http::Method::GET, &uri, None, None).await?;
         let items = v["items"].as_array().cloned().unwrap_or_default();
         Ok(items
             .into_iter()

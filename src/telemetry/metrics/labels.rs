@@ -41,14 +41,31 @@ pub(super) struct OutcomeLabel {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(super) struct DeliveryLabels {
-    pub(super) receiver: &'static str,
+    pub(super) receiver: String,
     pub(super) outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(super) struct ReceiverLabel {
-    pub(super) receiver: &'static str,
+    pub(super) receiver: String,
 }
+
+/// Every `reason` an input can be counted as malformed under (`EntryError::reason`), so the
+/// malformed counter exists at zero from the start; a test keeps it complete.
+pub const MALFORMED_REASONS: [&str; 6] = [
+    "not_json",
+    "not_log_entry",
+    "no_time",
+    "no_payload",
+    "bad_timestamp",
+    "too_large",
+];
+
+const DELIVERY_OUTCOMES: [DeliveryOutcome; 3] = [
+    DeliveryOutcome::Delivered,
+    DeliveryOutcome::Retried,
+    DeliveryOutcome::Failed,
+];
 
 /// How a GitHub API request ended (label `outcome`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,23 +145,55 @@ impl Metrics {
                 outcome: o.as_str(),
             });
         }
-        for receiver in ["alertmanager", "webhook"] {
-            for o in [
-                DeliveryOutcome::Delivered,
-                DeliveryOutcome::Retried,
-                DeliveryOutcome::Failed,
-            ] {
-                let outcome = o.as_str();
-                let _ = self
-                    .alert_deliveries
-                    .get_or_create(&DeliveryLabels { receiver, outcome });
-            }
-            let _ = self
-                .alert_dropped
-                .get_or_create(&ReceiverLabel { receiver });
+        for reason in MALFORMED_REASONS {
+            let _ = self.malformed.get_or_create(&ReasonLabel { reason });
         }
-        let _ = self
-            .alert_dropped
-            .get_or_create(&ReceiverLabel { receiver: "events" });
+        self.zero_receivers(&[]);
+    }
+
+    /// Creates the delivery series of each configured receiver at zero (and of the `events`
+    /// queue), so a receiver that never answers shows `0 delivered` from the first scrape.
+    pub fn zero_receivers(&self, receivers: &[String]) {
+        for receiver in receivers {
+            for o in DELIVERY_OUTCOMES {
+                let _ = self.alert_deliveries.get_or_create(&DeliveryLabels {
+                    receiver: receiver.clone(),
+                    outcome: o.as_str(),
+                });
+            }
+            let _ = self.alert_dropped.get_or_create(&ReceiverLabel {
+                receiver: receiver.clone(),
+            });
+        }
+        let _ = self.alert_dropped.get_or_create(&ReceiverLabel {
+            receiver: "events".into(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MALFORMED_REASONS;
+    use crate::entry::EntryError;
+
+    #[test]
+    fn every_malformed_reason_is_initialised() {
+        let all = [
+            EntryError::NotJson {
+                detail: String::new(),
+            },
+            EntryError::NotLogEntry {
+                detail: String::new(),
+            },
+            EntryError::NoTime,
+            EntryError::NoPayload,
+            EntryError::BadTimestamp {
+                value: String::new(),
+            },
+            EntryError::TooLarge { len: 0, max: 0 },
+        ];
+        for e in all {
+            assert!(MALFORMED_REASONS.contains(&e.reason()), "{}", e.reason());
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The last closed window as gauges: per-priority and per-severity counts, totals, and the
-//! top-K clusters by count with `cluster` and `priority` labels (the rest summed as
-//! `cluster="other"`), so a dashboard shows the window report and cardinality stays bounded.
+//! top-K clusters — ranked by priority, then count — with `cluster` and `priority` labels, plus
+//! every P0/P1 cluster however many (the rest summed as `cluster="other"`), so a dashboard
+//! shows the window report, no urgent cluster hides in `other`, and cardinality stays bounded.
 
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -45,7 +46,7 @@ impl WindowGauges {
         );
         r.register(
             "log_gardener_window_cluster_entries",
-            "Entries in the last closed window of its top-K clusters by count; the rest as cluster=\"other\"",
+            "Entries in the last closed window of its top-K clusters by priority then count, and of every P0/P1 cluster; the rest as cluster=\"other\"",
             Family::clone(&g.clusters),
         );
         r.register(
@@ -72,16 +73,20 @@ impl WindowGauges {
     }
 }
 
-/// The cluster series of one window: the `k` largest clusters (the report's order breaks
-/// ties: priority, then count, then id) and, when any are left, their sum as `other`.
+/// The cluster series of one window: the `k` most urgent clusters (priority, then count; the
+/// report's order breaks ties: id) and every P0/P1 cluster beyond them, and, when any are
+/// left, their sum as `other`.
 fn top_k(report: &WindowReport, k: usize) -> Vec<(ClusterLabels, i64)> {
-    let mut by_count: Vec<_> = report.clusters.iter().collect();
-    // Stable sort keeps the report's order among equal counts: deterministic series.
-    by_count.sort_by_key(|c| std::cmp::Reverse(c.count));
-    let mut out: Vec<(ClusterLabels, i64)> = by_count
+    let mut ranked: Vec<_> = report.clusters.iter().collect();
+    // Stable sort keeps the report's order among equals: deterministic series.
+    ranked.sort_by_key(|c| (c.priority, std::cmp::Reverse(c.count)));
+    let (shown, rest): (Vec<_>, Vec<_>) = ranked
         .iter()
-        .take(k)
-        .map(|c| {
+        .enumerate()
+        .partition(|(i, c)| *i < k || c.priority <= Priority::P1);
+    let mut out: Vec<(ClusterLabels, i64)> = shown
+        .iter()
+        .map(|(_, c)| {
             let labels = ClusterLabels {
                 cluster: c.id.to_string(),
                 priority: c.priority.as_str(),
@@ -89,13 +94,12 @@ fn top_k(report: &WindowReport, k: usize) -> Vec<(ClusterLabels, i64)> {
             (labels, gauge_value(c.count))
         })
         .collect();
-    let rest: u64 = by_count.iter().skip(k).map(|c| c.count).sum();
-    if by_count.len() > k {
+    if !rest.is_empty() {
         let labels = ClusterLabels {
             cluster: OTHER.to_owned(),
             priority: OTHER,
         };
-        out.push((labels, gauge_value(rest)));
+        out.push((labels, gauge_value(rest.iter().map(|(_, c)| c.count).sum())));
     }
     out
 }
@@ -184,11 +188,12 @@ mod tests {
     }
 
     #[test]
-    fn top_k_keeps_the_largest_and_sums_the_rest_as_other() {
+    fn top_k_ranks_by_priority_then_count_and_sums_the_rest_as_other() {
         let r = report_with(&[
             (1, Priority::P0, 5),
             (2, Priority::P2, 50),
             (3, Priority::P3, 7),
+            (4, Priority::P2, 60),
         ]);
         let s = top_k(&r, 2);
         let got: Vec<(&str, &str, i64)> = s
@@ -198,12 +203,31 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("0000000000000002", "P2", 50),
-                ("0000000000000003", "P3", 7),
-                ("other", "other", 5)
+                ("0000000000000001", "P0", 5),
+                ("0000000000000004", "P2", 60),
+                ("other", "other", 57)
             ]
         );
-        assert_eq!(top_k(&r, 3).len(), 3, "no `other` when everything fits");
+        assert_eq!(top_k(&r, 4).len(), 4, "no `other` when everything fits");
+    }
+
+    #[test]
+    fn a_small_p0_among_many_p2_has_its_series_and_so_does_every_p1() {
+        let mut counts: Vec<(u64, Priority, u64)> =
+            (10..35).map(|id| (id, Priority::P2, 2)).collect();
+        counts.push((1, Priority::P0, 1));
+        counts.extend((40..45).map(|id| (id, Priority::P1, 1)));
+        let s = top_k(&report_with(&counts), 3);
+        let urgent = s
+            .iter()
+            .filter(|(l, _)| l.priority == "P0" || l.priority == "P1")
+            .count();
+        assert_eq!(urgent, 6, "every P0/P1 cluster, beyond top_k");
+        assert_eq!(s[0].0.cluster, "0000000000000001");
+        assert_eq!(
+            s.last().map(|(l, n)| (l.cluster.as_str(), *n)),
+            Some(("other", 50))
+        );
     }
 
     #[test]

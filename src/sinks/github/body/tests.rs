@@ -3,20 +3,19 @@
 
 use super::*;
 use crate::escalate::Priority;
+use crate::report::ClusterReport;
 use crate::sinks::github::plan::tests::{cluster, settings, t};
 
 fn state_for(c: &ClusterReport) -> TrackedState {
-    TrackedState {
-        cluster: Some(c.id),
-        ids: [c.id].into(),
-        priority: c.priority,
-        first_seen: c.first_seen,
-        last_seen: c.last_seen,
-        total: c.count,
-        windows: [(t("21:00"), c.count)].into(),
-        previous: None,
-        related: vec![],
-    }
+    let mut s = TrackedState::empty(c.id.into(), c.priority);
+    s.first_seen = c.first_seen;
+    s.last_seen = c.last_seen;
+    s.merge_window(t("21:00"), c.count, c.priority);
+    s
+}
+
+fn problem(c: &ClusterReport) -> Problem {
+    Problem::from_cluster(c, t("21:00"))
 }
 
 /// The body with fenced blocks and code spans taken out: what GitHub renders as markdown.
@@ -59,7 +58,7 @@ fn hostile_log_text_cannot_escape_ping_or_link() {
     c.modules = vec!["mod`ule @ops".into()];
     c.reason = "rule x: @team #4 www.evil.example".into();
     c.sample = Some(serde_json::json!({"m": "````\n@root #3 http://evil.example\n````"}));
-    let body = render(&c, &state_for(&c), &settings());
+    let body = render(&problem(&c), &state_for(&c), &settings());
     let visible = outside_code(&body);
     for bad in [
         "@everyone",
@@ -77,14 +76,17 @@ fn hostile_log_text_cannot_escape_ping_or_link() {
     ] {
         assert!(!visible.contains(bad), "{bad:?} renders in:\n{visible}");
     }
-    assert!(!title(&c).contains("@e") && !title(&c).contains("#1"));
+    assert!(
+        !title(&problem(&c), c.priority).contains("@e")
+            && !title(&problem(&c), c.priority).contains("#1")
+    );
 }
 
 #[test]
 fn a_huge_sample_is_cut_to_fit_and_says_so() {
     let mut c = cluster(1, Priority::P1);
     c.sample = Some(serde_json::json!({"m": "x".repeat(200_000)}));
-    let body = render(&c, &state_for(&c), &settings());
+    let body = render(&problem(&c), &state_for(&c), &settings());
     assert!(body.chars().count() < 65_536, "{}", body.chars().count());
     assert!(body.contains("cut to"), "the cut is not stated");
     assert!(
@@ -96,7 +98,7 @@ fn a_huge_sample_is_cut_to_fit_and_says_so() {
 #[test]
 fn logging_link_encodes_the_filter() {
     let c = cluster(1, Priority::P1);
-    let url = logging_link(&c, Some("acme-prod"));
+    let url = logging_link(&problem(&c), Some("acme-prod"));
     assert!(url.starts_with("https://console.cloud.google.com/logs/query;query="));
     assert!(url.ends_with("?project=acme%2Dprod"));
     let q = url.split("query=").nth(1).unwrap();
@@ -109,13 +111,17 @@ fn logging_link_encodes_the_filter() {
 }
 
 #[test]
-fn counts_show_every_window_newest_first() {
+fn the_trend_shows_every_window_newest_first_with_priority_and_worklog() {
     let c = cluster(1, Priority::P1);
     let mut s = state_for(&c);
-    s.merge_window(t("22:00"), 30);
-    let body = render(&c, &s, &settings());
-    let a = body.find("2025-09-15T22:00:00Z | 30").unwrap();
-    let b = body.find("2025-09-15T21:00:00Z | 12").unwrap();
+    s.merge_window(t("22:00"), 30, Priority::P0);
+    let body = render(&problem(&c), &s, &settings());
+    let a = body
+        .find("| 2025-09-15T22:00:00Z | 30 | P0 | ████████████████████ | [worklog](https://worklogs.example.com/prod/2025-09-15T220000Z.md) |")
+        .expect(&body);
+    let b = body
+        .find("| 2025-09-15T21:00:00Z | 12 | P1 | ████████ |")
+        .unwrap();
     assert!(a < b);
 }
 
@@ -125,7 +131,11 @@ fn secrets_are_redacted_again_in_title_and_body() {
     c.template = "login failed password=hunter2 for <*>".into();
     c.sample =
         Some(serde_json::json!({"message": "login failed password=hunter2", "token": "abc"}));
-    let body = render(&c, &state_for(&c), &settings());
+    let body = render(&problem(&c), &state_for(&c), &settings());
     assert!(!body.contains("hunter2"), "{body}");
-    assert!(!title(&c).contains("hunter2"), "{}", title(&c));
+    assert!(
+        !title(&problem(&c), c.priority).contains("hunter2"),
+        "{}",
+        title(&problem(&c), c.priority)
+    );
 }

@@ -1,5 +1,6 @@
-//! The lifecycle as a pure function: create, update counts, escalate, reopen, respect "not
-//! planned" and "quiet", follow merged aliases, link an old issue.
+//! The lifecycle as a pure function: create, update counts, escalate once, reopen, leave
+//! "not planned" and "duplicate" alone, respect "quiet", follow aliases, link an old issue, and
+//! plan nothing for a window already merged.
 
 use std::collections::BTreeMap;
 
@@ -7,6 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::*;
 use crate::entry::Severity;
+use crate::fingerprint::ClusterId;
 use crate::sinks::github::model::Label;
 
 pub(crate) fn settings() -> GithubSettings {
@@ -23,6 +25,9 @@ pub(crate) fn settings() -> GithubSettings {
         related_searches_per_window: 5,
         logging_project: Some("acme-prod".into()),
         state_dir: None,
+        worklog_url: Some("https://worklogs.example.com/prod/".into()),
+        writes_per_minute: 80,
+        writes_per_hour: 500,
     }
 }
 
@@ -49,9 +54,19 @@ pub(crate) fn cluster(id: u64, priority: Priority) -> ClusterReport {
         new: true,
         baseline: None,
         sample: Some(
-            serde_json::json!({"textPayload": "Database connection to 10.0.0.1 failed after 5000 ms"}),
+            serde_json::json!({"textPayload": "Database connection to 10.0.0.1 failed after 5000 ms",
+                "resource": {"type": "cloud_run_revision",
+                    "labels": {"service_name": "netra-backend", "revision_name": "netra-backend-00042-abc"}}}),
         ),
     }
+}
+
+/// The problem of cluster `id` at `priority` in the window ending at `end`.
+pub(crate) fn seen(id: u64, priority: Priority, end: &str) -> Problem {
+    let mut c = cluster(id, priority);
+    c.first_seen = t(end) - TimeDelta::minutes(55);
+    c.last_seen = t(end) - TimeDelta::minutes(5);
+    Problem::from_cluster(&c, t(end))
 }
 
 /// What GitHub would return for a created issue.
@@ -69,8 +84,35 @@ pub(crate) fn created(number: u64, new: &NewIssue) -> RemoteIssue {
     }
 }
 
-fn open_issue(c: &ClusterReport, window_end: DateTime<Utc>) -> RemoteIssue {
-    match &plan(&Index::default(), window_end, c, &[], &settings())[..] {
+/// Applies `actions` to `issue` the way GitHub would; returns the comments posted.
+fn apply(issue: &mut Option<RemoteIssue>, actions: &[Action]) -> Vec<String> {
+    let mut comments = Vec::new();
+    for a in actions {
+        match a {
+            Action::Create { issue: new, .. } => *issue = Some(created(7, new)),
+            Action::Comment { body, .. } => comments.push(body.clone()),
+            Action::Update { patch, .. } => {
+                let i = issue.as_mut().unwrap();
+                if let Some(t) = &patch.title {
+                    i.title = t.clone();
+                }
+                if let Some(b) = &patch.body {
+                    i.body = Some(b.clone());
+                }
+                if let Some(s) = patch.state {
+                    i.state = s;
+                }
+                if let Some(l) = &patch.labels {
+                    i.labels = l.iter().map(|n| Label { name: n.clone() }).collect();
+                }
+            }
+        }
+    }
+    comments
+}
+
+fn open_issue(p: &Problem) -> RemoteIssue {
+    match &plan(None, std::slice::from_ref(p), &[], &settings())[..] {
         [Action::Create { issue, .. }] => created(7, issue),
         other => panic!("expected one create, got {other:?}"),
     }
@@ -84,9 +126,9 @@ fn closed(mut i: RemoteIssue, at: DateTime<Utc>, reason: &str) -> RemoteIssue {
 }
 
 #[test]
-fn a_new_cluster_gets_one_issue_with_title_labels_and_marker() {
-    let c = cluster(0xabc, Priority::P0);
-    let actions = plan(&Index::default(), t("21:00"), &c, &[], &settings());
+fn a_new_problem_gets_one_issue_with_title_labels_marker_and_links() {
+    let p = seen(0xabc, Priority::P0, "21:00");
+    let actions = plan(None, std::slice::from_ref(&p), &[], &settings());
     let [Action::Create { issue, .. }] = &actions[..] else {
         panic!("{actions:?}")
     };
@@ -105,73 +147,145 @@ fn a_new_cluster_gets_one_issue_with_title_labels_and_marker() {
     );
     assert!(issue
         .body
-        .starts_with("<!-- log-gardener:cluster=0000000000000abc -->\n"));
+        .starts_with("<!-- log-gardener:problem=0000000000000abc -->\n"));
     assert!(issue
         .body
         .contains("console.cloud.google.com/logs/query;query="));
+    assert!(
+        issue
+            .body
+            .contains("https://worklogs.example.com/prod/2025-09-15T210000Z.md"),
+        "{}",
+        issue.body
+    );
+    assert!(
+        issue
+            .body
+            .contains("revision_name `netra-backend-00042-abc`"),
+        "{}",
+        issue.body
+    );
 }
 
 #[test]
-fn the_same_window_twice_changes_nothing_and_the_next_updates_counts_only() {
-    let c = cluster(1, Priority::P2);
-    let index = Index::new([open_issue(&c, t("21:00"))]);
-    assert_eq!(plan(&index, t("21:00"), &c, &[], &settings()), []);
-    let next = plan(&index, t("22:00"), &c, &[], &settings());
-    let [Action::Update {
-        number: 7, patch, ..
-    }] = &next[..]
-    else {
-        panic!("{next:?}")
-    };
-    assert_eq!(patch.state, None);
-    assert_eq!(patch.labels, None);
-    let body = patch.body.as_deref().unwrap();
-    assert!(body.contains("| 24 in all tracked windows |"), "{body}");
+fn replaying_old_windows_again_is_idempotent_no_flip_no_second_comment() {
+    // The three hours of the report: P1, P2, P1.
+    let windows = [
+        seen(1, Priority::P1, "21:00"),
+        seen(1, Priority::P2, "22:00"),
+        seen(1, Priority::P1, "23:00"),
+    ];
+    let mut issue = None;
+    let mut comments = Vec::new();
+    for w in &windows {
+        let actions = plan(issue.as_ref(), std::slice::from_ref(w), &[], &settings());
+        comments.extend(apply(&mut issue, &actions));
+    }
+    assert_eq!(comments.len(), 1, "P2 → P1 escalated once: {comments:?}");
+    let after = issue.clone();
+    // The same three hours again, one by one and all at once.
+    for w in &windows {
+        assert_eq!(
+            plan(issue.as_ref(), std::slice::from_ref(w), &[], &settings()),
+            []
+        );
+    }
+    assert_eq!(plan(issue.as_ref(), &windows, &[], &settings()), []);
+    assert_eq!(issue, after);
+    let i = issue.unwrap();
+    assert!(i.title.starts_with("[P1]"));
+    assert_eq!(i.tracked().unwrap().total, 36);
 }
 
 #[test]
-fn escalation_comments_and_relabels_unless_quiet() {
-    let c = cluster(1, Priority::P2);
-    let issue = open_issue(&c, t("21:00"));
-    let worse = cluster(1, Priority::P0);
+fn an_older_window_fills_a_gap_without_touching_priority_or_title() {
+    let mut issue = Some(open_issue(&seen(1, Priority::P1, "23:00")));
     let actions = plan(
-        &Index::new([issue.clone()]),
-        t("22:00"),
-        &worse,
+        issue.as_ref(),
+        &[seen(1, Priority::P3, "21:00")],
         &[],
         &settings(),
     );
-    assert!(
-        matches!(&actions[0], Action::Comment { body, .. } if body.contains("from P2 to **P0**"))
-    );
+    let [Action::Update { patch, .. }] = &actions[..] else {
+        panic!("{actions:?}")
+    };
+    assert_eq!((&patch.title, &patch.labels), (&None, &None));
+    apply(&mut issue, &actions);
+    let s = issue.unwrap().tracked().unwrap();
+    assert_eq!((s.total, s.priority), (24, Priority::P1));
+}
+
+#[test]
+fn a_backfill_of_many_windows_is_one_update() {
+    let issue = open_issue(&seen(1, Priority::P2, "01:00"));
+    let backlog: Vec<Problem> = (2..=9)
+        .map(|h| seen(1, Priority::P2, &format!("0{h}:00")))
+        .collect();
+    let actions = plan(Some(&issue), &backlog, &[], &settings());
+    assert_eq!(actions.len(), 1, "{actions:?}");
+}
+
+#[test]
+fn escalation_comments_once_and_relabels_unless_quiet() {
+    let issue = open_issue(&seen(1, Priority::P2, "21:00"));
+    let worse = seen(1, Priority::P0, "22:00");
+    let actions = plan(Some(&issue), std::slice::from_ref(&worse), &[], &settings());
+    let Action::Comment { key, body, .. } = &actions[0] else {
+        panic!("{actions:?}")
+    };
+    assert!(body.contains("from P2 to **P0**"));
+    assert!(body.starts_with(&comment_marker(key)));
+    assert_eq!(key, "escalation/2025-09-15T22:00:00+00:00/P0");
     let Action::Update { patch, .. } = &actions[1] else {
         panic!()
+    };
+    let labels = patch.labels.as_ref().unwrap();
+    assert!(
+        labels.contains(&"priority:P0".to_owned()) && !labels.contains(&"priority:P2".to_owned())
+    );
+    assert!(patch.title.as_ref().unwrap().starts_with("[P0]"));
+
+    let mut quiet = issue;
+    quiet.labels.push(Label { name: QUIET.into() });
+    let actions = plan(Some(&quiet), &[worse], &[], &settings());
+    assert!(actions.iter().all(|a| a.kind() != "comment"), "{actions:?}");
+}
+
+#[test]
+fn a_removed_label_is_put_back_and_a_note_above_the_marker_is_kept() {
+    let mut issue = open_issue(&seen(1, Priority::P2, "21:00"));
+    issue.labels.retain(|l| l.name != "log-gardener");
+    issue.body = Some(format!("Owner: @db-team\n\n{}", issue.body.unwrap()));
+    let actions = plan(
+        Some(&issue),
+        &[seen(1, Priority::P2, "22:00")],
+        &[],
+        &settings(),
+    );
+    let [Action::Update { patch, .. }] = &actions[..] else {
+        panic!("{actions:?}")
     };
     assert!(patch
         .labels
         .as_ref()
         .unwrap()
-        .contains(&"priority:P0".to_owned()));
-    assert!(!patch
-        .labels
+        .contains(&"log-gardener".to_owned()));
+    assert!(patch
+        .body
         .as_ref()
         .unwrap()
-        .contains(&"priority:P2".to_owned()));
-    assert!(patch.title.as_ref().unwrap().starts_with("[P0]"));
-
-    let mut quiet = issue;
-    quiet.labels.push(Label { name: QUIET.into() });
-    let actions = plan(&Index::new([quiet]), t("22:00"), &worse, &[], &settings());
-    assert!(actions.iter().all(|a| a.kind() != "comment"), "{actions:?}");
+        .starts_with("Owner: @db-team\n\n<!-- log-gardener:problem="));
 }
 
 #[test]
 fn closed_as_completed_and_recurring_is_reopened_as_a_regression() {
-    let c = cluster(1, Priority::P2);
-    let issue = closed(open_issue(&c, t("21:00")), t("21:30"), "completed");
-    let mut again = cluster(1, Priority::P2);
-    again.last_seen = t("22:40");
-    let actions = plan(&Index::new([issue]), t("23:00"), &again, &[], &settings());
+    let issue = closed(
+        open_issue(&seen(1, Priority::P2, "21:00")),
+        t("21:30"),
+        "completed",
+    );
+    let again = seen(1, Priority::P2, "23:00");
+    let actions = plan(Some(&issue), &[again], &[], &settings());
     assert_eq!(actions[0].kind(), "comment");
     assert_eq!(actions[1].kind(), "reopen");
     let Action::Update { patch, .. } = &actions[1] else {
@@ -186,9 +300,17 @@ fn closed_as_completed_and_recurring_is_reopened_as_a_regression() {
 
 #[test]
 fn entries_older_than_the_close_only_count() {
-    let c = cluster(1, Priority::P2);
-    let issue = closed(open_issue(&c, t("21:00")), t("23:30"), "completed");
-    let actions = plan(&Index::new([issue]), t("22:00"), &c, &[], &settings());
+    let issue = closed(
+        open_issue(&seen(1, Priority::P2, "21:00")),
+        t("23:30"),
+        "completed",
+    );
+    let actions = plan(
+        Some(&issue),
+        &[seen(1, Priority::P2, "22:00")],
+        &[],
+        &settings(),
+    );
     assert_eq!(
         actions.iter().map(Action::kind).collect::<Vec<_>>(),
         ["update"]
@@ -197,13 +319,13 @@ fn entries_older_than_the_close_only_count() {
 
 #[test]
 fn closed_long_ago_opens_a_new_issue_linking_the_old_one() {
-    let c = cluster(1, Priority::P2);
-    let issue = closed(
-        open_issue(&c, t("21:00")),
+    let p = seen(1, Priority::P2, "22:00");
+    let old = closed(
+        open_issue(&p),
         t("21:00") - TimeDelta::days(30),
         "completed",
     );
-    let actions = plan(&Index::new([issue]), t("22:00"), &c, &[], &settings());
+    let actions = plan(Some(&old), std::slice::from_ref(&p), &[], &settings());
     let [Action::Create { issue, .. }] = &actions[..] else {
         panic!("{actions:?}")
     };
@@ -212,61 +334,50 @@ fn closed_long_ago_opens_a_new_issue_linking_the_old_one() {
         "{}",
         issue.body
     );
-    assert!(needs_new_issue(
-        &Index::new([closed(
-            open_issue(&c, t("21:00")),
-            t("21:00") - TimeDelta::days(30),
-            "completed"
-        )]),
-        &c,
-        &settings()
-    ));
+    assert!(needs_new_issue(Some(&old), &[p], &settings()));
 }
 
 #[test]
-fn not_planned_is_never_reopened_only_counted() {
-    let c = cluster(1, Priority::P2);
-    let issue = closed(open_issue(&c, t("21:00")), t("21:30"), "not_planned");
-    let mut worse = cluster(1, Priority::P0);
-    worse.last_seen = t("22:40");
-    let actions = plan(&Index::new([issue]), t("23:00"), &worse, &[], &settings());
-    let [Action::Update { patch, .. }] = &actions[..] else {
-        panic!("{actions:?}")
-    };
-    assert_eq!(
-        (patch.state, &patch.labels, &patch.title),
-        (None, &None, &None)
-    );
-    assert!(patch.body.is_some());
+fn not_planned_and_duplicate_are_left_alone() {
+    for reason in ["not_planned", "duplicate"] {
+        let issue = closed(
+            open_issue(&seen(1, Priority::P2, "21:00")),
+            t("21:30"),
+            reason,
+        );
+        let worse = seen(1, Priority::P0, "23:00");
+        assert_eq!(
+            plan(Some(&issue), std::slice::from_ref(&worse), &[], &settings()),
+            [],
+            "{reason}"
+        );
+        assert!(
+            !needs_new_issue(Some(&issue), &[worse], &settings()),
+            "{reason}"
+        );
+    }
 }
 
 #[test]
-fn a_merged_alias_finds_the_issue_and_joins_its_ids() {
-    let a = cluster(1, Priority::P2);
-    let index = Index::new([open_issue(&a, t("21:00"))]);
-    let mut b = cluster(2, Priority::P2);
-    b.aliases = vec![ClusterId(1)];
-    let actions = plan(&index, t("22:00"), &b, &[], &settings());
+fn a_merged_alias_joins_the_ids_in_the_marker() {
+    let issue = open_issue(&seen(1, Priority::P2, "21:00"));
+    let mut b = seen(2, Priority::P2, "22:00");
+    b.aliases.insert(ProblemId::from(ClusterId(1)));
+    let actions = plan(Some(&issue), &[b], &[], &settings());
     let [Action::Update {
         number: 7, patch, ..
     }] = &actions[..]
     else {
         panic!("{actions:?}")
     };
-    let state = TrackedState::parse(patch.body.as_deref().unwrap()).unwrap();
-    assert_eq!(state.ids, [ClusterId(1), ClusterId(2)].into());
-}
-
-#[test]
-fn the_newest_issue_of_a_cluster_wins_and_prs_are_ignored() {
-    let c = cluster(1, Priority::P2);
-    let old = open_issue(&c, t("21:00"));
-    let mut new = old.clone();
-    new.number = 9;
-    let mut pr = old.clone();
-    pr.number = 11;
-    pr.pull_request = Some(serde_json::json!({}));
-    let index = Index::new([new, old, pr]);
-    assert_eq!(index.find(&c).map(|i| i.number), Some(9));
-    assert!(wanted(&c, Priority::P3) && !wanted(&cluster(1, Priority::P4), Priority::P3));
+    let body = patch.body.as_deref().unwrap();
+    assert!(
+        body.starts_with("<!-- log-gardener:problem=0000000000000001 aliases=0000000000000002 -->")
+    );
+    let state = TrackedState::parse(body).unwrap();
+    assert_eq!(state.ids.len(), 2);
+    assert!(
+        wanted(&cluster(1, Priority::P2), Priority::P3)
+            && !wanted(&cluster(1, Priority::P4), Priority::P3)
+    );
 }

@@ -1,12 +1,13 @@
 //! The executor against the recording [`MemoryTracker`]: one issue across windows, the write
-//! budget and the outbox, rate limits waited out in paused time, refusals reported.
+//! budget and the outbox, rate limits waited out in paused time, refusals reported, the
+//! incremental listing, gone issues and comments never repeated.
 
 use std::time::Duration;
 
 use super::*;
 use crate::escalate::Priority;
-use crate::fingerprint::ClusterId;
 use crate::sinks::github::memory::{Call, MemoryTracker};
+use crate::sinks::github::model::IssueState;
 use crate::sinks::github::plan::tests::{cluster, settings, t};
 
 fn pending(id: u64, end: &str) -> Pending {
@@ -35,6 +36,13 @@ async fn one_cluster_over_three_windows_is_one_issue() {
     let state = issues[0].tracked().unwrap();
     assert_eq!((state.total, state.windows.len()), (36, 3));
     assert_eq!(creates(s.tracker()), 1);
+    // Our own update shows in the next listing (the cursor moves to it); after that, with
+    // nothing changed, the listing is answered 304.
+    s.sync(vec![]).await;
+    s.sync(vec![]).await;
+    assert_eq!(s.tracker().calls().last(), Some(&Call::List(false)));
+    s.sync(vec![]).await;
+    assert_eq!(s.tracker().calls().last(), Some(&Call::List(true)));
 }
 
 #[tokio::test(start_paused = true)]
@@ -60,11 +68,11 @@ async fn writes_over_the_budget_wait_in_the_outbox_and_resume_without_duplicates
     let mut s = Syncer::new(tracker, g, Outbox::new(Some(path.clone())), false);
     s.sync(vec![pending(1, "22:00")]).await;
     s.sync(vec![]).await;
-    let ids: Vec<ClusterId> = s
+    let ids: Vec<_> = s
         .tracker()
         .issues()
         .iter()
-        .filter_map(|i| i.tracked()?.cluster)
+        .filter_map(|i| i.tracked()?.id)
         .collect();
     assert_eq!(ids.len(), 5, "one issue per cluster: {ids:?}");
     assert!(!path.exists(), "the outbox is removed once empty");
@@ -134,7 +142,8 @@ async fn a_short_rate_limit_is_waited_out_and_a_long_one_defers() {
 async fn writes_are_spaced() {
     let mut g = settings();
     g.write_spacing = Duration::from_secs(1);
-    let mut s = Syncer::new(MemoryTracker::new(), g, Outbox::new(None), false);
+    let mut s = Syncer::new(MemoryTracker::new(), g, Outbox::new(None), false)
+        .with_clock(crate::clock::tokio_from(t("23:00")));
     let start = tokio::time::Instant::now();
     s.sync((1..=4).map(|id| pending(id, "21:00")).collect())
         .await;
@@ -199,4 +208,107 @@ async fn a_refused_comment_does_not_block_the_update() {
     assert_eq!(kinds, [("comment", true), ("update", false)]);
     let state = s.tracker().issues()[0].tracked().unwrap();
     assert_eq!(state.priority, Priority::P0);
+}
+
+fn syncer(m: MemoryTracker) -> Syncer<MemoryTracker> {
+    Syncer::new(m, settings(), Outbox::new(None), false)
+        .with_clock(crate::clock::tokio_from(t("23:00")))
+}
+
+fn comments(m: &MemoryTracker) -> usize {
+    m.comments().len()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_removed_label_and_a_note_above_the_marker_do_not_open_a_duplicate() {
+    let mut s = syncer(MemoryTracker::new());
+    s.sync(vec![pending(1, "21:00")]).await;
+    s.tracker().edit(1, |i| {
+        i.labels.retain(|l| l.name != "log-gardener");
+        i.body = Some(format!(
+            "Note from on-call: see runbook.\n{}",
+            i.body.clone().unwrap()
+        ));
+    });
+    // A restart too: the local index is rebuilt from a full listing.
+    let mut s = syncer(MemoryTracker::with_issues(s.tracker().issues()));
+    s.sync(vec![pending(1, "22:00")]).await;
+    let issues = s.tracker().issues();
+    assert_eq!(issues.len(), 1);
+    assert!(issues[0].has_label("log-gardener"), "the label is put back");
+    assert!(issues[0]
+        .body
+        .as_deref()
+        .unwrap()
+        .starts_with("Note from on-call"));
+    assert_eq!(issues[0].tracked().unwrap().total, 24);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deleted_issue_gets_a_new_one_and_a_duplicate_is_left_alone() {
+    let mut s = syncer(MemoryTracker::new());
+    s.sync(vec![pending(1, "21:00"), pending(2, "21:00")]).await;
+    s.tracker().delete(1);
+    s.tracker().edit(2, |i| {
+        i.state = IssueState::Closed;
+        i.state_reason = Some("duplicate".into());
+        i.closed_at = Some(t("21:10"));
+    });
+    let rep = s.sync(vec![pending(1, "22:00"), pending(2, "22:00")]).await;
+    assert_eq!(rep.deferred, 0, "{rep:?}");
+    let issues = s.tracker().issues();
+    assert_eq!(
+        issues.len(),
+        2,
+        "a new issue for 1, nothing for 2: {issues:?}"
+    );
+    let two = issues.iter().find(|i| i.number == 2).unwrap();
+    assert_eq!(
+        two.tracked().unwrap().total,
+        12,
+        "the duplicate is not rewritten"
+    );
+    assert_eq!(creates(s.tracker()), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_comment_whose_answer_was_lost_is_not_posted_again() {
+    let mut s = syncer(MemoryTracker::new());
+    s.sync(vec![pending(1, "21:00")]).await;
+    // The escalation comment reaches GitHub, its answer is lost (a timeout after the write).
+    let worse = Pending {
+        window_end: t("22:00"),
+        cluster: cluster(1, Priority::P0),
+    };
+    s.tracker()
+        .lose_answers([Some(TrackerError::Retryable("timed out".into()))]);
+    let rep = s.sync(vec![worse]).await;
+    assert_eq!(rep.deferred, 1, "{rep:?}");
+    assert_eq!(comments(s.tracker()), 1);
+    let rep = s.sync(vec![]).await;
+    assert_eq!(rep.deferred, 0, "{rep:?}");
+    assert_eq!(comments(s.tracker()), 1, "the comment is not repeated");
+    assert_eq!(
+        s.tracker().issues()[0].tracked().unwrap().priority,
+        Priority::P0
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_backfill_stays_within_github_s_secondary_limits() {
+    let mut g = settings();
+    g.write_spacing = Duration::ZERO;
+    g.writes_per_minute = 5;
+    g.max_rate_limit_wait = Duration::from_secs(120);
+    let mut s = Syncer::new(MemoryTracker::new(), g, Outbox::new(None), false)
+        .with_clock(crate::clock::tokio_from(t("23:00")));
+    let start = tokio::time::Instant::now();
+    s.sync((1..=12).map(|id| pending(id, "21:00")).collect())
+        .await;
+    assert_eq!(creates(s.tracker()), 12);
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_secs(120) && took < Duration::from_secs(130),
+        "12 writes at 5 a minute take two minutes: {took:?}"
+    );
 }

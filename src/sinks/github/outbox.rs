@@ -1,0 +1,139 @@
+//! The durable queue between the window close and the GitHub stage: the clusters of closed
+//! windows not yet brought onto GitHub (`github-outbox.json`, written atomically), and the
+//! issue links the last sync knew (for the alerts' `issue` annotation).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::problem::ProblemId;
+use crate::atomic_file::write as write_atomic;
+use crate::report::ClusterReport;
+
+/// Clusters the outbox keeps at most: a day of a busy service with GitHub down. Past that the
+/// oldest are dropped (and said so): their counts were in the worklogs anyway.
+pub const MAX_OUTBOX: usize = 10_000;
+
+/// One cluster of one window still to be brought onto GitHub.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    pub window_end: DateTime<Utc>,
+    pub cluster: ClusterReport,
+}
+
+/// The durable queue of clusters not yet brought onto GitHub, shared by the window-close
+/// side (which [`Outbox::push`]es a window's clusters, persisted at once, before any write is
+/// attempted) and the sync (which reads it and removes what it finished). So a kill, a crash
+/// or a shutdown timeout at any moment loses nothing: the next start syncs what is left, and
+/// the planner makes a replayed action harmless.
+#[derive(Debug, Clone)]
+pub struct Outbox(Arc<Mutex<Queue>>);
+
+#[derive(Debug)]
+struct Queue {
+    path: Option<PathBuf>,
+    items: Vec<Pending>,
+    /// Problem id → its issue's URL, as of the last sync (for the alerts' `issue` link).
+    links: BTreeMap<ProblemId, String>,
+}
+
+impl Outbox {
+    /// The outbox at `path` (read now; an unreadable file is logged and starts empty), or
+    /// kept in memory only with `None` (a dry run).
+    pub fn new(path: Option<PathBuf>) -> Outbox {
+        let items = path.as_deref().map(read_outbox).unwrap_or_default();
+        Outbox(Arc::new(Mutex::new(Queue {
+            path,
+            items,
+            links: BTreeMap::new(),
+        })))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Appends `items` and persists the queue before returning. Past [`MAX_OUTBOX`] the oldest
+    /// are dropped (and said so).
+    pub fn push(&self, items: Vec<Pending>) -> std::io::Result<()> {
+        let mut q = self.lock();
+        q.items.extend(items);
+        if q.items.len() > MAX_OUTBOX {
+            let dropped = q.items.len() - MAX_OUTBOX;
+            tracing::warn!(dropped, "GitHub outbox full: dropping the oldest clusters");
+            q.items.drain(..dropped);
+        }
+        q.save()
+    }
+
+    /// What is waiting, oldest first.
+    pub fn pending(&self) -> Vec<Pending> {
+        self.lock().items.clone()
+    }
+
+    /// The items at `done` (positions in what [`Outbox::pending`] returned; later pushes
+    /// only append) are done: removes and persists.
+    pub fn done(&self, done: &BTreeSet<usize>) -> std::io::Result<()> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let mut q = self.lock();
+        let mut at = 0;
+        q.items.retain(|_| {
+            at += 1;
+            !done.contains(&(at - 1))
+        });
+        q.save()
+    }
+
+    /// The issue URL of the problem with id `id` (a cluster id today), if it has one.
+    pub fn issue_url(&self, id: &ProblemId) -> Option<String> {
+        self.lock().links.get(id).cloned()
+    }
+
+    pub(super) fn set_links(&self, links: BTreeMap<ProblemId, String>) {
+        self.lock().links = links;
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Queue {
+    fn save(&self) -> std::io::Result<()> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        if self.items.is_empty() {
+            return match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            };
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let json = serde_json::to_vec_pretty(&self.items).unwrap_or_default();
+        write_atomic(path, &json)
+    }
+}
+
+fn read_outbox(path: &Path) -> Vec<Pending> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            tracing::error!(path = %path.display(), error = %e, "GitHub outbox unreadable; starting empty");
+            Vec::new()
+        }),
+        Err(_) => Vec::new(),
+    }
+}
