@@ -251,7 +251,7 @@ impl Wiring {
         source: impl Source,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<Summary, AppError> {
-        let checkpoint = match &self.checkpoints {
+        let mut checkpoint = match &self.checkpoints {
             Some(store) => {
                 let store = store.clone();
                 tokio::task::spawn_blocking(move || store.load())
@@ -260,6 +260,16 @@ impl Wiring {
             }
             None => None,
         };
+        let mut alerts_committed = 0;
+        if let (Some(alerts), Some(_)) = (&self.alerts, &self.checkpoints) {
+            // Live alerts survive a restart; a fire goes out only once a checkpoint holds it,
+            // so a crash in between never pages twice.
+            if let Some(saved) = checkpoint.as_mut().and_then(|c| c.alerts.take()) {
+                alerts_committed = saved.seq;
+                alerts.restore(saved);
+            }
+            alerts.hold_fires_until_committed();
+        }
         self.readiness.set_checkpoint_loaded(true);
         let input = source.boundedness();
         let durable = self.checkpoints.is_some();
@@ -284,6 +294,7 @@ impl Wiring {
             outputs,
             clock: self.clock,
             readiness: self.readiness,
+            alerts_committed,
         };
         let (outputs, driven) = driver.run(rx).await;
         let source = join_source(source).await;

@@ -140,6 +140,16 @@ impl<W> WindowOutputs<W> {
 impl<W: WorklogSink> Outputs for WindowOutputs<W> {
     type Error = WorklogError;
 
+    fn alert_state(&self) -> Option<crate::alerting::AlertSnapshot> {
+        self.alerts.as_ref().map(AlertHandle::snapshot)
+    }
+
+    fn alert_state_durable(&mut self, seq: u64) {
+        if let Some(a) = &self.alerts {
+            a.committed(seq);
+        }
+    }
+
     fn observed(
         &mut self,
         outcomes: &[Outcome],

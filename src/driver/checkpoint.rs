@@ -31,6 +31,9 @@ pub struct Checkpoint {
     pub recent_ids: Vec<u64>,
     /// The latest event time seen (the event-time watermark).
     pub max_event_time: Option<DateTime<Utc>>,
+    /// The alert stage's live alerts: a restart neither re-announces nor forgets them.
+    #[serde(default)]
+    pub alerts: Option<crate::alerting::AlertSnapshot>,
 }
 
 /// What went wrong with a checkpoint.
@@ -153,6 +156,7 @@ mod tests {
             clusters: Default::default(),
             recent_ids: vec![1, 2, 3],
             max_event_time: None,
+            alerts: None,
         }
     }
 

@@ -300,6 +300,7 @@ impl Consumer {
                 .map(RecentIds::to_vec)
                 .unwrap_or_default(),
             max_event_time: self.max_event_time,
+            alerts: None,
         };
         self.dirty = false;
         (c, self.take_settlement())

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 
 use super::checkpoint::{CheckpointError, CheckpointStore};
 use super::consumer::{Consumer, Event, LiveStats};
+use crate::alerting::AlertSnapshot;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::pipeline::{Counts, Outcome, Pipeline};
@@ -40,6 +41,14 @@ pub trait Outputs: Send {
         pipeline: &Pipeline,
         now: DateTime<Utc>,
     );
+
+    /// The alert stage's state to keep with the next checkpoint, if there is an alert stage.
+    fn alert_state(&self) -> Option<AlertSnapshot> {
+        None
+    }
+
+    /// The checkpoint holding the alert state of this `seq` is durable.
+    fn alert_state_durable(&mut self, _seq: u64) {}
 
     /// Windows just closed, oldest first. Called before the checkpoint that records them as
     /// closed, so a crash in between writes them again rather than never.
@@ -83,6 +92,8 @@ pub struct Driver<O> {
     pub outputs: O,
     pub clock: Clock,
     pub readiness: Readiness,
+    /// The alert state's `seq` in the last durable checkpoint.
+    pub alerts_committed: u64,
 }
 
 impl<O: Outputs> Driver<O> {
@@ -202,11 +213,14 @@ impl<O: Outputs> Driver<O> {
     /// Returns the failure.
     async fn checkpoint(&mut self) -> Option<CheckpointError> {
         let store = self.checkpoints.clone()?;
-        if !self.consumer.needs_checkpoint() {
+        let alerts = self.outputs.alert_state();
+        let seq = alerts.as_ref().map_or(0, |a| a.seq);
+        if !self.consumer.needs_checkpoint() && seq <= self.alerts_committed {
             return None;
         }
         let started = std::time::Instant::now();
-        let (snapshot, settlement) = self.consumer.checkpoint((self.clock)());
+        let (mut snapshot, settlement) = self.consumer.checkpoint((self.clock)());
+        snapshot.alerts = alerts;
         let saved = tokio::task::spawn_blocking(move || store.save(&snapshot))
             .await
             .unwrap_or_else(|e| {
@@ -219,6 +233,10 @@ impl<O: Outputs> Driver<O> {
             Ok(()) => {
                 let acked = settlement.len();
                 self.consumer.settle(settlement);
+                if seq > self.alerts_committed {
+                    self.alerts_committed = seq;
+                    self.outputs.alert_state_durable(seq);
+                }
                 self.readiness.checkpoint_written(Ok(()));
                 ev::CheckpointWritten {
                     acked,

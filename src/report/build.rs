@@ -211,11 +211,13 @@ fn by_severity(stats: &BucketStats) -> BTreeMap<crate::entry::Severity, u64> {
         .collect()
 }
 
-/// The fields of an entry worth quoting (its resource and receive bookkeeping are left out),
-/// redacted. The entry is real: nothing is added or rewritten except secrets.
+/// The fields of an entry worth quoting (its resource, with the revision, kept; receive
+/// bookkeeping left out), redacted. The entry is real: nothing is added or rewritten except
+/// secrets.
 fn quote_sample(s: &Sample) -> serde_json::Value {
-    const KEEP: [&str; 12] = [
+    const KEEP: [&str; 13] = [
         "timestamp",
+        "resource",
         "severity",
         "insertId",
         "logName",
