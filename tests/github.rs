@@ -86,10 +86,7 @@ fn cluster(id: u64, priority: Priority, last_seen: &str) -> ClusterReport {
 }
 
 fn pending(id: u64, priority: Priority, window_end: &str) -> Pending {
-    Pending {
-        window_end: at(window_end),
-        cluster: cluster(id, priority, "20:30"),
-    }
+    Pending::of_cluster(&cluster(id, priority, "20:30"), at(window_end))
 }
 
 async fn syncer(server: &MockServer, outbox: Option<&Path>) -> Syncer<OctoTracker> {
@@ -372,10 +369,7 @@ async fn closed_then_recurring_is_reopened_and_not_planned_is_left_alone() {
     .await;
     gh.close(1, "completed", "2025-09-15T21:10:00Z");
     gh.close(2, "not_planned", "2025-09-15T21:10:00Z");
-    let back = |id| Pending {
-        window_end: at("22:00"),
-        cluster: cluster(id, Priority::P1, "21:45"),
-    };
+    let back = |id| Pending::of_cluster(&cluster(id, Priority::P1, "21:45"), at("22:00"));
     let rep = s.sync(vec![back(1), back(2)]).await;
     let kinds: Vec<&str> = rep.sent.iter().map(|a| a.kind.as_str()).collect();
     assert_eq!(kinds, ["comment", "reopen"]);

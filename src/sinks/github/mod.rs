@@ -50,15 +50,26 @@ pub use tracker::{IssueTracker, Listing, OctoTracker, Token, TrackerError};
 pub const OUTBOX_FILE: &str = "github-outbox.json";
 
 /// The clusters of `r` that should have an issue, as outbox items.
+/// One per incident, and one per cluster in no incident, at or above `min_priority`.
 pub fn pending(r: &WindowReport, min_priority: Priority) -> Vec<Pending> {
-    r.clusters
+    let in_incident: std::collections::BTreeSet<crate::fingerprint::ClusterId> = r
+        .incidents
         .iter()
-        .filter(|c| plan::wanted(c, min_priority))
-        .map(|c| Pending {
-            window_end: r.window.end,
-            cluster: c.clone(),
-        })
-        .collect()
+        .flat_map(|i| i.members.iter().map(|m| m.cluster))
+        .collect();
+    let incidents = r
+        .incidents
+        .iter()
+        .filter(|i| i.priority <= min_priority)
+        .map(|i| Pending {
+            problem: Problem::from_incident(i, r),
+        });
+    let clusters = r
+        .clusters
+        .iter()
+        .filter(|c| plan::wanted(c, min_priority) && !in_incident.contains(&c.id))
+        .map(|c| Pending::of_cluster(c, r.window.end));
+    incidents.chain(clusters).collect()
 }
 
 /// The GitHub stage: syncs what waits in the outbox and says what it did.

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::problem::ProblemId;
+use super::problem::{Problem, ProblemId};
 use crate::atomic_file::write as write_atomic;
 use crate::report::ClusterReport;
 
@@ -17,11 +17,46 @@ use crate::report::ClusterReport;
 /// oldest are dropped (and said so): their counts were in the worklogs anyway.
 pub const MAX_OUTBOX: usize = 10_000;
 
-/// One cluster of one window still to be brought onto GitHub.
+/// One problem (an incident, or a cluster in none) of one window still to be brought onto
+/// GitHub.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "PendingWire")]
 pub struct Pending {
-    pub window_end: DateTime<Utc>,
-    pub cluster: ClusterReport,
+    pub problem: Problem,
+}
+
+impl Pending {
+    /// Cluster `c` of the window ending at `window_end`.
+    pub fn of_cluster(c: &ClusterReport, window_end: DateTime<Utc>) -> Pending {
+        Pending {
+            problem: Problem::from_cluster(c, window_end),
+        }
+    }
+}
+
+/// What an outbox file holds: problems, or (written by an older version) clusters.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PendingWire {
+    Problem {
+        problem: Problem,
+    },
+    Cluster {
+        window_end: DateTime<Utc>,
+        cluster: ClusterReport,
+    },
+}
+
+impl From<PendingWire> for Pending {
+    fn from(w: PendingWire) -> Pending {
+        match w {
+            PendingWire::Problem { problem } => Pending { problem },
+            PendingWire::Cluster {
+                window_end,
+                cluster,
+            } => Pending::of_cluster(&cluster, window_end),
+        }
+    }
 }
 
 /// The durable queue of clusters not yet brought onto GitHub, shared by the window-close

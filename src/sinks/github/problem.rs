@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::entry::Severity;
 use crate::escalate::Priority;
-use crate::report::ClusterReport;
+use crate::incident::{specificity, Specificity};
+use crate::report::{ClusterReport, IncidentReport, WindowReport};
 
 /// A problem's identity: a cluster id today (16 hex digits, as in the old markers), an
 /// incident id tomorrow. Plain text so either fits; compared exactly.
@@ -87,6 +88,51 @@ impl Problem {
             first_seen: c.first_seen,
             last_seen: c.last_seen,
             sample: c.sample.clone(),
+        }
+    }
+
+    /// Incident `i` of report `r`: headed by its root cause (title, sample, location), with its
+    /// priority and count. Its aliases are its former ids and its cause-bearing members (and
+    /// their aliases), so the issue a member had before it joined is the incident's issue; a
+    /// consequence (a container exit follows many problems) is never an alias.
+    pub fn from_incident(i: &IncidentReport, r: &WindowReport) -> Problem {
+        let root = r.clusters.iter().find(|c| c.id == i.root);
+        let mut aliases: BTreeSet<ProblemId> = i.aliases.iter().map(|a| (*a).into()).collect();
+        for m in &i.members {
+            if specificity(&m.template) == Specificity::Consequence {
+                continue;
+            }
+            aliases.insert(m.cluster.into());
+            let member = r.clusters.iter().find(|c| c.id == m.cluster);
+            aliases.extend(
+                member
+                    .into_iter()
+                    .flat_map(|c| c.aliases.iter().map(|a| (*a).into())),
+            );
+        }
+        let severity = i
+            .members
+            .iter()
+            .filter_map(|m| r.clusters.iter().find(|c| c.id == m.cluster))
+            .map(|c| c.severity)
+            .max()
+            .unwrap_or(Severity::Error);
+        Problem {
+            id: i.id.into(),
+            aliases,
+            window_end: r.window.end,
+            count: i.count,
+            priority: i.priority,
+            reason: i.reason.clone(),
+            rule: root.and_then(|c| c.rule.clone()),
+            severity,
+            service: i.services.join(", "),
+            template: root.map_or_else(|| i.title.clone(), |c| c.template.clone()),
+            modules: root.map(|c| c.modules.clone()).unwrap_or_default(),
+            functions: root.map(|c| c.functions.clone()).unwrap_or_default(),
+            first_seen: i.first_seen,
+            last_seen: i.last_seen,
+            sample: root.and_then(|c| c.sample.clone()),
         }
     }
 

@@ -192,7 +192,7 @@ impl<T: IssueTracker> Syncer<T> {
             // A backfill's windows of one problem become one update.
             let seen: Vec<Problem> = positions
                 .iter()
-                .map(|&i| Problem::from_cluster(&queue[i].cluster, queue[i].window_end))
+                .map(|&i| queue[i].problem.clone())
                 .collect();
             match self.one(&seen, complete, &mut budget, rep).await {
                 Done::Yes => done.extend(positions),
@@ -430,11 +430,11 @@ impl<T: IssueTracker> Syncer<T> {
 
 /// The queue's positions grouped by problem id, in order of first appearance.
 fn by_problem(queue: &[Pending]) -> Vec<Vec<usize>> {
-    let mut groups: Vec<(crate::fingerprint::ClusterId, Vec<usize>)> = Vec::new();
+    let mut groups: Vec<(&ProblemId, Vec<usize>)> = Vec::new();
     for (i, p) in queue.iter().enumerate() {
-        match groups.iter_mut().find(|(id, _)| *id == p.cluster.id) {
+        match groups.iter_mut().find(|(id, _)| **id == p.problem.id) {
             Some((_, g)) => g.push(i),
-            None => groups.push((p.cluster.id, vec![i])),
+            None => groups.push((&p.problem.id, vec![i])),
         }
     }
     groups.into_iter().map(|(_, g)| g).collect()

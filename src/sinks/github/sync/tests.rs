@@ -11,10 +11,7 @@ use crate::sinks::github::model::IssueState;
 use crate::sinks::github::plan::tests::{cluster, settings, t};
 
 fn pending(id: u64, end: &str) -> Pending {
-    Pending {
-        window_end: t(end),
-        cluster: cluster(id, Priority::P1),
-    }
+    Pending::of_cluster(&cluster(id, Priority::P1), t(end))
 }
 
 fn creates(m: &MemoryTracker) -> usize {
@@ -195,10 +192,7 @@ async fn a_refused_comment_does_not_block_the_update() {
         message: "Unable to create comment because issue is locked.".into(),
     };
     s.tracker().fail_next_write([locked]);
-    let worse = Pending {
-        window_end: t("22:00"),
-        cluster: cluster(1, Priority::P0),
-    };
+    let worse = Pending::of_cluster(&cluster(1, Priority::P0), t("22:00"));
     let rep = s.sync(vec![worse]).await;
     let kinds: Vec<(&str, bool)> = rep
         .sent
@@ -276,10 +270,7 @@ async fn a_comment_whose_answer_was_lost_is_not_posted_again() {
     let mut s = syncer(MemoryTracker::new());
     s.sync(vec![pending(1, "21:00")]).await;
     // The escalation comment reaches GitHub, its answer is lost (a timeout after the write).
-    let worse = Pending {
-        window_end: t("22:00"),
-        cluster: cluster(1, Priority::P0),
-    };
+    let worse = Pending::of_cluster(&cluster(1, Priority::P0), t("22:00"));
     s.tracker()
         .lose_answers([Some(TrackerError::Retryable("timed out".into()))]);
     let rep = s.sync(vec![worse]).await;
