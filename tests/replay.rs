@@ -226,3 +226,67 @@ fn exit_codes_are_the_documented_ones() {
         String::from_utf8_lossy(&ok.stderr)
     );
 }
+
+/// The failure scenarios of `synth --incidents`, as an on-call engineer would file them: each
+/// is at most a few issues, the most urgent at the priority they page at and headed by the
+/// root cause — in any input order.
+#[test]
+fn each_failure_scenario_is_few_issues_headed_by_its_root_cause() {
+    use log_gardener::escalate::Priority;
+    use log_gardener::sinks::github::pending;
+    use log_gardener::synth::incidents::{incident_hours, Scenario};
+
+    let dir = tempfile::tempdir().unwrap();
+    let entries = incident_hours(start(), 1, 11);
+    let label: std::collections::HashMap<&str, &str> = entries
+        .iter()
+        .map(|(k, e)| (e["insertId"].as_str().unwrap(), *k))
+        .collect();
+    let input = dir.path().join("incidents.json");
+    std::fs::write(&input, synth::gcloud_export(&entries)).unwrap();
+    let reports = replay(dir.path(), &input);
+    let problems: Vec<_> = reports
+        .iter()
+        .flat_map(|r| pending(r, Priority::P3))
+        .map(|p| p.problem)
+        .collect();
+    for scenario in Scenario::ALL {
+        let want = scenario.expected();
+        let mut mine: Vec<_> = problems
+            .iter()
+            .filter(|p| {
+                let id = p.sample.as_ref().and_then(|s| s["insertId"].as_str());
+                id.and_then(|id| label.get(id)) == Some(&scenario.label())
+            })
+            .collect();
+        mine.sort_by_key(|p| p.priority);
+        let titles: Vec<_> = mine
+            .iter()
+            .map(|p| format!("{} {}", p.priority, p.template))
+            .collect();
+        assert!(
+            !mine.is_empty() && mine.len() <= want.max_issues,
+            "{scenario:?}: {titles:#?}"
+        );
+        assert_eq!(mine[0].priority.as_str(), want.priority, "{titles:#?}");
+        assert!(
+            mine[0].template.contains(want.headline),
+            "{scenario:?} is headed by {:?}",
+            mine[0].template
+        );
+    }
+
+    let mut shuffled = entries.clone();
+    let mut rng = synth::Rng::new(5);
+    for i in (1..shuffled.len()).rev() {
+        shuffled.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let mixed = dir.path().join("shuffled.jsonl");
+    std::fs::write(&mixed, synth::json_lines(&shuffled)).unwrap();
+    let again = replay(dir.path(), &mixed);
+    assert_eq!(
+        reports.iter().map(|r| &r.incidents).collect::<Vec<_>>(),
+        again.iter().map(|r| &r.incidents).collect::<Vec<_>>(),
+        "the same incidents in any input order"
+    );
+}

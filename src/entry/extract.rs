@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use super::model::{Int64, Labels, LogEntry, LooseStr, Str};
 use super::payload::{minify, proto_message, render_json_compact};
-use super::{time, CodeLocation, EntryError, MessageKind, Record};
+use super::{time, CodeLocation, EntryError, MessageKind, Record, Severity};
 
 /// Resource labels that name the writer when there is no `service_name`, most specific first.
 const SERVICE_LABELS: [&str; 9] = [
@@ -125,9 +125,14 @@ pub fn to_record(entry: LogEntry<'_>, raw: &str) -> Result<Record, EntryError> {
     let instance = label(labels, "instanceId")
         .or_else(|| label(resource_labels, "instance_id"))
         .or_else(|| label(resource_labels, "pod_name"));
+    // Stdout/stderr without structured logging arrives as DEFAULT; the text may say more.
+    let severity = match entry.severity.0 {
+        Severity::Default => super::level::from_text(&message).unwrap_or(Severity::Default),
+        stated => stated,
+    };
     Ok(Record {
         timestamp,
-        severity: entry.severity.0,
+        severity,
         service: service(&entry, &meta),
         location: location(&entry, meta),
         message,
@@ -135,6 +140,12 @@ pub fn to_record(entry: LogEntry<'_>, raw: &str) -> Result<Record, EntryError> {
         insert_id: owned(entry.insert_id.as_ref()),
         log_name: owned(entry.log_name.as_ref()),
         instance: instance.map(str::to_owned),
+        trace: entry
+            .trace
+            .as_ref()
+            .map(|t| t.as_str())
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned),
         // Records quote one line of JSON; a pretty-printed export element is re-flowed.
         raw: if raw.contains('\n') {
             minify(raw)

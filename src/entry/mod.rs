@@ -7,6 +7,7 @@
 //! Anything wrong with an entry is an [`EntryError`] for the caller to count, never a panic.
 
 mod extract;
+mod level;
 pub mod model;
 mod payload;
 mod time;
@@ -155,6 +156,8 @@ pub struct Record {
     /// `labels.instanceId` (Cloud Run): with `log_name` it names one output stream, which is
     /// what split tracebacks are stitched within.
     pub instance: Option<String>,
+    /// `trace` (`projects/P/traces/ID`): entries of one request, whatever instance wrote them.
+    pub trace: Option<String>,
     /// The entry as it arrived (one line of JSON), kept to quote a real sample.
     pub raw: String,
 }

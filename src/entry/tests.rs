@@ -82,8 +82,20 @@ fn error_reporting_event_reads_report_location() {
 
 #[test]
 fn missing_severity_is_default_and_numeric_severity_is_read() {
+    // gunicorn on Cloud Run: DEFAULT, with the level in the text.
     let r = parse(example("6741a0f20004c1d2e3f4a5b6"));
-    assert_eq!(r.severity, Severity::Default);
+    assert_eq!(r.severity, Severity::Info);
+    let json = r#"{"timestamp":"2026-11-23T05:00:00Z","textPayload":"[2026-11-23 05:00:02 +0000] [7] [ERROR] Worker failed to boot."}"#;
+    assert_eq!(parse(json).severity, Severity::Error);
+    let json =
+        r#"{"timestamp":"2026-11-23T05:00:00Z","severity":"INFO","textPayload":"[ERROR] x"}"#;
+    assert_eq!(
+        parse(json).severity,
+        Severity::Info,
+        "a stated severity wins"
+    );
+    let json = r#"{"timestamp":"2026-11-23T05:00:00Z","textPayload":"Container called exit(1)."}"#;
+    assert_eq!(parse(json).severity, Severity::Default);
     let json = r#"{"timestamp":"2026-11-23T05:00:00Z","severity":500,"textPayload":"x"}"#;
     assert_eq!(parse(json).severity, Severity::Error);
     let json = r#"{"timestamp":"2026-11-23T05:00:00Z","severity":"warning","textPayload":"x"}"#;

@@ -8,8 +8,8 @@
 //! every log line (see `benches/fingerprint.rs`).
 
 use super::shapes::{
-    is_bare_host_port, is_chunk_delim, is_date, is_email, is_host_port, is_var_at, is_word_delim,
-    quoted_value, special_run,
+    is_bare_host_port, is_chunk_delim, is_code_name, is_date, is_email, is_host_port, is_var_at,
+    is_word_delim, quoted_value, special_run,
 };
 use super::words::{is_domain, is_id_like, is_uuid, is_var_word, month_or_day, starts_timestamp};
 
@@ -133,7 +133,11 @@ fn mask_chunks(tok: &str, out: &mut String) {
     while i < b.len() {
         if let Some(end) = quoted_value(b, i) {
             out.push(b[i] as char);
-            push_var(out);
+            if is_code_name(&b[i + 1..end - 1]) {
+                out.push_str(&tok[i + 1..end - 1]);
+            } else {
+                push_var(out);
+            }
             out.push(b[end - 1] as char);
             i = end;
             continue;
@@ -330,6 +334,13 @@ mod tests {
     #[test]
     fn quoted_values() {
         check("Checking 'hlt' instruction", "Checking '<*>' instruction");
+        check(
+            "No module named 'app.services.monitoring'",
+            "No module named 'app.services.monitoring'",
+        );
+        check("unknown key 'feature_flags'", "unknown key 'feature_flags'");
+        check("token 'a1b2c3d4e5f6.x9'", "token '<*>'");
+        check("job 'job_20250915_1234'", "job '<*>'");
         check("name=\"x1\", done.", "name=\"<*>\", done.");
         check("can't stop", "can't stop");
         check("\"GET /x HTTP/1.1\" 200", "\"GET <*>\" <*>");

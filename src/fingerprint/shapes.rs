@@ -72,6 +72,34 @@ pub(super) fn quoted_value(b: &[u8], i: usize) -> Option<usize> {
     (len > 0 && closes && plain && b[i + 1] != b'<').then_some(end)
 }
 
+/// A name from code — a dotted module or class path (`app.services.monitoring`,
+/// `java.util.List`) or a snake_case name (`netra_backend`): text a program is written with,
+/// not data it handles. Quoted, it stays literal so a title can say which module is missing;
+/// where it varies between messages the miner still makes it `<*>`. Digit runs, hex and long
+/// segments (tokens, hashes) are never code names.
+pub(super) fn is_code_name(b: &[u8]) -> bool {
+    if b.len() < 3 || b.len() > 120 {
+        return false;
+    }
+    let mut segments = 0;
+    for seg in b.split(|c| *c == b'.') {
+        let ok = !seg.is_empty()
+            && seg.len() <= 40
+            && (seg[0].is_ascii_alphabetic() || seg[0] == b'_')
+            && seg.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+            && seg.iter().filter(|c| c.is_ascii_digit()).count() <= 2
+            && !(seg.len() >= 6 && seg.iter().all(u8::is_ascii_hexdigit));
+        if !ok {
+            return false;
+        }
+        segments += 1;
+    }
+    let snake = b
+        .windows(3)
+        .any(|w| w[0].is_ascii_alphanumeric() && w[1] == b'_' && w[2].is_ascii_alphanumeric());
+    segments >= 2 || snake
+}
+
 /// Variables that span chunk delimiters: MAC-like `hh:hh:hh:hh` and Windows paths `C:\..`.
 /// Returns where the run ends.
 pub(super) fn special_run(b: &[u8], i: usize) -> Option<usize> {

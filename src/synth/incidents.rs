@@ -36,6 +36,15 @@ impl Scenario {
         Scenario::Upstream503,
     ];
 
+    /// The label [`incident_hours`] gives the scenario's entries.
+    pub fn label(self) -> &'static str {
+        match self {
+            Scenario::CrashLoop => "crash-loop",
+            Scenario::DatabaseOutage => "database-outage",
+            Scenario::Upstream503 => "upstream-503",
+        }
+    }
+
     pub fn expected(self) -> Expected {
         match self {
             Scenario::CrashLoop => Expected {
@@ -273,7 +282,7 @@ pub fn incident_hours(start: DateTime<Utc>, hours: u32, seed: u64) -> Vec<(&'sta
         f(&mut rng, &mut v);
         out.extend(v.into_iter().map(|e| (name, e)));
     };
-    scenario("crash-loop", &mut |rng, v| {
+    scenario(Scenario::CrashLoop.label(), &mut |rng, v| {
         for i in 0..10 {
             let instance = format!("00f1c7a9{}", rng.hex(24));
             let mut w = Writer {
@@ -284,7 +293,7 @@ pub fn incident_hours(start: DateTime<Utc>, hours: u32, seed: u64) -> Vec<(&'sta
             crash(&mut w, start + TimeDelta::seconds(300 + 120 * i));
         }
     });
-    scenario("database-outage", &mut |rng, v| {
+    scenario(Scenario::DatabaseOutage.label(), &mut |rng, v| {
         let instances = [
             format!("00d8{}", rng.hex(28)),
             format!("00d9{}", rng.hex(28)),
@@ -300,7 +309,7 @@ pub fn incident_hours(start: DateTime<Utc>, hours: u32, seed: u64) -> Vec<(&'sta
             outage(&mut w, start + TimeDelta::seconds(1800 + 45 * i), &trace);
         }
     });
-    scenario("upstream-503", &mut |rng, v| {
+    scenario(Scenario::Upstream503.label(), &mut |rng, v| {
         for i in 0..40i64 {
             let trace = format!("projects/netra-staging/traces/{}", rng.hex(32));
             let instance = format!("00a{}", ["1", "2", "3"][(i % 3) as usize].repeat(29));
