@@ -140,16 +140,37 @@ fn worklogs(dir: &Path) -> BTreeMap<String, Value> {
 }
 
 /// Problems that should have an issue, over every window of a replay.
+/// The problems that qualify for an issue: one per incident and one per cluster in none, at P3
+/// or above (as the GitHub stage plans them).
 fn qualifying(worklogs: &BTreeMap<String, Value>) -> BTreeSet<String> {
-    let mut ids = BTreeSet::new();
-    for w in worklogs.values() {
-        for c in w["clusters"].as_array().unwrap() {
-            if c["priority"].as_str().unwrap() <= "P3" {
-                ids.insert(c["id"].as_str().unwrap().to_owned());
+    use log_gardener::escalate::Priority;
+    use log_gardener::report::WindowReport;
+    worklogs
+        .values()
+        .flat_map(|w| {
+            let r: WindowReport = serde_json::from_value(w.clone()).unwrap();
+            log_gardener::sinks::github::pending(&r, Priority::P3)
+        })
+        .map(|p| p.problem.id.0)
+        .collect()
+}
+
+/// The problem ids an issue body's hidden marker names: its own and its aliases.
+fn marked_ids(body: &str) -> BTreeSet<String> {
+    body.lines()
+        .find_map(|l| l.trim().strip_prefix("<!-- log-gardener:problem="))
+        .and_then(|l| l.strip_suffix("-->"))
+        .map(|l| {
+            let mut parts = l.split_whitespace();
+            let mut ids: BTreeSet<String> = parts.next().map(str::to_owned).into_iter().collect();
+            for p in parts {
+                if let Some(a) = p.strip_prefix("aliases=") {
+                    ids.extend(a.split(',').map(str::to_owned));
+                }
             }
-        }
-    }
-    ids
+            ids
+        })
+        .unwrap_or_default()
 }
 
 async fn prom_value(prom: &str, query: &str) -> Option<f64> {
@@ -287,17 +308,41 @@ async fn the_deployed_service_survives_a_kill_and_matches_replay_with_every_sink
     let wanted = qualifying(&expected);
     let mut seen: BTreeMap<String, u32> = BTreeMap::new();
     for i in &issues {
-        let body = i["body"].as_str().unwrap_or("");
-        for id in &wanted {
-            if body.contains(id.as_str()) {
-                *seen.entry(id.clone()).or_default() += 1;
-            }
+        let ids = marked_ids(i["body"].as_str().unwrap_or(""));
+        for id in wanted.iter().filter(|id| ids.contains(*id)) {
+            *seen.entry(id.clone()).or_default() += 1;
         }
     }
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    if let Ok(dump) = std::env::var("LOG_GARDENER_TEST_DUMP") {
+        std::fs::write(&dump, serde_json::to_string_pretty(&issues).unwrap()).unwrap();
+        let mut plan = String::new();
+        for (name, w) in &expected {
+            let r: log_gardener::report::WindowReport = serde_json::from_value(w.clone()).unwrap();
+            for p in log_gardener::sinks::github::pending(&r, log_gardener::escalate::Priority::P3)
+            {
+                plan.push_str(&format!(
+                    "{name} {} {:?}\n",
+                    p.problem.id, p.problem.aliases
+                ));
+            }
+        }
+        std::fs::write(format!("{dump}.plan"), plan).unwrap();
+    }
+    let shown: Vec<String> = issues
+        .iter()
+        .map(|i| {
+            format!(
+                "#{} {} {:?}",
+                i["number"],
+                i["title"].as_str().unwrap_or(""),
+                marked_ids(i["body"].as_str().unwrap_or(""))
+            )
+        })
+        .collect();
     assert!(
         twice.is_empty(),
-        "problems with more than one issue: {twice:?}"
+        "problems with more than one issue: {twice:?}\nissues: {shown:#?}\nwanted: {wanted:?}"
     );
     let missing: Vec<_> = wanted.iter().filter(|id| !seen.contains_key(*id)).collect();
     assert!(missing.is_empty(), "problems without an issue: {missing:?}");

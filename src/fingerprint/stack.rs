@@ -64,8 +64,11 @@ impl<'a> Frame<'a> {
 #[derive(Debug)]
 struct Trace<'a> {
     preamble: Option<&'a str>,
+    /// The root cause: the first exception of a Python chain, the last `Caused by:` in Java.
     exception: &'a str,
     frames: Vec<Frame<'a>>,
+    /// The type of the exception the chain ended in, when that is not the root cause.
+    then: Option<&'a str>,
 }
 
 impl Trace<'_> {
@@ -78,6 +81,7 @@ impl Trace<'_> {
         out.push_str(self.exception);
         let top = &self.frames[..self.frames.len().min(TOP_FRAMES)];
         if top.is_empty() {
+            self.push_then(&mut out);
             return out;
         }
         out.push_str(" (at ");
@@ -93,7 +97,15 @@ impl Trace<'_> {
             let _ = write!(out, " … {} in {}", f.function, f.file);
         }
         out.push(')');
+        self.push_then(&mut out);
         out
+    }
+
+    fn push_then(&self, out: &mut String) {
+        if let Some(then) = self.then {
+            out.push_str(" → ");
+            out.push_str(then);
+        }
     }
 }
 
@@ -106,14 +118,32 @@ fn is_indented(line: &str) -> bool {
     line.starts_with([' ', '\t'])
 }
 
-/// Python: frames of the last `Traceback` block (the exception that propagated), then the first
-/// unindented line after it as `Type: message`.
+/// Python: the root cause is the first `Traceback` block of a chain (`During handling of the
+/// above exception…`, `The above exception was the direct cause…`): its frames, then the first
+/// unindented line after them as `Type: message`. The exception the chain ended in is named
+/// after it by type.
 fn python(message: &str) -> Option<Trace<'_>> {
     let first = message.find(PY_HEADER)?;
     let last = message.rfind(PY_HEADER)?;
+    let (frames, exception) = python_block(&message[first + PY_HEADER.len()..]);
+    let then = (last != first)
+        .then(|| python_block(&message[last + PY_HEADER.len()..]).1)
+        .flatten()
+        .map(exception_type)
+        .filter(|t| Some(*t) != exception.map(exception_type));
+    Some(Trace {
+        preamble: preamble(message[..first].lines()),
+        exception: exception.unwrap_or("Traceback (incomplete)"),
+        frames,
+        then,
+    })
+}
+
+/// The frames (innermost first) and the exception line of one `Traceback` block.
+fn python_block(block: &str) -> (Vec<Frame<'_>>, Option<&str>) {
     let mut frames = Vec::new();
     let mut exception = None;
-    for line in message[last + PY_HEADER.len()..].lines() {
+    for line in block.lines() {
         if let Some(frame) = line.trim_start().strip_prefix("File \"") {
             if let Some(f) = python_frame(frame) {
                 frames.push(f);
@@ -124,11 +154,12 @@ fn python(message: &str) -> Option<Trace<'_>> {
         }
     }
     frames.reverse();
-    Some(Trace {
-        preamble: preamble(message[..first].lines()),
-        exception: exception.unwrap_or("Traceback (incomplete)"),
-        frames,
-    })
+    (frames, exception)
+}
+
+/// `ValueError` of `ValueError: bad`; the whole line when it names no type.
+fn exception_type(line: &str) -> &str {
+    line.split_once(": ").map_or(line, |(t, _)| t).trim()
 }
 
 /// `path", line 12, in function` (the text after `File "`).
@@ -141,27 +172,45 @@ fn python_frame(rest: &str) -> Option<Frame<'_>> {
 }
 
 /// Java and Node: the exception is the line before the first `at` frame; frames follow it,
-/// innermost first.
+/// innermost first. In a Java chain the root cause is the last `Caused by:`, with its own
+/// frames when it prints any besides `... N more`; the outer exception is named after it.
 fn java_or_node(message: &str) -> Option<Trace<'_>> {
     let lines: Vec<&str> = message.lines().collect();
     let first_at = lines.iter().position(|l| is_at_frame(l))?;
     let exc_idx = lines[..first_at]
         .iter()
         .rposition(|l| !l.trim().is_empty())?;
-    let exception = lines[exc_idx].trim();
-    let exception = exception
+    let outer = lines[exc_idx].trim();
+    let outer = outer
         .strip_prefix("Exception in thread \"")
         .and_then(|r| r.split_once("\" "))
-        .map_or(exception, |(_, e)| e.trim());
-    let frames = lines[first_at..]
+        .map_or(outer, |(_, e)| e.trim());
+    let frames_at = |from: usize| -> Vec<Frame<'_>> {
+        lines[from..]
+            .iter()
+            .take_while(|l| is_at_frame(l))
+            .filter_map(|l| at_frame(l.trim_start().get(3..)?))
+            .collect()
+    };
+    let outer_frames = frames_at(first_at);
+    let cause = lines
         .iter()
-        .take_while(|l| is_at_frame(l))
-        .filter_map(|l| at_frame(l.trim_start().get(3..)?))
-        .collect();
+        .rposition(|l| l.trim_start().starts_with("Caused by: "))
+        .filter(|&i| i > first_at);
+    let (exception, frames, then) = match cause {
+        Some(i) => {
+            let own = frames_at(i + 1);
+            let root = lines[i].trim_start()["Caused by: ".len()..].trim();
+            let frames = if own.is_empty() { outer_frames } else { own };
+            (root, frames, Some(exception_type(outer)))
+        }
+        None => (outer, outer_frames, None),
+    };
     Some(Trace {
         preamble: preamble(lines[..exc_idx].iter().copied()),
         exception,
         frames,
+        then,
     })
 }
 
@@ -227,6 +276,7 @@ fn go(message: &str) -> Option<Trace<'_>> {
         preamble: preamble(lines[..exc_idx].iter().copied()),
         exception: lines[exc_idx].trim(),
         frames,
+        then: None,
     })
 }
 

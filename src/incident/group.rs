@@ -12,10 +12,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
+use chrono::{DateTime, Utc};
+
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::links::{Pair, Strength};
+use crate::entry::Severity;
 use crate::escalate::Priority;
 use crate::fingerprint::ClusterId;
 use crate::report::ClusterReport;
@@ -207,16 +210,19 @@ fn incident_members(
     groups
 }
 
-/// Root first: most specific, then earliest, then most urgent, then id.
-fn rank(
-    c: &ClusterReport,
-) -> (
-    Specificity,
-    chrono::DateTime<chrono::Utc>,
-    Priority,
-    ClusterId,
-) {
-    (specificity(&c.template), c.first_seen, c.priority, c.id)
+/// Root first: never a consequence when a cause is there, never a warning when an error is
+/// there (a startup warning that precedes an outage is context, not its cause); then most
+/// specific, earliest, most urgent, id.
+fn rank(c: &ClusterReport) -> (bool, bool, Specificity, DateTime<Utc>, Priority, ClusterId) {
+    let specific = specificity(&c.template);
+    (
+        specific == Specificity::Consequence,
+        c.severity < Severity::Error,
+        specific,
+        c.first_seen,
+        c.priority,
+        c.id,
+    )
 }
 
 /// The incidents of a window. `clusters` are the window's clusters with their priorities,

@@ -60,12 +60,17 @@ fn only_three_innermost_frames_are_kept() {
 }
 
 #[test]
-fn chained_python_exceptions_use_the_last_one() {
+fn chained_python_exceptions_are_headed_by_the_root_cause() {
     let m = "Traceback (most recent call last):\n  File \"/app/a.py\", line 1, in f\n    g()\nKeyError: 'k'\n\nDuring handling of the above exception, another exception occurred:\n\nTraceback (most recent call last):\n  File \"/app/a.py\", line 3, in f\n    raise LookupFailed()\napp.errors.LookupFailed: no such user";
     assert_eq!(
         sig(m),
-        "app.errors.LookupFailed: no such user (at f in a.py)"
+        "KeyError: 'k' (at f in a.py) → app.errors.LookupFailed"
     );
+    let direct = m.replace(
+        "During handling of the above exception, another exception occurred:",
+        "The above exception was the direct cause of the following exception:",
+    );
+    assert_eq!(sig(&direct), sig(m));
 }
 
 #[test]
@@ -100,7 +105,7 @@ fn java_trace_with_thread_prefix_and_preamble() {
     let m = "Request failed\nException in thread \"main\" java.lang.IllegalStateException: pool closed\n\tat com.acme.db.Pool.get(Pool.java:12)\n\tat com.acme.api.Orders.create(Orders.java:88)\n\tat java.base/java.lang.Thread.run(Thread.java:833)\nCaused by: java.io.IOException: reset\n\tat com.acme.net.Conn.read(Conn.java:5)\n\t... 3 more";
     assert_eq!(
         sig(m),
-        "Request failed — java.lang.IllegalStateException: pool closed (at com.acme.db.Pool.get in Pool.java ← com.acme.api.Orders.create in Orders.java ← java.base/java.lang.Thread.run in Thread.java)"
+        "Request failed — java.io.IOException: reset (at com.acme.net.Conn.read in Conn.java) → java.lang.IllegalStateException"
     );
 }
 

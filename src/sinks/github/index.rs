@@ -130,12 +130,18 @@ impl Index {
         }
     }
 
-    /// The issue of a problem with any of `ids`: the newest issue naming one of them.
+    /// The issue of a problem with `ids` (its own id first): the issue of its own id, else the
+    /// newest issue naming one of the others.
     pub fn find<'a>(&self, ids: impl IntoIterator<Item = &'a ProblemId>) -> Option<&RemoteIssue> {
-        ids.into_iter()
-            .filter_map(|id| self.by_id.get(id))
-            .max()
+        let mut ids = ids.into_iter();
+        let own = ids.next().and_then(|id| self.by_id.get(id));
+        own.or_else(|| ids.filter_map(|id| self.by_id.get(id)).max())
             .and_then(|n| self.stored.issues.get(n))
+    }
+
+    /// The issue that names `id`, if any.
+    pub fn owner(&self, id: &ProblemId) -> Option<u64> {
+        self.by_id.get(id).copied()
     }
 
     /// Every problem id with its issue's URL (for the alerts' `issue` annotation).

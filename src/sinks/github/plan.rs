@@ -247,7 +247,13 @@ fn update(
         patch.labels = Some(labels);
     }
     if state.priority != old.priority {
-        patch.title = Some(body::title(latest, state.priority));
+        // The issue stays headed by the problem it was opened for: a member of an incident
+        // seen alone later changes the priority, not the headline.
+        let own = old.id.as_ref().is_none_or(|id| *id == latest.id);
+        patch.title = Some(match issue.title.split_once("] ") {
+            Some((_, headline)) if !own => format!("[{}] {headline}", state.priority),
+            _ => body::title(latest, state.priority),
+        });
     }
     if state != old {
         let mut text = super::model::preamble(issue.body.as_deref().unwrap_or("")).to_owned();

@@ -242,6 +242,20 @@ impl<T: IssueTracker> Syncer<T> {
         // A gone issue is forgotten and the problem planned once more (a new issue).
         for _ in 0..2 {
             let existing = self.index.find(&ids).cloned();
+            // An id stays with the one issue that named it first: an incident whose members
+            // have issues of their own from other windows does not pull their ids over.
+            let mine = existing.as_ref().map(|i| i.number);
+            let owned_elsewhere =
+                |id: &ProblemId| self.index.owner(id).is_some_and(|n| Some(n) != mine);
+            let seen: Vec<Problem> = seen
+                .iter()
+                .map(|p| {
+                    let mut p = p.clone();
+                    p.aliases.retain(|a| !owned_elsewhere(a));
+                    p
+                })
+                .collect();
+            let seen = &seen[..];
             let mut related = Vec::new();
             if needs_new_issue(existing.as_ref(), seen, &self.g) {
                 if !complete {

@@ -303,3 +303,33 @@ async fn a_backfill_stays_within_github_s_secondary_limits() {
         "12 writes at 5 a minute take two minutes: {took:?}"
     );
 }
+
+/// An incident in one window whose members are filed alone in the next: one issue, still
+/// headed by the incident's root cause, and no issue for the members.
+#[tokio::test(start_paused = true)]
+async fn members_of_an_incident_filed_alone_later_keep_its_one_issue() {
+    let mut s = syncer(MemoryTracker::new());
+    let root = cluster(1, Priority::P0);
+    let mut warning = cluster(2, Priority::P3);
+    warning.template = "Service ID contains leading/trailing whitespace".into();
+    let mut incident = Problem::from_cluster(&root, t("21:00"));
+    incident.id = ProblemId("inc-1".into());
+    incident.aliases = [root.id.into(), warning.id.into()].into_iter().collect();
+    s.sync(vec![Pending { problem: incident }]).await;
+    s.sync(vec![
+        Pending::of_cluster(&root, t("22:00")),
+        Pending::of_cluster(&warning, t("22:00")),
+    ])
+    .await;
+    s.sync(vec![Pending::of_cluster(&warning, t("23:00"))])
+        .await;
+    let issues = s.tracker().issues();
+    assert_eq!(creates(s.tracker()), 1, "{issues:#?}");
+    // The priority follows the newest window; the headline stays the incident's.
+    assert_eq!(
+        issues[0].title,
+        "[P3] Database connection to <*> failed after <*> ms"
+    );
+    let ids = issues[0].tracked().unwrap().ids;
+    assert!(ids.contains(&ProblemId("inc-1".into())) && ids.contains(&warning.id.into()));
+}
