@@ -7,7 +7,7 @@
 //! [`FileCheckpoint`] writes one JSON file atomically (temp file, fsync, rename, fsync the
 //! directory).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -39,8 +39,9 @@ pub struct Checkpoint {
 /// What went wrong with a checkpoint.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    /// The checkpoint exists but cannot be read or understood: `run` refuses to start (exit
-    /// code 3) rather than count everything again; move the file away to start afresh.
+    /// Neither the checkpoint nor the previous one can be read or understood: `run` refuses
+    /// to start (exit code 3) rather than count everything again; move both files away to
+    /// start afresh.
     #[error("checkpoint {path}: cannot be read: {detail}")]
     Unreadable { path: PathBuf, detail: String },
     /// A checkpoint could not be written: nothing is acked, the next interval tries again
@@ -68,21 +69,26 @@ impl FileCheckpoint {
         FileCheckpoint { path: path.into() }
     }
 
+    /// The checkpoint before the last one, kept beside it (`<file>.prev`).
+    pub fn previous(&self) -> PathBuf {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".prev");
+        self.path.with_file_name(name)
+    }
+
     fn write_err(&self, e: impl std::fmt::Display) -> CheckpointError {
         CheckpointError::Write {
             path: self.path.clone(),
             detail: e.to_string(),
         }
     }
-}
 
-impl CheckpointStore for FileCheckpoint {
-    fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
+    fn read(path: &Path) -> Result<Option<Checkpoint>, CheckpointError> {
         let unreadable = |detail: String| CheckpointError::Unreadable {
-            path: self.path.clone(),
+            path: path.to_owned(),
             detail,
         };
-        let bytes = match std::fs::read(&self.path) {
+        let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(unreadable(e.to_string())),
@@ -97,9 +103,40 @@ impl CheckpointStore for FileCheckpoint {
         }
         Ok(Some(c))
     }
+}
 
+impl CheckpointStore for FileCheckpoint {
+    /// The checkpoint, else the previous one: missing after a crash between the two renames of
+    /// [`save`](Self::save) (nothing was acked past it), or when the file is damaged — then
+    /// what was acked after the previous checkpoint (at most one checkpoint interval) is lost,
+    /// which is said at ERROR level; a start that counts everything again is worse.
+    fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
+        match Self::read(&self.path) {
+            Ok(Some(c)) => Ok(Some(c)),
+            Ok(None) => Self::read(&self.previous()),
+            Err(e) => match Self::read(&self.previous()) {
+                Ok(Some(prev)) => {
+                    tracing::error!(
+                        error = %e,
+                        previous = %self.previous().display(),
+                        written_at = %prev.written_at,
+                        "checkpoint damaged; starting from the previous one: entries acked after it are not counted"
+                    );
+                    Ok(Some(prev))
+                }
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// Keeps the current checkpoint as the previous one, then writes the new one atomically.
     fn save(&self, c: &Checkpoint) -> Result<(), CheckpointError> {
         let bytes = serde_json::to_vec(c).map_err(|e| self.write_err(e))?;
+        match std::fs::rename(&self.path, self.previous()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(self.write_err(e)),
+        }
         crate::atomic_file::write(&self.path, &bytes).map_err(|e| self.write_err(e))
     }
 }
@@ -171,7 +208,28 @@ mod tests {
         f.save(&c).unwrap();
         assert_eq!(f.load().unwrap().unwrap().recent_ids, [1, 2, 3, 4]);
         let leftovers = std::fs::read_dir(dir.path().join("state")).unwrap().count();
-        assert_eq!(leftovers, 1, "no temporary files left behind");
+        assert_eq!(
+            leftovers, 2,
+            "the checkpoint and the previous one, no temporary files"
+        );
+    }
+
+    #[test]
+    fn a_damaged_or_missing_checkpoint_falls_back_to_the_previous_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = FileCheckpoint::new(dir.path().join("ck.json"));
+        let mut c = checkpoint();
+        f.save(&c).unwrap();
+        c.recent_ids.push(4);
+        f.save(&c).unwrap();
+        // A crash between the two renames of a save: only the previous one is there.
+        std::fs::rename(f.previous(), dir.path().join("keep")).unwrap();
+        std::fs::rename(dir.path().join("ck.json"), f.previous()).unwrap();
+        assert_eq!(f.load().unwrap().unwrap().recent_ids, [1, 2, 3, 4]);
+        // Damaged on disk: the one before it.
+        std::fs::rename(dir.path().join("keep"), f.previous()).unwrap();
+        std::fs::write(dir.path().join("ck.json"), b"{\"schema\": \"log-gar").unwrap();
+        assert_eq!(f.load().unwrap().unwrap().recent_ids, [1, 2, 3]);
     }
 
     #[test]
