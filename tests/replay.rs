@@ -41,6 +41,16 @@ fn replay(dir: &Path, input: &Path) -> Vec<WindowReport> {
     read_reports(&out)
 }
 
+/// `entries` in a random order (Fisher–Yates, seeded).
+fn shuffled<T: Clone>(entries: &[T], seed: u64) -> Vec<T> {
+    let mut v = entries.to_vec();
+    let mut rng = synth::Rng::new(seed);
+    for i in (1..v.len()).rev() {
+        v.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    v
+}
+
 fn read_reports(out: &Path) -> Vec<WindowReport> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(out)
         .unwrap()
@@ -129,11 +139,7 @@ fn the_order_of_the_input_does_not_change_the_reports() {
     std::fs::write(&newest_first, synth::gcloud_export(&entries)).unwrap();
     let oldest_first = dir.path().join("b.jsonl");
     std::fs::write(&oldest_first, synth::json_lines(&entries)).unwrap();
-    let mut shuffled = entries.clone();
-    let mut rng = synth::Rng::new(99);
-    for i in (1..shuffled.len()).rev() {
-        shuffled.swap(i, rng.below(i as u64 + 1) as usize);
-    }
+    let shuffled = shuffled(&entries, 99);
     let mixed = dir.path().join("c.jsonl");
     std::fs::write(&mixed, synth::json_lines(&shuffled)).unwrap();
     let a = replay(dir.path(), &newest_first);
@@ -276,11 +282,7 @@ fn each_failure_scenario_is_few_issues_headed_by_its_root_cause() {
         );
     }
 
-    let mut shuffled = entries.clone();
-    let mut rng = synth::Rng::new(5);
-    for i in (1..shuffled.len()).rev() {
-        shuffled.swap(i, rng.below(i as u64 + 1) as usize);
-    }
+    let shuffled = shuffled(&entries, 5);
     let mixed = dir.path().join("shuffled.jsonl");
     std::fs::write(&mixed, synth::json_lines(&shuffled)).unwrap();
     let again = replay(dir.path(), &mixed);
