@@ -8,8 +8,9 @@
 //! lines sorted by (timestamp, insert id), so the result does not depend on arrival order: a
 //! `gcloud logging read` export (newest first) and a live stream give the same records.
 //!
-//! A run closes when an entry more than [`StitchConfig::horizon`] away from it in event time
-//! arrives (either direction, so both export orders work), on [`Stitcher::release_before`], on
+//! A run closes when an entry of its stream more than [`StitchConfig::horizon`] away from it in
+//! event time arrives (either direction, so both export orders work; other streams' entries
+//! never close it, however they interleave), on [`Stitcher::release_before`], on
 //! [`Stitcher::flush`], or when it reaches [`StitchConfig::max_lines`]. Ordinary entries are never
 //! held.
 
@@ -131,10 +132,13 @@ impl Stitcher {
             }
             return;
         }
+        // Only the record's own stream moves its runs on: another instance's entries, however
+        // far in event time (a backfill interleaves streams by the second), close nothing;
+        // their runs close by `release_before`, `max_open` or their own stream.
         let t = record.timestamp;
         let horizon = self.config.horizon;
         self.close_where(out, |run| {
-            t > run.last() + horizon || t < run.first() - horizon
+            run.same_stream(&record) && (t > run.last() + horizon || t < run.first() - horizon)
         });
         let kind = kind_of(&record);
         if kind == Kind::Ordinary {

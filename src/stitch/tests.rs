@@ -139,6 +139,7 @@ fn an_entry_beyond_the_horizon_closes_the_run_in_either_direction() {
             s.push(r, &mut out);
         }
         assert!(out.is_empty());
+        // The same stream (instance and log) moves on.
         let mut later = line("Listening on port 8080", 0, "z");
         later.timestamp += TimeDelta::seconds(secs);
         s.push(later, &mut out);
@@ -146,6 +147,23 @@ fn an_entry_beyond_the_horizon_closes_the_run_in_either_direction() {
         assert_eq!(out[0].message, JOINED);
         assert_eq!(s.held(), 0);
     }
+}
+
+#[test]
+fn other_streams_far_in_event_time_do_not_cut_a_traceback() {
+    let mut s = Stitcher::new();
+    let mut out = Vec::new();
+    for (i, r) in split_lines().into_iter().enumerate() {
+        s.push(r, &mut out);
+        // A backfill hands over another instance's entries, an hour apart, in between.
+        let mut other = line("Traceback (most recent call last):", 0, &format!("o{i}"));
+        other.instance = Some(format!("other-{i}"));
+        other.timestamp += TimeDelta::hours(if i % 2 == 0 { 1 } else { -1 });
+        s.push(other, &mut out);
+    }
+    s.flush(&mut out);
+    assert!(out.iter().any(|r| r.message == JOINED), "{out:#?}");
+    assert_eq!(out.len(), 4, "the trace and the three other streams' lines");
 }
 
 #[test]
