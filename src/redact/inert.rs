@@ -118,9 +118,19 @@ pub fn neutralise(text: &str) -> Cow<'_, str> {
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\u{1b}' => match chars.next() {
-                Some('[') => skip_csi(&mut chars),
-                Some(']' | 'P' | 'X' | '^' | '_') => skip_string(&mut chars),
+            '\u{1b}' => match chars.peek() {
+                Some('[') => {
+                    chars.next();
+                    skip_csi(&mut chars);
+                }
+                Some(']' | 'P' | 'X' | '^' | '_') => {
+                    chars.next();
+                    skip_string(&mut chars);
+                }
+                // A two-character escape (`ESC c`, `ESC 7`): its letter goes too.
+                Some(c) if ('\u{40}'..='\u{7e}').contains(c) => {
+                    chars.next();
+                }
                 _ => {}
             },
             '\u{9b}' => skip_csi(&mut chars),

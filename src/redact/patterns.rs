@@ -83,7 +83,7 @@ pub fn sources() -> Vec<Source> {
         ),
         // Go/MySQL `user:pass@tcp(host:3306)/db`, and `user:pass@host` without a scheme.
         fixed(
-            r"(?:^|[\s(=,;'\x22])[\w.+-]+:(?P<v>[^\s:@/'\x22]+)@(?:(?:tcp6?|udp|unix)\(|[A-Za-z0-9][\w-]*(?:\.[\w-]+)*(?::\d+)?\b)",
+            r"(?:^|[^\w.+:/@\[-])[\w.+-]+:(?P<v>[^\s:@/'\x22\]]+)@(?:(?:tcp6?|udp|unix)\(|[A-Za-z0-9][\w-]*(?:\.[\w-]+)*(?::\d+)?\b)",
             "password",
             Check::NotPlaceholder,
         ),
