@@ -84,6 +84,7 @@ fn benches(c: &mut Criterion) {
             acc
         })
     });
+    group.finish();
 
     let mut group = c.benchmark_group("parse_lines");
     group.throughput(Throughput::Elements(lines.len() as u64));

@@ -1,6 +1,7 @@
-//! The output boundary: [`Inert`] is text that may leave the process. Only this module makes
-//! one, by neutralising (controls, bidi and zero-width characters, ANSI/OSC escapes out) and
-//! then redacting; a sink that takes `Inert` cannot be handed a raw log string.
+//! The output boundary: [`Inert`] is text that may leave the process, [`InertJson`] a JSON
+//! document every string (and key) of which is. Only this module makes them, by neutralising
+//! (controls, bidi and zero-width characters, ANSI/OSC escapes out) and then redacting; a sink
+//! whose write function takes them cannot be handed a raw log string.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -77,6 +78,63 @@ impl Inert {
     }
 }
 
+impl Inert {
+    /// A document rendered from inert parts (a markdown worklog or issue body) as it leaves:
+    /// neutralised and redacted once more, keeping the zero-width joiners the markdown
+    /// rendering put after `@` and `#` to break mentions and references.
+    pub fn rendered(text: &str) -> Inert {
+        let clean = neutralise_keeping(text, true);
+        Inert(super::redact(&clean).into_owned())
+    }
+}
+
+/// A JSON document that may leave the process: every string and key neutralised and
+/// redacted, the values of keys naming a secret dropped ([`super::redact_json`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct InertJson(serde_json::Value);
+
+impl InertJson {
+    /// `value` serialised, then made inert string by string. Rendered markdown inside (an
+    /// issue body) keeps its zero-width joiners, as with [`Inert::rendered`].
+    pub fn new(value: &impl Serialize) -> InertJson {
+        let mut v = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        neutralise_json(&mut v);
+        super::redact_json(&mut v);
+        InertJson(v)
+    }
+
+    pub fn value(&self) -> &serde_json::Value {
+        &self.0
+    }
+
+    pub fn to_pretty(&self) -> String {
+        serde_json::to_string_pretty(&self.0).unwrap_or_default()
+    }
+}
+
+fn neutralise_json(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => {
+            if let Cow::Owned(n) = neutralise_keeping(s, true) {
+                *s = n;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(neutralise_json),
+        Value::Object(map) => {
+            if map.keys().any(|k| matches!(neutralise(k), Cow::Owned(_))) {
+                let old = std::mem::take(map);
+                for (k, value) in old {
+                    map.insert(neutralise(&k).into_owned(), value);
+                }
+            }
+            map.values_mut().for_each(neutralise_json);
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
 impl fmt::Display for Inert {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -108,6 +166,10 @@ impl<'de> Deserialize<'de> for Inert {
 /// bidi overrides and isolates, zero-width and invisible characters, Unicode tag characters.
 /// Borrowed when there is nothing to remove.
 pub fn neutralise(text: &str) -> Cow<'_, str> {
+    neutralise_keeping(text, false)
+}
+
+fn neutralise_keeping(text: &str, joiners: bool) -> Cow<'_, str> {
     if text
         .bytes()
         .all(|b| (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\t')
@@ -137,6 +199,7 @@ pub fn neutralise(text: &str) -> Cow<'_, str> {
             '\u{90}' | '\u{98}' | '\u{9d}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars),
             '\n' | '\t' => out.push(c),
             '\u{2028}' | '\u{2029}' | '\u{85}' => out.push('\n'),
+            ZWJ if joiners => out.push(c),
             c if invisible(c) => {}
             c => out.push(c),
         }

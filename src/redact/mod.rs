@@ -10,8 +10,10 @@
 mod check;
 mod inert;
 mod patterns;
+mod writer;
 
-pub use inert::{neutralise, Inert};
+pub use inert::{neutralise, Inert, InertJson};
+pub use writer::InertWriter;
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
