@@ -52,7 +52,7 @@ impl Check {
             Check::Entropy(min) => {
                 value.len() >= 16 && classes(value) >= 2 && entropy(value) >= min
             }
-            Check::Random => random(value),
+            Check::Random => random(value) || aws_secret_beside_id(text, value),
             Check::Luhn => card(value),
         };
         ok.then_some(v)
@@ -160,6 +160,12 @@ fn random(s: &str) -> bool {
     }
     let threshold = (0.85 * (body.len() as f64).log2()).min(4.5);
     entropy(body) >= threshold
+}
+
+/// A bare 40-character AWS secret access key in the same text as an access key id: random
+/// enough by construction, so the mixed classes are proof enough there.
+fn aws_secret_beside_id(text: &str, value: &str) -> bool {
+    value.len() == 40 && classes(value) >= 2 && ["AKIA", "ASIA"].iter().any(|id| text.contains(id))
 }
 
 fn card(s: &str) -> bool {
