@@ -3,7 +3,8 @@
 //!
 //! `fingerprint/warm`: every line through a Fingerprinter that has already seen them all (the
 //! steady state: mask + hash + map lookup). `parse_lines/cold`: the batch used by
-//! `log-gardener parse` (mask, mine, output) from scratch.
+//! `log-gardener parse` (mask, mine, output) from scratch. `redact/*`: the secret pre-scan
+//! alone, and the whole output boundary (neutralise + redact) per line.
 
 use std::time::Duration;
 
@@ -53,6 +54,32 @@ fn benches(c: &mut Criterion) {
             for line in &lines {
                 mask::mask_into(line, &mut buf);
                 acc += buf.len();
+            }
+            acc
+        })
+    });
+    group.finish();
+
+    // The secret pre-scan alone (now the first step of every mask): clean lines cost one
+    // RegexSet scan and come back borrowed.
+    let mut group = c.benchmark_group("redact");
+    group.throughput(Throughput::Elements(lines.len() as u64));
+    group.sample_size(20).warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(4));
+    group.bench_function("mask_secrets", |b| {
+        b.iter(|| {
+            let mut acc = 0usize;
+            for line in &lines {
+                acc += log_gardener::redact::mask_secrets(line).len();
+            }
+            acc
+        })
+    });
+    group.bench_function("inert", |b| {
+        b.iter(|| {
+            let mut acc = 0usize;
+            for line in &lines {
+                acc += log_gardener::redact::Inert::new(line).as_str().len();
             }
             acc
         })

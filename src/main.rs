@@ -81,7 +81,9 @@ fn main() -> ExitCode {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
-        .with_writer(std::io::stderr)
+        // Every log line leaves through the redactor, at every level.
+        .with_writer(|| log_gardener::redact::InertWriter(std::io::stderr()))
+        .with_ansi(false)
         .init();
     match cli.command {
         Command::Replay { file, config, out } => with_settings(config, |s| {

@@ -1,5 +1,9 @@
 //! Typed masks: one pass over a message that writes every variable part (numbers, durations,
 //! hex, UUIDs, IPs and host:port, MACs, emails, URLs, paths, timestamps, ids, booleans) as `<*>`.
+//! Secrets are a variable too, recognised first by the redactor's rules
+//! ([`crate::redact::mask_secrets`]): the scanners keep what does not vary, so a token repeated
+//! in every message of a cluster would otherwise be template text, and templates become issue
+//! titles, search queries and alert summaries.
 //!
 //! The output follows the Loghub-2.0 template convention, so templates read the way a person
 //! labels them: structure punctuation stays (`<*>:<*>` for host:port, `key=<*>`, `[<*>]`),
@@ -27,6 +31,9 @@ pub fn mask(message: &str) -> String {
 /// one buffer per thread on the hot path.
 pub fn mask_into(message: &str, out: &mut String) {
     out.clear();
+    // Invisible characters out first: one inside a key word must not hide the secret after it.
+    let clean = crate::redact::neutralise(message);
+    let message = crate::redact::mask_secrets(&clean);
     let mut tokens = message.split_ascii_whitespace().peekable();
     while let Some(tok) = tokens.next() {
         if !out.is_empty() {

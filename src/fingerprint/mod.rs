@@ -8,7 +8,7 @@
 //! masked templates seen per key (never on arrival order), so replicas that saw the same
 //! messages agree. When a cluster generalizes, its former canonical id becomes an alias.
 //!
-//! Hot path ([`Fingerprinter::fingerprint`]): mask into a per-thread buffer, cut it at
+//! Hot path ([`Fingerprinter::fingerprint`]): mask (secrets first) into a per-thread buffer, cut it at
 //! `max_tokens` tokens, hash, one concurrent-set lookup. Mining runs only when a never-seen fine
 //! id appears, and its work is bounded ([`FingerprintConfig`]).
 

@@ -242,3 +242,90 @@ mod prop {
         }
     }
 }
+
+/// Whether `out` still holds `secret` or any 8-character piece of it.
+fn leaks(out: &str, secret: &str) -> bool {
+    let c: Vec<char> = secret.chars().collect();
+    c.windows(8.min(c.len()))
+        .any(|w| out.contains(&w.iter().collect::<String>()))
+}
+
+#[test]
+fn every_syntax_and_vendor_the_issue_names() {
+    let aws_secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    let cases: Vec<(String, &str)> = vec![
+        ("token: q1w2e3r4t5y6".into(), "q1w2e3r4t5y6"),
+        ("X-Api-Key: Zx9Yw8Vu7Ts6".into(), "Zx9Yw8Vu7Ts6"),
+        ("api_key: Zx9Yw8Vu7Ts6".into(), "Zx9Yw8Vu7Ts6"),
+        ("AWS_SECRET_ACCESS_KEY: xyzzy1234567".into(), "xyzzy1234567"),
+        ("JWT_SECRET_KEY=mysupersecret".into(), "mysupersecret"),
+        ("JWT_SECRET_KEY: mysupersecret".into(), "mysupersecret"),
+        ("password = hunter22x".into(), "hunter22x"),
+        ("passphrase=correct-horse".into(), "correct-horse"),
+        ("npm token npm_abcdefghijklmnopqrstuvwxyz0123456789".into(), "npm_abcdefghijklmnopqrstuvwxyz0123456789"),
+        ("mail key SG.abcdefghijklmnopqrstuv.ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefg".into(), "abcdefghijklmnopqrstuv"),
+        ("slack xapp-1-A0123456789-1234567890123-abcdef0123456789".into(), "A0123456789-1234567890123"),
+        ("post https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX".into(), "XXXXXXXXXXXXXXXXXXXXXXXX"),
+        (format!("S3 upload failed AKIAIOSFODNN7EXAMPLE {aws_secret}"), aws_secret),
+        (format!("aws_secret_access_key={aws_secret}"), aws_secret),
+        ("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=abcDEF123+/xyz==;EndpointSuffix=core".into(), "abcDEF123+/xyz=="),
+        ("GET /blob?sv=2021&sig=AbCdEf0123456789%2B%3D&se=2025".into(), "AbCdEf0123456789"),
+        ("dsn app:S3cretPass@tcp(db:3306)/app".into(), "S3cretPass"),
+        ("GET /maps?key=AbCdEfGh12345678 200".into(), "AbCdEfGh12345678"),
+        ("GET /callback?code=4/0AbCdEfGhIjKl&state=x".into(), "0AbCdEfGhIjKl"),
+        ("body=%7B%22password%22%3A%22hunter2xyz%22%7D".into(), "hunter2xyz"),
+        ("login?user=bob&password%3Dhunter2xyz".into(), "hunter2xyz"),
+        (r#"{\"password\": \"hunter2xyz\"}"#.into(), "hunter2xyz"),
+        (r#"{"password": "correct horse battery"}"#.into(), "correct horse battery"),
+        ("line MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj".into(), "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj"),
+        ("paid with 4111 1111 1111 1111 today".into(), "4111 1111 1111 1111"),
+        ("card=5500000000000004".into(), "5500000000000004"),
+        ("<password>hunter2xyz</password>".into(), "hunter2xyz"),
+        ("signing_key_v2=8fK2pQz7Lm1Xv9Rt4Yb6".into(), "8fK2pQz7Lm1Xv9Rt4Yb6"),
+        ("stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc".into(), "4eC39HqLyjWDarjtT1zdp7dc"),
+        ("https://abcdef0123456789abcdef@o123.ingest.sentry.io/42".into(), "abcdef0123456789abcdef"),
+        ("\"private_key\": \"-----BEGIN PRIVATE KEY-----\\nMIIEvQ\\n-----END PRIVATE KEY-----\\n\"".into(), "MIIEvQ\\n-----END"),
+        ("Service Secret=s3cr3tValue99 loaded".into(), "s3cr3tValue99"),
+    ];
+    for (text, secret) in &cases {
+        let out = r(text);
+        assert!(!leaks(&out, secret), "{text:?} -> {out:?}");
+        assert_eq!(r(&out), out, "idempotent: {text:?}");
+        let masked = mask_secrets(text);
+        assert!(!leaks(&masked, secret), "{text:?} -> {masked:?}");
+    }
+}
+
+#[test]
+fn kinds_are_named_and_structure_stays() {
+    assert_eq!(r("X-Api-Key: abc123xyz"), "X-Api-Key: [REDACTED:api_key]");
+    assert_eq!(
+        r("user:S3cret@tcp(db:3306)/app"),
+        "user:[REDACTED:password]@tcp(db:3306)/app"
+    );
+    assert_eq!(r("a@b.io"), "[REDACTED:email]");
+    assert_eq!(
+        mask_secrets("login failed password=hunter2 for bob"),
+        "login failed password=<*> for bob"
+    );
+}
+
+#[test]
+fn prose_and_ids_are_not_secrets() {
+    for text in [
+        "invalid token: expired",
+        "password: is required",
+        "tokens used: 512",
+        "trace 4bf92f3577b34da6a3ce929d0e0e4736 span 00f067aa0ba902b7",
+        "AbstractHttp2ConnectionHandlerBuilder started",
+        "at 1700000000000 took 4111ms",
+        "cache_key=users",
+        "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    ] {
+        assert!(
+            matches!(redact(text), Cow::Borrowed(_)),
+            "{text} -> {}",
+            r(text)
+        );
+    }
+}

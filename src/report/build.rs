@@ -7,7 +7,7 @@ use super::*;
 use crate::escalate::Evidence;
 use crate::escalate::{Escalation, Priority};
 use crate::fingerprint::Fingerprinter;
-use crate::redact::redact_json;
+use crate::redact::{redact_json, Inert};
 use crate::window::{BucketStats, ClosedWindow, FineWindow, Sample};
 
 /// Malformed input seen since the previous report.
@@ -22,11 +22,10 @@ impl Malformed {
         self.0.total += 1;
         *self.0.by_reason.entry(reason.to_owned()).or_default() += 1;
         if self.0.examples.len() < Self::EXAMPLES {
-            let detail = crate::redact::redact(&detail).into_owned();
             self.0.examples.push(MalformedExample {
-                location,
-                reason: reason.to_owned(),
-                detail,
+                location: inert(&location),
+                reason: inert(reason),
+                detail: inert(&detail),
             });
         }
     }
@@ -34,6 +33,12 @@ impl Malformed {
     pub fn take(&mut self) -> MalformedSummary {
         std::mem::take(&mut self.0)
     }
+}
+
+/// Log-derived text as the report holds it: neutralised and redacted here, the one point where
+/// the report is built, so every sink reads redacted text (and redacts again at its boundary).
+fn inert(text: &str) -> String {
+    Inert::new(text).into_string()
 }
 
 /// Each cluster's entries per bucket of the closed window (its fine ids summed).
@@ -168,10 +173,18 @@ fn cluster_report(
         count: g.stats.count(),
         severity,
         by_severity: by_severity(&g.stats),
-        service: first.service.clone(),
-        template,
-        modules: distinct(g.parts.iter().filter_map(|p| p.location.logger.clone())),
-        functions: distinct(g.parts.iter().filter_map(|p| function_name(&p.location))),
+        service: inert(&first.service),
+        template: inert(&template),
+        modules: distinct(
+            g.parts
+                .iter()
+                .filter_map(|p| p.location.logger.as_deref().map(inert)),
+        ),
+        functions: distinct(
+            g.parts
+                .iter()
+                .filter_map(|p| function_name(&p.location).map(|f| inert(&f))),
+        ),
         first_seen: g.stats.first_seen().unwrap_or_default(),
         last_seen: g.stats.last_seen().unwrap_or_default(),
         new: known == 0,
@@ -311,7 +324,7 @@ fn action(id: ClusterId, priority: Priority, title: &str, policy: ReportPolicy<'
     Action {
         priority,
         cluster: id,
-        title: crate::redact::redact(title).into_owned(),
+        title: inert(title),
         action: format!("{what}{issue}"),
     }
 }

@@ -76,7 +76,8 @@ fn summary(o: &mut String, r: &WindowReport) {
             q.windows
         );
     }
-    let _ = writeln!(o, "- **Services**: {}", or_none(r.services.clone()));
+    let services = r.services.iter().map(|s| md(s)).collect();
+    let _ = writeln!(o, "- **Services**: {}", or_none(services));
     let _ = writeln!(
         o,
         "- **Total entries**: {} ({})",
@@ -144,7 +145,7 @@ fn malformed(o: &mut String, r: &WindowReport) {
             o,
             "| {} | {} | {} |",
             code_span(&e.location),
-            e.reason,
+            md(&e.reason),
             code_span(&shorten(&e.detail, 160))
         );
     }
@@ -196,8 +197,14 @@ pub fn code_span(text: &str) -> String {
     format!("{ticks}{pad}{text}{pad}{ticks}")
 }
 
+/// Log-derived text shown outside code (a table cell, a list of services): inert markdown,
+/// on one line, `|` escaped, so it renders as typed and pings, links and formats nothing.
+fn md(text: &str) -> String {
+    crate::redact::Inert::new(text).markdown()
+}
+
 fn table_cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+    md(text)
 }
 
 fn longest_run(text: &str, c: char) -> usize {

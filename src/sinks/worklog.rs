@@ -1,9 +1,12 @@
 //! Writes one worklog per closed window: `<window-end>.md` for people and `<window-end>.json`
 //! (schema `log-gardener/window-report/v1`) for machines, each written atomically so a reader
-//! never sees half a file.
+//! never sees half a file. Both go out as the redactor's output types (`Inert`, `InertJson`):
+//! the report was redacted when built, and nothing written here can skip that.
 
 use std::path::{Path, PathBuf};
 
+use crate::atomic_file::write;
+use crate::redact::{Inert, InertJson};
 use crate::report::{GithubSummary, WindowReport};
 
 /// A worklog that could not be written. Nothing else is lost: the report can be written again.
@@ -66,11 +69,11 @@ impl WorklogSink for DirWorklog {
         let stem = stem(report.window.end);
         let md = self.dir.join(format!("{stem}.md"));
         let json = self.dir.join(format!("{stem}.json"));
-        let mut body = serde_json::to_string_pretty(report).unwrap_or_default();
+        let mut body = InertJson::new(report).to_pretty();
         body.push('\n');
-        crate::atomic_file::write(&json, body.as_bytes()).map_err(io(&json))?;
-        crate::atomic_file::write(&md, super::markdown::render(report).as_bytes())
-            .map_err(io(&md))?;
+        write(&json, body.as_bytes()).map_err(io(&json))?;
+        let page = Inert::rendered(&super::markdown::render(report));
+        write(&md, page.as_str().as_bytes()).map_err(io(&md))?;
         Ok(vec![md, json])
     }
 }

@@ -5,6 +5,7 @@
 //! tests know what the clusters must be. Deterministic for a seed.
 
 pub mod incidents;
+pub mod secrets;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};

@@ -52,7 +52,8 @@ impl MalformedEntry<'_> {
         if let Some(m) = installed() {
             m.entry_malformed(self.reason);
         }
-        tracing::warn!(origin = %self.origin, reason = self.reason, detail = self.detail, "skipping input that is not a LogEntry");
+        let detail = crate::redact::Inert::new(self.detail).cut(500);
+        tracing::warn!(origin = %self.origin, reason = self.reason, %detail, "skipping input that is not a LogEntry");
     }
 }
 
@@ -113,7 +114,8 @@ impl NewCluster<'_> {
         if let Some(m) = installed() {
             m.cluster_new();
         }
-        tracing::debug!(cluster = %self.id, service = self.service, severity = %self.severity, "new cluster");
+        let service = crate::redact::Inert::new(self.service);
+        tracing::debug!(cluster = %self.id, %service, severity = %self.severity, "new cluster");
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::payload::{alertmanager_body, webhook_text, Links};
 use super::{AlertPost, AlertSink, DeliveryError};
+use crate::redact::InertJson;
 
 /// Longest one HTTP request may take (the delivery task also bounds each attempt).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
@@ -13,13 +14,14 @@ fn client() -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build()
 }
 
-/// Sends `body` as JSON and sorts the answer into retryable and permanent failures.
+/// Sends `body` (inert: the only way alert text leaves) as JSON and sorts the answer into retryable and permanent failures.
 async fn post_json(
     client: &reqwest::Client,
     url: &str,
-    body: &serde_json::Value,
+    body: &InertJson,
 ) -> Result<(), DeliveryError> {
-    let bytes = serde_json::to_vec(body).map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+    let bytes =
+        serde_json::to_vec(body.value()).map_err(|e| DeliveryError::Permanent(e.to_string()))?;
     let resp = client
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -88,7 +90,7 @@ impl AlertSink for Alertmanager {
         post_json(
             &self.client,
             &self.url,
-            &alertmanager_body(posts, &self.links),
+            &InertJson::new(&alertmanager_body(posts, &self.links)),
         )
         .await
     }
@@ -132,7 +134,7 @@ impl AlertSink for Webhook {
                 post_json(
                     &self.client,
                     &self.url,
-                    &serde_json::json!({ "text": text }),
+                    &InertJson::new(&serde_json::json!({ "text": text })),
                 )
                 .await?;
             }

@@ -68,7 +68,12 @@ pub fn key_phrase(template: &str) -> String {
         .map(|s| s.trim_matches(|c: char| !c.is_alphanumeric()))
         .max_by_key(|s| s.chars().filter(|c| c.is_alphabetic()).count())
         .unwrap_or("");
-    let words: Vec<&str> = best.split_whitespace().take(8).collect();
+    // Bounded: a 200 KB word must not become a search query or a link of that size.
+    let words: Vec<String> = best
+        .split_whitespace()
+        .take(8)
+        .map(|w| w.chars().take(40).collect())
+        .collect();
     words.join(" ")
 }
 

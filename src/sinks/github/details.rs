@@ -20,7 +20,7 @@ pub fn file_name(end: DateTime<Utc>) -> String {
 /// Writes `<window-end>.github.json` into `dir`; returns its path.
 pub fn write(dir: &Path, end: DateTime<Utc>, rep: &SyncReport) -> std::io::Result<PathBuf> {
     let path = dir.join(file_name(end));
-    let mut json = serde_json::to_string_pretty(rep).unwrap_or_default();
+    let mut json = crate::redact::InertJson::new(rep).to_pretty();
     json.push('\n');
     crate::atomic_file::write(&path, json.as_bytes())?;
     Ok(path)

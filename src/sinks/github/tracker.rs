@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::model::{RelatedIssue, RemoteIssue};
 use super::plan::{IssuePatch, NewIssue};
 use crate::config::GithubSettings;
+use crate::redact::{Inert, InertJson};
 
 /// Why a request failed, by what the caller does next.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -157,15 +158,16 @@ impl OctoTracker {
         })
     }
 
-    /// Sends a request; a 2xx (or 304) answer's status, headers and JSON body.
+    /// Sends a request (any body inert, the only way one leaves); a 2xx (or 304) answer's status, headers and JSON body.
     async fn send(
         &self,
         method: http::Method,
         uri: &str,
-        body: Option<&Value>,
+        body: Option<&InertJson>,
         headers: Option<HeaderMap>,
     ) -> Result<(u16, HeaderMap, Value), TrackerError> {
         let network = |e: octocrab::Error| TrackerError::Retryable(e.to_string());
+        let body = body.map(InertJson::value);
         let res = match method {
             http::Method::POST => self.crab._post(uri, body).await,
             http::Method::PATCH => self.crab._patch(uri, body).await,
@@ -187,7 +189,7 @@ impl OctoTracker {
         &self,
         method: http::Method,
         uri: &str,
-        body: &Value,
+        body: &InertJson,
     ) -> Result<Value, TrackerError> {
         self.send(method, uri, Some(body), None)
             .await
@@ -199,6 +201,25 @@ impl OctoTracker {
         serde_json::from_value(v)
             .map_err(|e| TrackerError::Retryable(format!("unexpected answer: {e}")))
     }
+}
+
+/// GitHub's limits: titles up to 256 characters, bodies up to 65,536. The renderer keeps well
+/// under them; these cuts are the last line, so a request is never refused for its size.
+const MAX_TITLE_CHARS: usize = 256;
+const MAX_BODY_CHARS: usize = 65_536;
+/// Search queries: the key phrase, at most this long.
+const MAX_PHRASE_CHARS: usize = 120;
+
+/// A new issue as it is sent: title on one line and cut, body cut, labels inert.
+fn limited(title: &str, body: Option<&str>, labels: &[String]) -> Value {
+    let mut v = serde_json::json!({
+        "title": Inert::rendered(title).line(MAX_TITLE_CHARS),
+        "labels": labels.iter().map(|l| Inert::new(l).line(50)).collect::<Vec<_>>(),
+    });
+    if let Some(b) = body {
+        v["body"] = Inert::rendered(b).cut(MAX_BODY_CHARS).into_string().into();
+    }
+    v
 }
 
 fn now_epoch() -> u64 {
@@ -375,7 +396,11 @@ impl IssueTracker for OctoTracker {
     }
 
     async fn create(&self, issue: &NewIssue) -> Result<RemoteIssue, TrackerError> {
-        let body = serde_json::to_value(issue).unwrap_or(Value::Null);
+        let body = InertJson::new(&limited(
+            issue.title.as_str(),
+            Some(&issue.body),
+            &issue.labels,
+        ));
         let uri = format!("{}/issues", self.repo_path);
         let (_, _, v) = self
             .send(http::Method::POST, &uri, Some(&body), None)
@@ -385,9 +410,19 @@ impl IssueTracker for OctoTracker {
 
     async fn update(&self, number: u64, patch: &IssuePatch) -> Result<RemoteIssue, TrackerError> {
         let mut body = serde_json::to_value(patch).unwrap_or(Value::Null);
+        if let Some(t) = &patch.title {
+            body["title"] = Inert::rendered(t)
+                .line(MAX_TITLE_CHARS)
+                .into_string()
+                .into();
+        }
+        if let Some(b) = &patch.body {
+            body["body"] = Inert::rendered(b).cut(MAX_BODY_CHARS).into_string().into();
+        }
         if patch.state == Some(super::model::IssueState::Open) {
             body["state_reason"] = "reopened".into();
         }
+        let body = InertJson::new(&body);
         let uri = format!("{}/issues/{number}", self.repo_path);
         let v = self.send_issue(http::Method::PATCH, &uri, &body).await?;
         Self::parse(v)
@@ -395,7 +430,9 @@ impl IssueTracker for OctoTracker {
 
     async fn comment(&self, number: u64, body: &str) -> Result<(), TrackerError> {
         let uri = format!("{}/issues/{number}/comments", self.repo_path);
-        let body = serde_json::json!({ "body": body });
+        let body = InertJson::new(&serde_json::json!({
+            "body": Inert::rendered(body).cut(MAX_BODY_CHARS)
+        }));
         self.send_issue(http::Method::POST, &uri, &body).await?;
         Ok(())
     }
@@ -406,7 +443,11 @@ impl IssueTracker for OctoTracker {
         exclude_label: &str,
         limit: usize,
     ) -> Result<Vec<RelatedIssue>, TrackerError> {
-        let phrase = phrase.replace('"', " ");
+        // The query leaves in a URL: redacted, one line, short (a 200 KB word must not go).
+        let phrase = Inert::new(phrase)
+            .line(MAX_PHRASE_CHARS)
+            .as_str()
+            .replace('"', " ");
         let q = format!(
             "\"{phrase}\" repo:{} is:issue -label:\"{exclude_label}\"",
             self.repo_query
@@ -429,6 +470,26 @@ impl IssueTracker for OctoTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_stay_within_github_limits_and_inert() {
+        let huge = format!("{} password=hunter2xyz @bob\u{202E}", "w".repeat(200_000));
+        let v = limited(&huge, Some(&huge), &[format!("service:{huge}")]);
+        let title = v["title"].as_str().unwrap();
+        let body = v["body"].as_str().unwrap();
+        assert!(title.chars().count() <= MAX_TITLE_CHARS);
+        assert!(body.chars().count() <= MAX_BODY_CHARS);
+        assert!(v["labels"][0].as_str().unwrap().chars().count() <= 50);
+        let small = limited(
+            "x password=hunter2xyz\u{202E}",
+            Some("token: q1w2e3r4t5"),
+            &[],
+        );
+        let text = small.to_string();
+        for leak in ["hunter2xyz", "q1w2e3r4t5", "\u{202E}"] {
+            assert!(!text.contains(leak), "{leak} in {text}");
+        }
+    }
 
     #[test]
     fn next_link_reads_github_link_headers() {

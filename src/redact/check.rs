@@ -1,0 +1,226 @@
+//! What a rule's regex cannot say: that a value is random enough (entropy), passes Luhn, is not
+//! prose after a colon, or is already a placeholder (so redaction is idempotent).
+
+use std::ops::Range;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Check {
+    /// Every match is a secret.
+    None,
+    /// Unless it is only placeholders (`[REDACTED:…]`, `<*>`) already.
+    NotPlaceholder,
+    /// A cookie header: a quoted value keeps its quotes.
+    Quoted,
+    /// `token: connection reset` is prose, `token: a8Fk2` is not: after a spaced separator a
+    /// lone lowercase word followed by more words, or a status word, is no value.
+    NotProse,
+    /// A value after a key-like word: at least 16 characters of two classes, this many bits of
+    /// entropy per character.
+    Entropy(f64),
+    /// A bare token: random-looking by length-scaled entropy, of at least two classes.
+    Random,
+    /// A card number: Luhn-valid with a brand's prefix and length.
+    Luhn,
+}
+
+impl Check {
+    /// The range of `text` to replace for a candidate secret at `v` after `key`, if it is one.
+    pub fn accept(
+        self,
+        text: &str,
+        v: Range<usize>,
+        key: Option<Range<usize>>,
+    ) -> Option<Range<usize>> {
+        let value = &text[v.clone()];
+        if is_placeholder(value) {
+            return None;
+        }
+        let ok = match self {
+            Check::None | Check::NotPlaceholder => true,
+            Check::Quoted => {
+                let q = value.trim_start_matches('\\').chars().next();
+                if matches!(q, Some('"' | '\'')) {
+                    let inner = trim_quotes(value);
+                    let start =
+                        v.start + (value.len() - value.trim_start_matches(['\\', '"', '\'']).len());
+                    let r = start..start + inner.len();
+                    return (!inner.is_empty() && !is_placeholder(inner)).then_some(r);
+                }
+                true
+            }
+            Check::NotProse => !prose(text, &v, key),
+            Check::Entropy(min) => {
+                value.len() >= 16 && classes(value) >= 2 && entropy(value) >= min
+            }
+            Check::Random => random(value) || aws_secret_beside_id(text, value),
+            Check::Luhn => card(value),
+        };
+        ok.then_some(v)
+    }
+}
+
+fn trim_quotes(value: &str) -> &str {
+    let v = value.trim_start_matches('\\');
+    let v = v.strip_prefix(['"', '\'']).unwrap_or(v);
+    let v = v.strip_suffix(['"', '\'']).unwrap_or(v);
+    v.strip_suffix('\\').unwrap_or(v)
+}
+
+/// Only placeholders (and punctuation): what redaction or masking already wrote.
+pub fn is_placeholder(value: &str) -> bool {
+    let mut rest = value.replace("<*>", "");
+    while let Some(i) = rest.find("[REDACTED:") {
+        match rest[i..].find(']') {
+            Some(j) => rest.replace_range(i..i + j + 1, ""),
+            None => break,
+        }
+    }
+    rest.len() < value.len() && !rest.chars().any(char::is_alphanumeric)
+}
+
+/// Words that follow `password:` or `token =` in prose, never as the secret.
+const STATUS_WORDS: [&str; 24] = [
+    "expired",
+    "invalid",
+    "missing",
+    "required",
+    "empty",
+    "null",
+    "none",
+    "nil",
+    "true",
+    "false",
+    "undefined",
+    "unknown",
+    "not",
+    "is",
+    "was",
+    "ok",
+    "error",
+    "failed",
+    "revoked",
+    "rejected",
+    "denied",
+    "present",
+    "absent",
+    "unset",
+];
+
+fn prose(text: &str, v: &Range<usize>, key: Option<Range<usize>>) -> bool {
+    let value = &text[v.clone()];
+    if STATUS_WORDS.iter().any(|w| value.eq_ignore_ascii_case(w)) {
+        return true;
+    }
+    let sep = key.clone().map_or("", |k| &text[k.end..v.start]);
+    let spaced = sep.ends_with(char::is_whitespace);
+    let key_plain = key.is_some_and(|k| text[k].bytes().all(|b| b.is_ascii_alphabetic()));
+    let word = value.bytes().all(|b| b.is_ascii_lowercase());
+    let more = text[v.end..]
+        .strip_prefix(' ')
+        .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_alphabetic()));
+    spaced && key_plain && word && more
+}
+
+/// How many of upper, lower, digit (and symbol) appear.
+fn classes(s: &str) -> usize {
+    let b = s.as_bytes();
+    [
+        b.iter().any(u8::is_ascii_uppercase),
+        b.iter().any(u8::is_ascii_lowercase),
+        b.iter().any(u8::is_ascii_digit),
+    ]
+    .into_iter()
+    .filter(|x| *x)
+    .count()
+}
+
+/// Shannon entropy in bits per byte.
+pub fn entropy(s: &str) -> f64 {
+    let mut counts = [0u32; 256];
+    for b in s.bytes() {
+        counts[b as usize] += 1;
+    }
+    let n = s.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// A long bare token that reads as random: identifiers and hex ids have less entropy than a
+/// random base64 string of their length (hex is at most 4 bits, words repeat letters).
+fn random(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    if body.len() < 24 || classes(body) < 2 || body.starts_with('/') {
+        return false;
+    }
+    let threshold = (0.85 * (body.len() as f64).log2()).min(4.5);
+    entropy(body) >= threshold
+}
+
+/// A bare 40-character AWS secret access key in the same text as an access key id: random
+/// enough by construction, so the mixed classes are proof enough there.
+fn aws_secret_beside_id(text: &str, value: &str) -> bool {
+    value.len() == 40 && classes(value) >= 2 && ["AKIA", "ASIA"].iter().any(|id| text.contains(id))
+}
+
+fn card(s: &str) -> bool {
+    let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
+    let n = digits.len();
+    let brand = match digits.first() {
+        Some(4) => matches!(n, 13 | 16 | 19),
+        Some(5) | Some(2) => n == 16,
+        Some(3) => matches!(n, 14 | 15 | 16),
+        Some(6) => matches!(n, 16 | 19),
+        _ => false,
+    };
+    if !brand {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| match (i % 2 == 1, d * 2) {
+            (true, dd) if dd > 9 => dd - 9,
+            (true, dd) => dd,
+            (false, _) => d,
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luhn_and_brands() {
+        assert!(card("4111 1111 1111 1111"));
+        assert!(card("5500-0000-0000-0004"));
+        assert!(card("378282246310005"));
+        assert!(!card("4111 1111 1111 1112"));
+        assert!(!card("1700000000000")); // an epoch in milliseconds
+    }
+
+    #[test]
+    fn random_tokens_but_not_identifiers_or_hex() {
+        assert!(random("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"));
+        assert!(random("q8Zr2LmX0vT5bN7cYp3KdW1s"));
+        assert!(!random("AbstractHttp2ConnectionHandlerBuilder"));
+        assert!(!random("4bf92f3577b34da6a3ce929d0e0e4736"));
+        assert!(!random("backend-7d9f8b6c4-x2x9z-abcdef"));
+    }
+
+    #[test]
+    fn placeholders() {
+        assert!(is_placeholder("[REDACTED:password]"));
+        assert!(is_placeholder("<*>"));
+        assert!(!is_placeholder("<*>hunter2"));
+        assert!(!is_placeholder("hunter2"));
+    }
+}

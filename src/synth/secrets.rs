@@ -1,0 +1,389 @@
+//! Planted secrets for the no-leak tests: every kind below × every place a LogEntry carries text
+//! × a constant value (the same secret in every entry of its cluster) and varying values. The
+//! values are random (deterministic for a seed) so no 8-character piece of one occurs in any
+//! honest output by chance; what the tests assert is that none leaves.
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde_json::{json, Value};
+
+use super::Rng;
+
+/// How a kind's random value is drawn.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    /// Letters and digits, at least one of each case and a digit.
+    Alnum(usize),
+    /// A password: alphanumerics and `!*^`.
+    Password(usize),
+    /// Two alphanumeric runs joined by a dot (SendGrid, a JWT's payload and signature).
+    Dotted(usize, usize),
+    /// Upper-case letters and digits.
+    Upper(usize),
+    /// Lower-case hex.
+    Hex(usize),
+    /// Base64 with `+` and `/`.
+    Base64(usize),
+    Digits(usize),
+    /// A Luhn-valid card number starting with this digit, in groups of four when spaced.
+    Card(u8, bool),
+    Email,
+}
+
+/// A secret kind: how it reads in a log (`@@` is the planted value) and the value's parts
+/// (`prefix` is part of the secret itself, as vendor prefixes are).
+struct Kind {
+    name: &'static str,
+    text: &'static str,
+    prefix: &'static str,
+    shape: Shape,
+}
+
+const fn k(name: &'static str, text: &'static str, prefix: &'static str, shape: Shape) -> Kind {
+    Kind {
+        name,
+        text,
+        prefix,
+        shape,
+    }
+}
+
+use Shape::*;
+
+const KINDS: [Kind; 50] = [
+    k("password", "password=@@", "", Password(14)),
+    k("password-spaced", "password = @@", "", Password(14)),
+    k("passphrase", "passphrase=@@", "", Password(14)),
+    k("pwd-colon", "db_pwd: @@", "", Password(14)),
+    k("token-colon", "token: @@", "", Alnum(20)),
+    k("api-key-colon", "api_key: @@", "", Alnum(24)),
+    k("x-api-key", "X-Api-Key: @@", "", Alnum(32)),
+    k(
+        "authorization-bearer",
+        "Authorization: Bearer @@",
+        "",
+        Alnum(32),
+    ),
+    k(
+        "authorization-basic",
+        "Authorization: Basic @@",
+        "",
+        Base64(24),
+    ),
+    k("bearer", "sent Bearer @@ upstream", "", Alnum(28)),
+    k("json-password", r#"{"password": "@@"}"#, "", Password(14)),
+    k(
+        "json-escaped",
+        r#"{\"client_secret\": \"@@\"}"#,
+        "",
+        Password(16),
+    ),
+    k(
+        "aws-secret-env",
+        "AWS_SECRET_ACCESS_KEY: @@",
+        "",
+        Base64(40),
+    ),
+    k("jwt-secret-env", "JWT_SECRET_KEY=@@", "", Alnum(32)),
+    k("aws-access-key", "@@", "AKIA", Upper(16)),
+    k("aws-bare-secret", "AKIAIOSFODNN7EXAMPLE @@", "", Base64(40)),
+    k("github-classic", "@@", "ghp_", Alnum(36)),
+    k("github-oauth", "@@", "gho_", Alnum(36)),
+    k("github-fine", "@@", "github_pat_11", Alnum(60)),
+    k("slack-bot", "@@", "xoxb-1234567890-", Alnum(24)),
+    k("slack-app", "@@", "xapp-1-A0123-", Alnum(30)),
+    k(
+        "slack-webhook",
+        "https://hooks.slack.com/services/@@",
+        "T0",
+        Alnum(30),
+    ),
+    k("stripe", "@@", "sk_live_", Alnum(24)),
+    k("sendgrid", "@@", "SG.", Dotted(22, 43)),
+    k("npm", "@@", "npm_", Alnum(36)),
+    k("google-api", "@@", "AIza", Alnum(35)),
+    k(
+        "gcp-private-key",
+        r#""private_key": "-----BEGIN PRIVATE KEY-----\n@@\n-----END PRIVATE KEY-----\n""#,
+        "",
+        Base64(64),
+    ),
+    k(
+        "pem-block",
+        "-----BEGIN RSA PRIVATE KEY-----\n@@\n-----END RSA PRIVATE KEY-----",
+        "",
+        Base64(64),
+    ),
+    k("pem-body-line", "@@", "MII", Base64(61)),
+    k("jwt", "@@", "eyJhbGciOiJIUzI1NiJ9.eyJ", Dotted(30, 43)),
+    k(
+        "dsn-postgres",
+        "postgres://app:@@@db.internal:5432/app",
+        "",
+        Alnum(14),
+    ),
+    k("dsn-mysql-go", "app:@@@tcp(db:3306)/app", "", Alnum(14)),
+    k("dsn-redis", "redis://:@@@cache:6379/0", "", Alnum(14)),
+    k("query-key", "GET /maps?key=@@&z=1", "", Alnum(32)),
+    k(
+        "oauth-code",
+        "GET /callback?code=@@&state=xyz",
+        "",
+        Alnum(24),
+    ),
+    k(
+        "sas-sig",
+        "GET /blob?sv=2021-08-06&sig=@@&se=2030",
+        "",
+        Alnum(44),
+    ),
+    k(
+        "azure-account-key",
+        "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=@@;EndpointSuffix=core",
+        "",
+        Base64(88),
+    ),
+    k("email", "@@", "", Email),
+    k("card-visa", "@@", "", Card(4, true)),
+    k("card-mastercard", "@@", "", Card(5, false)),
+    k(
+        "percent-encoded",
+        "body=%7B%22password%22%3A%22@@%22%7D",
+        "",
+        Alnum(14),
+    ),
+    k("cookie", "Cookie: session=@@; theme=dark", "", Alnum(24)),
+    k("session-id", "sessionid=@@", "", Alnum(20)),
+    k("key-like-entropy", "signing_key_v2=@@", "", Alnum(32)),
+    k("env-dump", "DB_PASSWORD=@@", "", Password(14)),
+    k("xml", "<password>@@</password>", "", Password(14)),
+    k(
+        "sentry-dsn",
+        "https://@@@o42.ingest.sentry.io/7",
+        "",
+        Hex(32),
+    ),
+    k("openai", "@@", "sk-proj-", Alnum(48)),
+    k("gitlab", "@@", "glpat-", Alnum(20)),
+    k("otp", "otp=@@", "", Digits(8)),
+];
+
+/// Every place of a LogEntry that carries text, and how a text goes there.
+const PLACES: [&str; 15] = [
+    "textPayload",
+    "jsonPayload.message",
+    "jsonPayload.nested",
+    "jsonPayload.stack_trace",
+    "labels",
+    "resource.labels.service_name",
+    "httpRequest.requestUrl",
+    "httpRequest.userAgent",
+    "httpRequest.referer",
+    "sourceLocation.file",
+    "sourceLocation.function",
+    "serviceContext.service",
+    "jsonPayload.logger",
+    "labels.python_logger",
+    "insertId",
+];
+
+/// The planted entries (in time order, within the hour from `start`) and every value planted.
+pub fn corpus(start: DateTime<Utc>, seed: u64) -> (Vec<Value>, Vec<String>) {
+    let mut rng = Rng::new(seed);
+    let (mut entries, mut values) = (Vec::new(), Vec::new());
+    for kind in &KINDS {
+        for place in PLACES {
+            let constant = value(kind, &mut rng);
+            values.push(constant.clone());
+            for i in 0..6 {
+                // Three entries share one value, three have their own.
+                let v = if i < 3 {
+                    constant.clone()
+                } else {
+                    let v = value(kind, &mut rng);
+                    values.push(v.clone());
+                    v
+                };
+                let text = kind.text.replace("@@", &v);
+                let at = start + TimeDelta::milliseconds(rng.below(3_500_000) as i64);
+                entries.push(place_text(place, kind.name, &text, at, &mut rng));
+            }
+        }
+    }
+    entries.sort_by(|a, b| a["timestamp"].as_str().cmp(&b["timestamp"].as_str()));
+    (entries, values)
+}
+
+/// How many kinds and places the corpus covers.
+pub fn coverage() -> (usize, usize) {
+    (KINDS.len(), PLACES.len())
+}
+
+fn value(kind: &Kind, rng: &mut Rng) -> String {
+    const LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
+    const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    const DIGITS: &[u8] = b"0123456789";
+    let mut pick = |set: &[u8], n: usize| -> String {
+        (0..n)
+            .map(|_| set[rng.below(set.len() as u64) as usize] as char)
+            .collect()
+    };
+    let alnum = [UPPER, LOWER, DIGITS].concat();
+    let body = match kind.shape {
+        // Classes guaranteed up front, so no value reads as a word.
+        Alnum(n) => format!(
+            "{}{}{}",
+            pick(UPPER, 1),
+            pick(DIGITS, 1),
+            pick(&alnum, n - 2)
+        ),
+        Password(n) => format!(
+            "{}{}{}{}",
+            pick(UPPER, 1),
+            pick(DIGITS, 1),
+            pick(b"!*^", 1),
+            pick(&alnum, n - 3)
+        ),
+        Dotted(a, b) => format!(
+            "{}{}{}.{}{}",
+            pick(UPPER, 1),
+            pick(DIGITS, 1),
+            pick(&alnum, a - 2),
+            pick(LOWER, 1),
+            pick(&alnum, b - 1)
+        ),
+        Upper(n) => pick(&[UPPER, DIGITS].concat(), n),
+        Hex(n) => pick(b"0123456789abcdef", n),
+        Base64(n) => format!(
+            "{}{}{}",
+            pick(UPPER, 1),
+            pick(LOWER, 1),
+            pick(&[&alnum[..], b"+/"].concat(), n - 2)
+        ),
+        Digits(n) => format!("{}{}", pick(b"123456789", 1), pick(DIGITS, n - 1)),
+        Card(first, spaced) => card(first, &pick(DIGITS, 14), spaced),
+        Email => format!(
+            "{}.{}@{}.io",
+            pick(LOWER, 6),
+            pick(DIGITS, 4),
+            pick(LOWER, 8)
+        ),
+    };
+    format!("{}{body}", kind.prefix)
+}
+
+/// A 16-digit Luhn-valid number: `first`, then `rest` (14 digits), then the check digit.
+fn card(first: u8, rest: &str, spaced: bool) -> String {
+    let digits: Vec<u32> = std::iter::once(u32::from(first))
+        .chain(rest.chars().filter_map(|c| c.to_digit(10)))
+        .collect();
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| match (i % 2 == 0, d * 2) {
+            (true, dd) if dd > 9 => dd - 9,
+            (true, dd) => dd,
+            (false, _) => d,
+        })
+        .sum();
+    let all: String = digits
+        .iter()
+        .chain(std::iter::once(&((10 - sum % 10) % 10)))
+        .map(|d| char::from_digit(*d, 10).unwrap_or('0'))
+        .collect();
+    if !spaced {
+        return all;
+    }
+    let groups: Vec<&str> = (0..4).map(|g| &all[g * 4..g * 4 + 4]).collect();
+    groups.join(" ")
+}
+
+/// An ERROR entry of a Cloud Run service with `text` at `place`.
+fn place_text(place: &str, kind: &str, text: &str, at: DateTime<Utc>, rng: &mut Rng) -> Value {
+    let ts = at.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let mut e = json!({
+        "insertId": rng.hex(16),
+        "resource": {"type": "cloud_run_revision", "labels": {"project_id": "acme-staging",
+            "service_name": "billing", "revision_name": "billing-00007-abc", "location": "us-central1"}},
+        "timestamp": ts,
+        "severity": "ERROR",
+        "logName": "projects/acme-staging/logs/run.googleapis.com%2Fstderr",
+        "receiveTimestamp": ts,
+    });
+    let message = format!("upload failed ({kind}) at step {}", rng.below(50));
+    let with = format!("upload failed ({kind}): {text} (attempt {})", rng.below(50));
+    match place {
+        "textPayload" => e["textPayload"] = json!(with),
+        "jsonPayload.message" => e["jsonPayload"] = json!({"message": with}),
+        "jsonPayload.nested" => {
+            e["jsonPayload"] =
+                json!({"message": message, "request": {"headers": {"note": text}, "body": [text]}});
+        }
+        "jsonPayload.stack_trace" => {
+            e["jsonPayload"] = json!({"message": message, "stack_trace": format!(
+                "Traceback (most recent call last):\n  File \"/app/upload.py\", line 12, in put\n    raise UploadError(msg)\nUploadError: {text}"
+            )});
+        }
+        "labels" => {
+            e["labels"] = json!({"note": text});
+            e["textPayload"] = json!(message);
+        }
+        "resource.labels.service_name" => {
+            e["resource"]["labels"]["service_name"] = json!(text);
+            e["textPayload"] = json!(message);
+        }
+        "httpRequest.requestUrl" | "httpRequest.userAgent" | "httpRequest.referer" => {
+            let field = place.trim_start_matches("httpRequest.");
+            let mut req = json!({"requestMethod": "GET", "requestUrl": "https://api.acme.io/v1/upload",
+                "status": 500, "userAgent": "curl/8.5.0", "referer": "https://app.acme.io/"});
+            req[field] = json!(if field == "requestUrl" {
+                format!("https://api.acme.io/v1/upload?{text}")
+            } else {
+                text.to_owned()
+            });
+            e["httpRequest"] = req;
+        }
+        "sourceLocation.file" | "sourceLocation.function" => {
+            let field = place.trim_start_matches("sourceLocation.");
+            let mut loc = json!({"file": "upload.py", "line": "12", "function": "put"});
+            loc[field] = json!(text);
+            e["sourceLocation"] = loc;
+            e["textPayload"] = json!(message);
+        }
+        "serviceContext.service" => {
+            if let Some(labels) = e["resource"]["labels"].as_object_mut() {
+                labels.remove("service_name");
+            }
+            e["jsonPayload"] = json!({"message": message, "serviceContext": {"service": text}});
+        }
+        "jsonPayload.logger" => e["jsonPayload"] = json!({"message": message, "logger": text}),
+        "labels.python_logger" => {
+            e["labels"] = json!({"python_logger": text});
+            e["textPayload"] = json!(message);
+        }
+        _ => {
+            e["insertId"] = json!(text);
+            e["textPayload"] = json!(message);
+        }
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_at_every_place_constant_and_varying() {
+        let (entries, values) = corpus("2025-09-15T19:00:00Z".parse().unwrap(), 7);
+        let (kinds, places) = coverage();
+        assert!(kinds >= 40);
+        assert_eq!(entries.len(), kinds * places * 6);
+        assert_eq!(values.len(), kinds * places * 4);
+        for (e, v) in entries.iter().zip(&values).take(3) {
+            let text = e.to_string();
+            assert!(text.contains("ERROR") && v.len() >= 8, "{text}");
+        }
+        assert!(card(4, "11111111111111", true).starts_with("4111 1111 1111 111"));
+    }
+}
