@@ -152,9 +152,9 @@ pub async fn run(
             out,
             progress,
         } => {
+            let source = FileSource::new(input).with_max_entry_bytes(settings.max_entry_bytes);
             let wiring = Wiring::new(settings, DirWorklog::new(out), clock);
             let wiring = wiring.with_github(github_token)?;
-            let source = FileSource::new(input);
             let bar = progress_bar(progress, source.size());
             let shown = bar.clone();
             let source = source.with_progress(Arc::new(move |done| shown.set_position(done)));

@@ -7,6 +7,8 @@
 //! `replay`; nothing to settle) and [`pubsub::PubSubSource`] (unbounded: the subscription, for
 //! `run`; each message must be acked or nacked, and the driver decides when).
 
+mod decode;
+pub mod export;
 pub mod file;
 pub mod pubsub;
 
