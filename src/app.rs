@@ -95,6 +95,12 @@ impl Summary {
                 self.written.len(), d.stats.acked
             )
         }];
+        if c.field_warnings > 0 {
+            out.push(format!(
+                "  {} entries had an unusable optional field (read as DEFAULT severity or as text; see `field_warnings` in the worklog)",
+                c.field_warnings
+            ));
+        }
         if d.windows > self.windows.len() as u64 {
             out.push(format!(
                 "  … {} earlier windows",

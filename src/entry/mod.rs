@@ -136,6 +136,39 @@ pub struct CodeLocation {
     pub line: Option<String>,
 }
 
+/// Optional fields of an entry that were unusable and read leniently (counted, never a
+/// reason to drop the entry). A set of [`FieldWarnings::ALL`] bits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FieldWarnings(u8);
+
+impl FieldWarnings {
+    /// `severity` neither a name nor a non-negative integer (`1.5`, `true`, `{}`, `"loud"`):
+    /// read as DEFAULT.
+    pub const SEVERITY: FieldWarnings = FieldWarnings(1);
+    /// `textPayload` not a string: a number or boolean read as its text, else absent.
+    pub const TEXT_PAYLOAD: FieldWarnings = FieldWarnings(2);
+    pub const ALL: [(FieldWarnings, &'static str); 2] = [
+        (FieldWarnings::SEVERITY, "unknown_severity"),
+        (FieldWarnings::TEXT_PAYLOAD, "text_payload_not_string"),
+    ];
+
+    pub fn add(&mut self, w: FieldWarnings) {
+        self.0 |= w.0;
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The reasons to count them under.
+    pub fn reasons(self) -> impl Iterator<Item = &'static str> {
+        FieldWarnings::ALL
+            .into_iter()
+            .filter(move |(w, _)| self.0 & w.0 != 0)
+            .map(|(_, r)| r)
+    }
+}
+
 /// What the pipeline needs from one entry, extracted once at the edge.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
@@ -157,6 +190,8 @@ pub struct Record {
     pub instance: Option<String>,
     /// The entry as it arrived (one line of JSON), kept to quote a real sample.
     pub raw: String,
+    /// Fields read leniently.
+    pub warnings: FieldWarnings,
 }
 
 /// Where a record's message came from, which decides how it is fingerprinted.
