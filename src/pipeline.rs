@@ -568,15 +568,17 @@ mod tests {
                 "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}})
         };
         let mut out = Vec::new();
-        p.ingest(&raw(&e("1970-01-01T00:00:01Z", "old"), 1), &mut out);
+        p.ingest(&raw(&e("2024-09-15T19:10:00Z", "old"), 1), &mut out);
         p.ingest(&raw(&e("2025-09-15T19:10:00Z", "a"), 2), &mut out);
         p.ingest(&raw(&e("2025-09-15T21:10:00Z", "b"), 3), &mut out);
+        // A clock at zero is no event time: counted as a bad timestamp, no window in 1970.
+        p.ingest(&raw(&e("1970-01-01T00:00:01Z", "zero"), 4), &mut out);
         let reports = p.finish(&mut out);
         let ends: Vec<String> = reports.iter().map(|r| r.window.end.to_rfc3339()).collect();
         assert_eq!(
             ends,
             [
-                "1970-01-01T01:00:00+00:00",
+                "2024-09-15T20:00:00+00:00",
                 "2025-09-15T20:00:00+00:00",
                 "2025-09-15T22:00:00+00:00"
             ]
@@ -588,15 +590,17 @@ mod tests {
             (gap.windows, gap.from.to_rfc3339()),
             (1, "2025-09-15T20:00:00+00:00".into())
         );
-        assert!(
-            reports[1]
-                .silent_before
-                .expect("55 years of nothing")
-                .windows
-                > 400_000
-        );
+        assert!(reports[1].silent_before.expect("a year of nothing").windows > 8_000);
         // The quiet hour is no window of the cluster: its baseline is its one earlier window.
         assert_eq!(reports[2].clusters[0].baseline, Some(1.0));
+        let m = &reports[0].malformed;
+        assert_eq!(
+            (
+                m.by_reason["bad_timestamp"],
+                m.examples[0].location.as_str()
+            ),
+            (1, "t:4")
+        );
     }
 
     #[test]

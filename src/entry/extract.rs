@@ -111,6 +111,14 @@ pub fn to_record(entry: LogEntry<'_>, raw: &str) -> Result<Record, EntryError> {
     let timestamp = time::parse_rfc3339(when.as_str()).ok_or_else(|| EntryError::BadTimestamp {
         value: when.as_str().chars().take(64).collect(),
     })?;
+    let received = entry
+        .timestamp
+        .as_ref()
+        .and(entry.receive_timestamp.as_ref())
+        .and_then(|r| time::parse_rfc3339(r.as_str()));
+    if let Some(why) = time::implausible(timestamp, received) {
+        return Err(EntryError::ImplausibleTime { why });
+    }
     let (message, meta) = message(&entry)?;
     let mut warnings = FieldWarnings::default();
     if !entry.severity.1 {

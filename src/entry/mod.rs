@@ -229,6 +229,10 @@ pub enum EntryError {
     /// The event time is not RFC 3339 (the value, cut to 64 characters).
     #[error("timestamp {value:?} is not RFC 3339")]
     BadTimestamp { value: String },
+    /// The event time cannot be right (see `time::implausible`): counted as `bad_timestamp`
+    /// rather than opening windows decades away.
+    #[error("implausible timestamp: {why}")]
+    ImplausibleTime { why: String },
     /// Longer than the limit; refused before parsing.
     #[error("entry is {len} bytes, over the {max}-byte limit")]
     TooLarge { len: usize, max: usize },
@@ -242,7 +246,7 @@ impl EntryError {
             EntryError::NotLogEntry { .. } => "not_log_entry",
             EntryError::NoTime => "no_time",
             EntryError::NoPayload => "no_payload",
-            EntryError::BadTimestamp { .. } => "bad_timestamp",
+            EntryError::BadTimestamp { .. } | EntryError::ImplausibleTime { .. } => "bad_timestamp",
             EntryError::TooLarge { .. } => "too_large",
         }
     }
