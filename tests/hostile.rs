@@ -287,3 +287,49 @@ fn nothing_readable_exits_3_with_one_hint() {
         );
     }
 }
+
+#[test]
+fn ctrl_c_while_piping_reports_what_was_read_and_exits_130() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_log-gardener"))
+        .env_remove("RUST_LOG")
+        .args(["replay", "-", "--out"])
+        .arg(&out)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Entries arrive, then the pipe stays open (gcloud still paging) when Ctrl-C comes.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(lines(&entries(0, 600)).as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let started = Instant::now();
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no exit after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert_eq!(
+        reported(&out),
+        (600, 0),
+        "what was read is written: {stderr}"
+    );
+}

@@ -5,9 +5,11 @@
 //! input; a piece that is not an entry is still passed on, so the pipeline reports it with its
 //! line.
 
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -79,10 +81,11 @@ impl FileSource {
 
     /// Streams the input and sends it in batches until the end or until `stop` is set
     /// (checked before every piece, so Ctrl-C stops within one entry's read). Runs on a
-    /// blocking thread.
+    /// blocking thread. Reading stdin, the batch so far is sent before every read that may
+    /// block, so what was piped in is counted even while the writer pauses.
     fn read_all(
         &self,
-        out: &mpsc::Sender<Batch>,
+        out: mpsc::Sender<Batch>,
         stop: &AtomicBool,
     ) -> Result<SourceStats, SourceError> {
         let path = self.display();
@@ -90,7 +93,13 @@ impl FileSource {
             path: path.to_string(),
             detail: e.to_string(),
         };
-        let bytes = Arc::new(AtomicU64::new(0));
+        let pending = Rc::new(Pending {
+            batch: RefCell::new(Vec::with_capacity(BATCH)),
+            out,
+            delivered: Cell::new(0),
+            bytes: Arc::new(AtomicU64::new(0)),
+            progress: self.progress.clone(),
+        });
         let raw: Box<dyn Read> = if self.is_stdin() {
             Box::new(std::io::stdin().lock())
         } else {
@@ -98,15 +107,15 @@ impl FileSource {
         };
         let counted = Counted {
             inner: raw,
-            bytes: bytes.clone(),
+            pending: pending.clone(),
+            flush_first: self.is_stdin(),
         };
         let (_, text) = super::decode::utf8_reader(counted).map_err(err)?;
         let mut reader = ExportReader::new(text, self.max_entry_bytes);
-        let mut stats = SourceStats::default();
-        let mut batch = Vec::with_capacity(BATCH);
+        let mut interrupted = false;
         let result = loop {
             if stop.load(Ordering::Acquire) {
-                stats.interrupted = true;
+                interrupted = true;
                 break Ok(());
             }
             let item = match reader.next_item() {
@@ -114,49 +123,58 @@ impl FileSource {
                 Ok(None) => break Ok(()),
                 Err(e) => break Err(e),
             };
-            batch.push(Delivery::unsettled(to_input(item, &path)));
-            if batch.len() == BATCH && !self.send(out, &mut batch, &mut stats, &bytes) {
-                return Ok(stats);
+            let full = {
+                let mut batch = pending.batch.borrow_mut();
+                batch.push(Delivery::unsettled(to_input(item, &path)));
+                batch.len() == BATCH
+            };
+            if full && !pending.flush() {
+                break Ok(());
             }
         };
-        stats.bytes = bytes.load(Ordering::Relaxed);
+        if !interrupted {
+            // What was read before a failure is still reported.
+            pending.flush();
+        }
+        let stats = SourceStats {
+            delivered: pending.delivered.get(),
+            bytes: pending.bytes.load(Ordering::Relaxed),
+            interrupted,
+        };
         match result {
-            Ok(()) if stats.interrupted => Ok(stats),
-            Ok(()) => {
-                self.send(out, &mut batch, &mut stats, &bytes);
-                Ok(stats)
-            }
-            Err(ReadError::Io(e)) => {
-                // What was read before the failure is still reported.
-                self.send(out, &mut batch, &mut stats, &bytes);
-                Err(err(e))
-            }
+            Ok(()) => Ok(stats),
+            Err(ReadError::Io(e)) => Err(err(e)),
             Err(e @ ReadError::Unrecognised { .. }) => Err(SourceError::Unrecognised {
                 path: path.to_string(),
                 hint: format!("nothing readable as Cloud Logging entries: {e}; {EXPORT_HINT}"),
             }),
         }
     }
+}
 
-    /// Sends `batch` (if not empty); `false` once the driver has gone.
-    fn send(
-        &self,
-        out: &mpsc::Sender<Batch>,
-        batch: &mut Batch,
-        stats: &mut SourceStats,
-        bytes: &AtomicU64,
-    ) -> bool {
-        if batch.is_empty() {
+/// The batch being filled on the reader thread, and where it goes.
+struct Pending {
+    batch: RefCell<Batch>,
+    out: mpsc::Sender<Batch>,
+    delivered: Cell<u64>,
+    bytes: Arc<AtomicU64>,
+    progress: Option<Progress>,
+}
+
+impl Pending {
+    /// Sends the batch (if not empty); `false` once the receiver has gone.
+    fn flush(&self) -> bool {
+        let full = std::mem::replace(&mut *self.batch.borrow_mut(), Vec::with_capacity(BATCH));
+        if full.is_empty() {
             return true;
         }
-        let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
         let n = full.len() as u64;
-        if out.blocking_send(full).is_err() {
+        if self.out.blocking_send(full).is_err() {
             return false;
         }
-        stats.delivered += n;
+        self.delivered.set(self.delivered.get() + n);
         if let Some(p) = &self.progress {
-            p(bytes.load(Ordering::Relaxed));
+            p(self.bytes.load(Ordering::Relaxed));
         }
         true
     }
@@ -186,16 +204,21 @@ fn to_input(item: Item, path: &Arc<str>) -> Input {
     }
 }
 
-/// Counts the bytes read from the input (the progress bar, the summary).
+/// Counts the bytes read from the input (the progress bar, the summary), and for a pipe
+/// hands on the batch so far before each read, which may block.
 struct Counted<R> {
     inner: R,
-    bytes: Arc<AtomicU64>,
+    pending: Rc<Pending>,
+    flush_first: bool,
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.flush_first {
+            self.pending.flush();
+        }
         let n = self.inner.read(buf)?;
-        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        self.pending.bytes.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -214,21 +237,40 @@ impl Source for FileSource {
     ) -> Result<SourceStats, SourceError> {
         let stop = Arc::new(AtomicBool::new(false));
         let reader_stop = stop.clone();
-        let reader = tokio::task::spawn_blocking(move || self.read_all(&out, &reader_stop));
+        // The reader thread may sit in a read of stdin that only the writer can end, still
+        // holding its sender: batches go through this hand-off, so at shutdown `out` is
+        // dropped here whatever the thread does. Two batches keep it just ahead.
+        let (tx, mut rx) = mpsc::channel::<Batch>(2);
+        let reader = tokio::task::spawn_blocking(move || self.read_all(tx, &reader_stop));
         tokio::pin!(shutdown);
         tokio::pin!(reader);
-        let joined = tokio::select! {
-            joined = &mut reader => joined,
-            () = &mut shutdown => {
-                stop.store(true, Ordering::Release);
-                // A blocked read of stdin never returns by itself: do not wait for it.
-                let mut stats = SourceStats { interrupted: true, ..SourceStats::default() };
-                if let Ok(Ok(Ok(s))) = tokio::time::timeout(std::time::Duration::from_millis(200), reader).await {
-                    stats = SourceStats { interrupted: true, ..s };
+        loop {
+            tokio::select! {
+                batch = rx.recv() => match batch {
+                    Some(b) => {
+                        if out.send(b).await.is_err() {
+                            stop.store(true, Ordering::Release);
+                        }
+                    }
+                    None => break,
+                },
+                () = &mut shutdown => {
+                    stop.store(true, Ordering::Release);
+                    // What was read before Ctrl-C is still counted.
+                    while let Ok(b) = rx.try_recv() {
+                        let _ = out.send(b).await;
+                    }
+                    drop(out);
+                    // A blocked read of stdin never returns by itself: do not wait for it.
+                    let mut stats = SourceStats { interrupted: true, ..SourceStats::default() };
+                    if let Ok(Ok(Ok(s))) = tokio::time::timeout(std::time::Duration::from_millis(200), reader).await {
+                        stats = SourceStats { interrupted: true, ..s };
+                    }
+                    return Ok(stats);
                 }
-                return Ok(stats);
             }
-        };
+        }
+        let joined = reader.await;
         joined.map_err(|e| SourceError::Read {
             path: "input".into(),
             detail: format!("reader failed: {e}"),
