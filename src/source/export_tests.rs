@@ -201,3 +201,66 @@ fn hostile_nesting_costs_no_stack_and_bounded_memory() {
     let got = read_with(objects.as_bytes(), 1000, 1 << 16).unwrap();
     assert_eq!(got, vec![(1, "!too_large".into()), (2, "{\"a\":1}".into())]);
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A LogEntry-like object whose strings hold the characters that trip a scanner.
+    fn object() -> impl Strategy<Value = serde_json::Value> {
+        let text = || proptest::string::string_regex(r#"[a-z\[\]{}",:\\\n é]{0,24}"#).unwrap();
+        (text(), text(), 0u32..1000).prop_map(|(a, b, n)| {
+            serde_json::json!({"textPayload": a, "labels": {"k": b, "entries": [n]}, "n": n})
+        })
+    }
+
+    /// The same objects written as an array, JSON Lines, or API pages, glued together.
+    fn layout(objs: &[serde_json::Value], shape: u8) -> String {
+        let (half, rest) = objs.split_at(objs.len() / 2);
+        let lines =
+            |v: &[serde_json::Value]| -> String { v.iter().map(|o| format!("{o}\n")).collect() };
+        let array = |v: &[serde_json::Value]| serde_json::to_string_pretty(v).unwrap();
+        match shape % 4 {
+            0 => array(objs),
+            1 => format!("{}\n{}", array(half), lines(rest)),
+            2 => format!(
+                "{}{}",
+                serde_json::json!({"entries": half, "nextPageToken": "p]"}),
+                serde_json::json!({"entries": rest})
+            ),
+            _ => format!("\u{feff}{}]\n,{}", array(half), array(rest)),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_entry_comes_back_in_every_layout(
+            objs in proptest::collection::vec(object(), 1..12),
+            shape in 0u8..4,
+            buf in 1usize..64,
+        ) {
+            let text = layout(&objs, shape);
+            let got = read_with(text.as_bytes(), 1 << 20, buf).unwrap();
+            let back: Vec<serde_json::Value> = got
+                .iter()
+                .map(|(_, t)| serde_json::from_str(t).unwrap())
+                .collect();
+            prop_assert_eq!(back, objs);
+        }
+
+        #[test]
+        fn any_bytes_end_without_panic_and_in_bounded_pieces(
+            bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+        ) {
+            let mut r = ExportReader::new(&bytes[..], 64);
+            let mut n = 0;
+            while let Ok(Some(item)) = r.next_item() {
+                if let Item::Entry { data, .. } = item {
+                    prop_assert!(data.len() <= 64);
+                }
+                n += 1;
+                prop_assert!(n <= bytes.len() + 1);
+            }
+        }
+    }
+}
