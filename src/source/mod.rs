@@ -10,6 +10,7 @@
 mod decode;
 pub mod export;
 pub mod file;
+mod scan;
 pub mod pubsub;
 
 #[cfg(any(test, feature = "test-util"))]
