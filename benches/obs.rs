@@ -19,7 +19,7 @@ use log_gardener::escalate::Priority;
 use log_gardener::fingerprint::ClusterId;
 use log_gardener::pipeline::{Outcome, Pipeline};
 use log_gardener::sinks::alert::{self, AlertEvent, AlertHandle, AlertKind, Policy};
-use log_gardener::source::file::split;
+use log_gardener::source::export::{items, Item};
 use log_gardener::source::{Origin, RawEntry};
 use log_gardener::synth;
 use log_gardener::telemetry::metrics::{self, Metrics};
@@ -59,12 +59,15 @@ fn replay(
             }
         }
     };
-    for piece in split(data) {
+    for item in items(data, settings.max_entry_bytes) {
+        let Item::Entry { data, line } = item else {
+            continue;
+        };
         let raw = RawEntry {
-            data: data.slice(piece.start..piece.end),
+            data: data.into(),
             origin: Origin::File {
                 path: path.clone(),
-                line: piece.line,
+                line,
             },
         };
         p.ingest(&raw, &mut outcomes);
@@ -117,7 +120,7 @@ fn alert_stage(rt: &tokio::runtime::Runtime, ids: &[ClusterId]) -> AlertHandle {
 fn bench(c: &mut Criterion) {
     let settings = Arc::new(Settings::load(None).expect("built-in settings"));
     let data = input();
-    let entries = split(&data).count() as u64;
+    let entries = items(&data, settings.max_entry_bytes).count() as u64;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

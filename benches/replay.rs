@@ -1,5 +1,5 @@
 //! End-to-end replay throughput on one core: generated ~600-byte LogEntry JSON lines through
-//! split → parse → stitch → fingerprint → window count → window close, measured beside
+//! export reader → parse → stitch → fingerprint → window count → window close, measured beside
 //! `serde_json` parsing the same bytes into a `Value` and nothing else.
 
 use std::hint::black_box;
@@ -9,7 +9,7 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use log_gardener::config::Settings;
 use log_gardener::pipeline::Pipeline;
-use log_gardener::source::file::split;
+use log_gardener::source::export::{ExportReader, Item};
 use log_gardener::source::{Origin, RawEntry};
 use log_gardener::synth;
 
@@ -30,15 +30,18 @@ fn replay(settings: &Arc<Settings>, data: &Bytes) -> u64 {
     let mut p = Pipeline::for_replay(settings.clone());
     let mut events = Vec::new();
     let path: Arc<str> = "bench".into();
-    for piece in split(data) {
-        let raw = RawEntry {
-            data: data.slice(piece.start..piece.end),
-            origin: Origin::File {
-                path: path.clone(),
-                line: piece.line,
-            },
-        };
-        p.ingest(&raw, &mut events);
+    let mut reader = ExportReader::new(&data[..], settings.max_entry_bytes);
+    while let Ok(Some(item)) = reader.next_item() {
+        if let Item::Entry { data, line } = item {
+            let raw = RawEntry {
+                data: Bytes::from(data),
+                origin: Origin::File {
+                    path: path.clone(),
+                    line,
+                },
+            };
+            p.ingest(&raw, &mut events);
+        }
         events.clear();
     }
     p.finish(&mut events).len() as u64 + p.counts().counted

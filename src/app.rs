@@ -95,6 +95,12 @@ impl Summary {
                 self.written.len(), d.stats.acked
             )
         }];
+        if c.field_warnings > 0 {
+            out.push(format!(
+                "  {} entries had an unusable optional field (read as DEFAULT severity or as text; see `field_warnings` in the worklog)",
+                c.field_warnings
+            ));
+        }
         if d.windows > self.windows.len() as u64 {
             out.push(format!(
                 "  … {} earlier windows",
@@ -152,9 +158,9 @@ pub async fn run(
             out,
             progress,
         } => {
+            let source = FileSource::new(input).with_max_entry_bytes(settings.max_entry_bytes);
             let wiring = Wiring::new(settings, DirWorklog::new(out), clock);
             let wiring = wiring.with_github(github_token)?;
-            let source = FileSource::new(input);
             let bar = progress_bar(progress, source.size());
             let shown = bar.clone();
             let source = source.with_progress(Arc::new(move |done| shown.set_position(done)));

@@ -165,6 +165,9 @@ fn run_app(settings: Arc<Settings>, cmd: AppCommand, stop: Stop) -> ExitCode {
         };
         app::run(settings, cmd, shutdown).await
     });
+    // A replay of stdin stopped by Ctrl-C leaves its reader thread in a read only the writer
+    // can end; everything is reported by now, so do not wait for it.
+    runtime.shutdown_background();
     match outcome {
         Ok(s) => {
             for line in s.describe(replay) {

@@ -5,13 +5,13 @@
 mod bounds;
 mod snapshot;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::config::Settings;
-use crate::entry::{parse_entry_max, CodeLocation, MessageKind, Record, Severity};
+use crate::entry::{parse_entry_max, CodeLocation, FieldWarnings, MessageKind, Record, Severity};
 use crate::fingerprint::{ClusterId, Fingerprinter, KeyParts};
 use crate::incident::{GroupConfig, LinkConfig, Tracker};
 use crate::report::{build_report, plan, trends, Malformed, ReportPolicy, Silence, WindowReport};
@@ -56,6 +56,9 @@ pub struct Counts {
     pub counted: u64,
     pub malformed: u64,
     pub late: u64,
+    /// Entries counted with an optional field read leniently (see `FieldWarnings`).
+    #[serde(default)]
+    pub field_warnings: u64,
 }
 
 pub struct Pipeline {
@@ -68,6 +71,8 @@ pub struct Pipeline {
     /// Fine ids seen: a fine id seen once is never the start of a new cluster again.
     seen: HashSet<ClusterId>,
     malformed: Malformed,
+    /// Field warnings by reason since the last report.
+    field_warnings: BTreeMap<&'static str, u64>,
     /// Earliest and latest event time counted.
     range: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// The next window to close; set by the first close.
@@ -124,6 +129,7 @@ impl Pipeline {
             ready: Vec::new(),
             seen: HashSet::new(),
             malformed: Malformed::default(),
+            field_warnings: BTreeMap::new(),
             range: None,
             next: None,
             counts: Counts::default(),
@@ -169,6 +175,7 @@ impl Pipeline {
         ev::EntryReceived.emit();
         match parse_entry_max(&raw.data, self.settings.max_entry_bytes) {
             Ok(record) => {
+                self.note_warnings(&raw.origin, record.warnings);
                 self.stitcher.push(record, &mut self.ready);
                 self.drain_ready(out);
             }
@@ -194,6 +201,18 @@ impl Pipeline {
         .emit();
         self.malformed.note(origin.to_string(), reason, detail);
         out.push(Outcome::Malformed { reason });
+    }
+
+    /// Counts an entry's lenient fields; the entry itself goes on.
+    fn note_warnings(&mut self, origin: &Origin, warnings: FieldWarnings) {
+        if warnings.is_empty() {
+            return;
+        }
+        self.counts.field_warnings += 1;
+        for reason in warnings.reasons() {
+            *self.field_warnings.entry(reason).or_default() += 1;
+            tracing::debug!(%origin, reason, "field read leniently");
+        }
     }
 
     fn drain_ready(&mut self, out: &mut Vec<Outcome>) {
@@ -345,6 +364,10 @@ impl Pipeline {
         );
         report.actions = plan(&report, policy);
         report.silent_before = silence;
+        report.field_warnings = std::mem::take(&mut self.field_warnings)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
         ev::WindowClosed {
             span,
             clusters: report.clusters.len(),
@@ -545,15 +568,17 @@ mod tests {
                 "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}})
         };
         let mut out = Vec::new();
-        p.ingest(&raw(&e("1970-01-01T00:00:01Z", "old"), 1), &mut out);
+        p.ingest(&raw(&e("2024-09-15T19:10:00Z", "old"), 1), &mut out);
         p.ingest(&raw(&e("2025-09-15T19:10:00Z", "a"), 2), &mut out);
         p.ingest(&raw(&e("2025-09-15T21:10:00Z", "b"), 3), &mut out);
+        // A clock at zero is no event time: counted as a bad timestamp, no window in 1970.
+        p.ingest(&raw(&e("1970-01-01T00:00:01Z", "zero"), 4), &mut out);
         let reports = p.finish(&mut out);
         let ends: Vec<String> = reports.iter().map(|r| r.window.end.to_rfc3339()).collect();
         assert_eq!(
             ends,
             [
-                "1970-01-01T01:00:00+00:00",
+                "2024-09-15T20:00:00+00:00",
                 "2025-09-15T20:00:00+00:00",
                 "2025-09-15T22:00:00+00:00"
             ]
@@ -565,15 +590,39 @@ mod tests {
             (gap.windows, gap.from.to_rfc3339()),
             (1, "2025-09-15T20:00:00+00:00".into())
         );
-        assert!(
-            reports[1]
-                .silent_before
-                .expect("55 years of nothing")
-                .windows
-                > 400_000
-        );
+        assert!(reports[1].silent_before.expect("a year of nothing").windows > 8_000);
         // The quiet hour is no window of the cluster: its baseline is its one earlier window.
         assert_eq!(reports[2].clusters[0].baseline, Some(1.0));
+        let m = &reports[0].malformed;
+        assert_eq!(
+            (
+                m.by_reason["bad_timestamp"],
+                m.examples[0].location.as_str()
+            ),
+            (1, "t:4")
+        );
+    }
+
+    #[test]
+    fn field_warnings_are_counted_by_reason_and_the_entries_kept() {
+        let mut p = pipeline(TimeDelta::hours(1), Boundedness::Bounded);
+        let mut out = Vec::new();
+        for (i, sev) in [
+            serde_json::json!(1.5),
+            serde_json::json!("ERROR"),
+            serde_json::json!({}),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let v = serde_json::json!({"timestamp": "2025-09-15T19:10:00Z", "severity": sev,
+                "textPayload": "boom", "resource": {"type": "cloud_run_revision"}});
+            p.ingest(&raw(&v, i as u64), &mut out);
+        }
+        let reports = p.finish(&mut out);
+        assert_eq!((p.counts().counted, p.counts().field_warnings), (3, 2));
+        assert_eq!(reports[0].field_warnings["unknown_severity"], 2);
+        assert_eq!(reports[0].malformed.total, 0);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use super::model::{Int64, Labels, LogEntry, LooseStr, Str};
 use super::payload::{minify, proto_message, render_json_compact};
-use super::{time, CodeLocation, EntryError, MessageKind, Record, Severity};
+use super::{time, CodeLocation, EntryError, FieldWarnings, MessageKind, Record, Severity};
 
 /// Resource labels that name the writer when there is no `service_name`, most specific first.
 const SERVICE_LABELS: [&str; 9] = [
@@ -111,8 +111,23 @@ pub fn to_record(entry: LogEntry<'_>, raw: &str) -> Result<Record, EntryError> {
     let timestamp = time::parse_rfc3339(when.as_str()).ok_or_else(|| EntryError::BadTimestamp {
         value: when.as_str().chars().take(64).collect(),
     })?;
+    let received = entry
+        .timestamp
+        .as_ref()
+        .and(entry.receive_timestamp.as_ref())
+        .and_then(|r| time::parse_rfc3339(r.as_str()));
+    if let Some(why) = time::implausible(timestamp, received) {
+        return Err(EntryError::ImplausibleTime { why });
+    }
     let (message, meta) = message(&entry)?;
-    let kind = if entry.text_payload.is_none()
+    let mut warnings = FieldWarnings::default();
+    if !entry.severity.1 {
+        warnings.add(FieldWarnings::SEVERITY);
+    }
+    if entry.text_payload.as_ref().is_some_and(|t| t.mistyped) {
+        warnings.add(FieldWarnings::TEXT_PAYLOAD);
+    }
+    let kind = if text_payload(&entry).is_none()
         && entry.json_payload.is_none()
         && entry.proto_payload.is_none()
     {
@@ -152,7 +167,13 @@ pub fn to_record(entry: LogEntry<'_>, raw: &str) -> Result<Record, EntryError> {
         } else {
             raw.to_owned()
         },
+        warnings,
     })
+}
+
+/// `textPayload`, if it holds text (a mistyped one may not).
+fn text_payload<'e>(entry: &'e LogEntry<'_>) -> Option<&'e Str<'e>> {
+    entry.text_payload.as_ref()?.text.as_ref()
 }
 
 fn owned(s: Option<&Str<'_>>) -> String {
@@ -169,7 +190,7 @@ fn loose<'s>(s: &'s LooseStr<'_>) -> Option<&'s str> {
 
 /// The message and, for a `jsonPayload`, what else it says about the writer.
 fn message<'a>(entry: &LogEntry<'a>) -> Result<(String, PayloadMeta<'a>), EntryError> {
-    if let Some(text) = &entry.text_payload {
+    if let Some(text) = text_payload(entry) {
         return Ok((text.as_str().to_owned(), PayloadMeta::default()));
     }
     if let Some(raw) = entry.json_payload {

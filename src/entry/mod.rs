@@ -137,6 +137,39 @@ pub struct CodeLocation {
     pub line: Option<String>,
 }
 
+/// Optional fields of an entry that were unusable and read leniently (counted, never a
+/// reason to drop the entry). A set of [`FieldWarnings::ALL`] bits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FieldWarnings(u8);
+
+impl FieldWarnings {
+    /// `severity` neither a name nor a non-negative integer (`1.5`, `true`, `{}`, `"loud"`):
+    /// read as DEFAULT.
+    pub const SEVERITY: FieldWarnings = FieldWarnings(1);
+    /// `textPayload` not a string: a number or boolean read as its text, else absent.
+    pub const TEXT_PAYLOAD: FieldWarnings = FieldWarnings(2);
+    pub const ALL: [(FieldWarnings, &'static str); 2] = [
+        (FieldWarnings::SEVERITY, "unknown_severity"),
+        (FieldWarnings::TEXT_PAYLOAD, "text_payload_not_string"),
+    ];
+
+    pub fn add(&mut self, w: FieldWarnings) {
+        self.0 |= w.0;
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The reasons to count them under.
+    pub fn reasons(self) -> impl Iterator<Item = &'static str> {
+        FieldWarnings::ALL
+            .into_iter()
+            .filter(move |(w, _)| self.0 & w.0 != 0)
+            .map(|(_, r)| r)
+    }
+}
+
 /// What the pipeline needs from one entry, extracted once at the edge.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
@@ -160,6 +193,8 @@ pub struct Record {
     pub trace: Option<String>,
     /// The entry as it arrived (one line of JSON), kept to quote a real sample.
     pub raw: String,
+    /// Fields read leniently.
+    pub warnings: FieldWarnings,
 }
 
 /// Where a record's message came from, which decides how it is fingerprinted.
@@ -197,6 +232,10 @@ pub enum EntryError {
     /// The event time is not RFC 3339 (the value, cut to 64 characters).
     #[error("timestamp {value:?} is not RFC 3339")]
     BadTimestamp { value: String },
+    /// The event time cannot be right (see `time::implausible`): counted as `bad_timestamp`
+    /// rather than opening windows decades away.
+    #[error("implausible timestamp: {why}")]
+    ImplausibleTime { why: String },
     /// Longer than the limit; refused before parsing.
     #[error("entry is {len} bytes, over the {max}-byte limit")]
     TooLarge { len: usize, max: usize },
@@ -210,7 +249,7 @@ impl EntryError {
             EntryError::NotLogEntry { .. } => "not_log_entry",
             EntryError::NoTime => "no_time",
             EntryError::NoPayload => "no_payload",
-            EntryError::BadTimestamp { .. } => "bad_timestamp",
+            EntryError::BadTimestamp { .. } | EntryError::ImplausibleTime { .. } => "bad_timestamp",
             EntryError::TooLarge { .. } => "too_large",
         }
     }

@@ -16,23 +16,25 @@ use serde_json::value::RawValue;
 use super::Severity;
 
 /// One `LogEntry`. Field docs name the JSON key where it is not the camelCase of the field.
+/// The snake_case keys of the Python client's dict dumps (`entry.to_api_repr()` of older
+/// versions, `LogEntry._asdict()`) are read as their camelCase equivalents.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogEntry<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, alias = "log_name")]
     pub log_name: Option<Str<'a>>,
     #[serde(borrow)]
     pub resource: Option<MonitoredResource<'a>>,
     #[serde(borrow)]
     pub timestamp: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, alias = "receive_timestamp", alias = "received_timestamp")]
     pub receive_timestamp: Option<Str<'a>>,
-    /// Missing means DEFAULT; a name or the numeric form.
+    /// Missing means DEFAULT; a name or the numeric form; anything else DEFAULT with a warning.
     #[serde(default)]
     pub severity: SeverityField,
-    #[serde(borrow)]
+    #[serde(borrow, alias = "insert_id")]
     pub insert_id: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, alias = "http_request")]
     pub http_request: Option<HttpRequest<'a>>,
     #[serde(borrow)]
     pub labels: Option<Labels<'a>>,
@@ -40,22 +42,25 @@ pub struct LogEntry<'a> {
     pub operation: Option<Operation<'a>>,
     #[serde(borrow)]
     pub trace: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, alias = "span_id")]
     pub span_id: Option<Str<'a>>,
+    #[serde(default, alias = "trace_sampled", deserialize_with = "lenient_bool")]
     pub trace_sampled: Option<bool>,
-    #[serde(borrow)]
+    #[serde(borrow, alias = "source_location")]
     pub source_location: Option<SourceLocation<'a>>,
     #[serde(borrow)]
     pub split: Option<Split<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, alias = "error_groups")]
     pub error_groups: Option<Vec<ErrorGroup<'a>>>,
-    #[serde(borrow)]
-    pub text_payload: Option<Str<'a>>,
+    /// A string; a number or boolean is read as its JSON text, anything else as absent (both
+    /// with a warning).
+    #[serde(borrow, alias = "text_payload")]
+    pub text_payload: Option<TextField<'a>>,
     /// Read partly by extraction; kept raw so a payload without a message can be rendered.
-    #[serde(borrow)]
+    #[serde(borrow, alias = "json_payload")]
     pub json_payload: Option<&'a RawValue>,
     /// Audit logs and App Engine request logs; read partly by extraction.
-    #[serde(borrow)]
+    #[serde(borrow, alias = "proto_payload")]
     pub proto_payload: Option<&'a RawValue>,
 }
 
@@ -72,9 +77,9 @@ pub struct MonitoredResource<'a> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HttpRequest<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, alias = "request_method")]
     pub request_method: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, alias = "request_url")]
     pub request_url: Option<Str<'a>>,
     #[serde(default)]
     pub request_size: Int64,
@@ -320,9 +325,23 @@ impl<'de> Visitor<'de> for Int64Visitor {
     }
 }
 
-/// `severity`: missing or unknown is DEFAULT, as Cloud Logging itself treats it.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct SeverityField(pub Severity);
+/// `severity`: missing or unknown is DEFAULT, as Cloud Logging itself treats it; `known` is
+/// false for a value that is neither a severity name nor a non-negative integer (counted as
+/// a field warning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeverityField(pub Severity, pub bool);
+
+impl Default for SeverityField {
+    fn default() -> SeverityField {
+        SeverityField(Severity::Default, true)
+    }
+}
+
+impl SeverityField {
+    fn unknown() -> SeverityField {
+        SeverityField(Severity::Default, false)
+    }
+}
 
 impl<'de> Deserialize<'de> for SeverityField {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -339,17 +358,67 @@ impl<'de> Visitor<'de> for SeverityVisitor {
         f.write_str("a severity name or number")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(SeverityField(Severity::parse(v).unwrap_or_default()))
+        Ok(Severity::parse(v).map_or_else(SeverityField::unknown, |s| SeverityField(s, true)))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(SeverityField(Severity::from_number(v)))
+        Ok(SeverityField(Severity::from_number(v), true))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(SeverityField(Severity::from_number(
-            u64::try_from(v).unwrap_or(0),
-        )))
+        Ok(u64::try_from(v).map_or_else(
+            |_| SeverityField::unknown(),
+            |n| SeverityField(Severity::from_number(n), true),
+        ))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(SeverityField::unknown())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(SeverityField::unknown())
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(SeverityField::default())
     }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        LooseStrVisitor
+            .visit_seq(seq)
+            .map(|_| SeverityField::unknown())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        LooseStrVisitor
+            .visit_map(map)
+            .map(|_| SeverityField::unknown())
+    }
+}
+
+/// `textPayload`: a string as it is; any other JSON value as its compact JSON text, and
+/// `mistyped` (a field warning), never a reason to drop the entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextField<'a> {
+    pub text: Option<Str<'a>>,
+    pub mistyped: bool,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for TextField<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <&'de RawValue>::deserialize(d)?;
+        if raw.get().starts_with('"') {
+            let text = serde_json::from_str::<Str<'de>>(raw.get()).map_err(de::Error::custom)?;
+            return Ok(TextField {
+                text: Some(text),
+                mistyped: false,
+            });
+        }
+        let value =
+            serde_json::from_str::<serde_json::Value>(raw.get()).map_err(de::Error::custom)?;
+        Ok(TextField {
+            text: Some(Str(Cow::Owned(value.to_string()))),
+            mistyped: true,
+        })
+    }
+}
+
+/// `traceSampled`: a boolean; anything else is absent (context only).
+fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    let v = Option::<&'de RawValue>::deserialize(d)?;
+    Ok(v.and_then(|raw| serde_json::from_str(raw.get()).ok()))
 }

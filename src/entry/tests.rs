@@ -293,3 +293,78 @@ fn request_logs_are_routes_with_ids_masked_and_fingerprinted_as_is() {
     let text = r#"{"timestamp":"2026-11-23T05:00:00Z","textPayload":"GET /x → 1","httpRequest":{"status":500}}"#;
     assert_eq!(parse(text).kind, MessageKind::Text);
 }
+
+#[test]
+fn a_mistyped_severity_is_default_with_a_warning_not_a_rejected_entry() {
+    for sev in [
+        "1.5",
+        "true",
+        "{}",
+        "[1]",
+        "18446744073709551616",
+        "-100",
+        "\"loud\"",
+    ] {
+        let json =
+            format!(r#"{{"timestamp":"2026-11-23T05:00:00Z","severity":{sev},"textPayload":"x"}}"#);
+        let r = parse(&json);
+        assert_eq!(r.severity, Severity::Default, "{sev}");
+        assert_eq!(r.warnings, FieldWarnings::SEVERITY, "{sev}");
+    }
+    for (sev, want) in [
+        ("\"ERROR\"", Severity::Error),
+        ("400", Severity::Warning),
+        ("null", Severity::Default),
+    ] {
+        let json =
+            format!(r#"{{"timestamp":"2026-11-23T05:00:00Z","severity":{sev},"textPayload":"x"}}"#);
+        let r = parse(&json);
+        assert_eq!(
+            (r.severity, r.warnings),
+            (want, FieldWarnings::default()),
+            "{sev}"
+        );
+    }
+}
+
+#[test]
+fn a_non_string_text_payload_is_read_as_its_json_text_with_a_warning() {
+    for (payload, text) in [
+        ("42", "42"),
+        ("true", "true"),
+        ("{\"a\": [1, 2]}", "{\"a\":[1,2]}"),
+        ("[]", "[]"),
+    ] {
+        let json = format!(r#"{{"timestamp":"2026-11-23T05:00:00Z","textPayload":{payload}}}"#);
+        let r = parse(&json);
+        assert_eq!(r.message, text);
+        assert_eq!(r.warnings, FieldWarnings::TEXT_PAYLOAD);
+        assert_eq!(
+            r.warnings.reasons().collect::<Vec<_>>(),
+            ["text_payload_not_string"]
+        );
+    }
+}
+
+#[test]
+fn python_dict_dumps_with_snake_case_keys_read_as_camel_case() {
+    let json = r#"{"log_name":"projects/p/logs/app","received_timestamp":"2026-11-23T05:00:00Z",
+        "insert_id":"abc","severity":"ERROR","text_payload":"boom",
+        "source_location":{"file":"app.py","line":"12","function":"handler"},
+        "http_request":{"request_method":"GET","request_url":"/x","status":500},
+        "trace_sampled":"yes","span_id":"1"}"#;
+    let r = parse(json);
+    assert_eq!(
+        (
+            r.log_name.as_str(),
+            r.insert_id.as_str(),
+            r.message.as_str()
+        ),
+        ("projects/p/logs/app", "abc", "boom")
+    );
+    assert_eq!(r.location.function.as_deref(), Some("handler"));
+    assert_eq!(r.timestamp.to_rfc3339(), "2026-11-23T05:00:00+00:00");
+    assert!(r.warnings.is_empty());
+    let json = r#"{"timestamp":"2026-11-23T05:00:00Z","json_payload":{"message":"hi"}}"#;
+    assert_eq!(parse(json).message, "hi");
+}

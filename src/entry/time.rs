@@ -2,16 +2,60 @@
 //! number of fraction digits, `Z` or a numeric offset.
 //!
 //! The common shape is read by hand because it runs once per entry on the hot path; anything
-//! unusual (lower-case `t`, a space separator, leap seconds) goes to chrono's parser.
+//! unusual (lower-case `t`, a space separator) goes to chrono's parser. A leap second
+//! (`23:59:60.5`) is read as the last instant of its minute (`23:59:59.999999999`): window
+//! arithmetic never sees chrono's leap representation. Offsets past ±23:59 are refused.
+//!
+//! [`plausible`] is the sanity bound every entry's time must meet.
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Timelike, Utc};
 
 /// The instant `s` names, or `None` if it is not RFC 3339.
 pub fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {
-    fast(s.as_bytes()).or_else(|| {
+    let t = fast(s.as_bytes()).or_else(|| {
         DateTime::parse_from_rfc3339(s)
             .ok()
             .map(|t| t.with_timezone(&Utc))
+    })?;
+    // chrono keeps a leap second as nanoseconds past 1e9.
+    Some(if t.nanosecond() >= 1_000_000_000 {
+        t.with_nanosecond(999_999_999)?
+    } else {
+        t
+    })
+}
+
+/// Years an entry may be stamped with: Cloud Logging did not exist before 2000 and keeps
+/// nothing for a century; anything outside is a clock at zero or a broken field, and would
+/// otherwise open windows decades away.
+pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+
+/// How far an entry's `timestamp` may lie before its `receiveTimestamp`: Cloud Logging's
+/// default retention, the oldest entry it accepts into a default bucket.
+pub const BEFORE_RECEIVED: TimeDelta = TimeDelta::days(30);
+
+/// How far after: Cloud Logging refuses entries stamped more than a day in the future.
+pub const AFTER_RECEIVED: TimeDelta = TimeDelta::days(1);
+
+/// Why `at` cannot be an entry's event time, if it cannot: outside [`YEARS`], or (when the
+/// entry says when it was received) more than [`BEFORE_RECEIVED`] before or
+/// [`AFTER_RECEIVED`] after that.
+pub fn implausible(at: DateTime<Utc>, received: Option<DateTime<Utc>>) -> Option<String> {
+    if !YEARS.contains(&at.year()) {
+        return Some(format!(
+            "{} is outside the years {}–{}",
+            at.to_rfc3339(),
+            YEARS.start(),
+            YEARS.end()
+        ));
+    }
+    let rx = received?;
+    (at < rx - BEFORE_RECEIVED || at > rx + AFTER_RECEIVED).then(|| {
+        format!(
+            "{} is more than 30 days before or a day after its receiveTimestamp {}",
+            at.to_rfc3339(),
+            rx.to_rfc3339()
+        )
     })
 }
 
@@ -27,13 +71,13 @@ fn fast(b: &[u8]) -> Option<DateTime<Utc>> {
         digits(&b[5..7])?,
         digits(&b[8..10])?,
     )?;
-    let (nanos, rest) = fraction(&b[19..])?;
-    let time = date.and_hms_nano_opt(
-        digits(&b[11..13])?,
-        digits(&b[14..16])?,
-        digits(&b[17..19])?,
-        nanos,
-    )?;
+    let (mut nanos, rest) = fraction(&b[19..])?;
+    let (minute, mut second) = (digits(&b[14..16])?, digits(&b[17..19])?);
+    if second == 60 && minute == 59 {
+        // A leap second: the last instant of its minute.
+        (second, nanos) = (59, 999_999_999);
+    }
+    let time = date.and_hms_nano_opt(digits(&b[11..13])?, minute, second, nanos)?;
     let offset_secs = offset(rest)?;
     Some(time.and_utc() - TimeDelta::seconds(offset_secs))
 }
@@ -63,7 +107,11 @@ fn offset(b: &[u8]) -> Option<i64> {
     match b {
         b"Z" => Some(0),
         [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let mins = i64::from(digits(&[*h1, *h2])?) * 60 + i64::from(digits(&[*m1, *m2])?);
+            let (h, m) = (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let mins = i64::from(h) * 60 + i64::from(m);
             Some(if *sign == b'-' { -mins * 60 } else { mins * 60 })
         }
         _ => None,
@@ -121,8 +169,40 @@ mod tests {
             "2026-11-23T05:09:09",
             "2026-11-23T05:09:09+0100",
             "1700000000",
+            "2026-11-23T05:09:09+99:99",
+            "2026-11-23T05:09:09-24:00",
+            "2026-11-23T05:09:09+05:60",
+            "2026-11-23t05:09:09+99:99",
         ] {
             assert_eq!(parse_rfc3339(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn a_leap_second_is_the_last_instant_of_its_minute() {
+        for s in [
+            "2016-12-31T23:59:60Z",
+            "2016-12-31T23:59:60.5Z",
+            "2016-12-31t23:59:60.5z",
+        ] {
+            let t = parse_rfc3339(s).unwrap_or_else(|| panic!("{s}"));
+            assert_eq!(t, chrono("2016-12-31T23:59:59.999999999Z"), "{s}");
+        }
+    }
+
+    #[test]
+    fn implausible_times_are_named() {
+        let t = chrono("2026-11-23T05:09:09Z");
+        assert_eq!(implausible(t, None), None);
+        assert_eq!(implausible(t, Some(t + TimeDelta::days(29))), None);
+        assert!(implausible(t, Some(t + TimeDelta::days(31))).is_some());
+        assert!(implausible(t, Some(t - TimeDelta::hours(25))).is_some());
+        for old in [
+            "1970-01-01T00:00:00Z",
+            "0001-01-01T00:00:00Z",
+            "2101-01-01T00:00:00Z",
+        ] {
+            assert!(implausible(chrono(old), None).is_some(), "{old}");
         }
     }
 }

@@ -119,6 +119,7 @@ pub fn build_report(
         services: services.into_iter().collect(),
         totals,
         malformed,
+        field_warnings: BTreeMap::new(),
         actions: Vec::new(),
         incidents: Vec::new(),
         clusters,

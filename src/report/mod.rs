@@ -31,6 +31,10 @@ pub struct WindowReport {
     pub totals: Totals,
     /// Input that was not a LogEntry, since the previous report.
     pub malformed: MalformedSummary,
+    /// Entries counted although an optional field was unusable (read as DEFAULT or as
+    /// text), by reason, since the previous report. Absent when there were none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub field_warnings: BTreeMap<String, u64>,
     /// Problems that are one incident: a root cause and the clusters that come with it, by
     /// priority. Their clusters are in `clusters` too.
     #[serde(default)]

@@ -7,7 +7,10 @@
 //! `replay`; nothing to settle) and [`pubsub::PubSubSource`] (unbounded: the subscription, for
 //! `run`; each message must be acked or nacked, and the driver decides when).
 
+mod decode;
+pub mod export;
 pub mod file;
+mod scan;
 pub mod pubsub;
 
 #[cfg(any(test, feature = "test-util"))]

@@ -1,0 +1,314 @@
+//! The export reader: UTF-8 text of a replay input → one raw entry per element or line, with
+//! the line it starts on, read incrementally so memory stays bounded by one entry
+//! (`input.max_entry_bytes`), never by the input.
+//!
+//! It reads what people actually feed it: `gcloud logging read --format=json` (a JSON array,
+//! pretty or compact), JSON Lines, several arrays back to back (`cat a.json b.json`), an array
+//! followed by JSON Lines, stray `]` and `,` between them, a BOM in the middle (concatenated
+//! files), wrappers whose `entries` key holds the array (`{"entries": [...]}`, Cloud Logging
+//! `entries.list` pages with `nextPageToken`, several pages back to back). Elements are found
+//! by tracking strings and nesting only; entries are parsed later, by the pipeline.
+//!
+//! Nothing is dropped silently: a piece is an [`Item::Entry`] or an [`Item::Unreadable`] with
+//! its line. Two repairs keep one damaged entry from swallowing the rest: a raw newline inside
+//! a string ends the piece (JSON strings cannot hold one: the line was torn), and so does a
+//! line starting with `{` where an object expects a key (a new JSON line, not a continuation).
+//! An input with no JSON object among its first pieces is not an export at all (gcloud's
+//! default YAML, a text log): that is [`ReadError::Unrecognised`], one error instead of one
+//! warning per line.
+
+use std::collections::VecDeque;
+use std::io::{self, BufRead};
+
+use super::scan::{Scan, Scanned, Step};
+use crate::entry::{parse_entry_max, EntryError};
+
+/// Pieces held back while no JSON object has been seen: past this many, the input is not an
+/// export. Each is held as a short error, not its bytes.
+const SNIFF_PIECES: usize = 10_000;
+
+/// Arrays open at once (nested arrays and `entries` wrappers); deeper ones are read as one
+/// element each, so hostile nesting costs no memory.
+const MAX_OPEN: usize = 8;
+
+/// One piece of the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// An element or line to parse as a LogEntry, starting on 1-based `line`.
+    Entry { data: Vec<u8>, line: u64 },
+    /// A piece that cannot be an entry (too large, or not JSON before any entry was seen):
+    /// `reason` and `detail` are what the pipeline would have said.
+    Unreadable {
+        line: u64,
+        reason: &'static str,
+        detail: String,
+    },
+}
+
+/// Why reading stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The input could not be read: the caller reports it (exit code 3).
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// Nothing among the first pieces is a JSON object: not an export. `first` is the first
+    /// piece's error, to show what was found.
+    #[error("no JSON object in the first {pieces} pieces of the input (line {line}: {first})")]
+    Unrecognised {
+        pieces: usize,
+        line: u64,
+        first: String,
+    },
+}
+
+/// Reads [`Item`]s from UTF-8 text (see [`super::decode`] for other encodings).
+pub struct ExportReader<R> {
+    input: R,
+    max: usize,
+    /// The line of the next byte.
+    line: u64,
+    /// Arrays open, innermost last: `true` for an `entries` wrapper's (whose object's other
+    /// keys are skipped when it closes).
+    open: Vec<bool>,
+    seen_object: bool,
+    /// Pieces before the first JSON object, held as errors until the input proves to be JSON.
+    held: VecDeque<Item>,
+    ready: VecDeque<Item>,
+    done: bool,
+    /// Bytes of a BOM matched at the end of the last buffer (a BOM split across reads).
+    bom: usize,
+}
+
+/// A piece as scanned: its bytes (empty once it grew past the limit), its full length, the
+/// line it starts on, its first byte.
+pub(super) struct Piece {
+    pub(super) data: Vec<u8>,
+    pub(super) len: u64,
+    pub(super) line: u64,
+    pub(super) first: u8,
+}
+
+impl<R: BufRead> ExportReader<R> {
+    /// `max` is `input.max_entry_bytes`: longer pieces are skipped unbuffered and reported.
+    pub fn new(input: R, max: usize) -> ExportReader<R> {
+        ExportReader {
+            input,
+            max,
+            line: 1,
+            open: Vec::new(),
+            seen_object: false,
+            held: VecDeque::new(),
+            ready: VecDeque::new(),
+            done: false,
+            bom: 0,
+        }
+    }
+
+    /// The next piece, `None` at the end of the input.
+    pub fn next_item(&mut self) -> Result<Option<Item>, ReadError> {
+        loop {
+            if let Some(item) = self.ready.pop_front() {
+                return Ok(Some(item));
+            }
+            if self.done {
+                return Ok(None);
+            }
+            match self.next_piece()? {
+                Some(p) => self.classify(p)?,
+                None => {
+                    self.done = true;
+                    if !self.seen_object {
+                        if let Some(first) = self.held.pop_front() {
+                            return Err(unrecognised(self.held.len() + 1, first));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn classify(&mut self, p: Piece) -> Result<(), ReadError> {
+        let item = if p.len > self.max as u64 {
+            Item::Unreadable {
+                line: p.line,
+                reason: "too_large",
+                detail: EntryError::TooLarge {
+                    len: usize::try_from(p.len).unwrap_or(usize::MAX),
+                    max: self.max,
+                }
+                .to_string(),
+            }
+        } else {
+            Item::Entry {
+                data: p.data,
+                line: p.line,
+            }
+        };
+        if self.seen_object || p.first == b'{' {
+            self.seen_object = true;
+            self.ready.extend(self.held.drain(..));
+            self.ready.push_back(item);
+            return Ok(());
+        }
+        self.held.push_back(match item {
+            Item::Entry { data, line } => match parse_entry_max(&data, self.max) {
+                Err(e) => Item::Unreadable {
+                    line,
+                    reason: e.reason(),
+                    detail: e.to_string(),
+                },
+                Ok(_) => Item::Entry { data, line },
+            },
+            unreadable => unreadable,
+        });
+        if self.held.len() > SNIFF_PIECES {
+            let first = self.held.pop_front().expect("held is not empty");
+            return Err(unrecognised(SNIFF_PIECES, first));
+        }
+        Ok(())
+    }
+
+    /// The next raw piece, skipping separators and entering arrays.
+    fn next_piece(&mut self) -> io::Result<Option<Piece>> {
+        loop {
+            let Some(b) = self.skip_separators()? else {
+                return Ok(None);
+            };
+            let nested = !self.open.is_empty();
+            match b {
+                b']' => {
+                    self.input.consume(1);
+                    if self.open.pop() == Some(true) {
+                        // The rest of the wrapper object (`nextPageToken`, …) is not entries.
+                        self.scan(Scan::rest(), false)?;
+                    }
+                }
+                b'[' if self.open.len() < MAX_OPEN => {
+                    // An array is never an entry: its elements may be.
+                    self.input.consume(1);
+                    self.open.push(false);
+                }
+                b'{' | b'[' => {
+                    match self.scan(Scan::container(self.open.len() < MAX_OPEN), true)? {
+                        Scanned::Piece(p) => return Ok(Some(p)),
+                        Scanned::Wrapper => self.open.push(true),
+                    }
+                }
+                _ => {
+                    let scan = if nested { Scan::scalar() } else { Scan::line() };
+                    if let Scanned::Piece(p) = self.scan(scan, true)? {
+                        return Ok(Some(p));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Skips whitespace, commas, a stray `]` at the top level and BOMs; returns the next byte
+    /// without consuming it.
+    fn skip_separators(&mut self) -> io::Result<Option<u8>> {
+        const BOM: &[u8] = b"\xEF\xBB\xBF";
+        loop {
+            let top = self.open.is_empty();
+            let chunk = self.input.fill_buf()?;
+            if chunk.is_empty() {
+                return Ok(None);
+            }
+            let mut n = 0;
+            let mut lines = 0;
+            let mut next = None;
+            while n < chunk.len() {
+                match chunk[n] {
+                    b'\n' => lines += 1,
+                    b' ' | b'\t' | b'\r' | b',' => {}
+                    b']' if top => {}
+                    b if b == BOM[self.bom]
+                        && (self.bom > 0 || BOM.starts_with(&chunk[n..chunk.len().min(n + 3)])) =>
+                    {
+                        self.bom = (self.bom + 1) % BOM.len();
+                    }
+                    b => {
+                        self.bom = 0;
+                        next = Some(b);
+                        break;
+                    }
+                }
+                n += 1;
+            }
+            self.input.consume(n);
+            self.line += lines;
+            if next.is_some() {
+                return Ok(next);
+            }
+        }
+    }
+
+    /// Reads one piece as `scan` delimits it, keeping its bytes (if `keep`) up to the limit.
+    fn scan(&mut self, mut scan: Scan, keep: bool) -> io::Result<Scanned> {
+        let line = self.line;
+        let mut data = Vec::new();
+        let mut len = 0u64;
+        let mut first = None;
+        loop {
+            let chunk = self.input.fill_buf()?;
+            if chunk.is_empty() {
+                break;
+            }
+            let (n, end) = match chunk.iter().position(|&b| scan.step(b) != Step::More) {
+                // A piece is never empty: a byte that ends one before it starts is its own.
+                Some(0) if len == 0 => (1, Some(Step::Include)),
+                Some(i) => match scan.last {
+                    s @ (Step::Include | Step::Wrapper) => (i + 1, Some(s)),
+                    s => (i, Some(s)),
+                },
+                None => (chunk.len(), None),
+            };
+            let part = &chunk[..n];
+            first = first.or(part.first().copied());
+            if keep && len + n as u64 <= self.max as u64 {
+                data.extend_from_slice(part);
+            } else if !data.is_empty() {
+                data = Vec::new();
+            }
+            len += n as u64;
+            let lines = memchr::memchr_iter(b'\n', part).count() as u64;
+            self.input.consume(n);
+            self.line += lines;
+            match end {
+                Some(Step::Wrapper) => return Ok(Scanned::Wrapper),
+                Some(_) => break,
+                None => {}
+            }
+        }
+        let trimmed = data.trim_ascii_end().len();
+        data.truncate(trimmed);
+        Ok(Scanned::Piece(Piece {
+            data,
+            len,
+            line,
+            first: first.unwrap_or(b' '),
+        }))
+    }
+}
+
+/// The items of an input held in memory (benchmarks, tests), until the end or an error.
+pub fn items(data: &[u8], max: usize) -> impl Iterator<Item = Item> + '_ {
+    let mut reader = ExportReader::new(data, max);
+    std::iter::from_fn(move || reader.next_item().ok().flatten())
+}
+
+fn unrecognised(pieces: usize, first: Item) -> ReadError {
+    let (line, first) = match first {
+        Item::Unreadable { line, detail, .. } => (line, detail),
+        Item::Entry { line, .. } => (line, "not an entry".to_owned()),
+    };
+    ReadError::Unrecognised {
+        pieces,
+        line,
+        first: first.chars().take(120).collect(),
+    }
+}
+
+#[cfg(test)]
+#[path = "export_tests.rs"]
+mod tests;

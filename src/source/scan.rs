@@ -1,0 +1,214 @@
+//! The byte scanner of the export reader: where one piece (an element, a line, the rest of
+//! a wrapper) ends, tracking only strings and nesting, plus the two tears it repairs (a raw
+//! newline in a string; a line opening with `{` where an object had no value due) and the
+//! `"entries": [` of a wrapper.
+
+use super::export::Piece;
+
+/// Container kinds remembered for the torn-line check; deeper nesting is still counted.
+const MAX_KINDS: usize = 256;
+
+pub(super) enum Scanned {
+    Piece(Piece),
+    /// `{"entries": [` was read: the array's elements are the entries.
+    Wrapper,
+}
+
+/// What one byte does to the piece being scanned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Step {
+    More,
+    /// The piece ends with this byte.
+    Include,
+    /// The piece ended before this byte (it belongs to what follows).
+    Exclude,
+    /// The byte opens a wrapper's `entries` array.
+    Wrapper,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// An object or array: ends with its closing bracket.
+    Container,
+    /// An array element that is no container: ends before `,`, `]` or a newline.
+    Scalar,
+    /// A top-level line that is not JSON-shaped: ends before the newline.
+    Line,
+    /// The rest of a wrapper object after its `entries`: ends with its `}`.
+    Rest,
+}
+
+/// The scanner's state: strings and nesting, plus the key just read at depth 1 (to spot
+/// `"entries": [`).
+pub(super) struct Scan {
+    mode: Mode,
+    depth: usize,
+    in_str: bool,
+    escaped: bool,
+    /// Innermost containers, `true` for an object (at most [`MAX_KINDS`]).
+    kinds: Vec<bool>,
+    line_start: bool,
+    /// The last significant byte was `:` (a value is due, perhaps on the next line).
+    after_colon: bool,
+    expect_key: bool,
+    /// Reading a key of the outermost object.
+    in_key: bool,
+    /// Bytes of `entries` matched by the key being read; `u8::MAX` once it differs.
+    key_at: u8,
+    key_is_entries: bool,
+    wrappers: bool,
+    pub(super) last: Step,
+}
+
+const ENTRIES: &[u8] = b"entries";
+
+impl Scan {
+    fn new(mode: Mode, wrappers: bool) -> Scan {
+        Scan {
+            mode,
+            depth: 0,
+            in_str: false,
+            escaped: false,
+            kinds: Vec::new(),
+            line_start: false,
+            after_colon: false,
+            expect_key: false,
+            in_key: false,
+            key_at: 0,
+            key_is_entries: false,
+            wrappers,
+            last: Step::More,
+        }
+    }
+
+    pub(super) fn container(wrappers: bool) -> Scan {
+        Scan::new(Mode::Container, wrappers)
+    }
+
+    pub(super) fn scalar() -> Scan {
+        Scan::new(Mode::Scalar, false)
+    }
+
+    pub(super) fn line() -> Scan {
+        Scan::new(Mode::Line, false)
+    }
+
+    pub(super) fn rest() -> Scan {
+        let mut s = Scan::new(Mode::Rest, false);
+        s.depth = 1;
+        s.kinds.push(true);
+        s
+    }
+
+    pub(super) fn step(&mut self, b: u8) -> Step {
+        self.last = self.next(b);
+        self.last
+    }
+
+    fn next(&mut self, b: u8) -> Step {
+        if self.mode == Mode::Line {
+            return if b == b'\n' {
+                Step::Exclude
+            } else {
+                Step::More
+            };
+        }
+        if self.in_str {
+            return self.in_string(b);
+        }
+        if matches!(b, b' ' | b'\t' | b'\r') {
+            return Step::More;
+        }
+        if b == b'\n' {
+            self.line_start = true;
+            return if self.depth == 0 {
+                Step::Exclude
+            } else {
+                Step::More
+            };
+        }
+        let at_line_start = std::mem::take(&mut self.line_start);
+        let after_colon = std::mem::replace(&mut self.after_colon, b == b':');
+        match b {
+            b'"' => {
+                self.in_str = true;
+                self.in_key = self.expect_key && self.depth == 1;
+                self.key_at = 0;
+                Step::More
+            }
+            b'{' | b'[' => {
+                let in_object = self.kinds.last() == Some(&true);
+                if self.depth == 0 && self.mode == Mode::Scalar {
+                    return Step::Exclude;
+                }
+                if b == b'{' && at_line_start && in_object && !after_colon {
+                    // A line opening with `{` inside an object, where no value was due:
+                    // a new JSON line, not a continuation of this (torn) one.
+                    return Step::Exclude;
+                }
+                if b == b'[' && self.depth == 1 && self.key_is_entries && self.wrappers {
+                    return Step::Wrapper;
+                }
+                self.depth += 1;
+                if self.kinds.len() < MAX_KINDS {
+                    self.kinds.push(b == b'{');
+                }
+                self.expect_key = b == b'{';
+                self.key_is_entries = false;
+                Step::More
+            }
+            b'}' | b']' => {
+                if self.depth == 0 {
+                    return Step::Exclude;
+                }
+                self.depth -= 1;
+                if self.kinds.len() > self.depth {
+                    self.kinds.pop();
+                }
+                self.expect_key = false;
+                if self.depth == 0 {
+                    Step::Include
+                } else {
+                    Step::More
+                }
+            }
+            b',' if self.depth == 0 => Step::Exclude,
+            b',' => {
+                self.expect_key = self.kinds.last() == Some(&true);
+                Step::More
+            }
+            b':' => {
+                self.expect_key = false;
+                Step::More
+            }
+            _ => Step::More,
+        }
+    }
+
+    fn in_string(&mut self, b: u8) -> Step {
+        if self.escaped {
+            self.escaped = false;
+        } else if b == b'\\' {
+            self.escaped = true;
+            self.key_at = u8::MAX;
+        } else if b == b'"' {
+            self.in_str = false;
+            if std::mem::take(&mut self.in_key) {
+                self.key_is_entries = usize::from(self.key_at) == ENTRIES.len();
+            }
+        } else if b == b'\n' {
+            // A raw newline cannot be inside a JSON string: the line was torn here.
+            self.in_str = false;
+            self.in_key = false;
+            return Step::Exclude;
+        } else if self.in_key && self.key_at != u8::MAX {
+            let at = usize::from(self.key_at);
+            self.key_at = if ENTRIES.get(at) == Some(&b) {
+                self.key_at + 1
+            } else {
+                u8::MAX
+            };
+        }
+        Step::More
+    }
+}

@@ -1,0 +1,335 @@
+//! Hostile input through the binary: every shape a replay input arrives in, broken or odd,
+//! generated here. Each case asserts the documented exit code, a bounded wall time, and that
+//! every planted entry is either counted or reported as malformed (`counted + malformed ==
+//! planted`, from the run's summary line), never dropped.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// Generous for a debug build on a shared 2-core machine; the cases take well under a second
+/// in release.
+const WALL: Duration = Duration::from_secs(30);
+
+/// The entry `i`: a valid LogEntry one second after the last, all one cluster.
+fn entry(i: u32) -> Value {
+    let at = format!("2025-09-15T19:{:02}:{:02}Z", (i / 60) % 60, i % 60);
+    json!({"timestamp": at, "receiveTimestamp": at, "severity": "ERROR",
+        "insertId": format!("id{i}"), "textPayload": format!("boom {i}"),
+        "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}})
+}
+
+fn entries(from: u32, n: u32) -> Vec<Value> {
+    (from..from + n).map(entry).collect()
+}
+
+fn array(v: &[Value]) -> String {
+    serde_json::to_string_pretty(v).unwrap()
+}
+
+fn lines(v: &[Value]) -> String {
+    v.iter().map(|e| format!("{e}\n")).collect()
+}
+
+/// What a replay of one input did.
+struct Ran {
+    code: Option<i32>,
+    counted: u64,
+    malformed: u64,
+    stderr: String,
+}
+
+fn replay(name: &str, input: &[u8]) -> Ran {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(name);
+    std::fs::write(&file, input).unwrap();
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_log-gardener"))
+        .env_remove("RUST_LOG")
+        .arg("replay")
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(took < WALL, "{name}: took {took:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let (counted, malformed) = summary(&stderr).unwrap_or((0, 0));
+    if out.status.success() && counted > 0 {
+        // Malformed input is reported in the next worklog; with nothing counted there is
+        // none, and the summary (and a WARN per piece) is where it is told.
+        let reported = reported(&dir.path().join("out"));
+        assert_eq!(
+            reported,
+            (counted, malformed),
+            "{name}: worklogs and summary agree"
+        );
+    }
+    Ran {
+        code: out.status.code(),
+        counted,
+        malformed,
+        stderr,
+    }
+}
+
+/// (counted, malformed) from `read N entries (M malformed); K counted …`.
+fn summary(stderr: &str) -> Option<(u64, u64)> {
+    let line = stderr.lines().find(|l| l.starts_with("read "))?;
+    let num = |after: &str| -> Option<u64> {
+        let rest = &line[line.find(after)? + after.len()..];
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    let malformed = num("entries (")?;
+    let counted = num("); ")?;
+    Some((counted, malformed))
+}
+
+/// (entries counted, malformed reported) over every JSON worklog written (hop = length, so
+/// each entry is in one window).
+fn reported(out: &Path) -> (u64, u64) {
+    let Ok(dir) = std::fs::read_dir(out) else {
+        return (0, 0);
+    };
+    let mut sums = (0, 0);
+    for f in dir.flatten() {
+        let name = f.file_name().to_string_lossy().into_owned();
+        if !name.ends_with("Z.json") {
+            continue;
+        }
+        let r: Value = serde_json::from_slice(&std::fs::read(f.path()).unwrap()).unwrap();
+        sums.0 += r["totals"]["entries"].as_u64().unwrap();
+        sums.1 += r["malformed"]["total"].as_u64().unwrap();
+    }
+    sums
+}
+
+/// Exit 0 and every planted entry accounted for: `good` counted, `bad` reported.
+fn accounted(name: &str, input: impl AsRef<[u8]>, good: u64, bad: u64) {
+    let r = replay(name, input.as_ref());
+    assert_eq!(r.code, Some(0), "{name}: {}", r.stderr);
+    assert_eq!(
+        (r.counted, r.malformed),
+        (good, bad),
+        "{name}: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn concatenated_and_mixed_shapes_lose_nothing() {
+    let (a, b) = (entries(0, 3), entries(3, 3));
+    accounted("two-arrays.json", array(&a) + &array(&b), 6, 0);
+    accounted("array-then-lines.json", array(&a) + "\n" + &lines(&b), 6, 0);
+    accounted(
+        "stray.json",
+        format!("{}\n]\n,\n{}", array(&a), lines(&b)),
+        6,
+        0,
+    );
+    let bom = [b"\xEF\xBB\xBF".as_slice(), array(&a).as_bytes()].concat();
+    accounted("bom.json", bom, 3, 0);
+    let wrapper = json!({"entries": a}).to_string();
+    let pages = format!(
+        "{}\n{}",
+        json!({"entries": a, "nextPageToken": "abc]"}),
+        json!({"entries": b})
+    );
+    accounted("wrapper.json", wrapper, 3, 0);
+    accounted("pages.json", pages, 6, 0);
+}
+
+#[test]
+fn utf16_exports_are_transcoded() {
+    let text = array(&entries(0, 4));
+    for (name, be) in [("le.json", false), ("be.json", true)] {
+        let mut bytes = Vec::new();
+        for u in std::iter::once(0xFEFF).chain(text.encode_utf16()) {
+            bytes.extend(if be { u.to_be_bytes() } else { u.to_le_bytes() });
+        }
+        accounted(name, bytes, 4, 0);
+    }
+}
+
+#[test]
+fn oversized_nested_and_binary_pieces_are_reported_with_the_rest_counted() {
+    let (good, more) = (lines(&entries(0, 3)), lines(&entries(3, 3)));
+    let mut huge = entry(99);
+    huge["textPayload"] = Value::String("word ".repeat(1 << 20));
+    let deep = format!("{}{}", "{\"a\":".repeat(5000), "}".repeat(5000));
+    let input = [
+        good.as_bytes(),
+        format!("{huge}\n").as_bytes(),
+        format!("[{}]\n", "[".repeat(100_000) + &"]".repeat(100_000)).as_bytes(),
+        format!("{deep}\n").as_bytes(),
+        b"\0\0\0{\0}\n",
+        b"\xff\xfe\xfd not utf-8\n",
+        b"{\"timestamp\": 1700000000, \"textPayload\": \"x\"}\n",
+        b"{\"timestamp\": \"2025-09-15T19:00:00+99:99\", \"textPayload\": \"x\"}\n",
+        more.as_bytes(),
+    ]
+    .concat();
+    accounted("hostile.jsonl", input, 6, 7);
+    let mut one_mb = entry(1);
+    one_mb["textPayload"] = Value::String("x".repeat(1 << 20));
+    accounted(
+        "one-mb.jsonl",
+        format!("{one_mb}\n{}", lines(&entries(0, 2))),
+        2,
+        1,
+    );
+}
+
+#[test]
+fn implausible_times_are_bad_timestamps_not_decades_of_windows() {
+    let mut input = entries(0, 2);
+    for at in [
+        "1970-01-01T00:00:01Z",
+        "0000-01-01T00:00:00Z",
+        "2999-01-01T00:00:00Z",
+    ] {
+        let mut e = entry(50);
+        e["timestamp"] = json!(at);
+        e["receiveTimestamp"] = json!(at);
+        input.push(e);
+    }
+    let mut stale = entry(51);
+    stale["timestamp"] = json!("2024-09-15T19:00:00Z");
+    input.push(stale);
+    let mut leap = entry(52);
+    leap["timestamp"] = json!("2025-09-15T19:59:60.5Z");
+    leap["receiveTimestamp"] = json!("2025-09-15T20:00:00Z");
+    input.push(leap);
+    accounted("times.json", array(&input), 3, 4);
+}
+
+#[test]
+fn lenient_fields_are_counted_not_rejected() {
+    let mut input = Vec::new();
+    for (i, sev) in [
+        json!(1.5),
+        json!(true),
+        json!({}),
+        json!("2^64"),
+        json!("loud"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut e = entry(i as u32);
+        e["severity"] = sev;
+        input.push(e);
+    }
+    let mut e = entry(10);
+    e["textPayload"] = json!(42);
+    input.push(e);
+    input.push(
+        json!({"log_name": "projects/p/logs/x", "timestamp": "2025-09-15T19:30:00Z",
+        "insert_id": "py", "text_payload": "from python", "severity": "ERROR"}),
+    );
+    // 2^64 as a bare number: past u64, so JSON readers see a float.
+    let text = array(&input).replace("\"2^64\"", "18446744073709551616");
+    let r = replay("lenient.json", text.as_bytes());
+    assert_eq!(
+        (r.code, r.counted, r.malformed),
+        (Some(0), 7, 0),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("6 entries had an unusable optional field"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn empty_truncated_and_many_tiny_inputs() {
+    accounted("empty.json", "", 0, 0);
+    accounted("blank.json", " \n\t\r\n  \n", 0, 0);
+    accounted("empty-array.json", "[]", 0, 0);
+    let whole = array(&entries(0, 3));
+    let truncated = &whole[..whole.len() - 40];
+    accounted("truncated.json", truncated, 2, 1);
+    accounted("tiny.jsonl", "{}\n".repeat(10_000), 0, 10_000);
+    let many = lines(&entries(0, 3)) + &"x\n".repeat(10_000);
+    accounted("noise.jsonl", many, 3, 10_000);
+}
+
+#[test]
+fn nothing_readable_exits_3_with_one_hint() {
+    let yaml =
+        "---\ninsertId: abc\nlogName: projects/p/logs/x\ntextPayload: hello\n---\n".repeat(2000);
+    let text = "2025-09-15 19:00:00 INFO started\n".repeat(5000);
+    for (name, input) in [
+        ("export.yaml", yaml),
+        ("app.log", text),
+        ("numbers.json", "[1,2,3]".into()),
+    ] {
+        let r = replay(name, input.as_bytes());
+        assert_eq!(r.code, Some(3), "{name}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("gcloud logging read --format=json"),
+            "{name}: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.lines().count() <= 2,
+            "{name}: one line, not one per line: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn ctrl_c_while_piping_reports_what_was_read_and_exits_130() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_log-gardener"))
+        .env_remove("RUST_LOG")
+        .args(["replay", "-", "--out"])
+        .arg(&out)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Entries arrive, then the pipe stays open (gcloud still paging) when Ctrl-C comes.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(lines(&entries(0, 600)).as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let started = Instant::now();
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no exit after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert_eq!(
+        reported(&out),
+        (600, 0),
+        "what was read is written: {stderr}"
+    );
+}
