@@ -1,13 +1,17 @@
 //! End-to-end replay throughput on one core: generated ~600-byte LogEntry JSON lines through
 //! export reader → parse → stitch → fingerprint → window count → window close, measured beside
-//! `serde_json` parsing the same bytes into a `Value` and nothing else.
+//! `serde_json` parsing the same bytes into a `Value`, and into the borrowed `LogEntry` struct,
+//! and nothing else; and `replay` as the binary runs it (`app::run`: the file source on its
+//! thread, the driver, worklogs written to a temporary directory).
 
 use std::hint::black_box;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use log_gardener::app::{self, Command};
 use log_gardener::config::Settings;
+use log_gardener::entry::model::LogEntry;
 use log_gardener::pipeline::Pipeline;
 use log_gardener::source::export::{ExportReader, Item};
 use log_gardener::source::{Origin, RawEntry};
@@ -64,8 +68,37 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    g.bench_function("borrowed_logentry_parse_only", |b| {
+        b.iter(|| {
+            for l in &lines {
+                black_box(serde_json::from_slice::<LogEntry<'_>>(l).ok());
+            }
+        })
+    });
     g.bench_function("pipeline_end_to_end", |b| {
         b.iter(|| black_box(replay(&settings, &data)))
+    });
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("export.jsonl");
+    std::fs::write(&file, &data).expect("the input written");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    g.bench_function("app_replay_end_to_end", |b| {
+        b.iter(|| {
+            let out = dir.path().join("worklogs");
+            let command = Command::Replay {
+                input: file.clone(),
+                out: out.clone(),
+                progress: false,
+            };
+            let summary = runtime
+                .block_on(app::run(settings.clone(), command, std::future::pending()))
+                .expect("the replay runs");
+            std::fs::remove_dir_all(&out).ok();
+            black_box(summary.written.len())
+        })
     });
     g.finish();
     eprintln!(

@@ -345,7 +345,7 @@ mod tests {
             "No module named 'app.services.monitoring'",
             "No module named 'app.services.monitoring'",
         );
-        check("unknown key 'feature_flags'", "unknown key 'feature_flags'");
+        check("unknown key 'feature_flags'", "unknown key '<*>'");
         check("token 'a1b2c3d4e5f6.x9'", "token '<*>'");
         check("job 'job_20250915_1234'", "job '<*>'");
         check("name=\"x1\", done.", "name=\"<*>\", done.");

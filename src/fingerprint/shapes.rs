@@ -73,8 +73,8 @@ pub(super) fn quoted_value(b: &[u8], i: usize) -> Option<usize> {
 }
 
 /// A name from code — a dotted module or class path (`app.services.monitoring`,
-/// `java.util.List`) or a snake_case name (`netra_backend`): text a program is written with,
-/// not data it handles. Quoted, it stays literal so a title can say which module is missing;
+/// `java.util.List`): text a program is written with, not data it handles (a single word, even
+/// snake_case, may be either, and stays a variable as Loghub labels it). Quoted, it stays literal so a title can say which module is missing;
 /// where it varies between messages the miner still makes it `<*>`. Digit runs, hex and long
 /// segments (tokens, hashes) are never code names.
 pub(super) fn is_code_name(b: &[u8]) -> bool {
@@ -94,10 +94,7 @@ pub(super) fn is_code_name(b: &[u8]) -> bool {
         }
         segments += 1;
     }
-    let snake = b
-        .windows(3)
-        .any(|w| w[0].is_ascii_alphanumeric() && w[1] == b'_' && w[2].is_ascii_alphanumeric());
-    segments >= 2 || snake
+    segments >= 2
 }
 
 /// Variables that span chunk delimiters: MAC-like `hh:hh:hh:hh` and Windows paths `C:\..`.
