@@ -31,9 +31,16 @@ pub fn mask(message: &str) -> String {
 /// one buffer per thread on the hot path.
 pub fn mask_into(message: &str, out: &mut String) {
     out.clear();
-    // Invisible characters out first: one inside a key word must not hide the secret after it.
-    let clean = crate::redact::neutralise(message);
-    let message = crate::redact::mask_secrets(&clean);
+    // Secrets out, then invisible characters, then secrets again if that changed anything: a
+    // zero-width character inside a key word must not hide the secret after it.
+    let once = crate::redact::mask_secrets(message);
+    let clean = crate::redact::neutralise(&once);
+    let message = match clean {
+        std::borrow::Cow::Borrowed(_) => once,
+        std::borrow::Cow::Owned(c) => {
+            std::borrow::Cow::Owned(crate::redact::mask_secrets(&c).into_owned())
+        }
+    };
     let mut tokens = message.split_ascii_whitespace().peekable();
     while let Some(tok) = tokens.next() {
         if !out.is_empty() {

@@ -174,7 +174,7 @@ fn card(s: &str) -> bool {
     let brand = match digits.first() {
         Some(4) => matches!(n, 13 | 16 | 19),
         Some(5) | Some(2) => n == 16,
-        Some(3) => matches!(n, 14 | 15 | 16),
+        Some(3) => (14..=16).contains(&n),
         Some(6) => matches!(n, 16 | 19),
         _ => false,
     };
@@ -191,7 +191,7 @@ fn card(s: &str) -> bool {
             (false, _) => d,
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 #[cfg(test)]

@@ -15,11 +15,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub struct Inert(String);
 
 impl Inert {
-    /// `text` neutralised, then redacted (in that order: a zero-width character inside a key
-    /// word must not hide the secret after it).
+    /// `text` redacted, neutralised, and redacted again if neutralising changed it: a
+    /// zero-width character inside a key word must not hide the secret after it, and an escape
+    /// sequence must not take a vendor prefix with it.
     pub fn new(text: &str) -> Inert {
-        let clean = neutralise(text);
-        Inert(super::redact(&clean).into_owned())
+        Inert(both(text, false))
     }
 
     pub fn as_str(&self) -> &str {
@@ -83,8 +83,15 @@ impl Inert {
     /// neutralised and redacted once more, keeping the zero-width joiners the markdown
     /// rendering put after `@` and `#` to break mentions and references.
     pub fn rendered(text: &str) -> Inert {
-        let clean = neutralise_keeping(text, true);
-        Inert(super::redact(&clean).into_owned())
+        Inert(both(text, true))
+    }
+}
+
+fn both(text: &str, joiners: bool) -> String {
+    let once = super::redact(text);
+    match neutralise_keeping(&once, joiners) {
+        Cow::Borrowed(_) => once.into_owned(),
+        Cow::Owned(clean) => super::redact(&clean).into_owned(),
     }
 }
 
