@@ -53,7 +53,9 @@ impl Check {
                 value.len() >= 16 && classes(value) >= 2 && entropy(value) >= min
             }
             Check::Random => random(value) || aws_secret_beside_id(text, value),
-            Check::Luhn => card(value),
+            Check::Luhn => {
+                return card_within(value).map(|r| v.start + r.start..v.start + r.end);
+            }
         };
         ok.then_some(v)
     }
@@ -168,6 +170,32 @@ fn aws_secret_beside_id(text: &str, value: &str) -> bool {
     value.len() == 40 && classes(value) >= 2 && ["AKIA", "ASIA"].iter().any(|id| text.contains(id))
 }
 
+/// The longest run of `value`'s digit groups that is a card number: a number written beside
+/// the card (`paid 3 times 4000 0000 0000 0002 0`) joins it through the separators the regex
+/// allows, and must not hide it.
+fn card_within(value: &str) -> Option<Range<usize>> {
+    let mut cuts = vec![0];
+    for (i, c) in value.char_indices() {
+        if c == ' ' || c == '-' {
+            cuts.push(i);
+            cuts.push(i + 1);
+        }
+    }
+    cuts.push(value.len());
+    // Group spans: (start of a group, end of a later group), longest first.
+    let starts: Vec<usize> = cuts.iter().step_by(2).copied().collect();
+    let ends: Vec<usize> = cuts.iter().skip(1).step_by(2).copied().collect();
+    let mut spans: Vec<(usize, usize)> = starts
+        .iter()
+        .flat_map(|&a| ends.iter().filter(move |&&b| b > a).map(move |&b| (a, b)))
+        .collect();
+    spans.sort_by_key(|&(a, b)| (std::cmp::Reverse(b - a), a));
+    spans
+        .into_iter()
+        .find(|&(a, b)| card(&value[a..b]))
+        .map(|(a, b)| a..b)
+}
+
 fn card(s: &str) -> bool {
     let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
     let n = digits.len();
@@ -205,6 +233,11 @@ mod tests {
         assert!(card("378282246310005"));
         assert!(!card("4111 1111 1111 1112"));
         assert!(!card("1700000000000")); // an epoch in milliseconds
+        let v = "4000000000000002 0";
+        assert_eq!(card_within(v).map(|r| &v[r]), Some("4000000000000002"));
+        let v = "3 4111 1111 1111 1111";
+        assert_eq!(card_within(v).map(|r| &v[r]), Some("4111 1111 1111 1111"));
+        assert_eq!(card_within("4111 1111 1111 1112"), None);
     }
 
     #[test]
