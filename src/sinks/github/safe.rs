@@ -2,53 +2,19 @@
 //! a title (titles render `#12` and `@user`). Outside fences and code spans, a zero-width joiner
 //! goes after `@` and `#` and inside `://` and `www.`, which keeps the text readable and inert.
 
-/// U+200D ZERO WIDTH JOINER.
-const ZWJ: char = '\u{200D}';
+use crate::redact::Inert;
 
 /// `text` with mentions, issue references and autolinks broken, markdown link syntax and HTML
-/// tags defused, on one line. For markdown shown outside code.
+/// tags defused, on one line. For markdown shown outside code. The escaping is the output
+/// boundary's ([`Inert`]), so a secret in the text is redacted on the way.
 pub fn inert(text: &str) -> String {
-    escape(text, true)
+    Inert::new(text).markdown()
 }
 
 /// For issue titles: GitHub renders references, mentions and code there but no other
 /// markdown, so only those are broken (a backslash would show).
 pub fn inert_title(text: &str) -> String {
-    escape(text, false)
-}
-
-fn escape(text: &str, markdown: bool) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' | '\r' | '\t' => out.push(' '),
-            '@' | '#' => {
-                out.push(c);
-                if chars
-                    .peek()
-                    .is_some_and(|n| n.is_alphanumeric() || *n == '-' || *n == '_')
-                {
-                    out.push(ZWJ);
-                }
-            }
-            ':' if chars.peek() == Some(&'/') => {
-                out.push(c);
-                out.push(ZWJ);
-            }
-            '.' if out.to_ascii_lowercase().ends_with("www") => {
-                out.push(ZWJ);
-                out.push(c);
-            }
-            // `[x](y)`, `<a>`, `![x]`, `*`/`_` emphasis: shown as typed.
-            '[' | ']' | '<' | '>' | '!' | '*' | '_' | '`' | '\\' | '|' if markdown => {
-                out.push('\\');
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    out
+    Inert::new(text).title_text()
 }
 
 /// `text` cut to at most `max` characters (on a character boundary), with `…` when cut.
@@ -76,6 +42,9 @@ pub fn label(prefix: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// U+200D ZERO WIDTH JOINER.
+    const ZWJ: char = '\u{200D}';
 
     #[test]
     fn mentions_references_and_links_do_not_render() {
