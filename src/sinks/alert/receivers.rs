@@ -10,6 +10,8 @@ use super::{AlertPost, AlertSink, DeliveryError};
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
 
 fn client() -> Result<reqwest::Client, reqwest::Error> {
+    // reqwest is built without a provider and panics without a process default.
+    crate::tls::install();
     reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build()
 }
 
