@@ -146,10 +146,8 @@ pub async fn run(
     command: Command,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Summary, AppError> {
-    // Both rustls providers are compiled in (octocrab: ring, google-cloud-pubsub: aws-lc); with
-    // two, rustls cannot pick one itself, so any TLS client built without an explicit provider
-    // would panic. Choose once, before any client exists. Err = one was installed already.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // Before any client exists: the TLS clients bring no crypto provider of their own.
+    crate::tls::install();
     let clock = crate::clock::system();
     let github_token = std::env::var("GITHUB_TOKEN").ok();
     match command {

@@ -42,5 +42,6 @@ pub mod driver;
 pub mod alerting;
 pub mod app;
 pub mod telemetry;
+pub mod tls;
 pub mod synth;
 pub mod eval;

@@ -43,6 +43,7 @@ async fn run_serves_metrics_that_prometheus_reads_and_alerts_alertmanager() {
     let mut run = work.run(&emu, 1);
 
     let ready = format!("http://{metrics}/readyz");
+    log_gardener::tls::install();
     let ok = eventually(Duration::from_secs(15), || async {
         let r = reqwest::get(&ready).await.ok()?;
         r.status().is_success().then_some(())

@@ -80,8 +80,10 @@ pub struct PubSubSource {
 }
 
 /// Both clients take the same endpoint and credentials.
+/// TLS and Google's service-account signing take the process's rustls provider.
 macro_rules! configure {
-    ($builder:expr, $endpoint:expr) => {
+    ($builder:expr, $endpoint:expr) => {{
+        crate::tls::install();
         match $endpoint {
             Endpoint::Emulator(url) => $builder
                 .with_endpoint(url.clone())
@@ -89,7 +91,7 @@ macro_rules! configure {
             Endpoint::Custom(url) => $builder.with_endpoint(url.clone()),
             Endpoint::Google => $builder,
         }
-    };
+    }};
 }
 
 impl PubSubSource {

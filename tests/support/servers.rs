@@ -53,6 +53,8 @@ impl Server {
     pub async fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         let url = format!("{}/-/ready", self.url());
+        // reqwest brings no TLS provider; the service installs ring before its first client.
+        log_gardener::tls::install();
         while Instant::now() < deadline {
             if let Ok(r) = reqwest::get(&url).await {
                 if r.status().is_success() {
@@ -204,6 +206,7 @@ where
 
 /// `GET url` parsed as JSON; None on any failure (the caller polls).
 pub async fn get_json(url: &str) -> Option<serde_json::Value> {
+    log_gardener::tls::install();
     let text = reqwest::get(url).await.ok()?.text().await.ok()?;
     serde_json::from_str(&text).ok()
 }

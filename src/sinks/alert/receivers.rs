@@ -11,6 +11,8 @@ use crate::redact::InertJson;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
 
 fn client() -> Result<reqwest::Client, reqwest::Error> {
+    // reqwest is built without a provider and panics without a process default.
+    crate::tls::install();
     reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build()
 }
 

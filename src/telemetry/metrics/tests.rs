@@ -98,6 +98,8 @@ async fn endpoint_serves_metrics_health_and_readiness() {
     .await
     .expect("bind a free port");
     let task = tokio::spawn(server);
+    // reqwest brings no TLS provider; the service installs ring before its first client.
+    crate::tls::install();
     let get = |path: &str| {
         let url = format!("http://{addr}{path}");
         async move {
