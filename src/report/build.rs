@@ -289,11 +289,7 @@ pub fn readable(template: &str) -> String {
 /// The action plan: one item per incident, then one per problem (P0–P3) that is in no
 /// incident; noise needs none.
 pub fn plan(r: &WindowReport, policy: ReportPolicy<'_>) -> Vec<Action> {
-    let taken: BTreeSet<ClusterId> = r
-        .incidents
-        .iter()
-        .flat_map(|i| i.members.iter().map(|m| m.cluster))
-        .collect();
+    let taken = r.in_incidents();
     let incidents = r
         .incidents
         .iter()

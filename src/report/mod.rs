@@ -9,7 +9,7 @@ mod build;
 
 pub use build::{build_report, plan, readable, trends, Malformed, ReportPolicy};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,16 @@ pub struct WindowReport {
     /// What the GitHub sink did at this window's close, once it has (`github.repo` set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github: Option<GithubSummary>,
+}
+
+impl WindowReport {
+    /// The clusters that belong to an incident (the rest stand alone as problems or noise).
+    pub fn in_incidents(&self) -> BTreeSet<ClusterId> {
+        self.incidents
+            .iter()
+            .flat_map(|i| i.members.iter().map(|m| m.cluster))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

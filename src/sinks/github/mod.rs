@@ -52,11 +52,7 @@ pub const OUTBOX_FILE: &str = "github-outbox.json";
 /// The clusters of `r` that should have an issue, as outbox items.
 /// One per incident, and one per cluster in no incident, at or above `min_priority`.
 pub fn pending(r: &WindowReport, min_priority: Priority) -> Vec<Pending> {
-    let in_incident: std::collections::BTreeSet<crate::fingerprint::ClusterId> = r
-        .incidents
-        .iter()
-        .flat_map(|i| i.members.iter().map(|m| m.cluster))
-        .collect();
+    let in_incident = r.in_incidents();
     let incidents = r
         .incidents
         .iter()
