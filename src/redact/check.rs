@@ -164,10 +164,20 @@ fn random(s: &str) -> bool {
     entropy(body) >= threshold
 }
 
+/// Whether [`Check::Random`] may accept a value whose body is `run` (a whole run of bare token
+/// characters in `text`): the value adds at most two `=` of padding.
+pub fn may_be_random(text: &str, run: &str) -> bool {
+    random(run) || ((38..=40).contains(&run.len()) && beside_aws_id(text, run))
+}
+
 /// A bare 40-character AWS secret access key in the same text as an access key id: random
 /// enough by construction, so the mixed classes are proof enough there.
 fn aws_secret_beside_id(text: &str, value: &str) -> bool {
-    value.len() == 40 && classes(value) >= 2 && ["AKIA", "ASIA"].iter().any(|id| text.contains(id))
+    value.len() == 40 && beside_aws_id(text, value)
+}
+
+fn beside_aws_id(text: &str, value: &str) -> bool {
+    classes(value) >= 2 && ["AKIA", "ASIA"].iter().any(|id| text.contains(id))
 }
 
 /// The longest run of `value`'s digit groups that is a card number: a number written beside

@@ -20,7 +20,57 @@ pub struct Source {
     pub pattern: String,
     pub kind: Kind,
     pub check: Check,
+    pub gate: Gate,
 }
+
+/// What a text must have for a rule to match at all, checked without a regex: most log lines
+/// have none of it, and skip the rules. A gate must never be stricter than its rule (the
+/// tests run every rule's examples with and without gates).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gate {
+    /// One of these (ASCII case-insensitive); empty: none needed.
+    pub words: &'static [&'static str],
+    /// A run of at least this many token characters ([`is_token_byte`]).
+    pub run: usize,
+    /// A run of bare token characters ([`is_bare_byte`]) the random-token check accepts.
+    pub random: bool,
+    /// A run of at least 13 digits, maybe spaced or dashed.
+    pub digits: bool,
+}
+
+const fn words(words: &'static [&'static str]) -> Gate {
+    Gate {
+        words,
+        run: 0,
+        random: false,
+        digits: false,
+    }
+}
+
+/// The characters every long token is made of (vendor tokens, AWS ids, random strings).
+pub const fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'~' | b'+' | b'/' | b'=' | b'-')
+}
+
+/// What a random token is made of: a token character but `.` and `=`, so dotted names and
+/// `k=v` pairs do not open the random-token rule.
+pub const fn is_bare_byte(b: u8) -> bool {
+    is_token_byte(b) && !matches!(b, b'.' | b'=')
+}
+
+/// Key-name endings in [`KEY_END`], as words a gate looks for.
+const KEY_END_WORDS: &[&str] = &[
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "credential",
+    "signature",
+    "auth",
+    "bearer",
+    "otp",
+    "key",
+];
 
 /// Endings of key names whose value is a secret. A key must *end* with one, so `tokenizer` and
 /// `max_tokens` are not secrets while `csrf_token`, `dbPassword`, `X-Api-Key`,
@@ -43,144 +93,253 @@ const KEY_LIKE: &str =
 
 /// (pattern, kind, check), applied in this order.
 pub fn sources() -> Vec<Source> {
-    let keyed = |pattern: String, check: Check| Source {
+    let keyed = |pattern: String, check: Check, gate: Gate| Source {
         pattern,
         kind: Kind::FromKey,
         check,
+        gate,
     };
-    let fixed = |pattern: &str, kind: &'static str, check: Check| Source {
+    let fixed = |pattern: &str, kind: &'static str, check: Check, gate: Gate| Source {
         pattern: pattern.to_owned(),
         kind: Kind::Fixed(kind),
         check,
+        gate,
     };
     vec![
         fixed(
             r"(?s)-----BEGIN[ A-Z0-9_-]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END[ A-Z0-9_-]*PRIVATE KEY(?: BLOCK)?-----|\z)",
             "private_key",
             Check::None,
+            words(&["-----BEGIN"]),
         ),
         fixed(
             r#"(?i)\b(?:proxy-)?authorization\\?["']?\s*[:=]\s*\\?["']?(?:(?:bearer|basic|token|digest|negotiate|apikey|sso-key|dpop|gsstoken)\s+)?(?P<v>[^\s"'\\,;]+)"#,
             "authorization",
             Check::NotPlaceholder,
+            words(&["authorization"]),
         ),
         fixed(
             r"(?i)\bbearer\s+(?P<v>[A-Za-z0-9\-._~+/]{8,}=*)",
             "bearer",
             Check::NotPlaceholder,
+            words(&["bearer"]),
         ),
         // scheme://user:password@host; the password may hold `@` and `:`, the last `@` ends it.
         fixed(
             r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/?#@\[\]]*:(?P<v>[^\s/?#]+)@",
             "password",
             Check::NotPlaceholder,
+            words(&["://"]),
         ),
         // scheme://<key>@host with no password (Sentry DSNs, token-as-user git URLs).
         fixed(
             r"\b[a-zA-Z][a-zA-Z0-9+.-]*://(?P<v>[A-Za-z0-9_-]{16,})@",
             "token",
             Check::None,
+            words(&["://"]),
         ),
         // Go/MySQL `user:pass@tcp(host:3306)/db`, and `user:pass@host` without a scheme.
         fixed(
             r"(?:^|[^\w.+:/@\[-])[\w.+-]+:(?P<v>[^\s:@/'\x22\]]+)@(?:(?:tcp6?|udp|unix)\(|[A-Za-z0-9][\w-]*(?:\.[\w-]+)*(?::\d+)?\b)",
             "password",
             Check::NotPlaceholder,
+            words(&["@"]),
         ),
         fixed(
             r"(?i)(?:hooks\.slack\.com/(?:services|workflows|triggers)/|discord(?:app)?\.com/api/webhooks/|webhook\.office\.com/webhookb2/|api\.telegram\.org/bot|outlook\.office\.com/webhook/)(?P<v>[\w/@+.:-]+)",
             "webhook",
             Check::None,
+            words(&["hooks.slack.com/", "discord.com/api/webhooks/", "discordapp.com/api/webhooks/", "webhook.office.com/webhookb2/", "api.telegram.org/bot", "outlook.office.com/webhook/"]),
         ),
         fixed(
             r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
             "jwt",
             Check::None,
+            words(&["eyJ"]),
         ),
         fixed(
             r#"(?i)\b(?:set-)?cookie\\?["']?\s*[:=]\s*(?P<v>\\?"(?:[^"\\]|\\[^"])*\\?"|'[^']*'|[^\r\n]+)"#,
             "cookie",
             Check::Quoted,
+            words(&["cookie"]),
         ),
         fixed(
             r#"(?i)\b(?:[\w.-]*[_.-])?(?:session(?:[_-]?(?:id|key|token))?|sessid|jsessionid|phpsessid|sid)=(?P<v>[^\s;&,"'<>]+)"#,
             "session",
             Check::NotPlaceholder,
+            words(&["sess", "sid"]),
         ),
         // Quoted values first, so one with spaces goes whole.
         keyed(
             format!(r#"(?i)\b(?P<k>[\w.-]*?{KEY_END}){SEP}\s*\\?"(?P<v>[^"\\\r\n]+)"#),
             Check::NotPlaceholder,
+            words(KEY_END_WORDS),
         ),
         keyed(
             format!(r#"(?i)\b(?P<k>[\w.-]*?{KEY_END}){SEP}\s*'(?P<v>[^'\\\r\n]+)"#),
             Check::NotPlaceholder,
+            words(KEY_END_WORDS),
         ),
         keyed(
             format!(r"(?i)<(?P<k>[\w.-]*?{KEY_END})>(?P<v>[^<]+)</"),
             Check::NotPlaceholder,
+            words(KEY_END_WORDS),
         ),
         keyed(
             format!(r"(?i)\b(?P<k>[\w.-]*?{KEY_END}){SEP}{OPEN_QUOTE}(?P<v>{BARE_VALUE})"),
             Check::NotProse,
+            words(KEY_END_WORDS),
         ),
         // Query-string keys that are secrets only there: `?key=`, OAuth `?code=`, SAS `sig=`.
         keyed(
             r#"(?i)(?:[?&;]|%(?:25)?26|%(?:25)?3[fF])(?P<k>key|code|sig|sas|ticket|jwt|hmac|assertion|otp|auth_code|authcode|apikey)=(?P<v>[^\s&#"'<>]+)"#.into(),
             Check::NotPlaceholder,
+            words(&["key", "code", "sig", "sas", "ticket", "jwt", "hmac", "assertion", "otp", "auth"]),
         ),
         keyed(
             format!(r#"(?i)\b(?P<k>[\w.-]*?{KEY_LIKE}[\w.-]*?){SEP}{OPEN_QUOTE}(?P<v>[A-Za-z0-9+/=_.~-]{{16,}})"#),
             Check::Entropy(3.3),
+            Gate { run: 16, ..words(&["key", "cred", "salt", "hmac", "nonce", "seed", "cert", "hash", "sign", "pk", "sk", "priv", "jwt", "sas"]) },
         ),
-        fixed(VENDOR, "token", Check::None),
+        Source {
+            pattern: vendor_pattern(),
+            kind: Kind::Fixed("token"),
+            check: Check::None,
+            gate: Gate {
+                run: 15,
+                ..words(vendor_words())
+            },
+        },
         fixed(
             r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b",
             "aws_key",
             Check::None,
+            Gate {
+                run: 20,
+                ..words(&[
+                    "A3T", "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA",
+                    "ANVA", "APKA",
+                ])
+            },
         ),
         fixed(
             r"(?:^|[^A-Za-z0-9+/_=.~-])(?P<v>[A-Za-z0-9+/_~-]{20,}={0,2})(?:$|[^A-Za-z0-9+/_=~-])",
             "secret",
             Check::Random,
+            Gate {
+                random: true,
+                ..Gate::default()
+            },
         ),
         fixed(
             r"(?:^|[^\w.+-])(?P<v>[2-6](?:[ -]?[0-9]){12,18})(?:$|[^\w-])",
             "card",
             Check::Luhn,
+            Gate {
+                digits: true,
+                ..Gate::default()
+            },
         ),
         fixed(
             r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b",
             "email",
             Check::None,
+            words(&["@"]),
         ),
     ]
 }
 
-/// Tokens known by their vendor prefix (gitleaks' rule set names these; the code is ours).
-const VENDOR: &str = concat!(
-    r"\b(?:",
-    r"sk-(?:proj-|ant-(?:api\d\d-|admin\d\d-)?|live-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
-    r"|[rsp]k_(?:live|test|prod)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9+/=]{20,}",
-    r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,}",
-    r"|xox[abposrce]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}",
-    r"|gl(?:pat|ptt|dt|rt|cbt|oas|soat|ft|imt|agent|deploy|cs)-[A-Za-z0-9_-]{20,}",
-    r"|ya29\.[A-Za-z0-9_-]{20,}|GOCSPX-[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{35}",
-    r"|1//0[A-Za-z0-9_-]{30,}",
-    r"|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|npm_[A-Za-z0-9]{30,}",
-    r"|pypi-[A-Za-z0-9_-]{50,}|hf_[A-Za-z0-9]{30,}|dapi[a-f0-9]{32}",
-    r"|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|do[opr]_v1_[a-f0-9]{64}",
-    r"|hv[sbr]\.[A-Za-z0-9_-]{24,}|lin_api_[A-Za-z0-9]{40}|PMAK-[a-f0-9]{24}-[a-f0-9]{34}",
-    r"|NRAK-[A-Z0-9]{27}|glsa_[A-Za-z0-9_]{32,}|glc_[A-Za-z0-9+/=]{32,}",
-    r"|AGE-SECRET-KEY-1[0-9A-Z]{58}|key-[0-9a-zA-Z]{32}|SK[0-9a-fA-F]{32}",
-    r"|sq0(?:atp|csp)-[0-9A-Za-z_-]{22,}|rubygems_[a-f0-9]{48}|figd_[A-Za-z0-9_-]{40}",
-    r"|dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,}|ATATT3[A-Za-z0-9_=-]{100,}",
-    r"|[a-zA-Z0-9_~.]{3}\dQ~[a-zA-Z0-9_~.-]{31,34}|[0-9]{8,10}:AA[0-9A-Za-z_-]{33}",
-    r"|EAA[A-Za-z0-9]{90,}|xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}|sntrys_[A-Za-z0-9+/=_]{40,}",
-    r"|dckr_pat_[A-Za-z0-9_-]{27}|pscale_(?:tkn|pw|oauth)_[A-Za-z0-9=._-]{32,}",
-    r"|[0-9a-f]{32}-us[0-9]{1,2}",
-    r")"
-);
+/// Tokens known by their vendor prefix (gitleaks' rule set names these; the code is ours):
+/// (what comes before the literal, the literal, what follows). The literal is also the gate's
+/// word, so the regex and the gate cannot drift apart.
+const VENDOR: &[(&str, &str, &str)] = &[
+    (
+        "",
+        "sk-",
+        r"(?:proj-|ant-(?:api\d\d-|admin\d\d-)?|live-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
+    ),
+    ("", "rk_", r"(?:live|test|prod)_[A-Za-z0-9]{10,}"),
+    ("", "sk_", r"(?:live|test|prod)_[A-Za-z0-9]{10,}"),
+    ("", "pk_", r"(?:live|test|prod)_[A-Za-z0-9]{10,}"),
+    ("", "whsec_", r"[A-Za-z0-9+/=]{20,}"),
+    ("", "ghp_", r"[A-Za-z0-9]{30,}"),
+    ("", "gho_", r"[A-Za-z0-9]{30,}"),
+    ("", "ghu_", r"[A-Za-z0-9]{30,}"),
+    ("", "ghs_", r"[A-Za-z0-9]{30,}"),
+    ("", "ghr_", r"[A-Za-z0-9]{30,}"),
+    ("", "github_pat_", r"[A-Za-z0-9_]{22,}"),
+    ("", "xox", r"[abposrce]-[A-Za-z0-9-]{10,}"),
+    ("", "xapp-", r"[A-Za-z0-9-]{10,}"),
+    ("", "glpat-", r"[A-Za-z0-9_-]{20,}"),
+    ("", "glptt-", r"[A-Za-z0-9_-]{20,}"),
+    ("", "gldt-", r"[A-Za-z0-9_-]{20,}"),
+    ("", "glrt-", r"[A-Za-z0-9_-]{20,}"),
+    ("", "glcbt-", r"[A-Za-z0-9_-]{20,}"),
+    ("", "gloas-", r"[A-Za-z0-9_-]{20,}"),
+    ("", "glsoat-", r"[A-Za-z0-9_-]{20,}"),
+    ("", "glft-", r"[A-Za-z0-9_-]{20,}"),
+    ("", "glimt-", r"[A-Za-z0-9_-]{20,}"),
+    ("", "glagent-", r"[A-Za-z0-9_-]{20,}"),
+    ("", "gldeploy-", r"[A-Za-z0-9_-]{20,}"),
+    ("", "glcs-", r"[A-Za-z0-9_-]{20,}"),
+    ("", "ya29.", r"[A-Za-z0-9_-]{20,}"),
+    ("", "GOCSPX-", r"[A-Za-z0-9_-]{20,}"),
+    ("", "AIza", r"[0-9A-Za-z_-]{35}"),
+    ("", "1//0", r"[A-Za-z0-9_-]{30,}"),
+    ("", "SG.", r"[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"),
+    ("", "npm_", r"[A-Za-z0-9]{30,}"),
+    ("", "pypi-", r"[A-Za-z0-9_-]{50,}"),
+    ("", "hf_", r"[A-Za-z0-9]{30,}"),
+    ("", "dapi", r"[a-f0-9]{32}"),
+    ("", "shpat_", r"[a-fA-F0-9]{32}"),
+    ("", "shpca_", r"[a-fA-F0-9]{32}"),
+    ("", "shppa_", r"[a-fA-F0-9]{32}"),
+    ("", "shpss_", r"[a-fA-F0-9]{32}"),
+    ("", "doo_v1_", r"[a-f0-9]{64}"),
+    ("", "dop_v1_", r"[a-f0-9]{64}"),
+    ("", "dor_v1_", r"[a-f0-9]{64}"),
+    ("", "hvs.", r"[A-Za-z0-9_-]{24,}"),
+    ("", "hvb.", r"[A-Za-z0-9_-]{24,}"),
+    ("", "hvr.", r"[A-Za-z0-9_-]{24,}"),
+    ("", "lin_api_", r"[A-Za-z0-9]{40}"),
+    ("", "PMAK-", r"[a-f0-9]{24}-[a-f0-9]{34}"),
+    ("", "NRAK-", r"[A-Z0-9]{27}"),
+    ("", "glsa_", r"[A-Za-z0-9_]{32,}"),
+    ("", "glc_", r"[A-Za-z0-9+/=]{32,}"),
+    ("", "AGE-SECRET-KEY-1", r"[0-9A-Z]{58}"),
+    ("", "key-", r"[0-9a-zA-Z]{32}"),
+    ("", "SK", r"[0-9a-fA-F]{32}"),
+    ("", "sq0atp-", r"[0-9A-Za-z_-]{22,}"),
+    ("", "sq0csp-", r"[0-9A-Za-z_-]{22,}"),
+    ("", "rubygems_", r"[a-f0-9]{48}"),
+    ("", "figd_", r"[A-Za-z0-9_-]{40}"),
+    ("", "dp.", r"(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,}"),
+    ("", "ATATT3", r"[A-Za-z0-9_=-]{100,}"),
+    (r"[a-zA-Z0-9_~.]{3}\d", "Q~", r"[a-zA-Z0-9_~.-]{31,34}"),
+    ("[0-9]{8,10}", ":AA", r"[0-9A-Za-z_-]{33}"),
+    ("", "EAA", r"[A-Za-z0-9]{90,}"),
+    ("", "xkeysib-", r"[a-f0-9]{64}-[A-Za-z0-9]{16}"),
+    ("", "sntrys_", r"[A-Za-z0-9+/=_]{40,}"),
+    ("", "dckr_pat_", r"[A-Za-z0-9_-]{27}"),
+    ("", "pscale_", r"(?:tkn|pw|oauth)_[A-Za-z0-9=._-]{32,}"),
+    ("[0-9a-f]{32}", "-us", r"[0-9]{1,2}"),
+];
+
+/// The vendor rule's regex, one alternative per token kind.
+fn vendor_pattern() -> String {
+    let alternatives: Vec<String> = VENDOR
+        .iter()
+        .map(|(before, literal, after)| format!("{before}{}{after}", regex::escape(literal)))
+        .collect();
+    format!(r"\b(?:{})", alternatives.join("|"))
+}
+
+/// The vendor rule's gate words: a token holds its kind's literal.
+fn vendor_words() -> &'static [&'static str] {
+    static WORDS: std::sync::LazyLock<Vec<&'static str>> =
+        std::sync::LazyLock::new(|| VENDOR.iter().map(|(_, literal, _)| *literal).collect());
+    &WORDS
+}
 
 /// ASCII word boundaries and classes: log text is mostly ASCII, and Unicode `\b` would push the
 /// regex engine off its fast DFA path for every message.

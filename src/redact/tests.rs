@@ -329,3 +329,155 @@ fn prose_and_ids_are_not_secrets() {
         );
     }
 }
+
+/// Every string of a JSON value, keys included.
+fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|x| strings(x, out)),
+        serde_json::Value::Object(map) => {
+            for (k, x) in map {
+                out.push(k.clone());
+                strings(x, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The gates only skip work: with them, every text comes out as with every rule applied.
+fn gated_as_ungated(text: &str) {
+    let all = Rules::MAX >> (Rules::BITS as usize - RECOGNISER.rules.len());
+    let render = |kind: &str, out: &mut String| {
+        out.push_str("[REDACTED:");
+        out.push_str(kind);
+        out.push(']');
+    };
+    assert_eq!(
+        apply(text, RECOGNISER.candidates(text), render),
+        apply(text, all, render),
+        "a gate is stricter than its rule on {text:?}"
+    );
+}
+
+#[test]
+fn gates_never_hide_a_secret_of_the_planted_corpus() {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let (entries, values) = crate::synth::secrets::corpus(start, 7);
+    let mut texts = values;
+    for e in &entries {
+        strings(e, &mut texts);
+    }
+    assert!(texts.len() > 1000);
+    let opened = texts
+        .iter()
+        .filter(|t| RECOGNISER.candidates(t) != 0)
+        .count();
+    assert!(opened > 0);
+    texts.iter().for_each(|t| gated_as_ungated(t));
+}
+
+#[test]
+fn unicode_case_folding_opens_every_gate() {
+    // `(?i)` reads `ſ` as `s` and the Kelvin sign as `k`: `paſſword=` is a key.
+    for text in ["paſſword=hunter2x", "api_\u{212a}ey=hunter2x"] {
+        assert!(!r(text).contains("hunter2x"), "{text}");
+        gated_as_ungated(text);
+    }
+}
+
+#[test]
+fn a_clean_line_opens_no_rule() {
+    for line in [
+        "Connection reset by peer while reading response header from upstream",
+        "GET /api/v1/users 200 12ms",
+        "worker 3 finished job in 1.2s",
+    ] {
+        assert_eq!(RECOGNISER.candidates(line), 0, "{line}");
+    }
+}
+
+mod gates {
+    use proptest::prelude::*;
+
+    /// Pieces secrets and their look-alikes are made of.
+    const PIECES: &[&str] = &[
+        "password",
+        "PASSWORD",
+        "Pass",
+        "pwd",
+        "token",
+        "api_key",
+        "X-Api-Key",
+        "secret",
+        "signing_key",
+        "authorization",
+        "Bearer ",
+        "cookie",
+        "session",
+        "sid",
+        "?key",
+        "&sig",
+        "code",
+        "nonce",
+        "pk",
+        "sas",
+        "=",
+        ": ",
+        " = ",
+        "\"",
+        "\\\"",
+        "'",
+        "%3D",
+        "%22",
+        "://",
+        "@",
+        ":",
+        ".",
+        "/",
+        "-",
+        "_",
+        " ",
+        ",",
+        ";",
+        "&",
+        "?",
+        "eyJ",
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "AKIA",
+        "sk-proj-",
+        "ghp_",
+        "xoxb-",
+        "hooks.slack.com/services/",
+        "4111",
+        "1111",
+        "0000",
+        "2222",
+        "a8Fk2pQz",
+        "Zx9Lm3Rt",
+        "Qw7Er5Ty",
+        "user",
+        "host.example.com",
+        "tcp(",
+        "db",
+        "ſ",
+        "\u{212a}",
+        "é",
+        "connection reset",
+        "expired",
+        "[REDACTED:token]",
+        "<*>",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn gates_only_skip_rules_that_cannot_match(
+            parts in proptest::collection::vec(proptest::sample::select(PIECES), 1..24)
+        ) {
+            super::gated_as_ungated(&parts.concat());
+        }
+    }
+}
