@@ -194,16 +194,27 @@ pub fn mask_secrets(text: &str) -> Cow<'_, str> {
 }
 
 fn recognise(text: &str, render: impl Fn(&str, &mut String) + Copy) -> Cow<'_, str> {
-    let r = &*RECOGNISER;
-    apply(text, r.candidates(text), render)
+    apply(text, true, render)
 }
 
-/// `text` with the rules in `rules` applied in order, each to what the ones before left.
-fn apply(text: &str, rules: Rules, render: impl Fn(&str, &mut String) + Copy) -> Cow<'_, str> {
+/// `text` with the rules applied in order, each to what the ones before left; when `gated`,
+/// only the rules whose gate that text opens (what a rewrite leaves is gated anew: the rest of
+/// a run a secret was cut from may be a secret of its own).
+fn apply(text: &str, gated: bool, render: impl Fn(&str, &mut String) + Copy) -> Cow<'_, str> {
+    let r = &*RECOGNISER;
+    let gate = |text: &str| {
+        if gated {
+            r.candidates(text)
+        } else {
+            Rules::MAX
+        }
+    };
+    let mut open = gate(text);
     let mut out = Cow::Borrowed(text);
-    for (i, rule) in RECOGNISER.rules.iter().enumerate() {
-        if rules & (1 << i) != 0 {
+    for (i, rule) in r.rules.iter().enumerate() {
+        if open & (1 << i) != 0 {
             if let Some(s) = rule.rewrite(&out, render) {
+                open = gate(&s);
                 out = Cow::Owned(s);
             }
         }

@@ -347,15 +347,14 @@ fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
 
 /// The gates only skip work: with them, every text comes out as with every rule applied.
 fn gated_as_ungated(text: &str) {
-    let all = Rules::MAX >> (Rules::BITS as usize - RECOGNISER.rules.len());
     let render = |kind: &str, out: &mut String| {
         out.push_str("[REDACTED:");
         out.push_str(kind);
         out.push(']');
     };
     assert_eq!(
-        apply(text, RECOGNISER.candidates(text), render),
-        apply(text, all, render),
+        apply(text, true, render),
+        apply(text, false, render),
         "a gate is stricter than its rule on {text:?}"
     );
 }
@@ -386,6 +385,12 @@ fn unicode_case_folding_opens_every_gate() {
         assert!(!r(text).contains("hunter2x"), "{text}");
         gated_as_ungated(text);
     }
+}
+
+#[test]
+fn what_a_rewrite_leaves_is_gated_anew() {
+    // The private key cut from the run leaves a random-looking token the run as a whole was not.
+    gated_as_ungated("tokencodePASSWORDX-Api-Key-----BEGIN RSA PRIVATE KEY-----");
 }
 
 #[test]
