@@ -36,6 +36,9 @@ pub struct PipelineSnapshot {
     /// Hashes of the keys seen (the cardinality bound).
     #[serde(default)]
     pub keys: Vec<u64>,
+    /// Entries with a field read leniently, by reason, not yet told in a worklog.
+    #[serde(default)]
+    pub field_warnings: std::collections::BTreeMap<String, u64>,
 }
 
 impl Pipeline {
@@ -57,6 +60,11 @@ impl Pipeline {
             incidents: self.incidents.snapshot(),
             pending_silence: self.pending_silence,
             keys: self.bounds.snapshot(),
+            field_warnings: self
+                .field_warnings
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect(),
         }
     }
 
@@ -76,6 +84,13 @@ impl Pipeline {
         p.counts = snap.counts;
         p.pending_silence = snap.pending_silence;
         p.bounds.restore(snap.keys);
+        // Reasons are the fixed names of `FieldWarnings::ALL`; an unknown one (a checkpoint of
+        // another version) is not counted again.
+        for (_, reason) in crate::entry::FieldWarnings::ALL {
+            if let Some(n) = snap.field_warnings.get(reason) {
+                p.field_warnings.insert(reason, *n);
+            }
+        }
         p.incidents = Tracker::restore(
             LinkConfig::default(),
             GroupConfig::default(),
@@ -165,5 +180,23 @@ mod tests {
         }
         assert_eq!(second.finish(&mut events), expected);
         assert_eq!(second.counts(), whole.counts());
+    }
+
+    #[test]
+    fn field_warnings_not_yet_told_survive_a_restart() {
+        let s = Arc::new(Settings::load(None).unwrap());
+        let schedule = Schedule::new(&s.window);
+        let store = Arc::new(MemoryStore::new(schedule, s.window.history));
+        let fp = Arc::new(Fingerprinter::new());
+        let mut first = Pipeline::new(s.clone(), fp.clone(), store.clone(), Boundedness::Unbounded);
+        let odd = serde_json::json!({"timestamp": "2025-09-15T19:10:00Z", "severity": 1.5,
+            "textPayload": "boom", "resource": {"type": "cloud_run_revision"}});
+        first.ingest(&raw(&odd, 1), &mut Vec::new());
+        let snap: PipelineSnapshot =
+            serde_json::from_str(&serde_json::to_string(&first.snapshot()).unwrap()).unwrap();
+        assert_eq!(snap.field_warnings["unknown_severity"], 1);
+        let mut second = Pipeline::restore(s, fp, store, snap);
+        let reports = second.finish(&mut Vec::new());
+        assert_eq!(reports[0].field_warnings["unknown_severity"], 1);
     }
 }

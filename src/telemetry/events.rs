@@ -57,6 +57,22 @@ impl MalformedEntry<'_> {
     }
 }
 
+/// An optional field of a counted entry was unusable and read leniently (severity as DEFAULT,
+/// a mistyped payload as text): counted by field, told in the worklog's `field_warnings`.
+pub struct FieldReadLeniently<'a> {
+    pub origin: &'a dyn std::fmt::Display,
+    pub reason: &'static str,
+}
+
+impl FieldReadLeniently<'_> {
+    pub fn emit(self) {
+        if let Some(m) = installed() {
+            m.field_warning(self.reason);
+        }
+        tracing::debug!(origin = %self.origin, reason = self.reason, "field read leniently");
+    }
+}
+
 /// The source cannot reach its input (Pub/Sub unreachable); it keeps trying, `/readyz` says
 /// why, and this warns at the default log level each time a probe fails.
 pub struct SourceUnavailable<'a> {

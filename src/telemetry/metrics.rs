@@ -58,6 +58,7 @@ pub struct Metrics {
     /// Indexed by `Severity as usize`: resolved once so the hot path never hashes a label.
     parsed: [Counter; 9],
     malformed: Family<ReasonLabel, Counter>,
+    field_warnings: Family<ReasonLabel, Counter>,
     late: Counter,
     new_clusters: Counter,
     clusters_active: Gauge,
@@ -117,6 +118,12 @@ impl Metrics {
             "log_gardener_entries_malformed",
             "Input that is not a LogEntry, by reason; reported in the next worklog and skipped",
             Family::clone(&malformed),
+        );
+        let field_warnings = Family::default();
+        r.register(
+            "log_gardener_entries_field_warnings",
+            "Entries counted with an optional field read leniently (unknown severity as DEFAULT, a mistyped textPayload as text), by reason",
+            Family::clone(&field_warnings),
         );
         let late = Counter::default();
         r.register(
@@ -215,6 +222,7 @@ impl Metrics {
             received,
             parsed,
             malformed,
+            field_warnings,
             late,
             new_clusters,
             clusters_active,
@@ -260,6 +268,12 @@ impl Metrics {
 
     pub fn entry_malformed(&self, reason: &'static str) {
         self.malformed.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
+    pub fn field_warning(&self, reason: &'static str) {
+        self.field_warnings
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
     }
 
     pub fn entry_late(&self) {

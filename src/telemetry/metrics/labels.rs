@@ -148,6 +148,9 @@ impl Metrics {
         for reason in MALFORMED_REASONS {
             let _ = self.malformed.get_or_create(&ReasonLabel { reason });
         }
+        for (_, reason) in crate::entry::FieldWarnings::ALL {
+            let _ = self.field_warnings.get_or_create(&ReasonLabel { reason });
+        }
         self.zero_receivers(&[]);
     }
 
