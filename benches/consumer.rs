@@ -18,9 +18,10 @@ use log_gardener::synth;
 /// Hours of generated logs: 300 entries an hour.
 const HOURS: u32 = 40;
 
+const START: &str = "2025-09-15T00:00:00Z";
+
 fn messages() -> Vec<(String, Bytes)> {
-    let start = "2025-09-15T00:00:00Z".parse().unwrap();
-    synth::generate(start, HOURS, 11)
+    synth::generate(START.parse().unwrap(), HOURS, 11)
         .iter()
         .enumerate()
         .map(|(i, (_, v))| (format!("{}", 10_000_000 + i), Bytes::from(v.to_string())))
@@ -44,8 +45,11 @@ fn deliveries(msgs: &[(String, Bytes)]) -> Vec<Delivery> {
 fn consume(settings: &Arc<Settings>, batch: Vec<Delivery>) -> u64 {
     let mut c = Consumer::new(settings.clone(), Boundedness::Unbounded, None, true);
     let (mut outcomes, mut events) = (Vec::new(), Vec::new());
+    // Pulled as the last hour ends: every entry is within `live.max_age` of it.
+    let pulled = START.parse::<chrono::DateTime<Utc>>().unwrap()
+        + chrono::TimeDelta::hours(i64::from(HOURS));
     for (i, d) in batch.into_iter().enumerate() {
-        c.accept(d, &mut outcomes, &mut events);
+        c.accept(d, pulled, &mut outcomes, &mut events);
         if i % 1000 == 999 {
             black_box(c.close_due(Utc::now(), &mut outcomes, &mut events));
         }

@@ -23,7 +23,7 @@ use chrono::TimeDelta;
 
 pub use counting::{FingerprintSettings, MAX_BUCKETS_PER_WINDOW, MAX_HISTORY};
 pub use duration::{format_duration, parse_duration};
-pub use live::{LiveSettings, OnMalformed, PubSubSettings, Watermark};
+pub use live::{EventTimes, LiveSettings, OnMalformed, PubSubSettings, Watermark};
 pub use obs::{AlertSettings, MetricsSettings};
 pub use raw::{RawConfig, RawRule};
 pub use rules::{MAX_RULES, REGEX_BUDGET, REGEX_DFA_CACHE, REGEX_SIZE_LIMIT};

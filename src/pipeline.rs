@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::config::Settings;
+use crate::config::{EventTimes, Settings};
 use crate::entry::{parse_entry_max, CodeLocation, FieldWarnings, MessageKind, Record, Severity};
 use crate::fingerprint::{ClusterId, Fingerprinter, KeyParts};
 use crate::incident::{GroupConfig, LinkConfig, Tracker};
@@ -171,16 +171,29 @@ impl Pipeline {
     /// (and of held traceback lines it released) goes to `out`; a traceback line held for
     /// stitching adds nothing yet.
     pub fn ingest(&mut self, raw: &RawEntry, out: &mut Vec<Outcome>) {
+        self.ingest_within(raw, None, out);
+    }
+
+    /// [`Pipeline::ingest`], refusing as `bad_timestamp` an entry whose event time `bound`
+    /// (what a live run accepts, and the clock when it was pulled) does not accept.
+    pub fn ingest_within(
+        &mut self,
+        raw: &RawEntry,
+        bound: Option<(EventTimes, DateTime<Utc>)>,
+        out: &mut Vec<Outcome>,
+    ) {
         self.counts.received += 1;
         ev::EntryReceived.emit();
-        match parse_entry_max(&raw.data, self.settings.max_entry_bytes) {
-            Ok(record) => {
-                self.note_warnings(&raw.origin, record.warnings);
-                self.stitcher.push(record, &mut self.ready);
-                self.drain_ready(out);
-            }
-            Err(e) => self.reject(&raw.origin, e.reason(), e.to_string(), out),
+        let record = match parse_entry_max(&raw.data, self.settings.max_entry_bytes) {
+            Ok(record) => record,
+            Err(e) => return self.reject(&raw.origin, e.reason(), e.to_string(), out),
+        };
+        if let Some(why) = bound.and_then(|(times, now)| times.refuses(record.timestamp, now)) {
+            return self.reject(&raw.origin, "bad_timestamp", why, out);
         }
+        self.note_warnings(&raw.origin, record.warnings);
+        self.stitcher.push(record, &mut self.ready);
+        self.drain_ready(out);
     }
 
     /// Input a source could not read at all (not even as a raw entry): counted and reported
@@ -211,7 +224,7 @@ impl Pipeline {
         self.counts.field_warnings += 1;
         for reason in warnings.reasons() {
             *self.field_warnings.entry(reason).or_default() += 1;
-            tracing::debug!(%origin, reason, "field read leniently");
+            ev::FieldReadLeniently { origin, reason }.emit();
         }
     }
 

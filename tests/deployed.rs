@@ -228,6 +228,7 @@ async fn the_deployed_service_survives_a_kill_and_matches_replay_with_every_sink
         ("LOG_GARDENER__WINDOW__ALLOWED_LATENESS", "1h"),
         ("LOG_GARDENER__STITCH__HORIZON", "1h"),
         ("LOG_GARDENER__LIVE__FLUSH_ON_SHUTDOWN", "true"),
+        ("LOG_GARDENER__LIVE__MAX_AGE", "36500d"),
     ] {
         set(&mut env, k, v);
     }

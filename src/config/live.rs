@@ -50,6 +50,45 @@ pub struct LiveSettings {
     pub watermark: Watermark,
     pub flush_on_shutdown: bool,
     pub dedupe_ids: usize,
+    /// The event times a live run counts, around the clock when a message is pulled.
+    pub accepts: EventTimes,
+}
+
+/// Event times a live run counts: at most `max_age` before the clock, `max_ahead` after it.
+/// Anything else is a clock at zero, a broken field or a replayed archive, and would open
+/// windows that close at once (or never).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventTimes {
+    pub max_age: TimeDelta,
+    pub max_ahead: TimeDelta,
+}
+
+impl EventTimes {
+    /// Why `at` is not counted at clock time `now`, if it is not.
+    pub fn refuses(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<String> {
+        use super::duration::format_duration;
+        if at < now - self.max_age {
+            Some(format!(
+                "{} is more than live.max_age ({}) before the clock ({})",
+                at.to_rfc3339(),
+                format_duration(self.max_age),
+                now.to_rfc3339()
+            ))
+        } else if at > now + self.max_ahead {
+            Some(format!(
+                "{} is more than live.max_ahead ({}) after the clock ({})",
+                at.to_rfc3339(),
+                format_duration(self.max_ahead),
+                now.to_rfc3339()
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 pub(super) fn pubsub_settings(p: &RawPubSub) -> Result<PubSubSettings, ConfigError> {
@@ -138,5 +177,20 @@ pub(super) fn live_settings(l: &RawLive) -> Result<LiveSettings, ConfigError> {
         watermark,
         flush_on_shutdown: l.flush_on_shutdown,
         dedupe_ids: in_range("live.dedupe_ids", l.dedupe_ids, 1, 10_000_000)?,
+        accepts: EventTimes {
+            // Up to the years an entry may carry at all (`entry::time::YEARS`).
+            max_age: dur_in(
+                "live.max_age",
+                &l.max_age,
+                TimeDelta::hours(1),
+                TimeDelta::days(36_500),
+            )?,
+            max_ahead: dur_in(
+                "live.max_ahead",
+                &l.max_ahead,
+                TimeDelta::zero(),
+                TimeDelta::days(1),
+            )?,
+        },
     })
 }

@@ -197,6 +197,10 @@ pub struct RawLive {
     pub flush_on_shutdown: bool,
     /// Message ids remembered to recognise redeliveries.
     pub dedupe_ids: usize,
+    /// Entries stamped longer ago than this, by the clock when pulled, are `bad_timestamp`.
+    pub max_age: String,
+    /// Entries stamped further ahead than this are `bad_timestamp`.
+    pub max_ahead: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -140,10 +140,18 @@ impl Consumer {
         self.input
     }
 
-    /// Takes one delivery. Its entry is counted (once: a redelivery of a message already taken
-    /// is not); what became of it goes to `out`, events to `events`; its acker waits in
+    /// Takes one delivery, pulled at clock time `now`. Its entry is counted (once: a
+    /// redelivery of a message already taken is not; from a stream, only if its event time is
+    /// within `live.max_age`/`max_ahead` of `now`); what became of it goes to `out`, events to
+    /// `events`; its acker waits in
     /// `unsettled` for the next durable checkpoint.
-    pub fn accept(&mut self, d: Delivery, out: &mut Vec<Outcome>, events: &mut Vec<Event>) {
+    pub fn accept(
+        &mut self,
+        d: Delivery,
+        now: DateTime<Utc>,
+        out: &mut Vec<Outcome>,
+        events: &mut Vec<Event>,
+    ) {
         self.stats.delivered += 1;
         self.dirty = true;
         let id = d.message_id().map(str::to_owned);
@@ -159,7 +167,11 @@ impl Consumer {
         }
         let from = out.len();
         match &d.input {
-            Input::Entry(raw) => self.pipeline.ingest(raw, out),
+            Input::Entry(raw) => {
+                let bound = (self.input == Boundedness::Unbounded)
+                    .then_some((self.settings.live.accepts, now));
+                self.pipeline.ingest_within(raw, bound, out)
+            }
             Input::Unreadable {
                 origin,
                 reason,

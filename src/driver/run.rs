@@ -132,8 +132,9 @@ impl<O: Outputs> Driver<O> {
                     if n == 0 {
                         return Ok(());
                     }
+                    let now = (self.clock)();
                     for d in batches.drain(..).flatten() {
-                        self.consumer.accept(d, &mut outcomes, &mut events);
+                        self.consumer.accept(d, now, &mut outcomes, &mut events);
                     }
                     if self.checkpoints.is_none() {
                         let settled = self.consumer.take_settlement();

@@ -131,7 +131,8 @@ impl Workdir {
         let config = format!(
             "[pubsub]\nproject = \"p\"\nsubscription = \"s\"\nstreams = {streams}\n{pubsub}\n\
              [live]\ncheckpoint = \"{d}/state/checkpoint.json\"\ncheckpoint_every = \"500ms\"\n\
-             tick = \"200ms\"\nwatermark = \"event-time\"\nflush_on_shutdown = true\n\n\
+             tick = \"200ms\"\nwatermark = \"event-time\"\nflush_on_shutdown = true\n\
+             max_age = \"36500d\"\n\n\
              [report]\ndir = \"{d}/worklogs\"\n\n\
              # pstest delivers a backlog in random order (it walks a Go map): a backfill of\n\
              # one hour, so allow an hour of lateness (the stitcher, too).\n\

@@ -36,9 +36,14 @@ fn restart(s: Arc<Settings>, ck: Checkpoint) -> Consumer {
     Consumer::new(s, Boundedness::Unbounded, Some(ck), true)
 }
 
+/// When the entries of these tests are pulled: within a day of their event times.
+fn now() -> DateTime<Utc> {
+    "2025-09-15T21:00:00Z".parse().unwrap()
+}
+
 fn take(c: &mut Consumer, log: &Log, id: &str, data: String) -> Vec<Event> {
     let mut events = Vec::new();
-    c.accept(delivery(id, data, log), &mut Vec::new(), &mut events);
+    c.accept(delivery(id, data, log), now(), &mut Vec::new(), &mut events);
     events
 }
 
@@ -308,4 +313,49 @@ fn a_window_closing_after_a_restart_still_names_clusters_seen_only_before_it() {
         templates.contains(&"disk full on node <*>"),
         "{templates:?}"
     );
+}
+
+#[test]
+fn a_stream_counts_only_event_times_near_the_clock() {
+    let (log, mut c) = (log(), live(settings(|_| {})));
+    let mut out = Vec::new();
+    for (id, at) in [
+        ("old", "2025-08-01T00:00:00Z"), // 45 days before: past live.max_age (30d)
+        ("ahead", "2025-09-15T23:00:00Z"), // 2 h after: past live.max_ahead (1h)
+        ("ok", "2025-09-15T20:30:00Z"),
+    ] {
+        c.accept(
+            delivery(id, entry(at, "boom 1", id), &log),
+            now(),
+            &mut out,
+            &mut Vec::new(),
+        );
+    }
+    assert!(matches!(
+        out[..],
+        [
+            Outcome::Malformed {
+                reason: "bad_timestamp"
+            },
+            Outcome::Malformed {
+                reason: "bad_timestamp"
+            },
+            Outcome::Counted(_)
+        ]
+    ));
+    // A file has no clock to be near: the same entries are all counted in a replay.
+    let mut file = Consumer::new(settings(|_| {}), Boundedness::Bounded, None, false);
+    let mut out = Vec::new();
+    for (id, at) in [
+        ("old", "2025-08-01T00:00:00Z"),
+        ("ahead", "2025-09-15T23:00:00Z"),
+    ] {
+        file.accept(
+            delivery(id, entry(at, "boom 1", id), &log),
+            now(),
+            &mut out,
+            &mut Vec::new(),
+        );
+    }
+    assert!(out.iter().all(|o| matches!(o, Outcome::Counted(_))));
 }
