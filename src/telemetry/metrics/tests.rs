@@ -28,6 +28,7 @@ fn hooks_count_by_bounded_label() {
     m.entry_received();
     m.entry_parsed(Severity::Error);
     m.entry_malformed("not_json");
+    m.field_warning("unknown_severity");
     m.event("escalation", Priority::P0);
     m.alert_delivery("alertmanager", DeliveryOutcome::Failed);
     m.observe_event_lag(
@@ -60,6 +61,21 @@ fn hooks_count_by_bounded_label() {
             r#"log_gardener_entries_malformed_total{reason="not_json"} "#
         ),
         Some(1.0)
+    );
+    assert_eq!(
+        line_value(
+            &text,
+            r#"log_gardener_entries_field_warnings_total{reason="unknown_severity"} "#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        line_value(
+            &text,
+            r#"log_gardener_entries_field_warnings_total{reason="text_payload_not_string"} "#
+        ),
+        Some(0.0),
+        "every reason is exported from the start"
     );
     assert_eq!(
         line_value(
