@@ -203,7 +203,7 @@ fn apply(text: &str, rules: Rules, render: impl Fn(&str, &mut String) + Copy) ->
     let mut out = Cow::Borrowed(text);
     for (i, rule) in RECOGNISER.rules.iter().enumerate() {
         if rules & (1 << i) != 0 {
-            if let Some(s) = rule.rewrite(&out, render) {
+            if let Some(s) = rule.rewrite(&out, text, render) {
                 out = Cow::Owned(s);
             }
         }
@@ -212,8 +212,14 @@ fn apply(text: &str, rules: Rules, render: impl Fn(&str, &mut String) + Copy) ->
 }
 
 impl Rule {
-    /// `text` with this rule's secrets rendered, `None` when it has none.
-    fn rewrite(&self, text: &str, render: impl Fn(&str, &mut String)) -> Option<String> {
+    /// `text` with this rule's secrets rendered, `None` when it has none. `input` is the text
+    /// before the rules ran, for checks that look beside the secret (see [`Check::accept`]).
+    fn rewrite(
+        &self,
+        text: &str,
+        input: &str,
+        render: impl Fn(&str, &mut String),
+    ) -> Option<String> {
         let mut out: Option<String> = None;
         let (mut at, mut copied) = (0, 0);
         while at <= text.len() {
@@ -225,7 +231,7 @@ impl Rule {
             let key = caps.name("k").map(|k| k.range());
             // Go on from the end of the value: a boundary character after it may start the next.
             let next = v.end().max(next_char(text, whole.start()));
-            if let Some(range) = self.check.accept(text, v.range(), key.clone()) {
+            if let Some(range) = self.check.accept(text, v.range(), key.clone(), input) {
                 let kind = match self.kind {
                     Kind::Fixed(kind) => kind,
                     Kind::FromKey => patterns::key_kind(key.map_or("", |k| &text[k])),
