@@ -285,6 +285,18 @@ pub fn redact_json(v: &mut Value) {
     }
 }
 
+/// An entry's raw JSON text as [`redact_json`] leaves it (text that is not JSON as [`redact`]
+/// leaves it): for state that keeps a sample entry and is written to disk.
+pub fn redact_entry(raw: &str) -> String {
+    match serde_json::from_str::<Value>(raw) {
+        Ok(mut v) => {
+            redact_json(&mut v);
+            v.to_string()
+        }
+        Err(_) => redact(raw).into_owned(),
+    }
+}
+
 /// Normalised key endings that mark a secret value (`X-Api-Key` → `xapikey`).
 const SECRET_KEY_ENDINGS: [&str; 24] = [
     "password",
