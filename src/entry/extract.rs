@@ -148,11 +148,11 @@ pub fn to_record(entry: LogEntry<'_>, raw: &str) -> Result<Record, EntryError> {
     Ok(Record {
         timestamp,
         severity,
-        service: service(&entry, &meta),
+        service: kept(service(&entry, &meta)),
         location: location(&entry, meta),
         message,
         kind,
-        insert_id: owned(entry.insert_id.as_ref()),
+        insert_id: kept(owned(entry.insert_id.as_ref())),
         log_name: owned(entry.log_name.as_ref()),
         instance: instance.map(str::to_owned),
         trace: entry
@@ -282,10 +282,24 @@ fn location(entry: &LogEntry<'_>, meta: PayloadMeta<'_>) -> CodeLocation {
         .or_else(|| meta.labels.line.0.map(|n| n.to_string()))
         .or_else(|| report.and_then(|r| r.line_number.0).map(|n| n.to_string()));
     CodeLocation {
-        logger: logger.map(str::to_owned),
-        file: file.filter(|f| !f.is_empty()).map(str::to_owned),
-        function: function.filter(|f| !f.is_empty()).map(str::to_owned),
+        logger: logger.map(|l| kept(l.to_owned())),
+        file: file.filter(|f| !f.is_empty()).map(|f| kept(f.to_owned())),
+        function: function
+            .filter(|f| !f.is_empty())
+            .map(|f| kept(f.to_owned())),
         line,
+    }
+}
+
+/// A field as the pipeline may keep it: with any secret redacted. Service, code location and
+/// insertId are not quoted output but state: cluster key parts and sort keys, held in window
+/// cells, the fingerprint families and the checkpoint file, and named in logs and alerts. A
+/// secret in one (a misconfigured label) must not be stored, nor make a cluster per value. The
+/// message is masked where it is fingerprinted, and the raw entry where it is kept as a sample.
+fn kept(field: String) -> String {
+    match crate::redact::redact(&field) {
+        std::borrow::Cow::Borrowed(_) => field,
+        std::borrow::Cow::Owned(redacted) => redacted,
     }
 }
 

@@ -368,3 +368,23 @@ fn python_dict_dumps_with_snake_case_keys_read_as_camel_case() {
     let json = r#"{"timestamp":"2026-11-23T05:00:00Z","json_payload":{"message":"hi"}}"#;
     assert_eq!(parse(json).message, "hi");
 }
+
+#[test]
+fn a_secret_in_a_key_field_is_redacted_at_the_edge() {
+    // Service, code location and insertId are state (cluster keys, checkpointed): a secret in
+    // one is redacted before anything keeps it; the raw entry is redacted where a sample is kept.
+    let token = "ghp_R6QC14J9hcDFaR3o110tTCV1J7JbOTTrPmEW";
+    let json = format!(
+        r#"{{"insertId":"{token}","timestamp":"2025-09-15T19:00:00Z","severity":"ERROR",
+        "resource":{{"type":"cloud_run_revision","labels":{{"service_name":"password=Hunter2Secret9"}}}},
+        "sourceLocation":{{"file":"{token}","function":"put"}},"labels":{{"python_logger":"{token}"}},
+        "textPayload":"upload failed"}}"#
+    );
+    let r = parse(&json);
+    assert_eq!(r.service, "password=[REDACTED:password]");
+    assert_eq!(r.insert_id, "[REDACTED:token]");
+    assert_eq!(r.location.file.as_deref(), Some("[REDACTED:token]"));
+    assert_eq!(r.location.logger.as_deref(), Some("[REDACTED:token]"));
+    assert_eq!(r.location.function.as_deref(), Some("put"));
+    assert!(r.raw.contains(token));
+}

@@ -25,11 +25,14 @@ pub enum Check {
 
 impl Check {
     /// The range of `text` to replace for a candidate secret at `v` after `key`, if it is one.
+    /// `input` is the text before any rule rewrote it: evidence beside a secret (an AWS access
+    /// key id) may already be a placeholder in `text`.
     pub fn accept(
         self,
         text: &str,
         v: Range<usize>,
         key: Option<Range<usize>>,
+        input: &str,
     ) -> Option<Range<usize>> {
         let value = &text[v.clone()];
         if is_placeholder(value) {
@@ -52,7 +55,7 @@ impl Check {
             Check::Entropy(min) => {
                 value.len() >= 16 && classes(value) >= 2 && entropy(value) >= min
             }
-            Check::Random => random(value) || aws_secret_beside_id(text, value),
+            Check::Random => random(value) || aws_secret_beside_id(input, value),
             Check::Luhn => {
                 return card_within(value).map(|r| v.start + r.start..v.start + r.end);
             }

@@ -85,9 +85,10 @@ static RECOGNISER: LazyLock<Recogniser> = LazyLock::new(|| {
 });
 
 impl Recogniser {
-    /// The rules that may match `text`: those whose gate it passes. One pass for the words,
-    /// one over the bytes for the runs; a clean log line usually opens none.
-    fn candidates(&self, text: &str) -> Rules {
+    /// The rules that may match `text` (what the rules before left of `input`): those whose
+    /// gate it passes. One pass for the words, one over the bytes for the runs; a clean log
+    /// line usually opens none.
+    fn candidates(&self, text: &str, input: &str) -> Rules {
         let all = Rules::MAX >> (Rules::BITS as usize - self.rules.len());
         // `(?i)` folds `ſ` to `s` and the Kelvin sign to `k`, which no ASCII word gate sees.
         if !text.is_ascii() && text.contains(['\u{17f}', '\u{212a}']) {
@@ -97,7 +98,7 @@ impl Recogniser {
         for m in self.words.find_overlapping_iter(text) {
             worded |= self.opens[m.pattern().as_usize()];
         }
-        let runs = Runs::of(text);
+        let runs = Runs::of(text, input);
         self.rules
             .iter()
             .enumerate()
@@ -143,7 +144,9 @@ static CLASSES: [u8; 256] = {
 };
 
 impl Runs {
-    fn of(text: &str) -> Runs {
+    /// The runs of `text`; the random-token check looks for its evidence in `input`, as
+    /// [`check::Check::accept`] does.
+    fn of(text: &str, input: &str) -> Runs {
         let mut runs = Runs {
             token: 0,
             random: false,
@@ -164,12 +167,12 @@ impl Runs {
             if c & BARE != 0 {
                 bare += 1;
             } else {
-                runs.random |= bare >= 20 && check::may_be_random(text, &text[i - bare..i]);
+                runs.random |= bare >= 20 && check::may_be_random(input, &text[i - bare..i]);
                 bare = 0;
             }
         }
         let end = bytes.len();
-        runs.random |= bare >= 20 && check::may_be_random(text, &text[end - bare..]);
+        runs.random |= bare >= 20 && check::may_be_random(input, &text[end - bare..]);
         runs
     }
 }
@@ -202,9 +205,10 @@ fn recognise(text: &str, render: impl Fn(&str, &mut String) + Copy) -> Cow<'_, s
 /// a run a secret was cut from may be a secret of its own).
 fn apply(text: &str, gated: bool, render: impl Fn(&str, &mut String) + Copy) -> Cow<'_, str> {
     let r = &*RECOGNISER;
+    let input = text;
     let gate = |text: &str| {
         if gated {
-            r.candidates(text)
+            r.candidates(text, input)
         } else {
             Rules::MAX
         }
@@ -213,7 +217,7 @@ fn apply(text: &str, gated: bool, render: impl Fn(&str, &mut String) + Copy) -> 
     let mut out = Cow::Borrowed(text);
     for (i, rule) in r.rules.iter().enumerate() {
         if open & (1 << i) != 0 {
-            if let Some(s) = rule.rewrite(&out, render) {
+            if let Some(s) = rule.rewrite(&out, text, render) {
                 open = gate(&s);
                 out = Cow::Owned(s);
             }
@@ -223,8 +227,14 @@ fn apply(text: &str, gated: bool, render: impl Fn(&str, &mut String) + Copy) -> 
 }
 
 impl Rule {
-    /// `text` with this rule's secrets rendered, `None` when it has none.
-    fn rewrite(&self, text: &str, render: impl Fn(&str, &mut String)) -> Option<String> {
+    /// `text` with this rule's secrets rendered, `None` when it has none. `input` is the text
+    /// before the rules ran, for checks that look beside the secret (see [`Check::accept`]).
+    fn rewrite(
+        &self,
+        text: &str,
+        input: &str,
+        render: impl Fn(&str, &mut String),
+    ) -> Option<String> {
         let mut out: Option<String> = None;
         let (mut at, mut copied) = (0, 0);
         while at <= text.len() {
@@ -236,7 +246,7 @@ impl Rule {
             let key = caps.name("k").map(|k| k.range());
             // Go on from the end of the value: a boundary character after it may start the next.
             let next = v.end().max(next_char(text, whole.start()));
-            if let Some(range) = self.check.accept(text, v.range(), key.clone()) {
+            if let Some(range) = self.check.accept(text, v.range(), key.clone(), input) {
                 let kind = match self.kind {
                     Kind::Fixed(kind) => kind,
                     Kind::FromKey => patterns::key_kind(key.map_or("", |k| &text[k])),
@@ -287,6 +297,18 @@ pub fn redact_json(v: &mut Value) {
             }
         }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// An entry's raw JSON text as [`redact_json`] leaves it (text that is not JSON as [`redact`]
+/// leaves it): for state that keeps a sample entry and is written to disk.
+pub fn redact_entry(raw: &str) -> String {
+    match serde_json::from_str::<Value>(raw) {
+        Ok(mut v) => {
+            redact_json(&mut v);
+            v.to_string()
+        }
+        Err(_) => redact(raw).into_owned(),
     }
 }
 

@@ -186,17 +186,46 @@ const PLACES: [&str; 15] = [
     "insertId",
 ];
 
+/// How many entries of each kind × place carry its shared value and how many a value of their
+/// own. The shared one is what a template miner would keep as a literal token (it recurs), so it
+/// needs at least two entries; a value of its own is what it would turn into a variable.
+#[derive(Debug, Clone, Copy)]
+pub struct Mix {
+    pub constant: usize,
+    pub varying: usize,
+}
+
+impl Mix {
+    /// What `replay` gets: three and three.
+    pub const FULL: Mix = Mix {
+        constant: 3,
+        varying: 3,
+    };
+    /// Small enough for Google's Pub/Sub fake (~80 messages/s) and still every kind × place
+    /// both ways: two entries share a value, one has its own.
+    pub const LIVE: Mix = Mix {
+        constant: 2,
+        varying: 1,
+    };
+}
+
 /// The planted entries (in time order, within the hour from `start`) and every value planted.
 pub fn corpus(start: DateTime<Utc>, seed: u64) -> (Vec<Value>, Vec<String>) {
+    corpus_of(start, seed, Mix::FULL)
+}
+
+/// [`corpus`] with `mix` entries per kind × place: `KINDS × PLACES × (constant + varying)`
+/// entries and `KINDS × PLACES × (1 + varying)` values.
+pub fn corpus_of(start: DateTime<Utc>, seed: u64, mix: Mix) -> (Vec<Value>, Vec<String>) {
+    assert!(mix.constant >= 2, "a shared value recurs: {mix:?}");
     let mut rng = Rng::new(seed);
     let (mut entries, mut values) = (Vec::new(), Vec::new());
     for kind in &KINDS {
         for place in PLACES {
             let constant = value(kind, &mut rng);
             values.push(constant.clone());
-            for i in 0..6 {
-                // Three entries share one value, three have their own.
-                let v = if i < 3 {
+            for i in 0..mix.constant + mix.varying {
+                let v = if i < mix.constant {
                     constant.clone()
                 } else {
                     let v = value(kind, &mut rng);
@@ -385,5 +414,16 @@ mod tests {
             assert!(text.contains("ERROR") && v.len() >= 8, "{text}");
         }
         assert!(card(4, "11111111111111", true).starts_with("4111 1111 1111 111"));
+    }
+
+    #[test]
+    fn the_live_mix_is_every_kind_at_every_place_in_fewer_entries() {
+        let start = "2025-09-15T19:00:00Z".parse().unwrap();
+        let (entries, values) = corpus_of(start, 7, Mix::LIVE);
+        let (kinds, places) = coverage();
+        assert_eq!(entries.len(), kinds * places * 3);
+        assert_eq!(values.len(), kinds * places * 2);
+        // The same seed and mix give the same corpus: a test can rebuild what it published.
+        assert_eq!(corpus_of(start, 7, Mix::LIVE).1, values);
     }
 }

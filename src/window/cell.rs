@@ -10,6 +10,7 @@ use super::schedule::{ms_to_time, Schedule, WindowSpan};
 use super::{FineWindow, Observation};
 use crate::entry::{CodeLocation, Severity};
 use crate::fingerprint::ClusterId;
+use crate::redact::redact_entry;
 
 /// Counts of one bucket, or of a whole window when buckets are summed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,16 +120,18 @@ impl Cell {
         let slot = at_ms.div_euclid(s.hop_ms);
         match self.samples.get_mut(&slot) {
             Some(cur) if cur.precedes(at_ms, obs.insert_id) => {}
+            // Redacted when kept, not when quoted only: cells are checkpointed to a file. At most
+            // once per cluster and hop for entries in time order.
             Some(cur) => {
                 cur.at_ms = at_ms;
                 obs.insert_id.clone_into(&mut cur.insert_id);
-                obs.raw.clone_into(&mut cur.raw);
+                cur.raw = redact_entry(obs.raw);
             }
             None => {
                 let sample = Sample {
                     at_ms,
                     insert_id: obs.insert_id.into(),
-                    raw: obs.raw.into(),
+                    raw: redact_entry(obs.raw),
                 };
                 self.samples.insert(slot, sample);
             }

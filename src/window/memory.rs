@@ -79,7 +79,7 @@ pub struct StoreSnapshot {
 }
 
 impl StoreSnapshot {
-    /// The sample entries held (raw JSON), e.g. to re-learn templates after a restart.
+    /// The sample entries held (raw JSON, redacted when kept).
     pub fn samples(&self) -> impl Iterator<Item = &Sample> {
         self.cells.iter().flat_map(|(_, c)| c.samples())
     }
@@ -234,6 +234,21 @@ mod tests {
         assert_eq!(a.insert_id, "a");
         assert_eq!(a, mk(&[2, 1, 0]));
         assert_eq!(a, mk(&[1, 0, 2]));
+    }
+
+    #[test]
+    fn a_kept_sample_is_redacted_as_the_checkpoint_writes_it() {
+        let loc = CodeLocation::default();
+        let s = MemoryStore::new(hourly(), 24);
+        let raw = r#"{"insertId":"x","textPayload":"login password=Hunter2Secret9"}"#;
+        s.record(&Observation {
+            raw,
+            ..obs(7, "2026-11-23T05:10:00Z", "x", &loc)
+        });
+        let snapshot = s.snapshot();
+        let sample = snapshot.samples().next().cloned().unwrap();
+        assert!(!sample.raw.contains("Hunter2Secret9"), "{}", sample.raw);
+        assert!(sample.raw.contains("password=[REDACTED:password]"));
     }
 
     #[test]

@@ -1,0 +1,109 @@
+//! The no-leak detector shared by tests/no_leak.rs (`replay`) and tests/no_leak_live.rs
+//! (`run`): which planted values, or 8-character pieces of them, occur in what a process let
+//! out, and the collectors that gather those outputs (files, GitHub fake requests).
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+/// A piece this long of a planted value counts as a leak: long enough that no honest output
+/// holds one by chance (the values are random), short enough that a half-masked value is caught.
+pub const PIECE: usize = 8;
+
+/// The planted values (or 8-character pieces of them) found in `outputs` (name, text), with
+/// where. One pass over the outputs: every 8-byte window is looked up among the pieces (the
+/// values are ASCII).
+pub fn leaks(values: &[String], outputs: &[(String, String)]) -> Vec<String> {
+    let mut pieces: HashMap<&[u8], &str> = HashMap::new();
+    for v in values {
+        assert!(v.is_ascii() && v.len() >= PIECE, "{v:?}");
+        for w in v.as_bytes().windows(PIECE) {
+            pieces.insert(w, v);
+        }
+    }
+    let mut found: Vec<String> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for (name, text) in outputs {
+        let b = text.as_bytes();
+        for (at, w) in b.windows(PIECE).enumerate() {
+            let Some(v) = pieces.get(w) else { continue };
+            if seen.insert(v) {
+                let context =
+                    String::from_utf8_lossy(&b[at.saturating_sub(60)..(at + 60).min(b.len())]);
+                found.push(format!(
+                    "{:?} of {v:?} in {name}: …{context}…",
+                    String::from_utf8_lossy(w)
+                ));
+            }
+        }
+    }
+    found
+}
+
+pub fn assert_nothing_leaks(values: &[String], outputs: &[(String, String)]) {
+    let found = leaks(values, outputs);
+    assert!(
+        found.is_empty(),
+        "{} of {} planted values leaked:\n{}",
+        found.len(),
+        values.len(),
+        found
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// The check can fail: every planted value is found in the input that carried it.
+pub fn assert_finds_every_value(values: &[String], input: &str) {
+    let found = leaks(values, &[("input".into(), input.to_owned())]);
+    assert_eq!(
+        found.len(),
+        values.len(),
+        "the detector misses planted values"
+    );
+}
+
+/// Every file under `dir` (recursively), as (path, text).
+pub fn files(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+            out.push((p.display().to_string(), text));
+        }
+    }
+    out
+}
+
+/// Every request a wiremock server received: its URL with percent-escapes decoded (a search
+/// query travels encoded) and its body.
+pub async fn requests(server: &wiremock::MockServer) -> Vec<(String, String)> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| {
+            (
+                format!("{} {}", r.method, r.url),
+                format!(
+                    "{}\n{}",
+                    percent_decoded(r.url.as_str()),
+                    String::from_utf8_lossy(&r.body)
+                ),
+            )
+        })
+        .collect()
+}
+
+/// A URL with its percent-escapes decoded.
+pub fn percent_decoded(url: &str) -> String {
+    percent_encoding::percent_decode_str(&url.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
