@@ -254,7 +254,7 @@ impl<R: BufRead> ExportReader<R> {
             if chunk.is_empty() {
                 break;
             }
-            let (n, end) = match chunk.iter().position(|&b| scan.step(b) != Step::More) {
+            let (n, end) = match scan.end_in(chunk) {
                 // A piece is never empty: a byte that ends one before it starts is its own.
                 Some(0) if len == 0 => (1, Some(Step::Include)),
                 Some(i) => match scan.last {

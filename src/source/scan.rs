@@ -40,6 +40,7 @@ enum Mode {
 
 /// The scanner's state: strings and nesting, plus the key just read at depth 1 (to spot
 /// `"entries": [`).
+#[derive(Clone)]
 pub(super) struct Scan {
     mode: Mode,
     depth: usize,
@@ -98,6 +99,31 @@ impl Scan {
         s.depth = 1;
         s.kinds.push(true);
         s
+    }
+
+    /// Steps over `chunk` up to its first byte that is not [`Step::More`], returning where that
+    /// is. The inside of a string and a line in line mode hold no structure: they are skipped
+    /// to the next byte that could change the state (most of an entry's bytes are strings).
+    pub(super) fn end_in(&mut self, chunk: &[u8]) -> Option<usize> {
+        let mut i = 0;
+        while i < chunk.len() {
+            let rest = &chunk[i..];
+            i += if self.mode == Mode::Line {
+                memchr::memchr(b'\n', rest).unwrap_or(rest.len())
+            } else if self.in_str && !self.escaped && !self.in_key {
+                memchr::memchr3(b'"', b'\\', b'\n', rest).unwrap_or(rest.len())
+            } else {
+                0
+            };
+            if i == chunk.len() {
+                return None;
+            }
+            if self.step(chunk[i]) != Step::More {
+                return Some(i);
+            }
+            i += 1;
+        }
+        None
     }
 
     pub(super) fn step(&mut self, b: u8) -> Step {
@@ -210,5 +236,65 @@ impl Scan {
             };
         }
         Step::More
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Pieces of exports: structure, strings with escapes, keys, newlines inside and outside.
+    const PIECES: &[&str] = &[
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        "\"",
+        "\\",
+        "\\\"",
+        "\n",
+        " ",
+        "entries",
+        "\"entries\"",
+        "\"textPayload\": \"boom\"",
+        "abc",
+        "123",
+        "\u{e9}",
+    ];
+
+    proptest! {
+        #[test]
+        fn skipping_ends_where_stepping_every_byte_does(
+            parts in proptest::collection::vec(proptest::sample::select(PIECES), 0..40),
+            mode in 0..5u8,
+        ) {
+            let text = parts.concat();
+            let start = match mode {
+                0 => Scan::container(true),
+                1 => Scan::container(false),
+                2 => Scan::scalar(),
+                3 => Scan::line(),
+                _ => Scan::rest(),
+            };
+            let (mut fast, mut slow) = (start.clone(), start);
+            let mut at = 0;
+            loop {
+                let rest = &text.as_bytes()[at..];
+                let a = fast.end_in(rest);
+                let b = rest.iter().position(|&b| slow.step(b) != Step::More);
+                prop_assert_eq!(a, b);
+                match a {
+                    Some(i) => {
+                        prop_assert_eq!(fast.last, slow.last);
+                        at += i + 1;
+                    }
+                    None => break,
+                }
+            }
+        }
     }
 }
