@@ -152,7 +152,9 @@ pub fn to_record(entry: LogEntry<'_>, raw: &str) -> Result<Record, EntryError> {
         location: location(&entry, meta),
         message,
         kind,
-        insert_id: kept(owned(entry.insert_id.as_ref())),
+        // Kept raw only in memory, to order lines and samples; what is stored is a hash of it
+        // (`window::cell::order_key`).
+        insert_id: owned(entry.insert_id.as_ref()),
         log_name: owned(entry.log_name.as_ref()),
         instance: instance.map(str::to_owned),
         trace: entry

@@ -71,15 +71,24 @@ impl BucketStats {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sample {
     pub at_ms: i64,
+    /// The insertId's [`order_key`]: samples of one millisecond are chosen by it, whatever the
+    /// order they arrived in, without the id itself being kept (cells are checkpointed).
     pub insert_id: String,
     pub raw: String,
 }
 
 impl Sample {
-    /// Samples are ordered by (timestamp, insertId) so the choice does not depend on arrival.
-    fn precedes(&self, at_ms: i64, insert_id: &str) -> bool {
-        (self.at_ms, self.insert_id.as_str()) <= (at_ms, insert_id)
+    /// Samples are ordered by (timestamp, insertId key) so the choice does not depend on arrival.
+    fn precedes(&self, at_ms: i64, key: &str) -> bool {
+        (self.at_ms, self.insert_id.as_str()) <= (at_ms, key)
     }
+}
+
+/// What stands for an insertId in kept state: a hash, so distinct ids stay distinct (a
+/// redacted id would not: every random-looking one is the same placeholder) and none is
+/// written to the checkpoint.
+pub fn order_key(insert_id: &str) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(insert_id.as_bytes()))
 }
 
 /// Serializable so a live run can checkpoint it (`MemoryStore::snapshot`).
@@ -118,19 +127,20 @@ impl Cell {
             .or_default()
             .add(obs.severity, at_ms);
         let slot = at_ms.div_euclid(s.hop_ms);
+        let key = order_key(obs.insert_id);
         match self.samples.get_mut(&slot) {
-            Some(cur) if cur.precedes(at_ms, obs.insert_id) => {}
+            Some(cur) if cur.precedes(at_ms, &key) => {}
             // Redacted when kept, not when quoted only: cells are checkpointed to a file. At most
             // once per cluster and hop for entries in time order.
             Some(cur) => {
                 cur.at_ms = at_ms;
-                obs.insert_id.clone_into(&mut cur.insert_id);
+                cur.insert_id = key;
                 cur.raw = redact_entry(obs.raw);
             }
             None => {
                 let sample = Sample {
                     at_ms,
-                    insert_id: obs.insert_id.into(),
+                    insert_id: key,
                     raw: redact_entry(obs.raw),
                 };
                 self.samples.insert(slot, sample);

@@ -231,7 +231,12 @@ mod tests {
                 .unwrap()
         };
         let a = mk(&[0, 1, 2]);
-        assert_eq!(a.insert_id, "a");
+        // "b" and "a" share the earliest millisecond: their keys decide, never arrival.
+        let first = ["b", "a"]
+            .into_iter()
+            .min_by_key(|id| super::super::cell::order_key(id))
+            .unwrap();
+        assert_eq!(a.insert_id, super::super::cell::order_key(first));
         assert_eq!(a, mk(&[2, 1, 0]));
         assert_eq!(a, mk(&[1, 0, 2]));
     }
