@@ -293,11 +293,12 @@ fn location(entry: &LogEntry<'_>, meta: PayloadMeta<'_>) -> CodeLocation {
     }
 }
 
-/// A field as the pipeline may keep it: with any secret redacted. Service, code location and
-/// insertId are not quoted output but state: cluster key parts and sort keys, held in window
-/// cells, the fingerprint families and the checkpoint file, and named in logs and alerts. A
-/// secret in one (a misconfigured label) must not be stored, nor make a cluster per value. The
-/// message is masked where it is fingerprinted, and the raw entry where it is kept as a sample.
+/// A field as the pipeline may keep it: with any secret redacted. Service and code location are
+/// not quoted output but state: cluster key parts, held in window cells, the fingerprint
+/// families and the checkpoint file, and named in logs and alerts. A secret in one (a
+/// misconfigured label) must not be stored, nor make a cluster per value. The message is masked
+/// where it is fingerprinted, the raw entry where it is kept as a sample, the insertId stored
+/// only as a hash.
 fn kept(field: String) -> String {
     match crate::redact::redact(&field) {
         std::borrow::Cow::Borrowed(_) => field,
