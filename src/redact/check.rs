@@ -41,11 +41,12 @@ impl Check {
         let ok = match self {
             Check::None | Check::NotPlaceholder => true,
             Check::Quoted => {
-                let q = value.trim_start_matches('\\').chars().next();
-                if matches!(q, Some('"' | '\'')) {
-                    let inner = trim_quotes(value);
-                    let start =
-                        v.start + (value.len() - value.trim_start_matches(['\\', '"', '\'']).len());
+                // `"v"`, `'v'`, JSON-escaped `\"v\"`: the value inside one pair of quotes. The
+                // range is measured on what was stripped, so it stays inside `value`.
+                if let Some(body) = value.trim_start_matches('\\').strip_prefix(['"', '\'']) {
+                    let inner = body.strip_suffix(['"', '\'']).unwrap_or(body);
+                    let inner = inner.strip_suffix('\\').unwrap_or(inner);
+                    let start = v.end - body.len();
                     let r = start..start + inner.len();
                     return (!inner.is_empty() && !is_placeholder(inner)).then_some(r);
                 }
@@ -62,13 +63,6 @@ impl Check {
         };
         ok.then_some(v)
     }
-}
-
-fn trim_quotes(value: &str) -> &str {
-    let v = value.trim_start_matches('\\');
-    let v = v.strip_prefix(['"', '\'']).unwrap_or(v);
-    let v = v.strip_suffix(['"', '\'']).unwrap_or(v);
-    v.strip_suffix('\\').unwrap_or(v)
 }
 
 /// Only placeholders (and punctuation): what redaction or masking already wrote.

@@ -405,6 +405,21 @@ fn unicode_case_folding_opens_every_gate() {
 }
 
 #[test]
+fn a_cookie_opening_with_stray_quotes_is_cut_inside_its_value() {
+    // Found by the gate property test: the range of a quoted value was measured past the
+    // value (and past the text: a panic) when it opened with more than one quote.
+    for text in [
+        "cookie='\"password",
+        "Cookie: \"'abc'\" next",
+        "cookie=\\\"'x",
+    ] {
+        gated_as_ungated(text);
+        assert_eq!(r(&r(text)), r(text), "{text}");
+    }
+    assert_eq!(r("cookie='\"password"), "cookie='[REDACTED:cookie]");
+}
+
+#[test]
 fn what_a_rewrite_leaves_is_gated_anew() {
     // The private key cut from the run leaves a random-looking token the run as a whole was not.
     gated_as_ungated("tokencodePASSWORDX-Api-Key-----BEGIN RSA PRIVATE KEY-----");
