@@ -61,20 +61,12 @@ impl Inert {
 
     /// An inline code span `text` cannot close, on one line.
     pub fn code_span(&self) -> String {
-        let text = self.0.replace(['\n', '\r'], " ");
-        let ticks = "`".repeat(longest_run(&text, '`') + 1);
-        let pad = if text.starts_with('`') || text.ends_with('`') {
-            " "
-        } else {
-            ""
-        };
-        format!("{ticks}{pad}{text}{pad}{ticks}")
+        code_span(&self.0)
     }
 
     /// A fenced block the text cannot close: the fence is longer than its longest backtick run.
     pub fn fence(&self, lang: &str) -> String {
-        let ticks = "`".repeat(longest_run(&self.0, '`').max(2) + 1);
-        format!("{ticks}{lang}\n{}\n{ticks}\n", self.0)
+        fence(&self.0, lang)
     }
 }
 
@@ -263,6 +255,24 @@ fn cut(text: &str, max: usize) -> String {
         .nth(max.saturating_sub(1))
         .map_or(0, |(i, _)| i);
     format!("{}…", &text[..end])
+}
+
+/// An inline code span `text` cannot close, on one line (for text that is inert already).
+pub(crate) fn code_span(text: &str) -> String {
+    let text = text.replace(['\n', '\r'], " ");
+    let ticks = "`".repeat(longest_run(&text, '`') + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{ticks}{pad}{text}{pad}{ticks}")
+}
+
+/// A fenced block `text` cannot close (for text that is inert already).
+pub(crate) fn fence(text: &str, lang: &str) -> String {
+    let ticks = "`".repeat(longest_run(text, '`').max(2) + 1);
+    format!("{ticks}{lang}\n{text}\n{ticks}\n")
 }
 
 fn longest_run(text: &str, c: char) -> usize {

@@ -15,6 +15,7 @@ mod inert;
 mod patterns;
 mod writer;
 
+pub(crate) use inert::{code_span, fence};
 pub use inert::{neutralise, Inert, InertJson};
 pub use writer::InertWriter;
 

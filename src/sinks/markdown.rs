@@ -179,23 +179,7 @@ fn shorten(s: &str, max: usize) -> String {
     }
 }
 
-/// A fenced block that `text` cannot close: the fence is longer than any backtick run inside.
-pub fn fence(text: &str, lang: &str) -> String {
-    let ticks = "`".repeat(longest_run(text, '`').max(2) + 1);
-    format!("{ticks}{lang}\n{text}\n{ticks}\n")
-}
-
-/// An inline code span that `text` cannot close, on one line.
-pub fn code_span(text: &str) -> String {
-    let text = text.replace(['\n', '\r'], " ");
-    let ticks = "`".repeat(longest_run(&text, '`') + 1);
-    let pad = if text.starts_with('`') || text.ends_with('`') {
-        " "
-    } else {
-        ""
-    };
-    format!("{ticks}{pad}{text}{pad}{ticks}")
-}
+pub(crate) use crate::redact::{code_span, fence};
 
 /// Log-derived text shown outside code (a table cell, a list of services): inert markdown,
 /// on one line, `|` escaped, so it renders as typed and pings, links and formats nothing.
@@ -205,15 +189,6 @@ fn md(text: &str) -> String {
 
 fn table_cell(text: &str) -> String {
     md(text)
-}
-
-fn longest_run(text: &str, c: char) -> usize {
-    let (mut best, mut cur) = (0, 0);
-    for ch in text.chars() {
-        cur = if ch == c { cur + 1 } else { 0 };
-        best = best.max(cur);
-    }
-    best
 }
 
 #[cfg(test)]

@@ -317,22 +317,23 @@ fn a_window_closing_after_a_restart_still_names_clusters_seen_only_before_it() {
 
 #[test]
 fn a_stream_counts_only_event_times_near_the_clock() {
-    let (log, mut c) = (log(), live(settings(|_| {})));
-    let mut out = Vec::new();
-    for (id, at) in [
+    let log = log();
+    let times = [
         ("old", "2025-08-01T00:00:00Z"), // 45 days before: past live.max_age (30d)
         ("ahead", "2025-09-15T23:00:00Z"), // 2 h after: past live.max_ahead (1h)
         ("ok", "2025-09-15T20:30:00Z"),
-    ] {
-        c.accept(
-            delivery(id, entry(at, "boom 1", id), &log),
-            now(),
-            &mut out,
-            &mut Vec::new(),
-        );
-    }
+    ];
+    let outcomes = |mut c: Consumer| {
+        let mut out = Vec::new();
+        for (id, at) in times {
+            let d = delivery(id, entry(at, "boom 1", id), &log);
+            c.accept(d, now(), &mut out, &mut Vec::new());
+        }
+        out
+    };
+    let stream = outcomes(live(settings(|_| {})));
     assert!(matches!(
-        out[..],
+        stream[..],
         [
             Outcome::Malformed {
                 reason: "bad_timestamp"
@@ -344,18 +345,11 @@ fn a_stream_counts_only_event_times_near_the_clock() {
         ]
     ));
     // A file has no clock to be near: the same entries are all counted in a replay.
-    let mut file = Consumer::new(settings(|_| {}), Boundedness::Bounded, None, false);
-    let mut out = Vec::new();
-    for (id, at) in [
-        ("old", "2025-08-01T00:00:00Z"),
-        ("ahead", "2025-09-15T23:00:00Z"),
-    ] {
-        file.accept(
-            delivery(id, entry(at, "boom 1", id), &log),
-            now(),
-            &mut out,
-            &mut Vec::new(),
-        );
-    }
-    assert!(out.iter().all(|o| matches!(o, Outcome::Counted(_))));
+    let file = outcomes(Consumer::new(
+        settings(|_| {}),
+        Boundedness::Bounded,
+        None,
+        false,
+    ));
+    assert!(file.iter().all(|o| matches!(o, Outcome::Counted(_))));
 }
