@@ -67,6 +67,9 @@ pub struct WindowSettings {
     pub hop: TimeDelta,
     pub bucket: TimeDelta,
     pub allowed_lateness: TimeDelta,
+    /// Live mode: a closed window is re-emitted with entries that arrive this long after its
+    /// close (zero: they are only counted as late).
+    pub revise_within: TimeDelta,
     pub history: usize,
 }
 

@@ -43,7 +43,7 @@ pub struct Counted {
     /// Event time.
     pub at: DateTime<Utc>,
     pub severity: Severity,
-    /// A window of its time had already closed: counted as late (and in the open windows).
+    /// A window of its time had already closed: counted in a revision of it, or as late.
     pub late: bool,
     /// The first entry of a cluster this state has never seen (no member of it seen before).
     pub new_cluster: bool,
@@ -55,7 +55,11 @@ pub struct Counts {
     pub received: u64,
     pub counted: u64,
     pub malformed: u64,
+    /// Entries whose windows had closed too long ago to be revised (counted in open ones).
     pub late: u64,
+    /// Entries that came after their window closed and were counted in a revision of it.
+    #[serde(default)]
+    pub revising: u64,
     /// Entries counted with an optional field read leniently (see `FieldWarnings`).
     #[serde(default)]
     pub field_warnings: u64,
@@ -84,6 +88,25 @@ pub struct Pipeline {
     pending_silence: Option<Silence>,
     /// Keys and clusters held, bounded.
     bounds: bounds::Bounds,
+    /// How long after its close a window may be revised (see [`revision_horizon`]).
+    revise_within: TimeDelta,
+}
+
+/// How long after its close a window of `input` may still be revised: a stream's late entries
+/// revise it for `window.revise_within`; a file closes every window at its end, after the
+/// last entry, so nothing is ever late and nothing is kept for it.
+pub fn revision_horizon(settings: &Settings, input: Boundedness) -> TimeDelta {
+    match input {
+        Boundedness::Bounded => TimeDelta::zero(),
+        Boundedness::Unbounded => settings.window.revise_within,
+    }
+}
+
+fn report_policy(s: &Settings) -> ReportPolicy<'_> {
+    ReportPolicy {
+        escalation: &s.escalation,
+        issue_min_priority: s.issue_min_priority,
+    }
 }
 
 /// Two silent stretches back to back, as one.
@@ -119,6 +142,7 @@ impl Pipeline {
         );
         Pipeline {
             schedule: Schedule::new(&settings.window),
+            revise_within: revision_horizon(&settings, input),
             stitcher: match input {
                 Boundedness::Bounded => Stitcher::bounded(stitch),
                 Boundedness::Unbounded => Stitcher::with_config(stitch),
@@ -248,11 +272,27 @@ impl Pipeline {
             insert_id: &r.insert_id,
             raw: &r.raw,
         };
-        let late = self.store.record(&obs) == Recorded::Late;
-        if late {
-            self.counts.late += 1;
-            ev::LateEntry { at: r.timestamp }.emit();
-        }
+        let late = match self.store.record(&obs) {
+            Recorded::OnTime => false,
+            Recorded::Revises => {
+                self.counts.revising += 1;
+                ev::LateEntry {
+                    at: r.timestamp,
+                    revised: true,
+                }
+                .emit();
+                true
+            }
+            Recorded::Late => {
+                self.counts.late += 1;
+                ev::LateEntry {
+                    at: r.timestamp,
+                    revised: false,
+                }
+                .emit();
+                true
+            }
+        };
         self.counts.counted += 1;
         ev::EntryCounted {
             severity: r.severity,
@@ -298,7 +338,18 @@ impl Pipeline {
         let horizon = watermark - self.settings.window.allowed_lateness;
         self.stitcher.release_before(horizon, &mut self.ready);
         self.drain_ready(out);
-        self.close_through(horizon)
+        let mut reports = self.revisions();
+        reports.extend(self.close_through(horizon));
+        reports
+    }
+
+    /// Closed windows that late entries changed, re-emitted with what they hold now.
+    fn revisions(&mut self) -> Vec<WindowReport> {
+        let spans = self.store.take_revisions();
+        spans
+            .into_iter()
+            .map(|span| self.revise_one(span))
+            .collect()
     }
 
     /// Bounded input: releases held tracebacks and closes every window up to the one holding
@@ -306,10 +357,11 @@ impl Pipeline {
     pub fn finish(&mut self, out: &mut Vec<Outcome>) -> Vec<WindowReport> {
         self.stitcher.flush(&mut self.ready);
         self.drain_ready(out);
-        match self.range {
-            Some((_, hi)) => self.close_through(self.schedule.first_end_after(hi)),
-            None => Vec::new(),
+        let mut reports = self.revisions();
+        if let Some((_, hi)) = self.range {
+            reports.extend(self.close_through(self.schedule.first_end_after(hi)));
         }
+        reports
     }
 
     /// Closes every window that ends at or before `until`, in order. Windows without a
@@ -359,21 +411,53 @@ impl Pipeline {
         (span, Some(silence))
     }
 
+    /// Sightings of incidents are kept as long as a window may still be revised.
+    fn incidents_kept_from(&self, span: WindowSpan) -> DateTime<Utc> {
+        self.schedule.next(span).start - self.revise_within
+    }
+
+    /// A closed window again, with the late entries counted since; its incidents are
+    /// grouped as at its close without strengthening any link a second time.
+    fn revise_one(&mut self, span: WindowSpan) -> WindowReport {
+        let closed = self.store.revise(span);
+        let settings = self.settings.clone();
+        let policy = report_policy(&settings);
+        let mut report = build_report(
+            &closed,
+            &self.fingerprinter,
+            policy,
+            Malformed::default().take(),
+        );
+        let fp = &self.fingerprinter;
+        report.incidents =
+            self.incidents
+                .regroup(span, &report.clusters, &trends(&closed, fp), |id| {
+                    fp.resolve(id).map_or(id, |r| r.id)
+                });
+        report.actions = plan(&report, policy);
+        ev::WindowRevised {
+            span,
+            revision: report.revision.as_ref().map_or(0, |r| r.number),
+            entries: report.totals.entries,
+        }
+        .emit();
+        report
+    }
+
     fn close_one(&mut self, span: WindowSpan, silence: Option<Silence>) -> WindowReport {
         let started = std::time::Instant::now();
         let closed = self.store.close(span);
-        let policy = ReportPolicy {
-            escalation: &self.settings.escalation,
-            issue_min_priority: self.settings.issue_min_priority,
-        };
+        let settings = self.settings.clone();
+        let policy = report_policy(&settings);
         let mut report = build_report(&closed, &self.fingerprinter, policy, self.malformed.take());
         let fp = &self.fingerprinter;
+        let keep_from = self.incidents_kept_from(span);
         report.incidents = self.incidents.close(
             span,
             &report.clusters,
             &trends(&closed, fp),
             |id| fp.resolve(id).map_or(id, |r| r.id),
-            self.schedule.next(span).start,
+            keep_from,
         );
         report.actions = plan(&report, policy);
         report.silent_before = silence;

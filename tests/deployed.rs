@@ -12,7 +12,7 @@
 //! What differs from Cloud Run, and why (everything else is Terraform's environment):
 //! endpoints point at the local fakes and ports; the GitHub token comes from the environment as
 //! Secret Manager would give it; and the backfill settings of the README (event-time
-//! watermark, an hour of allowed lateness and stitch horizon, flush on shutdown), because the
+//! watermark held back 2 s, an hour of allowed lateness and stitch horizon, flush on shutdown), because the
 //! fake hands out a backlog in random order and entries from 2025 are a backfill.
 
 mod support;
@@ -225,6 +225,7 @@ async fn the_deployed_service_survives_a_kill_and_matches_replay_with_every_sink
     set(&mut env, "GITHUB_TOKEN", TOKEN);
     for (k, v) in [
         ("LOG_GARDENER__LIVE__WATERMARK", "event-time"),
+        ("LOG_GARDENER__LIVE__HOLD_BACK", "2s"),
         ("LOG_GARDENER__WINDOW__ALLOWED_LATENESS", "1h"),
         ("LOG_GARDENER__STITCH__HORIZON", "1h"),
         ("LOG_GARDENER__LIVE__FLUSH_ON_SHUTDOWN", "true"),

@@ -67,6 +67,7 @@ fn configure(env: &mut Env, pubsub: &str, alertmanager: &str, webhook: &str, git
     env.set("LOG_GARDENER__GITHUB__WRITE_SPACING", "1ms");
     env.set("GITHUB_TOKEN", TOKEN);
     env.set("LOG_GARDENER__LIVE__WATERMARK", "event-time");
+    env.set("LOG_GARDENER__LIVE__HOLD_BACK", "2s");
     env.set("LOG_GARDENER__WINDOW__ALLOWED_LATENESS", "1h");
     env.set("LOG_GARDENER__STITCH__HORIZON", "1h");
     env.set("LOG_GARDENER__LIVE__FLUSH_ON_SHUTDOWN", "true");

@@ -55,6 +55,13 @@ pub(super) fn window_settings(w: &RawWindow) -> Result<WindowSettings, ConfigErr
             TimeDelta::zero(),
             length,
         )?,
+        // Counts of closed windows are kept this long; Pub/Sub keeps unacked messages 7 days.
+        revise_within: dur_in(
+            "window.revise_within",
+            &w.revise_within,
+            TimeDelta::zero(),
+            TimeDelta::days(7),
+        )?,
         history: in_range("window.history", w.history, 0, MAX_HISTORY)?,
     })
 }

@@ -48,6 +48,9 @@ pub struct LiveSettings {
     pub checkpoint_every: Duration,
     pub tick: Duration,
     pub watermark: Watermark,
+    /// With the event-time watermark: the latest event time as seen this long ago closes
+    /// windows (see `driver::watermark`).
+    pub hold_back: TimeDelta,
     pub flush_on_shutdown: bool,
     pub dedupe_ids: usize,
     /// The event times a live run counts, around the clock when a message is pulled.
@@ -175,6 +178,14 @@ pub(super) fn live_settings(l: &RawLive) -> Result<LiveSettings, ConfigError> {
             TimeDelta::minutes(1),
         )?,
         watermark,
+        // Pub/Sub's longest lease is 10 minutes; a redelivery later than an hour is lost to
+        // any watermark.
+        hold_back: dur_in(
+            "live.hold_back",
+            &l.hold_back,
+            TimeDelta::zero(),
+            TimeDelta::hours(1),
+        )?,
         flush_on_shutdown: l.flush_on_shutdown,
         dedupe_ids: in_range("live.dedupe_ids", l.dedupe_ids, 1, 10_000_000)?,
         accepts: EventTimes {

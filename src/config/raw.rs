@@ -44,6 +44,8 @@ pub struct RawWindow {
     pub bucket: String,
     /// How long after a window's end entries for it are still waited for, e.g. "5m".
     pub allowed_lateness: String,
+    /// Live mode: how long after its close a window is revised for entries that arrive late.
+    pub revise_within: String,
     /// Previous windows remembered per cluster, the baseline for spikes.
     pub history: usize,
 }
@@ -193,6 +195,8 @@ pub struct RawLive {
     /// "wall-clock": windows close when the clock passes their end + allowed lateness;
     /// "event-time": when the latest entry's timestamp does (for backfills of old entries).
     pub watermark: String,
+    /// "event-time": the watermark is the latest entry's timestamp as seen this long ago.
+    pub hold_back: String,
     /// Close every window holding entries when `run` stops (after SIGTERM/SIGINT).
     pub flush_on_shutdown: bool,
     /// Message ids remembered to recognise redeliveries.

@@ -12,10 +12,11 @@ use chrono::{DateTime, Utc};
 use super::checkpoint::{Checkpoint, SCHEMA};
 use super::dedupe::RecentIds;
 use super::escalation::EscalationTracker;
+use super::watermark::HeldWatermark;
 use crate::config::{OnMalformed, Settings, Watermark};
 use crate::entry::Severity;
 use crate::fingerprint::{ClusterId, Fingerprinter};
-use crate::pipeline::{Counted, Outcome, Pipeline};
+use crate::pipeline::{revision_horizon, Counted, Outcome, Pipeline};
 use crate::report::WindowReport;
 use crate::source::{Acker, Boundedness, Delivery, Input};
 use crate::telemetry::events as ev;
@@ -81,7 +82,10 @@ pub struct Consumer {
     /// Bounded by Pub/Sub's flow control (`max_outstanding_*` per stream), and the shell
     /// checkpoints early when half of that allowance is waiting here.
     unsettled: Vec<Box<dyn Acker>>,
-    max_event_time: Option<DateTime<Utc>>,
+    /// The event-time watermark, held back by `live.hold_back` of clock time.
+    watermark: HeldWatermark,
+    /// The clock as last passed in.
+    now: DateTime<Utc>,
     /// The state changed since the last checkpoint.
     dirty: bool,
     stats: LiveStats,
@@ -98,10 +102,11 @@ impl Consumer {
     ) -> Consumer {
         let schedule = Schedule::new(&settings.window);
         let history = settings.window.history;
+        let revise_within = revision_horizon(&settings, input);
         let dedupe = settings.live.dedupe_ids;
         let (store, pipeline, recent, max_event_time) = match checkpoint {
             None => {
-                let store = Arc::new(MemoryStore::new(schedule, history));
+                let store = Arc::new(MemoryStore::new(schedule, history).revising(revise_within));
                 let fp = Arc::new(Fingerprinter::with_config(settings.fingerprint.config));
                 let p = Pipeline::new(settings.clone(), fp, store.clone(), input);
                 (store, p, durable.then(|| RecentIds::new(dedupe)), None)
@@ -111,7 +116,9 @@ impl Consumer {
                     c.clusters,
                     settings.fingerprint.config,
                 ));
-                let store = Arc::new(MemoryStore::restore(schedule, history, c.store));
+                let store = Arc::new(
+                    MemoryStore::restore(schedule, history, c.store).revising(revise_within),
+                );
                 let p = Pipeline::restore(settings.clone(), fp, store.clone(), c.pipeline);
                 let recent = durable.then(|| RecentIds::from_vec(dedupe, c.recent_ids));
                 (store, p, recent, c.max_event_time)
@@ -119,13 +126,14 @@ impl Consumer {
         };
         Consumer {
             escalation: EscalationTracker::new(settings.escalation.count_tiers.clone()),
+            watermark: HeldWatermark::new(settings.live.hold_back, max_event_time),
             settings,
             input,
             pipeline,
             store,
             recent,
             unsettled: Vec::new(),
-            max_event_time,
+            now: DateTime::<Utc>::MIN_UTC,
             dirty: false,
             stats: LiveStats::default(),
         }
@@ -154,6 +162,7 @@ impl Consumer {
     ) {
         self.stats.delivered += 1;
         self.dirty = true;
+        self.now = self.now.max(now);
         let id = d.message_id().map(str::to_owned);
         if let (Some(recent), Some(id)) = (&self.recent, &id) {
             if recent.contains(id) {
@@ -198,7 +207,7 @@ impl Consumer {
     fn after_counted(&mut self, outcomes: &[Outcome], events: &mut Vec<Event>) {
         for o in outcomes {
             let Outcome::Counted(c) = o else { continue };
-            self.max_event_time = Some(self.max_event_time.map_or(c.at, |m| m.max(c.at)));
+            self.watermark.observe(c.at, self.now);
             if c.new_cluster {
                 events.push(Event::NewCluster {
                     cluster: c.cluster,
@@ -236,8 +245,9 @@ impl Consumer {
         });
     }
 
-    /// Closes the windows that are due at wall-clock time `now` (or by the latest event time,
-    /// with `live.watermark = "event-time"`). A bounded input closes nothing before its end.
+    /// Closes the windows that are due at wall-clock time `now` (or by the latest event time
+    /// held back by `live.hold_back`, with `live.watermark = "event-time"`). A bounded input
+    /// closes nothing before its end.
     pub fn close_due(
         &mut self,
         now: DateTime<Utc>,
@@ -247,9 +257,10 @@ impl Consumer {
         if self.input == Boundedness::Bounded {
             return Vec::new();
         }
+        self.now = self.now.max(now);
         let watermark = match self.settings.live.watermark {
             Watermark::WallClock => Some(now),
-            Watermark::EventTime => self.max_event_time,
+            Watermark::EventTime => self.watermark.at(now),
         };
         let Some(w) = watermark else {
             return Vec::new();
@@ -311,7 +322,7 @@ impl Consumer {
                 .as_ref()
                 .map(RecentIds::to_vec)
                 .unwrap_or_default(),
-            max_event_time: self.max_event_time,
+            max_event_time: self.watermark.latest(),
             alerts: None,
         };
         self.dirty = false;

@@ -9,6 +9,7 @@ pub mod consumer;
 pub mod dedupe;
 pub mod escalation;
 pub mod run;
+pub mod watermark;
 
 #[cfg(any(test, feature = "test-util"))]
 pub use checkpoint::MemoryCheckpoint;

@@ -66,7 +66,8 @@ impl Tracker {
 
     /// The incidents of the window `span`, whose clusters are `clusters` with their entries
     /// per bucket in `trends`. `resolve` maps an id noted earlier to its cluster now (clusters
-    /// generalize). `keep_from`: the start of the next window still open.
+    /// generalize). `keep_from`: the earliest time a window still open or still revisable
+    /// starts.
     pub fn close(
         &mut self,
         span: WindowSpan,
@@ -75,6 +76,47 @@ impl Tracker {
         resolve: impl Fn(ClusterId) -> ClusterId,
         keep_from: DateTime<Utc>,
     ) -> Vec<IncidentReport> {
+        let (links, units) = self.links_in(span, resolve);
+        let groups = group(
+            clusters,
+            &links,
+            &self.history,
+            &self.config,
+            &mut self.registry,
+        );
+        for (p, s) in &links {
+            *self.history.entry(*p).or_default() += s.moments + s.traces;
+        }
+        self.bound_history();
+        self.linker.forget_before(keep_from);
+        summarize(&groups, clusters, trends, &units)
+    }
+
+    /// The incidents of `span`, closed before, grouped again with what it holds now (a
+    /// revision): incident identities are looked up, links are not strengthened again.
+    pub fn regroup(
+        &self,
+        span: WindowSpan,
+        clusters: &[ClusterReport],
+        trends: &BTreeMap<ClusterId, Vec<u64>>,
+        resolve: impl Fn(ClusterId) -> ClusterId,
+    ) -> Vec<IncidentReport> {
+        let (links, units) = self.links_in(span, resolve);
+        let mut registry = self.registry.clone();
+        let groups = group(clusters, &links, &self.history, &self.config, &mut registry);
+        summarize(&groups, clusters, trends, &units)
+    }
+
+    /// The links of `span` and the units each cluster was seen on, by cluster now.
+    #[allow(clippy::type_complexity)]
+    fn links_in(
+        &self,
+        span: WindowSpan,
+        resolve: impl Fn(ClusterId) -> ClusterId,
+    ) -> (
+        BTreeMap<Pair, Strength>,
+        BTreeMap<ClusterId, std::collections::BTreeSet<u64>>,
+    ) {
         let mut links: BTreeMap<Pair, Strength> = BTreeMap::new();
         for ((a, b), s) in self.linker.links_in(span) {
             let (a, b) = (resolve(a), resolve(b));
@@ -89,19 +131,7 @@ impl Tracker {
         for (c, set) in self.linker.units_in(span) {
             units.entry(resolve(c)).or_default().extend(set);
         }
-        let groups = group(
-            clusters,
-            &links,
-            &self.history,
-            &self.config,
-            &mut self.registry,
-        );
-        for (p, s) in &links {
-            *self.history.entry(*p).or_default() += s.moments + s.traces;
-        }
-        self.bound_history();
-        self.linker.forget_before(keep_from);
-        summarize(&groups, clusters, trends, &units)
+        (links, units)
     }
 
     fn bound_history(&mut self) {

@@ -125,6 +125,10 @@ pub fn build_report(
         clusters,
         silent_before: None,
         github: None,
+        revision: closed.revision.map(|r| RevisionReport {
+            number: r.number,
+            entries_before: r.entries_before,
+        }),
     };
     report.actions = plan(&report, settings);
     report

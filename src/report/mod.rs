@@ -48,6 +48,19 @@ pub struct WindowReport {
     /// What the GitHub sink did at this window's close, once it has (`github.repo` set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github: Option<GithubSummary>,
+    /// Present when this report replaces an earlier one of the same window: entries came
+    /// after the window closed (within `window.revise_within`) and are counted in it now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<RevisionReport>,
+}
+
+/// Which version of a window's report this is, and what changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevisionReport {
+    /// 1 for the first revision (the report written at the close is version 0).
+    pub number: u32,
+    /// Entries the previous version reported; `totals.entries` is the count now.
+    pub entries_before: u64,
 }
 
 impl WindowReport {

@@ -67,6 +67,13 @@ fn summary(o: &mut String, r: &WindowReport) {
         }
         None => o.push_str("- **Entries seen**: none\n"),
     }
+    if let Some(v) = &r.revision {
+        let _ = writeln!(
+            o,
+            "- **Revision {}**: written again after the window closed; {} entries then, {} now (late entries, redelivered or delayed)",
+            v.number, v.entries_before, t.entries
+        );
+    }
     if let Some(q) = &r.silent_before {
         let _ = writeln!(
             o,

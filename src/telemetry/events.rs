@@ -107,6 +107,8 @@ impl CardinalityLimit {
 /// An entry for a window that had already closed.
 pub struct LateEntry {
     pub at: DateTime<Utc>,
+    /// Its closed window will be re-emitted with it; else it is late for good.
+    pub revised: bool,
 }
 
 impl LateEntry {
@@ -114,7 +116,27 @@ impl LateEntry {
         if let Some(m) = installed() {
             m.entry_late();
         }
-        tracing::debug!(event_time = %self.at, "late entry counted outside its closed window");
+        if self.revised {
+            tracing::debug!(event_time = %self.at, "late entry counted in its closed window, which will be revised");
+        } else {
+            tracing::debug!(event_time = %self.at, "late entry past window.revise_within: counted only in open windows");
+        }
+    }
+}
+
+/// A closed window was re-emitted with late entries.
+pub struct WindowRevised {
+    pub span: WindowSpan,
+    pub revision: u32,
+    pub entries: u64,
+}
+
+impl WindowRevised {
+    pub fn emit(self) {
+        if let Some(m) = installed() {
+            m.window_revised();
+        }
+        tracing::info!(start = %self.span.start, end = %self.span.end, revision = self.revision, entries = self.entries, "window revised with late entries");
     }
 }
 

@@ -63,6 +63,7 @@ pub struct Metrics {
     new_clusters: Counter,
     clusters_active: Gauge,
     windows_closed: Counter,
+    windows_revised: Counter,
     events: Family<EventLabels, Counter>,
     window: WindowGauges,
     window_close: Histogram,
@@ -128,7 +129,7 @@ impl Metrics {
         let late = Counter::default();
         r.register(
             "log_gardener_entries_late",
-            "Entries that arrived after their window had closed",
+            "Entries that arrived after their window had closed (counted in a revision of it while it is within window.revise_within)",
             late.clone(),
         );
         let new_clusters = Counter::default();
@@ -148,6 +149,12 @@ impl Metrics {
             "log_gardener_windows_closed",
             "Windows closed and reported",
             windows_closed.clone(),
+        );
+        let windows_revised = Counter::default();
+        r.register(
+            "log_gardener_windows_revised",
+            "Closed windows re-emitted because late entries changed their counts",
+            windows_revised.clone(),
         );
         let events = Family::default();
         r.register(
@@ -227,6 +234,7 @@ impl Metrics {
             new_clusters,
             clusters_active,
             windows_closed,
+            windows_revised,
             events,
             window,
             window_close,
@@ -292,6 +300,10 @@ impl Metrics {
                 priority: priority.as_str(),
             })
             .inc();
+    }
+
+    pub fn window_revised(&self) {
+        self.windows_revised.inc();
     }
 
     pub fn window_closed(&self, took: Duration) {

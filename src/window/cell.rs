@@ -103,6 +103,10 @@ pub(super) struct Cell {
     samples: BTreeMap<i64, Sample>,
     /// Counts of closed windows this cluster appeared in or after, newest last.
     history: VecDeque<u64>,
+    /// The end (ms) of each window in `history`, so a revision corrects its own count and
+    /// takes the history before it. Empty in checkpoints older than revisions.
+    #[serde(default)]
+    history_ends: VecDeque<i64>,
     windows_known: usize,
 }
 
@@ -115,6 +119,7 @@ impl Cell {
             buckets: BTreeMap::new(),
             samples: BTreeMap::new(),
             history: VecDeque::new(),
+            history_ends: VecDeque::new(),
             windows_known: 0,
         }
     }
@@ -178,20 +183,20 @@ impl Cell {
         self.buckets.range(from..).next().map(|(b, _)| *b)
     }
 
-    /// Closes `span` for this cell; `None` if the cluster did not exist yet. `keep` is the
-    /// history length; 0 closes without adding to the history (a silent window).
-    pub(super) fn close(
-        &mut self,
+    /// What this cell did in `span`, with `history` before it; `None` if the cluster did
+    /// not exist yet.
+    fn window(
+        &self,
         id: ClusterId,
         s: &Schedule,
         span: WindowSpan,
-        keep: usize,
+        history: Vec<u64>,
+        windows_known: usize,
     ) -> Option<FineWindow> {
         let end_ms = span.end.timestamp_millis();
         if self.first_seen_ms >= end_ms {
             return None;
         }
-        let stats = self.stats_in(s, span);
         let start_slot = span.start.timestamp_millis().div_euclid(s.hop_ms);
         let sample = self
             .samples
@@ -199,25 +204,80 @@ impl Cell {
             .map(|(_, v)| v)
             .min_by(|a, b| (a.at_ms, &a.insert_id).cmp(&(b.at_ms, &b.insert_id)))
             .cloned();
-        let out = FineWindow {
+        Some(FineWindow {
             id,
             service: self.service.clone(),
             location: self.location.clone(),
-            stats,
+            stats: self.stats_in(s, span),
             buckets: self.per_bucket(s, span),
             sample,
-            history: self.history.iter().copied().collect(),
-            windows_known: self.windows_known,
-        };
+            history,
+            windows_known,
+        })
+    }
+
+    /// Closes `span` for this cell; `None` if the cluster did not exist yet. `keep` is the
+    /// history length; 0 closes without adding to the history (a silent window). Buckets
+    /// before `forget_before` (ms) go: no open window and no revision reaches back there.
+    pub(super) fn close(
+        &mut self,
+        id: ClusterId,
+        s: &Schedule,
+        span: WindowSpan,
+        keep: usize,
+        forget_before: i64,
+    ) -> Option<FineWindow> {
+        let history = self.history.iter().copied().collect();
+        let out = self.window(id, s, span, history, self.windows_known)?;
         if keep > 0 {
-            self.history.push_back(stats.count());
+            if self.history_ends.len() != self.history.len() {
+                // A checkpoint from before revisions: the ends are not known.
+                self.history_ends.clear();
+            }
+            self.history.push_back(out.stats.count());
+            self.history_ends.push_back(span.end.timestamp_millis());
             while self.history.len() > keep {
                 self.history.pop_front();
+                self.history_ends.pop_front();
+            }
+            if self.history_ends.len() != self.history.len() {
+                self.history_ends.clear();
             }
             self.windows_known = (self.windows_known + 1).min(keep);
         }
         // Keep the closed window's buckets: "count in the last hour" still reaches back there.
-        self.forget_before(s, span.start.timestamp_millis());
+        self.forget_before(s, forget_before.min(span.start.timestamp_millis()));
+        Some(out)
+    }
+
+    /// `span`, closed before, again: its history is what came before it, and its own count
+    /// in the history is corrected so later baselines include the late entries.
+    pub(super) fn revise(
+        &mut self,
+        id: ClusterId,
+        s: &Schedule,
+        span: WindowSpan,
+    ) -> Option<FineWindow> {
+        let end_ms = span.end.timestamp_millis();
+        let known = self.history_ends.len() == self.history.len();
+        let before = if known {
+            self.history_ends
+                .iter()
+                .take_while(|e| **e < end_ms)
+                .count()
+        } else {
+            self.history.len()
+        };
+        let history: Vec<u64> = self.history.iter().take(before).copied().collect();
+        let windows_known = if known {
+            before.min(self.windows_known)
+        } else {
+            self.windows_known
+        };
+        let out = self.window(id, s, span, history, windows_known)?;
+        if known && self.history_ends.get(before) == Some(&end_ms) {
+            self.history[before] = out.stats.count();
+        }
         Some(out)
     }
 

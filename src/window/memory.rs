@@ -1,14 +1,16 @@
 //! The in-process window store: a `DashMap` from fine cluster id to its cell, sharded so that
 //! workers recording different clusters do not wait on each other.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
 use super::cell::{Cell, Sample};
 use super::schedule::{ms_to_time, Schedule, WindowSpan};
-use super::{ClosedWindow, Observation, Recorded, WindowStore};
+use super::{ClosedWindow, Observation, Recorded, Revision, WindowStore};
 use crate::fingerprint::ClusterId;
 use chrono::{DateTime, Utc};
 
@@ -18,8 +20,21 @@ pub struct MemoryStore {
     cells: DashMap<ClusterId, Cell>,
     /// End of the last closed window (ms); entries before it are late.
     closed_until_ms: AtomicI64,
-    /// Late entries since the last close.
+    /// Late entries since the last close that no revision holds (their windows closed
+    /// longer than `revise_ms` ago).
     late: AtomicU64,
+    /// How long after its close a window is still revised for late entries (ms; 0: never).
+    revise_ms: i64,
+    revisions: Mutex<Revisions>,
+}
+
+/// Closed windows that late entries changed, and how often each was re-emitted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Revisions {
+    /// Ends (ms) of closed windows with late entries not yet re-emitted.
+    due: BTreeSet<i64>,
+    /// Per window end (ms): the last revision emitted and the entries it reported.
+    issued: BTreeMap<i64, (u32, u64)>,
 }
 
 impl MemoryStore {
@@ -30,7 +45,40 @@ impl MemoryStore {
             cells: DashMap::new(),
             closed_until_ms: AtomicI64::new(i64::MIN),
             late: AtomicU64::new(0),
+            revise_ms: 0,
+            revisions: Mutex::default(),
         }
+    }
+
+    /// Keeps the counts of closed windows for `within` after their close, and re-emits a
+    /// closed window that late entries changed (see [`WindowStore::take_revisions`]).
+    pub fn revising(mut self, within: chrono::TimeDelta) -> MemoryStore {
+        self.revise_ms = within.num_milliseconds().max(0);
+        self
+    }
+
+    fn revisions(&self) -> std::sync::MutexGuard<'_, Revisions> {
+        self.revisions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks the closed windows an entry at `at_ms` belongs to for revision; false if all of
+    /// them closed longer than `revise_ms` ago (the entry is late for good).
+    fn mark_revised(&self, at_ms: i64, closed_until: i64) -> bool {
+        let s = &self.schedule;
+        let oldest = closed_until.saturating_sub(self.revise_ms);
+        let first = (at_ms.div_euclid(s.hop_ms) + 1) * s.hop_ms;
+        let last = at_ms.saturating_add(s.length_ms).min(closed_until);
+        let mut revisions = self.revisions();
+        let mut any = false;
+        let mut end = first.max(oldest.div_euclid(s.hop_ms) * s.hop_ms);
+        while end <= last {
+            if end > oldest {
+                revisions.due.insert(end);
+                any = true;
+            }
+            end += s.hop_ms;
+        }
+        any
     }
 
     /// Number of fine clusters held.
@@ -55,6 +103,7 @@ impl MemoryStore {
             cells,
             closed_until_ms: self.closed_until_ms.load(Ordering::Acquire),
             late: self.late.load(Ordering::Acquire),
+            revisions: self.revisions().clone(),
         }
     }
 
@@ -66,6 +115,8 @@ impl MemoryStore {
             cells: snap.cells.into_iter().collect(),
             closed_until_ms: AtomicI64::new(snap.closed_until_ms),
             late: AtomicU64::new(snap.late),
+            revise_ms: 0,
+            revisions: Mutex::new(snap.revisions),
         }
     }
 }
@@ -76,6 +127,8 @@ pub struct StoreSnapshot {
     cells: Vec<(ClusterId, Cell)>,
     closed_until_ms: i64,
     late: u64,
+    #[serde(default)]
+    revisions: Revisions,
 }
 
 impl StoreSnapshot {
@@ -91,11 +144,15 @@ impl WindowStore for MemoryStore {
             .entry(obs.id)
             .or_insert_with(|| Cell::new(obs))
             .record(&self.schedule, obs);
-        if obs.at.timestamp_millis() < self.closed_until_ms.load(Ordering::Acquire) {
+        let at_ms = obs.at.timestamp_millis();
+        let closed_until = self.closed_until_ms.load(Ordering::Acquire);
+        if at_ms >= closed_until {
+            Recorded::OnTime
+        } else if self.mark_revised(at_ms, closed_until) {
+            Recorded::Revises
+        } else {
             self.late.fetch_add(1, Ordering::Relaxed);
             Recorded::Late
-        } else {
-            Recorded::OnTime
         }
     }
 
@@ -121,19 +178,71 @@ impl WindowStore for MemoryStore {
             .iter()
             .any(|c| c.stats_in(&self.schedule, span).count() > 0);
         let keep = if silent { 0 } else { self.history };
+        let forget_before = span.start.timestamp_millis().saturating_sub(self.revise_ms);
         let mut clusters = Vec::new();
         for mut cell in self.cells.iter_mut() {
             let id = *cell.key();
-            if let Some(w) = cell.close(id, &self.schedule, span, keep) {
+            if let Some(w) = cell.close(id, &self.schedule, span, keep, forget_before) {
                 clusters.push(w);
             }
         }
         self.cells.retain(|_, c| !c.is_idle());
         clusters.sort_by_key(|c| c.id);
+        let entries = clusters.iter().map(|c| c.stats.count()).sum();
+        let end_ms = span.end.timestamp_millis();
+        let mut revisions = self.revisions();
+        revisions.due.remove(&end_ms);
+        if self.revise_ms > 0 {
+            revisions.issued.insert(end_ms, (0, entries));
+        }
+        let oldest = end_ms.saturating_sub(self.revise_ms);
+        revisions.issued = revisions.issued.split_off(&oldest);
         ClosedWindow {
             span,
             clusters,
             late: self.late.swap(0, Ordering::AcqRel),
+            revision: None,
+        }
+    }
+
+    fn take_revisions(&self) -> Vec<WindowSpan> {
+        let closed_until = self.closed_until_ms.load(Ordering::Acquire);
+        let oldest = closed_until.saturating_sub(self.revise_ms);
+        let due = std::mem::take(&mut self.revisions().due);
+        due.into_iter()
+            .filter(|end| *end > oldest && *end <= closed_until)
+            .map(|end| self.schedule.span_ending(ms_to_time(end)))
+            .collect()
+    }
+
+    fn revise(&self, span: WindowSpan) -> ClosedWindow {
+        let mut clusters = Vec::new();
+        for mut cell in self.cells.iter_mut() {
+            let id = *cell.key();
+            if let Some(w) = cell.revise(id, &self.schedule, span) {
+                clusters.push(w);
+            }
+        }
+        clusters.sort_by_key(|c| c.id);
+        let entries = clusters.iter().map(|c| c.stats.count()).sum();
+        let end_ms = span.end.timestamp_millis();
+        let (number, before) = self
+            .revisions()
+            .issued
+            .get(&end_ms)
+            .copied()
+            .unwrap_or((0, 0));
+        self.revisions()
+            .issued
+            .insert(end_ms, (number + 1, entries));
+        ClosedWindow {
+            span,
+            clusters,
+            late: 0,
+            revision: Some(Revision {
+                number: number + 1,
+                entries_before: before,
+            }),
         }
     }
 
@@ -274,6 +383,58 @@ mod tests {
         assert_eq!(w.late, 1);
         assert_eq!(w.clusters[0].stats.count(), 1);
         assert_eq!(s.close(span("2026-11-23T08:00:00Z")).late, 0);
+    }
+
+    #[test]
+    fn a_late_entry_revises_every_closed_window_it_belongs_to_within_the_horizon() {
+        let loc = CodeLocation::default();
+        let quarter = Schedule {
+            hop_ms: 900_000,
+            ..hourly()
+        };
+        let s = MemoryStore::new(quarter, 24).revising(chrono::TimeDelta::minutes(30));
+        s.record(&obs(1, "2026-11-23T05:50:00Z", "a", &loc));
+        let ends = ["06:00", "06:15", "06:30", "06:45"];
+        let before: Vec<u64> = ends
+            .iter()
+            .map(|e| {
+                let w = s.close(quarter.span_ending(t(&format!("2026-11-23T{e}:00Z"))));
+                w.clusters[0].stats.count()
+            })
+            .collect();
+        assert_eq!(before, [1, 1, 1, 1]);
+        // 05:55 is in the windows ending 06:00 … 06:45; the first two closed more than 30
+        // minutes before the last close.
+        assert_eq!(
+            s.record(&obs(1, "2026-11-23T05:55:00Z", "b", &loc)),
+            Recorded::Revises
+        );
+        let due = s.take_revisions();
+        let due_ends: Vec<_> = due.iter().map(|w| w.end).collect();
+        assert_eq!(
+            due_ends,
+            [t("2026-11-23T06:30:00Z"), t("2026-11-23T06:45:00Z")]
+        );
+        assert!(s.take_revisions().is_empty(), "each revision is taken once");
+        let r = s.revise(due[1]);
+        assert_eq!(r.clusters[0].stats.count(), 2);
+        assert_eq!(r.clusters[0].history, [1, 1, 1], "the history before it");
+        assert_eq!(
+            r.revision,
+            Some(Revision {
+                number: 1,
+                entries_before: 1
+            })
+        );
+        // Its own count is corrected in the history the next close reads.
+        let next = s.close(quarter.span_ending(t("2026-11-23T07:00:00Z")));
+        assert_eq!(next.clusters[0].history, [1, 1, 1, 2]);
+        // Older than every revisable window: late for good.
+        assert_eq!(
+            s.record(&obs(1, "2026-11-23T05:05:00Z", "c", &loc)),
+            Recorded::Late
+        );
+        assert!(s.take_revisions().is_empty());
     }
 
     #[test]

@@ -36,8 +36,11 @@ pub struct Observation<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
     OnTime,
-    /// A window the entry belongs to had already closed: it is counted as late and reported,
-    /// and still counts in the windows that are open.
+    /// A window the entry belongs to had closed, recently enough to be revised: it counts
+    /// in its windows, and the closed ones are re-emitted (see `take_revisions`).
+    Revises,
+    /// Every window the entry belongs to closed longer ago than revisions reach: it is
+    /// counted as late and reported, and still counts in the windows that are open.
     Late,
 }
 
@@ -65,8 +68,20 @@ pub struct FineWindow {
 pub struct ClosedWindow {
     pub span: WindowSpan,
     pub clusters: Vec<FineWindow>,
-    /// Entries that arrived after a window of theirs had closed, since the previous close.
+    /// Entries that arrived after a window of theirs had closed for good (too late to be
+    /// revised), since the previous close.
     pub late: u64,
+    /// Set when this is a closed window re-emitted because late entries changed it.
+    pub revision: Option<Revision>,
+}
+
+/// A closed window, again: late entries changed its counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revision {
+    /// 1 for the first revision of a window.
+    pub number: u32,
+    /// Entries the previous version of the window reported.
+    pub entries_before: u64,
 }
 
 /// Where window state lives. One process uses [`MemoryStore`]; a store shared by several
@@ -85,6 +100,12 @@ pub trait WindowStore: Send + Sync {
     /// window without a single entry adds no history: no cluster could be seen in it (the
     /// input has a gap), so it must not lower any baseline.
     fn close(&self, span: WindowSpan) -> ClosedWindow;
+    /// Closed windows that late entries changed since the last call, oldest first (each
+    /// once; only those that closed at most the revision horizon ago).
+    fn take_revisions(&self) -> Vec<WindowSpan>;
+    /// `span` (a closed window) again, with what it holds now; history and baselines stay
+    /// as they were at its close, except that its own count in the history is corrected.
+    fn revise(&self, span: WindowSpan) -> ClosedWindow;
     /// The start of the earliest bucket at or after `t` that holds entries, if any: where the
     /// next window with something to report begins.
     fn next_entries_at_or_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>>;

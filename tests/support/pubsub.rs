@@ -131,11 +131,13 @@ impl Workdir {
         let config = format!(
             "[pubsub]\nproject = \"p\"\nsubscription = \"s\"\nstreams = {streams}\n{pubsub}\n\
              [live]\ncheckpoint = \"{d}/state/checkpoint.json\"\ncheckpoint_every = \"500ms\"\n\
-             tick = \"200ms\"\nwatermark = \"event-time\"\nflush_on_shutdown = true\n\
+             tick = \"200ms\"\nwatermark = \"event-time\"\nhold_back = \"2s\"\n\
+             flush_on_shutdown = true\n\
              max_age = \"36500d\"\n\n\
              [report]\ndir = \"{d}/worklogs\"\n\n\
              # pstest delivers a backlog in random order (it walks a Go map): a backfill of\n\
-             # one hour, so allow an hour of lateness (the stitcher, too).\n\
+             # one hour, so allow an hour of lateness (the stitcher, too); with that, the\n\
+             # watermark need not be held back for long.\n\
              [window]\nallowed_lateness = \"1h\"\n[stitch]\nhorizon = \"1h\"\n{extra}"
         );
         // Tests run in parallel: each run's metrics endpoint on a port of its own.

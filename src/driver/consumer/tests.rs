@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use super::*;
 use crate::source::fake::{delivery, Log, LogLine};
+use chrono::TimeDelta;
 
 fn settings(edit: impl FnOnce(&mut Settings)) -> Arc<Settings> {
     let mut s = Settings::load(None).unwrap();
@@ -352,4 +353,91 @@ fn a_stream_counts_only_event_times_near_the_clock() {
         false,
     ));
     assert!(file.iter().all(|o| matches!(o, Outcome::Counted(_))));
+}
+
+/// A crash mid-backfill (allowed lateness 0): the next process is handed the newer half first
+/// and the dead one's leased messages only once their lease runs out, 60 s later. Held back by
+/// `live.hold_back`, the watermark keeps their window open: the windows equal one
+/// uninterrupted run's. Without the hold, their closed window is revised with them and ends
+/// equal too; with neither, they are late.
+#[test]
+fn a_crash_mid_backfill_loses_nothing_held_back_or_revised() {
+    let minutes: Vec<(String, String)> = (0..150)
+        .map(|i| {
+            let at = (now() - TimeDelta::hours(2) + TimeDelta::minutes(i)).to_rfc3339();
+            (
+                format!("m{i}"),
+                entry(&at, &format!("boom {i}"), &format!("i{i}")),
+            )
+        })
+        .collect();
+    let clock = |s: i64| now() + TimeDelta::seconds(s);
+    let run = |hold: i64, revise: TimeDelta| {
+        let s = settings(|s| {
+            s.window.allowed_lateness = TimeDelta::zero();
+            s.window.revise_within = revise;
+            s.live.hold_back = TimeDelta::seconds(hold);
+        });
+        let (log, mut out, mut ev) = (log(), Vec::new(), Vec::new());
+        let mut first = live(s.clone());
+        for (id, d) in &minutes[..15] {
+            first.accept(delivery(id, d.clone(), &log), clock(0), &mut out, &mut ev);
+        }
+        let (ck, settled) = first.checkpoint(clock(0));
+        first.settle(settled);
+        for (id, d) in &minutes[15..30] {
+            first.accept(delivery(id, d.clone(), &log), clock(1), &mut out, &mut ev);
+        }
+        drop(first); // killed: m15..m29 are leased to a dead process
+        let mut second = restart(s, ck);
+        let mut reports = Vec::new();
+        for (i, (id, d)) in minutes[30..].iter().enumerate() {
+            let t = clock(2 + i as i64 / 4);
+            second.accept(delivery(id, d.clone(), &log), t, &mut out, &mut ev);
+            reports.extend(second.close_due(t, &mut out, &mut ev));
+        }
+        for (id, d) in &minutes[15..30] {
+            second.accept(delivery(id, d.clone(), &log), clock(62), &mut out, &mut ev);
+        }
+        reports.extend(second.close_due(clock(63), &mut out, &mut ev));
+        reports.extend(second.flush(&mut out, &mut ev));
+        (second.pipeline().counts(), reports)
+    };
+    let reference = {
+        let (log, mut c) = (log(), live(settings(|_| {})));
+        for (id, d) in &minutes {
+            take(&mut c, &log, id, d.clone());
+        }
+        c.flush(&mut Vec::new(), &mut Vec::new())
+    };
+    // The last version of each window, as the worklog directory ends up holding them.
+    let last = |r: &[WindowReport]| {
+        let mut by_window = std::collections::BTreeMap::new();
+        for w in r {
+            by_window.insert(w.window, (w.totals.entries, w.clusters.len()));
+        }
+        by_window.into_iter().collect::<Vec<_>>()
+    };
+    let (counts, held) = run(90, TimeDelta::hours(3));
+    assert_eq!((counts.late, counts.revising), (0, 0));
+    assert!(held.iter().all(|r| r.revision.is_none()));
+    assert_eq!(last(&held), last(&reference));
+
+    let (counts, revised) = run(0, TimeDelta::hours(3));
+    assert_eq!((counts.late, counts.revising), (0, 15));
+    let (window, revision) = revised
+        .iter()
+        .find_map(|r| Some((r, r.revision?)))
+        .expect("a revision");
+    // 19:00–20:00 closed with m0..m14 and the newer m30..m59; m15..m29 came after.
+    assert_eq!((revision.number, revision.entries_before), (1, 45));
+    assert_eq!(window.totals.entries, 60);
+    assert_eq!(last(&revised), last(&reference));
+
+    let (counts, lost) = run(0, TimeDelta::zero());
+    assert_eq!(
+        counts.late, 15,
+        "with neither, the redelivered entries are late"
+    );
+    assert_ne!(last(&lost), last(&reference));
 }

@@ -196,10 +196,22 @@ impl TrackedState {
     }
 
     /// Adds one window's count and priority. Returns false (and changes nothing) for a window
-    /// already merged: re-planning an old window is idempotent.
+    /// already merged with at least this count: re-planning an old window is idempotent, a
+    /// revision (late entries, a larger count) replaces its row.
     pub fn merge_window(&mut self, end: DateTime<Utc>, count: u64, priority: Priority) -> bool {
-        if self.windows.contains_key(&end) {
-            return false;
+        if let Some(old) = self.windows.get(&end).copied() {
+            // The same window again: written twice around a crash (the same count), or a
+            // revision with late entries (a larger count, which replaces the row).
+            if count <= old {
+                return false;
+            }
+            self.windows.insert(end, count);
+            self.total += count - old;
+            self.priorities.insert(end, priority);
+            if self.newest_window() == Some(end) {
+                self.priority = priority;
+            }
+            return true;
         }
         if self.windows.len() >= KEPT_WINDOWS
             && self
@@ -371,6 +383,12 @@ mod tests {
         // A gap before the newest window: counted, the priority stays the newest's.
         assert!(s.merge_window("2025-09-15T19:00:00Z".parse().unwrap(), 1, Priority::P3));
         assert_eq!((s.total, s.priority), (13, Priority::P1));
+        // A revision of the newest window with late entries: its row and the total grow.
+        assert!(s.merge_window(end, 9, Priority::P0));
+        assert_eq!(
+            (s.total, s.windows[&end], s.priority),
+            (15, 9, Priority::P0)
+        );
     }
 
     #[test]

@@ -112,14 +112,22 @@ impl Metrics {
     /// Replaces the window gauges with `report`'s numbers. Series of clusters that left the
     /// top K are removed; the others are overwritten in place, so a scrape never sees an
     /// empty window in between.
+    /// A revision (late entries) replaces them only if it is of the window they show, and
+    /// keeps that window's malformed and late counts (a revision reports none of its own).
     pub fn record_window(&self, report: &WindowReport) {
         let w = &self.window;
         let t = &report.totals;
+        let end = report.window.end.timestamp();
+        if report.revision.is_some() && end != w.end.get() {
+            return;
+        }
         w.entries.set(gauge_value(t.entries));
         w.new_clusters.set(gauge_value(t.new_clusters));
-        w.malformed.set(gauge_value(report.malformed.total));
-        w.late.set(gauge_value(t.late));
-        w.end.set(report.window.end.timestamp());
+        if report.revision.is_none() {
+            w.malformed.set(gauge_value(report.malformed.total));
+            w.late.set(gauge_value(t.late));
+        }
+        w.end.set(end);
         self.clusters_active.set(gauge_value(t.clusters));
         for p in Priority::ALL {
             let n = t.by_priority.get(&p).copied().unwrap_or(0);
