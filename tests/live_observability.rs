@@ -97,3 +97,70 @@ async fn run_serves_metrics_that_prometheus_reads_and_alerts_alertmanager() {
     assert!(status.success(), "{status}: {}", run.log());
     assert!(took < Duration::from_secs(10), "SIGTERM took {took:?}");
 }
+
+/// Entries that come after their window closed (a delayed publisher, a redelivery past the
+/// hold): the window's worklog is written again as a revision holding them, equal to a replay
+/// of every entry, and the window gauges Prometheus scrapes are corrected with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_entries_revise_their_closed_window_in_the_worklog_and_the_gauges() {
+    let emu = Emulator::start();
+    let metrics = free_addr();
+    let mut prom = prometheus(metrics, &[]);
+    prom.wait_ready().await;
+    let work = Workdir::new(2, "", &format!("[metrics]\nlisten = \"{metrics}\"\n"));
+    let mut run = work.run_with(&emu, 1, &[("LOG_GARDENER__WINDOW__ALLOWED_LATENESS", "0s")]);
+    let lines = hour_of_entries(5);
+    // Request logs are whole entries (no traceback waits for them): hold back every fifth.
+    let (mut on_time, mut late) = (Vec::new(), Vec::new());
+    for (i, l) in lines.iter().enumerate() {
+        let request = serde_json::from_str::<Value>(l).unwrap()["httpRequest"].is_object();
+        if request && i % 5 == 0 {
+            late.push(l.clone());
+        } else {
+            on_time.push(l.clone());
+        }
+    }
+    assert!(late.len() >= 5, "{} request logs held back", late.len());
+    emu.publish(&on_time);
+    work.wait_received(on_time.len() as u64, Duration::from_secs(60), &mut run);
+    emu.publish(&[closing_entry(&lines)]);
+    let window = || {
+        work.worklogs()
+            .into_iter()
+            .find(|w| w["window"]["end"] == "2025-09-15T20:00:00Z")
+    };
+    let first = eventually(Duration::from_secs(30), || async { window() }).await;
+    let first = first.unwrap_or_else(|| panic!("the window never closed: {}", run.log()));
+    assert!(first.get("revision").is_none(), "{first}");
+
+    emu.publish(&late);
+    let expected = work.replay(&lines)[0]["totals"].clone();
+    let revised = eventually(Duration::from_secs(30), || async {
+        window().filter(|w| w["totals"]["entries"] == expected["entries"])
+    })
+    .await;
+    let revised = revised.unwrap_or_else(|| panic!("no revision: {}", run.log()));
+    // One revision per tick that brought late entries: the held-back ones may come in two.
+    let (number, before) = (
+        &revised["revision"]["number"],
+        &revised["revision"]["entries_before"],
+    );
+    assert!(number.as_u64() >= Some(1), "{}", revised["revision"]);
+    assert!(before.as_u64() >= first["totals"]["entries"].as_u64());
+    assert!(before.as_u64() < expected["entries"].as_u64());
+    assert_eq!(revised["totals"]["by_severity"], expected["by_severity"]);
+    let md = std::fs::read_to_string(work.path("worklogs/2025-09-15T200000Z.md")).unwrap();
+    assert!(md.contains(&format!("**Revision {number}**")), "{md}");
+    let total = expected["entries"].as_f64();
+    let seen = eventually(Duration::from_secs(30), || async {
+        let v = prom_value(&prom.url(), "log_gardener_window_entries").await?;
+        (Some(v) == total).then_some(v)
+    })
+    .await;
+    assert_eq!(seen, total, "the gauge follows the revision: {}", run.log());
+    let revisions = prom_value(&prom.url(), "log_gardener_windows_revised_total").await;
+    assert!(revisions >= Some(1.0), "{revisions:?}");
+
+    let (status, _) = run.terminate(Duration::from_secs(15));
+    assert!(status.success(), "{status}: {}", run.log());
+}
