@@ -10,6 +10,7 @@ pub mod alerts;
 mod check;
 mod error;
 pub mod github;
+mod lease;
 pub mod observe;
 pub mod outputs;
 
@@ -28,7 +29,9 @@ use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::driver::{CheckpointStore, Consumer, DriveError, DriveSummary, Driver, FileCheckpoint};
+use crate::driver::{
+    CheckpointStore, Consumer, DriveError, DriveSummary, Driver, FileCheckpoint, RedisCheckpoint,
+};
 use crate::sinks::alert::AlertHandle;
 use crate::sinks::github::{AnyIssueSink, Token};
 use crate::sinks::worklog::{DirWorklog, WorklogError};
@@ -195,16 +198,43 @@ async fn run_live(
         DirWorklog::new(&settings.worklog_dir),
         clock,
     );
-    wiring.checkpoints = Some(Arc::new(FileCheckpoint::new(&settings.live.checkpoint)));
+    // One stop signal: the shutdown signal, or the Redis lease lost to another replica.
+    let (stop_tx, mut stopped) = tokio::sync::watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let on_signal = stop_tx.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        on_signal.send_replace(true);
+    });
+    let mut lease = None;
+    let checkpoints: Arc<dyn CheckpointStore> = match &settings.state.redis {
+        None => Arc::new(FileCheckpoint::new(&settings.live.checkpoint)),
+        Some(r) => {
+            let store = Arc::new(RedisCheckpoint::new(r)?);
+            if lease::acquire(&store, &observe.readiness, &mut stopped)
+                .await
+                .is_none()
+            {
+                background.stop().await;
+                return Ok(Summary::default());
+            }
+            lease = Some(lease::Held::keep(store.clone(), stop_tx.clone()));
+            store
+        }
+    };
+    wiring.checkpoints = Some(checkpoints);
     wiring.readiness = observe.readiness.clone();
     wiring.alerts = observe.alerts.clone();
     let wiring = wiring.with_github(github_token)?;
     let stop = async move {
-        shutdown.await;
+        let _ = stopped.wait_for(|s| *s).await;
         eprintln!("stopping: draining in-flight messages, writing the last checkpoint");
     };
     drop(observe);
     let result = wiring.drive(source, stop).await;
+    if let Some(held) = lease {
+        held.release().await;
+    }
     background.stop().await;
     result
 }

@@ -23,7 +23,9 @@ use chrono::TimeDelta;
 
 pub use counting::{FingerprintSettings, MAX_BUCKETS_PER_WINDOW, MAX_HISTORY};
 pub use duration::{format_duration, parse_duration};
-pub use live::{EventTimes, LiveSettings, OnMalformed, PubSubSettings, Watermark};
+pub use live::{
+    EventTimes, LiveSettings, OnMalformed, PubSubSettings, RedisSettings, StateSettings, Watermark,
+};
 pub use obs::{AlertSettings, MetricsSettings};
 pub use raw::{RawConfig, RawRule};
 pub use rules::{MAX_RULES, REGEX_BUDGET, REGEX_DFA_CACHE, REGEX_SIZE_LIMIT};
@@ -97,6 +99,8 @@ pub struct Settings {
     pub pubsub: PubSubSettings,
     /// Checkpointing and window closing of `run`.
     pub live: LiveSettings,
+    /// Where `run` keeps its checkpoint.
+    pub state: StateSettings,
     /// The GitHub issues sink; `None` when `github.repo` is empty.
     pub github: Option<GithubSettings>,
     pub metrics: MetricsSettings,
@@ -205,6 +209,7 @@ impl TryFrom<RawConfig> for Settings {
             github: github::github(&raw.github)?,
             pubsub: live::pubsub_settings(&raw.pubsub)?,
             live: live::live_settings(&raw.live)?,
+            state: live::state_settings(&raw.state)?,
             metrics: obs::metrics_settings(&raw.metrics)?,
             alerts: obs::alert_settings(&raw.alerts)?,
         })

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 
-use super::raw::{RawLive, RawPubSub};
+use super::raw::{RawLive, RawPubSub, RawState};
 use super::{dur_in, in_range, invalid, obs, ConfigError};
 
 /// What to do with a Pub/Sub message that is not a LogEntry (it is counted and reported
@@ -203,5 +203,77 @@ pub(super) fn live_settings(l: &RawLive) -> Result<LiveSettings, ConfigError> {
                 TimeDelta::days(1),
             )?,
         },
+    })
+}
+
+/// Where `run` keeps its state (the `[state]` section).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateSettings {
+    /// `None`: the checkpoint file `live.checkpoint`.
+    pub redis: Option<RedisSettings>,
+}
+
+/// The checkpoint in Redis, written only by the replica holding the lease.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    pub url: String,
+    pub key_prefix: String,
+    pub lease: Duration,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    /// The URL may carry a password: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("key_prefix", &self.key_prefix)
+            .field("lease", &self.lease)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(super) fn state_settings(s: &RawState) -> Result<StateSettings, ConfigError> {
+    let url = s.redis_url.trim();
+    if url.is_empty() {
+        return Ok(StateSettings { redis: None });
+    }
+    let parsed = reqwest::Url::parse(url).ok();
+    let scheme = parsed.as_ref().map(|u| u.scheme().to_owned());
+    match scheme.as_deref() {
+        Some("redis") if parsed.as_ref().and_then(|u| u.host_str()).is_some() => {}
+        Some("rediss") => {
+            return Err(invalid(
+                "state.redis_url",
+                "TLS (rediss://) is not built in: reach Memorystore over the private network \
+                 with redis:// (the value is not shown)",
+            ))
+        }
+        _ => {
+            return Err(invalid(
+                "state.redis_url",
+                "not a redis://host:port URL (the value is not shown)",
+            ))
+        }
+    }
+    let key_prefix = s.key_prefix.trim();
+    if key_prefix.is_empty() || key_prefix.contains(['{', '}', ' ']) {
+        return Err(invalid(
+            "state.key_prefix",
+            "needs a name without spaces or braces",
+        ));
+    }
+    let lease = dur_in(
+        "state.lease",
+        &s.lease,
+        TimeDelta::seconds(3),
+        TimeDelta::minutes(10),
+    )?
+    .to_std()
+    .unwrap_or_default();
+    Ok(StateSettings {
+        redis: Some(RedisSettings {
+            url: url.to_owned(),
+            key_prefix: key_prefix.to_owned(),
+            lease,
+        }),
     })
 }

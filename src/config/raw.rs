@@ -24,6 +24,8 @@ pub struct RawConfig {
     pub pubsub: RawPubSub,
     /// How `run` closes windows and checkpoints its state.
     pub live: RawLive,
+    /// Where `run` keeps its checkpoint: a local file, or Redis.
+    pub state: RawState,
     /// The Prometheus endpoint.
     pub metrics: RawMetrics,
     /// Near-real-time alerts to Alertmanager and a webhook.
@@ -205,6 +207,19 @@ pub struct RawLive {
     pub max_age: String,
     /// Entries stamped further ahead than this are `bad_timestamp`.
     pub max_ahead: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawState {
+    /// `redis://host:port[/db]`: the checkpoint lives in Redis (Memorystore), under a lease
+    /// that one replica holds at a time; "" = the file `live.checkpoint`.
+    pub redis_url: String,
+    /// Prefix of every Redis key (one deployment per prefix).
+    pub key_prefix: String,
+    /// How long the lease outlives its holder: a replica that stops renewing it is replaced
+    /// after this long.
+    pub lease: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -93,40 +93,56 @@ impl FileCheckpoint {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(unreadable(e.to_string())),
         };
-        let c: Checkpoint =
-            serde_json::from_slice(&bytes).map_err(|e| unreadable(e.to_string()))?;
-        if c.schema != SCHEMA {
-            return Err(unreadable(format!(
-                "schema {:?}, expected {SCHEMA:?}",
-                c.schema
-            )));
-        }
-        Ok(Some(c))
+        decode(&bytes).map(Some).map_err(unreadable)
+    }
+}
+
+/// A checkpoint from its JSON, if it is one of this schema.
+pub(super) fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
+    let c: Checkpoint = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    if c.schema != SCHEMA {
+        return Err(format!("schema {:?}, expected {SCHEMA:?}", c.schema));
+    }
+    Ok(c)
+}
+
+/// The checkpoint `current` read, else the one before it (`previous`, named `where_previous`):
+/// missing after a crash between the two steps of a save (nothing was acked past it), or when
+/// the current one is damaged — then what was acked after the previous checkpoint (at most
+/// one checkpoint interval) is lost, which is said at ERROR level; a start that counts
+/// everything again is worse.
+pub(super) fn or_previous(
+    current: Result<Option<Checkpoint>, CheckpointError>,
+    previous: impl FnOnce() -> Result<Option<Checkpoint>, CheckpointError>,
+    where_previous: &str,
+) -> Result<Option<Checkpoint>, CheckpointError> {
+    match current {
+        Ok(Some(c)) => Ok(Some(c)),
+        Ok(None) => previous(),
+        Err(e) => match previous() {
+            Ok(Some(prev)) => {
+                tracing::error!(
+                    error = %e,
+                    previous = where_previous,
+                    written_at = %prev.written_at,
+                    "checkpoint damaged; starting from the previous one: entries acked after it are not counted"
+                );
+                Ok(Some(prev))
+            }
+            _ => Err(e),
+        },
     }
 }
 
 impl CheckpointStore for FileCheckpoint {
-    /// The checkpoint, else the previous one: missing after a crash between the two renames of
-    /// [`save`](Self::save) (nothing was acked past it), or when the file is damaged — then
-    /// what was acked after the previous checkpoint (at most one checkpoint interval) is lost,
-    /// which is said at ERROR level; a start that counts everything again is worse.
+    /// The checkpoint, else the previous one (see [`or_previous`]).
     fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
-        match Self::read(&self.path) {
-            Ok(Some(c)) => Ok(Some(c)),
-            Ok(None) => Self::read(&self.previous()),
-            Err(e) => match Self::read(&self.previous()) {
-                Ok(Some(prev)) => {
-                    tracing::error!(
-                        error = %e,
-                        previous = %self.previous().display(),
-                        written_at = %prev.written_at,
-                        "checkpoint damaged; starting from the previous one: entries acked after it are not counted"
-                    );
-                    Ok(Some(prev))
-                }
-                _ => Err(e),
-            },
-        }
+        let previous = self.previous();
+        or_previous(
+            Self::read(&self.path),
+            || Self::read(&previous),
+            &previous.display().to_string(),
+        )
     }
 
     /// Keeps the current checkpoint as the previous one, then writes the new one atomically.

@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod consumer;
 pub mod dedupe;
 pub mod escalation;
+pub mod redis_checkpoint;
 pub mod run;
 pub mod watermark;
 
@@ -15,4 +16,5 @@ pub mod watermark;
 pub use checkpoint::MemoryCheckpoint;
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointStore, FileCheckpoint};
 pub use consumer::{Consumer, Event, LiveStats, Settlement};
+pub use redis_checkpoint::{Lease, RedisCheckpoint};
 pub use run::{DriveError, DriveSummary, Driver, Outputs};

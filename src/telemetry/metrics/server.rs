@@ -46,6 +46,8 @@ struct Conditions {
     checkpoint_loaded: bool,
     /// The last checkpoint write failed, and why (cleared by the next success).
     checkpoint_failing: Option<String>,
+    /// Standing by for the Redis lease, and why: ready (to take over), not running.
+    standby: Option<String>,
 }
 
 impl Readiness {
@@ -81,6 +83,20 @@ impl Readiness {
     /// The outcome of the last checkpoint write.
     pub fn checkpoint_written(&self, outcome: Result<(), String>) {
         self.with(|c| c.checkpoint_failing = outcome.err());
+    }
+
+    /// Standing by (`Some(why)`) for another replica's lease, or not (`None`).
+    pub fn standby(&self, why: Option<String>) {
+        self.with(|c| c.standby = why);
+    }
+
+    /// Why this replica stands by, if it does.
+    pub fn standing_by(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .standby
+            .clone()
     }
 
     pub fn is_ready(&self) -> bool {
@@ -173,6 +189,10 @@ fn respond(req: &Request<Incoming>, metrics: &Metrics, ready: &Readiness) -> Res
             resp
         }
         "/healthz" => text(StatusCode::OK, "ok\n".into()),
+        "/readyz" if ready.standing_by().is_some() => text(
+            StatusCode::OK,
+            format!("standby: {}\n", ready.standing_by().unwrap_or_default()),
+        ),
         "/readyz" => match ready.missing() {
             m if m.is_empty() => text(StatusCode::OK, "ready\n".into()),
             m => text(

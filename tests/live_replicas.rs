@@ -1,0 +1,166 @@
+//! Two replicas of `run` on one subscription with their state in one Redis (the real one on
+//! 127.0.0.1:6379), as `state.redis_url` deploys them: one holds the lease and runs, the other
+//! stands by (`/readyz` 200 "standby"). The holder is killed with SIGKILL mid-way; the standby
+//! takes over within the lease time from the holder's checkpoint, Pub/Sub redelivers what was
+//! not acked, and the worklogs equal a replay of the same entries: nothing lost, nothing
+//! counted twice.
+
+mod support;
+use support::pubsub as live_support;
+use support::servers::eventually;
+
+use std::time::{Duration, Instant};
+
+use live_support::{hour_of_entries, Emulator, Run, Workdir};
+use serde_json::Value;
+
+const REDIS: &str = "redis://127.0.0.1:6379";
+
+struct State {
+    conn: redis::Connection,
+    prefix: String,
+}
+
+impl State {
+    fn new(prefix: String) -> State {
+        let conn = redis::Client::open(REDIS)
+            .and_then(|c| c.get_connection())
+            .expect("Redis runs on 127.0.0.1:6379 (see the README's test section)");
+        let mut s = State { conn, prefix };
+        s.clear();
+        s
+    }
+
+    fn get(&mut self, key: &str) -> Option<String> {
+        redis::cmd("GET")
+            .arg(format!("{{{}}}:{key}", self.prefix))
+            .query(&mut self.conn)
+            .unwrap()
+    }
+
+    fn received(&mut self) -> u64 {
+        self.get("checkpoint")
+            .and_then(|j| serde_json::from_str::<Value>(&j).ok())
+            .and_then(|v| v["pipeline"]["counts"]["received"].as_u64())
+            .unwrap_or(0)
+    }
+
+    fn clear(&mut self) {
+        for k in ["lease", "fence", "checkpoint", "checkpoint:prev"] {
+            let _: () = redis::cmd("DEL")
+                .arg(format!("{{{}}}:{k}", self.prefix))
+                .query(&mut self.conn)
+                .unwrap();
+        }
+    }
+}
+
+async fn readyz(run: &Run) -> String {
+    let addr = run.metrics_addr(Duration::from_secs(15));
+    log_gardener::tls::install();
+    let r = reqwest::get(format!("http://{addr}/readyz")).await;
+    match r {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn wait(state: &mut State, n: u64, run: &Run) {
+    let start = Instant::now();
+    while state.received() < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "Redis checkpoint holds {} < {n}: {}",
+            state.received(),
+            run.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_replica_takes_over_from_the_killed_holder_and_the_worklogs_equal_replay() {
+    let emu = Emulator::start();
+    let work = Workdir::new(2, "", "");
+    let prefix = format!("lg-replicas-{}", std::process::id());
+    let mut state = State::new(prefix.clone());
+    let env = [
+        ("LOG_GARDENER__STATE__REDIS_URL", REDIS),
+        ("LOG_GARDENER__STATE__KEY_PREFIX", prefix.as_str()),
+        ("LOG_GARDENER__STATE__LEASE", "3s"),
+        ("LOG_GARDENER__METRICS__LISTEN", "127.0.0.1:0"),
+    ];
+    let mut a = work.run_with(&emu, 1, &env);
+    let held = eventually(Duration::from_secs(15), || async {
+        state_lease(&prefix).then_some(())
+    })
+    .await;
+    assert!(
+        held.is_some(),
+        "the first replica takes the lease: {}",
+        a.log()
+    );
+    let b = work.run_with(&emu, 2, &env);
+    let standby = eventually(Duration::from_secs(15), || async {
+        let body = readyz(&b).await;
+        body.starts_with("standby").then_some(body)
+    })
+    .await;
+    assert!(standby.is_some(), "{}", b.log());
+
+    let lines = hour_of_entries(23);
+    let (first, second) = lines.split_at(lines.len() / 2);
+    emu.publish(first);
+    wait(&mut state, first.len() as u64 / 2, &a);
+    a.kill9();
+    let taken = Instant::now();
+    emu.publish(second);
+    let mut b = b;
+    wait(&mut state, lines.len() as u64, &b);
+    assert!(
+        b.log().contains("holding the Redis lease"),
+        "the standby took over: {}",
+        b.log()
+    );
+    let took = taken.elapsed();
+    let ready = readyz(&b).await;
+    assert!(ready.starts_with("ready"), "{ready}");
+    let (status, _) = b.terminate(Duration::from_secs(15));
+    assert!(status.success(), "{status}: {}", b.log());
+    assert!(state.get("lease").is_none(), "released at a clean stop");
+
+    let live = work.worklogs();
+    let expected = work.replay(&lines);
+    let totals = |w: &[Value]| {
+        w.iter()
+            .map(|r| (r["window"].clone(), r["totals"]["entries"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        totals(&live),
+        totals(&expected),
+        "took over after {took:?}: {}",
+        b.log()
+    );
+    let clusters = |w: &Value| {
+        let list = w["clusters"].as_array().cloned().unwrap_or_default();
+        list.iter()
+            .map(|c| (c["id"].clone(), c["count"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(clusters(&live[0]), clusters(&expected[0]));
+    state.clear();
+}
+
+/// Whether someone holds the lease of `prefix`.
+fn state_lease(prefix: &str) -> bool {
+    let mut s = redis::Client::open(REDIS)
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    redis::cmd("EXISTS")
+        .arg(format!("{{{prefix}}}:lease"))
+        .query::<i64>(&mut s)
+        .unwrap()
+        == 1
+}
