@@ -46,7 +46,8 @@ resource "google_project_service" "apis" {
     "monitoring.googleapis.com",
     "pubsub.googleapis.com",
     "secretmanager.googleapis.com",
-  ], local.cloud_run ? ["run.googleapis.com"] : []))
+    ], local.cloud_run ? ["run.googleapis.com"] : [],
+  var.redis_enabled ? ["redis.googleapis.com"] : []))
 
   project            = var.project_id
   service            = each.value
@@ -233,6 +234,60 @@ resource "google_secret_manager_secret_iam_member" "gardener_rungmp_accessor" {
   member    = google_service_account.gardener.member
 }
 
+# --- State in Redis (redis_enabled) ----------------------------------------------------------
+
+# The checkpoint, its previous version and the lease (state.redis_url): a restart or a redeploy
+# keeps the windows, and standby replicas take over from it.
+resource "google_redis_instance" "state" {
+  count = var.redis_enabled ? 1 : 0
+  #checkov:skip=CKV_GCP_97:in-transit TLS is not built into the client; the instance is reachable only from var.network and requires AUTH
+
+  name               = "${var.name}-state"
+  project            = var.project_id
+  region             = var.region
+  tier               = var.redis_tier
+  memory_size_gb     = var.redis_memory_gb
+  redis_version      = "REDIS_7_2"
+  authorized_network = var.network
+  auth_enabled       = true
+  labels             = local.labels
+
+  # A snapshot every hour besides the replica: a lost instance keeps at most an hour less.
+  persistence_config {
+    persistence_mode    = "RDB"
+    rdb_snapshot_period = "ONE_HOUR"
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret" "redis_url" {
+  count     = var.redis_enabled ? 1 : 0
+  project   = var.project_id
+  secret_id = "${var.name}-redis-url"
+  labels    = local.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_version" "redis_url" {
+  count       = var.redis_enabled ? 1 : 0
+  secret      = google_secret_manager_secret.redis_url[0].id
+  secret_data = "redis://:${google_redis_instance.state[0].auth_string}@${google_redis_instance.state[0].host}:${google_redis_instance.state[0].port}"
+}
+
+resource "google_secret_manager_secret_iam_member" "gardener_redis_url_accessor" {
+  count     = var.redis_enabled ? 1 : 0
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.redis_url[0].secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.gardener.member
+}
+
 # --- Cloud Run -------------------------------------------------------------------------------
 
 resource "google_cloud_run_v2_service" "gardener" {
@@ -250,10 +305,23 @@ resource "google_cloud_run_v2_service" "gardener" {
     execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
     labels                = local.labels
 
-    # Windows live in one process: exactly one instance, always on.
+    # Windows live in one process: one instance, always on; with Redis, standbys beside it
+    # (one holds the lease and runs, the others take over when it stops).
     scaling {
-      min_instance_count = 1
-      max_instance_count = 1
+      min_instance_count = var.replicas
+      max_instance_count = var.replicas
+    }
+
+    # Memorystore is reached over the VPC.
+    dynamic "vpc_access" {
+      for_each = var.redis_enabled ? [1] : []
+      content {
+        egress = "PRIVATE_RANGES_ONLY"
+        network_interfaces {
+          network    = var.network
+          subnetwork = var.subnetwork
+        }
+      }
     }
 
     containers {
@@ -290,6 +358,21 @@ resource "google_cloud_run_v2_service" "gardener" {
           value_source {
             secret_key_ref {
               secret  = google_secret_manager_secret.github_token.secret_id
+              version = "latest"
+            }
+          }
+        }
+      }
+
+      # The checkpoint in Redis: the URL carries the instance's AUTH string, so it comes from
+      # Secret Manager like the token.
+      dynamic "env" {
+        for_each = var.redis_enabled ? ["LOG_GARDENER__STATE__REDIS_URL"] : []
+        content {
+          name = env.value
+          value_source {
+            secret_key_ref {
+              secret  = google_secret_manager_secret.redis_url[0].secret_id
               version = "latest"
             }
           }
@@ -367,6 +450,8 @@ resource "google_cloud_run_v2_service" "gardener" {
     google_project_service.apis,
     google_project_iam_member.gardener_project_roles,
     google_secret_manager_secret_version.rungmp_config,
+    google_secret_manager_secret_version.redis_url,
+    google_secret_manager_secret_iam_member.gardener_redis_url_accessor,
     google_secret_manager_secret_iam_member.gardener_token_accessor,
     google_secret_manager_secret_iam_member.gardener_rungmp_accessor,
     google_pubsub_subscription_iam_member.gardener_subscriber,

@@ -281,6 +281,57 @@ variable "process_memory_mib" {
   }
 }
 
+variable "redis_enabled" {
+  description = "Keep run's checkpoint in a Memorystore for Redis instance (RDB persistence, reached over Direct VPC egress) instead of the in-memory volume, so restarts and redeploys keep the windows; needed for replicas > 1."
+  type        = bool
+  default     = false
+}
+
+variable "redis_tier" {
+  description = "Memorystore tier: STANDARD_HA (a replica in another zone, automatic failover) or BASIC."
+  type        = string
+  default     = "STANDARD_HA"
+
+  validation {
+    condition     = contains(["STANDARD_HA", "BASIC"], var.redis_tier)
+    error_message = "redis_tier must be STANDARD_HA or BASIC."
+  }
+}
+
+variable "redis_memory_gb" {
+  description = "Memorystore capacity in GB (the checkpoint is a few MB for thousands of clusters)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.redis_memory_gb >= 1 && var.redis_memory_gb <= 300 && floor(var.redis_memory_gb) == var.redis_memory_gb
+    error_message = "redis_memory_gb must be a whole number from 1 to 300."
+  }
+}
+
+variable "network" {
+  description = "VPC network Memorystore is authorized on and Cloud Run reaches it through (with redis_enabled)."
+  type        = string
+  default     = "default"
+}
+
+variable "subnetwork" {
+  description = "Subnetwork of var.network in var.region for Cloud Run's Direct VPC egress (with redis_enabled)."
+  type        = string
+  default     = "default"
+}
+
+variable "replicas" {
+  description = "Cloud Run instances, all always on: one holds the Redis lease and runs, the others stand by and take over within state.lease. More than one needs redis_enabled (without it each would keep its own state)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.replicas >= 1 && var.replicas <= 5 && floor(var.replicas) == var.replicas && (var.replicas == 1 || var.redis_enabled)
+    error_message = "replicas must be a whole number from 1 to 5, and more than 1 only with redis_enabled = true."
+  }
+}
+
 variable "collector_image" {
   description = "Managed Service for Prometheus sidecar image for Cloud Run."
   type        = string

@@ -131,8 +131,9 @@ def test_cloud_run_one_always_on_instance(module):
     svc, tpl, containers = _containers(module)
     assert attr(tpl, "service_account") == "${google_service_account.gardener.email}"
     (scaling,) = blocks(tpl, "scaling")
-    assert attr(scaling, "min_instance_count") == 1
-    assert attr(scaling, "max_instance_count") == 1
+    assert attr(scaling, "min_instance_count") == "${var.replicas}"
+    assert attr(scaling, "max_instance_count") == "${var.replicas}"
+    assert attr(module.variables["replicas"], "default") == 1
     gardener = containers["gardener"]
     assert attr(gardener, "image") == "${var.image}"
     (res,) = blocks(gardener, "resources")
@@ -292,6 +293,7 @@ def _accepts(**overrides):
     dict(message_retention_duration="600s"), dict(message_retention_duration="2678400s"),
     dict(ack_deadline_seconds=600), dict(memory="584Mi"),
     dict(memory="1Gi", pubsub_streams=4, pubsub_max_outstanding_mib=150),
+    dict(redis_enabled=True, replicas=3), dict(redis_enabled=True, redis_tier="BASIC"),
 ])
 def test_validations_accept_what_gcp_accepts(overrides):
     assert _accepts(**overrides), overrides
@@ -309,6 +311,8 @@ def test_validations_accept_what_gcp_accepts(overrides):
     dict(alertmanager_urls=["http://a:1,http://b:2"]),
     dict(extra_env={"LOG_GARDENER__PUBSUB__MAX_OUTSTANDING_BYTES": "1"}),
     dict(extra_env={"WINDOW__HOP": "15m"}), dict(labels={"Team": "x"}),
+    dict(replicas=2), dict(redis_enabled=True, replicas=6), dict(redis_enabled=True, replicas=1.5),
+    dict(redis_enabled=True, redis_tier="STANDARD"), dict(redis_enabled=True, redis_memory_gb=0),
 ])
 def test_validations_refuse_what_gcp_or_the_binary_refuses(overrides):
     assert not _accepts(**overrides), overrides
@@ -342,3 +346,22 @@ def test_gke_gets_workload_identity_instead_of_cloud_run(module):
                         ("google_secret_manager_secret", "rungmp_config")]:
         assert "local.cloud_run ? 1 : 0" in str(module.res(rtype, name).get("count"))
     assert "local.cloud_run ? 0 : 1" in str(wi.get("count"))
+
+
+def test_redis_state_is_persistent_private_and_reaches_run_as_a_secret(module):
+    redis = module.res("google_redis_instance", "state")
+    assert "var.redis_enabled ? 1 : 0" in str(redis.get("count"))
+    assert attr(redis, "auth_enabled") is True
+    assert attr(redis, "authorized_network") == "${var.network}"
+    (persistence,) = blocks(redis, "persistence_config")
+    assert attr(persistence, "persistence_mode") == "RDB"
+    version = module.res("google_secret_manager_secret_version", "redis_url")
+    url = attr(version, "secret_data")
+    assert url.startswith("redis://:${google_redis_instance.state[0].auth_string}@"), url
+    _, tpl, containers = _containers(module)
+    (vpc,) = [b for b in blocks(tpl, "dynamic") if "vpc_access" in str(list(b))]
+    assert "var.redis_enabled" in str(vpc)
+    env = str(blocks(containers["gardener"], "dynamic"))
+    assert "LOG_GARDENER__STATE__REDIS_URL" in env and "redis_url[0].secret_id" in env
+    apis = str(attr(module.res("google_project_service", "apis"), "for_each"))
+    assert "redis.googleapis.com" in apis
