@@ -216,7 +216,16 @@ impl Pipeline {
             return self.reject(&raw.origin, "bad_timestamp", why, out);
         }
         self.note_warnings(&raw.origin, record.warnings);
-        self.stitcher.push(record, &mut self.ready);
+        let pulled = bound.map(|(_, now)| now);
+        self.stitcher.push_at(record, pulled, &mut self.ready);
+        self.drain_ready(out);
+    }
+
+    /// Live mode: tracebacks no line joined for `stitch.horizon` of clock time are complete
+    /// (a runtime writes a traceback's lines at once): counted now, not when the watermark
+    /// passes, so a dying instance's last traceback alerts within seconds.
+    pub fn release_idle(&mut self, now: DateTime<Utc>, out: &mut Vec<Outcome>) {
+        self.stitcher.release_idle(now, &mut self.ready);
         self.drain_ready(out);
     }
 

@@ -164,3 +164,65 @@ async fn late_entries_revise_their_closed_window_in_the_worklog_and_the_gauges()
     let (status, _) = run.terminate(Duration::from_secs(15));
     assert!(status.success(), "{status}: {}", run.log());
 }
+
+/// A crashing instance's last words: a Cloud SQL timeout traceback split one line per entry,
+/// then nothing more from that instance. Its P0 alert reaches Alertmanager within seconds, not
+/// when the window closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dying_instances_split_traceback_pages_p0_within_seconds() {
+    let emu = Emulator::start();
+    let (_hook, hook_addr) = Hook::start().await;
+    let mut am = alertmanager(hook_addr);
+    am.wait_ready().await;
+    let extra = format!("[alerts]\nalertmanager_urls = [\"{}\"]\n", am.url());
+    let work = Workdir::new(1, "", &extra);
+    // The live defaults: wall-clock windows, a 5 s stitch horizon.
+    let mut run = work.run_with(
+        &emu,
+        1,
+        &[
+            ("LOG_GARDENER__LIVE__WATERMARK", "wall-clock"),
+            ("LOG_GARDENER__STITCH__HORIZON", "5s"),
+            ("LOG_GARDENER__LIVE__MAX_AGE", "30d"),
+        ],
+    );
+    let now = chrono::Utc::now();
+    let lines: Vec<String> = [
+        "Traceback (most recent call last):",
+        "  File \"/app/db.py\", line 10, in connect",
+        "    conn = pool.get(timeout=30)",
+        "sqlalchemy.exc.OperationalError: Cloud SQL connection timeout after 30s",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, l)| {
+        serde_json::json!({
+            "timestamp": (now + chrono::TimeDelta::microseconds(i as i64 * 40)).to_rfc3339(),
+            "severity": "ERROR", "insertId": format!("dying-{i}"), "textPayload": l,
+            "logName": "projects/p/logs/run.googleapis.com%2Fstderr",
+            "labels": {"instanceId": "dying-instance-1"},
+            "resource": {"type": "cloud_run_revision",
+                         "labels": {"service_name": "api", "revision_name": "api-00042"}}
+        })
+        .to_string()
+    })
+    .collect();
+    let published = std::time::Instant::now();
+    emu.publish(&lines);
+    let alerts = format!("{}/api/v2/alerts", am.url());
+    let p0 = eventually(Duration::from_secs(30), || async {
+        let list = get_json(&alerts).await?;
+        list.as_array()?
+            .iter()
+            .find(|a| a["labels"]["priority"] == "P0")
+            .cloned()
+    })
+    .await;
+    let took = published.elapsed();
+    let p0 = p0.unwrap_or_else(|| panic!("no P0 alert: {}", run.log()));
+    assert_eq!(p0["labels"]["service"], "api", "{p0}");
+    // The horizon (5 s) plus delivery and a tick; the window closes only in up to an hour.
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    let (status, _) = run.terminate(Duration::from_secs(15));
+    assert!(status.success(), "{status}: {}", run.log());
+}

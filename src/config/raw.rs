@@ -59,8 +59,9 @@ pub struct RawStitch {
     pub max_gap: String,
     /// A traceback is cut after this many lines.
     pub max_lines: usize,
-    /// Live mode: how far out of event-time order the lines of one traceback may arrive;
-    /// an entry further than this from an open traceback closes it, e.g. "5s".
+    /// Live mode: how far out of event-time order the lines of one traceback may arrive (a
+    /// later entry of its stream further than this closes it), and how long of clock time an
+    /// open traceback waits for its next line before it is counted, e.g. "5s".
     pub horizon: String,
 }
 

@@ -246,7 +246,8 @@ impl Consumer {
     }
 
     /// Closes the windows that are due at wall-clock time `now` (or by the latest event time
-    /// held back by `live.hold_back`, with `live.watermark = "event-time"`). A bounded input
+    /// held back by `live.hold_back`, with `live.watermark = "event-time"`), after counting
+    /// the tracebacks no line joined for `stitch.horizon` of clock time. A bounded input
     /// closes nothing before its end.
     pub fn close_due(
         &mut self,
@@ -258,15 +259,16 @@ impl Consumer {
             return Vec::new();
         }
         self.now = self.now.max(now);
+        let from = out.len();
+        self.pipeline.release_idle(now, out);
         let watermark = match self.settings.live.watermark {
             Watermark::WallClock => Some(now),
             Watermark::EventTime => self.watermark.at(now),
         };
-        let Some(w) = watermark else {
-            return Vec::new();
+        let reports = match watermark {
+            Some(w) => self.pipeline.close_due(w, out),
+            None => Vec::new(),
         };
-        let from = out.len();
-        let reports = self.pipeline.close_due(w, out);
         self.after_close(from, out, &reports, events);
         reports
     }

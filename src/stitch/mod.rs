@@ -8,11 +8,13 @@
 //! lines sorted by (timestamp, insert id), so the result does not depend on arrival order: a
 //! `gcloud logging read` export (newest first) and a live stream give the same records.
 //!
-//! A run closes when an entry of its stream more than [`StitchConfig::horizon`] away from it in
-//! event time arrives (either direction, so both export orders work; other streams' entries
-//! never close it, however they interleave), on [`Stitcher::release_before`], on
-//! [`Stitcher::flush`], or when it reaches [`StitchConfig::max_lines`]. Ordinary entries are never
-//! held.
+//! A live run closes when an entry of its stream more than [`StitchConfig::horizon`] after it
+//! in event time arrives (other streams' entries never close it, however they interleave, nor
+//! do older entries of its own arriving late), when no line joined it for the horizon of clock
+//! time ([`Stitcher::release_idle`]: a crashing instance's last traceback is counted within
+//! seconds), on [`Stitcher::release_before`], on [`Stitcher::flush`], or when it reaches
+//! [`StitchConfig::max_lines`]. A file is stitched in one sorted pass at its end. Ordinary
+//! entries are never held.
 
 mod line;
 
@@ -61,6 +63,8 @@ pub struct Stitcher {
 #[derive(Debug)]
 struct Run {
     lines: Vec<(Kind, Record)>,
+    /// Clock time the last line joined (a live stream); `None` when not known.
+    joined: Option<DateTime<Utc>>,
 }
 
 impl Run {
@@ -125,6 +129,12 @@ impl Stitcher {
     /// Feeds one record; records that are ready go to `out`. An ordinary record goes out at
     /// once; a traceback line is held until its run closes.
     pub fn push(&mut self, record: Record, out: &mut Vec<Record>) {
+        self.push_at(record, None, out);
+    }
+
+    /// [`Stitcher::push`] of a record pulled at clock time `now` (a live stream): its run is
+    /// then released by [`Stitcher::release_idle`] once no line joined it for the horizon.
+    pub fn push_at(&mut self, record: Record, now: Option<DateTime<Utc>>, out: &mut Vec<Record>) {
         if let Some(held) = &mut self.bounded {
             match kind_of(&record) {
                 Kind::Ordinary => out.push(record),
@@ -132,20 +142,31 @@ impl Stitcher {
             }
             return;
         }
-        // Only the record's own stream moves its runs on: another instance's entries, however
-        // far in event time (a backfill interleaves streams by the second), close nothing;
-        // their runs close by `release_before`, `max_open` or their own stream.
+        // Only the record's own stream moves its runs on, and only forward in event time:
+        // another instance's entries, however far in event time (a backfill interleaves
+        // streams by the second), close nothing, nor does an older entry of the stream
+        // arriving late. Their runs close by `release_before`, `release_idle`, `max_open` or
+        // a later entry of their own stream.
         let t = record.timestamp;
         let horizon = self.config.horizon;
         self.close_where(out, |run| {
-            run.same_stream(&record) && (t > run.last() + horizon || t < run.first() - horizon)
+            run.same_stream(&record) && t > run.last() + horizon
         });
         let kind = kind_of(&record);
         if kind == Kind::Ordinary {
             out.push(record);
             return;
         }
-        self.hold(kind, record, out);
+        self.hold(kind, record, now, out);
+    }
+
+    /// Closes the runs no line joined for the horizon of clock time before `now`: a runtime
+    /// writes a traceback's lines at once, so one that stopped growing is complete, even when
+    /// its instance then writes nothing more (a crash). Runs of unknown arrival wait for
+    /// `release_before`.
+    pub fn release_idle(&mut self, now: DateTime<Utc>, out: &mut Vec<Record>) {
+        let horizon = self.config.horizon;
+        self.close_where(out, |run| run.joined.is_some_and(|j| j + horizon <= now));
     }
 
     /// Closes every run that ended before `watermark` (less the gap a next line could still
@@ -178,7 +199,13 @@ impl Stitcher {
         runs.chain(self.bounded.iter().flatten()).map(|(_, r)| r)
     }
 
-    fn hold(&mut self, kind: Kind, record: Record, out: &mut Vec<Record>) {
+    fn hold(
+        &mut self,
+        kind: Kind,
+        record: Record,
+        now: Option<DateTime<Utc>>,
+        out: &mut Vec<Record>,
+    ) {
         let (t, gap) = (record.timestamp, self.config.max_gap);
         let mut matching = self
             .runs
@@ -189,6 +216,7 @@ impl Stitcher {
         let Some(first) = matching.next() else {
             self.runs.push(Run {
                 lines: vec![(kind, record)],
+                joined: now,
             });
             self.enforce_max_open(out);
             return;
@@ -202,6 +230,7 @@ impl Stitcher {
             }
         }
         self.runs[first].insert(kind, record);
+        self.runs[first].joined = now.max(self.runs[first].joined);
         if self.runs[first].lines.len() >= self.config.max_lines {
             let run = self.runs.swap_remove(first);
             emit(run, out);
@@ -263,6 +292,7 @@ fn sorted_runs(mut lines: Vec<(Kind, Record)>, config: &StitchConfig) -> Vec<Run
             }
             _ => runs.push(Run {
                 lines: vec![(kind, record)],
+                joined: None,
             }),
         }
     }

@@ -131,22 +131,50 @@ fn other_streams_and_far_lines_are_not_joined() {
 }
 
 #[test]
-fn an_entry_beyond_the_horizon_closes_the_run_in_either_direction() {
-    for secs in [10, -10] {
+fn a_later_entry_of_the_stream_closes_the_run_an_older_one_does_not() {
+    for (secs, closes) in [(10, true), (-10, false)] {
         let mut s = Stitcher::new();
         let mut out = Vec::new();
         for r in split_lines() {
             s.push(r, &mut out);
         }
         assert!(out.is_empty());
-        // The same stream (instance and log) moves on.
-        let mut later = line("Listening on port 8080", 0, "z");
-        later.timestamp += TimeDelta::seconds(secs);
-        s.push(later, &mut out);
-        assert_eq!(out.len(), 2, "{secs}");
-        assert_eq!(out[0].message, JOINED);
-        assert_eq!(s.held(), 0);
+        // The same stream (instance and log) moves on past the horizon; an entry from
+        // before it arriving late (a redelivery) says nothing about the run being done.
+        let mut other = line("Listening on port 8080", 0, "z");
+        other.timestamp += TimeDelta::seconds(secs);
+        s.push(other, &mut out);
+        if closes {
+            assert_eq!(out.len(), 2, "{secs}");
+            assert_eq!(out[0].message, JOINED);
+            assert_eq!(s.held(), 0);
+        } else {
+            assert_eq!(out.len(), 1, "only the older entry itself");
+            assert_eq!(s.held(), split_lines().len());
+        }
     }
+}
+
+#[test]
+fn a_run_no_line_joined_for_the_horizon_of_clock_time_is_released() {
+    let mut s = Stitcher::with_config(StitchConfig::default());
+    let mut out = Vec::new();
+    let pulled: DateTime<Utc> = "2026-12-02T10:00:00Z".parse().unwrap();
+    for (i, r) in split_lines().into_iter().enumerate() {
+        s.push_at(
+            r,
+            Some(pulled + TimeDelta::milliseconds(i as i64)),
+            &mut out,
+        );
+    }
+    s.release_idle(pulled + TimeDelta::seconds(4), &mut out);
+    assert!(
+        out.is_empty(),
+        "within the horizon (5 s) the traceback may still grow"
+    );
+    s.release_idle(pulled + TimeDelta::seconds(6), &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].message, JOINED);
 }
 
 #[test]

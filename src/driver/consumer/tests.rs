@@ -441,3 +441,41 @@ fn a_crash_mid_backfill_loses_nothing_held_back_or_revised() {
     );
     assert_ne!(last(&lost), last(&reference));
 }
+
+/// A crashing instance's last words: a traceback split one line per entry, then nothing more
+/// from that instance. Its P0 must not wait for the window to close.
+#[test]
+fn a_dying_instances_traceback_is_counted_within_seconds() {
+    let log = log();
+    let mut c = live(settings(|s| s.live.watermark = Watermark::WallClock));
+    let lines = [
+        "Traceback (most recent call last):",
+        "  File \"/app/db.py\", line 10, in connect",
+        "    conn = pool.get(timeout=30)",
+        "sqlalchemy.exc.OperationalError: Cloud SQL connection timeout after 30s",
+    ];
+    let t0 = now();
+    let mut out = Vec::new();
+    let mut events = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let at = (t0 + TimeDelta::microseconds(i as i64 * 50)).to_rfc3339();
+        let e = serde_json::json!({"timestamp": at, "severity": "ERROR",
+            "insertId": format!("tb{i}"), "textPayload": l,
+            "logName": "projects/p/logs/run.googleapis.com%2Fstderr",
+            "labels": {"instanceId": "dying-1"},
+            "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}});
+        c.accept(
+            delivery(&format!("m{i}"), e.to_string(), &log),
+            t0,
+            &mut out,
+            &mut events,
+        );
+    }
+    assert!(out.is_empty(), "held for stitching");
+    c.close_due(t0 + TimeDelta::seconds(10), &mut out, &mut events);
+    assert!(
+        matches!(out[..], [Outcome::Counted(_)]),
+        "one stitched traceback counted 10 s later: {out:?}"
+    );
+    assert!(events.iter().any(|e| matches!(e, Event::NewCluster { .. })));
+}
