@@ -164,3 +164,122 @@ fn state_lease(prefix: &str) -> bool {
         .unwrap()
         == 1
 }
+
+/// Three replicas, one Redis, a two-hour backfill published while a random replica is killed
+/// with SIGKILL every few seconds (and started again, as Cloud Run would): the windows end
+/// exactly as a replay of the same entries reports them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_killed_at_random_during_a_backfill_end_equal_to_replay() {
+    let emu = Emulator::start();
+    let work = Workdir::new(2, "", "");
+    let prefix = format!("lg-chaos-{}", std::process::id());
+    let mut state = State::new(prefix.clone());
+    let env = [
+        ("LOG_GARDENER__STATE__REDIS_URL", REDIS),
+        ("LOG_GARDENER__STATE__KEY_PREFIX", prefix.as_str()),
+        ("LOG_GARDENER__STATE__LEASE", "3s"),
+        ("LOG_GARDENER__METRICS__LISTEN", "127.0.0.1:0"),
+    ];
+    let mut started = 0;
+    let mut start = |work: &Workdir| {
+        started += 1;
+        work.run_with(&emu, started, &env)
+    };
+    let mut replicas: Vec<Run> = (0..3).map(|_| start(&work)).collect();
+    let lines: Vec<String> = [hour_of_entries(31), hour_of_entries(37)]
+        .into_iter()
+        .enumerate()
+        .flat_map(|(h, hour)| {
+            hour.into_iter().map(move |l| {
+                // The second hour one hour later, with its own insertIds.
+                let mut v: Value = serde_json::from_str(&l).unwrap();
+                if h == 1 {
+                    let t: chrono::DateTime<chrono::Utc> =
+                        v["timestamp"].as_str().unwrap().parse().unwrap();
+                    v["timestamp"] = Value::from((t + chrono::TimeDelta::hours(1)).to_rfc3339());
+                    v["insertId"] = Value::from(format!("h2-{}", v["insertId"].as_str().unwrap()));
+                }
+                v.to_string()
+            })
+        })
+        .collect();
+    // Publish in slices; between slices kill one replica at random and start another.
+    let mut seed = 0x9e37_79b9_u64 ^ std::process::id() as u64;
+    let mut rand = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut kills = 0;
+    for (round, slice) in lines.chunks(lines.len() / 6 + 1).enumerate() {
+        emu.publish(slice);
+        std::thread::sleep(Duration::from_millis(1500));
+        // Every other round the lease holder (its pid is in the lease), else any replica.
+        let holder = state.get("lease").and_then(|owner| {
+            let pid: u32 = owner.split('/').nth(1)?.parse().ok()?;
+            replicas.iter().position(|r| r.child.id() == pid)
+        });
+        let victim = match holder {
+            Some(h) if round % 2 == 0 => h,
+            _ => rand(replicas.len()),
+        };
+        replicas[victim].kill9();
+        replicas[victim] = start(&work);
+        kills += 1;
+    }
+    let logs = |rs: &[Run]| rs.iter().map(Run::log).collect::<Vec<_>>().join("\n---\n");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while state.received() < lines.len() as u64 {
+        assert!(
+            Instant::now() < deadline,
+            "Redis checkpoint holds {} of {} after {kills} kills: {}",
+            state.received(),
+            lines.len(),
+            logs(&replicas)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Standbys first (they stop at once), the holder last: it flushes every window.
+    let holder = eventually(Duration::from_secs(20), || async {
+        for (i, r) in replicas.iter().enumerate() {
+            if readyz(r).await.starts_with("ready") {
+                return Some(i);
+            }
+        }
+        None
+    })
+    .await
+    .unwrap_or_else(|| panic!("no replica runs: {}", logs(&replicas)));
+    let mut holder_run = replicas.remove(holder);
+    for mut r in replicas {
+        let (status, _) = r.terminate(Duration::from_secs(15));
+        assert!(status.success(), "{status}: {}", r.log());
+    }
+    let (status, _) = holder_run.terminate(Duration::from_secs(15));
+    assert!(status.success(), "{status}: {}", holder_run.log());
+
+    let live = work.worklogs();
+    let expected = work.replay(&lines);
+    let windows = |w: &[Value]| {
+        w.iter()
+            .map(|r| {
+                let clusters: Vec<(Value, Value)> = r["clusters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|c| (c["id"].clone(), c["count"].clone()))
+                    .collect();
+                (
+                    r["window"].clone(),
+                    r["totals"]["entries"].clone(),
+                    clusters,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(windows(&live), windows(&expected), "after {kills} kills");
+    let takeovers: u64 = state.get("fence").and_then(|f| f.parse().ok()).unwrap_or(0);
+    assert!(takeovers >= 3, "the lease changed hands {takeovers} times");
+    state.clear();
+}
