@@ -281,27 +281,21 @@ impl Pipeline {
             insert_id: &r.insert_id,
             raw: &r.raw,
         };
-        let late = match self.store.record(&obs) {
-            Recorded::OnTime => false,
-            Recorded::Revises => {
+        let recorded = self.store.record(&obs);
+        let late = recorded != Recorded::OnTime;
+        if late {
+            let revised = recorded == Recorded::Revises;
+            if revised {
                 self.counts.revising += 1;
-                ev::LateEntry {
-                    at: r.timestamp,
-                    revised: true,
-                }
-                .emit();
-                true
-            }
-            Recorded::Late => {
+            } else {
                 self.counts.late += 1;
-                ev::LateEntry {
-                    at: r.timestamp,
-                    revised: false,
-                }
-                .emit();
-                true
             }
-        };
+            ev::LateEntry {
+                at: r.timestamp,
+                revised,
+            }
+            .emit();
+        }
         self.counts.counted += 1;
         ev::EntryCounted {
             severity: r.severity,
@@ -435,7 +429,7 @@ impl Pipeline {
             &closed,
             &self.fingerprinter,
             policy,
-            Malformed::default().take(),
+            crate::report::MalformedSummary::default(),
         );
         let fp = &self.fingerprinter;
         report.incidents =

@@ -99,7 +99,10 @@ impl<W: WorklogSink> WindowOutputs<W> {
             self.briefs.pop_front();
         }
         self.briefs.push_back(WindowBrief::of(&r));
-        self.annotate_alerts(&r);
+        if r.revision.is_none() {
+            // A revision is of an earlier window: live alerts keep the newest window's count.
+            self.annotate_alerts(&r);
+        }
         if let Some(g) = &self.github {
             if let Err(e) = g.outbox.push(github::pending(&r, g.min_priority)) {
                 // The sync still gets the clusters through the channel's window below only
