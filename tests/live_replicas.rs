@@ -16,6 +16,16 @@ use serde_json::Value;
 
 const REDIS: &str = "redis://127.0.0.1:6379";
 
+/// The environment of a replica keeping its state under `prefix`.
+fn replica_env(prefix: &str) -> [(&'static str, &str); 4] {
+    [
+        ("LOG_GARDENER__STATE__REDIS_URL", REDIS),
+        ("LOG_GARDENER__STATE__KEY_PREFIX", prefix),
+        ("LOG_GARDENER__STATE__LEASE", "3s"),
+        ("LOG_GARDENER__METRICS__LISTEN", "127.0.0.1:0"),
+    ]
+}
+
 struct State {
     conn: redis::Connection,
     prefix: String,
@@ -84,22 +94,17 @@ async fn a_standby_replica_takes_over_from_the_killed_holder_and_the_worklogs_eq
     let work = Workdir::new(2, "", "");
     let prefix = format!("lg-replicas-{}", std::process::id());
     let mut state = State::new(prefix.clone());
-    let env = [
-        ("LOG_GARDENER__STATE__REDIS_URL", REDIS),
-        ("LOG_GARDENER__STATE__KEY_PREFIX", prefix.as_str()),
-        ("LOG_GARDENER__STATE__LEASE", "3s"),
-        ("LOG_GARDENER__METRICS__LISTEN", "127.0.0.1:0"),
-    ];
+    let env = replica_env(&prefix);
     let mut a = work.run_with(&emu, 1, &env);
-    let held = eventually(Duration::from_secs(15), || async {
-        state_lease(&prefix).then_some(())
-    })
-    .await;
-    assert!(
-        held.is_some(),
-        "the first replica takes the lease: {}",
-        a.log()
-    );
+    let start = Instant::now();
+    while state.get("lease").is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the first replica takes the lease: {}",
+            a.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let b = work.run_with(&emu, 2, &env);
     let standby = eventually(Duration::from_secs(15), || async {
         let body = readyz(&b).await;
@@ -129,40 +134,35 @@ async fn a_standby_replica_takes_over_from_the_killed_holder_and_the_worklogs_eq
     assert!(status.success(), "{status}: {}", b.log());
     assert!(state.get("lease").is_none(), "released at a clean stop");
 
-    let live = work.worklogs();
-    let expected = work.replay(&lines);
-    let totals = |w: &[Value]| {
-        w.iter()
-            .map(|r| (r["window"].clone(), r["totals"]["entries"].clone()))
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
-        totals(&live),
-        totals(&expected),
+        windows(&work.worklogs()),
+        windows(&work.replay(&lines)),
         "took over after {took:?}: {}",
         b.log()
     );
-    let clusters = |w: &Value| {
-        let list = w["clusters"].as_array().cloned().unwrap_or_default();
-        list.iter()
-            .map(|c| (c["id"].clone(), c["count"].clone()))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(clusters(&live[0]), clusters(&expected[0]));
     state.clear();
 }
 
-/// Whether someone holds the lease of `prefix`.
-fn state_lease(prefix: &str) -> bool {
-    let mut s = redis::Client::open(REDIS)
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    redis::cmd("EXISTS")
-        .arg(format!("{{{prefix}}}:lease"))
-        .query::<i64>(&mut s)
-        .unwrap()
-        == 1
+/// A worklog's window, entries and (cluster, count) pairs: what must equal a replay.
+type Window = (Value, Value, Vec<(Value, Value)>);
+
+fn windows(worklogs: &[Value]) -> Vec<Window> {
+    worklogs
+        .iter()
+        .map(|r| {
+            let clusters = r["clusters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| (c["id"].clone(), c["count"].clone()))
+                .collect();
+            (
+                r["window"].clone(),
+                r["totals"]["entries"].clone(),
+                clusters,
+            )
+        })
+        .collect()
 }
 
 /// Three replicas, one Redis, a two-hour backfill published while a random replica is killed
@@ -174,12 +174,7 @@ async fn three_replicas_killed_at_random_during_a_backfill_end_equal_to_replay()
     let work = Workdir::new(2, "", "");
     let prefix = format!("lg-chaos-{}", std::process::id());
     let mut state = State::new(prefix.clone());
-    let env = [
-        ("LOG_GARDENER__STATE__REDIS_URL", REDIS),
-        ("LOG_GARDENER__STATE__KEY_PREFIX", prefix.as_str()),
-        ("LOG_GARDENER__STATE__LEASE", "3s"),
-        ("LOG_GARDENER__METRICS__LISTEN", "127.0.0.1:0"),
-    ];
+    let env = replica_env(&prefix);
     let mut started = 0;
     let mut start = |work: &Workdir| {
         started += 1;
@@ -259,26 +254,11 @@ async fn three_replicas_killed_at_random_during_a_backfill_end_equal_to_replay()
     let (status, _) = holder_run.terminate(Duration::from_secs(15));
     assert!(status.success(), "{status}: {}", holder_run.log());
 
-    let live = work.worklogs();
-    let expected = work.replay(&lines);
-    let windows = |w: &[Value]| {
-        w.iter()
-            .map(|r| {
-                let clusters: Vec<(Value, Value)> = r["clusters"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|c| (c["id"].clone(), c["count"].clone()))
-                    .collect();
-                (
-                    r["window"].clone(),
-                    r["totals"]["entries"].clone(),
-                    clusters,
-                )
-            })
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(windows(&live), windows(&expected), "after {kills} kills");
+    assert_eq!(
+        windows(&work.worklogs()),
+        windows(&work.replay(&lines)),
+        "after {kills} kills"
+    );
     let takeovers: u64 = state.get("fence").and_then(|f| f.parse().ok()).unwrap_or(0);
     assert!(takeovers >= 3, "the lease changed hands {takeovers} times");
     state.clear();
