@@ -321,6 +321,24 @@ fn zero_and_out_of_range_durations_are_errors_not_panics() {
         ("[live]\nmax_age = \"10m\"\n", "live.max_age"),
         ("[live]\nmax_ahead = \"2d\"\n", "live.max_ahead"),
         ("[live]\nmax_age = \"forever\"\n", "live.max_age"),
+        ("[live]\nhold_back = \"2h\"\n", "live.hold_back"),
+        ("[window]\nrevise_within = \"8d\"\n", "window.revise_within"),
+        (
+            "[state]\nredis_url = \"localhost:6379\"\n",
+            "state.redis_url",
+        ),
+        (
+            "[state]\nredis_url = \"rediss://m:6379\"\n",
+            "state.redis_url",
+        ),
+        (
+            "[state]\nredis_url = \"redis://m\"\nkey_prefix = \"a b\"\n",
+            "state.key_prefix",
+        ),
+        (
+            "[state]\nredis_url = \"redis://m\"\nlease = \"1s\"\n",
+            "state.lease",
+        ),
         ("[metrics]\ntop_k = 100000\n", "metrics.top_k"),
         ("[alerts]\nquiet_after = \"0s\"\n", "alerts.quiet_after"),
         ("[alerts]\nrate_limit = \"30d\"\n", "alerts.rate_limit"),
@@ -533,4 +551,19 @@ fn pubsub_and_live_sections_validate_and_build_the_subscription_path() {
             .to_string();
         assert!(e.contains(key), "{text:?} → {e}");
     }
+}
+
+#[test]
+fn a_redis_url_is_never_printed_it_may_carry_a_password() {
+    let f = file("[state]\nredis_url = \"rediss://:s3cretAuthString@10.0.0.3:6379\"\n");
+    let e = Settings::load(Some(f.path())).unwrap_err().to_string();
+    assert!(
+        e.contains("state.redis_url") && !e.contains("s3cret"),
+        "{e}"
+    );
+    let f = file("[state]\nredis_url = \"redis://:s3cretAuthString@10.0.0.3:6379\"\n");
+    let s = Settings::load(Some(f.path())).unwrap();
+    let redis = s.state.redis.as_ref().expect("configured");
+    assert_eq!(redis.lease, std::time::Duration::from_secs(15));
+    assert!(!format!("{s:?}").contains("s3cret"));
 }
