@@ -164,8 +164,8 @@ impl Consumer {
         self.dirty = true;
         self.now = self.now.max(now);
         let id = d.message_id().map(str::to_owned);
-        if let (Some(recent), Some(id)) = (&self.recent, &id) {
-            if recent.contains(id) {
+        if let (Some(recent), Some(id)) = (&mut self.recent, &id) {
+            if recent.contains(id, now) {
                 // Already counted, maybe not yet durably: ack it with the next checkpoint,
                 // which holds the first delivery's count either way.
                 self.stats.duplicates += 1;

@@ -479,3 +479,35 @@ fn a_dying_instances_traceback_is_counted_within_seconds() {
     );
     assert!(events.iter().any(|e| matches!(e, Event::NewCluster { .. })));
 }
+
+/// A crash between a checkpoint and Pub/Sub getting its acks, during a backfill: the next
+/// process takes more than `live.dedupe_ids` newer messages before the dead one's come back.
+/// They are still recognised: counted once.
+#[test]
+fn a_checkpoints_messages_redelivered_after_many_newer_ones_count_once() {
+    let s = settings(|s| s.live.dedupe_ids = 100);
+    let msg = |i: i64| {
+        let at = (now() - TimeDelta::hours(1) + TimeDelta::seconds(i)).to_rfc3339();
+        (
+            format!("m{i}"),
+            entry(&at, &format!("boom {i}"), &format!("i{i}")),
+        )
+    };
+    let log = log();
+    let mut first = live(s.clone());
+    for (id, d) in (0..50).map(msg) {
+        take(&mut first, &log, &id, d);
+    }
+    let (ck, unacked) = first.checkpoint(now());
+    drop(unacked); // killed before the acks reached Pub/Sub
+    drop(first);
+    let mut second = restart(s, ck);
+    for (id, d) in (50..350).map(msg) {
+        take(&mut second, &log, &id, d);
+    }
+    for (id, d) in (0..50).map(msg) {
+        take(&mut second, &log, &id, d);
+    }
+    assert_eq!(second.stats().duplicates, 50);
+    assert_eq!(second.pipeline().counts().counted, 350);
+}
