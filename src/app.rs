@@ -33,7 +33,7 @@ use crate::driver::{
     CheckpointStore, Consumer, DriveError, DriveSummary, Driver, FileCheckpoint, RedisCheckpoint,
 };
 use crate::sinks::alert::AlertHandle;
-use crate::sinks::github::{AnyIssueSink, Token};
+use crate::sinks::github::{AnyIssueSink, GithubPlaces, Token};
 use crate::sinks::worklog::{DirWorklog, WorklogError};
 use crate::source::file::FileSource;
 use crate::source::pubsub::{Endpoint, PubSubSource};
@@ -219,6 +219,10 @@ async fn run_live(
                 return Ok(Summary::default());
             }
             lease = Some(lease::Held::keep(store.clone(), stop_tx.clone()));
+            wiring.github_places = Some(GithubPlaces {
+                outbox: Arc::new(store.blob("github-outbox")),
+                index: Arc::new(store.blob("github-index")),
+            });
             store
         }
     };
@@ -250,6 +254,8 @@ pub struct Wiring {
     pub readiness: Readiness,
     pub alerts: Option<AlertHandle>,
     pub github: Option<AnyIssueSink>,
+    /// Where a live GitHub stage keeps its outbox and index; `None`: files.
+    pub github_places: Option<GithubPlaces>,
 }
 
 impl Wiring {
@@ -262,6 +268,7 @@ impl Wiring {
             readiness: Readiness::new(),
             alerts: None,
             github: None,
+            github_places: None,
         }
     }
 
@@ -273,7 +280,8 @@ impl Wiring {
         };
         let token = Token::resolve(env_token, g)
             .map_err(|e| AppError::Config(format!("github.token_file: {e}")))?;
-        let sink = AnyIssueSink::new(g, token, self.worklog.dir())
+        let places = self.github_places.take();
+        let sink = AnyIssueSink::new(g, token, self.worklog.dir(), places)
             .map_err(|e| AppError::Config(format!("github: {e}")))?;
         self.github = Some(sink);
         Ok(self)

@@ -53,3 +53,43 @@ mod tests {
         assert!(names.is_empty(), "no temporary files left: {names:?}");
     }
 }
+
+/// A piece of durable state replaced whole — a file written as above, or a Redis key written
+/// only while this process holds the state lease (`driver::RedisCheckpoint::blob`) — so the
+/// GitHub stage's outbox and index follow the checkpoint to wherever it lives.
+pub trait Blob: Send + Sync + std::fmt::Debug {
+    /// The content, or `None` if there is none yet.
+    fn read(&self) -> std::io::Result<Option<Vec<u8>>>;
+    /// Replaces the content whole; `None` removes it.
+    fn write(&self, bytes: Option<&[u8]>) -> std::io::Result<()>;
+    /// Where it is, for messages.
+    fn name(&self) -> String;
+}
+
+/// A [`Blob`] in a file, written atomically.
+#[derive(Debug, Clone)]
+pub struct FileBlob(pub std::path::PathBuf);
+
+impl Blob for FileBlob {
+    fn read(&self) -> std::io::Result<Option<Vec<u8>>> {
+        match std::fs::read(&self.0) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write(&self, bytes: Option<&[u8]>) -> std::io::Result<()> {
+        match bytes {
+            Some(b) => write(&self.0, b),
+            None => match std::fs::remove_file(&self.0) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    fn name(&self) -> String {
+        self.0.display().to_string()
+    }
+}

@@ -17,13 +17,15 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::github::{Fake as GithubFake, OWNER, REPO, TOKEN};
+use support::github::{
+    issues_per_problem, marked_ids, qualifying, Fake as GithubFake, OWNER, REPO, TOKEN,
+};
 use support::pubsub::Emulator;
 use support::servers::{alertmanager, encode, eventually, free_addr, get_json, prometheus, Hook};
 use support::terraform::{get, runnable_env, terraform_env};
@@ -137,40 +139,6 @@ fn worklogs(dir: &Path) -> BTreeMap<String, Value> {
         out.insert(name, v);
     }
     out
-}
-
-/// Problems that should have an issue, over every window of a replay.
-/// The problems that qualify for an issue: one per incident and one per cluster in none, at P3
-/// or above (as the GitHub stage plans them).
-fn qualifying(worklogs: &BTreeMap<String, Value>) -> BTreeSet<String> {
-    use log_gardener::escalate::Priority;
-    use log_gardener::report::WindowReport;
-    worklogs
-        .values()
-        .flat_map(|w| {
-            let r: WindowReport = serde_json::from_value(w.clone()).unwrap();
-            log_gardener::sinks::github::pending(&r, Priority::P3)
-        })
-        .map(|p| p.problem.id.0)
-        .collect()
-}
-
-/// The problem ids an issue body's hidden marker names: its own and its aliases.
-fn marked_ids(body: &str) -> BTreeSet<String> {
-    body.lines()
-        .find_map(|l| l.trim().strip_prefix("<!-- log-gardener:problem="))
-        .and_then(|l| l.strip_suffix("-->"))
-        .map(|l| {
-            let mut parts = l.split_whitespace();
-            let mut ids: BTreeSet<String> = parts.next().map(str::to_owned).into_iter().collect();
-            for p in parts {
-                if let Some(a) = p.strip_prefix("aliases=") {
-                    ids.extend(a.split(',').map(str::to_owned));
-                }
-            }
-            ids
-        })
-        .unwrap_or_default()
 }
 
 async fn prom_value(prom: &str, query: &str) -> Option<f64> {
@@ -307,14 +275,8 @@ async fn the_deployed_service_survives_a_kill_and_matches_replay_with_every_sink
 
     // Exactly one issue per problem that qualifies, through a kill and two restarts.
     let issues = github.lock().issues.clone();
-    let wanted = qualifying(&expected);
-    let mut seen: BTreeMap<String, u32> = BTreeMap::new();
-    for i in &issues {
-        let ids = marked_ids(i["body"].as_str().unwrap_or(""));
-        for id in wanted.iter().filter(|id| ids.contains(*id)) {
-            *seen.entry(id.clone()).or_default() += 1;
-        }
-    }
+    let wanted = qualifying(expected.values());
+    let seen = issues_per_problem(&github, &wanted);
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     if let Ok(dump) = std::env::var("LOG_GARDENER_TEST_DUMP") {
         std::fs::write(&dump, serde_json::to_string_pretty(&issues).unwrap()).unwrap();

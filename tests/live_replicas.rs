@@ -6,6 +6,7 @@
 //! counted twice.
 
 mod support;
+use support::github::{issues_per_problem, qualifying, Fake as GithubFake, OWNER, REPO, TOKEN};
 use support::pubsub as live_support;
 use support::servers::eventually;
 
@@ -56,7 +57,14 @@ impl State {
     }
 
     fn clear(&mut self) {
-        for k in ["lease", "fence", "checkpoint", "checkpoint:prev"] {
+        for k in [
+            "lease",
+            "fence",
+            "checkpoint",
+            "checkpoint:prev",
+            "github-outbox",
+            "github-index",
+        ] {
             let _: () = redis::cmd("DEL")
                 .arg(format!("{{{}}}:{k}", self.prefix))
                 .query(&mut self.conn)
@@ -149,6 +157,8 @@ type Window = (Value, Value, Vec<(Value, Value)>);
 fn windows(worklogs: &[Value]) -> Vec<Window> {
     worklogs
         .iter()
+        // Beside the worklogs: each window's GitHub details (`<end>.github.json`).
+        .filter(|r| r["window"].is_object())
         .map(|r| {
             let clusters = r["clusters"]
                 .as_array()
@@ -166,15 +176,25 @@ fn windows(worklogs: &[Value]) -> Vec<Window> {
 }
 
 /// Three replicas, one Redis, a two-hour backfill published while a random replica is killed
-/// with SIGKILL every few seconds (and started again, as Cloud Run would): the windows end
-/// exactly as a replay of the same entries reports them.
+/// with SIGKILL every few seconds (and started again, as Cloud Run would), filing issues on a
+/// stateful GitHub fake: the windows end exactly as a replay of the same entries reports them,
+/// and every problem that qualifies has exactly one issue (the GitHub stage's outbox and index
+/// live in Redis beside the checkpoint, so a replica taking over syncs what was left).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_killed_at_random_during_a_backfill_end_equal_to_replay() {
     let emu = Emulator::start();
     let work = Workdir::new(2, "", "");
     let prefix = format!("lg-chaos-{}", std::process::id());
     let mut state = State::new(prefix.clone());
-    let env = replica_env(&prefix);
+    let (github_server, github) = GithubFake::start(100).await;
+    let (repo, api) = (format!("{OWNER}/{REPO}"), github_server.uri());
+    let mut env = replica_env(&prefix).to_vec();
+    env.extend([
+        ("LOG_GARDENER__GITHUB__REPO", repo.as_str()),
+        ("LOG_GARDENER__GITHUB__API_URL", api.as_str()),
+        ("LOG_GARDENER__GITHUB__WRITE_SPACING", "1ms"),
+        ("GITHUB_TOKEN", TOKEN),
+    ]);
     let mut started = 0;
     let mut start = |work: &Workdir| {
         started += 1;
@@ -254,11 +274,26 @@ async fn three_replicas_killed_at_random_during_a_backfill_end_equal_to_replay()
     let (status, _) = holder_run.terminate(Duration::from_secs(15));
     assert!(status.success(), "{status}: {}", holder_run.log());
 
+    let expected = work.replay(&lines);
     assert_eq!(
         windows(&work.worklogs()),
-        windows(&work.replay(&lines)),
+        windows(&expected),
         "after {kills} kills"
     );
+    let wanted = qualifying(expected.iter().filter(|r| r["window"].is_object()));
+    let issues = issues_per_problem(&github, &wanted);
+    assert!(!wanted.is_empty());
+    assert_eq!(
+        issues.keys().collect::<Vec<_>>(),
+        wanted.iter().collect::<Vec<_>>(),
+        "an issue for every problem that qualifies"
+    );
+    assert!(issues.values().all(|n| *n == 1), "{issues:?}");
+    assert!(
+        state.get("github-index").is_some(),
+        "the index lives in Redis"
+    );
+    assert!(!work.path("worklogs/github-outbox.json").exists());
     let takeovers: u64 = state.get("fence").and_then(|f| f.parse().ok()).unwrap_or(0);
     assert!(takeovers >= 3, "the lease changed hands {takeovers} times");
     state.clear();

@@ -13,10 +13,11 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::checkpoint::{decode, or_previous, Checkpoint, CheckpointError, CheckpointStore};
+use crate::atomic_file::Blob;
 use crate::config::RedisSettings;
 
 /// Takes the lease if it is free (or already ours): the fencing token, else 0.
@@ -52,6 +53,16 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 ";
 
+/// Sets (ARGV[3] = "1") or deletes a piece of state, only while the lease and the fencing
+/// token are ours: 1, else 0.
+const PUT: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[2]) ~= ARGV[2] then
+  return 0
+end
+if ARGV[3] == '1' then redis.call('SET', KEYS[3], ARGV[4]) else redis.call('DEL', KEYS[3]) end
+return 1
+";
+
 /// Gives the lease up if it is ours (a clean shutdown: the next replica need not wait).
 const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -59,6 +70,7 @@ return 0
 ";
 
 struct Keys {
+    prefix: String,
     lease: String,
     fence: String,
     checkpoint: String,
@@ -100,6 +112,7 @@ impl RedisCheckpoint {
             client,
             conn: Mutex::new(None),
             keys: Keys {
+                prefix: p.clone(),
                 lease: format!("{{{p}}}:lease"),
                 fence: format!("{{{p}}}:fence"),
                 checkpoint: format!("{{{p}}}:checkpoint"),
@@ -191,6 +204,15 @@ impl RedisCheckpoint {
         .map(drop)
     }
 
+    /// Another piece of state beside the checkpoint (`{prefix}:name`), written under the same
+    /// lease and fencing token.
+    pub fn blob(self: &Arc<Self>, name: &str) -> RedisBlob {
+        RedisBlob {
+            key: format!("{{{}}}:{name}", self.keys.prefix),
+            store: self.clone(),
+        }
+    }
+
     /// How long the lease lasts without renewal.
     pub fn lease(&self) -> Duration {
         self.lease
@@ -205,6 +227,55 @@ impl RedisCheckpoint {
             .with_conn(|c| redis::cmd("GET").arg(key).query(c))
             .map_err(unreadable)?;
         bytes.map(|b| decode(&b).map_err(unreadable)).transpose()
+    }
+}
+
+/// A [`Blob`] under the state's prefix in Redis, written only by the lease holder.
+pub struct RedisBlob {
+    store: Arc<RedisCheckpoint>,
+    key: String,
+}
+
+impl std::fmt::Debug for RedisBlob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RedisBlob").field(&self.key).finish()
+    }
+}
+
+impl Blob for RedisBlob {
+    fn read(&self) -> std::io::Result<Option<Vec<u8>>> {
+        self.store
+            .with_conn(|c| redis::cmd("GET").arg(&self.key).query(c))
+            .map_err(std::io::Error::other)
+    }
+
+    fn write(&self, bytes: Option<&[u8]>) -> std::io::Result<()> {
+        let s = &self.store;
+        let token = s.token.load(Ordering::SeqCst);
+        let ok: i64 = s
+            .with_conn(|c| {
+                redis::Script::new(PUT)
+                    .key(&s.keys.lease)
+                    .key(&s.keys.fence)
+                    .key(&self.key)
+                    .arg(&s.owner)
+                    .arg(token)
+                    .arg(if bytes.is_some() { "1" } else { "0" })
+                    .arg(bytes.unwrap_or_default())
+                    .invoke(c)
+            })
+            .map_err(std::io::Error::other)?;
+        if ok != 1 {
+            return Err(std::io::Error::other(format!(
+                "{}: the Redis lease (fencing token {token}) is no longer ours",
+                self.key
+            )));
+        }
+        Ok(())
+    }
+
+    fn name(&self) -> String {
+        format!("redis key {}", self.key)
     }
 }
 
@@ -324,6 +395,27 @@ mod tests {
         assert!(matches!(a.try_acquire().unwrap(), Lease::Held(t) if t > second));
         a.release().unwrap();
         cleanup(&a);
+    }
+
+    #[test]
+    fn state_beside_the_checkpoint_is_written_only_by_the_holder() {
+        let cfg = settings("blob", 300);
+        let a = Arc::new(RedisCheckpoint::new(&cfg).unwrap());
+        let b = Arc::new(RedisCheckpoint::new(&cfg).unwrap());
+        let (outbox_a, outbox_b) = (a.blob("github-outbox"), b.blob("github-outbox"));
+        assert!(matches!(a.try_acquire().unwrap(), Lease::Held(_)));
+        assert_eq!(outbox_a.read().unwrap(), None);
+        outbox_a.write(Some(b"[1]")).unwrap();
+        assert_eq!(outbox_b.read().unwrap().as_deref(), Some(&b"[1]"[..]));
+        assert!(
+            outbox_b.write(Some(b"[2]")).is_err(),
+            "b does not hold the lease"
+        );
+        outbox_a.write(None).unwrap();
+        assert_eq!(outbox_b.read().unwrap(), None);
+        a.release().unwrap();
+        cleanup(&a);
+        let _ = a.with_conn(|c| redis::cmd("DEL").arg(&outbox_a.key).query::<i64>(c));
     }
 
     #[test]

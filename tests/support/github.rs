@@ -6,7 +6,7 @@
 //! (403 with `retry-after`, or without any header), 429, 5xx, a write that happens but whose
 //! answer comes too late, deleted (410) and transferred (301) issues, and a person's edits.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -413,4 +413,49 @@ impl Respond for Fake {
             None => resp,
         }
     }
+}
+
+/// The problems that qualify for an issue over `worklogs`: one per incident and one per
+/// cluster in none, at P3 or above (as the GitHub stage plans them).
+pub fn qualifying<'a>(worklogs: impl IntoIterator<Item = &'a Value>) -> BTreeSet<String> {
+    use log_gardener::escalate::Priority;
+    use log_gardener::report::WindowReport;
+    worklogs
+        .into_iter()
+        .flat_map(|w| {
+            let r: WindowReport = serde_json::from_value(w.clone()).unwrap();
+            log_gardener::sinks::github::pending(&r, Priority::P3)
+        })
+        .map(|p| p.problem.id.0)
+        .collect()
+}
+
+/// The problem ids an issue body's hidden marker names: its own and its aliases.
+pub fn marked_ids(body: &str) -> BTreeSet<String> {
+    body.lines()
+        .find_map(|l| l.trim().strip_prefix("<!-- log-gardener:problem="))
+        .and_then(|l| l.strip_suffix("-->"))
+        .map(|l| {
+            let mut parts = l.split_whitespace();
+            let mut ids: BTreeSet<String> = parts.next().map(str::to_owned).into_iter().collect();
+            for p in parts {
+                if let Some(a) = p.strip_prefix("aliases=") {
+                    ids.extend(a.split(',').map(str::to_owned));
+                }
+            }
+            ids
+        })
+        .unwrap_or_default()
+}
+
+/// How many of the fake's issues carry each problem id of `wanted` in their marker.
+pub fn issues_per_problem(fake: &Fake, wanted: &BTreeSet<String>) -> BTreeMap<String, u32> {
+    let mut seen = BTreeMap::new();
+    for i in &fake.lock().issues {
+        let ids = marked_ids(i["body"].as_str().unwrap_or(""));
+        for id in wanted.iter().filter(|id| ids.contains(*id)) {
+            *seen.entry(id.clone()).or_default() += 1;
+        }
+    }
+    seen
 }

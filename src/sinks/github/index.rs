@@ -11,7 +11,10 @@
 //! and the next update writes the marker again.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::atomic_file::{Blob, FileBlob};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -40,7 +43,7 @@ struct Stored {
 /// The local index, loaded from its file (or in memory only, for a dry run).
 #[derive(Debug, Clone, Default)]
 pub struct Index {
-    path: Option<PathBuf>,
+    place: Option<Arc<dyn Blob>>,
     stored: Stored,
     by_id: BTreeMap<ProblemId, u64>,
 }
@@ -49,14 +52,22 @@ impl Index {
     /// Reads `path` (an unreadable file, or one of another repository, is logged and the index
     /// starts empty: the next listing reads every issue once).
     pub fn load(path: Option<PathBuf>, repo: &str) -> Index {
+        Index::load_from(path.map(|p| Arc::new(FileBlob(p)) as Arc<dyn Blob>), repo)
+    }
+
+    /// [`Index::load`] from wherever the state lives.
+    pub fn load_from(place: Option<Arc<dyn Blob>>, repo: &str) -> Index {
         let fresh = Stored {
             schema: SCHEMA.into(),
             repo: repo.into(),
             ..Stored::default()
         };
-        let stored = path.as_deref().and_then(|p| read(p, repo)).unwrap_or(fresh);
+        let stored = place
+            .as_deref()
+            .and_then(|p| read(p, repo))
+            .unwrap_or(fresh);
         let mut index = Index {
-            path,
+            place,
             stored,
             by_id: BTreeMap::new(),
         };
@@ -66,11 +77,11 @@ impl Index {
 
     /// Writes the index atomically (nothing for an in-memory one).
     pub fn save(&self) -> std::io::Result<()> {
-        let Some(path) = &self.path else {
+        let Some(place) = &self.place else {
             return Ok(());
         };
         let json = serde_json::to_vec(&self.stored).unwrap_or_default();
-        crate::atomic_file::write(path, &json)
+        place.write(Some(&json))
     }
 
     /// Where the next listing starts, and the ETag to send with it (if it was answered for
@@ -194,16 +205,16 @@ impl Index {
     }
 }
 
-fn read(path: &Path, repo: &str) -> Option<Stored> {
-    let bytes = std::fs::read(path).ok()?;
+fn read(place: &dyn Blob, repo: &str) -> Option<Stored> {
+    let bytes = place.read().ok()??;
     match serde_json::from_slice::<Stored>(&bytes) {
         Ok(s) if s.schema == SCHEMA && s.repo == repo => Some(s),
         Ok(s) => {
-            tracing::warn!(path = %path.display(), repo = %s.repo, "GitHub index of another repository or schema; listing afresh");
+            tracing::warn!(place = %place.name(), repo = %s.repo, "GitHub index of another repository or schema; listing afresh");
             None
         }
         Err(e) => {
-            tracing::error!(path = %path.display(), error = %e, "GitHub index unreadable; listing afresh");
+            tracing::error!(place = %place.name(), error = %e, "GitHub index unreadable; listing afresh");
             None
         }
     }

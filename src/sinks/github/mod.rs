@@ -33,9 +33,11 @@ pub mod sync;
 pub mod tracker;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::atomic_file::{Blob, FileBlob};
 use crate::config::GithubSettings;
 use crate::escalate::Priority;
 use crate::report::{GithubSummary, WindowReport};
@@ -138,24 +140,44 @@ pub enum AnyIssueSink {
     DryRun(IssueSink<MemoryTracker>),
 }
 
+/// Where the GitHub stage keeps its outbox and index: files in `github.state_dir` (else the
+/// worklog directory), or beside the checkpoint in Redis (`state.redis_url`), so a replica
+/// that takes over finds what its predecessor had not yet brought onto GitHub.
+pub struct GithubPlaces {
+    pub outbox: Arc<dyn Blob>,
+    pub index: Arc<dyn Blob>,
+}
+
+impl GithubPlaces {
+    pub fn files(g: &GithubSettings, worklog_dir: &Path) -> GithubPlaces {
+        let dir = g
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| worklog_dir.to_owned());
+        GithubPlaces {
+            outbox: Arc::new(FileBlob(dir.join(OUTBOX_FILE))),
+            index: Arc::new(FileBlob(dir.join(INDEX_FILE))),
+        }
+    }
+}
+
 impl AnyIssueSink {
-    /// `state_dir` (for the outbox) falls back to `worklog_dir`; the dry run keeps no outbox.
-    /// Must be called inside the async runtime (the HTTP client needs its reactor).
+    /// With a token, the live sink keeping its state in `places` (else the files of
+    /// [`GithubPlaces::files`]); without, a dry run that keeps no state. Must be called inside
+    /// the async runtime (the HTTP client needs its reactor).
     pub fn new(
         g: &GithubSettings,
         token: Option<Token>,
         worklog_dir: &Path,
+        places: Option<GithubPlaces>,
     ) -> Result<AnyIssueSink, TrackerError> {
         Ok(match token {
             Some(token) => {
-                let dir = g
-                    .state_dir
-                    .clone()
-                    .unwrap_or_else(|| worklog_dir.to_owned());
-                let outbox = Outbox::new(Some(dir.join(OUTBOX_FILE)));
+                let places = places.unwrap_or_else(|| GithubPlaces::files(g, worklog_dir));
+                let outbox = Outbox::at(Some(places.outbox));
                 let tracker = OctoTracker::new(g, token)?;
                 let repo = format!("{}/{}", g.owner, g.repo);
-                let index = Index::load(Some(dir.join(INDEX_FILE)), &repo);
+                let index = Index::load_from(Some(places.index), &repo);
                 let syncer = Syncer::new(tracker, g.clone(), outbox, false).with_index(index);
                 AnyIssueSink::Live(IssueSink::new(syncer, worklog_dir))
             }

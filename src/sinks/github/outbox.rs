@@ -3,14 +3,14 @@
 //! issue links the last sync knew (for the alerts' `issue` annotation).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::problem::{Problem, ProblemId};
-use crate::atomic_file::write as write_atomic;
+use crate::atomic_file::{Blob, FileBlob};
 use crate::report::ClusterReport;
 
 /// Clusters the outbox keeps at most: a day of a busy service with GitHub down. Past that the
@@ -69,19 +69,23 @@ pub struct Outbox(Arc<Mutex<Queue>>);
 
 #[derive(Debug)]
 struct Queue {
-    path: Option<PathBuf>,
+    place: Option<Arc<dyn Blob>>,
     items: Vec<Pending>,
     /// Problem id → its issue's URL, as of the last sync (for the alerts' `issue` link).
     links: BTreeMap<ProblemId, String>,
 }
 
 impl Outbox {
-    /// The outbox at `path` (read now; an unreadable file is logged and starts empty), or
-    /// kept in memory only with `None` (a dry run).
+    /// The outbox in the file at `path`, or kept in memory only with `None` (a dry run).
     pub fn new(path: Option<PathBuf>) -> Outbox {
-        let items = path.as_deref().map(read_outbox).unwrap_or_default();
+        Outbox::at(path.map(|p| Arc::new(FileBlob(p)) as Arc<dyn Blob>))
+    }
+
+    /// The outbox in `place` (read now; an unreadable one is logged and starts empty).
+    pub fn at(place: Option<Arc<dyn Blob>>) -> Outbox {
+        let items = place.as_deref().map(read_outbox).unwrap_or_default();
         Outbox(Arc::new(Mutex::new(Queue {
-            path,
+            place,
             items,
             links: BTreeMap::new(),
         })))
@@ -146,29 +150,24 @@ impl Outbox {
 
 impl Queue {
     fn save(&self) -> std::io::Result<()> {
-        let Some(path) = &self.path else {
+        let Some(place) = &self.place else {
             return Ok(());
         };
         if self.items.is_empty() {
-            return match std::fs::remove_file(path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            };
-        }
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            return place.write(None);
         }
         let json = serde_json::to_vec_pretty(&self.items).unwrap_or_default();
-        write_atomic(path, &json)
+        place.write(Some(&json))
     }
 }
 
-fn read_outbox(path: &Path) -> Vec<Pending> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            tracing::error!(path = %path.display(), error = %e, "GitHub outbox unreadable; starting empty");
-            Vec::new()
-        }),
-        Err(_) => Vec::new(),
-    }
+fn read_outbox(place: &dyn Blob) -> Vec<Pending> {
+    let parsed = place.read().and_then(|bytes| match bytes {
+        Some(b) => serde_json::from_slice(&b).map_err(std::io::Error::other),
+        None => Ok(Vec::new()),
+    });
+    parsed.unwrap_or_else(|e| {
+        tracing::error!(place = %place.name(), error = %e, "GitHub outbox unreadable; starting empty");
+        Vec::new()
+    })
 }
