@@ -198,13 +198,11 @@ async fn run_live(
         DirWorklog::new(&settings.worklog_dir),
         clock,
     );
-    // One stop signal: the shutdown signal, or the Redis lease lost to another replica.
+    // The shutdown signal, watched by the standby loop and then by the source.
     let (stop_tx, mut stopped) = tokio::sync::watch::channel(false);
-    let stop_tx = Arc::new(stop_tx);
-    let on_signal = stop_tx.clone();
     tokio::spawn(async move {
         shutdown.await;
-        on_signal.send_replace(true);
+        stop_tx.send_replace(true);
     });
     let mut lease = None;
     let checkpoints: Arc<dyn CheckpointStore> = match &settings.state.redis {
@@ -218,7 +216,7 @@ async fn run_live(
                 background.stop().await;
                 return Ok(Summary::default());
             }
-            lease = Some(lease::Held::keep(store.clone(), stop_tx.clone()));
+            lease = Some(lease::Held::keep(store.clone()));
             wiring.github_places = Some(GithubPlaces {
                 outbox: Arc::new(store.blob("github-outbox")),
                 index: Arc::new(store.blob("github-index")),

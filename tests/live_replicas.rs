@@ -298,3 +298,49 @@ async fn three_replicas_killed_at_random_during_a_backfill_end_equal_to_replay()
     assert!(takeovers >= 3, "the lease changed hands {takeovers} times");
     state.clear();
 }
+
+/// A holder whose lease another replica took (it was paused past the lease, or Redis failed
+/// over) exits at once with code 5, writing nothing more, rather than drain into state that
+/// is no longer its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_that_lost_its_lease_exits_at_once_with_code_5() {
+    let emu = Emulator::start();
+    let work = Workdir::new(1, "", "");
+    let prefix = format!("lg-lost-{}", std::process::id());
+    let mut state = State::new(prefix.clone());
+    let mut run = work.run_with(&emu, 1, &replica_env(&prefix));
+    let start = Instant::now();
+    while state.get("lease").is_none() {
+        assert!(start.elapsed() < Duration::from_secs(15), "{}", run.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Another replica takes over: a new owner and fencing token.
+    let _: () = redis::cmd("SET")
+        .arg(format!("{{{prefix}}}:lease"))
+        .arg("other-replica")
+        .query(&mut state.conn)
+        .unwrap();
+    let _: i64 = redis::cmd("INCR")
+        .arg(format!("{{{prefix}}}:fence"))
+        .query(&mut state.conn)
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = run.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "still running: {}",
+            run.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(5), "{}", run.log());
+    assert!(
+        run.log().contains("taken over by another replica"),
+        "{}",
+        run.log()
+    );
+    state.clear();
+}

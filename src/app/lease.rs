@@ -5,8 +5,10 @@
 //! While standing by, a replica pulls nothing and `/readyz` answers 200 "standby", so Cloud
 //! Run's startup probe keeps it. The holder renews every third of the lease; a holder that
 //! learns it lost the lease, or cannot renew it for a whole lease time (another replica may
-//! hold it by now), stops: its last checkpoint fails by the fencing token, nothing it holds is
-//! acked, and Pub/Sub redelivers to the new holder.
+//! hold it by now), exits at once with code 5 — no drain, no flush, no worklog: its state is
+//! its successor's now (its checkpoint would fail by the fencing token anyway), nothing it
+//! holds is acked, and Pub/Sub redelivers to the new holder. The platform starts it again, as
+//! a standby.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -66,6 +68,13 @@ pub async fn acquire(
     }
 }
 
+/// The lease is gone: this process must not write, ack or tell anything more.
+fn lost(why: &str) -> ! {
+    tracing::error!("{why}: exiting at once (code 5); nothing more is acked or written here, Pub/Sub redelivers to the holder");
+    eprintln!("log-gardener: {why}: exiting (code 5)");
+    std::process::exit(5)
+}
+
 /// The lease, held: renewed in the background until [`Held::release`].
 pub struct Held {
     store: Arc<RedisCheckpoint>,
@@ -73,9 +82,9 @@ pub struct Held {
 }
 
 impl Held {
-    /// Renews the lease every third of its time; sets `stop` when the lease is lost (or
-    /// unrenewable for a whole lease time), so the run ends.
-    pub fn keep(store: Arc<RedisCheckpoint>, stop: Arc<watch::Sender<bool>>) -> Held {
+    /// Renews the lease every third of its time; exits the process when the lease is lost
+    /// (or unrenewable for a whole lease time).
+    pub fn keep(store: Arc<RedisCheckpoint>) -> Held {
         let s = store.clone();
         let renewing = tokio::spawn(async move {
             let every = s.lease() / 3;
@@ -84,16 +93,10 @@ impl Held {
                 tokio::time::sleep(every).await;
                 match blocking(&s, RedisCheckpoint::renew).await {
                     Ok(true) => renewed = Instant::now(),
-                    Ok(false) => {
-                        tracing::error!("the Redis lease was taken over by another replica: stopping; nothing more is acked here");
-                        stop.send_replace(true);
-                        return;
-                    }
-                    Err(e) if renewed.elapsed() >= s.lease() => {
-                        tracing::error!(error = %e, "cannot renew the Redis lease for a whole lease time: stopping, another replica may hold it");
-                        stop.send_replace(true);
-                        return;
-                    }
+                    Ok(false) => lost("the Redis lease was taken over by another replica"),
+                    Err(e) if renewed.elapsed() >= s.lease() => lost(&format!(
+                        "cannot renew the Redis lease for a whole lease time ({e}); another replica may hold it"
+                    )),
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot renew the Redis lease; trying again")
                     }
