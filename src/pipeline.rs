@@ -358,8 +358,13 @@ impl Pipeline {
     /// Bounded input: releases held tracebacks and closes every window up to the one holding
     /// the latest entry. The result does not depend on the order the entries came in.
     pub fn finish(&mut self, out: &mut Vec<Outcome>) -> Vec<WindowReport> {
-        self.stitcher.flush(&mut self.ready);
-        self.drain_ready(out);
+        // A run at a time: a long file's traceback lines are never all records at once.
+        let mut stitcher = std::mem::take(&mut self.stitcher);
+        stitcher.flush_with(|records| {
+            self.ready.append(records);
+            self.drain_ready(out);
+        });
+        self.stitcher = stitcher;
         let mut reports = self.revisions();
         if let Some((_, hi)) = self.range {
             reports.extend(self.close_through(self.schedule.first_end_after(hi)));

@@ -20,7 +20,7 @@ mod line;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::entry::Record;
+use crate::entry::{parse_entry_max, Record};
 use line::Kind;
 
 /// Limits of stitching. The defaults suit Cloud Run: its split lines are microseconds apart.
@@ -56,7 +56,41 @@ pub struct Stitcher {
     runs: Vec<Run>,
     /// Bounded input only: every traceback line until `flush`, which sorts and groups them,
     /// so the result does not depend on arrival order at all (a shuffled file included).
-    bounded: Option<Vec<(Kind, Record)>>,
+    bounded: Option<Vec<HeldLine>>,
+}
+
+/// A traceback line a bounded stitcher holds until the end of its input: what orders it, and
+/// its one-line JSON, parsed again when its run is stitched. Half the memory of the parsed
+/// record, and the end stitches one run at a time instead of holding every record at once.
+#[derive(Debug)]
+struct HeldLine {
+    /// Its stream (log, instance, service), hashed: lines sort by stream, then time.
+    stream: u64,
+    at: DateTime<Utc>,
+    insert_id: Box<str>,
+    kind: Kind,
+    raw: Box<str>,
+}
+
+impl HeldLine {
+    fn of(kind: Kind, r: Record) -> HeldLine {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for part in [
+            r.log_name.as_str(),
+            r.instance.as_deref().unwrap_or(""),
+            &r.service,
+        ] {
+            h.update(part.as_bytes());
+            h.update(&[0]);
+        }
+        HeldLine {
+            stream: h.digest(),
+            at: r.timestamp,
+            insert_id: r.insert_id.into_boxed_str(),
+            kind,
+            raw: r.raw.into_boxed_str(),
+        }
+    }
 }
 
 /// Lines of one stream chained by small gaps, sorted by (timestamp, insert id).
@@ -138,7 +172,7 @@ impl Stitcher {
         if let Some(held) = &mut self.bounded {
             match kind_of(&record) {
                 Kind::Ordinary => out.push(record),
-                kind => held.push((kind, record)),
+                kind => held.push(HeldLine::of(kind, record)),
             }
             return;
         }
@@ -179,11 +213,22 @@ impl Stitcher {
 
     /// Everything still held goes to `out` (end of input or shutdown).
     pub fn flush(&mut self, out: &mut Vec<Record>) {
+        self.flush_with(|records| out.append(records));
+    }
+
+    /// [`Stitcher::flush`], handing the records over a run at a time (`each` takes them out of
+    /// the batch), so a long file's traceback lines are never all parsed at once.
+    pub fn flush_with(&mut self, mut each: impl FnMut(&mut Vec<Record>)) {
+        let mut batch = Vec::new();
         if let Some(held) = &mut self.bounded {
             let lines = std::mem::take(held);
-            self.runs = sorted_runs(lines, &self.config);
+            for run in sorted_runs(lines, &self.config) {
+                emit(run, &mut batch);
+                each(&mut batch);
+            }
         }
-        self.close_where(out, |_| true);
+        self.close_where(&mut batch, |_| true);
+        each(&mut batch);
     }
 
     /// How many lines are held now (for a gauge).
@@ -192,11 +237,13 @@ impl Stitcher {
             + self.bounded.as_ref().map_or(0, Vec::len)
     }
 
-    /// The records held now, e.g. for a checkpoint: pushing them into a new stitcher rebuilds
-    /// the same runs.
+    /// The records a live stitcher holds now, for a checkpoint: pushing them into a new
+    /// stitcher rebuilds the same runs. (A bounded one, a replay's, is never checkpointed.)
     pub fn held_records(&self) -> impl Iterator<Item = &Record> {
-        let runs = self.runs.iter().flat_map(|r| r.lines.iter());
-        runs.chain(self.bounded.iter().flatten()).map(|(_, r)| r)
+        self.runs
+            .iter()
+            .flat_map(|r| r.lines.iter())
+            .map(|(_, r)| r)
     }
 
     fn hold(
@@ -261,42 +308,36 @@ impl Stitcher {
     }
 }
 
-/// Groups lines into runs: sorted by stream then time, a run continues while the stream is the
-/// same, the gap is within `max_gap` and the run is shorter than `max_lines`.
-fn sorted_runs(mut lines: Vec<(Kind, Record)>, config: &StitchConfig) -> Vec<Run> {
-    lines.sort_by(|(_, a), (_, b)| {
-        (
-            &a.log_name,
-            &a.instance,
-            &a.service,
-            a.timestamp,
-            &a.insert_id,
-        )
-            .cmp(&(
-                &b.log_name,
-                &b.instance,
-                &b.service,
-                b.timestamp,
-                &b.insert_id,
-            ))
+/// Groups held lines into runs, lazily: sorted by stream then time, a run continues while the
+/// stream is the same, the gap is within `max_gap` and the run is shorter than `max_lines`.
+/// Each line is parsed again only as its run is built.
+fn sorted_runs(mut lines: Vec<HeldLine>, config: &StitchConfig) -> impl Iterator<Item = Run> + '_ {
+    lines.sort_by(|a, b| (a.stream, a.at, &a.insert_id).cmp(&(b.stream, b.at, &b.insert_id)));
+    let mut lines = lines.into_iter().filter_map(|l| {
+        // Parsed once already, from this same text: it parses again alike.
+        let record = parse_entry_max(l.raw.as_bytes(), usize::MAX).ok()?;
+        Some((l.kind, record))
     });
-    let mut runs: Vec<Run> = Vec::new();
-    for (kind, record) in lines {
-        match runs.last_mut() {
-            Some(run)
-                if run.lines.len() < config.max_lines
-                    && run.same_stream(&record)
-                    && record.timestamp <= run.last() + config.max_gap =>
+    let mut next = lines.next();
+    std::iter::from_fn(move || {
+        let first = next.take()?;
+        let mut run = Run {
+            lines: vec![first],
+            joined: None,
+        };
+        for (kind, record) in lines.by_ref() {
+            if run.lines.len() < config.max_lines
+                && run.same_stream(&record)
+                && record.timestamp <= run.last() + config.max_gap
             {
                 run.lines.push((kind, record));
+            } else {
+                next = Some((kind, record));
+                break;
             }
-            _ => runs.push(Run {
-                lines: vec![(kind, record)],
-                joined: None,
-            }),
         }
-    }
-    runs
+        Some(run)
+    })
 }
 
 /// The part `record` can play in a split traceback. Only a `textPayload` can be a piece the

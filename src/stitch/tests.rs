@@ -36,12 +36,16 @@ fn run(config: StitchConfig, records: Vec<Record>) -> Vec<Record> {
     out
 }
 
+/// The first split line with another text, time and insertId, parsed from its JSON as a real
+/// one is (a bounded stitcher keeps only the JSON and parses it again).
 fn line(message: &str, micros: i64, id: &str) -> Record {
-    let mut r = split_lines().remove(0);
-    r.message = message.to_owned();
-    r.timestamp += TimeDelta::microseconds(micros);
-    r.insert_id = id.to_owned();
-    r
+    let first = split_lines().remove(0);
+    let mut v: serde_json::Value = serde_json::from_str(&first.raw).unwrap();
+    let at = first.timestamp + TimeDelta::microseconds(micros);
+    v["textPayload"] = message.into();
+    v["timestamp"] = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true).into();
+    v["insertId"] = id.into();
+    parse_entry(v.to_string().as_bytes()).unwrap()
 }
 
 #[test]
