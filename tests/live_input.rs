@@ -84,18 +84,7 @@ fn a_missing_subscription_stops_run_with_exit_code_3() {
     let emu = Emulator::start();
     let wd = Workdir::new(1, "", "");
     let mut run = wd.run_with(&emu, 1, &[("LOG_GARDENER__PUBSUB__SUBSCRIPTION", "nope")]);
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = run.child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "still running: {}",
-            run.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = run.exited(Duration::from_secs(20));
     assert_eq!(status.code(), Some(3), "{}", run.log());
     assert!(run.log().contains("nope"), "{}", run.log());
 }

@@ -324,18 +324,7 @@ async fn a_holder_that_lost_its_lease_exits_at_once_with_code_5() {
         .arg(format!("{{{prefix}}}:fence"))
         .query(&mut state.conn)
         .unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = run.child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "still running: {}",
-            run.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = run.exited(Duration::from_secs(10));
     assert_eq!(status.code(), Some(5), "{}", run.log());
     assert!(
         run.log().contains("taken over by another replica"),

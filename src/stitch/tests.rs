@@ -43,7 +43,9 @@ fn line(message: &str, micros: i64, id: &str) -> Record {
     let mut v: serde_json::Value = serde_json::from_str(&first.raw).unwrap();
     let at = first.timestamp + TimeDelta::microseconds(micros);
     v["textPayload"] = message.into();
-    v["timestamp"] = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true).into();
+    v["timestamp"] = at
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        .into();
     v["insertId"] = id.into();
     parse_entry(v.to_string().as_bytes()).unwrap()
 }

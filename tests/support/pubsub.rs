@@ -280,6 +280,18 @@ impl Run {
         assert!(ok, "kill -{sig}");
     }
 
+    /// Waits for the process to exit by itself within `timeout`.
+    pub fn exited(&mut self, timeout: Duration) -> ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st;
+            }
+            assert!(start.elapsed() < timeout, "still running: {}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Sends SIGTERM and waits for the exit; returns the status and how long it took.
     pub fn terminate(&mut self, timeout: Duration) -> (ExitStatus, Duration) {
         let start = Instant::now();
