@@ -56,6 +56,19 @@ impl State {
             .unwrap_or(0)
     }
 
+    /// Waits until `run` (the first replica) has taken the lease.
+    fn wait_for_holder(&mut self, run: &Run) {
+        let start = Instant::now();
+        while self.get("lease").is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "the first replica takes the lease: {}",
+                run.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn clear(&mut self) {
         for k in [
             "lease",
@@ -104,15 +117,7 @@ async fn a_standby_replica_takes_over_from_the_killed_holder_and_the_worklogs_eq
     let mut state = State::new(prefix.clone());
     let env = replica_env(&prefix);
     let mut a = work.run_with(&emu, 1, &env);
-    let start = Instant::now();
-    while state.get("lease").is_none() {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "the first replica takes the lease: {}",
-            a.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    state.wait_for_holder(&a);
     let b = work.run_with(&emu, 2, &env);
     let standby = eventually(Duration::from_secs(15), || async {
         let body = readyz(&b).await;
@@ -309,11 +314,7 @@ async fn a_holder_that_lost_its_lease_exits_at_once_with_code_5() {
     let prefix = format!("lg-lost-{}", std::process::id());
     let mut state = State::new(prefix.clone());
     let mut run = work.run_with(&emu, 1, &replica_env(&prefix));
-    let start = Instant::now();
-    while state.get("lease").is_none() {
-        assert!(start.elapsed() < Duration::from_secs(15), "{}", run.log());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    state.wait_for_holder(&run);
     // Another replica takes over: a new owner and fencing token.
     let _: () = redis::cmd("SET")
         .arg(format!("{{{prefix}}}:lease"))
