@@ -287,29 +287,50 @@ async fn an_alertmanager_down_during_fire_and_resolution_gets_both_once_it_is_up
     tokio::time::sleep(Duration::from_secs(4)).await;
     let mut am = servers::alertmanager_at(hook_addr, addr);
     am.wait_ready().await;
-    let id = p0.id.to_string();
-    let states = servers::eventually(Duration::from_secs(30), || async {
-        let states: Vec<String> = hook
-            .notifications()
-            .iter()
-            .filter(|n| {
-                n["alerts"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().any(|a| a["labels"]["cluster"] == id.as_str()))
-            })
-            .filter_map(|n| n["status"].as_str().map(str::to_owned))
-            .collect();
-        states.iter().any(|s| s == "resolved").then_some(states)
+    // Both states reach Alertmanager once it is up, each once (its own counters).
+    let received = |status: &'static str| {
+        let url = format!("{url}/metrics");
+        async move {
+            let text = reqwest::get(&url).await.ok()?.text().await.ok()?;
+            let line = format!(
+                "alertmanager_alerts_received_total{{status=\"{status}\",version=\"v2\"}} "
+            );
+            text.lines()
+                .find_map(|l| l.strip_prefix(&line)?.parse::<f64>().ok())
+        }
+    };
+    let both = servers::eventually(Duration::from_secs(30), || async {
+        let (f, r) = (received("firing").await?, received("resolved").await?);
+        (r >= 1.0).then_some((f, r))
     })
     .await
-    .expect("the resolution is notified after the outage");
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let all: Vec<String> = hook
+    .expect("the firing and the resolution are delivered after the outage");
+    // Past group_interval (1 s): what Alertmanager notifies of them is flushed.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(both, (1.0, 1.0), "each state delivered once");
+    assert_eq!(
+        (received("firing").await, received("resolved").await),
+        (Some(1.0), Some(1.0)),
+        "nothing delivered twice"
+    );
+    // Alertmanager notifies the firing, then the resolution. Only when the resolution arrived
+    // before its first flush of the group (a few ms after the firing, possible on a loaded
+    // machine) does it notify neither: a resolved alert it never notified is not news to it.
+    let id = p0.id.to_string();
+    let states: Vec<String> = hook
         .notifications()
         .iter()
+        .filter(|n| {
+            n["alerts"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|a| a["labels"]["cluster"] == id.as_str()))
+        })
         .filter_map(|n| n["status"].as_str().map(str::to_owned))
         .collect();
-    assert_eq!(all, ["firing", "resolved"], "each once: {states:?}");
+    assert!(
+        states == ["firing", "resolved"] || states.is_empty(),
+        "each once, in order: {states:?}"
+    );
     drop(handle);
     task.await.expect("alert stage ends");
 }
