@@ -29,7 +29,7 @@ fi
 [ "${1:-}" = "--setup" ] && exit 0
 
 # @cdktf/provider-google releases and the provider version each was generated from; the
-# lowest is the constraint's floor (>= 6.11: template.volumes.empty_dir), the other the newest
+# lowest is the constraint's floor (>= 6.11), the other the newest
 # 6.x release. Only the TypeScript definitions are kept (the package is ~300 MB unpacked).
 schemas=()
 for pair in 14.10.0=6.11.0 16.12.1=6.50.0; do

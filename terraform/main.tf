@@ -46,7 +46,7 @@ resource "google_project_service" "apis" {
     "monitoring.googleapis.com",
     "pubsub.googleapis.com",
     "secretmanager.googleapis.com",
-    ], local.cloud_run ? ["run.googleapis.com"] : [],
+    ], local.cloud_run ? ["run.googleapis.com", "storage.googleapis.com"] : [],
   var.redis_enabled ? ["redis.googleapis.com"] : []))
 
   project            = var.project_id
@@ -232,6 +232,49 @@ resource "google_secret_manager_secret_iam_member" "gardener_rungmp_accessor" {
   secret_id = google_secret_manager_secret.rungmp_config[0].secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.gardener.member
+}
+
+# --- State on Cloud Storage (Cloud Run) ------------------------------------------------------
+
+# Mounted at local.state_dir: the file checkpoint (and the one before it), the worklogs and the
+# GitHub outbox, so a restart or a redeploy keeps the windows and what was reported. With
+# redis_enabled the checkpoint and the GitHub state are in Redis and the worklogs stay here.
+resource "google_storage_bucket" "state" {
+  count = local.cloud_run ? 1 : 0
+  #checkov:skip=CKV_GCP_62:access logs of the service's own state bucket would need a second bucket; its reads and writes are the service account's, audited by Cloud Audit Logs
+
+  name                        = "${var.project_id}-${var.name}"
+  project                     = var.project_id
+  location                    = var.region
+  labels                      = local.labels
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+
+  # Every checkpoint write leaves the one it replaces as a noncurrent version: a damaged
+  # checkpoint can be restored from the last days, older ones are deleted.
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 3
+      with_state                 = "ARCHIVED"
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_storage_bucket_iam_member" "gardener_state" {
+  count  = local.cloud_run ? 1 : 0
+  bucket = google_storage_bucket.state[0].name
+  role   = "roles/storage.objectUser"
+  member = google_service_account.gardener.member
 }
 
 # --- State in Redis (redis_enabled) ----------------------------------------------------------
@@ -425,12 +468,14 @@ resource "google_cloud_run_v2_service" "gardener" {
       }
     }
 
-    # Counts against the gardener's memory: part of the budget in variables.tf.
+    # The state bucket (Cloud Storage FUSE): the checkpoint, the worklogs and the GitHub
+    # outbox outlive a restart or a redeploy. Files it writes are staged in memory until
+    # uploaded: state_volume_mib of the budget in variables.tf.
     volumes {
       name = "state"
-      empty_dir {
-        medium     = "MEMORY"
-        size_limit = "${var.state_volume_mib}Mi"
+      gcs {
+        bucket    = google_storage_bucket.state[0].name
+        read_only = false
       }
     }
 

@@ -198,9 +198,9 @@ variable "cpu" {
 
 # --- memory budget of the gardener container ---------------------------------------------------
 # Everything below shares the container's memory limit (`memory`):
-#   state_volume_mib                              the in-memory volume at /var/lib/log-gardener
-#                                                 (checkpoint, worklogs): its pages are the
-#                                                 container's memory
+#   state_volume_mib                              the state bucket's Cloud Storage FUSE
+#                                                 staging the files it writes (checkpoint,
+#                                                 worklogs) in the container's memory
 #   pubsub_streams × pubsub_max_outstanding_mib   message bytes Pub/Sub may have outstanding at
 #                                                 once, held by the client until acked
 #   process_memory_mib                            the process itself: open windows, known
@@ -238,7 +238,7 @@ variable "memory" {
 }
 
 variable "state_volume_mib" {
-  description = "Size limit of the in-memory volume holding the checkpoint and the worklogs, in MiB (part of the memory budget)."
+  description = "Memory set aside for the Cloud Storage volume holding the checkpoint and the worklogs, in MiB (part of the memory budget): Cloud Storage FUSE stages each file it writes in the instance's memory until it is uploaded."
   type        = number
   default     = 128
 

@@ -5,7 +5,7 @@ terraform {
   required_providers {
     google = {
       source = "hashicorp/google"
-      # 6.11 brought template.volumes.empty_dir to Cloud Run v2 in the GA provider; every
+      # Every
       # argument here is checked against the schemas of 6.11.0 and 6.50.0
       # (scripts/tf-schema-check.py, run by scripts/deploy-checks.sh).
       version = ">= 6.11, < 7"

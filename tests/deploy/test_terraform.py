@@ -209,7 +209,7 @@ import tf_env
 ENV_CASES = {c: tf_env.evaluate(tf_env.case_variables(c)) for c in ("defaults", "example", "full")}
 
 
-def test_provider_constraint_covers_empty_dir_and_stays_on_6(module):
+def test_provider_constraint_stays_on_6(module):
     tf = module.files["versions.tf"]["terraform"][0]
     (rp,) = blocks(tf, "required_providers")
     assert attr(attr(rp, "google"), "version") == ">= 6.11, < 7"
@@ -326,11 +326,41 @@ def test_the_memory_budget_adds_up(module):
     assert not _accepts(pubsub_streams=4, pubsub_max_outstanding_mib=200)
     assert not _accepts(process_memory_mib=1024)
     _, tpl, _ = _containers(module)
-    vols = {attr(v, "name"): v for v in blocks(tpl, "volumes")}
-    (empty_dir,) = blocks(vols["state"], "empty_dir")
-    assert attr(empty_dir, "medium") == "MEMORY"
-    assert attr(empty_dir, "size_limit") == "${var.state_volume_mib}Mi"
     assert "memory budget" in module.files_text("variables.tf")
+
+
+def test_state_survives_restarts_in_a_private_versioned_bucket(module):
+    bucket = module.res("google_storage_bucket", "state")
+    assert "local.cloud_run ? 1 : 0" in str(bucket.get("count"))
+    assert attr(bucket, "uniform_bucket_level_access") is True
+    assert attr(bucket, "public_access_prevention") == "enforced"
+    assert attr(bucket, "force_destroy") is False
+    (versioning,) = blocks(bucket, "versioning")
+    assert attr(versioning, "enabled") is True
+    (rule,) = blocks(bucket, "lifecycle_rule")
+    assert attr(blocks(rule, "condition")[0], "days_since_noncurrent_time") > 0
+    iam = module.res("google_storage_bucket_iam_member", "gardener_state")
+    assert attr(iam, "role") == "roles/storage.objectUser"
+    assert attr(iam, "member") == "${google_service_account.gardener.member}"
+    apis = str(attr(module.res("google_project_service", "apis"), "for_each"))
+    assert "storage.googleapis.com" in apis
+    # The bucket is the volume below the checkpoint and the worklogs.
+    _, tpl, containers = _containers(module)
+    vols = {attr(v, "name"): v for v in blocks(tpl, "volumes")}
+    (gcs,) = blocks(vols["state"], "gcs")
+    assert attr(gcs, "bucket") == "${google_storage_bucket.state[0].name}"
+    assert attr(gcs, "read_only") is False
+    (mount,) = [m for m in blocks(containers["gardener"], "volume_mounts")
+                if attr(m, "name") == "state"]
+    state_dir = module.locals["state_dir"]
+    assert attr(mount, "mount_path") == "${local.state_dir}"
+    env = {e["name"]: e["value"] for e in ENV_CASES["defaults"]["env"]}
+    assert env["LOG_GARDENER__LIVE__CHECKPOINT"].startswith(state_dir + "/")
+    assert env["LOG_GARDENER__REPORT__DIR"].startswith(state_dir + "/")
+    # Each checkpoint is an upload: not every 2 s; with Redis the checkpoint is not a file.
+    assert env["LOG_GARDENER__LIVE__CHECKPOINT_EVERY"] == "10s"
+    with_redis = tf_env.evaluate({**tf_env.case_variables("defaults"), "redis_enabled": True})
+    assert "LOG_GARDENER__LIVE__CHECKPOINT_EVERY" not in {e["name"] for e in with_redis["env"]}
 
 
 def test_gke_gets_workload_identity_instead_of_cloud_run(module):
