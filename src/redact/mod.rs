@@ -5,10 +5,11 @@
 //! `[REDACTED:<kind>]` for output, [`mask_secrets`] writes the fingerprint variable `<*>` so no
 //! template ever holds a secret, constant or not. [`redact_json`] rewrites a sample entry, also
 //! dropping the values of keys that name a secret whatever those values look like. Each rule has
-//! a gate ([`patterns::Gate`]: its key words, found for all rules in one Aho-Corasick pass, and
-//! the runs of characters its secrets are made of, counted in one pass over the bytes); only
-//! rules whose gate opens run their regex, so a clean line costs two passes and comes back
-//! borrowed.
+//! a gate ([`patterns::Gate`]: its key words, found for all rules in one Aho-Corasick pass, with
+//! what the rule needs around them — a separator after a key name, the case of a vendor prefix
+//! — and the runs of characters its secrets are made of, measured only when a rule still open
+//! needs them); only rules whose gate opens run their regex, so a clean line costs about one
+//! pass and comes back borrowed.
 
 mod check;
 mod inert;
@@ -27,7 +28,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use check::Check;
-use patterns::{Gate, Kind};
+use patterns::{Follow, Gate, Kind};
 
 struct Rule {
     regex: Regex,
@@ -43,25 +44,40 @@ struct Recogniser {
     rules: Vec<Rule>,
     /// Every gate word of every rule, found in one pass.
     words: AhoCorasick,
-    /// For each word, the rules it opens.
-    opens: Vec<Rules>,
+    /// For each word, the rules it opens, by what they need around it.
+    opens: Vec<Opens>,
+}
+
+/// What one gate word opens: the rules, grouped by what they need around it.
+struct Opens {
+    word: &'static str,
+    rules: Vec<(Follow, Rules)>,
 }
 
 static RECOGNISER: LazyLock<Recogniser> = LazyLock::new(|| {
     let sources = patterns::sources();
     assert!(sources.len() <= Rules::BITS as usize, "one bit per rule");
-    let mut words: Vec<&str> = Vec::new();
-    let mut opens: Vec<Rules> = Vec::new();
+    let mut opens: Vec<Opens> = Vec::new();
     for (i, s) in sources.iter().enumerate() {
-        for w in s.gate.words {
-            let at = words.iter().position(|x| x == w).unwrap_or_else(|| {
-                words.push(w);
-                opens.push(0);
-                words.len() - 1
-            });
-            opens[at] |= 1 << i;
+        for &word in s.gate.words {
+            let at = opens
+                .iter()
+                .position(|o| o.word == word)
+                .unwrap_or_else(|| {
+                    opens.push(Opens {
+                        word,
+                        rules: Vec::new(),
+                    });
+                    opens.len() - 1
+                });
+            let rules = &mut opens[at].rules;
+            match rules.iter_mut().find(|(f, _)| *f == s.gate.follow) {
+                Some((_, set)) => *set |= 1 << i,
+                None => rules.push((s.gate.follow, 1 << i)),
+            }
         }
     }
+    let words: Vec<&str> = opens.iter().map(|o| o.word).collect();
     Recogniser {
         // The patterns and words are constants covered by the tests; failing here is a build
         // defect.
@@ -97,37 +113,36 @@ impl Recogniser {
         }
         let mut worded: Rules = 0;
         for m in self.words.find_overlapping_iter(text) {
-            worded |= self.opens[m.pattern().as_usize()];
+            let o = &self.opens[m.pattern().as_usize()];
+            for &(follow, rules) in &o.rules {
+                if rules & !worded != 0 && follow.holds(text.as_bytes(), m.range(), o.word) {
+                    worded |= rules;
+                }
+            }
         }
-        let runs = Runs::of(text, input);
-        self.rules
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| {
-                let g = &r.gate;
-                (g.words.is_empty() || worded & (1 << i) != 0)
-                    && runs.token >= g.run
-                    && (!g.random || runs.random)
-                    && (!g.digits || runs.digits >= 13)
-            })
-            .fold(0, |set, (i, _)| set | (1 << i))
+        // Each run is measured only when a rule still open needs it, and only as far as needed.
+        let (mut token, mut random, mut card) = (None, None, None);
+        let mut open = 0;
+        for (i, r) in self.rules.iter().enumerate() {
+            let g = &r.gate;
+            let opens = (g.words.is_empty() || worded & (1 << i) != 0)
+                && (g.run == 0 || *token.get_or_insert_with(|| longest_token_run(text)) >= g.run)
+                && (!g.random || *random.get_or_insert_with(|| random_run(text, input)))
+                && (!g.digits || *card.get_or_insert_with(|| card_digits(text)));
+            open |= Rules::from(opens) << i;
+        }
+        open
     }
-}
-
-/// What a text's runs of token, bare-token and card characters allow.
-struct Runs {
-    /// The longest run of [`patterns::is_token_byte`].
-    token: usize,
-    /// A run of [`patterns::is_bare_byte`] the random-token check may accept.
-    random: bool,
-    /// The most digits in one run of digits, spaces and dashes.
-    digits: usize,
 }
 
 const TOKEN: u8 = 1;
 const BARE: u8 = 2;
 const DIGIT: u8 = 4;
 const SEPARATOR: u8 = 8;
+/// What may not come right before a card number (`[\w.+-]`).
+const NOT_BEFORE_CARD: u8 = 16;
+/// What a card number starts with (`[2-6]`).
+const CARD_START: u8 = 32;
 
 /// Each byte's classes, so one pass over the text counts every run without branching on them.
 static CLASSES: [u8; 256] = {
@@ -138,44 +153,87 @@ static CLASSES: [u8; 256] = {
         t[b] = if patterns::is_token_byte(c) { TOKEN } else { 0 }
             | if patterns::is_bare_byte(c) { BARE } else { 0 }
             | if c.is_ascii_digit() { DIGIT } else { 0 }
-            | if c == b' ' || c == b'-' { SEPARATOR } else { 0 };
+            | if c == b' ' || c == b'-' { SEPARATOR } else { 0 }
+            | if c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'+' | b'-') {
+                NOT_BEFORE_CARD
+            } else {
+                0
+            }
+            | if matches!(c, b'2'..=b'6') {
+                CARD_START
+            } else {
+                0
+            };
         b += 1;
     }
     t
 };
 
-impl Runs {
-    /// The runs of `text`; the random-token check looks for its evidence in `input`, as
-    /// [`check::Check::accept`] does.
-    fn of(text: &str, input: &str) -> Runs {
-        let mut runs = Runs {
-            token: 0,
-            random: false,
-            digits: 0,
-        };
-        let bytes = text.as_bytes();
-        let (mut token, mut bare, mut digits) = (0, 0, 0);
-        for (i, &b) in bytes.iter().enumerate() {
-            let c = CLASSES[b as usize];
-            token = (token + 1) * usize::from(c & TOKEN != 0);
-            runs.token = runs.token.max(token);
+/// The longest run of [`patterns::is_token_byte`] in `text`.
+fn longest_token_run(text: &str) -> usize {
+    text.as_bytes()
+        .split(|&b| CLASSES[b as usize] & TOKEN == 0)
+        .map(<[u8]>::len)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Whether `text` has a run of [`patterns::is_bare_byte`] the random-token check may accept;
+/// the check looks for its evidence in `input`, as [`check::Check::accept`] does.
+fn random_run(text: &str, input: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    bytes
+        .split(|&b| CLASSES[b as usize] & BARE == 0)
+        .any(|run| {
+            let start = at;
+            at += run.len() + 1;
+            // Bare bytes are ASCII: the run's ends are character boundaries.
+            run.len() >= 20 && check::may_be_random(input, &text[start..start + run.len()])
+        })
+}
+
+/// Whether `text` holds the 13 digits of a card number the card rule may match: digits joined
+/// by single spaces or dashes, from a `2`–`6` after no `[\w.+-]` (where the rule may start).
+fn card_digits(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    // Most lines do not hold 13 digits at all; counting them is one vectorised pass.
+    let digits: u32 = bytes
+        .iter()
+        .map(|b| u32::from(b.wrapping_sub(b'0') < 10))
+        .sum();
+    if digits < 13 {
+        return false;
+    }
+    let class = |i: usize| CLASSES[bytes[i] as usize];
+    let mut i = 0;
+    while i < bytes.len() {
+        if class(i) & CARD_START == 0 || (i > 0 && class(i - 1) & NOT_BEFORE_CARD != 0) {
+            i += 1;
+            continue;
+        }
+        // Digits from here, each after a digit or a single separator. A start inside this
+        // chain would count a part of it: the search goes on where it breaks.
+        let (mut digits, mut separated) = (0, false);
+        let mut j = i;
+        while j < bytes.len() {
+            let c = class(j);
             if c & DIGIT != 0 {
                 digits += 1;
-                runs.digits = runs.digits.max(digits);
-            } else if c & SEPARATOR == 0 {
-                digits = 0;
-            }
-            if c & BARE != 0 {
-                bare += 1;
+                if digits >= 13 {
+                    return true;
+                }
+                separated = false;
+            } else if c & SEPARATOR != 0 && !separated {
+                separated = true;
             } else {
-                runs.random |= bare >= 20 && check::may_be_random(input, &text[i - bare..i]);
-                bare = 0;
+                break;
             }
+            j += 1;
         }
-        let end = bytes.len();
-        runs.random |= bare >= 20 && check::may_be_random(input, &text[end - bare..]);
-        runs
+        i = j.max(i + 1);
     }
+    false
 }
 
 /// `text` with every secret recognised replaced by `[REDACTED:<kind>]`: keyed values in any

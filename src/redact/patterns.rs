@@ -34,8 +34,10 @@ pub struct Gate {
     pub run: usize,
     /// A run of bare token characters ([`is_bare_byte`]) the random-token check accepts.
     pub random: bool,
-    /// A run of at least 13 digits, maybe spaced or dashed.
+    /// A card number's 13 digits, maybe spaced or dashed, from where the card rule may start.
     pub digits: bool,
+    /// What must be around a word for this rule to match there.
+    pub follow: Follow,
 }
 
 const fn words(words: &'static [&'static str]) -> Gate {
@@ -44,6 +46,99 @@ const fn words(words: &'static [&'static str]) -> Gate {
         run: 0,
         random: false,
         digits: false,
+        follow: Follow::Any,
+    }
+}
+
+const fn followed(words: &'static [&'static str], follow: Follow) -> Gate {
+    Gate {
+        follow,
+        ..self::words(words)
+    }
+}
+
+/// What a rule needs around one of its gate words, read off its regex. Each is looser than the
+/// regex (the gate tests hold that), and each closes the gate on most of the words in prose:
+/// `token` in "invalid token for user", `key` in "duplicate key value", `SK` in "TASK".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Follow {
+    /// Nothing: the word opens the rule.
+    #[default]
+    Any,
+    /// The word as written (the rule is case-sensitive), at a word boundary when it starts
+    /// with a word character and the rule's `\b` is right before it.
+    Literal,
+    /// A key name ending in [`KEY_END`]: at most six more of `[A-Za-z_-]` (`pass`+`phrase`,
+    /// `key`+`_id`), then [`SEP`] or the `>` of an XML tag.
+    KeyEnd,
+    /// A key name holding a [`KEY_LIKE`] word: the rest of its `[\w.-]` run, then [`SEP`].
+    KeyLike,
+    /// A query-string key: at most five more of `[A-Za-z_]` (`auth`+`_code`), then `=`.
+    QueryKey,
+    /// A session cookie name: the rest of its `[A-Za-z_-]` run, then `=`.
+    Session,
+}
+
+impl Follow {
+    /// Whether the rule may match around `word`, found at `at` in `text` (ASCII
+    /// case-insensitively).
+    pub fn holds(self, text: &[u8], at: std::ops::Range<usize>, word: &str) -> bool {
+        let after = |len: usize, more: fn(u8) -> bool, end: fn(&[u8], usize) -> bool| {
+            let mut j = at.end;
+            loop {
+                if end(text, j) {
+                    return true;
+                }
+                if j - at.end >= len || !text.get(j).is_some_and(|&b| more(b)) {
+                    return false;
+                }
+                j += 1;
+            }
+        };
+        let key_char = |b: u8| b.is_ascii_alphabetic() || b == b'_' || b == b'-';
+        match self {
+            Follow::Any => true,
+            Follow::Literal => {
+                let bounded = word.as_bytes()[0].is_ascii_alphanumeric() && !unbounded(word);
+                &text[at.clone()] == word.as_bytes()
+                    && !(bounded && at.start > 0 && is_word_byte(text[at.start - 1]))
+            }
+            Follow::KeyEnd => after(6, key_char, |t, j| {
+                t.get(j) == Some(&b'>') || sep_starts(t, j)
+            }),
+            Follow::KeyLike => after(
+                usize::MAX,
+                |b| is_word_byte(b) || b == b'.' || b == b'-',
+                sep_starts,
+            ),
+            Follow::QueryKey => after(
+                5,
+                |b| b.is_ascii_alphabetic() || b == b'_',
+                |t, j| t.get(j) == Some(&b'='),
+            ),
+            Follow::Session => after(usize::MAX, key_char, |t, j| t.get(j) == Some(&b'=')),
+        }
+    }
+}
+
+/// `[0-9A-Za-z_]`, the patterns' `\w` (see [`ascii`]).
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Whether [`SEP`] may start at `j`: a quote, `\`, `%`, `=` or `:`, or ASCII whitespace
+/// followed by `%`, `=` or `:`. `\s` is Unicode in the keyed patterns, so any non-ASCII byte
+/// may start one too.
+fn sep_starts(text: &[u8], j: usize) -> bool {
+    let opens = |b: u8| matches!(b, b'%' | b'=' | b':') || !b.is_ascii();
+    match text.get(j) {
+        Some(b'"' | b'\'' | b'\\') => true,
+        Some(&b) if b.is_ascii_whitespace() => text[j..]
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|&b| opens(b)),
+        Some(&b) => opens(b),
+        None => false,
     }
 }
 
@@ -110,7 +205,7 @@ pub fn sources() -> Vec<Source> {
             r"(?s)-----BEGIN[ A-Z0-9_-]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END[ A-Z0-9_-]*PRIVATE KEY(?: BLOCK)?-----|\z)",
             "private_key",
             Check::None,
-            words(&["-----BEGIN"]),
+            followed(&["-----BEGIN"], Follow::Literal),
         ),
         fixed(
             r#"(?i)\b(?:proxy-)?authorization\\?["']?\s*[:=]\s*\\?["']?(?:(?:bearer|basic|token|digest|negotiate|apikey|sso-key|dpop|gsstoken)\s+)?(?P<v>[^\s"'\\,;]+)"#,
@@ -155,7 +250,7 @@ pub fn sources() -> Vec<Source> {
             r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
             "jwt",
             Check::None,
-            words(&["eyJ"]),
+            followed(&["eyJ"], Follow::Literal),
         ),
         fixed(
             r#"(?i)\b(?:set-)?cookie\\?["']?\s*[:=]\s*(?P<v>\\?"(?:[^"\\]|\\[^"])*\\?"|'[^']*'|[^\r\n]+)"#,
@@ -167,39 +262,39 @@ pub fn sources() -> Vec<Source> {
             r#"(?i)\b(?:[\w.-]*[_.-])?(?:session(?:[_-]?(?:id|key|token))?|sessid|jsessionid|phpsessid|sid)=(?P<v>[^\s;&,"'<>]+)"#,
             "session",
             Check::NotPlaceholder,
-            words(&["sess", "sid"]),
+            followed(&["sess", "sid"], Follow::Session),
         ),
         // Quoted values first, so one with spaces goes whole.
         keyed(
             format!(r#"(?i)\b(?P<k>[\w.-]*?{KEY_END}){SEP}\s*\\?"(?P<v>[^"\\\r\n]+)"#),
             Check::NotPlaceholder,
-            words(KEY_END_WORDS),
+            followed(KEY_END_WORDS, Follow::KeyEnd),
         ),
         keyed(
             format!(r#"(?i)\b(?P<k>[\w.-]*?{KEY_END}){SEP}\s*'(?P<v>[^'\\\r\n]+)"#),
             Check::NotPlaceholder,
-            words(KEY_END_WORDS),
+            followed(KEY_END_WORDS, Follow::KeyEnd),
         ),
         keyed(
             format!(r"(?i)<(?P<k>[\w.-]*?{KEY_END})>(?P<v>[^<]+)</"),
             Check::NotPlaceholder,
-            words(KEY_END_WORDS),
+            followed(KEY_END_WORDS, Follow::KeyEnd),
         ),
         keyed(
             format!(r"(?i)\b(?P<k>[\w.-]*?{KEY_END}){SEP}{OPEN_QUOTE}(?P<v>{BARE_VALUE})"),
             Check::NotProse,
-            words(KEY_END_WORDS),
+            followed(KEY_END_WORDS, Follow::KeyEnd),
         ),
         // Query-string keys that are secrets only there: `?key=`, OAuth `?code=`, SAS `sig=`.
         keyed(
             r#"(?i)(?:[?&;]|%(?:25)?26|%(?:25)?3[fF])(?P<k>key|code|sig|sas|ticket|jwt|hmac|assertion|otp|auth_code|authcode|apikey)=(?P<v>[^\s&#"'<>]+)"#.into(),
             Check::NotPlaceholder,
-            words(&["key", "code", "sig", "sas", "ticket", "jwt", "hmac", "assertion", "otp", "auth"]),
+            followed(&["key", "code", "sig", "sas", "ticket", "jwt", "hmac", "assertion", "otp", "auth"], Follow::QueryKey),
         ),
         keyed(
             format!(r#"(?i)\b(?P<k>[\w.-]*?{KEY_LIKE}[\w.-]*?){SEP}{OPEN_QUOTE}(?P<v>[A-Za-z0-9+/=_.~-]{{16,}})"#),
             Check::Entropy(3.3),
-            Gate { run: 16, ..words(&["key", "cred", "salt", "hmac", "nonce", "seed", "cert", "hash", "sign", "pk", "sk", "priv", "jwt", "sas"]) },
+            Gate { run: 16, ..followed(&["key", "cred", "salt", "hmac", "nonce", "seed", "cert", "hash", "sign", "pk", "sk", "priv", "jwt", "sas"], Follow::KeyLike) },
         ),
         Source {
             pattern: vendor_pattern(),
@@ -207,7 +302,7 @@ pub fn sources() -> Vec<Source> {
             check: Check::None,
             gate: Gate {
                 run: 15,
-                ..words(vendor_words())
+                ..followed(vendor_words(), Follow::Literal)
             },
         },
         fixed(
@@ -216,10 +311,13 @@ pub fn sources() -> Vec<Source> {
             Check::None,
             Gate {
                 run: 20,
-                ..words(&[
-                    "A3T", "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA",
-                    "ANVA", "APKA",
-                ])
+                ..followed(
+                    &[
+                        "A3T", "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA",
+                        "ANPA", "ANVA", "APKA",
+                    ],
+                    Follow::Literal,
+                )
             },
         ),
         fixed(
@@ -332,6 +430,14 @@ fn vendor_pattern() -> String {
         .map(|(before, literal, after)| format!("{before}{}{after}", regex::escape(literal)))
         .collect();
     format!(r"\b(?:{})", alternatives.join("|"))
+}
+
+/// Vendor literals with a pattern before them: the rule's `\b` is before that, not before the
+/// literal (`Q~` follows a digit).
+fn unbounded(word: &str) -> bool {
+    VENDOR
+        .iter()
+        .any(|(before, literal, _)| !before.is_empty() && *literal == word)
 }
 
 /// The vendor rule's gate words: a token holds its kind's literal.

@@ -431,6 +431,14 @@ fn a_clean_line_opens_no_rule() {
         "Connection reset by peer while reading response header from upstream",
         "GET /api/v1/users 200 12ms",
         "worker 3 finished job in 1.2s",
+        // Gate words in prose, not before a separator or not as written: closed by `Follow`.
+        "invalid token for user bob",
+        "duplicate key value violates unique constraint",
+        "TASK 42 failed on DISK sda1",
+        "session opened for user root by (uid=0)",
+        // Digits that cannot start a card number: after `-` or `_`, or broken by `.`.
+        "Receiving block blk_-1608999687919862906 src: /10.250.19.102:54106",
+        "2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL INFO",
     ] {
         assert_eq!(RECOGNISER.candidates(line, line), 0, "{line}");
     }
@@ -508,6 +516,28 @@ mod gates {
         "expired",
         "[REDACTED:token]",
         "<*>",
+        // Around the words: what the gates' `Follow` reads.
+        "SK",
+        "sk",
+        "TASK",
+        "Q~",
+        "1234",
+        ":AA",
+        "key-",
+        "SG.",
+        "%20",
+        "%25",
+        "\t",
+        "\u{a0}",
+        ">",
+        "<password>",
+        "phrase",
+        "_id",
+        "ion",
+        "Id",
+        "+",
+        "5",
+        "x",
     ];
 
     proptest! {
