@@ -8,8 +8,9 @@
 mod support;
 use support::github::{issues_per_problem, qualifying, Fake as GithubFake, OWNER, REPO, TOKEN};
 use support::pubsub as live_support;
-use support::servers::eventually;
+use support::servers::{alertmanager, eventually, Hook};
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use live_support::{hour_of_entries, Emulator, Run, Workdir};
@@ -182,9 +183,10 @@ fn windows(worklogs: &[Value]) -> Vec<Window> {
 
 /// Three replicas, one Redis, a two-hour backfill published while a random replica is killed
 /// with SIGKILL every few seconds (and started again, as Cloud Run would), filing issues on a
-/// stateful GitHub fake: the windows end exactly as a replay of the same entries reports them,
-/// and every problem that qualifies has exactly one issue (the GitHub stage's outbox and index
-/// live in Redis beside the checkpoint, so a replica taking over syncs what was left).
+/// stateful GitHub fake and alerting a real Alertmanager: the windows end exactly as a replay
+/// of the same entries reports them, every problem that qualifies has exactly one issue (the
+/// GitHub stage's outbox and index live in Redis beside the checkpoint, so a replica taking
+/// over syncs what was left), and every new P0/P1 cluster one alert, never fired again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_killed_at_random_during_a_backfill_end_equal_to_replay() {
     let emu = Emulator::start();
@@ -193,12 +195,18 @@ async fn three_replicas_killed_at_random_during_a_backfill_end_equal_to_replay()
     let mut state = State::new(prefix.clone());
     let (github_server, github) = GithubFake::start(100).await;
     let (repo, api) = (format!("{OWNER}/{REPO}"), github_server.uri());
+    let (hook, hook_addr) = Hook::start().await;
+    let mut am = alertmanager(hook_addr);
+    am.wait_ready().await;
+    let am_url = am.url();
     let mut env = replica_env(&prefix).to_vec();
     env.extend([
         ("LOG_GARDENER__GITHUB__REPO", repo.as_str()),
         ("LOG_GARDENER__GITHUB__API_URL", api.as_str()),
         ("LOG_GARDENER__GITHUB__WRITE_SPACING", "1ms"),
         ("GITHUB_TOKEN", TOKEN),
+        ("LOG_GARDENER__ALERTS__ALERTMANAGER_URLS", am_url.as_str()),
+        ("LOG_GARDENER__ALERTS__MIN_PRIORITY", "P1"),
     ]);
     let mut started = 0;
     let mut start = |work: &Workdir| {
@@ -299,6 +307,42 @@ async fn three_replicas_killed_at_random_during_a_backfill_end_equal_to_replay()
         "the index lives in Redis"
     );
     assert!(!work.path("worklogs/github-outbox.json").exists());
+    // One alert per new P0/P1 cluster: Alertmanager notified each new-cluster alert firing
+    // (and maybe resolved), never firing again after a takeover.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let urgent: BTreeSet<String> = expected
+        .iter()
+        .flat_map(|r| r["clusters"].as_array().into_iter().flatten())
+        .filter(|c| matches!(c["priority"].as_str(), Some("P0" | "P1")))
+        .filter_map(|c| c["id"].as_str().map(str::to_owned))
+        .collect();
+    let mut fired: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for n in hook.notifications() {
+        for a in n["alerts"].as_array().into_iter().flatten() {
+            if a["labels"]["alertname"] != "LogGardenerNewCluster" {
+                continue;
+            }
+            let states = fired
+                .entry(a["labels"]["cluster"].as_str().unwrap_or("").to_owned())
+                .or_default();
+            let status = a["status"].as_str().unwrap_or("").to_owned();
+            if states.last() != Some(&status) {
+                states.push(status);
+            }
+        }
+    }
+    assert_eq!(
+        fired.keys().cloned().collect::<BTreeSet<_>>(),
+        urgent,
+        "a new-cluster alert for each P0/P1 cluster: {}",
+        holder_run.log()
+    );
+    for (cluster, states) in &fired {
+        assert!(
+            states == &["firing"] || states == &["firing", "resolved"],
+            "{cluster}: {states:?}"
+        );
+    }
     let takeovers: u64 = state.get("fence").and_then(|f| f.parse().ok()).unwrap_or(0);
     assert!(takeovers >= 3, "the lease changed hands {takeovers} times");
     state.clear();
