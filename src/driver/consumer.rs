@@ -126,7 +126,11 @@ impl Consumer {
         };
         Consumer {
             escalation: EscalationTracker::new(settings.escalation.count_tiers.clone()),
-            watermark: HeldWatermark::new(settings.live.hold_back, max_event_time),
+            watermark: HeldWatermark::new(
+                settings.live.hold_back,
+                settings.window.length,
+                max_event_time,
+            ),
             settings,
             input,
             pipeline,
