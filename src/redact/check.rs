@@ -122,15 +122,33 @@ fn prose(text: &str, v: &Range<usize>, key: Option<Range<usize>>) -> bool {
 
 /// How many of upper, lower, digit (and symbol) appear.
 fn classes(s: &str) -> usize {
-    let b = s.as_bytes();
-    [
-        b.iter().any(u8::is_ascii_uppercase),
-        b.iter().any(u8::is_ascii_lowercase),
-        b.iter().any(u8::is_ascii_digit),
-    ]
-    .into_iter()
-    .filter(|x| *x)
-    .count()
+    ByteSet::of(s).classes()
+}
+
+/// The distinct bytes of a text, one bit each.
+struct ByteSet([u128; 2]);
+
+impl ByteSet {
+    fn of(s: &str) -> ByteSet {
+        let mut seen = [0u128; 2];
+        for b in s.bytes() {
+            seen[usize::from(b >> 7)] |= 1 << (b & 127);
+        }
+        ByteSet(seen)
+    }
+
+    /// How many of upper, lower and digit it holds.
+    fn classes(&self) -> usize {
+        let range = |from: u8, to: u8| (u128::MAX >> (127 - (to - from))) << from;
+        [range(b'A', b'Z'), range(b'a', b'z'), range(b'0', b'9')]
+            .iter()
+            .filter(|&&class| self.0[0] & class != 0)
+            .count()
+    }
+
+    fn len(&self) -> u32 {
+        self.0[0].count_ones() + self.0[1].count_ones()
+    }
 }
 
 /// Shannon entropy in bits per byte.
@@ -159,18 +177,9 @@ fn random(s: &str) -> bool {
     }
     // The bytes it holds, in one pass: the classes, and a bound on the entropy (at most log2
     // of the distinct bytes), which most ids are below.
-    let mut seen = [0u128; 2];
-    for b in body.bytes() {
-        seen[usize::from(b >> 7)] |= 1 << (b & 127);
-    }
-    let range = |from: u8, to: u8| (u128::MAX >> (127 - (to - from))) << from;
-    let classes = [range(b'A', b'Z'), range(b'a', b'z'), range(b'0', b'9')]
-        .iter()
-        .filter(|&&class| seen[0] & class != 0)
-        .count();
-    let distinct = seen[0].count_ones() + seen[1].count_ones();
+    let bytes = ByteSet::of(body);
     let threshold = (0.85 * (body.len() as f64).log2()).min(4.5);
-    classes >= 2 && f64::from(distinct).log2() >= threshold && entropy(body) >= threshold
+    bytes.classes() >= 2 && f64::from(bytes.len()).log2() >= threshold && entropy(body) >= threshold
 }
 
 /// Whether [`Check::Random`] may accept a value whose body is `run` (a whole run of bare token

@@ -144,7 +144,7 @@ const NOT_BEFORE_CARD: u8 = 16;
 /// What a card number starts with (`[2-6]`).
 const CARD_START: u8 = 32;
 
-/// Each byte's classes, so one pass over the text counts every run without branching on them.
+/// Each byte's classes, one table lookup a byte for every run the gates measure.
 static CLASSES: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut b = 0;

@@ -99,9 +99,12 @@ impl Follow {
         match self {
             Follow::Any => true,
             Follow::Literal => {
-                let bounded = word.as_bytes()[0].is_ascii_alphanumeric() && !unbounded(word);
+                // The case first: it closes most (`sk` in "task"), before the vendor list is read.
                 &text[at.clone()] == word.as_bytes()
-                    && !(bounded && at.start > 0 && is_word_byte(text[at.start - 1]))
+                    && !(at.start > 0
+                        && is_word_byte(text[at.start - 1])
+                        && word.as_bytes()[0].is_ascii_alphanumeric()
+                        && !unbounded(word))
             }
             Follow::KeyEnd => after(6, key_char, |t, j| {
                 t.get(j) == Some(&b'>') || sep_starts(t, j)
