@@ -113,9 +113,11 @@ fn the_container_environment_runs(case: &str) {
         &log,
     );
     let addr = metrics().unwrap();
+    // Ready once the stream to the emulator is open: slow when the four cases start their
+    // emulators and services at once on a loaded machine (30 s was once not enough).
     wait_for(
         "/readyz = 200",
-        Duration::from_secs(30),
+        Duration::from_secs(90),
         || http_ok(&addr, "/readyz"),
         &log,
     );
