@@ -13,10 +13,12 @@ pub mod github;
 mod lease;
 pub mod observe;
 pub mod outputs;
+mod start;
 
 pub use check::describe;
 pub use error::AppError;
 pub use outputs::WindowBrief;
+pub use start::{block_on, Stop};
 
 use std::collections::VecDeque;
 use std::future::Future;

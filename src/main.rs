@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use log_gardener::app::{self, Command as AppCommand};
+use log_gardener::app::{self, Command as AppCommand, Stop};
 use log_gardener::config::Settings;
 
 /// The binary's allocator: the pipeline allocates a few small strings per entry, and
@@ -137,38 +137,11 @@ fn with_settings(config: Option<PathBuf>, f: impl FnOnce(Arc<Settings>) -> ExitC
     }
 }
 
-/// What stops a command: Ctrl-C for `replay`, SIGTERM or Ctrl-C for `run`.
-enum Stop {
-    CtrlC,
-    Terminate,
-}
-
-/// Runs `replay` or `run` on a runtime; everything async is built inside it. The signal
-/// handlers are installed before anything starts, so a signal at any moment is a clean stop.
+/// Runs `replay` or `run` (the runtime and the signals are the library's) and maps what
+/// happened to the exit code.
 fn run_app(settings: Arc<Settings>, cmd: AppCommand, stop: Stop) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
     let replay = matches!(cmd, AppCommand::Replay { .. });
-    let outcome = runtime.block_on(async {
-        let shutdown = match stop {
-            Stop::CtrlC => signals::ctrl_c(),
-            Stop::Terminate => signals::terminate(),
-        };
-        app::run(settings, cmd, shutdown).await
-    });
-    // A replay of stdin stopped by Ctrl-C leaves its reader thread in a read only the writer
-    // can end; everything is reported by now, so do not wait for it.
-    runtime.shutdown_background();
-    match outcome {
+    match app::block_on(settings, cmd, stop) {
         Ok(s) => {
             for line in s.describe(replay) {
                 eprintln!("{line}");
@@ -183,44 +156,6 @@ fn run_app(settings: Arc<Settings>, cmd: AppCommand, stop: Stop) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())
         }
-    }
-}
-
-mod signals {
-    //! Shutdown signals, registered when called (inside the runtime), awaited later.
-
-    use std::future::Future;
-    use std::pin::Pin;
-
-    type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-    /// Ctrl-C.
-    pub fn ctrl_c() -> Signal {
-        Box::pin(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-    }
-
-    /// SIGTERM (Cloud Run, Kubernetes, systemd) or SIGINT (Ctrl-C).
-    #[cfg(unix)]
-    pub fn terminate() -> Signal {
-        use tokio::signal::unix::{signal, SignalKind};
-        let term = signal(SignalKind::terminate());
-        let int = signal(SignalKind::interrupt());
-        match (term, int) {
-            (Ok(mut term), Ok(mut int)) => Box::pin(async move {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
-            }),
-            _ => ctrl_c(),
-        }
-    }
-
-    #[cfg(not(unix))]
-    pub fn terminate() -> Signal {
-        ctrl_c()
     }
 }
 
