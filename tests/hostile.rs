@@ -229,6 +229,21 @@ fn lenient_fields_are_counted_not_rejected() {
     let mut e = entry(10);
     e["textPayload"] = json!(42);
     input.push(e);
+    // Optional context fields of the wrong type: read as absent, the entry counted.
+    for (i, (field, value)) in [
+        ("insertId", json!(123)),
+        ("labels", json!([1, 2])),
+        ("resource", json!("cloud_run_revision")),
+        ("httpRequest", json!("GET /")),
+        ("sourceLocation", json!({"line": {"no": 1}, "file": 7})),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut e = entry(20 + i as u32);
+        e[field] = value;
+        input.push(e);
+    }
     input.push(
         json!({"log_name": "projects/p/logs/x", "timestamp": "2025-09-15T19:30:00Z",
         "insert_id": "py", "text_payload": "from python", "severity": "ERROR"}),
@@ -238,13 +253,13 @@ fn lenient_fields_are_counted_not_rejected() {
     let r = replay("lenient.json", text.as_bytes());
     assert_eq!(
         (r.code, r.counted, r.malformed),
-        (Some(0), 7, 0),
+        (Some(0), 12, 0),
         "{}",
         r.stderr
     );
     assert!(
         r.stderr
-            .contains("6 entries had an unusable optional field"),
+            .contains("11 entries had an unusable optional field"),
         "{}",
         r.stderr
     );

@@ -7,6 +7,7 @@
 //! Anything wrong with an entry is an [`EntryError`] for the caller to count, never a panic.
 
 mod extract;
+mod lenient;
 mod level;
 pub mod model;
 mod payload;
@@ -148,9 +149,13 @@ impl FieldWarnings {
     pub const SEVERITY: FieldWarnings = FieldWarnings(1);
     /// `textPayload` not a string: a number or boolean read as its text, else absent.
     pub const TEXT_PAYLOAD: FieldWarnings = FieldWarnings(2);
-    pub const ALL: [(FieldWarnings, &'static str); 2] = [
+    /// An optional context field of the wrong JSON type (`"insertId": 123`, `"labels": [..]`,
+    /// `"resource": "x"`, …): read as absent.
+    pub const CONTEXT: FieldWarnings = FieldWarnings(4);
+    pub const ALL: [(FieldWarnings, &'static str); 3] = [
         (FieldWarnings::SEVERITY, "unknown_severity"),
         (FieldWarnings::TEXT_PAYLOAD, "text_payload_not_string"),
+        (FieldWarnings::CONTEXT, "context_field_mistyped"),
     ];
 
     pub fn add(&mut self, w: FieldWarnings) {
@@ -276,14 +281,33 @@ pub fn parse_entry_max(bytes: &[u8], max_bytes: usize) -> Result<Record, EntryEr
     if !text.starts_with('{') {
         return Err(not_an_object(text));
     }
-    let entry = serde_json::from_str::<model::LogEntry<'_>>(text).map_err(|e| {
-        let detail = e.to_string();
-        match e.classify() {
-            serde_json::error::Category::Data => EntryError::NotLogEntry { detail },
-            _ => EntryError::NotJson { detail },
+    let entry = match serde_json::from_str::<model::LogEntry<'_>>(text) {
+        Ok(entry) => entry,
+        Err(e) if e.classify() == serde_json::error::Category::Data => {
+            return read_without_mistyped(text).unwrap_or_else(|| {
+                Err(EntryError::NotLogEntry {
+                    detail: e.to_string(),
+                })
+            })
         }
-    })?;
+        Err(e) => {
+            return Err(EntryError::NotJson {
+                detail: e.to_string(),
+            })
+        }
+    };
     extract::to_record(entry, text)
+}
+
+/// An entry whose only problem is an optional context field of the wrong type, read without
+/// it and marked [`FieldWarnings::CONTEXT`]; `None` if that was not its problem.
+fn read_without_mistyped(text: &str) -> Option<Result<Record, EntryError>> {
+    let fixed = lenient::without_mistyped(text)?;
+    let entry = serde_json::from_str::<model::LogEntry<'_>>(&fixed).ok()?;
+    Some(extract::to_record(entry, text).map(|mut r| {
+        r.warnings.add(FieldWarnings::CONTEXT);
+        r
+    }))
 }
 
 /// The error for input that does not start like an object: is it JSON of another shape?

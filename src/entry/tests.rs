@@ -347,6 +347,73 @@ fn a_non_string_text_payload_is_read_as_its_json_text_with_a_warning() {
 }
 
 #[test]
+fn an_optional_context_field_of_the_wrong_type_is_read_as_absent_with_a_warning() {
+    let base = r#""timestamp":"2026-11-23T05:00:00Z","severity":"ERROR","textPayload":"db down""#;
+    for field in [
+        r#""insertId":123"#,
+        r#""insert_id":{"a":1}"#,
+        r#""logName":false"#,
+        r#""labels":[1,2]"#,
+        r#""labels":"instanceId=abc""#,
+        r#""resource":"cloud_run_revision""#,
+        r#""resource":{"type":7}"#,
+        r#""resource":{"type":"gce_instance","labels":[]}"#,
+        r#""httpRequest":"GET /""#,
+        r#""operation":[]"#,
+        r#""trace":1.5"#,
+        r#""spanId":true"#,
+        r#""sourceLocation":"app.py:12""#,
+        r#""split":0"#,
+        r#""errorGroups":{"id":"x"}"#,
+        r#""receiveTimestamp":1732960000"#,
+    ] {
+        let json = format!("{{{base},{field}}}");
+        let r = parse_entry(json.as_bytes()).unwrap_or_else(|e| panic!("{field}: {e}"));
+        assert_eq!(r.message, "db down", "{field}");
+        assert_eq!(r.severity, Severity::Error, "{field}");
+        assert_eq!(r.warnings, FieldWarnings::CONTEXT, "{field}");
+        assert_eq!(
+            r.warnings.reasons().collect::<Vec<_>>(),
+            ["context_field_mistyped"]
+        );
+        // The sample quotes the entry as it came, mistyped field and all.
+        assert_eq!(r.raw, json, "{field}");
+    }
+    // The rest of a mistyped entry is still read: the good fields keep their values.
+    let r = parse(
+        r#"{"timestamp":"2026-11-23T05:00:00Z","textPayload":"x","insertId":9,
+            "labels":{"instanceId":"i-1"},"logName":"projects/p/logs/run"}"#,
+    );
+    assert_eq!(
+        (
+            r.instance.as_deref(),
+            r.log_name.as_str(),
+            r.insert_id.as_str()
+        ),
+        (Some("i-1"), "projects/p/logs/run", "")
+    );
+}
+
+#[test]
+fn what_leniency_cannot_mend_is_still_refused_by_its_reason() {
+    for (json, reason) in [
+        (
+            r#"{"timestamp":1732960000,"textPayload":"x"}"#,
+            "not_log_entry",
+        ),
+        (
+            r#"{"timestamp":"2026-11-23T05:00:00Z","insertId":1}"#,
+            "no_payload",
+        ),
+        (r#"{"insertId":1,"textPayload":"x"}"#, "no_time"),
+        (r#"[1]"#, "not_log_entry"),
+    ] {
+        let e = parse_entry(json.as_bytes()).expect_err(json);
+        assert_eq!(e.reason(), reason, "{json}: {e}");
+    }
+}
+
+#[test]
 fn python_dict_dumps_with_snake_case_keys_read_as_camel_case() {
     let json = r#"{"log_name":"projects/p/logs/app","received_timestamp":"2026-11-23T05:00:00Z",
         "insert_id":"abc","severity":"ERROR","text_payload":"boom",
