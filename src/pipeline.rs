@@ -210,10 +210,10 @@ impl Pipeline {
         ev::EntryReceived.emit();
         let record = match parse_entry_max(&raw.data, self.settings.max_entry_bytes) {
             Ok(record) => record,
-            Err(e) => return self.reject(&raw.origin, e.reason(), e.to_string(), out),
+            Err(e) => return self.refuse(&raw.origin, e.reason(), e.to_string(), out),
         };
         if let Some(why) = bound.and_then(|(times, now)| times.refuses(record.timestamp, now)) {
-            return self.reject(&raw.origin, "bad_timestamp", why, out);
+            return self.refuse(&raw.origin, "bad_timestamp", why, out);
         }
         self.note_warnings(&raw.origin, record.warnings);
         let pulled = bound.map(|(_, now)| now);
@@ -229,9 +229,23 @@ impl Pipeline {
         self.drain_ready(out);
     }
 
-    /// Input a source could not read at all (not even as a raw entry): counted and reported
-    /// like a malformed entry.
+    /// Input a source could not read at all (not even as a raw entry): received, so that
+    /// `received` = counted + malformed + what is held for stitching, and reported like a
+    /// malformed entry.
     pub fn reject(
+        &mut self,
+        origin: &Origin,
+        reason: &'static str,
+        detail: String,
+        out: &mut Vec<Outcome>,
+    ) {
+        self.counts.received += 1;
+        ev::EntryReceived.emit();
+        self.refuse(origin, reason, detail, out);
+    }
+
+    /// An entry received and refused: counted as malformed by `reason` and reported.
+    fn refuse(
         &mut self,
         origin: &Origin,
         reason: &'static str,
