@@ -11,51 +11,39 @@ use super::model::{Split, Str};
 /// Whether a field's JSON text reads as the field's type.
 type Fits = fn(&str) -> bool;
 
+/// The [`Fits`] of a field of type `Option<$t>`.
+macro_rules! fits {
+    ($t:ty) => {
+        |json| serde_json::from_str::<Option<$t>>(json).is_ok()
+    };
+}
+
 /// The optional context fields, under every key the model reads them by. Not here: the
 /// event time (without it an entry cannot be counted) and the payloads (already read
 /// leniently, and they are the message).
 const CONTEXT: &[(&[&str], Fits)] = &[
-    (&["logName", "log_name"], |j| {
-        serde_json::from_str::<Option<Str>>(j).is_ok()
-    }),
-    (&["resource"], |j| {
-        serde_json::from_str::<Option<MonitoredResource>>(j).is_ok()
-    }),
+    (&["logName", "log_name"], fits!(Str)),
+    (&["resource"], fits!(MonitoredResource)),
     (
         &[
             "receiveTimestamp",
             "receive_timestamp",
             "received_timestamp",
         ],
-        |j| serde_json::from_str::<Option<Str>>(j).is_ok(),
+        fits!(Str),
     ),
-    (&["insertId", "insert_id"], |j| {
-        serde_json::from_str::<Option<Str>>(j).is_ok()
-    }),
-    (&["httpRequest", "http_request"], |j| {
-        serde_json::from_str::<Option<HttpRequest>>(j).is_ok()
-    }),
-    (&["labels"], |j| {
-        serde_json::from_str::<Option<Labels>>(j).is_ok()
-    }),
-    (&["operation"], |j| {
-        serde_json::from_str::<Option<Operation>>(j).is_ok()
-    }),
-    (&["trace"], |j| {
-        serde_json::from_str::<Option<Str>>(j).is_ok()
-    }),
-    (&["spanId", "span_id"], |j| {
-        serde_json::from_str::<Option<Str>>(j).is_ok()
-    }),
-    (&["sourceLocation", "source_location"], |j| {
-        serde_json::from_str::<Option<SourceLocation>>(j).is_ok()
-    }),
-    (&["split"], |j| {
-        serde_json::from_str::<Option<Split>>(j).is_ok()
-    }),
-    (&["errorGroups", "error_groups"], |j| {
-        serde_json::from_str::<Option<Vec<ErrorGroup>>>(j).is_ok()
-    }),
+    (&["insertId", "insert_id"], fits!(Str)),
+    (&["httpRequest", "http_request"], fits!(HttpRequest)),
+    (&["labels"], fits!(Labels)),
+    (&["operation"], fits!(Operation)),
+    (&["trace"], fits!(Str)),
+    (&["spanId", "span_id"], fits!(Str)),
+    (
+        &["sourceLocation", "source_location"],
+        fits!(SourceLocation),
+    ),
+    (&["split"], fits!(Split)),
+    (&["errorGroups", "error_groups"], fits!(Vec<ErrorGroup>)),
 ];
 
 /// `text` without the optional context fields whose type is wrong; `None` if it is not a JSON
