@@ -1,5 +1,5 @@
 //! The `log-gardener` command line: parse flags, set up tracing, load settings, call the
-//! library (`app::run` for `replay` and `run`). Exit codes are documented on
+//! library (`app::block_on` for `replay` and `run`). Exit codes are documented on
 //! `app::AppError::exit_code` and in the README.
 
 use std::io::{IsTerminal, Write};
