@@ -19,6 +19,10 @@ fn malformed_messages_are_reported_by_reason_and_never_stop_the_stream() {
     msgs.insert(9, "{\"timestamp\": 5, \"severity\": []}".into());
     msgs.insert(17, big.to_string());
     msgs.insert(25, "[1, 2, 3]".into());
+    // Optional context fields of the wrong type: counted, with a field warning.
+    let mistyped = serde_json::json!({"timestamp": "2025-09-15T19:31:00Z", "severity": "ERROR",
+        "textPayload": "mistyped context", "insertId": 123, "labels": [1]});
+    msgs.insert(30, mistyped.to_string());
     let mut run = wd.run(&emu, 1);
     emu.publish(&msgs);
     wd.wait_received(msgs.len() as u64, Duration::from_secs(60), &mut run);
@@ -35,6 +39,11 @@ fn malformed_messages_are_reported_by_reason_and_never_stop_the_stream() {
         reasons.as_object().unwrap().len() >= 3,
         "by reason: {reasons}"
     );
+    let warned: u64 = logs
+        .iter()
+        .filter_map(|w| w["field_warnings"]["context_field_mistyped"].as_u64())
+        .sum();
+    assert_eq!(warned, 1, "{logs:#?}");
     let example = logs[0]["malformed"]["examples"][0]["location"]
         .as_str()
         .unwrap();
