@@ -299,8 +299,11 @@ async fn an_alertmanager_down_during_fire_and_resolution_gets_both_once_it_is_up
                 .find_map(|l| l.strip_prefix(&line)?.parse::<f64>().ok())
         }
     };
+    // The resolution is read first: the firing is delivered before it, so a firing count read
+    // after it is final (read the other way round, both can land between the two reads).
     let both = servers::eventually(Duration::from_secs(30), || async {
-        let (f, r) = (received("firing").await?, received("resolved").await?);
+        let r = received("resolved").await?;
+        let f = received("firing").await?;
         (r >= 1.0).then_some((f, r))
     })
     .await
