@@ -518,11 +518,21 @@ impl Pipeline {
 
     /// Entries of canonical cluster `id` (all its aliases) in the hour before `now`.
     pub fn count_last(&self, id: ClusterId, now: DateTime<Utc>) -> u64 {
+        self.count_ids(id, self.fingerprinter.aliases(id), now)
+    }
+
+    /// [`count_last`](Self::count_last) of the cluster fine id `fine` belongs to now; for a
+    /// cluster's only member (every new cluster) without a scan of the cluster registry.
+    pub fn count_last_of(&self, fine: ClusterId, now: DateTime<Utc>) -> u64 {
+        let (id, aliases) = self.fingerprinter.with_aliases(fine);
+        self.count_ids(id, aliases, now)
+    }
+
+    fn count_ids(&self, id: ClusterId, mut ids: Vec<ClusterId>, now: DateTime<Utc>) -> u64 {
         let span = WindowSpan {
             start: now - TimeDelta::milliseconds(self.schedule.length_ms),
             end: now,
         };
-        let mut ids = self.fingerprinter.aliases(id);
         ids.push(id);
         ids.into_iter().map(|a| self.store.count_in(a, span)).sum()
     }

@@ -228,7 +228,7 @@ impl Consumer {
         let pipeline = &self.pipeline;
         let Some(crossing) = self
             .escalation
-            .observe(c.cluster, || pipeline.count_last(c.cluster, c.at))
+            .observe(c.cluster, || pipeline.count_last_of(c.fine, c.at))
         else {
             return;
         };

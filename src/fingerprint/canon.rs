@@ -152,6 +152,17 @@ impl Fingerprinter {
         clusters.aliases(id.0).into_iter().map(ClusterId).collect()
     }
 
+    /// The canonical id fine id `fine` belongs to now and every alias of it; cheap for the
+    /// only member of a cluster.
+    pub fn with_aliases(&self, fine: ClusterId) -> (ClusterId, Vec<ClusterId>) {
+        let clusters = self.clusters.read().unwrap_or_else(PoisonError::into_inner);
+        let (canonical, aliases) = clusters.with_aliases(fine.0);
+        (
+            ClusterId(canonical),
+            aliases.into_iter().map(ClusterId).collect(),
+        )
+    }
+
     /// The key parts (service, severity class, location) a fine id was registered under: what
     /// a cluster is, for deciding an alert's priority before its window closes. Rare path.
     pub fn key_of(&self, fine: ClusterId) -> Option<(String, SeverityClass, String)> {
@@ -385,6 +396,45 @@ mod tests {
         assert_eq!(fp.resolve(old).map(|r| r.id), merged);
         let aliases = fp.aliases(merged.unwrap_or(ClusterId(0)));
         assert!(aliases.contains(&a) && aliases.contains(&b) && aliases.contains(&old));
+    }
+
+    #[test]
+    fn with_aliases_answers_what_the_full_scan_does() {
+        // Variants that join, generalise and fold canonical ids into others, exact templates,
+        // and singletons; after each, every fine id seen so far is asked again (a merge can
+        // give an old singleton company).
+        let fp = Fingerprinter::new();
+        let words = [
+            "cyrus7", "news3", "alpha", "db-1", "db-2", "worker", "queue",
+        ];
+        let mut seen = Vec::new();
+        for i in 0..300usize {
+            let (a, b) = (words[i % 7], words[(i / 7) % 7]);
+            let fine = match i % 5 {
+                0 => fp.fingerprint(&key(), &format!("session closed for user {a}")),
+                1 => fp.fingerprint(&key(), &format!("session {b} closed for user {a}")),
+                2 => fp.fingerprint_exact(&key(), &format!("GET /{a}/{b} → 404")),
+                3 => fp.fingerprint(&key(), &format!("{a} {b} {i} unique words here {i}")),
+                _ => fp.fingerprint(&key(), &format!("lost {a} connection to {b} after retry")),
+            };
+            seen.push(fine);
+            for &f in &seen {
+                let canonical = fp.resolve(f).map_or(f, |r| r.id);
+                let (id, mut aliases) = fp.with_aliases(f);
+                aliases.sort_unstable();
+                assert_eq!(
+                    (id, aliases),
+                    (canonical, fp.aliases(canonical)),
+                    "fine id {f:?} after message {i}"
+                );
+            }
+        }
+        let back = Fingerprinter::from_state(fp.export());
+        for &f in &seen {
+            let (id, mut aliases) = back.with_aliases(f);
+            aliases.sort_unstable();
+            assert_eq!((id, aliases), (id, back.aliases(id)), "restored: {f:?}");
+        }
     }
 
     #[test]

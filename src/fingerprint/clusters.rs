@@ -34,6 +34,8 @@ pub struct Clusters {
     refs: IdMap<u64, u32>,
     /// Former canonical id -> the canonical id it was folded into.
     redirect: IdMap<u64, u64>,
+    /// Canonical id -> how many former ids redirect to it directly (none: none at all).
+    redirect_into: IdMap<u64, u32>,
 }
 
 impl Clusters {
@@ -80,6 +82,25 @@ impl Clusters {
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// The canonical id of fine id `fine` and its [`aliases`](Self::aliases). Without a scan
+    /// of every id when `fine` is its cluster's only member and no former id redirects to it:
+    /// the first entry of every new cluster, which escalation counts at once.
+    pub fn with_aliases(&self, fine: u64) -> (u64, Vec<u64>) {
+        let canonical = self.current(fine);
+        let alone = self.fine.contains_key(&fine)
+            && self.members_with(fine) <= 1
+            && !self.redirect_into.contains_key(&canonical);
+        if !alone {
+            return (canonical, self.aliases(canonical));
+        }
+        let aliases = if fine == canonical {
+            vec![]
+        } else {
+            vec![fine]
+        };
+        (canonical, aliases)
     }
 
     /// A new slot for a stored template.
@@ -143,7 +164,7 @@ impl Clusters {
             .or_insert_with(|| template.into());
         *self.refs.entry(canonical).or_default() += 1;
         // A canonical id that comes back into use stops redirecting (no cycles).
-        self.redirect.remove(&canonical);
+        self.unredirect(canonical);
     }
 
     /// One fewer root shows `old`; when none does, it redirects to `to`.
@@ -156,7 +177,7 @@ impl Clusters {
         }
         if self.unref(old) {
             self.templates.remove(&old);
-            self.redirect.insert(old, to);
+            self.redirect_to(old, to);
         }
     }
 
@@ -180,8 +201,29 @@ impl Clusters {
 
     /// Adds a former canonical id from exported state (unless that would make a cycle).
     pub fn restore_redirect(&mut self, from: u64, to: u64) {
-        if self.current(to) != from && !self.refs.contains_key(&from) {
-            self.redirect.entry(from).or_insert(to);
+        if self.current(to) != from
+            && !self.refs.contains_key(&from)
+            && !self.redirect.contains_key(&from)
+        {
+            self.redirect_to(from, to);
+        }
+    }
+
+    fn redirect_to(&mut self, from: u64, to: u64) {
+        self.unredirect(from);
+        self.redirect.insert(from, to);
+        *self.redirect_into.entry(to).or_default() += 1;
+    }
+
+    fn unredirect(&mut self, from: u64) {
+        let Some(to) = self.redirect.remove(&from) else {
+            return;
+        };
+        if let Some(n) = self.redirect_into.get_mut(&to) {
+            *n -= 1;
+            if *n == 0 {
+                self.redirect_into.remove(&to);
+            }
         }
     }
 
