@@ -111,8 +111,11 @@ impl Family {
         }
         self.ensure_rich();
         let shape = Shape::new(template);
-        let partners = self.partners(&shape, limits.max_candidates);
-        let (Some(mut partners), false) = (partners, full) else {
+        // A full family mines nothing: no comparisons then.
+        let partners = (!full)
+            .then(|| self.partners(&shape, limits.max_candidates))
+            .flatten();
+        let Some(mut partners) = partners else {
             // Not mined: it reads as the cluster of a template it differs from in one token
             // (found through a slot), the older one if several, else as its own.
             return self
@@ -178,9 +181,12 @@ impl Family {
                 continue;
             }
             let text = &*self.members[m as usize].text;
-            let count = memchr::memchr_iter(b' ', text.as_bytes()).count() + 1;
+            let n = shape.tokens.len();
             let pairs = shape.tokens.iter().copied().zip(text.split(' '));
-            if count == shape.tokens.len() && miner::compatible_pairs(pairs, count) {
+            // Most candidates differ at the first tokens: compare before counting.
+            if miner::compatible_pairs(pairs, n)
+                && memchr::memchr_iter(b' ', text.as_bytes()).count() + 1 == n
+            {
                 found.push((root, m));
             }
         }

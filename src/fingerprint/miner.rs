@@ -32,7 +32,10 @@ enum Diff {
 
 /// A token made only of variables and punctuation (`<*>`, `<*>:<*>`, `[<*>]`).
 pub fn is_var_shaped(t: &str) -> bool {
-    t.contains(VAR)
+    // Most tokens hold no `<`: answered without a substring search.
+    // (A plain loop: tokens are short, memchr's set-up would cost more than the scan.)
+    t.bytes().any(|c| c == b'<')
+        && t.contains(VAR)
         && !t
             .split(VAR)
             .any(|rest| rest.bytes().any(|c| c.is_ascii_alphanumeric()))
