@@ -1,6 +1,7 @@
 //! Bounded fingerprinting work (issue 12): the worst single entries up to
 //! `input.max_entry_bytes` (262,144 bytes), and N distinct random-word messages under one key
-//! for N = 10k, 100k, 1M (the time must grow linearly).
+//! for N = 10k, 100k, 1M (the time must grow linearly), from a large vocabulary and from a
+//! small one with digits in every word (where every template is a candidate for the others).
 //!
 //! Peak heap is measured by a counting global allocator around the system one: the bytes live
 //! at the worst moment of one measured call, above what was live before it. It is printed as
@@ -162,29 +163,50 @@ fn one_entry(c: &mut Criterion) {
     group.finish();
 }
 
-/// `n` distinct messages of 4 to 14 random words from a 20,000-word vocabulary.
-fn distinct_messages(n: usize) -> Vec<String> {
-    let vocab: Vec<String> = (0..20_000).map(|i| word(i + 500)).collect();
+/// `n` distinct messages of 4 to 14 random words from `vocab`.
+fn distinct_messages(n: usize, vocab: &[String]) -> Vec<String> {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    (0..n)
-        .map(|_| {
-            let len = 4 + (rng.next() % 11) as usize;
-            let ws: Vec<&str> = (0..len)
-                .map(|_| vocab[(rng.next() % vocab.len() as u64) as usize].as_str())
-                .collect();
-            ws.join(" ")
-        })
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let len = 4 + (rng.next() % 11) as usize;
+        let ws: Vec<&str> = (0..len)
+            .map(|_| vocab[(rng.next() % vocab.len() as u64) as usize].as_str())
+            .collect();
+        let m = ws.join(" ");
+        if seen.insert(m.clone()) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// A 20,000-word vocabulary: messages rarely share a word at a position.
+fn large_vocabulary() -> Vec<String> {
+    (0..20_000).map(|i| word(i + 500)).collect()
+}
+
+/// 80 words, each with a digit (never a rigid token the index can look up): every template
+/// of a length is a candidate for every other, so a family fills up to its bounds.
+fn small_vocabulary() -> Vec<String> {
+    (0..80)
+        .map(|i| format!("{}{}", word(i + 500), i % 10))
         .collect()
 }
 
 fn many_distinct(c: &mut Criterion) {
-    let mut group = c.benchmark_group("distinct_messages");
+    distinct_group(c, "distinct_messages", &large_vocabulary());
+    distinct_group(c, "distinct_messages_small_vocabulary", &small_vocabulary());
+}
+
+fn distinct_group(c: &mut Criterion, name: &str, vocab: &[String]) {
+    let mut group = c.benchmark_group(name);
     group
         .sample_size(10)
         .warm_up_time(Duration::from_millis(100));
     group.measurement_time(Duration::from_secs(1));
     for n in [10_000, 100_000, 1_000_000] {
-        let messages = distinct_messages(n);
+        let messages = distinct_messages(n, vocab);
         let (took, peak, _) = measure(|| {
             let fp = Fingerprinter::new();
             for m in &messages {
@@ -193,7 +215,7 @@ fn many_distinct(c: &mut Criterion) {
             fp
         });
         eprintln!(
-            "peak heap distinct_messages/{n}: {:.1} MB, one run {:.2} s ({:.0} ns a message)",
+            "peak heap {name}/{n}: {:.1} MB, one run {:.2} s ({:.0} ns a message)",
             peak as f64 / 1e6,
             took.as_secs_f64(),
             took.as_secs_f64() * 1e9 / n as f64
