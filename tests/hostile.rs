@@ -39,6 +39,8 @@ struct Ran {
     counted: u64,
     malformed: u64,
     stderr: String,
+    /// (template, count) of every cluster in the JSON worklogs.
+    clusters: Vec<(String, u64)>,
 }
 
 fn replay(name: &str, input: &[u8]) -> Ran {
@@ -73,7 +75,29 @@ fn replay(name: &str, input: &[u8]) -> Ran {
         counted,
         malformed,
         stderr,
+        clusters: clusters(&dir.path().join("out")),
     }
+}
+
+fn worklogs(out: &Path) -> Vec<Value> {
+    let Ok(dir) = std::fs::read_dir(out) else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter(|f| f.file_name().to_string_lossy().ends_with("Z.json"))
+        .map(|f| serde_json::from_slice(&std::fs::read(f.path()).unwrap()).unwrap())
+        .collect()
+}
+
+fn clusters(out: &Path) -> Vec<(String, u64)> {
+    worklogs(out)
+        .iter()
+        .flat_map(|r| r["clusters"].as_array().cloned().unwrap_or_default())
+        .map(|c| {
+            let t = c["template"].as_str().unwrap_or_default().to_owned();
+            (t, c["count"].as_u64().unwrap_or_default())
+        })
+        .collect()
 }
 
 /// (counted, malformed) from `read N entries (M malformed); K counted …`.
@@ -94,16 +118,8 @@ fn summary(stderr: &str) -> Option<(u64, u64)> {
 /// (entries counted, malformed reported) over every JSON worklog written (hop = length, so
 /// each entry is in one window).
 fn reported(out: &Path) -> (u64, u64) {
-    let Ok(dir) = std::fs::read_dir(out) else {
-        return (0, 0);
-    };
     let mut sums = (0, 0);
-    for f in dir.flatten() {
-        let name = f.file_name().to_string_lossy().into_owned();
-        if !name.ends_with("Z.json") {
-            continue;
-        }
-        let r: Value = serde_json::from_slice(&std::fs::read(f.path()).unwrap()).unwrap();
+    for r in worklogs(out) {
         sums.0 += r["totals"]["entries"].as_u64().unwrap();
         sums.1 += r["malformed"]["total"].as_u64().unwrap();
     }
@@ -346,5 +362,59 @@ fn ctrl_c_while_piping_reports_what_was_read_and_exits_130() {
         reported(&out),
         (600, 0),
         "what was read is written: {stderr}"
+    );
+}
+
+/// A chained Python traceback as Cloud Run writes it, one entry per stderr line, the empty
+/// lines around the chain phrase included; two instances crash at once, their lines shuffled
+/// together: one cluster per real problem, headed by the root cause, nothing else.
+#[test]
+fn chained_tracebacks_split_per_line_with_blank_lines_are_one_cluster() {
+    let tb = [
+        "Traceback (most recent call last):",
+        "  File \"/app/db.py\", line 42, in connect",
+        "    conn = pool.get(timeout=30)",
+        "TimeoutError: QueuePool limit of size 5 overflow 10 reached",
+        "",
+        "During handling of the above exception, another exception occurred:",
+        "",
+        "Traceback (most recent call last):",
+        "  File \"/app/main.py\", line 10, in handler",
+        "sqlalchemy.exc.OperationalError: connection to server at \"10.1.2.3\" failed",
+    ];
+    let mut planted = Vec::new();
+    for crash in 0..20u32 {
+        for instance in ["a1b2c3", "d4e5f6"] {
+            for (i, line) in tb.iter().enumerate() {
+                let micros =
+                    crash * 60_000_000 + u32::from(instance == "d4e5f6") * 400 + i as u32 * 30;
+                let at = chrono::DateTime::from_timestamp(1_757_962_800, 0).unwrap()
+                    + chrono::TimeDelta::microseconds(micros.into());
+                let at = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+                planted.push(json!({"timestamp": at, "severity": "ERROR",
+                    "insertId": format!("{instance}-{crash}-{i:02}"), "textPayload": line,
+                    "logName": "projects/p/logs/run.googleapis.com%2Fstderr",
+                    "labels": {"instanceId": instance},
+                    "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}}));
+            }
+        }
+    }
+    // A fixed shuffle: newest first, then every third line moved to the front.
+    planted.reverse();
+    let (front, rest): (Vec<_>, Vec<_>) = planted
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| i % 3 == 0);
+    let shuffled: Vec<Value> = front.into_iter().chain(rest).map(|(_, v)| v).collect();
+    let r = replay("chained.jsonl", lines(&shuffled).as_bytes());
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.counted, 40, "one entry per traceback: {}", r.stderr);
+    assert_eq!(r.clusters.len(), 1, "{:?}", r.clusters);
+    let (template, count) = &r.clusters[0];
+    assert_eq!(*count, 40);
+    assert!(
+        template.starts_with("TimeoutError: QueuePool limit")
+            && template.contains("sqlalchemy.exc.OperationalError"),
+        "headed by the root cause, the chain after it: {template}"
     );
 }

@@ -13,6 +13,9 @@ pub enum Kind {
     Chain,
     /// `Type: message` or a bare exception name: ends a Python trace, starts a Java/Node one.
     Exception,
+    /// An empty line: Python prints one before and after a chain phrase, and Cloud Run makes
+    /// each its own entry. Part of a trace between its sections, else a line of its own.
+    Blank,
     /// Anything else: passed through at once.
     Ordinary,
 }
@@ -36,7 +39,7 @@ const BARE_EXCEPTION_SUFFIXES: [&str; 6] = [
 pub fn classify(line: &str) -> Kind {
     let text = line.trim_end();
     if text.is_empty() {
-        return Kind::Ordinary;
+        return Kind::Blank;
     }
     if text.starts_with([' ', '\t']) {
         return Kind::Frame;
@@ -92,20 +95,36 @@ pub fn segment(kinds: &[Kind]) -> Vec<(usize, usize)> {
     groups
 }
 
-/// A Python trace: header, frames, the exception line; a chain phrase after it continues the
-/// trace with the next header.
+/// A Python trace: header, frames, the exception line; a chain phrase after it (blank lines
+/// around it included) continues the trace with the next header.
 fn python_end(kinds: &[Kind], start: usize) -> usize {
     let mut j = start + 1;
     while j < kinds.len() {
         match kinds[j] {
             Kind::Frame => j += 1,
-            Kind::Exception if kinds.get(j + 1) == Some(&Kind::Chain) => j += 2,
-            Kind::Exception => return j + 1,
-            Kind::Header if kinds[j - 1] == Kind::Chain => j += 1,
+            Kind::Exception => {
+                let chain = past_blanks(kinds, j + 1);
+                if kinds.get(chain) != Some(&Kind::Chain) {
+                    return j + 1;
+                }
+                let header = past_blanks(kinds, chain + 1);
+                if kinds.get(header) != Some(&Kind::Header) {
+                    return chain + 1;
+                }
+                j = header + 1;
+            }
             _ => return j,
         }
     }
     j
+}
+
+/// The first index from `i` that is not a blank line.
+fn past_blanks(kinds: &[Kind], mut i: usize) -> usize {
+    while kinds.get(i) == Some(&Kind::Blank) {
+        i += 1;
+    }
+    i
 }
 
 /// A Java/Node trace: the exception line, then frames and `Caused by:` sections.
@@ -154,7 +173,6 @@ mod tests {
             "INFO:root:started",
             "Done",
             "Listening on port 8080",
-            "",
             "user.name: Alice",
         ] {
             assert_eq!(classify(line), Ordinary, "{line}");
@@ -167,6 +185,26 @@ mod tests {
             Exception, Header, Frame, Frame, Exception, Frame, Exception, Frame, Frame,
         ];
         assert_eq!(segment(&kinds), vec![(0, 1), (1, 5), (5, 6), (6, 9)]);
+    }
+
+    #[test]
+    fn blank_lines_between_the_sections_of_a_chain_are_part_of_it() {
+        assert_eq!(classify(""), Blank);
+        assert_eq!(classify("   "), Blank);
+        let kinds = [
+            Blank, Header, Frame, Exception, Blank, Chain, Blank, Header, Frame, Exception, Blank,
+        ];
+        assert_eq!(
+            segment(&kinds),
+            vec![(0, 1), (1, 10), (10, 11)],
+            "a blank before or after a trace stays a line of its own"
+        );
+        // A chain phrase with no trace after it ends the trace; an exception followed by
+        // blanks and no chain phrase ends it before the blanks.
+        let kinds = [Header, Exception, Blank, Chain, Blank, Blank];
+        assert_eq!(segment(&kinds), vec![(0, 4), (4, 5), (5, 6)]);
+        let kinds = [Header, Exception, Blank, Header, Exception];
+        assert_eq!(segment(&kinds), vec![(0, 2), (2, 3), (3, 5)]);
     }
 
     #[test]

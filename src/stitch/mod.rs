@@ -346,6 +346,7 @@ fn sorted_runs(mut lines: Vec<HeldLine>, config: &StitchConfig) -> impl Iterator
 /// does (a chunk may start a traceback, end one, or carry the chain phrase between two).
 fn kind_of(record: &Record) -> Kind {
     let mut lines = record.message.lines().filter(|l| !l.trim().is_empty());
+    // A blank entry (no line with text) is held as a blank line: it may sit inside a chain.
     let first = lines.next().unwrap_or("");
     let mut kind = line::classify(first);
     if kind == Kind::Ordinary {
@@ -365,8 +366,8 @@ fn emit(run: Run, out: &mut Vec<Record>) {
     let mut kinds = Vec::new();
     let mut owner = Vec::new();
     for (i, (_, r)) in run.lines.iter().enumerate() {
-        // Blank lines (around a chain phrase) take no part; a piece of only blank lines
-        // still owns one line, so it is emitted.
+        // Blank lines inside a piece take no part; a piece of only blank lines is one blank
+        // line (part of a chain between its sections, else emitted on its own).
         let lines: Vec<&str> = r.message.lines().filter(|l| !l.trim().is_empty()).collect();
         for l in if lines.is_empty() { vec![""] } else { lines } {
             kinds.push(line::classify(l));

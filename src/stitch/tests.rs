@@ -390,3 +390,64 @@ fn a_chained_traceback_in_chunks_becomes_one_record_in_any_order() {
     bounded.flush(&mut out);
     assert_eq!(out, expected);
 }
+
+/// A chained Python traceback as Cloud Run splits it: one entry per stderr line, the empty
+/// lines around the chain phrase included.
+fn chained_lines() -> Vec<Record> {
+    [
+        "Traceback (most recent call last):",
+        "  File \"/app/db.py\", line 42, in connect",
+        "TimeoutError: QueuePool limit of size 5 overflow 10 reached",
+        "",
+        "During handling of the above exception, another exception occurred:",
+        "",
+        "Traceback (most recent call last):",
+        "  File \"/app/main.py\", line 10, in handler",
+        "sqlalchemy.exc.OperationalError: connection to server failed: timeout expired",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, m)| line(m, 30 * i as i64, &format!("l{i}")))
+    .collect()
+}
+
+#[test]
+fn a_chained_traceback_split_per_line_with_its_blank_lines_is_one_record() {
+    let lines = chained_lines();
+    let expected = run(StitchConfig::default(), lines.clone());
+    assert_eq!(expected.len(), 1, "{expected:#?}");
+    let text = &expected[0].message;
+    assert!(
+        text.starts_with("Traceback") && text.ends_with("timeout expired"),
+        "{text}"
+    );
+    let mut reversed = lines.clone();
+    reversed.reverse();
+    assert_eq!(run(StitchConfig::default(), reversed), expected);
+    let mut bounded = Stitcher::bounded(StitchConfig::default());
+    let mut out = Vec::new();
+    for l in lines.into_iter().rev() {
+        bounded.push(l, &mut out);
+    }
+    bounded.flush(&mut out);
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn a_blank_line_outside_a_traceback_is_still_counted() {
+    let blank = line("", 0, "b0");
+    let after = line("", 6_000_000, "b1");
+    let mut s = Stitcher::new();
+    let mut out = Vec::new();
+    s.push(blank.clone(), &mut out);
+    assert!(out.is_empty(), "held: a chain may follow");
+    s.push(after, &mut out);
+    assert_eq!(
+        out,
+        vec![blank],
+        "a later line of its stream releases it alone"
+    );
+    s.flush(&mut out);
+    assert_eq!(out.len(), 2);
+    assert_eq!(s.held(), 0);
+}
