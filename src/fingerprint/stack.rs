@@ -215,9 +215,10 @@ fn java_or_node(message: &str) -> Option<Trace<'_>> {
 }
 
 /// An indented `at …` line that ends like a frame: `…)` or `…:12`, so prose such as
-/// `    at most 3 times` is not taken for one.
+/// `    at most 3 times` is not taken for one. Node ends the last frame with ` {` when the
+/// error's own properties follow.
 fn is_at_frame(line: &str) -> bool {
-    let text = line.trim();
+    let text = without_brace(line.trim());
     is_indented(line)
         && text.starts_with("at ")
         && (text.ends_with(')')
@@ -226,13 +227,17 @@ fn is_at_frame(line: &str) -> bool {
 
 /// `pkg.Class.method(File.java:12)`, `fn (/path/file.js:1:2)`, `/path/file.js:1:2`.
 fn at_frame(rest: &str) -> Option<Frame<'_>> {
-    let rest = rest.trim();
+    let rest = without_brace(rest.trim());
     let rest = rest.strip_prefix("async ").unwrap_or(rest);
     let (function, location) = match rest.strip_suffix(')').and_then(|r| r.rsplit_once('(')) {
         Some((f, loc)) if !f.trim().is_empty() => (f.trim(), loc),
         _ => ("<anonymous>", rest),
     };
     Some(Frame::new(function, strip_line_numbers(location)))
+}
+
+fn without_brace(text: &str) -> &str {
+    text.strip_suffix(" {").unwrap_or(text)
 }
 
 /// `file.js:1:2` → `file.js`, `File.java:12` → `File.java`.

@@ -41,7 +41,9 @@ pub fn classify(line: &str) -> Kind {
     if text.is_empty() {
         return Kind::Blank;
     }
-    if text.starts_with([' ', '\t']) {
+    // Indented, or only closing brackets: the end of an error object Node prints after its
+    // frames (`  code: 'ECONNREFUSED',` … `}`).
+    if text.starts_with([' ', '\t']) || is_closing(text) {
         return Kind::Frame;
     }
     if text == "Traceback (most recent call last):" {
@@ -50,10 +52,19 @@ pub fn classify(line: &str) -> Kind {
     if CHAIN_LINES.contains(&text) || text.starts_with("Caused by: ") {
         return Kind::Chain;
     }
-    if looks_like_exception(text) {
+    // Java's uncaught exception: `Exception in thread "main" java.lang.X: message`.
+    if looks_like_exception(text) || text.starts_with("Exception in thread \"") {
         return Kind::Exception;
     }
     Kind::Ordinary
+}
+
+/// `}`, `]`, `})`, `};` and the like: a line that only closes what earlier lines opened.
+fn is_closing(text: &str) -> bool {
+    text.starts_with(['}', ']', ')'])
+        && text
+            .bytes()
+            .all(|c| matches!(c, b'}' | b']' | b')' | b';' | b','))
 }
 
 /// `pkg.mod.SomeError: message` (a dotted identifier, then `: ` or the end of the line), or a
@@ -158,6 +169,13 @@ mod tests {
             ("KeyboardInterrupt", Exception),
             ("Error: 5 NOT_FOUND: Queue does not exist.", Exception),
             ("Caused by: java.io.IOException: reset", Chain),
+            (
+                "Exception in thread \"main\" java.lang.IllegalStateException: Failed",
+                Exception,
+            ),
+            ("}", Frame),
+            ("});", Frame),
+            ("  errno: -111,", Frame),
             (CHAIN_LINES[0], Chain),
         ];
         for (line, kind) in cases {

@@ -451,3 +451,31 @@ fn a_blank_line_outside_a_traceback_is_still_counted() {
     assert_eq!(out.len(), 2);
     assert_eq!(s.held(), 0);
 }
+
+#[test]
+fn java_and_node_traces_split_per_line_are_joined() {
+    let java = [
+        "Exception in thread \"main\" java.lang.IllegalStateException: Failed to execute runner",
+        "\tat org.springframework.boot.SpringApplication.callRunner(SpringApplication.java:798)",
+        "Caused by: org.postgresql.util.PSQLException: Connection to 10.0.0.5:5432 refused.",
+        "\tat org.postgresql.core.v3.ConnectionFactoryImpl.open(ConnectionFactoryImpl.java:319)",
+        "\t... 12 more",
+    ];
+    let node = [
+        "Error: connect ECONNREFUSED 10.0.0.5:5432",
+        "    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1595:16) {",
+        "  errno: -111,",
+        "  code: 'ECONNREFUSED',",
+        "}",
+    ];
+    for trace in [&java[..], &node[..]] {
+        let lines: Vec<Record> = trace
+            .iter()
+            .enumerate()
+            .map(|(i, m)| line(m, 40 * i as i64, &format!("j{i}")))
+            .collect();
+        let out = run(StitchConfig::default(), lines.into_iter().rev().collect());
+        assert_eq!(out.len(), 1, "{out:#?}");
+        assert_eq!(out[0].message, trace.join("\n"));
+    }
+}

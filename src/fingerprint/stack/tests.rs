@@ -101,6 +101,15 @@ fn node_anonymous_and_async_frames() {
 }
 
 #[test]
+fn node_error_with_its_properties_after_the_frames() {
+    let m = "Error: connect ECONNREFUSED 10.0.0.5:5432\n    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1595:16) {\n  errno: -111,\n  code: 'ECONNREFUSED',\n  port: 5432\n}";
+    assert_eq!(
+        sig(m),
+        "Error: connect ECONNREFUSED 10.0.0.5:5432 (at TCPConnectWrap.afterConnect [as oncomplete] in node:net)"
+    );
+}
+
+#[test]
 fn java_trace_with_thread_prefix_and_preamble() {
     let m = "Request failed\nException in thread \"main\" java.lang.IllegalStateException: pool closed\n\tat com.acme.db.Pool.get(Pool.java:12)\n\tat com.acme.api.Orders.create(Orders.java:88)\n\tat java.base/java.lang.Thread.run(Thread.java:833)\nCaused by: java.io.IOException: reset\n\tat com.acme.net.Conn.read(Conn.java:5)\n\t... 3 more";
     assert_eq!(
