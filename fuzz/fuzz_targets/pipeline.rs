@@ -34,7 +34,13 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = p.finish(&mut out);
     let c = p.counts();
-    assert_eq!(c.received, entries, "every entry read reaches the pipeline");
+    // `reject` counts an unreadable piece as received too (the run's summary reads
+    // received = counted + malformed, before stitching).
+    assert_eq!(
+        c.received,
+        entries + unreadable,
+        "every piece read reaches the pipeline"
+    );
     assert!(c.malformed >= unreadable, "every unreadable piece is reported: {c:?}");
     // A stitched traceback counts once however many lines it had, so at most one each; and
     // nothing vanishes: an entry read is counted (alone or in a traceback) or reported.
