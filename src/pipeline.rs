@@ -353,7 +353,13 @@ impl Pipeline {
         out: &mut Vec<Outcome>,
     ) -> Vec<WindowReport> {
         let horizon = watermark - self.settings.window.allowed_lateness;
-        self.stitcher.release_before(horizon, &mut self.ready);
+        // A traceback is released when the first window it counts in closes, not before:
+        // until then a line of it delivered late (a backlog in random order, a redelivery
+        // after a crash) still joins it. A live stream's finished traceback goes sooner, by
+        // `release_idle`.
+        let closing =
+            self.schedule.first_end_after(horizon) - TimeDelta::milliseconds(self.schedule.hop_ms);
+        self.stitcher.release_before(closing, &mut self.ready);
         self.drain_ready(out);
         let mut reports = self.revisions();
         reports.extend(self.close_through(horizon));

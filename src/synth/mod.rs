@@ -270,6 +270,8 @@ fn entries(kind: Kind, at: DateTime<Utc>, rng: &mut Rng) -> Vec<Value> {
 }
 
 /// A SQLAlchemy pool timeout, written to stderr one line per entry as Cloud Run does.
+/// A chained Python traceback as Cloud Run writes it: one entry per stderr line, the empty
+/// lines around the chain phrase included, 12 µs apart on one instance.
 fn traceback(at: DateTime<Utc>, rng: &mut Rng) -> Vec<Value> {
     let instance = format!("0069c7a9881c{}", rng.hex(20));
     let line = 80 + rng.below(20);
@@ -278,6 +280,13 @@ fn traceback(at: DateTime<Utc>, rng: &mut Rng) -> Vec<Value> {
         format!("  File \"/app/netra_backend/app/db/session.py\", line {line}, in get_session"),
         "    conn = await engine.connect()".to_owned(),
         format!("sqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout {}.00 (Background on this error at: https://sqlalche.me/e/20/3o7r)", 10 + rng.below(30)),
+        String::new(),
+        "The above exception was the direct cause of the following exception:".to_owned(),
+        String::new(),
+        "Traceback (most recent call last):".to_owned(),
+        format!("  File \"/app/netra_backend/app/routes/threads.py\", line {}, in list_threads", 40 + rng.below(20)),
+        "    async with get_session() as session:".to_owned(),
+        "RuntimeError: database session unavailable".to_owned(),
     ];
     lines
         .into_iter()
@@ -317,11 +326,11 @@ mod tests {
         let a = generate(t0, 2, 7);
         assert_eq!(a, generate(t0, 2, 7));
         assert_ne!(a, generate(t0, 2, 8));
-        let per_hour: u32 = KINDS.iter().map(|k| k.per_hour).sum::<u32>() + 3 * 3;
+        let per_hour: u32 = KINDS.iter().map(|k| k.per_hour).sum::<u32>() + 3 * 10;
         assert_eq!(
             a.len() as u32,
             2 * per_hour,
-            "tracebacks are 4 entries each"
+            "tracebacks are 11 entries each"
         );
         for (_, e) in &a {
             assert!(e["timestamp"].as_str().unwrap() >= "2025-09-15T19:00:00");
