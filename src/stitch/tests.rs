@@ -368,27 +368,32 @@ fn chained_chunks() -> Vec<Record> {
     .collect()
 }
 
+/// The one record `pieces` stitch into, the same in order, reversed, and through a bounded
+/// stitcher fed in reverse.
+fn one_record_in_any_order(pieces: Vec<Record>) -> Record {
+    let expected = run(StitchConfig::default(), pieces.clone());
+    assert_eq!(expected.len(), 1, "{expected:#?}");
+    let mut reversed = pieces.clone();
+    reversed.reverse();
+    assert_eq!(run(StitchConfig::default(), reversed), expected);
+    let mut bounded = Stitcher::bounded(StitchConfig::default());
+    let mut out = Vec::new();
+    for p in pieces.into_iter().rev() {
+        bounded.push(p, &mut out);
+    }
+    bounded.flush(&mut out);
+    assert_eq!(out, expected);
+    out.remove(0)
+}
+
 #[test]
 fn a_chained_traceback_in_chunks_becomes_one_record_in_any_order() {
-    let chunks = chained_chunks();
-    let expected = run(StitchConfig::default(), chunks.clone());
-    assert_eq!(expected.len(), 1, "{expected:#?}");
-    let text = &expected[0].message;
+    let text = one_record_in_any_order(chained_chunks()).message;
     assert!(
         text.starts_with("Traceback") && text.ends_with("enhanced middleware"),
         "{text}"
     );
     assert!(text.contains("During handling of the above exception"));
-    let mut reversed = chunks.clone();
-    reversed.reverse();
-    assert_eq!(run(StitchConfig::default(), reversed), expected);
-    let mut bounded = Stitcher::bounded(StitchConfig::default());
-    let mut out = Vec::new();
-    for c in chunks.into_iter().rev() {
-        bounded.push(c, &mut out);
-    }
-    bounded.flush(&mut out);
-    assert_eq!(out, expected);
 }
 
 /// A chained Python traceback as Cloud Run splits it: one entry per stderr line, the empty
@@ -413,24 +418,11 @@ fn chained_lines() -> Vec<Record> {
 
 #[test]
 fn a_chained_traceback_split_per_line_with_its_blank_lines_is_one_record() {
-    let lines = chained_lines();
-    let expected = run(StitchConfig::default(), lines.clone());
-    assert_eq!(expected.len(), 1, "{expected:#?}");
-    let text = &expected[0].message;
+    let text = one_record_in_any_order(chained_lines()).message;
     assert!(
         text.starts_with("Traceback") && text.ends_with("timeout expired"),
         "{text}"
     );
-    let mut reversed = lines.clone();
-    reversed.reverse();
-    assert_eq!(run(StitchConfig::default(), reversed), expected);
-    let mut bounded = Stitcher::bounded(StitchConfig::default());
-    let mut out = Vec::new();
-    for l in lines.into_iter().rev() {
-        bounded.push(l, &mut out);
-    }
-    bounded.flush(&mut out);
-    assert_eq!(out, expected);
 }
 
 #[test]
