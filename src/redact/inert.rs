@@ -94,43 +94,30 @@ fn both(text: &str, joiners: bool) -> String {
 pub struct InertJson(serde_json::Value);
 
 impl InertJson {
-    /// `value` serialised, then made inert string by string. Rendered markdown inside (an
-    /// issue body) keeps its zero-width joiners, as with [`Inert::rendered`].
+    /// `value` serialised with every string made inert on the way ([`super::serialize`]).
+    /// Rendered markdown inside (an issue body) keeps its zero-width joiners, as with
+    /// [`Inert::rendered`].
     pub fn new(value: &impl Serialize) -> InertJson {
-        let mut v = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
-        neutralise_json(&mut v);
-        super::redact_json(&mut v);
-        InertJson(v)
+        let v = super::serialize::inert(value, serde_json::value::Serializer);
+        InertJson(v.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// `value` as the pretty-printed text of [`InertJson::new`] (fields in the order they are
+    /// declared rather than sorted), written straight from `value`: a large document is never
+    /// held twice.
+    pub fn pretty(value: &impl Serialize) -> String {
+        let mut out = Vec::new();
+        let mut ser = serde_json::Serializer::pretty(&mut out);
+        if super::serialize::inert(value, &mut ser).is_err() {
+            return "null".to_owned();
+        }
+        // serde_json writes only UTF-8 (strings from `&str`, escapes in ASCII).
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
     pub fn value(&self) -> &serde_json::Value {
         &self.0
-    }
-
-    pub fn to_pretty(&self) -> String {
-        serde_json::to_string_pretty(&self.0).unwrap_or_default()
-    }
-}
-
-fn neutralise_json(v: &mut serde_json::Value) {
-    use serde_json::Value;
-    match v {
-        Value::String(s) => {
-            if let Cow::Owned(n) = neutralise_keeping(s, true) {
-                *s = n;
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(neutralise_json),
-        Value::Object(map) => {
-            if map.keys().any(|k| matches!(neutralise(k), Cow::Owned(_))) {
-                let old = std::mem::take(map);
-                for (k, value) in old {
-                    map.insert(neutralise(&k).into_owned(), value);
-                }
-            }
-            map.values_mut().for_each(neutralise_json);
-        }
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
 
@@ -168,7 +155,7 @@ pub fn neutralise(text: &str) -> Cow<'_, str> {
     neutralise_keeping(text, false)
 }
 
-fn neutralise_keeping(text: &str, joiners: bool) -> Cow<'_, str> {
+pub(super) fn neutralise_keeping(text: &str, joiners: bool) -> Cow<'_, str> {
     // Printable ASCII, newlines and tabs need nothing: checked a block at a time without
     // stopping early inside one, so the check is vectorised (it runs on every message).
     let plain = |b: &u8| (0x20..0x7f).contains(b) | (*b == b'\n') | (*b == b'\t');

@@ -14,6 +14,7 @@
 mod check;
 mod inert;
 mod patterns;
+mod serialize;
 mod writer;
 
 pub(crate) use inert::{code_span, fence};

@@ -69,7 +69,7 @@ impl WorklogSink for DirWorklog {
         let stem = stem(report.window.end);
         let md = self.dir.join(format!("{stem}.md"));
         let json = self.dir.join(format!("{stem}.json"));
-        let mut body = InertJson::new(report).to_pretty();
+        let mut body = InertJson::pretty(report);
         body.push('\n');
         write(&json, body.as_bytes()).map_err(io(&json))?;
         let page = Inert::rendered(&super::markdown::render(report));

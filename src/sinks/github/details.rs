@@ -20,7 +20,7 @@ pub fn file_name(end: DateTime<Utc>) -> String {
 /// Writes `<window-end>.github.json` into `dir`; returns its path.
 pub fn write(dir: &Path, end: DateTime<Utc>, rep: &SyncReport) -> std::io::Result<PathBuf> {
     let path = dir.join(file_name(end));
-    let mut json = crate::redact::InertJson::new(rep).to_pretty();
+    let mut json = crate::redact::InertJson::pretty(rep);
     json.push('\n');
     crate::atomic_file::write(&path, json.as_bytes())?;
     Ok(path)
