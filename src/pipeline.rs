@@ -276,12 +276,32 @@ impl Pipeline {
     }
 
     fn drain_ready(&mut self, out: &mut Vec<Outcome>) {
+        if self.ready.is_empty() {
+            return;
+        }
+        self.forget_transient();
         let mut ready = std::mem::take(&mut self.ready);
         for r in ready.drain(..) {
             let counted = self.observe(&r);
             out.push(Outcome::Counted(counted));
         }
         self.ready = ready;
+    }
+
+    /// Past `fingerprint.max_templates` every distinct message registers a fine id of its own:
+    /// once there are more than twice the clusters the windows may hold, those no window holds
+    /// are forgotten (a message coming back registers again, with the same ids), so memory is
+    /// bounded by the windows, not by the distinct messages seen. Runs before a batch is
+    /// counted: what the last batch's outcomes name has been used by then.
+    fn forget_transient(&mut self) {
+        let bound = 2 * self.settings.fingerprint.max_clusters;
+        if self.fingerprinter.transient_len() <= bound {
+            return;
+        }
+        let store = &self.store;
+        for id in self.fingerprinter.forget_transient(|id| store.holds(id)) {
+            self.seen.remove(&id);
+        }
     }
 
     fn observe(&mut self, r: &Record) -> Counted {
@@ -758,6 +778,33 @@ mod tests {
         assert_eq!((p.counts().counted, p.counts().field_warnings), (3, 2));
         assert_eq!(reports[0].field_warnings["unknown_severity"], 2);
         assert_eq!(reports[0].malformed.total, 0);
+    }
+
+    #[test]
+    fn distinct_messages_over_many_loggers_are_remembered_only_while_windows_hold_them() {
+        let mut s = Settings::load(None).unwrap();
+        s.fingerprint.max_clusters = 16;
+        s.fingerprint.config.max_templates = 64;
+        let s = Arc::new(s);
+        let mut p = Pipeline::for_replay(Arc::clone(&s));
+        let mut out = Vec::new();
+        let mut most = 0;
+        for i in 0..3_000u64 {
+            let msg = format!("job w{i} stopped");
+            let v = serde_json::json!({"timestamp": "2025-09-15T19:10:00Z", "severity": "ERROR",
+                "textPayload": msg, "labels": {"python_logger": format!("app.m{}", i % 40)},
+                "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}});
+            p.ingest(&raw(&v, i), &mut out);
+            most = most.max(p.fingerprinter().transient_len());
+        }
+        let reports = p.finish(&mut out);
+        assert_eq!(reports[0].totals.entries, 3_000, "every entry counted");
+        assert!(most <= 2 * 16 + 1, "transient ids held at once: {most}");
+        assert!(
+            p.seen.len() <= 64 + 2 * 16 + 1 + 40,
+            "seen: {}",
+            p.seen.len()
+        );
     }
 
     #[test]

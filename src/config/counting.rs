@@ -102,6 +102,7 @@ pub(super) fn fingerprint_settings(f: &RawFingerprint) -> Result<FingerprintSett
             16,
             1_000_000,
         )?,
+        max_templates: in_range("fingerprint.max_templates", f.max_templates, 16, 10_000_000)?,
         ..crate::fingerprint::FingerprintConfig::default()
     };
     Ok(FingerprintSettings {

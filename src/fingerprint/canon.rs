@@ -31,6 +31,8 @@ pub struct Fingerprinter {
 struct Mining {
     by_key: HashMap<OwnedKey, u32>,
     keys: Vec<KeyState>,
+    /// Templates stored over all keys (family members and exact templates).
+    stored: usize,
 }
 
 /// What one set of key parts holds: small until it has a second template (see `family.rs`).
@@ -163,6 +165,30 @@ impl Fingerprinter {
         )
     }
 
+    /// Fine ids registered past a bound (see [`forget_transient`](Self::forget_transient)).
+    pub fn transient_len(&self) -> usize {
+        let clusters = self.clusters.read().unwrap_or_else(PoisonError::into_inner);
+        clusters.transient_len()
+    }
+
+    /// Forgets the fine ids registered past a bound (a template not stored: past
+    /// `max_templates_per_key`, `max_templates` or `max_candidates`) for which `keep` is
+    /// false, and returns them. Such an id's answer comes from the stored templates, not from
+    /// itself, so registering it again when its message comes back gives it again; what stays
+    /// is bounded by what the caller keeps (the clusters its windows hold).
+    pub fn forget_transient(&self, keep: impl Fn(ClusterId) -> bool) -> Vec<ClusterId> {
+        let _mining = self.mining.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut clusters = self
+            .clusters
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let gone = clusters.forget_transient(|id| keep(ClusterId(id)));
+        for id in &gone {
+            self.known.remove(id);
+        }
+        gone.into_iter().map(ClusterId).collect()
+    }
+
     /// The key parts (service, severity class, location) a fine id was registered under: what
     /// a cluster is, for deciding an alert's priority before its window closes. Rare path.
     pub fn key_of(&self, fine: ClusterId) -> Option<(String, SeverityClass, String)> {
@@ -255,8 +281,9 @@ impl Fingerprinter {
             return; // another worker registered it while we waited
         }
         let k = mining.key_index(key);
+        let limits = self.config.limits_with(mining.stored);
         let state = &mut mining.keys[k as usize];
-        let placed = state.family.insert(masked, &self.config.limits());
+        let placed = state.family.insert(masked, &limits);
         let mut clusters = self
             .clusters
             .write()
@@ -272,14 +299,15 @@ impl Fingerprinter {
                 state.slots.push(slot);
                 clusters.add_fine(id.0, Fine { key: k, slot }, masked);
                 publish(&mut clusters, key, state, &unions, &roots);
+                mining.stored += 1;
             }
             Placed::Joins(root) => {
                 let slot = state.slots[root as usize];
-                clusters.add_fine(id.0, Fine { key: k, slot }, masked);
+                clusters.add_transient(id.0, Fine { key: k, slot }, masked);
             }
             Placed::Alone => {
                 let slot = NO_SLOT;
-                clusters.add_fine(id.0, Fine { key: k, slot }, masked);
+                clusters.add_transient(id.0, Fine { key: k, slot }, masked);
             }
         }
         drop(clusters);
@@ -293,7 +321,11 @@ impl Fingerprinter {
             return;
         }
         let k = mining.key_index(key);
-        mining.keys[k as usize].exact.push(template.to_owned());
+        let stored = mining.stored < self.config.max_templates;
+        if stored {
+            mining.keys[k as usize].exact.push(template.to_owned());
+            mining.stored += 1;
+        }
         let mut clusters = self
             .clusters
             .write()
@@ -302,7 +334,11 @@ impl Fingerprinter {
             key: k,
             slot: NO_SLOT,
         };
-        clusters.add_fine(id.0, fine, template);
+        if stored {
+            clusters.add_fine(id.0, fine, template);
+        } else {
+            clusters.add_transient(id.0, fine, template);
+        }
         drop(clusters);
         self.known.insert(id.0);
     }
@@ -435,6 +471,61 @@ mod tests {
             aliases.sort_unstable();
             assert_eq!((id, aliases), (id, back.aliases(id)), "restored: {f:?}");
         }
+    }
+
+    #[test]
+    fn past_the_template_budget_ids_are_forgotten_and_come_back_the_same() {
+        let config = FingerprintConfig {
+            max_templates: 40,
+            ..FingerprintConfig::default()
+        };
+        let messages: Vec<(String, String)> = (0..343)
+            .flat_map(|i| {
+                let logger = format!("mod{}", i % 30);
+                // Plain words: every message is a template of its own. A value where others
+                // have another: past the budget it reads as the stored cluster.
+                let w = ["alpha", "bravo", "charlie", "delta", "echo", "golf", "kilo"];
+                let own = format!("{} {} {} failed", w[i % 7], w[(i / 7) % 7], w[i / 49]);
+                let value = format!("job w{i} stopped");
+                [(logger.clone(), own), (logger, value)]
+            })
+            .collect();
+        // Every message's id, then (once all are registered) what each resolves to and how
+        // many fine ids its cluster has.
+        let answers = |fp: &Fingerprinter| -> Vec<(ClusterId, Option<Resolved>, usize)> {
+            let key = |logger| KeyParts {
+                service: "api",
+                class: SeverityClass::Error,
+                location: logger,
+            };
+            let ids: Vec<ClusterId> = messages
+                .iter()
+                .map(|(logger, msg)| fp.fingerprint(&key(logger), msg))
+                .collect();
+            ids.into_iter()
+                .map(|id| (id, fp.resolve(id), fp.members_with(id)))
+                .collect()
+        };
+        let fp = Fingerprinter::with_config(config);
+        let first = answers(&fp);
+        assert!(
+            first.iter().any(|(.., n)| *n > 1),
+            "some messages share a cluster"
+        );
+        let exported = fp.export();
+        let stored: usize = exported.families.iter().map(|f| f.templates.len()).sum();
+        assert_eq!(stored, 40, "the budget holds over all keys");
+        assert!(fp.transient_len() >= 600, "{}", fp.transient_len());
+        let keep: Vec<ClusterId> = first.iter().step_by(7).map(|(id, ..)| *id).collect();
+        let gone = fp.forget_transient(|id| keep.contains(&id));
+        assert!(!gone.is_empty() && gone.iter().all(|id| !keep.contains(id)));
+        assert!(gone.iter().all(|id| fp.resolve(*id).is_none()), "forgotten");
+        assert_eq!(fp.export(), exported, "stored state is untouched");
+        // Registered again, every message gets what it got before, and what a fingerprinter
+        // that never forgot gives.
+        assert_eq!(answers(&fp), first);
+        let fresh = Fingerprinter::with_config(config);
+        assert_eq!(answers(&fresh), first);
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub struct Clusters {
     redirect: IdMap<u64, u64>,
     /// Canonical id -> how many former ids redirect to it directly (none: none at all).
     redirect_into: IdMap<u64, u32>,
+    /// Fine ids whose template is not stored (registered past a bound), oldest first: they
+    /// may be forgotten and registered again.
+    transient: Vec<u64>,
 }
 
 impl Clusters {
@@ -120,6 +123,42 @@ impl Clusters {
         } else {
             let root = self.root_slot(fine.slot) as usize;
             self.slot_members[root] += 1;
+        }
+    }
+
+    /// [`add_fine`](Self::add_fine) for a fine id whose template is not stored.
+    pub fn add_transient(&mut self, id: u64, fine: Fine, template: &str) {
+        self.add_fine(id, fine, template);
+        self.transient.push(id);
+    }
+
+    pub fn transient_len(&self) -> usize {
+        self.transient.len()
+    }
+
+    /// Removes the transient fine ids `keep` says no to, as if never added; returns them.
+    pub fn forget_transient(&mut self, keep: impl Fn(u64) -> bool) -> Vec<u64> {
+        let (kept, gone): (Vec<u64>, Vec<u64>) = std::mem::take(&mut self.transient)
+            .into_iter()
+            .partition(|id| keep(*id));
+        for id in &gone {
+            self.forget(*id);
+        }
+        self.transient = kept;
+        gone
+    }
+
+    fn forget(&mut self, id: u64) {
+        let Some(f) = self.fine.remove(&id) else {
+            return;
+        };
+        if f.slot == NO_SLOT {
+            if self.unref(id) {
+                self.templates.remove(&id);
+            }
+        } else {
+            let root = self.root_slot(f.slot) as usize;
+            self.slot_members[root] -= 1;
         }
     }
 

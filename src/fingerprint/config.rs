@@ -17,6 +17,11 @@ pub struct FingerprintConfig {
     /// further template reads as the cluster of a stored template it differs from in one token,
     /// else as its own (fine id = canonical id, its masked text as template); none is dropped.
     pub max_templates_per_key: usize,
+    /// Distinct templates stored (mined, or registered exactly) over all keys together. Past
+    /// it no key stores another: a new template reads as above, and its fine id is kept only
+    /// while a window holds it (see [`super::Fingerprinter::forget_transient`]), so neither
+    /// memory nor the checkpoint grows with distinct messages spread over many keys.
+    pub max_templates: usize,
     /// Stored templates a new one is compared with in full when it is mined. A template with
     /// more candidates than that is not stored and reads as above.
     pub max_candidates: usize,
@@ -27,6 +32,7 @@ impl Default for FingerprintConfig {
         FingerprintConfig {
             max_tokens: 128,
             max_templates_per_key: 10_000,
+            max_templates: 100_000,
             max_candidates: 1_024,
         }
     }
@@ -38,6 +44,16 @@ impl FingerprintConfig {
             max_templates: self.max_templates_per_key,
             max_candidates: self.max_candidates,
         }
+    }
+
+    /// The limits of a key while `stored` templates are stored over all keys: none may store
+    /// another once they reach [`max_templates`](Self::max_templates).
+    pub(super) fn limits_with(&self, stored: usize) -> Limits {
+        let mut limits = self.limits();
+        if stored >= self.max_templates {
+            limits.max_templates = 0;
+        }
+        limits
     }
 }
 
