@@ -444,9 +444,25 @@ mod tests {
         })
     }
 
+    /// Whether two keys of one object read the same once inert: the tree then keeps one
+    /// of them by sorted order, the stream both in the document's order (the JSON text holds
+    /// the key twice; either way its value is the stand-in or inert).
+    fn keys_collide(v: &Value) -> bool {
+        match v {
+            Value::Array(items) => items.iter().any(keys_collide),
+            Value::Object(map) => {
+                let inert: std::collections::BTreeSet<String> =
+                    map.keys().map(|k| inert_key(k).into_owned()).collect();
+                inert.len() < map.len() || map.values().any(keys_collide)
+            }
+            _ => false,
+        }
+    }
+
     proptest! {
         #[test]
         fn any_document_comes_out_as_the_tree_made_inert(doc in hostile_json()) {
+            prop_assume!(!keys_collide(&doc));
             let (new, read_back, want) = both_ways(&doc);
             prop_assert_eq!(&new, &want);
             prop_assert_eq!(&read_back, &want);
