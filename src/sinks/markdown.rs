@@ -116,7 +116,7 @@ fn actions(o: &mut String, r: &WindowReport) {
     if r.actions.is_empty() {
         o.push_str("Nothing to do.\n");
     }
-    for (i, a) in r.actions.iter().enumerate() {
+    for (i, a) in r.actions.iter().take(problems::ROWS).enumerate() {
         let _ = writeln!(
             o,
             "{}. **[{}]** {}: {}",
@@ -127,6 +127,8 @@ fn actions(o: &mut String, r: &WindowReport) {
         );
     }
     o.push('\n');
+    let rest = r.actions.len().saturating_sub(problems::ROWS);
+    problems::more(o, rest, "actions");
 }
 
 fn malformed(o: &mut String, r: &WindowReport) {
@@ -210,6 +212,57 @@ mod tests {
         assert_eq!(code_span("x`y"), "``x`y``");
         assert_eq!(code_span("`x"), "`` `x ``");
         assert_eq!(code_span("a\nb"), "`a b`");
+    }
+
+    #[test]
+    fn a_window_of_thousands_of_clusters_reads_from_the_top_in_bounded_size() {
+        use crate::config::Settings;
+        use crate::pipeline::Pipeline;
+        use crate::source::{Origin, RawEntry};
+        let mut p = Pipeline::for_replay(std::sync::Arc::new(Settings::load(None).unwrap()));
+        let word = |mut n: usize| -> String {
+            let mut w = String::from("q");
+            for _ in 0..3 {
+                w.push((b'a' + (n % 26) as u8) as char);
+                n /= 26;
+            }
+            w
+        };
+        let mut out = Vec::new();
+        for i in 0..6_000usize {
+            // Plain words at two places: every message a cluster of its own.
+            let (sev, text) = match i % 2 {
+                0 => ("ERROR", format!("{} lost {} link", word(i), word(i / 7))),
+                _ => ("INFO", format!("{} saw {} tick", word(i), word(i / 7))),
+            };
+            let v = serde_json::json!({"timestamp": "2025-09-15T19:10:00Z", "severity": sev,
+                "textPayload": text, "resource": {"type": "cloud_run_revision"}});
+            let raw = RawEntry {
+                data: v.to_string().into(),
+                origin: Origin::File {
+                    path: "t".into(),
+                    line: i as u64,
+                },
+            };
+            p.ingest(&raw, &mut out);
+        }
+        let reports = p.finish(&mut out);
+        assert!(
+            reports[0].clusters.len() >= 5_000,
+            "{}",
+            reports[0].clusters.len()
+        );
+        let md = render(&reports[0]);
+        let sections = md.matches("\n### ").count();
+        assert!(sections <= 2 * problems::FULL, "{sections} sections");
+        // Sections of some 30 lines, two tables and the action plan.
+        let lines = md.lines().count();
+        assert!(
+            lines < 40 * problems::FULL + 4 * problems::ROWS,
+            "{lines} lines"
+        );
+        assert!(md.contains("more problems, in the JSON worklog"), "{md}");
+        assert!(md.contains("more clusters of noise, in the JSON worklog"));
     }
 
     #[test]

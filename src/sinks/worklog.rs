@@ -72,6 +72,7 @@ impl WorklogSink for DirWorklog {
         let mut body = InertJson::pretty(report);
         body.push('\n');
         write(&json, body.as_bytes()).map_err(io(&json))?;
+        drop(body); // before the markdown is rendered: a large window's two texts never meet
         let page = Inert::rendered(&super::markdown::render(report));
         write(&md, page.as_str().as_bytes()).map_err(io(&md))?;
         Ok(vec![md, json])

@@ -11,6 +11,20 @@ use crate::escalate::Priority;
 use crate::fingerprint::ClusterId;
 use crate::report::{readable, ClusterReport, IncidentReport, WindowReport};
 
+/// Incidents and problems written in full (with a sample); past them problems are table rows,
+/// and past [`ROWS`] rows one line counts the rest. A window of 20,000 clusters (a flood of
+/// distinct messages) still reads from the top; the JSON worklog keeps every cluster.
+pub(super) const FULL: usize = 50;
+/// Table rows (and action plan lines) at most.
+pub(super) const ROWS: usize = 500;
+
+/// The line that stands for `n` items not written.
+pub(super) fn more(o: &mut String, n: usize, what: &str) {
+    if n > 0 {
+        let _ = writeln!(o, "*… and {n} more {what}, in the JSON worklog.*\n");
+    }
+}
+
 /// Clusters that belong to an incident (listed under it, not again on their own).
 fn in_incidents(r: &WindowReport) -> BTreeSet<ClusterId> {
     r.incidents
@@ -65,9 +79,10 @@ pub(super) fn incidents(o: &mut String, r: &WindowReport) {
         return;
     }
     o.push_str("## Incidents\n\n");
-    for (n, i) in r.incidents.iter().enumerate() {
+    for (n, i) in r.incidents.iter().take(FULL).enumerate() {
         incident(o, n + 1, i, r);
     }
+    more(o, r.incidents.len().saturating_sub(FULL), "incidents");
 }
 
 fn incident(o: &mut String, n: usize, i: &IncidentReport, r: &WindowReport) {
@@ -135,18 +150,22 @@ fn incident(o: &mut String, n: usize, i: &IncidentReport, r: &WindowReport) {
 
 /// Problems outside incidents: P0–P2 each with its sample, P3 in one table.
 pub(super) fn others(o: &mut String, r: &WindowReport) {
-    let (urgent, later): (Vec<&ClusterReport>, Vec<&ClusterReport>) =
+    let (mut urgent, mut later): (Vec<&ClusterReport>, Vec<&ClusterReport>) =
         standalone(r).partition(|c| c.priority <= Priority::P2);
     if urgent.is_empty() && later.is_empty() {
         return;
     }
     o.push_str("## Other problems\n\n");
+    if urgent.len() > FULL {
+        // The rest of P0–P2 lead the table.
+        later.splice(0..0, urgent.split_off(FULL));
+    }
     for (n, c) in urgent.iter().enumerate() {
         cluster(o, n + 1, c);
     }
     if !later.is_empty() {
         o.push_str("| priority | entries | message | why |\n|---|---|---|---|\n");
-        for c in later {
+        for c in later.iter().take(ROWS) {
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {} |",
@@ -157,6 +176,7 @@ pub(super) fn others(o: &mut String, r: &WindowReport) {
             );
         }
         o.push('\n');
+        more(o, later.len().saturating_sub(ROWS), "problems");
     }
 }
 
@@ -218,7 +238,7 @@ pub(super) fn noise(o: &mut String, r: &WindowReport) {
         "## Noise\n\n{} clusters at P4/P5: informational, no action.\n\n| priority | entries | message |\n|---|---|---|",
         noise.len()
     );
-    for c in noise {
+    for c in noise.iter().take(ROWS) {
         let _ = writeln!(
             o,
             "| {} | {} | {} |",
@@ -228,4 +248,5 @@ pub(super) fn noise(o: &mut String, r: &WindowReport) {
         );
     }
     o.push('\n');
+    more(o, noise.len().saturating_sub(ROWS), "clusters of noise");
 }
