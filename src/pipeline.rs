@@ -288,7 +288,7 @@ impl Pipeline {
         self.ready = ready;
     }
 
-    /// Past `fingerprint.max_templates` every distinct message registers a fine id of its own:
+    /// Past `fingerprint.max_template_tokens` every distinct message registers a fine id of its own:
     /// once there are more than twice the clusters the windows may hold, those no window holds
     /// are forgotten (a message coming back registers again, with the same ids), so memory is
     /// bounded by the windows, not by the distinct messages seen. Runs before a batch is
@@ -784,7 +784,7 @@ mod tests {
     fn distinct_messages_over_many_loggers_are_remembered_only_while_windows_hold_them() {
         let mut s = Settings::load(None).unwrap();
         s.fingerprint.max_clusters = 16;
-        s.fingerprint.config.max_templates = 64;
+        s.fingerprint.config.max_template_tokens = 1_000;
         let s = Arc::new(s);
         let mut p = Pipeline::for_replay(Arc::clone(&s));
         let mut out = Vec::new();
@@ -800,8 +800,12 @@ mod tests {
         let reports = p.finish(&mut out);
         assert_eq!(reports[0].totals.entries, 3_000, "every entry counted");
         assert!(most <= 2 * 16 + 1, "transient ids held at once: {most}");
+        let stored: usize = (p.fingerprinter().export().families.iter())
+            .map(|f| f.templates.len())
+            .sum();
+        assert!(stored < 3_000 / 10, "the budget stored few: {stored}");
         assert!(
-            p.seen.len() <= 64 + 2 * 16 + 1 + 40,
+            p.seen.len() <= stored + 2 * 16 + 1,
             "seen: {}",
             p.seen.len()
         );

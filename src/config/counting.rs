@@ -102,7 +102,12 @@ pub(super) fn fingerprint_settings(f: &RawFingerprint) -> Result<FingerprintSett
             16,
             1_000_000,
         )?,
-        max_templates: in_range("fingerprint.max_templates", f.max_templates, 16, 10_000_000)?,
+        max_template_tokens: in_range(
+            "fingerprint.max_template_tokens",
+            f.max_template_tokens,
+            1_000,
+            100_000_000,
+        )?,
         ..crate::fingerprint::FingerprintConfig::default()
     };
     Ok(FingerprintSettings {

@@ -114,9 +114,9 @@ pub struct RawFingerprint {
     /// Distinct templates mined per key (service, severity class, logger); past it a template
     /// joins a stored one it differs from in one token, else is a cluster of its own.
     pub max_templates_per_key: usize,
-    /// Distinct templates stored over all keys; past it no key stores another (a new one reads
-    /// as above, and is remembered only while a window holds it).
-    pub max_templates: usize,
+    /// Tokens of the templates stored over all keys; past it no key stores another (a new one
+    /// reads as above, and is remembered only while a window holds it).
+    pub max_template_tokens: usize,
     /// Distinct keys (service, severity class, logger) at most; entries of further loggers are
     /// clustered under their service's `<other loggers>`, of further services under `<other>`.
     pub max_keys: usize,

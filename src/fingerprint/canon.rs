@@ -31,7 +31,7 @@ pub struct Fingerprinter {
 struct Mining {
     by_key: HashMap<OwnedKey, u32>,
     keys: Vec<KeyState>,
-    /// Templates stored over all keys (family members and exact templates).
+    /// Tokens of the templates stored over all keys (family members and exact templates).
     stored: usize,
 }
 
@@ -299,7 +299,7 @@ impl Fingerprinter {
                 state.slots.push(slot);
                 clusters.add_fine(id.0, Fine { key: k, slot }, masked);
                 publish(&mut clusters, key, state, &unions, &roots);
-                mining.stored += 1;
+                mining.stored += tokens(masked);
             }
             Placed::Joins(root) => {
                 let slot = state.slots[root as usize];
@@ -321,10 +321,10 @@ impl Fingerprinter {
             return;
         }
         let k = mining.key_index(key);
-        let stored = mining.stored < self.config.max_templates;
+        let stored = mining.stored < self.config.max_template_tokens;
         if stored {
             mining.keys[k as usize].exact.push(template.to_owned());
-            mining.stored += 1;
+            mining.stored += tokens(template);
         }
         let mut clusters = self
             .clusters
@@ -343,6 +343,15 @@ impl Fingerprinter {
         self.known.insert(id.0);
     }
 }
+
+/// What a stored template counts against `max_template_tokens`: its tokens (one space between
+/// them), plus [`PER_TEMPLATE`] for what every template costs whatever its length.
+fn tokens(template: &str) -> usize {
+    memchr::memchr_iter(b' ', template.as_bytes()).count() + 1 + PER_TEMPLATE
+}
+
+/// A template's own bookkeeping (its member, slot, ids and text), in tokens' worth of memory.
+const PER_TEMPLATE: usize = 16;
 
 /// Links the slots of joined components, then points each changed root at the canonical id of
 /// its template; a canonical id no root shows any more redirects to where its members went.
@@ -476,7 +485,7 @@ mod tests {
     #[test]
     fn past_the_template_budget_ids_are_forgotten_and_come_back_the_same() {
         let config = FingerprintConfig {
-            max_templates: 40,
+            max_template_tokens: 800,
             ..FingerprintConfig::default()
         };
         let messages: Vec<(String, String)> = (0..343)
@@ -513,8 +522,16 @@ mod tests {
             "some messages share a cluster"
         );
         let exported = fp.export();
-        let stored: usize = exported.families.iter().map(|f| f.templates.len()).sum();
-        assert_eq!(stored, 40, "the budget holds over all keys");
+        let tokens: usize = exported
+            .families
+            .iter()
+            .flat_map(|f| &f.templates)
+            .map(|t| super::tokens(t))
+            .sum();
+        assert!(
+            (800..830).contains(&tokens),
+            "the budget holds over all keys: {tokens}"
+        );
         assert!(fp.transient_len() >= 600, "{}", fp.transient_len());
         let keep: Vec<ClusterId> = first.iter().step_by(7).map(|(id, ..)| *id).collect();
         let gone = fp.forget_transient(|id| keep.contains(&id));

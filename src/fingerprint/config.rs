@@ -17,11 +17,14 @@ pub struct FingerprintConfig {
     /// further template reads as the cluster of a stored template it differs from in one token,
     /// else as its own (fine id = canonical id, its masked text as template); none is dropped.
     pub max_templates_per_key: usize,
-    /// Distinct templates stored (mined, or registered exactly) over all keys together. Past
-    /// it no key stores another: a new template reads as above, and its fine id is kept only
-    /// while a window holds it (see [`super::Fingerprinter::forget_transient`]), so neither
-    /// memory nor the checkpoint grows with distinct messages spread over many keys.
-    pub max_templates: usize,
+    /// Tokens of the templates stored (mined, or registered exactly) over all keys together,
+    /// each template counted as its tokens plus 16: what a stored template costs grows with
+    /// its tokens (a slot per token) on top of its own bookkeeping. 2,000,000: some 85,000
+    /// templates of 8 tokens, 14,000 of 128. Past it no key
+    /// stores another: a new template reads as above, and its fine id is kept only while a
+    /// window holds it (see [`super::Fingerprinter::forget_transient`]), so neither memory nor
+    /// the checkpoint grows with distinct messages spread over many keys.
+    pub max_template_tokens: usize,
     /// Stored templates a new one is compared with in full when it is mined. A template with
     /// more candidates than that is not stored and reads as above.
     pub max_candidates: usize,
@@ -32,7 +35,7 @@ impl Default for FingerprintConfig {
         FingerprintConfig {
             max_tokens: 128,
             max_templates_per_key: 10_000,
-            max_templates: 100_000,
+            max_template_tokens: 2_000_000,
             max_candidates: 1_024,
         }
     }
@@ -46,11 +49,11 @@ impl FingerprintConfig {
         }
     }
 
-    /// The limits of a key while `stored` templates are stored over all keys: none may store
-    /// another once they reach [`max_templates`](Self::max_templates).
+    /// The limits of a key while templates of `stored` tokens are stored over all keys: none
+    /// may store another once they reach [`max_template_tokens`](Self::max_template_tokens).
     pub(super) fn limits_with(&self, stored: usize) -> Limits {
         let mut limits = self.limits();
-        if stored >= self.max_templates {
+        if stored >= self.max_template_tokens {
             limits.max_templates = 0;
         }
         limits
