@@ -361,15 +361,90 @@ pub fn redact_json(v: &mut Value) {
 }
 
 /// An entry's raw JSON text as [`redact_json`] leaves it (text that is not JSON as [`redact`]
-/// leaves it): for state that keeps a sample entry and is written to disk.
+/// leaves it), cut to about [`SAMPLE_BYTES`]: for state that keeps a sample entry and is written
+/// to disk and into worklogs. A 250 KB payload is kept as its first 2 KB, so 20,000 clusters'
+/// samples stay a few hundred megabytes at most, and a worklog stays readable.
 pub fn redact_entry(raw: &str) -> String {
     match serde_json::from_str::<Value>(raw) {
         Ok(mut v) => {
             redact_json(&mut v);
+            let mut budget = SAMPLE_BYTES;
+            trim_sample(&mut v, &mut budget);
             v.to_string()
         }
-        Err(_) => redact(raw).into_owned(),
+        Err(_) => {
+            let mut text = redact(raw).into_owned();
+            cut_string(&mut text, SAMPLE_BYTES);
+            text
+        }
     }
+}
+
+/// About how much of an entry a kept sample holds.
+pub const SAMPLE_BYTES: usize = 8 * 1024;
+/// The longest string value a sample keeps whole.
+const SAMPLE_STRING: usize = 2 * 1024;
+
+/// Cuts `v` to about `budget` bytes of JSON, depth first in document order: strings past
+/// [`SAMPLE_STRING`] or the budget are cut with a note of what was left out, and the items and
+/// fields past the budget are replaced by one that counts them.
+fn trim_sample(v: &mut Value, budget: &mut usize) {
+    match v {
+        Value::String(s) => {
+            cut_string(s, SAMPLE_STRING.min(*budget));
+            *budget = budget.saturating_sub(s.len() + 2);
+        }
+        Value::Array(items) => {
+            let mut kept = 0;
+            for item in items.iter_mut() {
+                if *budget == 0 {
+                    break;
+                }
+                trim_sample(item, budget);
+                kept += 1;
+            }
+            if kept < items.len() {
+                let more = items.len() - kept;
+                items.truncate(kept);
+                items.push(Value::String(format!("… {more} more items")));
+            }
+        }
+        Value::Object(map) => {
+            let mut kept = 0;
+            for (key, value) in map.iter_mut() {
+                if *budget == 0 {
+                    break;
+                }
+                *budget = budget.saturating_sub(key.len() + 4);
+                trim_sample(value, budget);
+                kept += 1;
+            }
+            if kept < map.len() {
+                let more = map.len() - kept;
+                let mut n = 0;
+                map.retain(|_, _| {
+                    n += 1;
+                    n <= kept
+                });
+                map.insert("…".into(), Value::String(format!("{more} more fields")));
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => *budget = budget.saturating_sub(8),
+    }
+}
+
+/// `s` cut to at most `max` bytes (on a character boundary), with a note of how much went.
+fn cut_string(s: &mut String, max: usize) {
+    if s.len() <= max {
+        return;
+    }
+    let mut at = max;
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    let more = s.len() - at;
+    s.truncate(at);
+    s.push_str(&format!("… [{more} more bytes]"));
 }
 
 /// Normalised key endings that mark a secret value (`X-Api-Key` → `xapikey`).

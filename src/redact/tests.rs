@@ -550,3 +550,51 @@ mod gates {
         }
     }
 }
+
+#[test]
+fn kept_samples_are_cut_to_a_few_kilobytes_and_say_what_went() {
+    let small =
+        json!({"insertId": "a", "textPayload": "token=abc123def456 boom", "labels": {"k": "v"}});
+    let kept: serde_json::Value = serde_json::from_str(&redact_entry(&small.to_string())).unwrap();
+    assert_eq!(
+        kept["labels"], small["labels"],
+        "a small entry is kept whole"
+    );
+    assert!(!kept.to_string().contains("abc123def456"));
+
+    let big_text = format!(
+        "start {} end password=Hunter2Secret9",
+        "word ".repeat(50_000)
+    );
+    let numbers: Vec<u32> = (0..60_000).collect();
+    let deep = (0..100).fold(json!("leaf"), |v, _| json!([v, "x".repeat(500)]));
+    let wide: serde_json::Map<String, serde_json::Value> = (0..20_000)
+        .map(|i| (format!("field{i}"), json!(i)))
+        .collect();
+    for (what, entry) in [
+        ("long text", json!({"textPayload": big_text})),
+        ("long array", json!({"jsonPayload": {"values": numbers}})),
+        ("deep", json!({"jsonPayload": deep})),
+        ("wide", json!({"jsonPayload": wide})),
+        ("not JSON", json!(big_text)),
+    ] {
+        let raw = match &entry {
+            serde_json::Value::String(s) => s.clone(),
+            v => v.to_string(),
+        };
+        let kept = redact_entry(&raw);
+        assert!(
+            kept.len() < 3 * SAMPLE_BYTES,
+            "{what}: {} bytes",
+            kept.len()
+        );
+        assert!(kept.contains("more "), "{what}: says what was cut");
+        assert!(!kept.contains("Hunter2Secret9"), "{what}");
+    }
+    let kept =
+        redact_entry(&json!({"textPayload": format!("start {}", "é".repeat(5_000))}).to_string());
+    assert!(
+        kept.contains("\"start éé") && kept.contains("more bytes]"),
+        "cut on a character"
+    );
+}
