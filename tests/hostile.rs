@@ -44,12 +44,18 @@ struct Ran {
 }
 
 fn replay(name: &str, input: &[u8]) -> Ran {
+    replay_with(name, input, &[])
+}
+
+/// [`replay`] with configuration from the environment.
+fn replay_with(name: &str, input: &[u8], env: &[(&str, &str)]) -> Ran {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join(name);
     std::fs::write(&file, input).unwrap();
     let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_log-gardener"))
         .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .arg("replay")
         .arg(&file)
         .arg("--out")
@@ -223,6 +229,49 @@ fn implausible_times_are_bad_timestamps_not_decades_of_windows() {
     leap["receiveTimestamp"] = json!("2025-09-15T20:00:00Z");
     input.push(leap);
     accounted("times.json", array(&input), 3, 4);
+}
+
+#[test]
+fn distinct_messages_over_many_loggers_stay_within_the_bounds_and_are_all_counted() {
+    // Plain words (nothing masks them) under 400 loggers: far past a small template budget
+    // and cluster bound, as set in the environment.
+    let word =
+        |n: u32| format!("w{}", char::from(b'a' + (n % 26) as u8)).repeat(1 + n as usize % 3);
+    let input: String = (0..8_000u32)
+        .map(|i| {
+            let mut e = entry(i % 3_600);
+            e["insertId"] = json!(format!("d{i}"));
+            e["textPayload"] = json!(format!(
+                "{} {} {} lost",
+                word(i),
+                word(i / 26),
+                word(i / 676)
+            ));
+            e["labels"] = json!({"python_logger": format!("app.m{}", i % 400)});
+            format!("{e}\n")
+        })
+        .collect();
+    let r = replay_with(
+        "distinct.jsonl",
+        input.as_bytes(),
+        &[
+            ("LOG_GARDENER__FINGERPRINT__MAX_TEMPLATE_TOKENS", "2000"),
+            ("LOG_GARDENER__FINGERPRINT__MAX_CLUSTERS", "64"),
+        ],
+    );
+    assert_eq!(
+        (r.code, r.counted, r.malformed),
+        (Some(0), 8_000, 0),
+        "{}",
+        r.stderr
+    );
+    let counted: u64 = r.clusters.iter().map(|(_, n)| n).sum();
+    assert_eq!(counted, 8_000, "every entry in a cluster of the worklog");
+    assert!(r.clusters.len() <= 65, "{} clusters", r.clusters.len());
+    assert!(r
+        .clusters
+        .iter()
+        .any(|(t, _)| t.starts_with("<unclustered")));
 }
 
 #[test]
