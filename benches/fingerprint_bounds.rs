@@ -195,25 +195,49 @@ fn small_vocabulary() -> Vec<String> {
 }
 
 fn many_distinct(c: &mut Criterion) {
-    distinct_group(c, "distinct_messages", &large_vocabulary());
-    distinct_group(c, "distinct_messages_small_vocabulary", &small_vocabulary());
+    distinct_group(c, "distinct_messages", &large_vocabulary(), 1);
+    distinct_group(
+        c,
+        "distinct_messages_small_vocabulary",
+        &small_vocabulary(),
+        1,
+    );
+    distinct_group(
+        c,
+        "distinct_messages_1000_loggers",
+        &small_vocabulary(),
+        1_000,
+    );
 }
 
-fn distinct_group(c: &mut Criterion, name: &str, vocab: &[String]) {
+/// Every message under one of `loggers` keys in turn, through the fingerprinter as the pipeline
+/// drives it: past the template budget, ids no window holds (here: none) are forgotten once
+/// more than twice the default `fingerprint.max_clusters` have piled up.
+fn fingerprint_all(messages: &[String], locations: &[String]) -> Fingerprinter {
+    let fp = Fingerprinter::new();
+    for (i, m) in messages.iter().enumerate() {
+        let key = KeyParts {
+            location: &locations[i % locations.len()],
+            ..KEY
+        };
+        black_box(fp.fingerprint(&key, m));
+        if fp.transient_len() > 40_000 {
+            fp.forget_transient(|_| false);
+        }
+    }
+    fp
+}
+
+fn distinct_group(c: &mut Criterion, name: &str, vocab: &[String], loggers: usize) {
     let mut group = c.benchmark_group(name);
     group
         .sample_size(10)
         .warm_up_time(Duration::from_millis(100));
     group.measurement_time(Duration::from_secs(1));
+    let locations: Vec<String> = (0..loggers).map(|i| format!("app.m{i}")).collect();
     for n in [10_000, 100_000, 1_000_000] {
         let messages = distinct_messages(n, vocab);
-        let (took, peak, _) = measure(|| {
-            let fp = Fingerprinter::new();
-            for m in &messages {
-                fp.fingerprint(&KEY, m);
-            }
-            fp
-        });
+        let (took, peak, _) = measure(|| fingerprint_all(&messages, &locations));
         eprintln!(
             "peak heap {name}/{n}: {:.1} MB, one run {:.2} s ({:.0} ns a message)",
             peak as f64 / 1e6,
@@ -223,13 +247,8 @@ fn distinct_group(c: &mut Criterion, name: &str, vocab: &[String]) {
         group.throughput(Throughput::Elements(n as u64));
         group.bench_function(n.to_string(), |b| {
             b.iter_batched(
-                Fingerprinter::new,
-                |fp| {
-                    for m in &messages {
-                        black_box(fp.fingerprint(&KEY, m));
-                    }
-                    fp
-                },
+                || (),
+                |()| fingerprint_all(&messages, &locations),
                 BatchSize::PerIteration,
             )
         });
