@@ -288,11 +288,12 @@ impl Pipeline {
         self.ready = ready;
     }
 
-    /// Past `fingerprint.max_template_tokens` every distinct message registers a fine id of its own:
-    /// once there are more than twice the clusters the windows may hold, those no window holds
-    /// are forgotten (a message coming back registers again, with the same ids), so memory is
-    /// bounded by the windows, not by the distinct messages seen. Runs before a batch is
-    /// counted: what the last batch's outcomes name has been used by then.
+    /// Past the fingerprinting bounds (`fingerprint.max_template_tokens` and the others) every
+    /// distinct message registers a fine id of its own: once there are more than twice the
+    /// clusters the windows may hold, those no window holds are forgotten (a message coming
+    /// back registers again, with the same ids), so memory is bounded by the windows, not by
+    /// the distinct messages seen. Runs before a batch is counted: what the last batch's
+    /// outcomes name has been used by then.
     fn forget_transient(&mut self) {
         let bound = 2 * self.settings.fingerprint.max_clusters;
         if self.fingerprinter.transient_len() <= bound {

@@ -172,7 +172,7 @@ impl Fingerprinter {
     }
 
     /// Forgets the fine ids registered past a bound (a template not stored: past
-    /// `max_templates_per_key`, `max_templates` or `max_candidates`) for which `keep` is
+    /// `max_templates_per_key`, `max_template_tokens` or `max_candidates`) for which `keep` is
     /// false, and returns them. Such an id's answer comes from the stored templates, not from
     /// itself, so registering it again when its message comes back gives it again; what stays
     /// is bounded by what the caller keeps (the clusters its windows hold).
