@@ -92,6 +92,20 @@ async fn run_serves_metrics_that_prometheus_reads_and_alerts_alertmanager() {
         received.unwrap_or(0.0) >= distinct as f64,
         "received {received:?}"
     );
+    // The subscription's backlog age (publish to delivery) and receive-to-ack times, from the
+    // messages themselves.
+    for histogram in [
+        "log_gardener_pubsub_delivery_age_seconds_count",
+        "log_gardener_pubsub_ack_latency_seconds_count",
+    ] {
+        let n = eventually(Duration::from_secs(30), || async {
+            prom_value(&prom.url(), histogram)
+                .await
+                .filter(|n| *n > 0.0)
+        })
+        .await;
+        assert!(n.is_some(), "{histogram} stays empty: {}", run.log());
+    }
 
     let (status, took) = run.terminate(Duration::from_secs(15));
     assert!(status.success(), "{status}: {}", run.log());

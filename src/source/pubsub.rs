@@ -15,6 +15,7 @@ use std::future::Future;
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use google_cloud_auth::credentials::anonymous::Builder as Anonymous;
 use google_cloud_gax::error::rpc::Code;
 use google_cloud_pubsub::client::{Subscriber, SubscriptionAdmin};
@@ -36,12 +37,22 @@ pub const PROBE_EVERY: Duration = Duration::from_secs(15);
 /// which an unreachable Pub/Sub must show in `/readyz` and the log.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
-impl Acker for Handler {
+/// A message's handler and when it was received: its ack is timed into
+/// `log_gardener_pubsub_ack_latency_seconds`.
+struct Timed {
+    handler: Handler,
+    received: std::time::Instant,
+}
+
+impl Acker for Timed {
     fn ack(self: Box<Self>) {
-        Handler::ack(*self);
+        if let Some(m) = crate::telemetry::metrics::installed() {
+            m.observe_ack_latency(self.received.elapsed());
+        }
+        self.handler.ack();
     }
     fn nack(self: Box<Self>) {
-        Handler::nack(*self);
+        self.handler.nack();
     }
 }
 
@@ -378,6 +389,15 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 fn delivery(m: Message, h: Handler) -> Delivery {
+    if let (Some(metrics), Some(published)) =
+        (crate::telemetry::metrics::installed(), &m.publish_time)
+    {
+        // How long the message waited in the subscription: the backlog's age as it drains.
+        let at = DateTime::from_timestamp(published.seconds(), published.nanos().max(0) as u32);
+        if let Some(at) = at {
+            metrics.observe_delivery_age(at, Utc::now());
+        }
+    }
     Delivery {
         input: Input::Entry(RawEntry {
             data: m.data,
@@ -385,7 +405,10 @@ fn delivery(m: Message, h: Handler) -> Delivery {
                 message_id: m.message_id.as_str().into(),
             },
         }),
-        acker: Box::new(h),
+        acker: Box::new(Timed {
+            handler: h,
+            received: std::time::Instant::now(),
+        }),
     }
 }
 

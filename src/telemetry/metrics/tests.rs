@@ -35,6 +35,11 @@ fn hooks_count_by_bounded_label() {
         "2025-09-15T19:00:00Z".parse().unwrap(),
         "2025-09-15T19:00:03Z".parse().unwrap(),
     );
+    m.observe_delivery_age(
+        "2025-09-15T19:00:00Z".parse().unwrap(),
+        "2025-09-15T19:01:30Z".parse().unwrap(),
+    );
+    m.observe_ack_latency(std::time::Duration::from_millis(250));
     let text = m.encode();
     assert_eq!(
         line_value(&text, "log_gardener_entries_received_total "),
@@ -94,6 +99,14 @@ fn hooks_count_by_bounded_label() {
     assert_eq!(
         line_value(&text, "log_gardener_event_lag_seconds_sum "),
         Some(3.0)
+    );
+    assert_eq!(
+        line_value(&text, "log_gardener_pubsub_delivery_age_seconds_sum "),
+        Some(90.0)
+    );
+    assert_eq!(
+        line_value(&text, "log_gardener_pubsub_ack_latency_seconds_sum "),
+        Some(0.25)
     );
 }
 
