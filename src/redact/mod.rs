@@ -13,12 +13,14 @@
 
 mod check;
 mod inert;
+mod kept;
 mod patterns;
 mod serialize;
 mod writer;
 
 pub(crate) use inert::{code_span, fence};
 pub use inert::{neutralise, Inert, InertJson};
+pub use kept::KeptEntry;
 pub use writer::InertWriter;
 
 use std::borrow::Cow;

@@ -248,7 +248,8 @@ fn quote_sample(s: &Sample) -> serde_json::Value {
         "operation",
         "errorGroups",
     ];
-    let mut v: serde_json::Value = match serde_json::from_str(&s.raw) {
+    let raw = s.raw();
+    let mut v: serde_json::Value = match serde_json::from_str(&raw) {
         Ok(serde_json::Value::Object(mut m)) => {
             m.retain(|k, _| KEEP.contains(&k.as_str()));
             if let Some(serde_json::Value::Object(labels)) = m.get_mut("labels") {
@@ -259,7 +260,7 @@ fn quote_sample(s: &Sample) -> serde_json::Value {
             }
             serde_json::Value::Object(m)
         }
-        _ => serde_json::Value::String(s.raw.clone()),
+        _ => serde_json::Value::String(raw.into_owned()),
     };
     redact_json(&mut v);
     v

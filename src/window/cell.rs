@@ -10,7 +10,7 @@ use super::schedule::{ms_to_time, Schedule, WindowSpan};
 use super::{FineWindow, Observation};
 use crate::entry::{CodeLocation, Severity};
 use crate::fingerprint::ClusterId;
-use crate::redact::redact_entry;
+use crate::redact::KeptEntry;
 
 /// Counts of one bucket, or of a whole window when buckets are summed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,13 +74,21 @@ pub struct Sample {
     /// The insertId's [`order_key`]: samples of one millisecond are chosen by it, whatever the
     /// order they arrived in, without the id itself being kept (cells are checkpointed).
     pub insert_id: String,
-    pub raw: String,
+    /// The entry, read only redacted.
+    raw: KeptEntry,
 }
 
 impl Sample {
-    /// Samples are ordered by (timestamp, insertId key) so the choice does not depend on arrival.
-    fn precedes(&self, at_ms: i64, key: &str) -> bool {
-        (self.at_ms, self.insert_id.as_str()) <= (at_ms, key)
+    /// Samples are ordered by (timestamp, insertId key) so the choice does not depend on
+    /// arrival; the key is worked out only when the timestamps tie.
+    fn precedes(&self, at_ms: i64, insert_id: &str) -> bool {
+        self.at_ms < at_ms
+            || (self.at_ms == at_ms && self.insert_id.as_str() <= order_key(insert_id).as_str())
+    }
+
+    /// The entry's raw JSON, redacted and cut to about [`crate::redact::SAMPLE_BYTES`].
+    pub fn raw(&self) -> std::borrow::Cow<'_, str> {
+        self.raw.text()
     }
 }
 
@@ -132,21 +140,20 @@ impl Cell {
             .or_default()
             .add(obs.severity, at_ms);
         let slot = at_ms.div_euclid(s.hop_ms);
-        let key = order_key(obs.insert_id);
         match self.samples.get_mut(&slot) {
-            Some(cur) if cur.precedes(at_ms, &key) => {}
-            // Redacted when kept, not when quoted only: cells are checkpointed to a file. At most
-            // once per cluster and hop for entries in time order.
+            Some(cur) if cur.precedes(at_ms, obs.insert_id) => {}
+            // Redacted before it is read or checkpointed (`KeptEntry`), once, whatever the
+            // order entries come in.
             Some(cur) => {
                 cur.at_ms = at_ms;
-                cur.insert_id = key;
-                cur.raw = redact_entry(obs.raw);
+                cur.insert_id = order_key(obs.insert_id);
+                cur.raw.replace(obs.raw);
             }
             None => {
                 let sample = Sample {
                     at_ms,
-                    insert_id: key,
-                    raw: redact_entry(obs.raw),
+                    insert_id: order_key(obs.insert_id),
+                    raw: KeptEntry::new(obs.raw),
                 };
                 self.samples.insert(slot, sample);
             }
@@ -186,7 +193,7 @@ impl Cell {
     /// What this cell did in `span`, with `history` before it; `None` if the cluster did
     /// not exist yet.
     fn window(
-        &self,
+        &mut self,
         id: ClusterId,
         s: &Schedule,
         span: WindowSpan,
@@ -197,13 +204,7 @@ impl Cell {
         if self.first_seen_ms >= end_ms {
             return None;
         }
-        let start_slot = span.start.timestamp_millis().div_euclid(s.hop_ms);
-        let sample = self
-            .samples
-            .range(start_slot..end_ms.div_euclid(s.hop_ms))
-            .map(|(_, v)| v)
-            .min_by(|a, b| (a.at_ms, &a.insert_id).cmp(&(b.at_ms, &b.insert_id)))
-            .cloned();
+        let sample = self.sample_in(s, span);
         Some(FineWindow {
             id,
             service: self.service.clone(),
@@ -214,6 +215,26 @@ impl Cell {
             history,
             windows_known,
         })
+    }
+
+    /// The earliest sample of `span`'s hops, redacted.
+    fn sample_in(&mut self, s: &Schedule, span: WindowSpan) -> Option<Sample> {
+        let slots = span.start.timestamp_millis().div_euclid(s.hop_ms)
+            ..span.end.timestamp_millis().div_euclid(s.hop_ms);
+        let sample = self
+            .samples
+            .range_mut(slots)
+            .map(|(_, v)| v)
+            .min_by(|a, b| (a.at_ms, &a.insert_id).cmp(&(b.at_ms, &b.insert_id)))?;
+        sample.raw.settle();
+        Some(sample.clone())
+    }
+
+    /// Redacts every sample still waiting, before the cell is copied for a checkpoint.
+    pub(super) fn settle_samples(&mut self) {
+        for sample in self.samples.values_mut() {
+            sample.raw.settle();
+        }
     }
 
     /// Closes `span` for this cell; `None` if the cluster did not exist yet. `keep` is the
