@@ -299,11 +299,38 @@ fn location(entry: &LogEntry<'_>, meta: PayloadMeta<'_>) -> CodeLocation {
 /// misconfigured label) must not be stored, nor make a cluster per value. The message is masked
 /// where it is fingerprinted, the raw entry where it is kept as a sample, the insertId stored
 /// only as a hash.
+///
+/// These names repeat on nearly every entry, so the ones found clean are remembered (per
+/// thread, up to [`CLEAN_NAMES`] of at most [`CLEAN_NAME_BYTES`], then forgotten all at once):
+/// the same text, so the same answer, without a pass of the recogniser.
 fn kept(field: String) -> String {
-    match crate::redact::redact(&field) {
-        std::borrow::Cow::Borrowed(_) => field,
-        std::borrow::Cow::Owned(redacted) => redacted,
+    let short = field.len() <= CLEAN_NAME_BYTES;
+    if short && CLEAN.with(|c| c.borrow().contains(field.as_str())) {
+        return field;
     }
+    match crate::redact::redact(&field) {
+        Cow::Borrowed(_) => {
+            if short {
+                CLEAN.with(|c| {
+                    let mut c = c.borrow_mut();
+                    if c.len() >= CLEAN_NAMES {
+                        c.clear();
+                    }
+                    c.insert(field.as_str().into());
+                });
+            }
+            field
+        }
+        Cow::Owned(redacted) => redacted,
+    }
+}
+
+const CLEAN_NAMES: usize = 4096;
+const CLEAN_NAME_BYTES: usize = 256;
+
+thread_local! {
+    static CLEAN: std::cell::RefCell<std::collections::HashSet<Box<str>>> =
+        std::cell::RefCell::default();
 }
 
 /// The path of a request URL: no scheme or host (they add nothing to a problem) and no query or

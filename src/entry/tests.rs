@@ -447,12 +447,22 @@ fn a_secret_in_a_key_field_is_redacted_at_the_edge() {
         "sourceLocation":{{"file":"{token}","function":"put"}},"labels":{{"python_logger":"{token}"}},
         "textPayload":"upload failed"}}"#
     );
-    let r = parse(&json);
-    assert_eq!(r.service, "password=[REDACTED:password]");
-    // insertId orders lines and samples: kept in memory as it is, stored only as a hash.
-    assert_eq!(r.insert_id, token);
-    assert_eq!(r.location.file.as_deref(), Some("[REDACTED:token]"));
-    assert_eq!(r.location.logger.as_deref(), Some("[REDACTED:token]"));
-    assert_eq!(r.location.function.as_deref(), Some("put"));
-    assert!(r.raw.contains(token));
+    // Clean names are remembered (a bounded set, emptied when full): the same answers again,
+    // and after 5,000 other names have gone through it.
+    for round in 0..3 {
+        let r = parse(&json);
+        assert_eq!(r.service, "password=[REDACTED:password]", "round {round}");
+        // insertId orders lines and samples: kept in memory as it is, stored only as a hash.
+        assert_eq!(r.insert_id, token);
+        assert_eq!(r.location.file.as_deref(), Some("[REDACTED:token]"));
+        assert_eq!(r.location.logger.as_deref(), Some("[REDACTED:token]"));
+        assert_eq!(r.location.function.as_deref(), Some("put"));
+        assert!(r.raw.contains(token));
+        if round == 1 {
+            for i in 0..5_000 {
+                let other = json.replace("\"put\"", &format!("\"put{i}\""));
+                assert_eq!(parse(&other).location.function, Some(format!("put{i}")));
+            }
+        }
+    }
 }

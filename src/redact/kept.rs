@@ -10,9 +10,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{redact_entry, SAMPLE_BYTES};
 
-/// Entries longer than this are redacted (and cut to [`SAMPLE_BYTES`]) on arrival, so what
-/// waits unredacted stays small.
-const PENDING_BYTES: usize = 4 * SAMPLE_BYTES;
+/// Entries longer than this are redacted (and cut to about [`SAMPLE_BYTES`]) on arrival, so a
+/// sample waiting unredacted holds no more than a redacted one would.
+const PENDING_BYTES: usize = SAMPLE_BYTES;
 
 #[derive(Debug, Clone)]
 pub struct KeptEntry(Kept);
@@ -111,7 +111,7 @@ mod tests {
         );
         let k = KeptEntry::new(&raw);
         assert!(matches!(k.0, Kept::Redacted(_)));
-        assert!(k.text().len() < PENDING_BYTES / 2);
+        assert!(k.text().len() < SAMPLE_BYTES / 2, "cut on arrival");
         assert!(!k.text().contains("Hunter2Secret9"));
     }
 
