@@ -13,6 +13,7 @@ use dashmap::DashSet;
 
 use super::clusters::{Clusters, Fine, NO_SLOT};
 use super::family::{Family, Placed};
+use super::index::IdMap;
 use super::state::{FamilyState, FingerprintState};
 use super::{ClusterId, FingerprintConfig, KeyParts, Resolved};
 use crate::entry::SeverityClass;
@@ -22,6 +23,10 @@ use crate::entry::SeverityClass;
 pub struct Fingerprinter {
     config: FingerprintConfig,
     known: DashSet<u64>,
+    /// The fine id last given for a (key parts, message) hash: logs repeat whole messages, and
+    /// a repeat found here skips masking. Only an id still `known` is taken from it; bounded,
+    /// emptied when full.
+    repeats: Mutex<IdMap<u64, u64>>,
     mining: Mutex<Mining>,
     clusters: RwLock<Clusters>,
 }
@@ -84,6 +89,11 @@ impl Mining {
     }
 }
 
+/// Messages remembered by [`Fingerprinter::fingerprint`] (16 bytes each, plus the map's own),
+/// and the longest remembered: longer ones are rarely repeated whole.
+const REPEATS: usize = 1 << 16;
+const REPEAT_BYTES: usize = 1024;
+
 thread_local! {
     /// Reused per worker so masking allocates nothing in the steady state.
     static BUF: RefCell<String> = const { RefCell::new(String::new()) };
@@ -109,7 +119,15 @@ impl Fingerprinter {
     /// The fine id of one message: a pure function of its key parts and masked text (the first
     /// `max_tokens` tokens of it). A never-seen fine id is also handed to the miner.
     pub fn fingerprint(&self, key: &KeyParts<'_>, message: &str) -> ClusterId {
-        BUF.with(|buf| {
+        let short = message.len() <= REPEAT_BYTES;
+        let repeat = short.then(|| key.id_of(message).0);
+        if let Some(r) = repeat {
+            let given = self.repeats().get(&r).copied();
+            if let Some(id) = given.filter(|id| self.known.contains(id)) {
+                return ClusterId(id);
+            }
+        }
+        let id = BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
             super::masked_into(message, &self.config, &mut buf);
             let id = key.id_of(&buf);
@@ -117,7 +135,19 @@ impl Fingerprinter {
                 self.register(key, id, &buf);
             }
             id
-        })
+        });
+        if let Some(r) = repeat {
+            let mut repeats = self.repeats();
+            if repeats.len() >= REPEATS {
+                repeats.clear();
+            }
+            repeats.insert(r, id.0);
+        }
+        id
+    }
+
+    fn repeats(&self) -> std::sync::MutexGuard<'_, IdMap<u64, u64>> {
+        self.repeats.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The id of a message that is already a template (a request line, `GET /a/<*> → 404`):
