@@ -397,14 +397,7 @@ fn trim_sample(v: &mut Value, budget: &mut usize) {
             *budget = budget.saturating_sub(s.len() + 2);
         }
         Value::Array(items) => {
-            let mut kept = 0;
-            for item in items.iter_mut() {
-                if *budget == 0 {
-                    break;
-                }
-                trim_sample(item, budget);
-                kept += 1;
-            }
+            let kept = fitting(items.iter_mut().map(|item| (0, item)), budget);
             if kept < items.len() {
                 let more = items.len() - kept;
                 items.truncate(kept);
@@ -412,15 +405,8 @@ fn trim_sample(v: &mut Value, budget: &mut usize) {
             }
         }
         Value::Object(map) => {
-            let mut kept = 0;
-            for (key, value) in map.iter_mut() {
-                if *budget == 0 {
-                    break;
-                }
-                *budget = budget.saturating_sub(key.len() + 4);
-                trim_sample(value, budget);
-                kept += 1;
-            }
+            let fields = map.iter_mut().map(|(key, value)| (key.len() + 4, value));
+            let kept = fitting(fields, budget);
             if kept < map.len() {
                 let more = map.len() - kept;
                 let mut n = 0;
@@ -433,6 +419,21 @@ fn trim_sample(v: &mut Value, budget: &mut usize) {
         }
         Value::Null | Value::Bool(_) | Value::Number(_) => *budget = budget.saturating_sub(8),
     }
+}
+
+/// How many of `items` (each with the bytes it costs besides its value) fit: trimmed in
+/// document order while the budget lasts.
+fn fitting<'a>(items: impl Iterator<Item = (usize, &'a mut Value)>, budget: &mut usize) -> usize {
+    let mut kept = 0;
+    for (overhead, item) in items {
+        if *budget == 0 {
+            break;
+        }
+        *budget = budget.saturating_sub(overhead);
+        trim_sample(item, budget);
+        kept += 1;
+    }
+    kept
 }
 
 /// `s` cut to at most `max` bytes (on a character boundary), with a note of how much went.

@@ -14,15 +14,16 @@ use super::{redact, secret_key_kind};
 /// A string value as it may leave: neutralised (zero-width joiners kept, as rendered markdown
 /// inside a document needs them), then redacted.
 fn inert_value(s: &str) -> Cow<'_, str> {
-    match neutralise_keeping(s, true) {
-        Cow::Borrowed(b) => redact(b),
-        Cow::Owned(n) => Cow::Owned(redact(&n).into_owned()),
-    }
+    redacted(neutralise_keeping(s, true))
 }
 
 /// A map key as it may leave: neutralised, then redacted.
 fn inert_key(s: &str) -> Cow<'_, str> {
-    match neutralise(s) {
+    redacted(neutralise(s))
+}
+
+fn redacted(neutral: Cow<'_, str>) -> Cow<'_, str> {
+    match neutral {
         Cow::Borrowed(b) => redact(b),
         Cow::Owned(n) => Cow::Owned(redact(&n).into_owned()),
     }
