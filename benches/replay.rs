@@ -1,5 +1,6 @@
 //! End-to-end replay throughput on one core: generated ~600-byte LogEntry JSON lines through
-//! export reader → parse → stitch → fingerprint → window count → window close, measured beside
+//! export reader → parse → stitch → fingerprint → window count → window close (oldest first,
+//! and newest first as `gcloud` exports them), measured beside
 //! `serde_json` parsing the same bytes into a `Value`, and into the borrowed `LogEntry` struct,
 //! and nothing else; and `replay` as the binary runs it (`app::run`: the file source on its
 //! thread, the driver, worklogs written to a temporary directory).
@@ -77,6 +78,19 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("pipeline_end_to_end", |b| {
         b.iter(|| black_box(replay(&settings, &data)))
+    });
+    // The same entries newest first, as `gcloud logging read` exports them: each cluster's
+    // kept sample is replaced by nearly every entry.
+    let newest_first = {
+        let mut out = Vec::with_capacity(data.len());
+        for l in lines.iter().rev() {
+            out.extend_from_slice(l);
+            out.push(b'\n');
+        }
+        Bytes::from(out)
+    };
+    g.bench_function("pipeline_end_to_end_newest_first", |b| {
+        b.iter(|| black_box(replay(&settings, &newest_first)))
     });
     let dir = tempfile::tempdir().expect("a temporary directory");
     let file = dir.path().join("export.jsonl");

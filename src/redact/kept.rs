@@ -14,10 +14,10 @@ use super::{redact_entry, SAMPLE_BYTES};
 /// sample waiting unredacted holds no more than a redacted one would.
 const PENDING_BYTES: usize = SAMPLE_BYTES;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct KeptEntry(Kept);
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Kept {
     Redacted(String),
     /// Raw text, not yet redacted: never leaves this module as it is.
@@ -60,6 +60,13 @@ impl KeptEntry {
     }
 }
 
+/// Debug output is output too: redacted.
+impl std::fmt::Debug for KeptEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("KeptEntry").field(&self.text()).finish()
+    }
+}
+
 impl PartialEq for KeptEntry {
     fn eq(&self, other: &KeptEntry) -> bool {
         self.text() == other.text()
@@ -92,8 +99,14 @@ mod tests {
         let mut k = KeptEntry::new(RAW);
         let pending_text = k.text().into_owned();
         let pending_json = serde_json::to_string(&k).unwrap();
+        let pending_debug = format!("{k:?}");
         k.settle();
-        for out in [pending_text.as_str(), &k.text(), &pending_json] {
+        for out in [
+            pending_text.as_str(),
+            &k.text(),
+            &pending_json,
+            &pending_debug,
+        ] {
             assert!(!out.contains("Hunter2Secret9"), "{out}");
             assert!(out.contains("[REDACTED:password]"), "{out}");
         }
