@@ -85,6 +85,9 @@ resource "google_pubsub_subscription" "gardener" {
   ack_deadline_seconds       = var.ack_deadline_seconds
   message_retention_duration = var.message_retention_duration
   retain_acked_messages      = false
+  # A message acked after its checkpoint is never delivered again (at least once, an ack that
+  # was lost brings it back, and only the last `live.dedupe_ids` ids are recognised).
+  enable_exactly_once_delivery = var.exactly_once_delivery
 
   expiration_policy {
     ttl = "" # never expires

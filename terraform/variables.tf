@@ -161,6 +161,12 @@ variable "ack_deadline_seconds" {
   }
 }
 
+variable "exactly_once_delivery" {
+  description = "Pub/Sub exactly-once delivery on the subscription: a message whose ack succeeded is never redelivered, so no redelivery can outlast the gardener's memory of message ids. Costs some publish-to-delivery latency."
+  type        = bool
+  default     = true
+}
+
 variable "message_retention_duration" {
   description = "How long unacked messages are kept in the subscription (and the dead-letter topic), in seconds, e.g. \"604800s\"."
   type        = string

@@ -68,6 +68,8 @@ def test_subscription_with_dead_letter_and_retry(module):
     assert attr(sub, "topic") == "${google_pubsub_topic.entries.id}"
     assert attr(sub, "ack_deadline_seconds")
     assert attr(sub, "message_retention_duration")
+    assert attr(sub, "enable_exactly_once_delivery") == "${var.exactly_once_delivery}"
+    assert attr(module.variables["exactly_once_delivery"], "default") is True
     (dlp,) = blocks(sub, "dead_letter_policy")
     assert attr(dlp, "dead_letter_topic") == "${google_pubsub_topic.dead_letter.id}"
     assert attr(dlp, "max_delivery_attempts")
