@@ -27,6 +27,10 @@ pub const EXPORT_HINT: &str = "export entries as JSON with `gcloud logging read 
 /// Entries per batch: large enough that channel overhead is noise, small enough that the
 /// progress bar moves.
 const BATCH: usize = 512;
+/// A batch is sent once it holds this many bytes of entries, however few: what the reader may
+/// hold ahead of the pipeline (a few batches, `app::BATCH_QUEUE` of them queued) is bounded in
+/// bytes, not only in entries — 512 entries of `input.max_entry_bytes` would be 128 MB a batch.
+const BATCH_BYTES: usize = 1 << 20;
 
 /// Told how many bytes of the input are done (a progress bar); `None` total for stdin.
 pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
@@ -95,6 +99,7 @@ impl FileSource {
         };
         let pending = Rc::new(Pending {
             batch: RefCell::new(Vec::with_capacity(BATCH)),
+            batch_bytes: Cell::new(0),
             out,
             delivered: Cell::new(0),
             bytes: Arc::new(AtomicU64::new(0)),
@@ -125,8 +130,10 @@ impl FileSource {
             };
             let full = {
                 let mut batch = pending.batch.borrow_mut();
+                let bytes = pending.batch_bytes.get() + item.bytes();
+                pending.batch_bytes.set(bytes);
                 batch.push(Delivery::unsettled(to_input(item, &path)));
-                batch.len() == BATCH
+                batch.len() == BATCH || bytes >= BATCH_BYTES
             };
             if full && !pending.flush() {
                 break Ok(());
@@ -155,6 +162,8 @@ impl FileSource {
 /// The batch being filled on the reader thread, and where it goes.
 struct Pending {
     batch: RefCell<Batch>,
+    /// Bytes of the entries in `batch`.
+    batch_bytes: Cell<usize>,
     out: mpsc::Sender<Batch>,
     delivered: Cell<u64>,
     bytes: Arc<AtomicU64>,
@@ -165,6 +174,7 @@ impl Pending {
     /// Sends the batch (if not empty); `false` once the receiver has gone.
     fn flush(&self) -> bool {
         let full = std::mem::replace(&mut *self.batch.borrow_mut(), Vec::with_capacity(BATCH));
+        self.batch_bytes.set(0);
         if full.is_empty() {
             return true;
         }
@@ -275,5 +285,43 @@ impl Source for FileSource {
             path: "input".into(),
             detail: format!("reader failed: {e}"),
         })?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the reader may hold ahead of the pipeline is bounded in bytes: batches of large
+    /// entries are sent early, and every entry still comes through, in order.
+    #[test]
+    fn batches_of_large_entries_are_bounded_in_bytes_and_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("big.jsonl");
+        let blob = "b".repeat(100_000);
+        let text: String = (0..300)
+            .map(|i| format!("{{\"insertId\":\"{i}\",\"textPayload\":\"{blob}\"}}\n"))
+            .collect();
+        std::fs::write(&input, text).unwrap();
+        let (tx, mut rx) = mpsc::channel::<Batch>(1_000);
+        let stats = FileSource::new(&input)
+            .read_all(tx, &AtomicBool::new(false))
+            .unwrap();
+        assert_eq!(stats.delivered, 300);
+        let mut ids = Vec::new();
+        while let Ok(batch) = rx.try_recv() {
+            let mut bytes = 0;
+            for d in &batch {
+                let Input::Entry(raw) = &d.input else {
+                    panic!("an entry")
+                };
+                bytes += raw.data.len();
+                let v: serde_json::Value = serde_json::from_slice(&raw.data).unwrap();
+                ids.push(v["insertId"].as_str().unwrap().parse::<u32>().unwrap());
+            }
+            assert!(bytes < BATCH_BYTES + 100_100, "a batch of {bytes} bytes");
+            assert!(batch.len() < BATCH, "sent by bytes, not by count");
+        }
+        assert_eq!(ids, (0..300).collect::<Vec<_>>());
     }
 }
