@@ -275,6 +275,57 @@ fn distinct_messages_over_many_loggers_stay_within_the_bounds_and_are_all_counte
 }
 
 #[test]
+fn long_tokens_and_long_messages_make_bounded_templates() {
+    // A distinct 8 KB token in every message (a blob, padding), and messages of 300 words of
+    // 40 letters (12 KB; its first 128 tokens would still be 5 KB): every cluster's template is
+    // at most 4 KB with no token over 256 bytes, so what each cluster keeps is bounded whatever
+    // `input.max_entry_bytes` lets in.
+    let word = "abcdefghij".repeat(4);
+    let input: String = (0..80u32)
+        .map(|i| {
+            let mut e = entry(i);
+            e["textPayload"] = if i % 2 == 0 {
+                json!(format!(
+                    "upload failed {} done",
+                    "x".repeat(8_000 + i as usize)
+                ))
+            } else {
+                json!(vec![word.as_str(); 300].join(" "))
+            };
+            format!("{e}\n")
+        })
+        .collect();
+    let r = replay("long.jsonl", input.as_bytes());
+    assert_eq!(
+        (r.code, r.counted, r.malformed),
+        (Some(0), 80, 0),
+        "{}",
+        r.stderr
+    );
+    assert!(r
+        .clusters
+        .iter()
+        .all(|(t, _)| t.len() <= 4096 && t.split(' ').all(|w| w.len() <= 256)));
+    assert!(
+        r.clusters
+            .iter()
+            .any(|(t, n)| t == "upload failed <*> done" && *n == 40),
+        "{:?}",
+        r.clusters
+            .iter()
+            .map(|(t, n)| (&t[..t.len().min(80)], n))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        r.clusters.iter().any(|(t, n)| t.starts_with(&word)
+            && t.ends_with(" <*>")
+            && t.len() > 3_900
+            && *n == 40),
+        "the long message cut at 4 KB"
+    );
+}
+
+#[test]
 fn lenient_fields_are_counted_not_rejected() {
     let mut input = Vec::new();
     for (i, sev) in [

@@ -12,10 +12,11 @@ use std::sync::{Mutex, PoisonError, RwLock};
 use dashmap::DashSet;
 
 use super::clusters::{Clusters, Fine, NO_SLOT};
+use super::config::MAX_TOKEN_BYTES;
 use super::family::{Family, Placed};
 use super::index::IdMap;
 use super::state::{FamilyState, FingerprintState};
-use super::{ClusterId, FingerprintConfig, KeyParts, Resolved};
+use super::{cap_tokens, ClusterId, FingerprintConfig, KeyParts, Resolved};
 use crate::entry::SeverityClass;
 
 /// Fingerprints messages; shared by all pipeline workers (`&self`, interior locking).
@@ -153,6 +154,14 @@ impl Fingerprinter {
     /// The id of a message that is already a template (a request line, `GET /a/<*> → 404`):
     /// registered as it is, never masked or merged with others.
     pub fn fingerprint_exact(&self, key: &KeyParts<'_>, template: &str) -> ClusterId {
+        let mut capped;
+        let mut template = template;
+        if template.len() > MAX_TOKEN_BYTES {
+            // Bounded like a masked message: a request line can be as long as an entry.
+            capped = template.to_owned();
+            cap_tokens(&mut capped, self.config.max_tokens);
+            template = &capped;
+        }
         let id = key.id_of(template);
         if !self.known.contains(&id.0) {
             self.register_exact(key, id, template);
@@ -375,10 +384,16 @@ impl Fingerprinter {
 }
 
 /// What a stored template counts against `max_template_tokens`: its tokens (one space between
-/// them), plus [`PER_TEMPLATE`] for what every template costs whatever its length.
+/// them) or its bytes / [`TOKEN_BYTES`], whichever is more (a template of a few 250-byte tokens
+/// is not a few tokens' worth of memory), plus [`PER_TEMPLATE`] for what every template costs
+/// whatever its length.
 fn tokens(template: &str) -> usize {
-    memchr::memchr_iter(b' ', template.as_bytes()).count() + 1 + PER_TEMPLATE
+    let spaces = memchr::memchr_iter(b' ', template.as_bytes()).count();
+    (spaces + 1).max(template.len() / TOKEN_BYTES) + PER_TEMPLATE
 }
+
+/// Bytes of text a token of an ordinary template stands for (with its space, some 7).
+const TOKEN_BYTES: usize = 16;
 
 /// A template's own bookkeeping (its member, slot, ids and text), in tokens' worth of memory.
 const PER_TEMPLATE: usize = 16;

@@ -18,8 +18,9 @@ pub struct FingerprintConfig {
     /// else as its own (fine id = canonical id, its masked text as template); none is dropped.
     pub max_templates_per_key: usize,
     /// Tokens of the templates stored (mined, or registered exactly) over all keys together,
-    /// each template counted as its tokens plus 16: what a stored template costs grows with
-    /// its tokens (a slot per token) on top of its own bookkeeping. 2,000,000: some 85,000
+    /// each template counted as its tokens (or its bytes / 16, if more) plus 16: what a stored
+    /// template costs grows with its tokens (a slot per token) and its text on top of its own
+    /// bookkeeping. 2,000,000: some 85,000
     /// templates of 8 tokens, 14,000 of 128. Past it no key
     /// stores another: a new template reads as above, and its fine id is kept only while a
     /// window holds it (see [`super::Fingerprinter::forget_transient`]), so neither memory nor
@@ -60,23 +61,57 @@ impl FingerprintConfig {
     }
 }
 
-/// Cuts a masked template after `max_tokens` tokens, writing the cut as a trailing `<*>` token.
-/// Idempotent: a cut template is cut the same way again.
+/// The longest token a template keeps as it is: a longer one (a blob, a dump, a run of
+/// padding) is a value, written `<*>`. Loghub's longest constant token is under 100 bytes.
+pub const MAX_TOKEN_BYTES: usize = 256;
+/// The longest template: cut before it at a token boundary, the cut written as a trailing
+/// `<*>`. With [`MAX_TOKEN_BYTES`] it bounds what every cluster keeps of its text, transient
+/// ones included, whatever `input.max_entry_bytes` lets in.
+pub const MAX_TEMPLATE_BYTES: usize = 4096;
+
+/// Cuts a masked template after `max_tokens` tokens and [`MAX_TEMPLATE_BYTES`] bytes, writing
+/// the cut as a trailing `<*>` token, and writes each token longer than [`MAX_TOKEN_BYTES`]
+/// as `<*>`. Idempotent: a cut template is cut the same way again.
 pub fn cap_tokens(masked: &mut String, max_tokens: usize) {
     let max_tokens = max_tokens.max(1);
+    if masked.len() > MAX_TOKEN_BYTES {
+        mask_long_tokens(masked);
+    }
     // Tokens are a byte or more, one space apart: a short text cannot have too many.
-    if masked.len() < 2 * max_tokens {
+    if masked.len() >= 2 * max_tokens {
+        if let Some(at) = memchr::memchr_iter(b' ', masked.as_bytes()).nth(max_tokens - 1) {
+            cut_at(masked, at);
+        }
+    }
+    if masked.len() > MAX_TEMPLATE_BYTES {
+        // The last boundary that leaves room for ` <*>`; a text without one keeps `<*>` alone.
+        let room = MAX_TEMPLATE_BYTES - VAR.len() - 1;
+        let at = memchr::memrchr(b' ', &masked.as_bytes()[..=room]).unwrap_or(0);
+        if at == 0 {
+            masked.clear();
+            masked.push_str(VAR);
+        } else {
+            cut_at(masked, at);
+        }
+    }
+}
+
+/// `masked` up to the space at `at`, then ` <*>`.
+fn cut_at(masked: &mut String, at: usize) {
+    masked.truncate(at);
+    masked.push(' ');
+    masked.push_str(VAR);
+}
+
+fn mask_long_tokens(masked: &mut String) {
+    if !masked.split(' ').any(|t| t.len() > MAX_TOKEN_BYTES) {
         return;
     }
-    if let Some((at, _)) = memchr::memchr_iter(b' ', masked.as_bytes())
-        .enumerate()
-        .nth(max_tokens - 1)
-        .map(|(i, at)| (at, i))
-    {
-        masked.truncate(at);
-        masked.push(' ');
-        masked.push_str(VAR);
-    }
+    let out: Vec<&str> = masked
+        .split(' ')
+        .map(|t| if t.len() > MAX_TOKEN_BYTES { VAR } else { t })
+        .collect();
+    *masked = out.join(" ");
 }
 
 #[cfg(test)]
@@ -97,5 +132,37 @@ mod tests {
         assert_eq!(cap(&cap("a b c d e f g", 4), 4), "a b c d <*>");
         assert_eq!(cap("", 4), "");
         assert_eq!(cap("a b", 0), "a <*>");
+    }
+
+    #[test]
+    fn long_tokens_and_long_templates_are_cut_to_bounds() {
+        let blob = "x".repeat(MAX_TOKEN_BYTES + 1);
+        let kept = "y".repeat(MAX_TOKEN_BYTES);
+        assert_eq!(
+            cap(&format!("upload {blob} {kept} ok"), 128),
+            format!("upload <*> {kept} ok")
+        );
+        // 200 tokens of 100 bytes: the token cap alone would keep 12 KB.
+        let long = vec!["z".repeat(99); 200].join(" ");
+        let cut = cap(&long, 128);
+        assert!(cut.len() <= MAX_TEMPLATE_BYTES, "{}", cut.len());
+        assert!(cut.ends_with(" <*>") && cut.starts_with(&"z".repeat(99)));
+        assert!(
+            cut.split(' ').all(|t| t == "<*>" || t.len() == 99),
+            "cut between tokens"
+        );
+        // The bounds hold for anything, and cutting again changes nothing.
+        for text in [
+            long.clone(),
+            format!("{blob} {long}"),
+            "a ".repeat(5000),
+            blob.repeat(40),
+            format!("{} {blob}", "b".repeat(4094)),
+        ] {
+            let once = cap(&text, 128);
+            assert!(once.len() <= MAX_TEMPLATE_BYTES);
+            assert!(once.split(' ').all(|t| t.len() <= MAX_TOKEN_BYTES));
+            assert_eq!(cap(&once, 128), once);
+        }
     }
 }
