@@ -154,17 +154,17 @@ impl Fingerprinter {
     /// The id of a message that is already a template (a request line, `GET /a/<*> → 404`):
     /// registered as it is, never masked or merged with others.
     pub fn fingerprint_exact(&self, key: &KeyParts<'_>, template: &str) -> ClusterId {
-        let mut capped;
-        let mut template = template;
-        if template.len() > MAX_TOKEN_BYTES {
-            // Bounded like a masked message: a request line can be as long as an entry.
-            capped = template.to_owned();
+        // Bounded like a masked message: a request line can be as long as an entry.
+        let template = if template.len() > MAX_TOKEN_BYTES {
+            let mut capped = template.to_owned();
             cap_tokens(&mut capped, self.config.max_tokens);
-            template = &capped;
-        }
-        let id = key.id_of(template);
+            std::borrow::Cow::Owned(capped)
+        } else {
+            std::borrow::Cow::Borrowed(template)
+        };
+        let id = key.id_of(&template);
         if !self.known.contains(&id.0) {
-            self.register_exact(key, id, template);
+            self.register_exact(key, id, &template);
         }
         id
     }
