@@ -8,7 +8,19 @@ use std::io::Write;
 use std::path::Path;
 
 /// Writes `bytes` to `path` atomically (see the module doc). Creates the directory if needed.
+/// The file is readable by its owner only (state: the checkpoint, the GitHub outbox).
 pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_with(path, bytes, None)
+}
+
+/// [`write`] for a report others read (a worklog, the GitHub sync details): readable by all
+/// (`0644`), as a file written the ordinary way is, not only by the service's user — a CI job
+/// uploading worklogs or a web server serving them runs as someone else.
+pub fn write_readable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_with(path, bytes, Some(0o644))
+}
+
+fn write_with(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -19,6 +31,14 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)?;
     tmp.as_file_mut().write_all(bytes)?;
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     if let Ok(d) = std::fs::File::open(dir) {
@@ -51,6 +71,20 @@ mod tests {
             .filter(|n| n.ends_with(".tmp") && n.starts_with(".log-gardener-"))
             .collect();
         assert!(names.is_empty(), "no temporary files left: {names:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn state_stays_private_and_reports_are_readable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let (state, report) = (dir.path().join("s.json"), dir.path().join("r.json"));
+        write(&state, b"{}").unwrap();
+        write_readable(&report, b"{}").unwrap();
+        assert_eq!((mode(&state), mode(&report)), (0o600, 0o644));
+        write_readable(&report, b"{ }").unwrap();
+        assert_eq!(mode(&report), 0o644, "a replaced report too");
     }
 }
 

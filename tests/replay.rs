@@ -186,6 +186,12 @@ fn the_markdown_worklog_has_the_seed_sections_and_no_secrets() {
         .unwrap();
     assert!(run.status.success());
     let md = std::fs::read_to_string(out.join("2025-09-15T200000Z.md")).unwrap();
+    #[cfg(unix)]
+    for name in ["2025-09-15T200000Z.md", "2025-09-15T200000Z.json"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out.join(name)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "{name} is readable by whoever publishes it");
+    }
     for section in [
         "**P0: ",
         "## Summary",

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::atomic_file::write;
+use crate::atomic_file::write_readable;
 use crate::redact::{Inert, InertJson};
 use crate::report::{GithubSummary, WindowReport};
 
@@ -71,10 +71,10 @@ impl WorklogSink for DirWorklog {
         let json = self.dir.join(format!("{stem}.json"));
         let mut body = InertJson::pretty(report);
         body.push('\n');
-        write(&json, body.as_bytes()).map_err(io(&json))?;
+        write_readable(&json, body.as_bytes()).map_err(io(&json))?;
         drop(body); // before the markdown is rendered: a large window's two texts never meet
         let page = Inert::rendered(&super::markdown::render(report));
-        write(&md, page.as_str().as_bytes()).map_err(io(&md))?;
+        write_readable(&md, page.as_str().as_bytes()).map_err(io(&md))?;
         Ok(vec![md, json])
     }
 }
