@@ -13,11 +13,27 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_with(path, bytes, None)
 }
 
-/// [`write`] for a report others read (a worklog, the GitHub sync details): readable by all
-/// (`0644`), as a file written the ordinary way is, not only by the service's user — a CI job
-/// uploading worklogs or a web server serving them runs as someone else.
+/// [`write`] for a report others read (a worklog, the GitHub sync details): with the mode a
+/// file written the ordinary way gets (`0666` less the umask, `0644` usually), not only the
+/// service's user's — a CI job uploading worklogs or a web server serving them runs as someone
+/// else.
 pub fn write_readable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_with(path, bytes, Some(0o644))
+    write_with(path, bytes, Some(0o666 & !umask()))
+}
+
+/// The process's umask, from `/proc/self/status` (reading it with `umask(2)` would change it
+/// for every thread for a moment); `022` where that is not available.
+fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("Umask:"))?;
+                u32::from_str_radix(line["Umask:".len()..].trim(), 8).ok()
+            })
+            .unwrap_or(0o022)
+    })
 }
 
 fn write_with(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Result<()> {
@@ -80,11 +96,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         let (state, report) = (dir.path().join("s.json"), dir.path().join("r.json"));
+        let ordinary = dir.path().join("o.json");
+        std::fs::write(&ordinary, b"{}").unwrap();
         write(&state, b"{}").unwrap();
         write_readable(&report, b"{}").unwrap();
-        assert_eq!((mode(&state), mode(&report)), (0o600, 0o644));
+        assert_eq!(mode(&state), 0o600);
+        assert_eq!(
+            mode(&report),
+            mode(&ordinary),
+            "what an ordinary write gives"
+        );
+        assert_ne!(
+            mode(&report) & 0o044,
+            0,
+            "readable beyond the owner (umask 022 here)"
+        );
         write_readable(&report, b"{ }").unwrap();
-        assert_eq!(mode(&report), 0o644, "a replaced report too");
+        assert_eq!(mode(&report), mode(&ordinary), "a replaced report too");
     }
 }
 

@@ -187,10 +187,19 @@ fn the_markdown_worklog_has_the_seed_sections_and_no_secrets() {
     assert!(run.status.success());
     let md = std::fs::read_to_string(out.join("2025-09-15T200000Z.md")).unwrap();
     #[cfg(unix)]
-    for name in ["2025-09-15T200000Z.md", "2025-09-15T200000Z.json"] {
+    {
+        // The mode any file gets under the umask the binary inherits (not the temp file's 0600):
+        // readable by whoever publishes the worklogs.
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(out.join(name)).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o644, "{name} is readable by whoever publishes it");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        std::fs::write(dir.path().join("ordinary"), b"").unwrap();
+        for name in ["2025-09-15T200000Z.md", "2025-09-15T200000Z.json"] {
+            assert_eq!(
+                mode(&out.join(name)),
+                mode(&dir.path().join("ordinary")),
+                "{name}"
+            );
+        }
     }
     for section in [
         "**P0: ",
