@@ -20,8 +20,7 @@ pub struct FingerprintConfig {
     /// Tokens of the templates stored (mined, or registered exactly) over all keys together,
     /// each template counted as its tokens (or its bytes / 16, if more) plus 16: what a stored
     /// template costs grows with its tokens (a slot per token) and its text on top of its own
-    /// bookkeeping. 2,000,000: some 85,000
-    /// templates of 8 tokens, 14,000 of 128. Past it no key
+    /// bookkeeping. 2,000,000: some 85,000 templates of 8 tokens, 14,000 of 128. Past it no key
     /// stores another: a new template reads as above, and its fine id is kept only while a
     /// window holds it (see [`super::Fingerprinter::forget_transient`]), so neither memory nor
     /// the checkpoint grows with distinct messages spread over many keys.
