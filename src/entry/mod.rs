@@ -299,6 +299,23 @@ pub fn parse_entry_max(bytes: &[u8], max_bytes: usize) -> Result<Record, EntryEr
     extract::to_record(entry, text)
 }
 
+/// The event time [`parse_entry`] would give the entry in `bytes` (its `timestamp`, else its
+/// `receiveTimestamp`), read without the rest of it: what a replay sorts a large file by.
+/// `None` where parsing would fail on the time or on the JSON.
+pub fn event_time(bytes: &[u8]) -> Option<DateTime<Utc>> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Times<'a> {
+        #[serde(borrow)]
+        timestamp: Option<model::Str<'a>>,
+        #[serde(borrow, alias = "receive_timestamp", alias = "received_timestamp")]
+        receive_timestamp: Option<model::Str<'a>>,
+    }
+    let times: Times<'_> = serde_json::from_slice(bytes).ok()?;
+    let when = times.timestamp.or(times.receive_timestamp)?;
+    time::parse_rfc3339(when.as_str())
+}
+
 /// An entry whose only problem is an optional context field of the wrong type, read without
 /// it and marked [`FieldWarnings::CONTEXT`]; `None` if that was not its problem.
 fn read_without_mistyped(text: &str) -> Option<Result<Record, EntryError>> {

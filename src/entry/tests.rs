@@ -466,3 +466,39 @@ fn a_secret_in_a_key_field_is_redacted_at_the_edge() {
         }
     }
 }
+
+/// A large replay is cut by `event_time`, read without the rest of the entry: it must be the
+/// time the full parse counts the entry at, whatever shape the entry has.
+#[test]
+fn event_time_is_the_time_the_full_parse_gives() {
+    let mut texts: Vec<String> = EXAMPLES.lines().map(str::to_owned).collect();
+    let synthetic =
+        crate::synth::incidents::incident_hours("2025-09-15T19:00:00Z".parse().unwrap(), 2, 5);
+    texts.extend(synthetic.iter().map(|(_, v)| v.to_string()));
+    texts.extend(
+        [
+            r#"{"receiveTimestamp":"2025-09-15T19:00:00.5Z","textPayload":"x"}"#,
+            r#"{"receive_timestamp":"2025-09-15T19:00:00+02:00","text_payload":"x"}"#,
+            r#"{"timestamp":"2025\u002d09-15T19:00:00Z","receiveTimestamp":"2025-09-15T19:00:01Z"}"#,
+            r#"{"timestamp":"2025-09-15 19:00:00Z","textPayload":"x"}"#,
+            r#"{"timestamp":"2025-12-31T23:59:60.5Z","textPayload":"x"}"#,
+            r#"{"timestamp":1757962800,"textPayload":"x"}"#,
+            r#"{"timestamp":"yesterday","textPayload":"x"}"#,
+            r#"{"textPayload":"no time"}"#,
+            r#"{"timestamp":"2025-09-15T19:00:00Z","severity":1.5,"textPayload":"x"}"#,
+            r#"{"timestamp":"2025-09-15T19:00:00Z","textPayload":{"a":1}}"#,
+            r#"{"timestamp":"2025-09-15T19:00:00Z","timestamp":"2025-09-16T19:00:00Z"}"#,
+            r#"{"timestamp":"2025-09-15T19:00:00Z", broken"#,
+        ]
+        .map(str::to_owned),
+    );
+    for text in &texts {
+        if let Ok(record) = parse_entry(text.as_bytes()) {
+            assert_eq!(
+                event_time(text.as_bytes()),
+                Some(record.timestamp),
+                "{text}"
+            );
+        }
+    }
+}

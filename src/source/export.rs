@@ -87,12 +87,32 @@ pub struct ExportReader<R> {
     done: bool,
     /// Bytes of a BOM matched at the end of the last buffer (a BOM split across reads).
     bom: usize,
+    /// Bytes of the input consumed so far.
+    pos: u64,
+    /// Arrays entered or left and wrappers met so far.
+    structure: u64,
+    /// Where the last piece classified lies.
+    last: Span,
+}
+
+/// Where a piece lies in the text, for a reader that will read it again on its own: its
+/// bytes `start..end`, how many arrays were entered or left (and wrappers met) before it,
+/// and whether it was nested deeper than a reader starting on it would read it. Two entries
+/// with the same `structure` have only separators between them, so a new reader over the
+/// text from the first to the second reads both alike (unless `deep`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Span {
+    pub start: u64,
+    pub end: u64,
+    pub structure: u64,
+    pub deep: bool,
 }
 
 /// A piece as scanned: its bytes (empty once it grew past the limit), its full length, the
 /// line it starts on, its first byte.
 pub(super) struct Piece {
     pub(super) data: Vec<u8>,
+    pub(super) start: u64,
     pub(super) len: u64,
     pub(super) line: u64,
     pub(super) first: u8,
@@ -111,7 +131,17 @@ impl<R: BufRead> ExportReader<R> {
             ready: VecDeque::new(),
             done: false,
             bom: 0,
+            pos: 0,
+            structure: 0,
+            last: Span::default(),
         }
+    }
+
+    /// Where the piece of the last [`Item::Entry`] returned lies: an entry is always the
+    /// last piece classified when it is returned (only pieces that are not entries are held
+    /// back).
+    pub fn last_span(&self) -> Span {
+        self.last
     }
 
     /// The next piece, `None` at the end of the input.
@@ -138,6 +168,12 @@ impl<R: BufRead> ExportReader<R> {
     }
 
     fn classify(&mut self, p: Piece) -> Result<(), ReadError> {
+        self.last = Span {
+            start: p.start,
+            end: p.start + p.len,
+            structure: self.structure,
+            deep: self.open.len() >= MAX_OPEN,
+        };
         let item = if p.len > self.max as u64 {
             Item::Unreadable {
                 line: p.line,
@@ -187,7 +223,8 @@ impl<R: BufRead> ExportReader<R> {
             let nested = !self.open.is_empty();
             match b {
                 b']' => {
-                    self.input.consume(1);
+                    self.consume(1);
+                    self.structure += 1;
                     if self.open.pop() == Some(true) {
                         // The rest of the wrapper object (`nextPageToken`, …) is not entries.
                         self.scan(Scan::rest(), false)?;
@@ -195,13 +232,17 @@ impl<R: BufRead> ExportReader<R> {
                 }
                 b'[' if self.open.len() < MAX_OPEN => {
                     // An array is never an entry: its elements may be.
-                    self.input.consume(1);
+                    self.consume(1);
+                    self.structure += 1;
                     self.open.push(false);
                 }
                 b'{' | b'[' => {
                     match self.scan(Scan::container(self.open.len() < MAX_OPEN), true)? {
                         Scanned::Piece(p) => return Ok(Some(p)),
-                        Scanned::Wrapper => self.open.push(true),
+                        Scanned::Wrapper => {
+                            self.structure += 1;
+                            self.open.push(true);
+                        }
                     }
                 }
                 _ => {
@@ -212,6 +253,11 @@ impl<R: BufRead> ExportReader<R> {
                 }
             }
         }
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.input.consume(n);
+        self.pos += n as u64;
     }
 
     /// Skips whitespace, commas, a stray `]` at the top level and BOMs; returns the next byte
@@ -245,7 +291,7 @@ impl<R: BufRead> ExportReader<R> {
                 }
                 n += 1;
             }
-            self.input.consume(n);
+            self.consume(n);
             self.line += lines;
             if next.is_some() {
                 return Ok(next);
@@ -255,7 +301,7 @@ impl<R: BufRead> ExportReader<R> {
 
     /// Reads one piece as `scan` delimits it, keeping its bytes (if `keep`) up to the limit.
     fn scan(&mut self, mut scan: Scan, keep: bool) -> io::Result<Scanned> {
-        let line = self.line;
+        let (line, start) = (self.line, self.pos);
         let mut data = Vec::new();
         let mut len = 0u64;
         let mut first = None;
@@ -282,7 +328,7 @@ impl<R: BufRead> ExportReader<R> {
             }
             len += n as u64;
             let lines = memchr::memchr_iter(b'\n', part).count() as u64;
-            self.input.consume(n);
+            self.consume(n);
             self.line += lines;
             match end {
                 Some(Step::Wrapper) => return Ok(Scanned::Wrapper),
@@ -294,6 +340,7 @@ impl<R: BufRead> ExportReader<R> {
         data.truncate(trimmed);
         Ok(Scanned::Piece(Piece {
             data,
+            start,
             len,
             line,
             first: first.unwrap_or(b' '),
