@@ -413,6 +413,36 @@ impl Pipeline {
         reports
     }
 
+    /// Bounded input read a slice of event time at a time (a large file, see
+    /// [`crate::source::file`]): every entry before `before` has been ingested. Stitches the
+    /// tracebacks no later line can join and closes every window ending by `before` — or by
+    /// the first traceback line still held, whose traceback may count in it. What stays open
+    /// closes later exactly as it would have if the whole file had been read first.
+    pub fn close_before(
+        &mut self,
+        before: DateTime<Utc>,
+        out: &mut Vec<Outcome>,
+    ) -> Vec<WindowReport> {
+        let mut stitcher = std::mem::take(&mut self.stitcher);
+        stitcher.release_settled(before, |records| {
+            self.ready.append(records);
+            self.drain_ready(out);
+        });
+        self.stitcher = stitcher;
+        let mut until = self
+            .stitcher
+            .earliest_held()
+            .map_or(before, |t| t.min(before));
+        // The window of the latest entry stays open until the input ends: what the rest of
+        // the input holds that is not an entry is reported in a worklog still to be written.
+        if let Some((_, hi)) = self.range {
+            let last =
+                self.schedule.first_end_after(hi) - TimeDelta::milliseconds(self.schedule.hop_ms);
+            until = until.min(last);
+        }
+        self.close_through(until)
+    }
+
     /// Closes every window that ends at or before `until`, in order. Windows without a
     /// single entry are skipped (one jump, however long the gap: a file with an entry from
     /// 1970 beside today's is two windows, not half a million) and said in the next report.

@@ -89,6 +89,8 @@ pub struct Consumer {
     /// The state changed since the last checkpoint.
     dirty: bool,
     stats: LiveStats,
+    /// Windows closed by a slice boundary of a bounded input, for the driver to take.
+    closed: Vec<WindowReport>,
 }
 
 impl Consumer {
@@ -140,6 +142,7 @@ impl Consumer {
             now: DateTime::<Utc>::MIN_UTC,
             dirty: false,
             stats: LiveStats::default(),
+            closed: Vec::new(),
         }
     }
 
@@ -164,6 +167,13 @@ impl Consumer {
         out: &mut Vec<Outcome>,
         events: &mut Vec<Event>,
     ) {
+        if let Input::Complete { before } = d.input {
+            let from = out.len();
+            let reports = self.pipeline.close_before(before, out);
+            self.after_close(from, out, &reports, events);
+            self.closed.extend(reports);
+            return;
+        }
         self.stats.delivered += 1;
         self.dirty = true;
         self.now = self.now.max(now);
@@ -190,6 +200,7 @@ impl Consumer {
                 reason,
                 detail,
             } => self.pipeline.reject(origin, reason, detail.clone(), out),
+            Input::Complete { .. } => {} // handled above
         }
         let malformed = matches!(out.get(from), Some(Outcome::Malformed { .. }));
         if malformed && self.settings.pubsub.on_malformed == OnMalformed::Nack && id.is_some() {
@@ -275,6 +286,12 @@ impl Consumer {
         };
         self.after_close(from, out, &reports, events);
         reports
+    }
+
+    /// The windows a slice boundary of a bounded input closed (see [`Input::Complete`]),
+    /// oldest first.
+    pub fn take_closed(&mut self) -> Vec<WindowReport> {
+        std::mem::take(&mut self.closed)
     }
 
     /// Closes every window holding entries: the end of a bounded input, or a stream's

@@ -136,6 +136,8 @@ impl<O: Outputs> Driver<O> {
                     for d in batches.drain(..).flatten() {
                         self.consumer.accept(d, now, &mut outcomes, &mut events);
                     }
+                    let reports = self.consumer.take_closed();
+                    self.close(reports, summary).await?;
                     if self.checkpoints.is_none() {
                         let settled = self.consumer.take_settlement();
                         self.consumer.settle(settled);

@@ -11,6 +11,7 @@ mod decode;
 pub mod export;
 pub mod file;
 mod scan;
+pub mod slice;
 pub mod pubsub;
 
 #[cfg(any(test, feature = "test-util"))]
@@ -21,6 +22,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 /// One LogEntry's JSON as it arrived, not yet parsed.
@@ -57,6 +59,11 @@ pub enum Input {
         origin: Origin,
         reason: &'static str,
         detail: String,
+    },
+    /// Not an entry: a bounded source read in slices of event time says every entry before
+    /// `before` has been delivered, so the windows ending by then may close.
+    Complete {
+        before: DateTime<Utc>,
     },
 }
 
@@ -98,6 +105,7 @@ impl Delivery {
         let origin = match &self.input {
             Input::Entry(e) => &e.origin,
             Input::Unreadable { origin, .. } => origin,
+            Input::Complete { .. } => return None,
         };
         match origin {
             Origin::PubSub { message_id } => Some(message_id),
@@ -120,8 +128,9 @@ pub type Batch = Vec<Delivery>;
 /// How the windows of a source close.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Boundedness {
-    /// A finite input (a file): every entry is on time and all windows close at its end, so
-    /// the report does not depend on the order of the file (`gcloud` writes newest first).
+    /// A finite input (a file): every entry is on time and the windows close at its end (or,
+    /// for a large file, as each slice of event time is done: [`Input::Complete`]), so the
+    /// report does not depend on the order of the file (`gcloud` writes newest first).
     Bounded,
     /// A stream: windows close when the watermark passes their end plus allowed lateness.
     Unbounded,

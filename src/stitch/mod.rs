@@ -13,8 +13,9 @@
 //! do older entries of its own arriving late), when no line joined it for the horizon of clock
 //! time ([`Stitcher::release_idle`]: a crashing instance's last traceback is counted within
 //! seconds), on [`Stitcher::release_before`], on [`Stitcher::flush`], or when it reaches
-//! [`StitchConfig::max_lines`]. A file is stitched in one sorted pass at its end. Ordinary
-//! entries are never held.
+//! [`StitchConfig::max_lines`]. A file is stitched in one sorted pass at its end, or, read a
+//! slice of event time at a time, the runs no later line can join at each cut
+//! ([`Stitcher::release_settled`]). Ordinary entries are never held.
 
 mod line;
 
@@ -219,16 +220,52 @@ impl Stitcher {
     /// [`Stitcher::flush`], handing the records over a run at a time (`each` takes them out of
     /// the batch), so a long file's traceback lines are never all parsed at once.
     pub fn flush_with(&mut self, mut each: impl FnMut(&mut Vec<Record>)) {
-        let mut batch = Vec::new();
         if let Some(held) = &mut self.bounded {
-            let lines = std::mem::take(held);
-            for run in sorted_runs(lines, &self.config) {
-                emit(run, &mut batch);
-                each(&mut batch);
-            }
+            let mut lines = std::mem::take(held);
+            sort_lines(&mut lines);
+            emit_sorted(lines, &self.config, &mut each);
         }
+        let mut batch = Vec::new();
         self.close_where(&mut batch, |_| true);
         each(&mut batch);
+    }
+
+    /// A bounded stitcher fed a slice of event time at a time (a large file): every line before
+    /// `before` has come. The chains of lines that ended more than `max_gap` before it (no
+    /// later line can join them) are stitched and handed to `each` a run at a time, exactly
+    /// as [`Stitcher::flush_with`] would at the end; the others stay held.
+    pub fn release_settled(&mut self, before: DateTime<Utc>, each: impl FnMut(&mut Vec<Record>)) {
+        let Some(held) = &mut self.bounded else {
+            return;
+        };
+        let mut lines = std::mem::take(held);
+        sort_lines(&mut lines);
+        let gap = self.config.max_gap;
+        let (mut settled, mut open) = (Vec::new(), Vec::new());
+        let mut lines = lines.into_iter().peekable();
+        while let Some(first) = lines.next() {
+            let mut chain = vec![first];
+            while let Some(next) = lines.next_if(|l| {
+                let last = chain.last().expect("a chain has a line");
+                l.stream == last.stream && l.at <= last.at + gap
+            }) {
+                chain.push(next);
+            }
+            let last = chain.last().expect("a chain has a line").at;
+            if last + gap < before {
+                settled.append(&mut chain);
+            } else {
+                open.append(&mut chain);
+            }
+        }
+        self.bounded = Some(open);
+        emit_sorted(settled, &self.config, each);
+    }
+
+    /// The event time of the earliest line a bounded stitcher still holds: a window ending
+    /// after it may yet count the traceback it starts.
+    pub fn earliest_held(&self) -> Option<DateTime<Utc>> {
+        self.bounded.as_ref()?.iter().map(|l| l.at).min()
     }
 
     /// How many lines are held now (for a gauge).
@@ -308,11 +345,28 @@ impl Stitcher {
     }
 }
 
-/// Groups held lines into runs, lazily: sorted by stream then time, a run continues while the
-/// stream is the same, the gap is within `max_gap` and the run is shorter than `max_lines`.
-/// Each line is parsed again only as its run is built.
-fn sorted_runs(mut lines: Vec<HeldLine>, config: &StitchConfig) -> impl Iterator<Item = Run> + '_ {
+/// Held lines in the order runs are built from: by stream, then time.
+fn sort_lines(lines: &mut [HeldLine]) {
     lines.sort_by(|a, b| (a.stream, a.at, &a.insert_id).cmp(&(b.stream, b.at, &b.insert_id)));
+}
+
+/// Stitches sorted held lines, handing the records to `each` a run at a time.
+fn emit_sorted(
+    lines: Vec<HeldLine>,
+    config: &StitchConfig,
+    mut each: impl FnMut(&mut Vec<Record>),
+) {
+    let mut batch = Vec::new();
+    for run in sorted_runs(lines, config) {
+        emit(run, &mut batch);
+        each(&mut batch);
+    }
+}
+
+/// Groups sorted held lines into runs, lazily: a run continues while the stream is the same,
+/// the gap is within `max_gap` and the run is shorter than `max_lines`. Each line is parsed
+/// again only as its run is built.
+fn sorted_runs(lines: Vec<HeldLine>, config: &StitchConfig) -> impl Iterator<Item = Run> + '_ {
     let mut lines = lines.into_iter().filter_map(|l| {
         // Parsed once already, from this same text: it parses again alike.
         let record = parse_entry_max(l.raw.as_bytes(), usize::MAX).ok()?;

@@ -352,6 +352,77 @@ fn bounded_mode_groups_the_same_whatever_the_order() {
     assert_eq!(forward, run(&[4, 0, 8, 2, 6, 1, 7, 3, 5]));
 }
 
+/// A file read a slice of event time at a time: releasing what settled at each cut, then
+/// flushing, gives the records one flush at the end gives; a traceback that straddles a cut
+/// (lines 100 ms apart across it) stays held, and so does the earliest line it may count at.
+#[test]
+fn releasing_settled_runs_at_cuts_gives_what_one_flush_gives() {
+    let texts = [
+        "Traceback (most recent call last):",
+        "  File \"/app/db.py\", line 88, in get_session",
+        "  File \"/app/db.py\", line 12, in connect",
+        "sqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached",
+    ];
+    let config = StitchConfig {
+        max_lines: 3,
+        ..StitchConfig::default()
+    };
+    // Tracebacks every 700 ms, lines 100 ms apart: one straddles nearly every cut.
+    let records: Vec<Record> = (0..20i64)
+        .flat_map(|k| {
+            texts.iter().enumerate().map(move |(i, t)| {
+                line(
+                    t,
+                    (k * 700 + 100 * i as i64) * 1_000,
+                    &format!("id{k:02}{i}"),
+                )
+            })
+        })
+        .collect();
+    let messages = |mut out: Vec<Record>| {
+        out.sort_by(|a, b| (a.timestamp, &a.insert_id).cmp(&(b.timestamp, &b.insert_id)));
+        out.into_iter()
+            .map(|r| (r.insert_id, r.message))
+            .collect::<Vec<_>>()
+    };
+    let mut whole = Stitcher::bounded(config);
+    let mut expected = Vec::new();
+    for r in records.iter().rev() {
+        whole.push(r.clone(), &mut expected);
+    }
+    whole.flush(&mut expected);
+    let expected = messages(expected);
+    assert_eq!(expected.len(), 40, "cut at max_lines: {expected:#?}");
+
+    let t0 = records[0].timestamp;
+    for cut_ms in [330, 1_000, 2_450] {
+        let cuts: Vec<DateTime<Utc>> = (1..=14_000 / cut_ms)
+            .map(|i| t0 + TimeDelta::milliseconds(i * cut_ms))
+            .collect();
+        let mut s = Stitcher::bounded(config);
+        let mut out = Vec::new();
+        let mut fed = 0;
+        for &cut in &cuts {
+            while fed < records.len() && records[fed].timestamp < cut {
+                s.push(records[fed].clone(), &mut out);
+                fed += 1;
+            }
+            s.release_settled(cut, |r| out.append(r));
+            for r in &out {
+                assert!(r.timestamp < cut);
+            }
+            if let Some(first) = s.earliest_held() {
+                assert!(first < cut && first >= cut - TimeDelta::milliseconds(700));
+            }
+        }
+        for r in &records[fed..] {
+            s.push(r.clone(), &mut out);
+        }
+        s.flush(&mut out);
+        assert_eq!(messages(out), expected, "cuts every {cut_ms} ms");
+    }
+}
+
 /// A chained Python traceback as a runtime writes it: five chunks within 100 µs on one
 /// instance, the chain phrase in a chunk of its own.
 fn chained_chunks() -> Vec<Record> {
