@@ -37,7 +37,7 @@ use crate::driver::{
 use crate::sinks::alert::AlertHandle;
 use crate::sinks::github::{AnyIssueSink, GithubPlaces, Token};
 use crate::sinks::worklog::{DirWorklog, WorklogError};
-use crate::source::file::FileSource;
+use crate::source::file::{FileSource, Slicing};
 use crate::source::pubsub::{Endpoint, PubSubSource};
 use crate::source::{Batch, Boundedness, Source, SourceStats};
 use crate::telemetry::Readiness;
@@ -161,7 +161,12 @@ pub async fn run(
             out,
             progress,
         } => {
-            let source = FileSource::new(input).with_max_entry_bytes(settings.max_entry_bytes);
+            let source = FileSource::new(input)
+                .with_max_entry_bytes(settings.max_entry_bytes)
+                .with_slicing(Slicing {
+                    hop_ms: settings.window.hop.num_milliseconds(),
+                    bytes: settings.slice_bytes,
+                });
             let wiring = Wiring::new(settings, DirWorklog::new(out), clock);
             let wiring = wiring.with_github(github_token)?;
             let bar = progress_bar(progress, source.size());

@@ -93,6 +93,8 @@ pub struct Settings {
     pub issue_min_priority: Priority,
     pub worklog_dir: PathBuf,
     pub max_entry_bytes: usize,
+    /// `input.slice_bytes`: a larger replayed file is read a slice of event time at a time.
+    pub slice_bytes: u64,
     /// Bounds of fingerprinting and of the clusters held (`[fingerprint]`).
     pub fingerprint: FingerprintSettings,
     /// The subscription `run` pulls from.
@@ -205,6 +207,7 @@ impl TryFrom<RawConfig> for Settings {
             )?,
             worklog_dir: PathBuf::from(&raw.report.dir),
             max_entry_bytes: counting::max_entry_bytes(&raw.input)?,
+            slice_bytes: counting::slice_bytes(&raw.input)?,
             fingerprint: counting::fingerprint_settings(&raw.fingerprint)?,
             github: github::github(&raw.github)?,
             pubsub: live::pubsub_settings(&raw.pubsub)?,

@@ -132,16 +132,19 @@ fn reported(out: &Path) -> (u64, u64) {
     sums
 }
 
-/// Exit 0 and every planted entry accounted for: `good` counted, `bad` reported.
+/// Exit 0 and every planted entry accounted for: `good` counted, `bad` reported — read whole,
+/// and again as a large file is read (surveyed, then a slice of event time at a time).
 fn accounted(name: &str, input: impl AsRef<[u8]>, good: u64, bad: u64) {
-    let r = replay(name, input.as_ref());
-    assert_eq!(r.code, Some(0), "{name}: {}", r.stderr);
-    assert_eq!(
-        (r.counted, r.malformed),
-        (good, bad),
-        "{name}: {}",
-        r.stderr
-    );
+    for env in [&[][..], &[("LOG_GARDENER__INPUT__SLICE_BYTES", "1024")][..]] {
+        let r = replay_with(name, input.as_ref(), env);
+        assert_eq!(r.code, Some(0), "{name} {env:?}: {}", r.stderr);
+        assert_eq!(
+            (r.counted, r.malformed),
+            (good, bad),
+            "{name} {env:?}: {}",
+            r.stderr
+        );
+    }
 }
 
 #[test]

@@ -147,6 +147,53 @@ fn the_order_of_the_input_does_not_change_the_reports() {
     assert_eq!(a, replay(dir.path(), &mixed));
 }
 
+/// A file larger than `input.slice_bytes` is read a slice of event time at a time, closing
+/// windows as it goes: the worklogs are those of reading it whole, in any order, with split
+/// tracebacks across the cuts and lines that are not entries.
+#[test]
+fn a_file_read_in_slices_gives_the_worklogs_of_reading_it_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = synth::incidents::incident_hours(start(), 12, 11);
+    let newest_first = dir.path().join("newest.json");
+    std::fs::write(&newest_first, synth::gcloud_export(&entries)).unwrap();
+    let mixed = dir.path().join("mixed.jsonl");
+    let text = synth::json_lines(&shuffled(&entries, 3));
+    std::fs::write(&mixed, format!("not json\n{text}[1, 2]\n")).unwrap();
+    let whole = replay(dir.path(), &newest_first);
+    assert_eq!(whole.len(), 12);
+    let size = std::fs::metadata(&newest_first).unwrap().len();
+    let slice = (size / 12).to_string();
+    for input in [&newest_first, &mixed] {
+        let out = dir.path().join("sliced");
+        let _ = std::fs::remove_dir_all(&out);
+        let run = bin()
+            .args(["replay", "--out"])
+            .arg(&out)
+            .arg(input)
+            .env("LOG_GARDENER__INPUT__SLICE_BYTES", &slice)
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("a slice of event time at a time"),
+            "{stderr}"
+        );
+        let mut sliced = read_reports(&out);
+        if input == &mixed {
+            let m = &sliced[0].malformed;
+            assert_eq!(
+                (m.total, m.by_reason.get("not_json")),
+                (3, Some(&1)),
+                "{m:?}"
+            );
+            sliced[0].malformed = whole[0].malformed.clone();
+        }
+        assert_eq!(sliced, whole, "{}", input.display());
+    }
+}
+
 #[test]
 fn bad_input_is_counted_and_reported_with_its_line_never_dropped() {
     let dir = tempfile::tempdir().unwrap();

@@ -85,6 +85,11 @@ pub(super) fn max_entry_bytes(i: &RawInput) -> Result<usize, ConfigError> {
     in_range("input.max_entry_bytes", i.max_entry_bytes, 1024, 10 << 20)
 }
 
+/// Below a kilobyte every entry would be a slice of its own; past a terabyte nothing is.
+pub(super) fn slice_bytes(i: &RawInput) -> Result<u64, ConfigError> {
+    in_range("input.slice_bytes", i.slice_bytes, 1 << 10, 1 << 40)
+}
+
 /// Bounds of fingerprinting and of the clusters held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FingerprintSettings {

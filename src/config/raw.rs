@@ -130,6 +130,9 @@ pub struct RawFingerprint {
 pub struct RawInput {
     /// Entries larger than this are rejected as malformed (Cloud Logging's own limit is 256 KB).
     pub max_entry_bytes: usize,
+    /// A replayed file larger than this is read in slices of event time of about this many
+    /// bytes of entries, closing windows as it goes.
+    pub slice_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -3,13 +3,14 @@
 //! streamed on a blocking thread through [`super::decode`] (BOM, UTF-16) and
 //! [`super::export`] (one raw entry per element or line), so memory does not grow with the
 //! input; a piece that is not an entry is still passed on, so the pipeline reports it with its
-//! line.
+//! line. A file larger than `input.slice_bytes` is surveyed first and then read a slice of
+//! event time at a time ([`super::slice`]), so the windows can close as it goes.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::io::Read;
+use std::io::BufRead;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -17,9 +18,10 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::export::{ExportReader, Item, ReadError};
+use super::slice::{Need, Survey};
 use super::SourceStats;
 use super::{Batch, Boundedness, Delivery, Input, Origin, RawEntry, Source, SourceError};
-use crate::entry::MAX_ENTRY_BYTES;
+use crate::entry::{event_time, MAX_ENTRY_BYTES};
 
 /// What to export instead, said once when an input holds nothing readable.
 pub const EXPORT_HINT: &str = "export entries as JSON with `gcloud logging read --format=json` (or JSON Lines: one LogEntry object per line)";
@@ -40,6 +42,7 @@ pub struct FileSource {
     path: PathBuf,
     progress: Option<Progress>,
     max_entry_bytes: usize,
+    slicing: Option<Slicing>,
 }
 
 impl FileSource {
@@ -48,6 +51,7 @@ impl FileSource {
             path: path.into(),
             progress: None,
             max_entry_bytes: MAX_ENTRY_BYTES,
+            slicing: None,
         }
     }
 
@@ -55,6 +59,12 @@ impl FileSource {
     /// (`input.max_entry_bytes`).
     pub fn with_max_entry_bytes(mut self, max: usize) -> FileSource {
         self.max_entry_bytes = max;
+        self
+    }
+
+    /// A file larger than `slicing.bytes` is read a slice of event time at a time.
+    pub fn with_slicing(mut self, slicing: Slicing) -> FileSource {
+        self.slicing = Some(slicing);
         self
     }
 
@@ -86,59 +96,34 @@ impl FileSource {
     /// Streams the input and sends it in batches until the end or until `stop` is set
     /// (checked before every piece, so Ctrl-C stops within one entry's read). Runs on a
     /// blocking thread. Reading stdin, the batch so far is sent before every read that may
-    /// block, so what was piped in is counted even while the writer pauses.
+    /// block, so what was piped in is counted even while the writer pauses. A file larger
+    /// than `input.slice_bytes` is read a slice of event time at a time (see
+    /// [`super::slice`]).
     fn read_all(
         &self,
         out: mpsc::Sender<Batch>,
         stop: &AtomicBool,
     ) -> Result<SourceStats, SourceError> {
         let path = self.display();
-        let err = |e: std::io::Error| SourceError::Read {
-            path: path.to_string(),
-            detail: e.to_string(),
-        };
-        let pending = Rc::new(Pending {
+        let pending = Pending {
             batch: RefCell::new(Vec::with_capacity(BATCH)),
             batch_bytes: Cell::new(0),
             out,
             delivered: Cell::new(0),
             bytes: Arc::new(AtomicU64::new(0)),
             progress: self.progress.clone(),
-        });
-        let raw: Box<dyn Read> = if self.is_stdin() {
-            Box::new(std::io::stdin().lock())
-        } else {
-            Box::new(std::fs::File::open(&self.path).map_err(err)?)
+            sliced: Cell::new(None),
+            path: path.clone(),
         };
-        let counted = Counted {
-            inner: raw,
-            pending: pending.clone(),
-            flush_first: self.is_stdin(),
-        };
-        let (_, text) = super::decode::utf8_reader(counted).map_err(err)?;
-        let mut reader = ExportReader::new(text, self.max_entry_bytes);
-        let mut interrupted = false;
-        let result = loop {
-            if stop.load(Ordering::Acquire) {
-                interrupted = true;
-                break Ok(());
+        let result = match (self.slicing, self.size()) {
+            (Some(slicing), Some(size)) if size > slicing.bytes => {
+                self.read_sliced(slicing, size, &pending, stop)
             }
-            let item = match reader.next_item() {
-                Ok(Some(item)) => item,
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(e),
-            };
-            let full = {
-                let mut batch = pending.batch.borrow_mut();
-                let bytes = pending.batch_bytes.get() + item.bytes();
-                pending.batch_bytes.set(bytes);
-                batch.push(Delivery::unsettled(to_input(item, &path)));
-                batch.len() == BATCH || bytes >= BATCH_BYTES
-            };
-            if full && !pending.flush() {
-                break Ok(());
-            }
+            _ => self.pass(&pending, stop, |item, _| {
+                pending.push(to_input(item, &path))
+            }),
         };
+        let interrupted = matches!(result, Ok(Read::Interrupted));
         if !interrupted {
             // What was read before a failure is still reported.
             pending.flush();
@@ -149,14 +134,219 @@ impl FileSource {
             interrupted,
         };
         match result {
-            Ok(()) => Ok(stats),
-            Err(ReadError::Io(e)) => Err(err(e)),
+            Ok(_) => Ok(stats),
+            Err(ReadError::Io(e)) => Err(SourceError::Read {
+                path: path.to_string(),
+                detail: e.to_string(),
+            }),
             Err(e @ ReadError::Unrecognised { .. }) => Err(SourceError::Unrecognised {
                 path: path.to_string(),
                 hint: format!("nothing readable as Cloud Logging entries: {e}; {EXPORT_HINT}"),
             }),
         }
     }
+
+    /// One pass over the whole input: each piece goes to `each` with the reader (where it
+    /// lies), which says whether to go on (`false`: the receiver has gone).
+    fn pass(
+        &self,
+        pending: &Pending,
+        stop: &AtomicBool,
+        mut each: impl FnMut(Item, &ExportReader<Box<dyn BufRead + '_>>) -> bool,
+    ) -> Result<Read, ReadError> {
+        let raw: Box<dyn std::io::Read> = if self.is_stdin() {
+            Box::new(std::io::stdin().lock())
+        } else {
+            Box::new(std::fs::File::open(&self.path)?)
+        };
+        let counted = Counted {
+            inner: raw,
+            pending,
+            flush_first: self.is_stdin(),
+        };
+        let (encoding, text) = super::decode::utf8_reader(counted)?;
+        let mut reader = ExportReader::new(text, self.max_entry_bytes);
+        loop {
+            if stop.load(Ordering::Acquire) {
+                return Ok(Read::Interrupted);
+            }
+            match reader.next_item()? {
+                Some(item) => {
+                    if !each(item, &reader) {
+                        return Ok(Read::Abandoned);
+                    }
+                }
+                None => return Ok(Read::Done(encoding)),
+            }
+        }
+    }
+
+    /// A large file: surveyed (event times only, and what is not an entry reported), then read
+    /// one slice of event time at a time, each slice followed by [`Input::Complete`]. A file
+    /// the blocks cannot be read again from (UTF-16, entries nested very deep) is read again
+    /// in one pass instead.
+    fn read_sliced(
+        &self,
+        slicing: Slicing,
+        size: u64,
+        pending: &Pending,
+        stop: &AtomicBool,
+    ) -> Result<Read, ReadError> {
+        let before = Unchanged::of(&self.path)?;
+        let mut survey = Survey::new(slicing.hop_ms);
+        pending.sliced.set(Some(SlicedProgress {
+            size,
+            done: 0,
+            total: 0,
+        }));
+        let encoding = match self.pass(pending, stop, |item, reader| match item {
+            Item::Entry { data, line } if is_object(&data) => {
+                survey.entry(reader.last_span(), line, event_time(&data));
+                true
+            }
+            other => {
+                // Not an object, so not an entry whatever its time: reported now.
+                survey.interruption();
+                pending.push(to_input(other, &pending.path))
+            }
+        })? {
+            Read::Done(encoding) => encoding,
+            other => return Ok(other),
+        };
+        if encoding != super::decode::Encoding::Utf8 || !survey.sliceable() {
+            // What is not an entry was reported by the survey.
+            return self.pass(pending, stop, |item, _| match item {
+                Item::Entry { ref data, .. } if is_object(data) => {
+                    pending.push(to_input(item, &pending.path))
+                }
+                _ => true,
+            });
+        }
+        let plan = survey.plan(slicing.bytes);
+        let file = std::fs::File::open(&self.path)?;
+        let bom = bom_len(&file)?;
+        before.check(&self.path)?;
+        let total = plan.bytes_to_read().max(1);
+        crate::telemetry::events::ReadingInSlices {
+            path: &pending.path,
+            slices: plan.slices(),
+            bytes: total,
+        }
+        .emit();
+        let mut done = 0;
+        let mut buf = Vec::new();
+        for k in 0..plan.slices() {
+            for block in &plan.blocks {
+                if stop.load(Ordering::Acquire) {
+                    return Ok(Read::Interrupted);
+                }
+                let need = plan.need(k, block);
+                if need == Need::Nothing {
+                    continue;
+                }
+                let len =
+                    usize::try_from(block.end - block.start).map_err(std::io::Error::other)?;
+                buf.resize(len, 0);
+                file.read_exact_at(&mut buf, block.start + bom)?;
+                let mut entries = 0;
+                for item in super::export::items(&buf, self.max_entry_bytes) {
+                    let Item::Entry { data, line } = item else {
+                        continue;
+                    };
+                    entries += 1;
+                    if need == Need::Some && plan.slice_of(event_time(&data)) != k {
+                        continue;
+                    }
+                    let line = block.line + line - 1;
+                    if !pending.push(to_input(Item::Entry { data, line }, &pending.path)) {
+                        return Ok(Read::Abandoned);
+                    }
+                }
+                if entries != block.entries {
+                    return Err(changed(&self.path).into());
+                }
+                done += block.end - block.start;
+                pending
+                    .sliced
+                    .set(Some(SlicedProgress { size, done, total }));
+            }
+            if let Some(before) = plan.end_of(k) {
+                if !pending.push(Input::Complete { before }) || !pending.flush() {
+                    return Ok(Read::Abandoned);
+                }
+            }
+        }
+        before.check(&self.path)?;
+        Ok(Read::Done(encoding))
+    }
+}
+
+/// How a pass over the input ended (short of an error).
+enum Read {
+    /// At the end of the input, in this encoding.
+    Done(super::decode::Encoding),
+    /// `stop` was set.
+    Interrupted,
+    /// The receiver has gone: nothing more is wanted.
+    Abandoned,
+}
+
+/// Reading a large file in slices of event time (see [`super::slice`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slicing {
+    /// Milliseconds per hop of the windows: slices are cut on hop boundaries.
+    pub hop_ms: i64,
+    /// `input.slice_bytes`: files larger than this are read in slices of about this many
+    /// bytes of entries.
+    pub bytes: u64,
+}
+
+/// A piece that starts like a JSON object: only those can be entries, and a reader started
+/// on one reads what follows alike.
+fn is_object(data: &[u8]) -> bool {
+    data.first() == Some(&b'{')
+}
+
+/// The length of a UTF-8 BOM at the start of `file` (the reader's offsets start after it).
+fn bom_len(file: &std::fs::File) -> std::io::Result<u64> {
+    let mut head = [0u8; 3];
+    let n = file.read_at(&mut head, 0)?;
+    Ok(if head[..n] == *b"\xEF\xBB\xBF" { 3 } else { 0 })
+}
+
+fn changed(path: &Path) -> std::io::Error {
+    std::io::Error::other(format!(
+        "{} changed while it was read (it is read more than once: replay a copy that nothing writes to)",
+        path.display()
+    ))
+}
+
+/// A file's length and modification time, to see that it did not change between passes.
+struct Unchanged(u64, Option<std::time::SystemTime>);
+
+impl Unchanged {
+    fn of(path: &Path) -> std::io::Result<Unchanged> {
+        let m = std::fs::metadata(path)?;
+        Ok(Unchanged(m.len(), m.modified().ok()))
+    }
+
+    fn check(&self, path: &Path) -> std::io::Result<()> {
+        let now = Unchanged::of(path)?;
+        if now.0 == self.0 && now.1 == self.1 {
+            Ok(())
+        } else {
+            Err(changed(path))
+        }
+    }
+}
+
+/// Where a sliced read is, for the progress bar: the survey is its first half, the slices'
+/// reads (`done` of `total` bytes) the second.
+#[derive(Debug, Clone, Copy)]
+struct SlicedProgress {
+    size: u64,
+    done: u64,
+    total: u64,
 }
 
 /// The batch being filled on the reader thread, and where it goes.
@@ -168,9 +358,24 @@ struct Pending {
     delivered: Cell<u64>,
     bytes: Arc<AtomicU64>,
     progress: Option<Progress>,
+    sliced: Cell<Option<SlicedProgress>>,
+    path: Arc<str>,
 }
 
 impl Pending {
+    /// Adds one input to the batch, sending it when full; `false` once the receiver has gone.
+    fn push(&self, input: Input) -> bool {
+        let full = {
+            let mut batch = self.batch.borrow_mut();
+            if let Input::Entry(e) = &input {
+                self.batch_bytes.set(self.batch_bytes.get() + e.data.len());
+            }
+            batch.push(Delivery::unsettled(input));
+            batch.len() == BATCH || self.batch_bytes.get() >= BATCH_BYTES
+        };
+        !full || self.flush()
+    }
+
     /// Sends the batch (if not empty); `false` once the receiver has gone.
     fn flush(&self) -> bool {
         let full = std::mem::replace(&mut *self.batch.borrow_mut(), Vec::with_capacity(BATCH));
@@ -178,15 +383,30 @@ impl Pending {
         if full.is_empty() {
             return true;
         }
-        let n = full.len() as u64;
+        let entries = full
+            .iter()
+            .filter(|d| !matches!(d.input, Input::Complete { .. }))
+            .count() as u64;
         if self.out.blocking_send(full).is_err() {
             return false;
         }
-        self.delivered.set(self.delivered.get() + n);
+        self.delivered.set(self.delivered.get() + entries);
         if let Some(p) = &self.progress {
-            p(self.bytes.load(Ordering::Relaxed));
+            p(self.shown());
         }
         true
+    }
+
+    /// What the progress bar shows: bytes read, or where a sliced read is.
+    fn shown(&self) -> u64 {
+        let bytes = self.bytes.load(Ordering::Relaxed);
+        match self.sliced.get() {
+            None => bytes,
+            Some(SlicedProgress { size, total: 0, .. }) => bytes.min(size) / 2,
+            Some(SlicedProgress { size, done, total }) => {
+                size / 2 + (u128::from(size / 2) * u128::from(done) / u128::from(total)) as u64
+            }
+        }
     }
 }
 
@@ -216,13 +436,13 @@ fn to_input(item: Item, path: &Arc<str>) -> Input {
 
 /// Counts the bytes read from the input (the progress bar, the summary), and for a pipe
 /// hands on the batch so far before each read, which may block.
-struct Counted<R> {
+struct Counted<'a, R> {
     inner: R,
-    pending: Rc<Pending>,
+    pending: &'a Pending,
     flush_first: bool,
 }
 
-impl<R: Read> Read for Counted<R> {
+impl<R: std::io::Read> std::io::Read for Counted<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.flush_first {
             self.pending.flush();
@@ -291,6 +511,104 @@ impl Source for FileSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{DateTime, Utc};
+    use serde_json::Value;
+
+    /// What a file source hands over, read to the end.
+    fn deliveries(source: &FileSource) -> (SourceStats, Vec<Input>) {
+        let (tx, mut rx) = mpsc::channel::<Batch>(100_000);
+        let stats = source.read_all(tx, &AtomicBool::new(false)).unwrap();
+        let mut all = Vec::new();
+        while let Ok(batch) = rx.try_recv() {
+            all.extend(batch.into_iter().map(|d| d.input));
+        }
+        (stats, all)
+    }
+
+    fn time_and_id(raw: &RawEntry) -> (DateTime<Utc>, String) {
+        let v: Value = serde_json::from_slice(&raw.data).unwrap();
+        let at = v["timestamp"].as_str().unwrap().parse().unwrap();
+        (at, v["insertId"].as_str().unwrap().to_owned())
+    }
+
+    /// A file larger than `input.slice_bytes`, in any order: every entry is handed over once,
+    /// what is not an entry once with its line, and after each `Complete { before }` no entry
+    /// before it comes any more (what lets the windows close).
+    #[test]
+    fn a_large_file_is_read_in_slices_each_entry_once_in_time_order_of_slices() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = "2025-09-15T19:00:00Z".parse().unwrap();
+        let entries = crate::synth::generate(start, 12, 4);
+        let mut shuffled = entries.clone();
+        let mut rng = crate::synth::Rng::new(8);
+        for i in (1..shuffled.len()).rev() {
+            shuffled.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        let jsonl = crate::synth::json_lines(&shuffled);
+        let (head, tail) = jsonl.split_at(jsonl.find('\n').unwrap() + 1);
+        let inputs = [
+            ("newest.json", crate::synth::gcloud_export(&entries)),
+            (
+                "shuffled.jsonl",
+                format!("\u{feff}{head}not json\n{tail}[1]\n"),
+            ),
+        ];
+        for (name, text) in inputs {
+            let path = dir.path().join(name);
+            std::fs::write(&path, &text).unwrap();
+            let source = FileSource::new(&path).with_slicing(Slicing {
+                hop_ms: 3_600_000,
+                bytes: text.len() as u64 / 10,
+            });
+            let (stats, got) = deliveries(&source);
+            let mut ids = std::collections::HashSet::new();
+            let (mut cuts, mut unreadable, mut not_entries) = (Vec::new(), 0, 0);
+            for input in &got {
+                match input {
+                    Input::Complete { before } => cuts.push(*before),
+                    Input::Entry(raw) => match serde_json::from_slice::<Value>(&raw.data) {
+                        Ok(Value::Object(_)) => {
+                            let (at, id) = time_and_id(raw);
+                            assert!(ids.insert(id), "{name}: an entry came twice");
+                            if let Some(last) = cuts.last() {
+                                assert!(at >= *last, "{name}: {at} after the cut at {last}");
+                            }
+                        }
+                        _ => not_entries += 1,
+                    },
+                    Input::Unreadable { .. } => unreadable += 1,
+                }
+            }
+            assert_eq!(ids.len(), entries.len(), "{name}");
+            assert!(cuts.len() >= 3, "{name}: {} slices", cuts.len() + 1);
+            assert!(cuts.windows(2).all(|w| w[0] < w[1]));
+            assert_eq!(stats.delivered, got.len() as u64 - cuts.len() as u64);
+            if name.ends_with("jsonl") {
+                // `not json` and `1` are handed over to be reported, once each.
+                assert_eq!(unreadable + not_entries, 2, "{name}");
+            }
+        }
+    }
+
+    /// What a new reader could not read alike from the middle (UTF-16) is read in one pass
+    /// after the survey: no slices, every entry once.
+    #[test]
+    fn a_large_file_that_cannot_be_sliced_is_read_whole_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = crate::synth::generate("2025-09-15T19:00:00Z".parse().unwrap(), 3, 4);
+        let text = crate::synth::json_lines(&entries);
+        let mut utf16 = vec![0xFF, 0xFE];
+        utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        let path = dir.path().join("utf16.jsonl");
+        std::fs::write(&path, &utf16).unwrap();
+        let source = FileSource::new(&path).with_slicing(Slicing {
+            hop_ms: 3_600_000,
+            bytes: 1_000,
+        });
+        let (_, got) = deliveries(&source);
+        assert!(got.iter().all(|i| matches!(i, Input::Entry(_))));
+        assert_eq!(got.len(), entries.len());
+    }
 
     /// What the reader may hold ahead of the pipeline is bounded in bytes: batches of large
     /// entries are sent early, and every entry still comes through, in order.

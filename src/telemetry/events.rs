@@ -57,6 +57,25 @@ impl MalformedEntry<'_> {
     }
 }
 
+/// A large replayed file was surveyed and is read a slice of event time at a time.
+pub struct ReadingInSlices<'a> {
+    pub path: &'a str,
+    pub slices: usize,
+    /// Bytes the slices read in all (the file's entries once if it is sorted by time).
+    pub bytes: u64,
+}
+
+impl ReadingInSlices<'_> {
+    pub fn emit(self) {
+        tracing::info!(
+            path = self.path,
+            slices = self.slices,
+            bytes = self.bytes,
+            "reading the file a slice of event time at a time"
+        );
+    }
+}
+
 /// An optional field of a counted entry was unusable and read leniently (severity as DEFAULT,
 /// a mistyped payload as text): counted by field, told in the worklog's `field_warnings`.
 pub struct FieldReadLeniently<'a> {
