@@ -416,8 +416,9 @@ impl Pipeline {
     /// Bounded input read a slice of event time at a time (a large file, see
     /// [`crate::source::file`]): every entry before `before` has been ingested. Stitches the
     /// tracebacks no later line can join and closes every window ending by `before` — or by
-    /// the first traceback line still held, whose traceback may count in it. What stays open
-    /// closes later exactly as it would have if the whole file had been read first.
+    /// the first traceback line still held, whose traceback may count in it — except the one
+    /// holding the latest entry so far. What stays open closes later exactly as it would have
+    /// if the whole file had been read first.
     pub fn close_before(
         &mut self,
         before: DateTime<Utc>,

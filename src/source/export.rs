@@ -45,16 +45,6 @@ pub enum Item {
     },
 }
 
-impl Item {
-    /// The bytes it holds.
-    pub fn bytes(&self) -> usize {
-        match self {
-            Item::Entry { data, .. } => data.len(),
-            Item::Unreadable { detail, .. } => detail.len(),
-        }
-    }
-}
-
 /// Why reading stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
