@@ -66,6 +66,8 @@ pub struct Linker {
     slots: BTreeMap<(i64, u64), BTreeSet<ClusterId>>,
     /// trace hash → (latest slot, clusters sharing the trace).
     traces: HashMap<u64, (i64, BTreeSet<ClusterId>)>,
+    /// Slots and traces the bound made it forget while their windows were open.
+    forgotten: u64,
 }
 
 impl Linker {
@@ -105,6 +107,7 @@ impl Linker {
     }
 
     fn enforce_bound(&mut self) {
+        let before = self.slots.len() + self.traces.len();
         while self.slots.len() > self.config.max_slots {
             self.slots.pop_first();
         }
@@ -116,6 +119,22 @@ impl Linker {
                 self.traces.remove(&k);
             }
         }
+        let dropped = (before - self.slots.len() - self.traces.len()) as u64;
+        if dropped > 0 {
+            if self.forgotten == 0 {
+                crate::telemetry::events::IncidentLinksForgotten {
+                    limit: self.config.max_slots,
+                }
+                .emit();
+            }
+            self.forgotten += dropped;
+        }
+    }
+
+    /// Slots and traces forgotten to stay within `max_slots` (the incidents of the windows
+    /// they belonged to may be missing links).
+    pub fn forgotten(&self) -> u64 {
+        self.forgotten
     }
 
     /// For every pair of clusters that co-occurred inside `span`: how many distinct moments
@@ -206,6 +225,7 @@ impl Linker {
                 .into_iter()
                 .map(|(k, s, ids)| (k, (s, ids.into_iter().collect())))
                 .collect(),
+            forgotten: 0,
         }
     }
 }
@@ -312,6 +332,7 @@ mod tests {
             see(&mut l, i, "19:00:00", &format!("unit{i}"));
         }
         assert!(l.slots.len() <= 10);
+        assert_eq!(l.forgotten(), 90, "forgetting is counted (and said, once)");
         l.forget_before(t("20:00:00"));
         assert!(l.slots.is_empty());
         let snap = l.snapshot();

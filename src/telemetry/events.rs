@@ -123,6 +123,22 @@ impl CardinalityLimit {
     }
 }
 
+/// The incident tracker's co-occurrence memory (`unit × 10 s` slots and traces) is full while
+/// the windows they belong to are still open: the oldest are forgotten, so those windows'
+/// incidents may miss links. Said once per run.
+pub struct IncidentLinksForgotten {
+    pub limit: usize,
+}
+
+impl IncidentLinksForgotten {
+    pub fn emit(self) {
+        tracing::warn!(
+            limit = self.limit,
+            "incident co-occurrence memory full: the oldest slots are forgotten, so incidents of the earliest open windows may be missing; a replayed pipe holds every window to its end: replay the file instead (a large one is read a slice of event time at a time)"
+        );
+    }
+}
+
 /// An entry for a window that had already closed.
 pub struct LateEntry {
     pub at: DateTime<Utc>,
