@@ -114,9 +114,11 @@ fn prose(text: &str, v: &Range<usize>, key: Option<Range<usize>>) -> bool {
     let spaced = sep.ends_with(char::is_whitespace);
     let key_plain = key.is_some_and(|k| text[k].bytes().all(|b| b.is_ascii_alphabetic()));
     let word = value.bytes().all(|b| b.is_ascii_lowercase());
-    let more = text[v.end..]
-        .strip_prefix(' ')
-        .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_alphabetic()));
+    // A word redacted already (`… user [REDACTED:email]`) was a word: redacting again keeps
+    // what the first pass kept.
+    let more = text[v.end..].strip_prefix(' ').is_some_and(|r| {
+        r.starts_with(|c: char| c.is_ascii_alphabetic()) || r.starts_with("[REDACTED:")
+    });
     spaced && key_plain && word && more
 }
 

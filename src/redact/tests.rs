@@ -598,3 +598,21 @@ fn kept_samples_are_cut_to_a_few_kilobytes_and_say_what_went() {
         "cut on a character"
     );
 }
+
+/// Found by fuzzing `mask`: prose after a key (`password= user …`) is kept, and when the word
+/// after it is itself redacted, a second pass must keep it too.
+#[test]
+fn prose_before_a_redacted_word_stays_prose_when_redacted_again() {
+    for t in [
+        "password= user bof@example.com",
+        "password= user 10.1.2.3 denied",
+        "token: expired [REDACTED:email]",
+    ] {
+        let once = redact(t).into_owned();
+        assert_eq!(redact(&once), once, "{t}");
+    }
+    assert_eq!(
+        redact("password= user bof@example.com"),
+        "password= user [REDACTED:email]"
+    );
+}
