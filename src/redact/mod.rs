@@ -244,12 +244,28 @@ fn card_digits(text: &str) -> bool {
 /// vendor tokens, JWTs, bearer tokens, private keys, random tokens, emails and card numbers.
 /// Keys, schemes and hosts stay, so the text still reads.
 pub fn redact(text: &str) -> Cow<'_, str> {
-    recognise(text, |kind, out| {
+    let marker = |kind: &str, out: &mut String| {
         out.push_str("[REDACTED:");
         out.push_str(kind);
         out.push(']');
-    })
+    };
+    let mut out = recognise(text, marker);
+    // What a pass leaves can read as a secret once a neighbour is a marker (`user:x@host`
+    // after an email became `[REDACTED:email]`): passes repeat while they find more, so a
+    // redacted text redacts to itself. Text without secrets takes one pass.
+    for _ in 0..MAX_PASSES {
+        let Cow::Owned(done) = &out else { break };
+        match recognise(done, marker) {
+            Cow::Borrowed(_) => break,
+            Cow::Owned(more) => out = Cow::Owned(more),
+        }
+    }
+    out
 }
+
+/// Passes [`redact`] makes after the first at most (each only while the one before found a
+/// secret).
+const MAX_PASSES: usize = 4;
 
 /// `text` with every secret [`redact`] would replace written as the fingerprint variable
 /// `<*>` instead: the template of a message never holds one, and a message's cluster does not
@@ -307,8 +323,13 @@ impl Rule {
             let v = caps.name("v").unwrap_or(whole);
             let key = caps.name("k").map(|k| k.range());
             // Go on from the end of the value: a boundary character after it may start the next.
-            let next = v.end().max(next_char(text, whole.start()));
+            let mut next = v.end().max(next_char(text, whole.start()));
             if let Some(range) = self.check.accept(text, v.range(), key.clone(), input) {
+                // A secret found inside the value (a card in a run of digit groups): the rest
+                // of the value is looked at again, or a second pass would find what this left.
+                if range.end < v.end() {
+                    next = range.end.max(next_char(text, whole.start()));
+                }
                 let kind = match self.kind {
                     Kind::Fixed(kind) => kind,
                     Kind::FromKey => patterns::key_kind(key.map_or("", |k| &text[k])),

@@ -616,3 +616,21 @@ fn prose_before_a_redacted_word_stays_prose_when_redacted_again() {
         "password= user [REDACTED:email]"
     );
 }
+
+/// Found by fuzzing `mask`: two cards in one run of digit groups are both redacted in one pass.
+#[test]
+fn every_card_in_a_run_of_digit_groups_goes_in_one_pass() {
+    let t = "paid with 4111 1111 1105 1 4111 1111 1105 1 at noon";
+    let once = redact(t).into_owned();
+    assert!(!once.contains("4111"), "{once}");
+    assert_eq!(redact(&once), once);
+}
+
+/// Found by fuzzing `mask`: a `user:x@host` shape that appears only once the email before it
+/// is a marker is redacted by the same call.
+#[test]
+fn what_reads_as_a_secret_beside_a_marker_goes_in_the_same_call() {
+    let t = "postgresr2@10.mil.3:*o@gr543 rest";
+    let once = redact(t).into_owned();
+    assert_eq!(redact(&once), once, "{once}");
+}
