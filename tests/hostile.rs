@@ -44,20 +44,26 @@ struct Ran {
 }
 
 fn replay(name: &str, input: &[u8]) -> Ran {
-    replay_with(name, input, &[])
+    replay_with(name, input, &[], false)
 }
 
-/// [`replay`] with configuration from the environment.
-fn replay_with(name: &str, input: &[u8], env: &[(&str, &str)]) -> Ran {
+/// [`replay`] with configuration from the environment, of the file or of `-` with the file
+/// on stdin.
+fn replay_with(name: &str, input: &[u8], env: &[(&str, &str)], piped: bool) -> Ran {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join(name);
     std::fs::write(&file, input).unwrap();
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_log-gardener"))
-        .env_remove("RUST_LOG")
-        .envs(env.iter().copied())
-        .arg("replay")
-        .arg(&file)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_log-gardener"));
+    command.env_remove("RUST_LOG").envs(env.iter().copied());
+    if piped {
+        command
+            .args(["replay", "-"])
+            .stdin(std::fs::File::open(&file).unwrap());
+    } else {
+        command.arg("replay").arg(&file);
+    }
+    let out = command
         .arg("--out")
         .arg(dir.path().join("out"))
         .output()
@@ -133,15 +139,22 @@ fn reported(out: &Path) -> (u64, u64) {
 }
 
 /// Exit 0 and every planted entry accounted for: `good` counted, `bad` reported — read whole,
-/// and again as a large file is read (surveyed, then a slice of event time at a time).
+/// and again as a large file and a long pipe are read (surveyed, then a slice of event time
+/// at a time).
 fn accounted(name: &str, input: impl AsRef<[u8]>, good: u64, bad: u64) {
-    for env in [&[][..], &[("LOG_GARDENER__INPUT__SLICE_BYTES", "1024")][..]] {
-        let r = replay_with(name, input.as_ref(), env);
-        assert_eq!(r.code, Some(0), "{name} {env:?}: {}", r.stderr);
+    let sliced = &[("LOG_GARDENER__INPUT__SLICE_BYTES", "1024")][..];
+    for (env, piped) in [(&[][..], false), (sliced, false), (sliced, true)] {
+        let r = replay_with(name, input.as_ref(), env, piped);
+        assert_eq!(
+            r.code,
+            Some(0),
+            "{name} {env:?} piped {piped}: {}",
+            r.stderr
+        );
         assert_eq!(
             (r.counted, r.malformed),
             (good, bad),
-            "{name} {env:?}: {}",
+            "{name} {env:?} piped {piped}: {}",
             r.stderr
         );
     }
@@ -261,6 +274,7 @@ fn distinct_messages_over_many_loggers_stay_within_the_bounds_and_are_all_counte
             ("LOG_GARDENER__FINGERPRINT__MAX_TEMPLATE_TOKENS", "2000"),
             ("LOG_GARDENER__FINGERPRINT__MAX_CLUSTERS", "64"),
         ],
+        false,
     );
     assert_eq!(
         (r.code, r.counted, r.malformed),

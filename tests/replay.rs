@@ -147,11 +147,11 @@ fn the_order_of_the_input_does_not_change_the_reports() {
     assert_eq!(a, replay(dir.path(), &mixed));
 }
 
-/// A file larger than `input.slice_bytes` is read a slice of event time at a time, closing
-/// windows as it goes: the worklogs are those of reading it whole, in any order, with split
-/// tracebacks across the cuts and lines that are not entries.
+/// A file or a pipe larger than `input.slice_bytes` is read a slice of event time at a time,
+/// closing windows as it goes: the worklogs are those of reading it whole, in any order, with
+/// split tracebacks across the cuts and lines that are not entries.
 #[test]
-fn a_file_read_in_slices_gives_the_worklogs_of_reading_it_whole() {
+fn a_file_or_pipe_read_in_slices_gives_the_worklogs_of_reading_it_whole() {
     let dir = tempfile::tempdir().unwrap();
     let entries = synth::incidents::incident_hours(start(), 12, 11);
     let newest_first = dir.path().join("newest.json");
@@ -163,13 +163,20 @@ fn a_file_read_in_slices_gives_the_worklogs_of_reading_it_whole() {
     assert_eq!(whole.len(), 12);
     let size = std::fs::metadata(&newest_first).unwrap().len();
     let slice = (size / 12).to_string();
-    for input in [&newest_first, &mixed] {
+    for (input, piped) in [&newest_first, &mixed]
+        .into_iter()
+        .flat_map(|i| [(i, false), (i, true)])
+    {
         let out = dir.path().join("sliced");
         let _ = std::fs::remove_dir_all(&out);
-        let run = bin()
-            .args(["replay", "--out"])
-            .arg(&out)
-            .arg(input)
+        let mut command = bin();
+        command.args(["replay", "--out"]).arg(&out);
+        if piped {
+            command.arg("-").stdin(std::fs::File::open(input).unwrap());
+        } else {
+            command.arg(input);
+        }
+        let run = command
             .env("LOG_GARDENER__INPUT__SLICE_BYTES", &slice)
             .env("RUST_LOG", "info")
             .output()
@@ -190,7 +197,7 @@ fn a_file_read_in_slices_gives_the_worklogs_of_reading_it_whole() {
             );
             sliced[0].malformed = whole[0].malformed.clone();
         }
-        assert_eq!(sliced, whole, "{}", input.display());
+        assert_eq!(sliced, whole, "{} piped: {piped}", input.display());
     }
 }
 

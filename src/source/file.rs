@@ -4,7 +4,8 @@
 //! [`super::export`] (one raw entry per element or line), so memory does not grow with the
 //! input; a piece that is not an entry is still passed on, so the pipeline reports it with its
 //! line. A file larger than `input.slice_bytes` is surveyed first and then read a slice of
-//! event time at a time ([`super::slice`]), so the windows can close as it goes.
+//! event time at a time ([`super::slice`]), so the windows can close as it goes; so is a pipe
+//! past its first `input.slice_bytes`, kept in a temporary file as it is read.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -101,6 +102,7 @@ impl FileSource {
     /// [`super::slice`]).
     fn read_all(
         &self,
+        stdin: impl std::io::Read,
         out: mpsc::Sender<Batch>,
         stop: &AtomicBool,
     ) -> Result<SourceStats, SourceError> {
@@ -117,11 +119,12 @@ impl FileSource {
         };
         let result = match (self.slicing, self.size()) {
             (Some(slicing), Some(size)) if size > slicing.bytes => {
-                self.read_sliced(slicing, size, &pending, stop)
+                self.read_file_sliced(slicing, size, &pending, stop)
             }
-            _ => self.pass(&pending, stop, |item, _| {
-                pending.push(to_input(item, &path))
-            }),
+            (Some(slicing), None) if self.is_stdin() => {
+                self.read_pipe(stdin, slicing, &pending, stop)
+            }
+            _ => self.read_whole(stdin, &pending, stop),
         };
         let interrupted = matches!(result, Ok(Read::Interrupted));
         if !interrupted {
@@ -146,26 +149,40 @@ impl FileSource {
         }
     }
 
-    /// One pass over the whole input: each piece goes to `each` with the reader (where it
-    /// lies), which says whether to go on (`false`: the receiver has gone).
-    fn pass(
+    /// The input in one pass, every piece handed over as it is read.
+    fn read_whole(
         &self,
+        stdin: impl std::io::Read,
         pending: &Pending,
         stop: &AtomicBool,
-        mut each: impl FnMut(Item, &ExportReader<Box<dyn BufRead + '_>>) -> bool,
     ) -> Result<Read, ReadError> {
-        let raw: Box<dyn std::io::Read> = if self.is_stdin() {
-            Box::new(std::io::stdin().lock())
+        let each = |item, _: &ExportReader<_>| pending.push(to_input(item, &pending.path));
+        if self.is_stdin() {
+            Self::pass(stdin, true, self.max_entry_bytes, pending, stop, each)
         } else {
-            Box::new(std::fs::File::open(&self.path)?)
-        };
+            let file = std::fs::File::open(&self.path)?;
+            Self::pass(file, false, self.max_entry_bytes, pending, stop, each)
+        }
+    }
+
+    /// One pass over `raw`: each piece goes to `each` with the reader (where it lies), which
+    /// says whether to go on (`false`: the receiver has gone, or the caller has read enough).
+    /// A pipe's batch so far is sent before each read, which may block.
+    fn pass<'r>(
+        raw: impl std::io::Read + 'r,
+        pipe: bool,
+        max_entry_bytes: usize,
+        pending: &'r Pending,
+        stop: &AtomicBool,
+        mut each: impl FnMut(Item, &ExportReader<Box<dyn BufRead + 'r>>) -> bool,
+    ) -> Result<Read, ReadError> {
         let counted = Counted {
             inner: raw,
             pending,
-            flush_first: self.is_stdin(),
+            flush_first: pipe,
         };
         let (encoding, text) = super::decode::utf8_reader(counted)?;
-        let mut reader = ExportReader::new(text, self.max_entry_bytes);
+        let mut reader = ExportReader::new(text, max_entry_bytes);
         loop {
             if stop.load(Ordering::Acquire) {
                 return Ok(Read::Interrupted);
@@ -182,10 +199,8 @@ impl FileSource {
     }
 
     /// A large file: surveyed (event times only, and what is not an entry reported), then read
-    /// one slice of event time at a time, each slice followed by [`Input::Complete`]. A file
-    /// the blocks cannot be read again from (UTF-16, entries nested very deep) is read again
-    /// in one pass instead.
-    fn read_sliced(
+    /// one slice of event time at a time, each slice followed by [`Input::Complete`].
+    fn read_file_sliced(
         &self,
         slicing: Slicing,
         size: u64,
@@ -193,39 +208,116 @@ impl FileSource {
         stop: &AtomicBool,
     ) -> Result<Read, ReadError> {
         let before = Unchanged::of(&self.path)?;
-        let mut survey = Survey::new(slicing.hop_ms);
+        let file = std::fs::File::open(&self.path)?;
         pending.sliced.set(Some(SlicedProgress {
             size,
             done: 0,
             total: 0,
         }));
-        let encoding = match self.pass(pending, stop, |item, reader| match item {
-            Item::Entry { data, line } if is_object(&data) => {
-                survey.entry(reader.last_span(), line, event_time(&data));
-                true
-            }
-            other => {
-                // Not an object, so not an entry whatever its time: reported now.
-                survey.interruption();
-                pending.push(to_input(other, &pending.path))
-            }
-        })? {
+        let mut survey = Survey::new(slicing.hop_ms);
+        let each = |item, reader: &ExportReader<_>| survey_item(&mut survey, pending, item, reader);
+        let encoding = match Self::pass(&file, false, self.max_entry_bytes, pending, stop, each)? {
             Read::Done(encoding) => encoding,
             other => return Ok(other),
         };
+        let surveyed = Surveyed {
+            survey,
+            encoding,
+            from: 0,
+        };
+        let read = self.read_slices(&file, surveyed, slicing, pending, stop)?;
+        before.check(&self.path)?;
+        Ok(read)
+    }
+
+    /// A pipe (`replay -`): its first `input.slice_bytes` are handed over as they are read, as
+    /// a small file's would be; a longer one is kept in a temporary file as it is read, what
+    /// follows is surveyed, and then read a slice of event time at a time like a large file,
+    /// so its windows close as it goes. Where no temporary file can be made, it is read whole.
+    fn read_pipe(
+        &self,
+        pipe: impl std::io::Read,
+        slicing: Slicing,
+        pending: &Pending,
+        stop: &AtomicBool,
+    ) -> Result<Read, ReadError> {
+        let spool = match tempfile::tempfile() {
+            Ok(f) => f,
+            Err(e) => {
+                crate::telemetry::events::PipeReadWhole {
+                    why: &e.to_string(),
+                }
+                .emit();
+                let each = |item, _: &ExportReader<_>| pending.push(to_input(item, &pending.path));
+                return Self::pass(pipe, true, self.max_entry_bytes, pending, stop, each);
+            }
+        };
+        let tee = Tee {
+            inner: pipe,
+            spool: &spool,
+        };
+        let mut survey = Survey::new(slicing.hop_ms);
+        // Where the survey starts: what lies before it was handed over as read.
+        let mut from = None;
+        let each = |item: Item, reader: &ExportReader<_>| {
+            if from.is_some() {
+                return survey_item(&mut survey, pending, item, reader);
+            }
+            let entry = matches!(item, Item::Entry { .. });
+            if !pending.push(to_input(item, &pending.path)) {
+                return false;
+            }
+            if entry && pending.bytes.load(Ordering::Relaxed) > slicing.bytes {
+                from = Some(reader.last_span().end);
+            }
+            true
+        };
+        let encoding = match Self::pass(tee, true, self.max_entry_bytes, pending, stop, each)? {
+            Read::Done(encoding) => encoding,
+            other => return Ok(other),
+        };
+        let Some(from) = from else {
+            return Ok(Read::Done(encoding));
+        };
+        let surveyed = Surveyed {
+            survey,
+            encoding,
+            from,
+        };
+        self.read_slices(&spool, surveyed, slicing, pending, stop)
+    }
+
+    /// Reads the surveyed entries of `file` one slice of event time at a time, each slice
+    /// followed by [`Input::Complete`]. A file the blocks cannot be read again from (UTF-16,
+    /// entries nested very deep) is read again in one pass instead.
+    fn read_slices(
+        &self,
+        mut file: &std::fs::File,
+        surveyed: Surveyed,
+        slicing: Slicing,
+        pending: &Pending,
+        stop: &AtomicBool,
+    ) -> Result<Read, ReadError> {
+        let Surveyed {
+            survey,
+            encoding,
+            from,
+        } = surveyed;
         if encoding != super::decode::Encoding::Utf8 || !survey.sliceable() {
             // What is not an entry was reported by the survey.
-            return self.pass(pending, stop, |item, _| match item {
-                Item::Entry { ref data, .. } if is_object(data) => {
+            std::io::Seek::rewind(&mut file)?;
+            let each = |item, reader: &ExportReader<_>| match item {
+                Item::Entry { ref data, .. }
+                    if is_object(data) && reader.last_span().start >= from =>
+                {
                     pending.push(to_input(item, &pending.path))
                 }
                 _ => true,
-            });
+            };
+            return Self::pass(file, false, self.max_entry_bytes, pending, stop, each);
         }
         let plan = survey.plan(slicing.bytes);
-        let file = std::fs::File::open(&self.path)?;
-        let bom = bom_len(&file)?;
-        before.check(&self.path)?;
+        let bom = bom_len(file)?;
         let total = plan.bytes_to_read().max(1);
         crate::telemetry::events::ReadingInSlices {
             path: &pending.path,
@@ -266,9 +358,11 @@ impl FileSource {
                     return Err(changed(&self.path).into());
                 }
                 done += block.end - block.start;
-                pending
-                    .sliced
-                    .set(Some(SlicedProgress { size, done, total }));
+                if let Some(p) = pending.sliced.get() {
+                    pending
+                        .sliced
+                        .set(Some(SlicedProgress { done, total, ..p }));
+                }
             }
             if let Some(before) = plan.end_of(k) {
                 if !pending.push(Input::Complete { before }) || !pending.flush() {
@@ -276,8 +370,57 @@ impl FileSource {
                 }
             }
         }
-        before.check(&self.path)?;
         Ok(Read::Done(encoding))
+    }
+}
+
+/// A survey of the entries of a file or spooled pipe from byte `from` on (of its UTF-8 text).
+struct Surveyed {
+    survey: Survey,
+    encoding: super::decode::Encoding,
+    from: u64,
+}
+
+/// Notes where an entry lies and its event time; what is not an object is not an entry,
+/// whatever its time, and is reported at once. `false` once the receiver has gone.
+fn survey_item<R: BufRead>(
+    survey: &mut Survey,
+    pending: &Pending,
+    item: Item,
+    reader: &ExportReader<R>,
+) -> bool {
+    match item {
+        Item::Entry { data, line } if is_object(&data) => {
+            survey.entry(reader.last_span(), line, event_time(&data));
+            true
+        }
+        other => {
+            survey.interruption();
+            pending.push(to_input(other, &pending.path))
+        }
+    }
+}
+
+/// A pipe, every byte read from it also written to `spool` (a temporary file, unlinked), so
+/// what follows its first slice can be read again a block at a time.
+struct Tee<'a, R> {
+    inner: R,
+    spool: &'a std::fs::File,
+}
+
+impl<R: std::io::Read> std::io::Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        std::io::Write::write_all(&mut self.spool, &buf[..n]).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot keep the piped input in a temporary file in {}: {e}; set TMPDIR to a directory with room, or replay a file",
+                    std::env::temp_dir().display()
+                ),
+            )
+        })?;
+        Ok(n)
     }
 }
 
@@ -471,7 +614,9 @@ impl Source for FileSource {
         // holding its sender: batches go through this hand-off, so at shutdown `out` is
         // dropped here whatever the thread does. Two batches keep it just ahead.
         let (tx, mut rx) = mpsc::channel::<Batch>(2);
-        let reader = tokio::task::spawn_blocking(move || self.read_all(tx, &reader_stop));
+        let reader = tokio::task::spawn_blocking(move || {
+            self.read_all(std::io::stdin().lock(), tx, &reader_stop)
+        });
         tokio::pin!(shutdown);
         tokio::pin!(reader);
         loop {
@@ -514,10 +659,10 @@ mod tests {
     use chrono::{DateTime, Utc};
     use serde_json::Value;
 
-    /// What a file source hands over, read to the end.
-    fn deliveries(source: &FileSource) -> (SourceStats, Vec<Input>) {
+    /// What a file source hands over, read to the end; `piped` is its stdin.
+    fn deliveries(source: &FileSource, piped: &[u8]) -> (SourceStats, Vec<Input>) {
         let (tx, mut rx) = mpsc::channel::<Batch>(100_000);
-        let stats = source.read_all(tx, &AtomicBool::new(false)).unwrap();
+        let stats = source.read_all(piped, tx, &AtomicBool::new(false)).unwrap();
         let mut all = Vec::new();
         while let Ok(batch) = rx.try_recv() {
             all.extend(batch.into_iter().map(|d| d.input));
@@ -531,11 +676,12 @@ mod tests {
         (at, v["insertId"].as_str().unwrap().to_owned())
     }
 
-    /// A file larger than `input.slice_bytes`, in any order: every entry is handed over once,
-    /// what is not an entry once with its line, and after each `Complete { before }` no entry
-    /// before it comes any more (what lets the windows close).
+    /// A file or a pipe larger than `input.slice_bytes`, in any order: every entry is handed
+    /// over once, what is not an entry once with its line, and after each
+    /// `Complete { before }` no entry before it comes any more (what lets the windows close).
+    /// A pipe's first slice of bytes comes as read, before any cut.
     #[test]
-    fn a_large_file_is_read_in_slices_each_entry_once_in_time_order_of_slices() {
+    fn a_large_file_or_pipe_is_read_in_slices_each_entry_once_in_time_order_of_slices() {
         let dir = tempfile::tempdir().unwrap();
         let start = "2025-09-15T19:00:00Z".parse().unwrap();
         let entries = crate::synth::generate(start, 12, 4);
@@ -553,14 +699,39 @@ mod tests {
                 format!("\u{feff}{head}not json\n{tail}[1]\n"),
             ),
         ];
-        for (name, text) in inputs {
+        for ((name, text), piped) in inputs.iter().flat_map(|i| [(i, false), (i, true)]) {
             let path = dir.path().join(name);
-            std::fs::write(&path, &text).unwrap();
-            let source = FileSource::new(&path).with_slicing(Slicing {
-                hop_ms: 3_600_000,
-                bytes: text.len() as u64 / 10,
-            });
-            let (stats, got) = deliveries(&source);
+            std::fs::write(&path, text).unwrap();
+            let source =
+                FileSource::new(if piped { Path::new("-") } else { &path }).with_slicing(Slicing {
+                    hop_ms: 3_600_000,
+                    bytes: text.len() as u64 / 10,
+                });
+            let (stats, got) = deliveries(&source, text.as_bytes());
+            let name = if piped {
+                format!("{name} piped")
+            } else {
+                name.to_string()
+            };
+            if piped {
+                let first_cut = got
+                    .iter()
+                    .position(|i| matches!(i, Input::Complete { .. }))
+                    .unwrap();
+                let bytes: usize = got[..first_cut]
+                    .iter()
+                    .map(|i| match i {
+                        Input::Entry(raw) => raw.data.len(),
+                        _ => 0,
+                    })
+                    .sum();
+                // The switch comes at the first entry after the bytes read (the reader's
+                // buffer ahead included) pass the slice.
+                assert!(
+                    bytes + (1 << 17) >= text.len() / 10 && bytes > 0,
+                    "{name}: the first slice of bytes is handed over as read ({bytes})"
+                );
+            }
             let mut ids = std::collections::HashSet::new();
             let (mut cuts, mut unreadable, mut not_entries) = (Vec::new(), 0, 0);
             for input in &got {
@@ -605,9 +776,26 @@ mod tests {
             hop_ms: 3_600_000,
             bytes: 1_000,
         });
-        let (_, got) = deliveries(&source);
+        let (_, got) = deliveries(&source, &[]);
         assert!(got.iter().all(|i| matches!(i, Input::Entry(_))));
         assert_eq!(got.len(), entries.len());
+        // Piped: the first 1,000 bytes come as read, the rest in the one more pass.
+        let piped = FileSource::new("-").with_slicing(Slicing {
+            hop_ms: 3_600_000,
+            bytes: 1_000,
+        });
+        let (_, got) = deliveries(&piped, &utf16);
+        assert!(got.iter().all(|i| matches!(i, Input::Entry(_))));
+        let mut ids: Vec<_> = got
+            .iter()
+            .map(|i| match i {
+                Input::Entry(raw) => time_and_id(raw).1,
+                _ => unreachable!(),
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), entries.len(), "every entry once");
     }
 
     /// What the reader may hold ahead of the pipeline is bounded in bytes: batches of large
@@ -623,7 +811,7 @@ mod tests {
         std::fs::write(&input, text).unwrap();
         let (tx, mut rx) = mpsc::channel::<Batch>(1_000);
         let stats = FileSource::new(&input)
-            .read_all(tx, &AtomicBool::new(false))
+            .read_all(std::io::empty(), tx, &AtomicBool::new(false))
             .unwrap();
         assert_eq!(stats.delivered, 300);
         let mut ids = Vec::new();

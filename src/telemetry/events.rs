@@ -76,6 +76,22 @@ impl ReadingInSlices<'_> {
     }
 }
 
+/// `replay -` could not make the temporary file a long pipe is kept in to be read in slices:
+/// the pipe is read whole, holding every window open until it ends.
+pub struct PipeReadWhole<'a> {
+    pub why: &'a str,
+}
+
+impl PipeReadWhole<'_> {
+    pub fn emit(self) {
+        tracing::warn!(
+            why = self.why,
+            tmpdir = %std::env::temp_dir().display(),
+            "cannot make a temporary file for the piped input: it is read whole, every window open until it ends (memory grows with the hours it spans); set TMPDIR to a writable directory, or replay a file"
+        );
+    }
+}
+
 /// An optional field of a counted entry was unusable and read leniently (severity as DEFAULT,
 /// a mistyped payload as text): counted by field, told in the worklog's `field_warnings`.
 pub struct FieldReadLeniently<'a> {
@@ -134,7 +150,7 @@ impl IncidentLinksForgotten {
     pub fn emit(self) {
         tracing::warn!(
             limit = self.limit,
-            "incident co-occurrence memory full: the oldest slots are forgotten, so incidents of the earliest open windows may be missing; a replayed pipe holds every window to its end: replay the file instead (a large one is read a slice of event time at a time)"
+            "incident co-occurrence memory full: the oldest slots are forgotten, so incidents of the earliest open windows may be missing; an input read whole (a pipe with no temporary file, a UTF-16 one) holds every window to its end: replay a UTF-8 file, which is read a slice of event time at a time"
         );
     }
 }
