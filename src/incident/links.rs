@@ -121,12 +121,12 @@ impl Linker {
         }
         let dropped = (before - self.slots.len() - self.traces.len()) as u64;
         if dropped > 0 {
-            if self.forgotten == 0 {
-                crate::telemetry::events::IncidentLinksForgotten {
-                    limit: self.config.max_slots,
-                }
-                .emit();
+            crate::telemetry::events::IncidentLinksForgotten {
+                limit: self.config.max_slots,
+                slots: dropped,
+                first: self.forgotten == 0,
             }
+            .emit();
             self.forgotten += dropped;
         }
     }

@@ -141,17 +141,26 @@ impl CardinalityLimit {
 
 /// The incident tracker's co-occurrence memory (`unit × 10 s` slots and traces) is full while
 /// the windows they belong to are still open: the oldest are forgotten, so those windows'
-/// incidents may miss links. Said once per run.
+/// incidents may miss links. Counted in a metric every time, said once per run.
 pub struct IncidentLinksForgotten {
     pub limit: usize,
+    /// Slots and traces forgotten this time.
+    pub slots: u64,
+    /// The first time in this process: the WARN is said once, the metric counts every time.
+    pub first: bool,
 }
 
 impl IncidentLinksForgotten {
     pub fn emit(self) {
-        tracing::warn!(
-            limit = self.limit,
-            "incident co-occurrence memory full: the oldest slots are forgotten, so incidents of the earliest open windows may be missing; an input read whole (a pipe with no temporary file, a UTF-16 one) holds every window to its end: replay a UTF-8 file, which is read a slice of event time at a time"
-        );
+        if let Some(m) = installed() {
+            m.incident_links_forgotten(self.slots);
+        }
+        if self.first {
+            tracing::warn!(
+                limit = self.limit,
+                "incident co-occurrence memory full: the oldest slots are forgotten, so incidents of the earliest open windows may be missing; an input read whole (a pipe with no temporary file, a UTF-16 one) holds every window to its end: replay a UTF-8 file, which is read a slice of event time at a time"
+            );
+        }
     }
 }
 

@@ -60,6 +60,7 @@ pub struct Metrics {
     malformed: Family<ReasonLabel, Counter>,
     field_warnings: Family<ReasonLabel, Counter>,
     late: Counter,
+    incident_links_forgotten: Counter,
     new_clusters: Counter,
     clusters_active: Gauge,
     windows_closed: Counter,
@@ -132,6 +133,12 @@ impl Metrics {
             "log_gardener_entries_late",
             "Entries that arrived after their window had closed (counted in a revision of it while it is within window.revise_within)",
             late.clone(),
+        );
+        let incident_links_forgotten = Counter::default();
+        r.register(
+            "log_gardener_incident_links_forgotten",
+            "Co-occurrence slots the incident tracker forgot while their windows were open (its memory bound): those windows' incidents may miss links",
+            incident_links_forgotten.clone(),
         );
         let new_clusters = Counter::default();
         r.register(
@@ -238,6 +245,7 @@ impl Metrics {
             malformed,
             field_warnings,
             late,
+            incident_links_forgotten,
             new_clusters,
             clusters_active,
             windows_closed,
@@ -294,6 +302,10 @@ impl Metrics {
 
     pub fn entry_late(&self) {
         self.late.inc();
+    }
+
+    pub fn incident_links_forgotten(&self, slots: u64) {
+        self.incident_links_forgotten.inc_by(slots);
     }
 
     pub fn cluster_new(&self) {

@@ -29,6 +29,8 @@ fn hooks_count_by_bounded_label() {
     m.entry_parsed(Severity::Error);
     m.entry_malformed("not_json");
     m.field_warning("unknown_severity");
+    m.incident_links_forgotten(90);
+    m.incident_links_forgotten(10);
     m.event("escalation", Priority::P0);
     m.alert_delivery("alertmanager", DeliveryOutcome::Failed);
     m.observe_event_lag(
@@ -81,6 +83,10 @@ fn hooks_count_by_bounded_label() {
         ),
         Some(0.0),
         "every reason is exported from the start"
+    );
+    assert_eq!(
+        line_value(&text, "log_gardener_incident_links_forgotten_total "),
+        Some(100.0)
     );
     assert_eq!(
         line_value(
