@@ -167,14 +167,19 @@ pub async fn run(
                     hop_ms: settings.window.hop.num_milliseconds(),
                     bytes: settings.slice_bytes,
                 });
-            let wiring = Wiring::new(settings, DirWorklog::new(out), clock);
+            // Worklogs are flushed to disk once, at the end, not twice per file: a replay of
+            // months writes thousands (a crash before the end means replaying again anyway).
+            let wiring = Wiring::new(settings, DirWorklog::deferred(&out), clock);
             let wiring = wiring.with_github(github_token)?;
             let bar = progress_bar(progress, source.size());
             let shown = bar.clone();
             let source = source.with_progress(Arc::new(move |done| shown.set_position(done)));
             let summary = wiring.drive(source, shutdown).await;
             bar.finish_and_clear();
-            summary
+            let summary = summary?;
+            crate::atomic_file::sync(&summary.written)
+                .map_err(|source| WorklogError::Io { path: out, source })?;
+            Ok(summary)
         }
         Command::Run => run_live(settings, clock, github_token, shutdown).await,
     }

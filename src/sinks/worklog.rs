@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::atomic_file::write_readable;
+use crate::atomic_file::{write_readable, Durability};
 use crate::redact::{Inert, InertJson};
 use crate::report::{GithubSummary, WindowReport};
 
@@ -47,11 +47,24 @@ pub fn stem(end: chrono::DateTime<chrono::Utc>) -> String {
 #[derive(Debug, Clone)]
 pub struct DirWorklog {
     dir: PathBuf,
+    durability: Durability,
 }
 
 impl DirWorklog {
+    /// Each worklog durable when written (`run`: a window is checkpointed as closed after).
     pub fn new(dir: impl Into<PathBuf>) -> DirWorklog {
-        DirWorklog { dir: dir.into() }
+        DirWorklog {
+            dir: dir.into(),
+            durability: Durability::EachWrite,
+        }
+    }
+
+    /// Worklogs made durable together by [`crate::atomic_file::sync`] (`replay`, at its end).
+    pub fn deferred(dir: impl Into<PathBuf>) -> DirWorklog {
+        DirWorklog {
+            durability: Durability::Deferred,
+            ..DirWorklog::new(dir)
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -71,10 +84,10 @@ impl WorklogSink for DirWorklog {
         let json = self.dir.join(format!("{stem}.json"));
         let mut body = InertJson::pretty(report);
         body.push('\n');
-        write_readable(&json, body.as_bytes()).map_err(io(&json))?;
+        write_readable(&json, body.as_bytes(), self.durability).map_err(io(&json))?;
         drop(body); // before the markdown is rendered: a large window's two texts never meet
         let page = Inert::rendered(&super::markdown::render(report));
-        write_readable(&md, page.as_str().as_bytes()).map_err(io(&md))?;
+        write_readable(&md, page.as_str().as_bytes(), self.durability).map_err(io(&md))?;
         Ok(vec![md, json])
     }
 }

@@ -22,7 +22,7 @@ pub fn write(dir: &Path, end: DateTime<Utc>, rep: &SyncReport) -> std::io::Resul
     let path = dir.join(file_name(end));
     let mut json = crate::redact::InertJson::pretty(rep);
     json.push('\n');
-    crate::atomic_file::write_readable(&path, json.as_bytes())?;
+    crate::atomic_file::write_readable(&path, json.as_bytes(), Default::default())?;
     Ok(path)
 }
 
