@@ -160,6 +160,34 @@ fn accounted(name: &str, input: impl AsRef<[u8]>, good: u64, bad: u64) {
     }
 }
 
+/// A long pipe with nowhere to keep it (`TMPDIR` missing) is read whole, with a WARN naming
+/// the way out: every entry still counted.
+#[test]
+fn a_pipe_with_no_temporary_directory_is_read_whole_and_said() {
+    let input = lines(&entries(0, 200));
+    let r = replay_with(
+        "pipe.jsonl",
+        input.as_bytes(),
+        &[
+            ("LOG_GARDENER__INPUT__SLICE_BYTES", "1024"),
+            ("TMPDIR", "/nonexistent/log-gardener-test"),
+        ],
+        true,
+    );
+    assert_eq!(
+        (r.code, r.counted, r.malformed),
+        (Some(0), 200, 0),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("cannot make a temporary file for the piped input"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn concatenated_and_mixed_shapes_lose_nothing() {
     let (a, b) = (entries(0, 3), entries(3, 3));

@@ -248,8 +248,7 @@ impl FileSource {
                     why: &e.to_string(),
                 }
                 .emit();
-                let each = |item, _: &ExportReader<_>| pending.push(to_input(item, &pending.path));
-                return Self::pass(pipe, true, self.max_entry_bytes, pending, stop, each);
+                return self.read_whole(pipe, pending, stop);
             }
         };
         let tee = Tee {
