@@ -84,6 +84,8 @@ pub struct Consumer {
     unsettled: Vec<Box<dyn Acker>>,
     /// The event-time watermark, held back by `live.hold_back` of clock time.
     watermark: HeldWatermark,
+    /// After a restart, tracebacks are not released as idle before this clock time.
+    stitch_hold: StitchHold,
     /// The clock as last passed in.
     now: DateTime<Utc>,
     /// The state changed since the last checkpoint.
@@ -106,6 +108,10 @@ impl Consumer {
         let history = settings.window.history;
         let revise_within = revision_horizon(&settings, input);
         let dedupe = settings.live.dedupe_ids;
+        let stitch_hold = match checkpoint {
+            Some(_) => StitchHold::FromFirstDelivery(settings.live.hold_back),
+            None => StitchHold::Until(DateTime::<Utc>::MIN_UTC),
+        };
         let (store, pipeline, recent, max_event_time) = match checkpoint {
             None => {
                 let store = Arc::new(MemoryStore::new(schedule, history).revising(revise_within));
@@ -133,6 +139,7 @@ impl Consumer {
                 settings.window.length,
                 max_event_time,
             ),
+            stitch_hold,
             settings,
             input,
             pipeline,
@@ -177,6 +184,7 @@ impl Consumer {
         self.stats.delivered += 1;
         self.dirty = true;
         self.now = self.now.max(now);
+        self.stitch_hold.start(now);
         let id = d.message_id().map(str::to_owned);
         if let (Some(recent), Some(id)) = (&mut self.recent, &id) {
             if recent.contains(id, now) {
@@ -262,8 +270,9 @@ impl Consumer {
 
     /// Closes the windows that are due at wall-clock time `now` (or by the latest event time
     /// held back by `live.hold_back`, with `live.watermark = "event-time"`), after counting
-    /// the tracebacks no line joined for `stitch.horizon` of clock time. A bounded input
-    /// closes nothing before its end.
+    /// the tracebacks no line joined for `stitch.horizon` of clock time (after a restart, not
+    /// before `live.hold_back` has passed since its first delivery: see [`StitchHold`]). A
+    /// bounded input closes nothing before its end.
     pub fn close_due(
         &mut self,
         now: DateTime<Utc>,
@@ -275,7 +284,9 @@ impl Consumer {
         }
         self.now = self.now.max(now);
         let from = out.len();
-        self.pipeline.release_idle(now, out);
+        if self.stitch_hold.over(now) {
+            self.pipeline.release_idle(now, out);
+        }
         let watermark = match self.settings.live.watermark {
             Watermark::WallClock => Some(now),
             Watermark::EventTime => self.watermark.at(now),
@@ -386,6 +397,33 @@ impl Consumer {
 
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline
+    }
+}
+
+/// When a restarted process may release tracebacks as idle. The dead process's leased
+/// messages come back only once their lease runs out (60 s with the client's default), and
+/// the next process is handed newer ones first: the last lines of a traceback the crash cut
+/// arrive before its first ones. Released after `stitch.horizon` of idle clock time, its two
+/// halves would be counted as two fragments; held for `live.hold_back` from the first delivery
+/// (what the watermark holds back for the same redeliveries), the halves meet and it counts
+/// once, whole, as `replay` counts it. A fresh start (no checkpoint) holds nothing: no earlier
+/// process's leases can come back to it.
+#[derive(Debug, Clone, Copy)]
+enum StitchHold {
+    /// Restored from a checkpoint, nothing delivered yet: the hold starts at the first delivery.
+    FromFirstDelivery(chrono::TimeDelta),
+    Until(DateTime<Utc>),
+}
+
+impl StitchHold {
+    fn start(&mut self, now: DateTime<Utc>) {
+        if let StitchHold::FromFirstDelivery(hold) = *self {
+            *self = StitchHold::Until(now + hold);
+        }
+    }
+
+    fn over(&self, now: DateTime<Utc>) -> bool {
+        matches!(*self, StitchHold::Until(until) if now >= until)
     }
 }
 

@@ -511,3 +511,90 @@ fn a_checkpoints_messages_redelivered_after_many_newer_ones_count_once() {
     assert_eq!(second.stats().duplicates, 50);
     assert_eq!(second.pipeline().counts().counted, 350);
 }
+
+/// A traceback split one line per entry whose first lines were leased to a process that
+/// died: the next process is handed the last lines first, the first ones only once the dead
+/// process's lease runs out (60 s with the client's default). It is still one traceback,
+/// counted once in the cluster of its exception, as when all four lines come at once.
+#[test]
+fn a_traceback_split_by_a_crash_is_stitched_whole_after_the_restart() {
+    let lines = [
+        "Traceback (most recent call last):",
+        "  File \"/app/db.py\", line 10, in connect",
+        "    conn = pool.get(timeout=30)",
+        "sqlalchemy.exc.OperationalError: Cloud SQL connection timeout after 30s",
+    ];
+    let t0 = now() - TimeDelta::minutes(30);
+    let msg = |i: usize| {
+        let at = (t0 + TimeDelta::microseconds(i as i64 * 50)).to_rfc3339();
+        let e = serde_json::json!({"timestamp": at, "severity": "ERROR",
+            "insertId": format!("tb{i}"), "textPayload": lines[i],
+            "logName": "projects/p/logs/run.googleapis.com%2Fstderr",
+            "labels": {"instanceId": "api-1"},
+            "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}});
+        (format!("m{i}"), e.to_string())
+    };
+    let before = (
+        "m-earlier".to_string(),
+        entry(&(t0 - TimeDelta::minutes(1)).to_rfc3339(), "boom 1", "e"),
+    );
+    let clock = |s: i64| now() + TimeDelta::seconds(s);
+    let counted = |out: &[Outcome]| -> Vec<(ClusterId, u64)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Outcome::Counted(c) => Some((c.cluster, c.at.timestamp_micros() as u64)),
+                _ => None,
+            })
+            .collect()
+    };
+    let s = settings(|_| {});
+    let reference = {
+        let (log, mut c, mut out) = (log(), live(s.clone()), Vec::new());
+        for (id, d) in std::iter::once(before.clone()).chain((0..4).map(msg)) {
+            c.accept(delivery(&id, d, &log), clock(0), &mut out, &mut Vec::new());
+        }
+        c.close_due(clock(10), &mut out, &mut Vec::new());
+        counted(&out)
+    };
+    assert_eq!(reference.len(), 2, "the entry before and one traceback");
+
+    let (log, mut out, mut ev) = (log(), Vec::new(), Vec::new());
+    let mut first = live(s.clone());
+    first.accept(
+        delivery(&before.0, before.1.clone(), &log),
+        clock(0),
+        &mut out,
+        &mut ev,
+    );
+    let (ck, settled) = first.checkpoint(clock(0));
+    first.settle(settled);
+    for (id, d) in (0..2).map(msg) {
+        first.accept(delivery(&id, d, &log), clock(1), &mut out, &mut ev);
+    }
+    drop(first); // killed: m0 and m1 are leased to a dead process
+    let mut second = restart(s, ck);
+    let mut out = Vec::new();
+    for (id, d) in (2..4).map(msg) {
+        second.accept(delivery(&id, d, &log), clock(2), &mut out, &mut ev);
+    }
+    for s in 3..62 {
+        second.close_due(clock(s), &mut out, &mut ev);
+    }
+    for (id, d) in (0..2).map(msg) {
+        second.accept(delivery(&id, d, &log), clock(62), &mut out, &mut ev);
+    }
+    // The hold (`live.hold_back`, 90 s) runs from the restart's first delivery at 2 s.
+    for s in 63..92 {
+        second.close_due(clock(s), &mut out, &mut ev);
+    }
+    assert!(
+        counted(&out).is_empty(),
+        "held while the lease may bring lines back"
+    );
+    second.close_due(clock(92), &mut out, &mut ev);
+    assert_eq!(
+        counted(&out),
+        reference[1..],
+        "one traceback, counted once, whole"
+    );
+}
