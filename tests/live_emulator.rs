@@ -39,6 +39,8 @@ fn kill_9_mid_stream_then_restart_counts_every_entry_once() {
     // the process and come back too.
     wd.wait_next_checkpoint(Duration::from_secs(10));
     first.kill9();
+    // (None: killed between the two renames of a checkpoint write.)
+    assert_ne!(wd.clean_stop(), Some(true), "a crash leaves no clean checkpoint");
     let at_crash = wd.received().unwrap_or(0);
     assert!(
         at_crash < entries.len() as u64,
@@ -82,6 +84,7 @@ fn sigterm_mid_stream_drains_within_10s_and_a_restart_continues() {
     assert!(took < Duration::from_secs(10), "took {took:?} to drain");
     assert!(first.log().contains("acked"), "{}", first.log());
     assert!(wd.worklogs().is_empty(), "no window was due");
+    assert_eq!(wd.clean_stop(), Some(true), "the last checkpoint says so");
     let mut second = wd.run(&emu, 2);
     wd.wait_received(entries.len() as u64, Duration::from_secs(90), &mut second);
     let (status, _) = second.terminate(Duration::from_secs(15));

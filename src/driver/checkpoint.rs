@@ -34,6 +34,11 @@ pub struct Checkpoint {
     /// The alert stage's live alerts: a restart neither re-announces nor forgets them.
     #[serde(default)]
     pub alerts: Option<crate::alerting::AlertSnapshot>,
+    /// Written as the process stopped cleanly (its input closed, every window due closed):
+    /// it holds every message the process was handed, so none of them comes back a lease
+    /// later to a successor (which then need not hold its tracebacks for them).
+    #[serde(default)]
+    pub clean_stop: bool,
 }
 
 /// What went wrong with a checkpoint.
@@ -210,6 +215,7 @@ mod tests {
             recent_ids: vec![1, 2, 3],
             max_event_time: None,
             alerts: None,
+            clean_stop: false,
         }
     }
 

@@ -108,9 +108,9 @@ impl Consumer {
         let history = settings.window.history;
         let revise_within = revision_horizon(&settings, input);
         let dedupe = settings.live.dedupe_ids;
-        let stitch_hold = match checkpoint {
-            Some(_) => StitchHold::FromFirstDelivery(settings.live.hold_back),
-            None => StitchHold::Until(DateTime::<Utc>::MIN_UTC),
+        let stitch_hold = match &checkpoint {
+            Some(c) if !c.clean_stop => StitchHold::FromFirstDelivery(settings.live.hold_back),
+            _ => StitchHold::Until(DateTime::<Utc>::MIN_UTC),
         };
         let (store, pipeline, recent, max_event_time) = match checkpoint {
             None => {
@@ -358,6 +358,7 @@ impl Consumer {
                 .unwrap_or_default(),
             max_event_time: self.watermark.latest(),
             alerts: None,
+            clean_stop: false,
         };
         self.dirty = false;
         (c, self.take_settlement())
@@ -406,8 +407,9 @@ impl Consumer {
 /// arrive before its first ones. Released after `stitch.horizon` of idle clock time, its two
 /// halves would be counted as two fragments; held for `live.hold_back` from the first delivery
 /// (what the watermark holds back for the same redeliveries), the halves meet and it counts
-/// once, whole, as `replay` counts it. A fresh start (no checkpoint) holds nothing: no earlier
-/// process's leases can come back to it.
+/// once, whole, as `replay` counts it. A fresh start (no checkpoint) and a start after a clean
+/// stop (its last checkpoint holds every message it was handed) hold nothing: no earlier
+/// process's leased messages come back.
 #[derive(Debug, Clone, Copy)]
 enum StitchHold {
     /// Restored from a checkpoint, nothing delivered yet: the hold starts at the first delivery.

@@ -205,7 +205,7 @@ impl<O: Outputs> Driver<O> {
             self.consumer.settle(settled);
             return Ok(());
         }
-        match self.checkpoint().await {
+        match self.checkpoint_as(Stop::Clean).await {
             Some(e) => Err(e.into()),
             None => Ok(()),
         }
@@ -215,15 +215,23 @@ impl<O: Outputs> Driver<O> {
     /// A failure is logged and shown in `/readyz`; its messages wait for the next checkpoint.
     /// Returns the failure.
     async fn checkpoint(&mut self) -> Option<CheckpointError> {
+        self.checkpoint_as(Stop::Running).await
+    }
+
+    /// [`Driver::checkpoint`]; the last one of a clean stop is written even when nothing
+    /// changed, to say so.
+    async fn checkpoint_as(&mut self, stop: Stop) -> Option<CheckpointError> {
         let store = self.checkpoints.clone()?;
         let alerts = self.outputs.alert_state();
         let seq = alerts.as_ref().map_or(0, |a| a.seq);
-        if !self.consumer.needs_checkpoint() && seq <= self.alerts_committed {
+        let clean_stop = stop == Stop::Clean;
+        if !clean_stop && !self.consumer.needs_checkpoint() && seq <= self.alerts_committed {
             return None;
         }
         let started = std::time::Instant::now();
         let (mut snapshot, settlement) = self.consumer.checkpoint((self.clock)());
         snapshot.alerts = alerts;
+        snapshot.clean_stop = clean_stop;
         let saved = tokio::task::spawn_blocking(move || store.save(&snapshot))
             .await
             .unwrap_or_else(|e| {
@@ -257,6 +265,13 @@ impl<O: Outputs> Driver<O> {
             }
         }
     }
+}
+
+/// Whether a checkpoint is the last one of a clean stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Running,
+    Clean,
 }
 
 fn interval(every: Duration) -> tokio::time::Interval {

@@ -180,11 +180,20 @@ impl Workdir {
         Run { child, stderr }
     }
 
+    /// The last checkpoint, if one was written.
+    fn checkpoint(&self) -> Option<Value> {
+        let bytes = std::fs::read(self.path("state/checkpoint.json")).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
     /// `received` in the last checkpoint, if one was written.
     pub fn received(&self) -> Option<u64> {
-        let bytes = std::fs::read(self.path("state/checkpoint.json")).ok()?;
-        let v: Value = serde_json::from_slice(&bytes).ok()?;
-        v["pipeline"]["counts"]["received"].as_u64()
+        self.checkpoint()?["pipeline"]["counts"]["received"].as_u64()
+    }
+
+    /// Whether the last checkpoint says its process stopped cleanly.
+    pub fn clean_stop(&self) -> Option<bool> {
+        self.checkpoint()?["clean_stop"].as_bool()
     }
 
     /// Waits until the checkpoint holds at least `n` entries.

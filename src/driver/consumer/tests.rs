@@ -598,3 +598,46 @@ fn a_traceback_split_by_a_crash_is_stitched_whole_after_the_restart() {
         "one traceback, counted once, whole"
     );
 }
+
+/// After a clean stop nothing of the last process comes back a lease later: a restart from
+/// its checkpoint counts a traceback as soon as it stops growing, as a fresh start does.
+#[test]
+fn after_a_clean_stop_a_traceback_is_not_held_for_redeliveries() {
+    let s = settings(|_| {});
+    let log = log();
+    let mut first = live(s.clone());
+    take(
+        &mut first,
+        &log,
+        "m0",
+        entry("2025-09-15T20:00:00Z", "boom 1", "a"),
+    );
+    let (mut ck, settled) = first.checkpoint(now());
+    first.settle(settled);
+    let traceback = |c: &mut Consumer, out: &mut Vec<Outcome>| {
+        for (i, l) in ["Traceback (most recent call last):", "ValueError: bad"]
+            .iter()
+            .enumerate()
+        {
+            let e = serde_json::json!({"timestamp": format!("2025-09-15T20:30:00.00000{i}Z"),
+                "severity": "ERROR", "insertId": format!("tb{i}"), "textPayload": l,
+                "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}});
+            c.accept(
+                delivery(&format!("t{i}"), e.to_string(), &log),
+                now(),
+                out,
+                &mut Vec::new(),
+            );
+        }
+        c.close_due(now() + TimeDelta::seconds(6), out, &mut Vec::new());
+    };
+    let (mut crashed, mut clean) = (Vec::new(), Vec::new());
+    traceback(&mut restart(s.clone(), ck.clone()), &mut crashed);
+    assert!(crashed.is_empty(), "after a crash: held for live.hold_back");
+    ck.clean_stop = true;
+    traceback(&mut restart(s, ck), &mut clean);
+    assert!(
+        matches!(clean[..], [Outcome::Counted(_)]),
+        "after a clean stop: counted 6 s later: {clean:?}"
+    );
+}
