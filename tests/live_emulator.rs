@@ -40,7 +40,11 @@ fn kill_9_mid_stream_then_restart_counts_every_entry_once() {
     wd.wait_next_checkpoint(Duration::from_secs(10));
     first.kill9();
     // (None: killed between the two renames of a checkpoint write.)
-    assert_ne!(wd.clean_stop(), Some(true), "a crash leaves no clean checkpoint");
+    assert_ne!(
+        wd.clean_stop(),
+        Some(true),
+        "a crash leaves no clean checkpoint"
+    );
     let at_crash = wd.received().unwrap_or(0);
     assert!(
         at_crash < entries.len() as u64,
