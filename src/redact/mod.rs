@@ -353,7 +353,8 @@ fn next_char(text: &str, i: usize) -> usize {
 }
 
 /// Redacts a JSON value in place for quoting: every string (and object key) through
-/// [`redact`], and the whole value of any key that names a secret (`authorization`, `cookie`,
+/// [`redact`], a large number whose digits [`redact`] finds something in (a card number
+/// written unquoted) as the redacted text, and the whole value of any key that names a secret (`authorization`, `cookie`,
 /// `password`, `*_token`, `api_key`, `session`…), whatever its type.
 pub fn redact_json(v: &mut Value) {
     match v {
@@ -379,7 +380,13 @@ pub fn redact_json(v: &mut Value) {
                 }
             }
         }
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        Value::Number(n) => {
+            let magnitude = n.as_f64().map_or(f64::INFINITY, f64::abs);
+            if let Some(r) = serialize::number_redacted(magnitude, || n.to_string()) {
+                *v = Value::String(r);
+            }
+        }
+        Value::Null | Value::Bool(_) => {}
     }
 }
 

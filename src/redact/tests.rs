@@ -634,3 +634,30 @@ fn what_reads_as_a_secret_beside_a_marker_goes_in_the_same_call() {
     let once = redact(t).into_owned();
     assert_eq!(redact(&once), once, "{once}");
 }
+
+/// A card number the producer did not quote is as personal as a quoted one: redacted in a
+/// quoted sample (`redact_json`) and in every document that leaves (`InertJson`), while
+/// counts, sizes and timestamps in milliseconds stay numbers.
+#[test]
+fn a_card_number_written_as_a_json_number_is_redacted_too() {
+    let doc = serde_json::json!({
+        "jsonPayload": {"card": 4111111111111111_u64, "neg": -5500000000000004_i64,
+            "float": 4111111111111111.0, "count": 1234, "at_ms": 1_700_000_000_000_u64},
+        "textPayload": 5500000000000004_u64,
+    });
+    let mut quoted = doc.clone();
+    redact_json(&mut quoted);
+    let written = crate::redact::InertJson::new(&doc).value().clone();
+    for v in [&quoted, &written] {
+        let text = v.to_string();
+        for digits in ["4111111111111111", "5500000000000004"] {
+            assert!(!text.contains(digits), "{digits} in {text}");
+        }
+        assert_eq!(v["jsonPayload"]["count"], 1234, "{text}");
+        assert_eq!(v["jsonPayload"]["at_ms"], 1_700_000_000_000_u64, "{text}");
+        assert!(v["jsonPayload"]["card"]
+            .as_str()
+            .unwrap()
+            .contains("[REDACTED"));
+    }
+}

@@ -168,10 +168,11 @@ const KINDS: [Kind; 50] = [
 ];
 
 /// Every place of a LogEntry that carries text, and how a text goes there.
-const PLACES: [&str; 15] = [
+const PLACES: [&str; 16] = [
     "textPayload",
     "jsonPayload.message",
     "jsonPayload.nested",
+    "jsonPayload.number",
     "jsonPayload.stack_trace",
     "labels",
     "resource.labels.service_name",
@@ -347,6 +348,14 @@ fn place_text(place: &str, kind: &str, text: &str, at: DateTime<Utc>, rng: &mut 
         "jsonPayload.nested" => {
             e["jsonPayload"] =
                 json!({"message": message, "request": {"headers": {"note": text}, "body": [text]}});
+        }
+        // A value of digits alone as a JSON number (a card number the producer did not
+        // quote), anything else as a string under the same key.
+        "jsonPayload.number" => {
+            let value = text
+                .parse::<u64>()
+                .map_or_else(|_| json!(text), |n| json!(n));
+            e["jsonPayload"] = json!({"message": message, "card": value});
         }
         "jsonPayload.stack_trace" => {
             e["jsonPayload"] = json!({"message": message, "stack_trace": format!(
