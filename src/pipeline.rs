@@ -86,6 +86,8 @@ pub struct Pipeline {
     incidents: Tracker,
     /// Silent windows jumped over, not yet told in a report.
     pending_silence: Option<Silence>,
+    /// Bounded input: windows ending by then are due, for [`Pipeline::next_closed`].
+    close_until: Option<DateTime<Utc>>,
     /// Keys and clusters held, bounded.
     bounds: bounds::Bounds,
     /// How long after its close a window may be revised (see [`revision_horizon`]).
@@ -159,6 +161,7 @@ impl Pipeline {
             counts: Counts::default(),
             incidents: Tracker::new(LinkConfig::default(), GroupConfig::default()),
             pending_silence: None,
+            close_until: None,
             bounds,
         }
     }
@@ -399,6 +402,15 @@ impl Pipeline {
     /// Bounded input: releases held tracebacks and closes every window up to the one holding
     /// the latest entry. The result does not depend on the order the entries came in.
     pub fn finish(&mut self, out: &mut Vec<Outcome>) -> Vec<WindowReport> {
+        let mut reports = self.begin_finish(out);
+        reports.extend(std::iter::from_fn(|| self.next_closed()));
+        reports
+    }
+
+    /// [`Pipeline::finish`] one window at a time: releases held tracebacks, returns the
+    /// revisions due, and leaves every window up to the one holding the latest entry to
+    /// [`Pipeline::next_closed`].
+    pub fn begin_finish(&mut self, out: &mut Vec<Outcome>) -> Vec<WindowReport> {
         // A run at a time: a long file's traceback lines are never all records at once.
         let mut stitcher = std::mem::take(&mut self.stitcher);
         stitcher.flush_with(|records| {
@@ -406,11 +418,27 @@ impl Pipeline {
             self.drain_ready(out);
         });
         self.stitcher = stitcher;
-        let mut reports = self.revisions();
         if let Some((_, hi)) = self.range {
-            reports.extend(self.close_through(self.schedule.first_end_after(hi)));
+            self.close_later(self.schedule.first_end_after(hi));
         }
-        reports
+        self.revisions()
+    }
+
+    /// The next window due to close by [`Pipeline::begin_finish`] or
+    /// [`Pipeline::close_before`], oldest first; `None` when none is left. Closed one at a
+    /// time, so a caller writes each before the next is made: however many windows a file
+    /// spans (a one-second hop over a day is 86,400), memory holds one report, not all.
+    pub fn next_closed(&mut self) -> Option<WindowReport> {
+        let until = self.close_until?;
+        let report = self.close_step(until);
+        if report.is_none() {
+            self.close_until = None;
+        }
+        report
+    }
+
+    fn close_later(&mut self, until: DateTime<Utc>) {
+        self.close_until = Some(self.close_until.map_or(until, |u| u.max(until)));
     }
 
     /// Bounded input read a slice of event time at a time (a large file, see
@@ -418,12 +446,9 @@ impl Pipeline {
     /// tracebacks no later line can join and closes every window ending by `before` — or by
     /// the first traceback line still held, whose traceback may count in it — except the one
     /// holding the latest entry so far. What stays open closes later exactly as it would have
-    /// if the whole file had been read first.
-    pub fn close_before(
-        &mut self,
-        before: DateTime<Utc>,
-        out: &mut Vec<Outcome>,
-    ) -> Vec<WindowReport> {
+    /// if the whole file had been read first. The windows are handed out by
+    /// [`Pipeline::next_closed`], which must be drained before the next entry is ingested.
+    pub fn close_before(&mut self, before: DateTime<Utc>, out: &mut Vec<Outcome>) {
         let mut stitcher = std::mem::take(&mut self.stitcher);
         stitcher.release_settled(before, |records| {
             self.ready.append(records);
@@ -441,33 +466,37 @@ impl Pipeline {
                 self.schedule.first_end_after(hi) - TimeDelta::milliseconds(self.schedule.hop_ms);
             until = until.min(last);
         }
-        self.close_through(until)
+        self.close_later(until);
     }
 
     /// Closes every window that ends at or before `until`, in order. Windows without a
     /// single entry are skipped (one jump, however long the gap: a file with an entry from
     /// 1970 beside today's is two windows, not half a million) and said in the next report.
     fn close_through(&mut self, until: DateTime<Utc>) -> Vec<WindowReport> {
-        let Some((lo, _)) = self.range else {
-            return Vec::new();
-        };
-        let mut next = self
+        std::iter::from_fn(|| self.close_step(until)).collect()
+    }
+
+    /// Closes the next window if it ends at or before `until` (see
+    /// [`Pipeline::close_through`]).
+    fn close_step(&mut self, until: DateTime<Utc>) -> Option<WindowReport> {
+        let (lo, _) = self.range?;
+        let next = self
             .next
             .unwrap_or_else(|| self.schedule.span_ending(self.schedule.first_end_after(lo)));
-        let mut reports = Vec::new();
-        while next.end <= until {
-            let (span, silence) = self.skip_silent(next, until);
-            next = span;
-            if next.end > until {
-                self.pending_silence = merge_silence(self.pending_silence, silence);
-                break;
-            }
-            let silence = merge_silence(self.pending_silence.take(), silence);
-            reports.push(self.close_one(next, silence));
-            next = self.schedule.next(next);
+        if next.end > until {
+            self.next = Some(next);
+            return None;
         }
-        self.next = Some(next);
-        reports
+        let (span, silence) = self.skip_silent(next, until);
+        if span.end > until {
+            self.pending_silence = merge_silence(self.pending_silence, silence);
+            self.next = Some(span);
+            return None;
+        }
+        let silence = merge_silence(self.pending_silence.take(), silence);
+        let report = self.close_one(span, silence);
+        self.next = Some(self.schedule.next(span));
+        Some(report)
     }
 
     /// From `next`, the first window that holds entries (or lies beyond `until`), and the

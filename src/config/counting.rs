@@ -8,6 +8,10 @@ use super::{dur_in, in_range, invalid, ConfigError, StitchSettings, WindowSettin
 
 /// Buckets per window at most: each cluster keeps up to this many counters per window.
 pub const MAX_BUCKETS_PER_WINDOW: i64 = 3600;
+/// Windows one entry falls in at most (`window.length / window.hop`): each is a worklog that
+/// lists the entry's cluster, so this bounds what one entry costs and writes. 60 is a
+/// one-hour window closing every minute.
+pub const MAX_OVERLAPPING_WINDOWS: i64 = 60;
 /// Windows of history per cluster at most (the spike baseline; 720 = 30 days of hours).
 pub const MAX_HISTORY: usize = 720;
 
@@ -28,6 +32,17 @@ pub(super) fn window_settings(w: &RawWindow) -> Result<WindowSettings, ConfigErr
     }
     if hop > length || !divides(hop, length) {
         return Err(invalid("window.hop", "must divide window.length"));
+    }
+    let overlapping = length.num_milliseconds() / hop.num_milliseconds();
+    if overlapping > MAX_OVERLAPPING_WINDOWS {
+        return Err(invalid(
+            "window.hop",
+            format!(
+                "window.length / window.hop is {overlapping}: at most \
+                 {MAX_OVERLAPPING_WINDOWS} windows may overlap (each entry is counted, and its \
+                 cluster written, in every window it falls in)"
+            ),
+        ));
     }
     if !divides(hop, day) {
         return Err(invalid(

@@ -284,6 +284,8 @@ fn zero_and_out_of_range_durations_are_errors_not_panics() {
         ("[window]\nlength = \"0ms\"\n", "window.length"),
         ("[window]\nlength = \"2d\"\n", "window.length"),
         ("[window]\nhop = \"25h\"\n", "window.hop"),
+        // A worklog a second, each entry in 3600 of them.
+        ("[window]\nhop = \"1s\"\nbucket = \"1s\"\n", "window.hop"),
         // 2h of 1s buckets: 7200 counters per cluster and window.
         (
             "[window]\nlength = \"2h\"\nbucket = \"1s\"\n",

@@ -91,8 +91,6 @@ pub struct Consumer {
     /// The state changed since the last checkpoint.
     dirty: bool,
     stats: LiveStats,
-    /// Windows closed by a slice boundary of a bounded input, for the driver to take.
-    closed: Vec<WindowReport>,
 }
 
 impl Consumer {
@@ -149,7 +147,6 @@ impl Consumer {
             now: DateTime::<Utc>::MIN_UTC,
             dirty: false,
             stats: LiveStats::default(),
-            closed: Vec::new(),
         }
     }
 
@@ -176,9 +173,8 @@ impl Consumer {
     ) {
         if let Input::Complete { before } = d.input {
             let from = out.len();
-            let reports = self.pipeline.close_before(before, out);
-            self.after_close(from, out, &reports, events);
-            self.closed.extend(reports);
+            self.pipeline.close_before(before, out);
+            self.after_close(from, out, &[], events);
             return;
         }
         self.stats.delivered += 1;
@@ -299,17 +295,33 @@ impl Consumer {
         reports
     }
 
-    /// The windows a slice boundary of a bounded input closed (see [`Input::Complete`]),
-    /// oldest first.
-    pub fn take_closed(&mut self) -> Vec<WindowReport> {
-        std::mem::take(&mut self.closed)
+    /// The next window a slice boundary of a bounded input (see [`Input::Complete`]) or
+    /// [`Consumer::begin_flush`] closed, oldest first, one at a time: the driver writes each
+    /// before the next is made, and takes them all before the next delivery.
+    pub fn next_closed(&mut self) -> Option<WindowReport> {
+        let report = self.pipeline.next_closed()?;
+        self.escalation.reset();
+        self.dirty = true;
+        Some(report)
     }
 
     /// Closes every window holding entries: the end of a bounded input, or a stream's
     /// shutdown with `live.flush_on_shutdown`.
     pub fn flush(&mut self, out: &mut Vec<Outcome>, events: &mut Vec<Event>) -> Vec<WindowReport> {
+        let mut reports = self.begin_flush(out, events);
+        reports.extend(std::iter::from_fn(|| self.next_closed()));
+        reports
+    }
+
+    /// [`Consumer::flush`] one window at a time: the revisions due now, the rest from
+    /// [`Consumer::next_closed`].
+    pub fn begin_flush(
+        &mut self,
+        out: &mut Vec<Outcome>,
+        events: &mut Vec<Event>,
+    ) -> Vec<WindowReport> {
         let from = out.len();
-        let reports = self.pipeline.finish(out);
+        let reports = self.pipeline.begin_finish(out);
         self.after_close(from, out, &reports, events);
         reports
     }

@@ -135,9 +135,10 @@ impl<O: Outputs> Driver<O> {
                     let now = (self.clock)();
                     for d in batches.drain(..).flatten() {
                         self.consumer.accept(d, now, &mut outcomes, &mut events);
+                        // A slice boundary of a large file closes windows: each is written
+                        // before the next is made, all before the next entry.
+                        self.close_pending(summary).await?;
                     }
-                    let reports = self.consumer.take_closed();
-                    self.close(reports, summary).await?;
                     if self.checkpoints.is_none() {
                         let settled = self.consumer.take_settlement();
                         self.consumer.settle(settled);
@@ -186,6 +187,17 @@ impl<O: Outputs> Driver<O> {
             .map_err(DriveError::Output)
     }
 
+    /// Writes the windows the consumer has closed and not yet handed over, one at a time.
+    async fn close_pending(
+        &mut self,
+        summary: &mut DriveSummary,
+    ) -> Result<(), DriveError<O::Error>> {
+        while let Some(report) = self.consumer.next_closed() {
+            self.close(vec![report], summary).await?;
+        }
+        Ok(())
+    }
+
     /// The input is closed: close windows, hand them on, then the last checkpoint (which acks
     /// everything taken).
     async fn finish(&mut self, summary: &mut DriveSummary) -> Result<(), DriveError<O::Error>> {
@@ -193,13 +205,14 @@ impl<O: Outputs> Driver<O> {
         let flush = self.consumer.boundedness() == Boundedness::Bounded
             || self.settings.live.flush_on_shutdown;
         let reports = if flush {
-            self.consumer.flush(&mut outcomes, &mut events)
+            self.consumer.begin_flush(&mut outcomes, &mut events)
         } else {
             let now = (self.clock)();
             self.consumer.close_due(now, &mut outcomes, &mut events)
         };
         self.tell(&mut outcomes, &mut events);
         self.close(reports, summary).await?;
+        self.close_pending(summary).await?;
         if self.checkpoints.is_none() {
             let settled = self.consumer.take_settlement();
             self.consumer.settle(settled);
