@@ -479,11 +479,12 @@ fn cut_string(s: &mut String, max: usize) {
 }
 
 /// Normalised key endings that mark a secret value (`X-Api-Key` → `xapikey`).
-const SECRET_KEY_ENDINGS: [&str; 24] = [
+const SECRET_KEY_ENDINGS: [&str; 25] = [
     "password",
     "passwd",
     "passphrase",
     "pwd",
+    "pw",
     "secret",
     "token",
     "apikey",

@@ -159,7 +159,7 @@ pub const fn is_bare_byte(b: u8) -> bool {
 /// Key-name endings in [`KEY_END`], as words a gate looks for.
 const KEY_END_WORDS: &[&str] = &[
     "pass",
-    "pwd",
+    "pw",
     "secret",
     "token",
     "credential",
@@ -173,7 +173,7 @@ const KEY_END_WORDS: &[&str] = &[
 /// Endings of key names whose value is a secret. A key must *end* with one, so `tokenizer` and
 /// `max_tokens` are not secrets while `csrf_token`, `dbPassword`, `X-Api-Key`,
 /// `AWS_SECRET_ACCESS_KEY`, `JWT_SECRET_KEY` and `AccountKey` are.
-const KEY_END: &str = r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|credentials?|signature|auth|bearer|otp|api[_-]?key|(?:access|secret|private|account|shared[_-]?access|client|signing|encryption|master|auth|session|app|license|service)[_-]?key|private[_-]?key[_-]?id)";
+const KEY_END: &str = r"(?:pass(?:word|wd|phrase)?|pwd?|secret|token|credentials?|signature|auth|bearer|otp|api[_-]?key|(?:access|secret|private|account|shared[_-]?access|client|signing|encryption|master|auth|session|app|license|service)[_-]?key|private[_-]?key[_-]?id)";
 
 /// Between a key and its value: `=`, `:`, `=>`, each maybe spaced, the key maybe quoted (also
 /// JSON-escaped, `\"`), and the same percent-encoded (`%3D`, `%3A`, `%22`, once or twice).
@@ -249,11 +249,14 @@ pub fn sources() -> Vec<Source> {
             Check::None,
             words(&["hooks.slack.com/", "discord.com/api/webhooks/", "discordapp.com/api/webhooks/", "webhook.office.com/webhookb2/", "api.telegram.org/bot", "outlook.office.com/webhook/"]),
         ),
+        // A JWT: its header is base64url JSON, `{"` (`eyJ`) or `{ "` (`eyA`). No `\b` before
+        // it: a token glued to a name (`idtoken_eyJ…`) is still one, and three dotted
+        // base64url segments after `eyJ` do not occur in prose.
         fixed(
-            r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
+            r"ey[JA][A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
             "jwt",
             Check::None,
-            followed(&["eyJ"], Follow::Literal),
+            followed(JWT_HEADERS, Follow::Literal),
         ),
         fixed(
             r#"(?i)\b(?:set-)?cookie\\?["']?\s*[:=]\s*(?P<v>\\?"(?:[^"\\]|\\[^"])*\\?"|'[^']*'|[^\r\n]+)"#,
@@ -341,11 +344,12 @@ pub fn sources() -> Vec<Source> {
                 ..Gate::default()
             },
         ),
+        // Also percent-encoded, as a query string carries one (`?email=jane%40example.org`).
         fixed(
-            r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b",
+            r"\b[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b",
             "email",
             Check::None,
-            words(&["@"]),
+            words(&["@", "%40"]),
         ),
     ]
 }
@@ -435,13 +439,17 @@ fn vendor_pattern() -> String {
     format!(r"\b(?:{})", alternatives.join("|"))
 }
 
-/// Vendor literals with a pattern before them: the rule's `\b` is before that, not before the
-/// literal (`Q~` follows a digit).
+/// Literals a rule matches with no `\b` right before them: the JWT headers, and vendor
+/// literals with a pattern before them (the rule's `\b` is before that: `Q~` follows a digit).
 fn unbounded(word: &str) -> bool {
-    VENDOR
-        .iter()
-        .any(|(before, literal, _)| !before.is_empty() && *literal == word)
+    JWT_HEADERS.contains(&word)
+        || VENDOR
+            .iter()
+            .any(|(before, literal, _)| !before.is_empty() && *literal == word)
 }
+
+/// How a JWT starts: its header is base64url JSON, `{"` or `{ "`.
+const JWT_HEADERS: &[&str] = &["eyJ", "eyA"];
 
 /// The vendor rule's gate words: a token holds its kind's literal.
 fn vendor_words() -> &'static [&'static str] {
@@ -464,7 +472,7 @@ pub fn key_kind(key: &str) -> &'static str {
     let rules: [(&[&str], &'static str); 10] = [
         (&["cookie"], "cookie"),
         (&["authorization"], "authorization"),
-        (&["pass", "pwd"], "password"),
+        (&["pass", "pw"], "password"),
         (&["session", "sessid", "sid"], "session"),
         (
             &[

@@ -661,3 +661,43 @@ fn a_card_number_written_as_a_json_number_is_redacted_too() {
             .contains("[REDACTED"));
     }
 }
+
+/// Shapes a red-team sweep found leaking: a JWT whose header is spaced JSON or that is glued
+/// to a name (only its header went, the payload with the user's email stayed), a
+/// percent-encoded email in a query string, a password under `pw=`. (A card number glued to a
+/// name by `_` stays: HDFS block ids, `blk_<19 digits>`, are Luhn-valid one time in ten.)
+#[test]
+fn spaced_or_glued_jwts_encoded_emails_and_pw_keys() {
+    let payload = "eyJzdWIiOiJ1c2VyLTg4MTIiLCJlbWFpbCI6ImphbmUuZG9lQGV4YW1wbGUub3JnIn0";
+    let sig = "N39iYeVH2F2O7H8m4jIZBy95VdD49m3NHlTCAceHxQo";
+    for (text, gone) in [
+        (
+            format!("verified id token eyAiYWxnIjogIkhTMjU2In0.{payload}.{sig}"),
+            payload,
+        ),
+        (
+            format!("cache key idtoken_eyJhbGciOiJIUzI1NiJ9.{payload}.{sig} hit"),
+            sig,
+        ),
+        (
+            "GET /v1/users?email=jane.doe%40example.org&page=2".to_owned(),
+            "jane.doe",
+        ),
+        (
+            "GET /login?user=bob&pw=Hunter2Hunter2xyz".to_owned(),
+            "Hunter2",
+        ),
+    ] {
+        let out = r(&text);
+        assert!(!out.contains(gone), "{gone} in {out}");
+        assert_eq!(r(&out), out, "idempotent");
+    }
+    // Look-alikes stay: no three dotted segments, no Luhn, no domain.
+    for text in [
+        "keyAlias.default.v2 loaded",
+        "blk_4381236154730169995 served",
+        "progress 40%40 done",
+    ] {
+        assert_eq!(r(text), text);
+    }
+}
