@@ -209,6 +209,13 @@ fn concatenated_and_mixed_shapes_lose_nothing() {
     );
     accounted("wrapper.json", wrapper, 3, 0);
     accounted("pages.json", pages, 6, 0);
+    // A repeated `entries` key (JSON leaves duplicates to the reader): both arrays count.
+    let repeated = format!(
+        "{{\"entries\": {}, \"nextPageToken\": \"t\", \"entries\": {}}}",
+        array(&a),
+        array(&b)
+    );
+    accounted("repeated-entries-key.json", repeated, 6, 0);
 }
 
 #[test]

@@ -215,9 +215,13 @@ impl<R: BufRead> ExportReader<R> {
                 b']' => {
                     self.consume(1);
                     self.structure += 1;
-                    if self.open.pop() == Some(true) {
-                        // The rest of the wrapper object (`nextPageToken`, …) is not entries.
-                        self.scan(Scan::rest(), false)?;
+                    // The rest of the wrapper object (`nextPageToken`, …) is not entries,
+                    // but for a repeated `entries` key: its array's elements are.
+                    if self.open.pop() == Some(true)
+                        && matches!(self.scan(Scan::rest(), false)?, Scanned::Wrapper)
+                    {
+                        self.structure += 1;
+                        self.open.push(true);
                     }
                 }
                 b'[' if self.open.len() < MAX_OPEN => {

@@ -91,6 +91,11 @@ fn wrappers_and_api_pages_yield_their_entries() {
         texts("[{\"nextPageToken\":\"x\",\"entries\":[{\"a\":1}]},{\"b\":2}]"),
         ["{\"a\":1}", "{\"b\":2}"]
     );
+    // A repeated `entries` key: both arrays are read.
+    assert_eq!(
+        texts("{\"entries\":[{\"a\":1}],\"nextPageToken\":\"t\",\"entries\":[{\"b\":2},{\"c\":3}]}\n{\"d\":4}"),
+        ["{\"a\":1}", "{\"b\":2}", "{\"c\":3}", "{\"d\":4}"]
+    );
     // A key that merely starts like `entries`, or `entries` inside an entry, is no wrapper.
     assert_eq!(texts("{\"entriesX\":[1]}"), ["{\"entriesX\":[1]}"]);
     assert_eq!(

@@ -94,8 +94,10 @@ impl Scan {
         Scan::new(Mode::Line, false)
     }
 
+    /// The rest of a wrapper object: a second `"entries": [` in it (a duplicate key) is a
+    /// wrapper's array too, not skipped.
     pub(super) fn rest() -> Scan {
-        let mut s = Scan::new(Mode::Rest, false);
+        let mut s = Scan::new(Mode::Rest, true);
         s.depth = 1;
         s.kinds.push(true);
         s
