@@ -404,6 +404,8 @@ fn lenient_fields_are_counted_not_rejected() {
         ("resource", json!("cloud_run_revision")),
         ("httpRequest", json!("GET /")),
         ("sourceLocation", json!({"line": {"no": 1}, "file": 7})),
+        // Valid JSON a double cannot hold (spliced in below).
+        ("labels", json!({"a": "1e400"})),
     ]
     .into_iter()
     .enumerate()
@@ -417,17 +419,19 @@ fn lenient_fields_are_counted_not_rejected() {
         "insert_id": "py", "text_payload": "from python", "severity": "ERROR"}),
     );
     // 2^64 as a bare number: past u64, so JSON readers see a float.
-    let text = array(&input).replace("\"2^64\"", "18446744073709551616");
+    let text = array(&input)
+        .replace("\"2^64\"", "18446744073709551616")
+        .replace("\"1e400\"", "1e400");
     let r = replay("lenient.json", text.as_bytes());
     assert_eq!(
         (r.code, r.counted, r.malformed),
-        (Some(0), 12, 0),
+        (Some(0), 13, 0),
         "{}",
         r.stderr
     );
     assert!(
         r.stderr
-            .contains("11 entries had an unusable optional field"),
+            .contains("12 entries had an unusable optional field"),
         "{}",
         r.stderr
     );

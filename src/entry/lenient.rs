@@ -3,7 +3,9 @@
 //! counted with a field warning, never dropped: in the data model every one of them is
 //! optional. Runs only after the typed parse failed, so well-formed entries pay nothing.
 
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use serde_json::value::RawValue;
 
 use super::model::{ErrorGroup, HttpRequest, Labels, MonitoredResource, Operation, SourceLocation};
 use super::model::{Split, Str};
@@ -47,17 +49,21 @@ const CONTEXT: &[(&[&str], Fits)] = &[
 ];
 
 /// `text` without the optional context fields whose type is wrong; `None` if it is not a JSON
-/// object or none of them was wrong (the entry's problem is elsewhere).
+/// object or none of them was wrong (the entry's problem is elsewhere). Fields are kept as
+/// their JSON text: a number too large for a double (`1e400`, valid JSON) in one of them makes
+/// that field mistyped, not the entry unreadable.
 pub(super) fn without_mistyped(text: &str) -> Option<String> {
-    let mut entry: Map<String, Value> = serde_json::from_str(text).ok()?;
+    let mut entry: BTreeMap<String, Box<RawValue>> = serde_json::from_str(text).ok()?;
     let mut dropped = false;
     for (keys, fits) in CONTEXT {
         for key in *keys {
-            if entry.get(*key).is_some_and(|v| !fits(&v.to_string())) {
+            if entry.get(*key).is_some_and(|v| !fits(v.get())) {
                 entry.remove(*key);
                 dropped = true;
             }
         }
     }
-    dropped.then(|| Value::Object(entry).to_string())
+    dropped
+        .then(|| serde_json::to_string(&entry).ok())
+        .flatten()
 }

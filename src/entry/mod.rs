@@ -283,7 +283,12 @@ pub fn parse_entry_max(bytes: &[u8], max_bytes: usize) -> Result<Record, EntryEr
     }
     let entry = match serde_json::from_str::<model::LogEntry<'_>>(text) {
         Ok(entry) => entry,
-        Err(e) if e.classify() == serde_json::error::Category::Data => {
+        // A type the model does not take, or a number beyond a double (`1e400`: valid JSON,
+        // which the skipping parse accepts) in a field: maybe an optional field, read without.
+        Err(e)
+            if e.classify() == serde_json::error::Category::Data
+                || serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() =>
+        {
             return read_without_mistyped(text).unwrap_or_else(|| {
                 Err(EntryError::NotLogEntry {
                     detail: e.to_string(),

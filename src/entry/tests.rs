@@ -502,3 +502,25 @@ fn event_time_is_the_time_the_full_parse_gives() {
         }
     }
 }
+
+/// `1e400` is valid JSON a double cannot hold: in an optional context field it makes that
+/// field mistyped (read as absent, warned), not the whole entry unreadable.
+#[test]
+fn a_number_beyond_a_double_in_an_optional_field_drops_only_that_field() {
+    for field in [
+        r#""labels":{"a":1e400}"#,
+        r#""insertId":1e400"#,
+        r#""sourceLocation":{"line":1e400}"#,
+        r#""httpRequest":{"status":1e400}"#,
+    ] {
+        let json = format!(r#"{{"timestamp":"2026-11-23T05:00:00Z",{field},"textPayload":"x"}}"#);
+        let r = parse_entry(json.as_bytes()).unwrap_or_else(|e| panic!("{field}: {e}"));
+        assert_eq!(r.warnings, FieldWarnings::CONTEXT, "{field}");
+        assert_eq!(r.message, "x");
+    }
+    let broken = r#"{"timestamp":"2026-11-23T05:00:00Z","labels":{"a":1e400"#;
+    assert!(matches!(
+        parse_entry(broken.as_bytes()),
+        Err(EntryError::NotJson { .. })
+    ));
+}
