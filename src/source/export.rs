@@ -254,8 +254,8 @@ impl<R: BufRead> ExportReader<R> {
         self.pos += n as u64;
     }
 
-    /// Skips whitespace, commas, a stray `]` at the top level and BOMs; returns the next byte
-    /// without consuming it.
+    /// Skips whitespace, NUL bytes, commas, a stray `]` at the top level and BOMs; returns the
+    /// next byte without consuming it.
     fn skip_separators(&mut self) -> io::Result<Option<u8>> {
         const BOM: &[u8] = b"\xEF\xBB\xBF";
         loop {
@@ -270,7 +270,8 @@ impl<R: BufRead> ExportReader<R> {
             while n < chunk.len() {
                 match chunk[n] {
                     b'\n' => lines += 1,
-                    b' ' | b'\t' | b'\r' | b',' => {}
+                    // NUL: what a crashed writer or a preallocated file leaves between lines.
+                    b' ' | b'\t' | b'\r' | b',' | b'\0' => {}
                     b']' if top => {}
                     b if b == BOM[self.bom]
                         && (self.bom > 0 || BOM.starts_with(&chunk[n..chunk.len().min(n + 3)])) =>

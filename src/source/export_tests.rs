@@ -91,6 +91,11 @@ fn wrappers_and_api_pages_yield_their_entries() {
         texts("[{\"nextPageToken\":\"x\",\"entries\":[{\"a\":1}]},{\"b\":2}]"),
         ["{\"a\":1}", "{\"b\":2}"]
     );
+    // NUL bytes between entries (a crashed writer's padding) separate them like whitespace.
+    assert_eq!(
+        texts("{\"a\":1}\0{\"b\":2}\0\0\0\n\0{\"c\":3}"),
+        ["{\"a\":1}", "{\"b\":2}", "{\"c\":3}"]
+    );
     // A repeated `entries` key: both arrays are read.
     assert_eq!(
         texts("{\"entries\":[{\"a\":1}],\"nextPageToken\":\"t\",\"entries\":[{\"b\":2},{\"c\":3}]}\n{\"d\":4}"),
