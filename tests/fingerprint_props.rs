@@ -313,3 +313,13 @@ fn past_the_template_bound_nothing_is_dropped() {
         assert_eq!(back.resolve(*id), fp.resolve(*id), "{m}");
     }
 }
+
+/// A proptest find: the path mask turned `/a` into `<*>`, and the `user:pass@host` rule then
+/// read `[<*>{a` as a password on the second pass. A mask's `<*>` is never a password.
+#[test]
+fn a_mask_inside_a_dsn_shape_is_masked_once() {
+    for s in ["a:[/a{a@a", "redis://u:x/y@cache:6379", "pW:\\0{a"] {
+        let once = mask(s);
+        assert_eq!(mask(&once), once, "{s}");
+    }
+}

@@ -223,8 +223,10 @@ pub fn sources() -> Vec<Source> {
             words(&["bearer"]),
         ),
         // scheme://user:password@host; the password may hold `@` and `:`, the last `@` ends it.
+        // Never `<` or `>` (a URL escapes them): a mask's `<*>` is no password, so masking
+        // text twice gives what masking it once gave.
         fixed(
-            r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/?#@\[\]]*:(?P<v>[^\s/?#]+)@",
+            r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/?#@\[\]]*:(?P<v>[^\s/?#<>]+)@",
             "password",
             Check::NotPlaceholder,
             words(&["://"]),
@@ -236,9 +238,10 @@ pub fn sources() -> Vec<Source> {
             Check::None,
             words(&["://"]),
         ),
-        // Go/MySQL `user:pass@tcp(host:3306)/db`, and `user:pass@host` without a scheme.
+        // Go/MySQL `user:pass@tcp(host:3306)/db`, and `user:pass@host` without a scheme (not
+        // over a mask's `<*>`, as above: `a:[/a{a@a` masks to `a:[<*>{a@a` and stays so).
         fixed(
-            r"(?:^|[^\w.+:/@\[-])[\w.+-]+:(?P<v>[^\s:@/'\x22\]]+)@(?:(?:tcp6?|udp|unix)\(|[A-Za-z0-9][\w-]*(?:\.[\w-]+)*(?::\d+)?\b)",
+            r"(?:^|[^\w.+:/@\[-])[\w.+-]+:(?P<v>[^\s:@/'\x22\]<>]+)@(?:(?:tcp6?|udp|unix)\(|[A-Za-z0-9][\w-]*(?:\.[\w-]+)*(?::\d+)?\b)",
             "password",
             Check::NotPlaceholder,
             words(&["@"]),
