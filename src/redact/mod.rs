@@ -354,8 +354,9 @@ fn next_char(text: &str, i: usize) -> usize {
 
 /// Redacts a JSON value in place for quoting: every string (and object key) through
 /// [`redact`], a large number whose digits [`redact`] finds something in (a card number
-/// written unquoted) as the redacted text, and the whole value of any key that names a secret (`authorization`, `cookie`,
-/// `password`, `*_token`, `api_key`, `session`…), whatever its type.
+/// written unquoted) as the redacted text, and the whole value of any key that names a secret
+/// (`authorization`, `cookie`, `password`, `*_token`, `api_key`, `session`…), whatever its
+/// type.
 pub fn redact_json(v: &mut Value) {
     match v {
         Value::String(s) => {

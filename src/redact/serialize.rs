@@ -47,6 +47,22 @@ pub(super) fn number_redacted(magnitude: f64, text: impl FnOnce() -> String) -> 
     }
 }
 
+impl<S: Serializer> Inerting<S> {
+    /// A number of `magnitude` whose JSON text is `text`: as the redacted text when the
+    /// redactor finds something in it (see [`number_redacted`]), else as `plain` writes it.
+    fn number(
+        self,
+        magnitude: f64,
+        text: impl FnOnce() -> String,
+        plain: impl FnOnce(S) -> Result<S::Ok, S::Error>,
+    ) -> Result<S::Ok, S::Error> {
+        match number_redacted(magnitude, text) {
+            Some(redacted) => self.0.serialize_str(&redacted),
+            None => plain(self.0),
+        }
+    }
+}
+
 /// `value` with every string made inert, serialised by `inner`.
 pub fn inert<S: Serializer, T: Serialize + ?Sized>(value: &T, inner: S) -> Result<S::Ok, S::Error> {
     value.serialize(Inerting(inner))
@@ -128,25 +144,20 @@ impl<S: Serializer> Serializer for Inerting<S> {
     }
 
     fn serialize_i128(self, v: i128) -> Result<S::Ok, S::Error> {
-        match number_redacted(v.unsigned_abs() as f64, || v.to_string()) {
-            Some(text) => self.0.serialize_str(&text),
-            None => self.0.serialize_i128(v),
-        }
+        self.number(
+            v.unsigned_abs() as f64,
+            || v.to_string(),
+            |s| s.serialize_i128(v),
+        )
     }
 
     fn serialize_u128(self, v: u128) -> Result<S::Ok, S::Error> {
-        match number_redacted(v as f64, || v.to_string()) {
-            Some(text) => self.0.serialize_str(&text),
-            None => self.0.serialize_u128(v),
-        }
+        self.number(v as f64, || v.to_string(), |s| s.serialize_u128(v))
     }
 
     fn serialize_f64(self, v: f64) -> Result<S::Ok, S::Error> {
         let text = || serde_json::Value::from(v).to_string();
-        match number_redacted(v.abs(), text) {
-            Some(text) => self.0.serialize_str(&text),
-            None => self.0.serialize_f64(v),
-        }
+        self.number(v.abs(), text, |s| s.serialize_f64(v))
     }
 
     fn serialize_char(self, v: char) -> Result<S::Ok, S::Error> {
