@@ -314,11 +314,20 @@ fn past_the_template_bound_nothing_is_dropped() {
     }
 }
 
-/// A proptest find: the path mask turned `/a` into `<*>`, and the `user:pass@host` rule then
-/// read `[<*>{a` as a password on the second pass. A mask's `<*>` is never a password.
+/// Proptest finds: the path mask turned `/a` into `<*>`, and the `user:pass@host` rule then
+/// read `[<*>{a` as a password on the second pass (a mask's `<*>` is never a password), or a
+/// user name right after a `<*>` (`@0+:a@a` → `@<*>+:a@a`); a Windows path mask made a quoted
+/// value (`"A:A:/a"A"` → `"A:<*>"`, not read again as one value).
 #[test]
 fn a_mask_inside_a_dsn_shape_is_masked_once() {
-    for s in ["a:[/a{a@a", "redis://u:x/y@cache:6379", "pW:\\0{a"] {
+    for s in [
+        "a:[/a{a@a",
+        "redis://u:x/y@cache:6379",
+        "pW:\\0{a",
+        "@0+:a@a",
+        "0*>A:A@A",
+        "\"A:A:/a\"A\"",
+    ] {
         let once = mask(s);
         assert_eq!(mask(&once), once, "{s}");
     }

@@ -68,8 +68,12 @@ pub(super) fn quoted_value(b: &[u8], i: usize) -> Option<usize> {
     let len = b[i + 1..].iter().position(|c| *c == q)?;
     let end = i + 1 + len + 1;
     let closes = end == b.len() || (is_chunk_delim(b[end]) && !is_var_at(b, end)) || b[end] == b'.';
-    let plain = !b[i + 1..end - 1].iter().any(|c| *c == b'\'' || *c == b'"');
-    (len > 0 && closes && plain && b[i + 1] != b'<').then_some(end)
+    let inner = &b[i + 1..end - 1];
+    let plain = !inner.iter().any(|c| *c == b'\'' || *c == b'"');
+    // Quoted text already holding a `<*>` was masked before (`"A:A:/a"A"` → `"A:<*>"`): read as
+    // one value it would mask again to `"<*>"`.
+    let masked = inner.windows(VAR.len()).any(|w| w == VAR.as_bytes());
+    (len > 0 && closes && plain && !masked && b[i + 1] != b'<').then_some(end)
 }
 
 /// A name from code — a dotted module or class path (`app.services.monitoring`,
@@ -209,6 +213,11 @@ mod tests {
         assert_eq!(quoted_value(b"can't", 3), None);
         assert_eq!(quoted_value(b"'a'5", 0), None);
         assert_eq!(quoted_value(b"''", 0), None);
+        assert_eq!(
+            quoted_value(b"\"A:<*>\"", 0),
+            None,
+            "masked text is not read again"
+        );
     }
 
     #[test]

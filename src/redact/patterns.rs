@@ -239,9 +239,10 @@ pub fn sources() -> Vec<Source> {
             words(&["://"]),
         ),
         // Go/MySQL `user:pass@tcp(host:3306)/db`, and `user:pass@host` without a scheme (not
-        // over a mask's `<*>`, as above: `a:[/a{a@a` masks to `a:[<*>{a@a` and stays so).
+        // over a mask's `<*>`, as above: `a:[/a{a@a` masks to `a:[<*>{a@a` and stays so; nor
+        // right after one: `@0+:a@a` masks to `@<*>+:a@a`, `0*>A:A@A` to `<*>>A:A@A`).
         fixed(
-            r"(?:^|[^\w.+:/@\[-])[\w.+-]+:(?P<v>[^\s:@/'\x22\]<>]+)@(?:(?:tcp6?|udp|unix)\(|[A-Za-z0-9][\w-]*(?:\.[\w-]+)*(?::\d+)?\b)",
+            r"(?:^>?|[^\w.+:/@\[>-]|[^*>]>)[\w.+-]+:(?P<v>[^\s:@/'\x22\]<>]+)@(?:(?:tcp6?|udp|unix)\(|[A-Za-z0-9][\w-]*(?:\.[\w-]+)*(?::\d+)?\b)",
             "password",
             Check::NotPlaceholder,
             words(&["@"]),
