@@ -73,6 +73,10 @@ pub enum Follow {
     KeyEnd,
     /// A key name holding a [`KEY_LIKE`] word: the rest of its `[\w.-]` run, then [`SEP`].
     KeyLike,
+    /// A command-line flag (`--db-password x`): a key name ending in [`KEY_END`] (at most six
+    /// more of `[A-Za-z_-]`), then whitespace, in a run of `[\w-]` that starts with `-` after
+    /// whitespace or at the start.
+    Flag,
     /// A query-string key: at most five more of `[A-Za-z_]` (`auth`+`_code`), then `=`.
     QueryKey,
     /// A session cookie name: the rest of its `[A-Za-z_-]` run, then `=`.
@@ -109,6 +113,18 @@ impl Follow {
             Follow::KeyEnd => after(6, key_char, |t, j| {
                 t.get(j) == Some(&b'>') || sep_starts(t, j)
             }),
+            Follow::Flag => {
+                let mut s = at.start;
+                while s > 0 && (is_word_byte(text[s - 1]) || text[s - 1] == b'-') {
+                    s -= 1;
+                }
+                text[s] == b'-'
+                    && (s == 0 || !text[s - 1].is_ascii() || text[s - 1].is_ascii_whitespace())
+                    && after(6, key_char, |t, j| {
+                        t.get(j)
+                            .is_some_and(|&b| !b.is_ascii() || b.is_ascii_whitespace())
+                    })
+            }
             Follow::KeyLike => after(
                 usize::MAX,
                 |b| is_word_byte(b) || b == b'.' || b == b'-',
@@ -130,16 +146,17 @@ fn is_word_byte(b: u8) -> bool {
 }
 
 /// Whether [`SEP`] may start at `j`: a quote, `\`, `%`, `=` or `:`, or ASCII whitespace
-/// followed by `%`, `=` or `:`. `\s` is Unicode in the keyed patterns, so any non-ASCII byte
-/// may start one too.
+/// holding a tab or followed by `%`, `=` or `:`. `\s` is Unicode in the keyed patterns, so any
+/// non-ASCII byte may start one too.
 fn sep_starts(text: &[u8], j: usize) -> bool {
     let opens = |b: u8| matches!(b, b'%' | b'=' | b':') || !b.is_ascii();
     match text.get(j) {
         Some(b'"' | b'\'' | b'\\') => true,
-        Some(&b) if b.is_ascii_whitespace() => text[j..]
-            .iter()
-            .find(|b| !b.is_ascii_whitespace())
-            .is_some_and(|&b| opens(b)),
+        Some(&b) if b.is_ascii_whitespace() => {
+            let space = text[j..].iter().take_while(|b| b.is_ascii_whitespace());
+            space.clone().any(|&b| b == b'\t')
+                || text.get(j + space.count()).is_some_and(|&b| opens(b))
+        }
         Some(&b) => opens(b),
         None => false,
     }
@@ -175,10 +192,10 @@ const KEY_END_WORDS: &[&str] = &[
 /// `AWS_SECRET_ACCESS_KEY`, `JWT_SECRET_KEY` and `AccountKey` are.
 const KEY_END: &str = r"(?:pass(?:word|wd|phrase)?|pwd?|secret|token|credentials?|signature|auth|bearer|otp|api[_-]?key|(?:access|secret|private|account|shared[_-]?access|client|signing|encryption|master|auth|session|app|license|service)[_-]?key|private[_-]?key[_-]?id)";
 
-/// Between a key and its value: `=`, `:`, `=>`, each maybe spaced, the key maybe quoted (also
-/// JSON-escaped, `\"`), and the same percent-encoded (`%3D`, `%3A`, `%22`, once or twice).
-const SEP: &str =
-    r#"(?:\\?["']|%(?:25)?2[27])?\s*(?:%(?:25)?20)*(?:=>|[:=]|%(?:25)?3[aAdD])\s*(?:%(?:25)?20)*"#;
+/// Between a key and its value: `=`, `:`, `=>`, each maybe spaced, or a tab (tab-separated
+/// columns, `password<TAB>value`); the key maybe quoted (also JSON-escaped, `\"`), and the same
+/// percent-encoded (`%3D`, `%3A`, `%22`, once or twice).
+const SEP: &str = r#"(?:\\?["']|%(?:25)?2[27])?\s*(?:%(?:25)?20)*(?:=>|[:=\t]|%(?:25)?3[aAdD])\s*(?:%(?:25)?20)*"#;
 const OPEN_QUOTE: &str = r#"(?:\\?["']|%(?:25)?2[27])?"#;
 
 /// Characters a bare value runs over. `,;&` end it (log lines list fields with them).
@@ -295,6 +312,22 @@ pub fn sources() -> Vec<Source> {
             Check::NotProse,
             followed(KEY_END_WORDS, Follow::KeyEnd),
         ),
+        // A command-line flag with the value after a space (`--password x`, `-db-pass x`; `=` is
+        // the rule above).
+        keyed(
+            format!(r"(?i)(?:^|\s)--?(?P<k>[\w-]*?{KEY_END})\s+{OPEN_QUOTE}(?P<v>[^\s\x22'\\&,;`-][^\s\x22'\\&,;`]*)"),
+            Check::NotProse,
+            followed(KEY_END_WORDS, Follow::Flag),
+        ),
+        // Passwords on the command lines of common tools, as a shell history or a job's log
+        // echoes them: `mysql -pX` (glued; `-P` is the port), `sshpass -p X`, `redis-cli -a X`,
+        // `docker login -p X`, `curl -u user:X`, `sqlplus user/X@db`.
+        fixed(
+            r#"(?:\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mariadb|mariadb-dump)\b[^\n]*?\s-p|\bsshpass\s+-p\s*|\bredis-cli\b[^\n]*?\s-a\s+|\blogin\b[^\n]*?\s-p\s+|\bcurl\b[^\n]*?\s(?:-u|-U|--user|--proxy-user)[\s=]*[^\s:'"]*:|\b(?:sqlplus|sqlldr|expdp|impdp|rman)\s+(?:-\w+\s+)*[\w$#]+/)(?P<v>[^\s"'`@/<>]+)"#,
+            "password",
+            Check::NotPlaceholder,
+            words(&["mysql", "mariadb", "sshpass", "redis-cli", "login", "curl", "sqlplus", "sqlldr", "expdp", "impdp", "rman"]),
+        ),
         // Query-string keys that are secrets only there: `?key=`, OAuth `?code=`, SAS `sig=`.
         keyed(
             r#"(?i)(?:[?&;]|%(?:25)?26|%(?:25)?3[fF])(?P<k>key|code|sig|sas|ticket|jwt|hmac|assertion|otp|auth_code|authcode|apikey)=(?P<v>[^\s&#"'<>]+)"#.into(),
@@ -331,7 +364,7 @@ pub fn sources() -> Vec<Source> {
             },
         ),
         fixed(
-            r"(?:^|[^A-Za-z0-9+/_=.~-])(?P<v>[A-Za-z0-9+/_~-]{20,}={0,2})(?:$|[^A-Za-z0-9+/_=~-])",
+            r"(?:^|[^A-Za-z0-9+/_.~-])(?P<v>[A-Za-z0-9+/_~-]{20,}={0,2})(?:$|[^A-Za-z0-9+/_=~-])",
             "secret",
             Check::Random,
             Gate {

@@ -286,6 +286,19 @@ fn every_syntax_and_vendor_the_issue_names() {
         ("https://abcdef0123456789abcdef@o123.ingest.sentry.io/42".into(), "abcdef0123456789abcdef"),
         ("\"private_key\": \"-----BEGIN PRIVATE KEY-----\\nMIIEvQ\\n-----END PRIVATE KEY-----\\n\"".into(), "MIIEvQ\\n-----END"),
         ("Service Secret=s3cr3tValue99 loaded".into(), "s3cr3tValue99"),
+        // Tab-separated columns, command-line flags and tools' password options.
+        ("password\tKLzdocJ2isAjIhKt user\tbob".into(), "KLzdocJ2isAjIhKt"),
+        ("run --db-password ZomHFwUbbYrEq -v".into(), "ZomHFwUbbYrEq"),
+        ("app -client-secret 'CZ7Uw9xfogoE'".into(), "CZ7Uw9xfogoE"),
+        ("mysql -u root -pu8jzPde0IgxL -h db".into(), "u8jzPde0IgxL"),
+        ("sshpass -p wjJJibaZUPgH ssh host".into(), "wjJJibaZUPgH"),
+        ("redis-cli -h cache -a 03nbqnsGpWLu ping".into(), "03nbqnsGpWLu"),
+        ("docker login -u ci -p 6Vw5DQL05HA0 gcr.io".into(), "6Vw5DQL05HA0"),
+        ("curl -u admin:Oq9wMxEhh2FD https://x".into(), "Oq9wMxEhh2FD"),
+        ("sqlplus app/UkkibjL5DZPj@orcl".into(), "UkkibjL5DZPj"),
+        // A random token right after `=`, and one of one letter case and digits.
+        ("x=tHF4vUCsMehGAkWvj7qPz0Lm".into(), "tHF4vUCsMehGAkWvj7qPz0Lm"),
+        ("h=p6afqfjzczbttof7jyu5jsjc616i76bofbcixgy2 ok".into(), "p6afqfjzczbttof7jyu5jsjc616i76bofbcixgy2"),
     ];
     for (text, secret) in &cases {
         let out = r(text);
@@ -338,6 +351,11 @@ fn prose_and_ids_are_not_secrets() {
         "at 1700000000000 took 4111ms",
         "cache_key=users",
         "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "commit=7e8990a946474907823bf1ee8ebc68487e8990a9",
+        "pool mysqlconnectionpool2workerthread7 busy",
+        "mysql -P 3306 -h db",
+        "--token expired for user bob",
+        "level\tERROR\tauth\tfailed",
     ] {
         assert!(
             matches!(redact(text), Cow::Borrowed(_)),
@@ -529,6 +547,13 @@ mod gates {
         "%25",
         "\t",
         "\u{a0}",
+        "--",
+        " -p",
+        "mysql ",
+        "sshpass",
+        "curl -u ",
+        "login",
+        "sqlplus ",
         ">",
         "<password>",
         "phrase",

@@ -49,7 +49,7 @@ const fn k(name: &'static str, text: &'static str, prefix: &'static str, shape: 
 
 use Shape::*;
 
-const KINDS: [Kind; 50] = [
+const KINDS: [Kind; 55] = [
     k("password", "password=@@", "", Password(14)),
     k("password-spaced", "password = @@", "", Password(14)),
     k("passphrase", "passphrase=@@", "", Password(14)),
@@ -165,6 +165,21 @@ const KINDS: [Kind; 50] = [
     k("openai", "@@", "sk-proj-", Alnum(48)),
     k("gitlab", "@@", "glpat-", Alnum(20)),
     k("otp", "otp=@@", "", Digits(8)),
+    k("tab-separated", "password\t@@\tuser\tbob", "", Password(14)),
+    k(
+        "cli-flag",
+        "migrate --db-password @@ --verbose",
+        "",
+        Password(14),
+    ),
+    k("mysql-cli", "mysql -u app -p@@ -h db", "", Alnum(14)),
+    k(
+        "curl-user",
+        "curl -u admin:@@ https://api.internal",
+        "",
+        Alnum(14),
+    ),
+    k("sqlplus", "sqlplus app/@@@orcl", "", Alnum(14)),
 ];
 
 /// Every place of a LogEntry that carries text, and how a text goes there.
