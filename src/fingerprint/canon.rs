@@ -92,7 +92,7 @@ impl Mining {
 
 /// Messages remembered by [`Fingerprinter::fingerprint`] (16 bytes each, plus the map's own),
 /// and the longest remembered: longer ones are rarely repeated whole.
-const REPEATS: usize = 1 << 16;
+pub(super) const REPEATS: usize = 1 << 16;
 const REPEAT_BYTES: usize = 1024;
 
 thread_local! {

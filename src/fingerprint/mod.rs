@@ -178,6 +178,10 @@ struct Batch<'c> {
     limits: family::Limits,
     family: family::Family,
     seen: index::IdMap<u64, u32>,
+    /// The result of recent whole lines, by their hash: logs repeat lines exactly (9,873
+    /// distinct of Loghub-2k's 16,000), and a repeat skips masking, as
+    /// [`Fingerprinter::fingerprint`] does. Bounded like it; the same results either way.
+    repeats: index::IdMap<u64, u32>,
     distinct: Vec<Origin>,
     lines: Vec<u32>,
     buf: String,
@@ -190,6 +194,7 @@ impl<'c> Batch<'c> {
             limits: config.limits(),
             family: family::Family::new(),
             seen: Default::default(),
+            repeats: Default::default(),
             distinct: Vec::new(),
             lines: Vec::new(),
             buf: String::new(),
@@ -197,6 +202,11 @@ impl<'c> Batch<'c> {
     }
 
     fn push(&mut self, line: &str) {
+        let whole = xxhash_rust::xxh3::xxh3_64(line.as_bytes());
+        if let Some(&d) = self.repeats.get(&whole) {
+            self.lines.push(d);
+            return;
+        }
         masked_into(line, self.config, &mut self.buf);
         let d = match self.seen.entry(KeyParts::DEFAULT.id_of(&self.buf).0) {
             Entry::Occupied(e) => *e.get(),
@@ -210,6 +220,10 @@ impl<'c> Batch<'c> {
                 *v.insert(self.distinct.len() as u32 - 1)
             }
         };
+        if self.repeats.len() >= canon::REPEATS {
+            self.repeats.clear();
+        }
+        self.repeats.insert(whole, d);
         self.lines.push(d);
     }
 
@@ -280,6 +294,38 @@ impl Parsed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A line seen before takes the result of its first sighting, also after the memory of
+    /// whole lines was cleared: every line reads as the distinct lines parsed alone do.
+    #[test]
+    fn repeated_lines_read_as_their_first_sighting() {
+        let distinct: Vec<String> = (0..canon::REPEATS + 500)
+            .map(|i| match i % 3 {
+                0 => format!("took {i} ms for user u{i}"),
+                1 => format!("connection {i} reset by peer"),
+                _ => format!("job {i} of kind k{} done", i % 7),
+            })
+            .collect();
+        // Each line again three later, and again after the memory was cleared.
+        let mut lines: Vec<&str> = Vec::new();
+        for (i, l) in distinct.iter().enumerate() {
+            lines.push(l);
+            if i >= 3 {
+                lines.push(&distinct[i - 3]);
+            }
+        }
+        lines.extend(distinct.iter().take(100).map(String::as_str));
+        let alone = parse_lines(distinct.iter().map(String::as_str));
+        let whole = parse_lines(lines.iter().copied());
+        let first: std::collections::HashMap<&str, usize> = distinct
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.as_str(), i))
+            .collect();
+        for (line, got) in lines.iter().zip(&whole) {
+            assert_eq!(got, &alone[first[line]], "{line}");
+        }
+    }
 
     /// Ids are stored and shared across replicas and releases: they must never drift.
     #[test]
