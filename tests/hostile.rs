@@ -386,6 +386,8 @@ fn lenient_fields_are_counted_not_rejected() {
         json!({}),
         json!("2^64"),
         json!("loud"),
+        json!("1e400"),
+        json!("DEEP"),
     ]
     .into_iter()
     .enumerate()
@@ -394,9 +396,14 @@ fn lenient_fields_are_counted_not_rejected() {
         e["severity"] = sev;
         input.push(e);
     }
-    let mut e = entry(10);
-    e["textPayload"] = json!(42);
-    input.push(e);
+    for (i, text) in [json!(42), json!("1e400"), json!("DEEP")]
+        .into_iter()
+        .enumerate()
+    {
+        let mut e = entry(10 + i as u32);
+        e["textPayload"] = text;
+        input.push(e);
+    }
     // Optional context fields of the wrong type: read as absent, the entry counted.
     for (i, (field, value)) in [
         ("insertId", json!(123)),
@@ -418,20 +425,23 @@ fn lenient_fields_are_counted_not_rejected() {
         json!({"log_name": "projects/p/logs/x", "timestamp": "2025-09-15T19:30:00Z",
         "insert_id": "py", "text_payload": "from python", "severity": "ERROR"}),
     );
-    // 2^64 as a bare number: past u64, so JSON readers see a float.
+    // 2^64 as a bare number: past u64, so JSON readers see a float; 1e400 past a double; and
+    // arrays nested past serde_json's recursion limit of 128.
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
     let text = array(&input)
         .replace("\"2^64\"", "18446744073709551616")
-        .replace("\"1e400\"", "1e400");
+        .replace("\"1e400\"", "1e400")
+        .replace("\"DEEP\"", &deep);
     let r = replay("lenient.json", text.as_bytes());
     assert_eq!(
         (r.code, r.counted, r.malformed),
-        (Some(0), 13, 0),
+        (Some(0), 17, 0),
         "{}",
         r.stderr
     );
     assert!(
         r.stderr
-            .contains("12 entries had an unusable optional field"),
+            .contains("16 entries had an unusable optional field"),
         "{}",
         r.stderr
     );

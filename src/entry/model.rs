@@ -345,7 +345,14 @@ impl SeverityField {
 
 impl<'de> Deserialize<'de> for SeverityField {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(SeverityVisitor)
+        // Taken as its JSON text first: a value serde_json cannot hold as a number (`1e400`,
+        // valid JSON) or nests past its recursion limit is an unknown severity, not an
+        // unreadable entry.
+        let raw = <&'de RawValue>::deserialize(d)?;
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        Ok(de
+            .deserialize_any(SeverityVisitor)
+            .unwrap_or_else(|_| SeverityField::unknown()))
     }
 }
 
@@ -408,10 +415,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for TextField<'a> {
                 mistyped: false,
             });
         }
-        let value =
-            serde_json::from_str::<serde_json::Value>(raw.get()).map_err(de::Error::custom)?;
+        // Compact JSON text; as it came when serde_json cannot read it as a value (`1e400`,
+        // or nested past its recursion limit).
+        let text = serde_json::from_str::<serde_json::Value>(raw.get())
+            .map_or(Cow::Borrowed(raw.get()), |v| Cow::Owned(v.to_string()));
         Ok(TextField {
-            text: Some(Str(Cow::Owned(value.to_string()))),
+            text: Some(Str(text)),
             mistyped: true,
         })
     }

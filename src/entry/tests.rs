@@ -296,6 +296,8 @@ fn request_logs_are_routes_with_ids_masked_and_fingerprinted_as_is() {
 
 #[test]
 fn a_mistyped_severity_is_default_with_a_warning_not_a_rejected_entry() {
+    // Past serde_json's recursion limit of 128.
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
     for sev in [
         "1.5",
         "true",
@@ -304,6 +306,9 @@ fn a_mistyped_severity_is_default_with_a_warning_not_a_rejected_entry() {
         "18446744073709551616",
         "-100",
         "\"loud\"",
+        "1e400",
+        "-1e400",
+        &deep,
     ] {
         let json =
             format!(r#"{{"timestamp":"2026-11-23T05:00:00Z","severity":{sev},"textPayload":"x"}}"#);
@@ -517,6 +522,16 @@ fn a_number_beyond_a_double_in_an_optional_field_drops_only_that_field() {
         let r = parse_entry(json.as_bytes()).unwrap_or_else(|e| panic!("{field}: {e}"));
         assert_eq!(r.warnings, FieldWarnings::CONTEXT, "{field}");
         assert_eq!(r.message, "x");
+    }
+    // A payload of the same kind is the message, as its JSON text.
+    let deep = format!("{}1{}", "{\"a\":".repeat(150), "}".repeat(150));
+    for payload in ["1e400", "[1e400, 2]", &deep] {
+        let json = format!(
+            r#"{{"timestamp":"2026-11-23T05:00:00Z","severity":"ERROR","textPayload":{payload}}}"#
+        );
+        let r = parse_entry(json.as_bytes()).unwrap_or_else(|e| panic!("{payload}: {e}"));
+        assert_eq!(r.message, payload);
+        assert_eq!(r.severity, Severity::Error);
     }
     let broken = r#"{"timestamp":"2026-11-23T05:00:00Z","labels":{"a":1e400"#;
     assert!(matches!(
