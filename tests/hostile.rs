@@ -216,6 +216,15 @@ fn concatenated_and_mixed_shapes_lose_nothing() {
         array(&b)
     );
     accounted("repeated-entries-key.json", repeated, 6, 0);
+    // An entry that also holds `entries`: those count, its own fields are reported once.
+    let mut own = entries(6, 1).remove(0);
+    own["entries"] = json!(a);
+    accounted(
+        "entry-with-entries.json",
+        format!("{}\n{}", own, lines(&b)),
+        6,
+        1,
+    );
 }
 
 #[test]

@@ -67,9 +67,9 @@ pub struct ExportReader<R> {
     max: usize,
     /// The line of the next byte.
     line: u64,
-    /// Arrays open, innermost last: `true` for an `entries` wrapper's (whose object's other
-    /// keys are skipped when it closes).
-    open: Vec<bool>,
+    /// Arrays open, innermost last: an `entries` wrapper's has its object (whose other keys
+    /// are skipped when it closes).
+    open: Vec<Option<Wrapper>>,
     seen_object: bool,
     /// Pieces before the first JSON object, held as errors until the input proves to be JSON.
     held: VecDeque<Item>,
@@ -83,6 +83,16 @@ pub struct ExportReader<R> {
     structure: u64,
     /// Where the last piece classified lies.
     last: Span,
+}
+
+/// An object whose `entries` array is open.
+#[derive(Debug, Clone, Copy)]
+struct Wrapper {
+    /// Where it starts.
+    line: u64,
+    /// It has keys only a LogEntry has (a time, a payload): reported when it closes, since
+    /// its own fields are not read as an entry.
+    entry_keys: bool,
 }
 
 /// Where a piece lies in the text, for a reader that will read it again on its own: its
@@ -217,31 +227,48 @@ impl<R: BufRead> ExportReader<R> {
                     self.structure += 1;
                     // The rest of the wrapper object (`nextPageToken`, …) is not entries,
                     // but for a repeated `entries` key: its array's elements are.
-                    if self.open.pop() == Some(true)
-                        && matches!(self.scan(Scan::rest(), false)?, Scanned::Wrapper)
-                    {
-                        self.structure += 1;
-                        self.open.push(true);
+                    if let Some(Some(mut w)) = self.open.pop() {
+                        let mut rest = Scan::rest();
+                        let again = self.scan(&mut rest, false)?;
+                        w.entry_keys |= rest.saw_entry_key();
+                        if let Scanned::Wrapper(_) = again {
+                            self.structure += 1;
+                            self.open.push(Some(w));
+                        } else if w.entry_keys {
+                            self.ready.push_back(Item::Unreadable {
+                                line: w.line,
+                                reason: "not_log_entry",
+                                detail: "an object with `entries` also has a LogEntry's own \
+                                         fields (a time or a payload): its entries were read, \
+                                         its own fields were not"
+                                    .to_owned(),
+                            });
+                        }
                     }
                 }
                 b'[' if self.open.len() < MAX_OPEN => {
                     // An array is never an entry: its elements may be.
                     self.consume(1);
                     self.structure += 1;
-                    self.open.push(false);
+                    self.open.push(None);
                 }
                 b'{' | b'[' => {
-                    match self.scan(Scan::container(self.open.len() < MAX_OPEN), true)? {
+                    let line = self.line;
+                    let mut scan = Scan::container(self.open.len() < MAX_OPEN);
+                    match self.scan(&mut scan, true)? {
                         Scanned::Piece(p) => return Ok(Some(p)),
-                        Scanned::Wrapper => {
+                        Scanned::Wrapper(entry_keys) => {
+                            // A JSON object: the input is an export.
                             self.structure += 1;
-                            self.open.push(true);
+                            self.seen_object = true;
+                            self.ready.extend(self.held.drain(..));
+                            self.open.push(Some(Wrapper { line, entry_keys }));
                         }
                     }
                 }
                 _ => {
-                    let scan = if nested { Scan::scalar() } else { Scan::line() };
-                    if let Scanned::Piece(p) = self.scan(scan, true)? {
+                    let mut scan = if nested { Scan::scalar() } else { Scan::line() };
+                    if let Scanned::Piece(p) = self.scan(&mut scan, true)? {
                         return Ok(Some(p));
                     }
                 }
@@ -295,7 +322,7 @@ impl<R: BufRead> ExportReader<R> {
     }
 
     /// Reads one piece as `scan` delimits it, keeping its bytes (if `keep`) up to the limit.
-    fn scan(&mut self, mut scan: Scan, keep: bool) -> io::Result<Scanned> {
+    fn scan(&mut self, scan: &mut Scan, keep: bool) -> io::Result<Scanned> {
         let (line, start) = (self.line, self.pos);
         let mut data = Vec::new();
         let mut len = 0u64;
@@ -326,7 +353,7 @@ impl<R: BufRead> ExportReader<R> {
             self.consume(n);
             self.line += lines;
             match end {
-                Some(Step::Wrapper) => return Ok(Scanned::Wrapper),
+                Some(Step::Wrapper) => return Ok(Scanned::Wrapper(scan.saw_entry_key())),
                 Some(_) => break,
                 None => {}
             }

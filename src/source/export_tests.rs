@@ -113,6 +113,39 @@ fn wrappers_and_api_pages_yield_their_entries() {
     );
 }
 
+/// An entry that also holds `entries` (a time or a payload of its own, before or after the
+/// array): its entries are read and its own fields reported once on its line, not dropped
+/// unsaid. A page's own keys (`nextPageToken`, a key merely like one) are not an entry's.
+#[test]
+fn a_wrapper_with_fields_of_an_entry_is_reported_once() {
+    for input in [
+        "\n{\"timestamp\":\"t\",\"entries\":[{\"a\":1}],\"x\":[2]}\n{\"b\":2}",
+        "\n{\"entries\":[{\"a\":1}],\"text_payload\":\"x\"}\n{\"b\":2}",
+        "\n{\"jsonPayload\":{},\"entries\":[{\"a\":1}],\"entries\":[]}\n{\"b\":2}",
+    ] {
+        assert_eq!(
+            read(input),
+            [
+                (2, "{\"a\":1}".to_owned()),
+                (2, "!not_log_entry".to_owned()),
+                (3, "{\"b\":2}".to_owned())
+            ],
+            "{input}"
+        );
+    }
+    for input in [
+        "{\"nextPageToken\":\"t\",\"entries\":[{\"a\":1}]}",
+        "{\"timestampX\":1,\"entries\":[{\"a\":1}],\"j\":{\"timestamp\":1}}",
+    ] {
+        assert_eq!(texts(input), ["{\"a\":1}"], "{input}");
+    }
+    // Text before a wrapper is reported, not lost: the wrapper shows the input is an export.
+    assert_eq!(
+        read("oops\n{\"entries\":[]}"),
+        [(1, "!not_json".to_owned())]
+    );
+}
+
 #[test]
 fn odd_array_content_is_passed_on_not_dropped() {
     assert_eq!(

@@ -10,8 +10,9 @@ const MAX_KINDS: usize = 256;
 
 pub(super) enum Scanned {
     Piece(Piece),
-    /// `{"entries": [` was read: the array's elements are the entries.
-    Wrapper,
+    /// `{"entries": [` was read: the array's elements are the entries. `true` when a key
+    /// before it was one only a LogEntry has.
+    Wrapper(bool),
 }
 
 /// What one byte does to the piece being scanned.
@@ -54,14 +55,32 @@ pub(super) struct Scan {
     expect_key: bool,
     /// Reading a key of the outermost object.
     in_key: bool,
-    /// Bytes of `entries` matched by the key being read; `u8::MAX` once it differs.
-    key_at: u8,
+    /// The key being read, its first [`KEY_BYTES`] bytes; `key_len` is `u8::MAX` once it is
+    /// longer or escaped (no key looked for is).
+    key: [u8; KEY_BYTES],
+    key_len: u8,
     key_is_entries: bool,
+    /// A key of the outermost object was one only a LogEntry has (its time or a payload).
+    entry_key: bool,
     wrappers: bool,
     pub(super) last: Step,
 }
 
 const ENTRIES: &[u8] = b"entries";
+
+/// Keys only a LogEntry has, in both spellings: a wrapper holding one is an entry as well.
+const ENTRY_KEYS: &[&[u8]] = &[
+    b"timestamp",
+    b"textPayload",
+    b"text_payload",
+    b"jsonPayload",
+    b"json_payload",
+    b"protoPayload",
+    b"proto_payload",
+];
+
+/// The longest key looked for.
+const KEY_BYTES: usize = 13;
 
 impl Scan {
     fn new(mode: Mode, wrappers: bool) -> Scan {
@@ -75,8 +94,10 @@ impl Scan {
             after_colon: false,
             expect_key: false,
             in_key: false,
-            key_at: 0,
+            key: [0; KEY_BYTES],
+            key_len: 0,
             key_is_entries: false,
+            entry_key: false,
             wrappers,
             last: Step::More,
         }
@@ -128,6 +149,11 @@ impl Scan {
         None
     }
 
+    /// Whether a key of the outermost object so far is one only a LogEntry has.
+    pub(super) fn saw_entry_key(&self) -> bool {
+        self.entry_key
+    }
+
     pub(super) fn step(&mut self, b: u8) -> Step {
         self.last = self.next(b);
         self.last
@@ -161,7 +187,7 @@ impl Scan {
             b'"' => {
                 self.in_str = true;
                 self.in_key = self.expect_key && self.depth == 1;
-                self.key_at = 0;
+                self.key_len = 0;
                 Step::More
             }
             b'{' | b'[' => {
@@ -218,24 +244,27 @@ impl Scan {
             self.escaped = false;
         } else if b == b'\\' {
             self.escaped = true;
-            self.key_at = u8::MAX;
+            self.key_len = u8::MAX;
         } else if b == b'"' {
             self.in_str = false;
-            if std::mem::take(&mut self.in_key) {
-                self.key_is_entries = usize::from(self.key_at) == ENTRIES.len();
+            if std::mem::take(&mut self.in_key) && self.key_len != u8::MAX {
+                let key = &self.key[..usize::from(self.key_len)];
+                self.key_is_entries = key == ENTRIES;
+                self.entry_key |= ENTRY_KEYS.contains(&key);
             }
         } else if b == b'\n' {
             // A raw newline cannot be inside a JSON string: the line was torn here.
             self.in_str = false;
             self.in_key = false;
             return Step::Exclude;
-        } else if self.in_key && self.key_at != u8::MAX {
-            let at = usize::from(self.key_at);
-            self.key_at = if ENTRIES.get(at) == Some(&b) {
-                self.key_at + 1
+        } else if self.in_key && self.key_len != u8::MAX {
+            let at = usize::from(self.key_len);
+            if at < KEY_BYTES {
+                self.key[at] = b;
+                self.key_len += 1;
             } else {
-                u8::MAX
-            };
+                self.key_len = u8::MAX;
+            }
         }
         Step::More
     }
