@@ -355,6 +355,7 @@ fn prose_and_ids_are_not_secrets() {
         "mysql -P 3306 -h db",
         "--token expired for user bob",
         "level\tERROR\tauth\tfailed",
+        "ssh login to bastion -p 2222 ok",
     ] {
         assert!(
             matches!(redact(text), Cow::Borrowed(_)),
