@@ -111,6 +111,11 @@ fn wrappers_and_api_pages_yield_their_entries() {
         texts("{\"entries\":1,\"x\":[2]}"),
         ["{\"entries\":1,\"x\":[2]}"]
     );
+    // Nor the array of a long or escaped key after a scalar `entries`.
+    for key in ["a_key_longer_than_any_looked_for", "x\\u0041"] {
+        let input = format!("{{\"entries\":1,\"{key}\":[2]}}");
+        assert_eq!(texts(&input), [input.clone()]);
+    }
 }
 
 /// An entry that also holds `entries` (a time or a payload of its own, before or after the

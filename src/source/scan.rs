@@ -247,8 +247,12 @@ impl Scan {
             self.key_len = u8::MAX;
         } else if b == b'"' {
             self.in_str = false;
-            if std::mem::take(&mut self.in_key) && self.key_len != u8::MAX {
-                let key = &self.key[..usize::from(self.key_len)];
+            if std::mem::take(&mut self.in_key) {
+                // A long or escaped key is none looked for, and ends what the last key said.
+                let key = self
+                    .key
+                    .get(..usize::from(self.key_len))
+                    .unwrap_or_default();
                 self.key_is_entries = key == ENTRIES;
                 self.entry_key |= ENTRY_KEYS.contains(&key);
             }
