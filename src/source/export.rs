@@ -191,8 +191,7 @@ impl<R: BufRead> ExportReader<R> {
             }
         };
         if self.seen_object || p.first == b'{' {
-            self.seen_object = true;
-            self.ready.extend(self.held.drain(..));
+            self.proven_export();
             self.ready.push_back(item);
             return Ok(());
         }
@@ -214,6 +213,13 @@ impl<R: BufRead> ExportReader<R> {
         Ok(())
     }
 
+    /// A JSON object was met (an entry or a wrapper): the input is an export, and the pieces
+    /// held back go out as they are.
+    fn proven_export(&mut self) {
+        self.seen_object = true;
+        self.ready.extend(self.held.drain(..));
+    }
+
     /// The next raw piece, skipping separators and entering arrays.
     fn next_piece(&mut self) -> io::Result<Option<Piece>> {
         loop {
@@ -231,7 +237,7 @@ impl<R: BufRead> ExportReader<R> {
                         let mut rest = Scan::rest();
                         let again = self.scan(&mut rest, false)?;
                         w.entry_keys |= rest.saw_entry_key();
-                        if let Scanned::Wrapper(_) = again {
+                        if let Scanned::Wrapper = again {
                             self.structure += 1;
                             self.open.push(Some(w));
                         } else if w.entry_keys {
@@ -257,11 +263,10 @@ impl<R: BufRead> ExportReader<R> {
                     let mut scan = Scan::container(self.open.len() < MAX_OPEN);
                     match self.scan(&mut scan, true)? {
                         Scanned::Piece(p) => return Ok(Some(p)),
-                        Scanned::Wrapper(entry_keys) => {
-                            // A JSON object: the input is an export.
+                        Scanned::Wrapper => {
                             self.structure += 1;
-                            self.seen_object = true;
-                            self.ready.extend(self.held.drain(..));
+                            self.proven_export();
+                            let entry_keys = scan.saw_entry_key();
                             self.open.push(Some(Wrapper { line, entry_keys }));
                         }
                     }
@@ -353,7 +358,7 @@ impl<R: BufRead> ExportReader<R> {
             self.consume(n);
             self.line += lines;
             match end {
-                Some(Step::Wrapper) => return Ok(Scanned::Wrapper(scan.saw_entry_key())),
+                Some(Step::Wrapper) => return Ok(Scanned::Wrapper),
                 Some(_) => break,
                 None => {}
             }

@@ -10,9 +10,8 @@ const MAX_KINDS: usize = 256;
 
 pub(super) enum Scanned {
     Piece(Piece),
-    /// `{"entries": [` was read: the array's elements are the entries. `true` when a key
-    /// before it was one only a LogEntry has.
-    Wrapper(bool),
+    /// `{"entries": [` was read: the array's elements are the entries.
+    Wrapper,
 }
 
 /// What one byte does to the piece being scanned.
