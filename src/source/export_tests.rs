@@ -114,7 +114,7 @@ fn wrappers_and_api_pages_yield_their_entries() {
     // Nor the array of a long or escaped key after a scalar `entries`.
     for key in ["a_key_longer_than_any_looked_for", "x\\u0041"] {
         let input = format!("{{\"entries\":1,\"{key}\":[2]}}");
-        assert_eq!(texts(&input), [input.clone()]);
+        assert_eq!(texts(&input), [input]);
     }
 }
 
