@@ -39,6 +39,7 @@ use crate::sinks::github::{AnyIssueSink, GithubPlaces, Token};
 use crate::sinks::worklog::{DirWorklog, WorklogError};
 use crate::source::file::{FileSource, Slicing};
 use crate::source::pubsub::{Endpoint, PubSubSource};
+use crate::source::relay::{self, Relay, RelaySource};
 use crate::source::{Batch, Boundedness, Source, SourceStats};
 use crate::telemetry::Readiness;
 use github::GithubRun;
@@ -210,47 +211,77 @@ async fn run_live(
         DirWorklog::new(&settings.worklog_dir),
         clock,
     );
+
     // The shutdown signal, watched by the standby loop and then by the source.
     let (stop_tx, mut stopped) = tokio::sync::watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let signal = stop_tx.clone();
     tokio::spawn(async move {
         shutdown.await;
-        stop_tx.send_replace(true);
+        signal.send_replace(true);
     });
-    let mut lease = None;
-    let checkpoints: Arc<dyn CheckpointStore> = match &settings.state.redis {
-        None => Arc::new(FileCheckpoint::new(&settings.live.checkpoint)),
-        Some(r) => {
-            let store = Arc::new(RedisCheckpoint::new(r)?);
-            if lease::acquire(&store, &observe.readiness, &mut stopped)
-                .await
-                .is_none()
-            {
-                background.stop().await;
-                return Ok(Summary::default());
-            }
-            lease = Some(lease::Held::keep(store.clone()));
+    let Some(r) = &settings.state.redis else {
+        wiring.checkpoints = Some(Arc::new(FileCheckpoint::new(&settings.live.checkpoint)));
+        wiring.readiness = observe.readiness.clone();
+        wiring.alerts = observe.alerts.clone();
+        let wiring = wiring.with_github(github_token)?;
+        drop(observe);
+        let result = wiring.drive(source, stopping(stopped)).await;
+        background.stop().await;
+        return result;
+    };
+    // Several replicas: each pulls and relays into Redis; the lease holder counts.
+    let store = Arc::new(RedisCheckpoint::new(r)?);
+    let relay =
+        Relay::new(r, &store).map_err(|e| AppError::Config(format!("state.redis_url: {e}")))?;
+    let relay = Arc::new(relay);
+    let (tx, rx) = mpsc::channel::<Batch>(BATCH_QUEUE);
+    let mut pull_stop = stopped.clone();
+    let pulling = tokio::spawn(async move {
+        let pulled = source
+            .run(tx, async move {
+                let _ = pull_stop.wait_for(|s| *s).await;
+            })
+            .await;
+        // A subscription refused for good stops the whole replica (exit 3).
+        stop_tx.send_replace(true);
+        pulled
+    });
+    let relaying = tokio::spawn(relay::relay(relay.clone(), rx, stopped.clone()));
+    let held = lease::acquire(&store, &observe.readiness, &mut stopped).await;
+    let result = match held {
+        None => Ok(Summary::default()),
+        Some(_) => {
+            let held = lease::Held::keep(store.clone());
             wiring.github_places = Some(GithubPlaces {
                 outbox: Arc::new(store.blob("github-outbox")),
                 index: Arc::new(store.blob("github-index")),
             });
-            store
+            wiring.checkpoints = Some(store.clone());
+            wiring.readiness = observe.readiness.clone();
+            wiring.alerts = observe.alerts.clone();
+            let wiring = wiring.with_github(github_token)?;
+            drop(observe);
+            let source = RelaySource { relay, store };
+            let result = wiring.drive(source, stopping(stopped)).await;
+            held.release().await;
+            result
         }
     };
-    wiring.checkpoints = Some(checkpoints);
-    wiring.readiness = observe.readiness.clone();
-    wiring.alerts = observe.alerts.clone();
-    let wiring = wiring.with_github(github_token)?;
-    let stop = async move {
-        let _ = stopped.wait_for(|s| *s).await;
-        eprintln!("stopping: draining in-flight messages, writing the last checkpoint");
-    };
-    drop(observe);
-    let result = wiring.drive(source, stop).await;
-    if let Some(held) = lease {
-        held.release().await;
+    let pulled = join_source(pulling).await;
+    if tokio::time::timeout(DRAIN, relaying).await.is_err() {
+        tracing::warn!("relaying to Redis did not finish in time; Pub/Sub redelivers what it held");
     }
     background.stop().await;
-    result
+    let summary = result?;
+    pulled?;
+    Ok(summary)
+}
+
+/// Resolves once the shutdown signal has been sent.
+async fn stopping(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
+    eprintln!("stopping: draining in-flight messages, writing the last checkpoint");
 }
 
 /// One run's stages, before they start. Tests build one with fakes (a fake source, a memory

@@ -26,7 +26,9 @@ locals {
     # On Cloud Run without Redis each checkpoint is an upload to the state bucket (and the one
     # before it a copy): every 10 s rather than 2 s. Acks wait for it, well inside the
     # subscription's ack deadline.
-    LOG_GARDENER__LIVE__CHECKPOINT_EVERY    = var.platform == "cloud-run" && !var.redis_enabled ? "10s" : ""
+    LOG_GARDENER__LIVE__CHECKPOINT_EVERY = var.platform == "cloud-run" && !var.redis_enabled ? "10s" : ""
+    # Replicas remember a relayed message id as long as the subscription keeps a message.
+    LOG_GARDENER__STATE__DEDUPE_TTL         = var.redis_enabled ? var.message_retention_duration : ""
     LOG_GARDENER__GITHUB__REPO              = var.github_repo
     LOG_GARDENER__GITHUB__LOGGING_PROJECT   = var.project_id
     LOG_GARDENER__ALERTS__ALERTMANAGER_URLS = join(",", var.alertmanager_urls)

@@ -282,8 +282,9 @@ resource "google_storage_bucket_iam_member" "gardener_state" {
 
 # --- State in Redis (redis_enabled) ----------------------------------------------------------
 
-# The checkpoint, its previous version and the lease (state.redis_url): a restart or a redeploy
-# keeps the windows, and standby replicas take over from it.
+# The checkpoint, its previous version, the lease and the relay stream (state.redis_url): a
+# restart or a redeploy keeps the windows, every replica relays what it pulls, and the replica
+# holding the lease counts it.
 resource "google_redis_instance" "state" {
   count = var.redis_enabled ? 1 : 0
   #checkov:skip=CKV_GCP_97:in-transit TLS is not built into the client; the instance is reachable only from var.network and requires AUTH
@@ -297,6 +298,12 @@ resource "google_redis_instance" "state" {
   authorized_network = var.network
   auth_enabled       = true
   labels             = local.labels
+
+  # Under memory pressure only keys with a TTL go: the relayed message ids (the counting
+  # replica still recognises recent redeliveries itself), never the checkpoint or the stream.
+  redis_configs = {
+    "maxmemory-policy" = "volatile-lru"
+  }
 
   # A snapshot every hour besides the replica: a lost instance keeps at most an hour less.
   persistence_config {
@@ -351,8 +358,9 @@ resource "google_cloud_run_v2_service" "gardener" {
     execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
     labels                = local.labels
 
-    # Windows live in one process: one instance, always on; with Redis, standbys beside it
-    # (one holds the lease and runs, the others take over when it stops).
+    # Windows live in one process: one instance, always on; with Redis, replicas beside it
+    # (all pull and relay into Redis; one holds the lease and counts, the others take over
+    # when it stops).
     scaling {
       min_instance_count = var.replicas
       max_instance_count = var.replicas

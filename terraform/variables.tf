@@ -305,7 +305,7 @@ variable "redis_tier" {
 }
 
 variable "redis_memory_gb" {
-  description = "Memorystore capacity in GB (the checkpoint is a few MB for thousands of clusters)."
+  description = "Memorystore capacity in GB: the checkpoint (a few MB for thousands of clusters), the relay stream (at most state.max_backlog entries, 200,000 by default: about their size in bytes) and ~100 bytes per message id relayed within message_retention_duration (evicted first when memory runs short)."
   type        = number
   default     = 1
 
@@ -328,7 +328,7 @@ variable "subnetwork" {
 }
 
 variable "replicas" {
-  description = "Cloud Run instances, all always on: one holds the Redis lease and runs, the others stand by and take over within state.lease. More than one needs redis_enabled (without it each would keep its own state)."
+  description = "Cloud Run instances, all always on: every one pulls and relays into Redis, the one holding the Redis lease counts, the others take over within state.lease. More than one needs redis_enabled (without it each would keep its own state)."
   type        = number
   default     = 1
 

@@ -1,9 +1,9 @@
-//! Two replicas of `run` on one subscription with their state in one Redis (the real one on
-//! 127.0.0.1:6379), as `state.redis_url` deploys them: one holds the lease and runs, the other
-//! stands by (`/readyz` 200 "standby"). The holder is killed with SIGKILL mid-way; the standby
-//! takes over within the lease time from the holder's checkpoint, Pub/Sub redelivers what was
-//! not acked, and the worklogs equal a replay of the same entries: nothing lost, nothing
-//! counted twice.
+//! Replicas of `run` on one subscription with their state in one Redis (the real one on
+//! 127.0.0.1:6379), as `state.redis_url` deploys them: every replica pulls and relays into
+//! Redis; one holds the lease and counts, the others stand by for that (`/readyz` 200
+//! "standby"). The holder is killed with SIGKILL mid-way; a standby takes over within the
+//! lease time from the holder's checkpoint and the relay stream, and the worklogs equal a
+//! replay of the same entries: nothing lost, nothing counted twice.
 
 mod support;
 use support::github::{issues_per_problem, qualifying, Fake as GithubFake, OWNER, REPO, TOKEN};
@@ -70,19 +70,14 @@ impl State {
         }
     }
 
+    /// Deletes every key of the prefix (the relay's message ids included).
     fn clear(&mut self) {
-        for k in [
-            "lease",
-            "fence",
-            "checkpoint",
-            "checkpoint:prev",
-            "github-outbox",
-            "github-index",
-        ] {
-            let _: () = redis::cmd("DEL")
-                .arg(format!("{{{}}}:{k}", self.prefix))
-                .query(&mut self.conn)
-                .unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{{{}}}:*", self.prefix))
+            .query(&mut self.conn)
+            .unwrap();
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL").arg(keys).query(&mut self.conn).unwrap();
         }
     }
 }
@@ -95,6 +90,19 @@ async fn readyz(run: &Run) -> String {
         Ok(r) => r.text().await.unwrap_or_default(),
         Err(e) => e.to_string(),
     }
+}
+
+/// Messages `run` relayed into Redis (`log_gardener_relayed_total{outcome="added"}`).
+async fn relayed(run: &Run) -> f64 {
+    let addr = run.metrics_addr(Duration::from_secs(15));
+    let body = match reqwest::get(format!("http://{addr}/metrics")).await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => return 0.0,
+    };
+    body.lines()
+        .find_map(|l| l.strip_prefix("log_gardener_relayed_total{outcome=\"added\"} "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 fn wait(state: &mut State, n: u64, run: &Run) {
@@ -131,6 +139,17 @@ async fn a_standby_replica_takes_over_from_the_killed_holder_and_the_worklogs_eq
     let (first, second) = lines.split_at(lines.len() / 2);
     emu.publish(first);
     wait(&mut state, first.len() as u64 / 2, &a);
+    // The standby pulls too: it relays its share into Redis for the holder to count.
+    let relayed = eventually(Duration::from_secs(15), || async {
+        let n = relayed(&b).await;
+        (n > 0.0).then_some(n)
+    })
+    .await;
+    assert!(
+        relayed.is_some(),
+        "the standby relayed nothing: {}",
+        b.log()
+    );
     a.kill9();
     let taken = Instant::now();
     emu.publish(second);

@@ -1,14 +1,15 @@
-//! The Redis lease of `run` (`state.redis_url`): one replica holds it and runs; the others
+//! The Redis lease of `run` (`state.redis_url`): one replica holds it and counts; the others
 //! stand by and take over once it stops renewing. The async shell around
 //! [`RedisCheckpoint`]'s lease calls (each a blocking round trip to Redis).
 //!
-//! While standing by, a replica pulls nothing and `/readyz` answers 200 "standby", so Cloud
-//! Run's startup probe keeps it. The holder renews every third of the lease; a holder that
-//! learns it lost the lease, or cannot renew it for a whole lease time (another replica may
-//! hold it by now), exits at once with code 5 — no drain, no flush, no worklog: its state is
-//! its successor's now (its checkpoint would fail by the fencing token anyway), nothing it
-//! holds is acked, and Pub/Sub redelivers to the new holder. The platform starts it again, as
-//! a standby.
+//! While standing by, a replica counts nothing (it pulls and relays into Redis:
+//! `source::relay`) and `/readyz` answers 200 "standby", so Cloud Run's startup probe keeps
+//! it. The holder renews every third of the lease; a holder that learns it lost the lease, or
+//! cannot renew it for a whole lease time (another replica may hold it by now), exits at once
+//! with code 5 — no drain, no flush, no worklog: its state is its successor's now (its
+//! checkpoint would fail by the fencing token anyway), nothing it holds is trimmed from the
+//! relay stream, and the new holder reads it again. The platform starts it again, as a
+//! standby.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -70,7 +71,7 @@ pub async fn acquire(
 
 /// The lease is gone: this process must not write, ack or tell anything more.
 fn lost(why: &str) -> ! {
-    tracing::error!("{why}: exiting at once (code 5); nothing more is acked or written here, Pub/Sub redelivers to the holder");
+    tracing::error!("{why}: exiting at once (code 5); nothing more is acked or written here, the holder reads on from the relay stream");
     eprintln!("log-gardener: {why}: exiting (code 5)");
     std::process::exit(5)
 }

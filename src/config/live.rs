@@ -219,6 +219,10 @@ pub struct RedisSettings {
     pub url: String,
     pub key_prefix: String,
     pub lease: Duration,
+    /// Entries the relay stream may hold before the replicas stop relaying.
+    pub max_backlog: u64,
+    /// How long a relayed message id is remembered.
+    pub dedupe_ttl: Duration,
 }
 
 impl std::fmt::Debug for RedisSettings {
@@ -227,6 +231,8 @@ impl std::fmt::Debug for RedisSettings {
         f.debug_struct("RedisSettings")
             .field("key_prefix", &self.key_prefix)
             .field("lease", &self.lease)
+            .field("max_backlog", &self.max_backlog)
+            .field("dedupe_ttl", &self.dedupe_ttl)
             .finish_non_exhaustive()
     }
 }
@@ -269,11 +275,22 @@ pub(super) fn state_settings(s: &RawState) -> Result<StateSettings, ConfigError>
     )?
     .to_std()
     .unwrap_or_default();
+    let max_backlog = in_range("state.max_backlog", s.max_backlog, 1_000, 100_000_000)?;
+    let dedupe_ttl = dur_in(
+        "state.dedupe_ttl",
+        &s.dedupe_ttl,
+        TimeDelta::minutes(10),
+        TimeDelta::days(31),
+    )?
+    .to_std()
+    .unwrap_or_default();
     Ok(StateSettings {
         redis: Some(RedisSettings {
             url: url.to_owned(),
             key_prefix: key_prefix.to_owned(),
             lease,
+            max_backlog,
+            dedupe_ttl,
         }),
     })
 }

@@ -227,6 +227,10 @@ pub struct RawState {
     /// How long the lease outlives its holder: a replica that stops renewing it is replaced
     /// after this long.
     pub lease: String,
+    /// Entries the relay stream may hold before the replicas stop relaying (and so pulling).
+    pub max_backlog: u64,
+    /// How long a relayed message id is remembered, so a redelivery adds nothing.
+    pub dedupe_ttl: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,6 +1,7 @@
 //! The checkpoint in Redis (`state.redis_url`, Memorystore in production), so a restart or a
-//! redeploy on Cloud Run keeps the windows, and several replicas can be deployed: one holds
-//! the lease and runs, the others stand by and take over within `state.lease` when it stops.
+//! redeploy on Cloud Run keeps the windows, and several replicas can be deployed: all pull and
+//! relay into Redis (`source::relay`), one holds the lease and counts, the others take over
+//! the counting within `state.lease` when it stops.
 //!
 //! Keys (one hash tag, so a cluster keeps them in one slot): `{prefix}:checkpoint` and
 //! `{prefix}:checkpoint:prev` (the JSON a [`FileCheckpoint`](super::FileCheckpoint) would
@@ -8,8 +9,8 @@
 //! time unless renewed) and `{prefix}:fence` (the fencing token: incremented by every new
 //! holder). A save is one script that writes only if the lease is still this process's and the
 //! token is still its own, so a holder that was paused past its lease (a frozen VM, a redeploy
-//! overlap) can never overwrite its successor's state: its save fails, its messages stay
-//! unacked and are redelivered to the new holder.
+//! overlap) can never overwrite its successor's state: its save fails, what it read stays in
+//! the relay stream, and the new holder reads it again.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -86,10 +87,64 @@ pub enum Lease {
     Taken,
 }
 
-pub struct RedisCheckpoint {
+/// One connection to Redis, made on first use and made again after an error; each call waits
+/// at most `timeout` for an answer.
+pub(crate) struct Conn {
     client: redis::Client,
-    /// One connection, reconnected after an error.
     conn: Mutex<Option<redis::Connection>>,
+    timeout: Duration,
+}
+
+impl Conn {
+    /// `url` was validated with the config (`state.redis_url`).
+    pub(crate) fn new(url: &str, timeout: Duration) -> Result<Conn, String> {
+        let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+        Ok(Conn {
+            client,
+            conn: Mutex::new(None),
+            timeout,
+        })
+    }
+
+    /// Runs `f` on the connection, connecting first if there is none; an error drops the
+    /// connection so the next call connects afresh.
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, String> {
+        let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            let c = self
+                .client
+                .get_connection_with_timeout(self.timeout)
+                .map_err(|e| format!("cannot connect to Redis: {e}"))?;
+            c.set_read_timeout(Some(self.timeout))
+                .map_err(|e| e.to_string())?;
+            c.set_write_timeout(Some(self.timeout))
+                .map_err(|e| e.to_string())?;
+            *guard = Some(c);
+        }
+        let Some(conn) = guard.as_mut() else {
+            return Err("no connection".into());
+        };
+        f(conn).map_err(|e| {
+            *guard = None;
+            format!("Redis: {e}")
+        })
+    }
+}
+
+/// What a script needs to act only while this process holds the lease: `KEYS` lease and
+/// fence, `ARGV` owner and token (the checkpoint's own scripts check the same).
+pub(crate) struct Fence {
+    pub lease_key: String,
+    pub fence_key: String,
+    pub owner: String,
+    pub token: u64,
+}
+
+pub struct RedisCheckpoint {
+    conn: Conn,
     keys: Keys,
     /// This process's id in the lease: host, pid and start time.
     owner: String,
@@ -101,16 +156,17 @@ pub struct RedisCheckpoint {
 impl RedisCheckpoint {
     /// A store for `s`; connects on first use.
     pub fn new(s: &RedisSettings) -> Result<RedisCheckpoint, CheckpointError> {
-        let client = redis::Client::open(s.url.as_str()).map_err(|e| CheckpointError::Write {
-            path: PathBuf::from("state.redis_url"),
-            detail: e.to_string(),
+        let conn = Conn::new(&s.url, s.lease.min(Duration::from_secs(5))).map_err(|detail| {
+            CheckpointError::Write {
+                path: PathBuf::from("state.redis_url"),
+                detail,
+            }
         })?;
         let p = &s.key_prefix;
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
         let started = chrono::Utc::now().timestamp_micros();
         Ok(RedisCheckpoint {
-            client,
-            conn: Mutex::new(None),
+            conn,
             keys: Keys {
                 prefix: p.clone(),
                 lease: format!("{{{p}}}:lease"),
@@ -133,32 +189,26 @@ impl RedisCheckpoint {
         self.lease.as_millis().max(1) as u64
     }
 
-    /// Runs `f` on the connection, connecting first if there is none; an error drops the
-    /// connection so the next call connects afresh.
     fn with_conn<T>(
         &self,
         f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> Result<T, String> {
-        let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.is_none() {
-            let timeout = self.lease.min(Duration::from_secs(5));
-            let c = self
-                .client
-                .get_connection_with_timeout(timeout)
-                .map_err(|e| format!("cannot connect to Redis: {e}"))?;
-            c.set_read_timeout(Some(timeout))
-                .map_err(|e| e.to_string())?;
-            c.set_write_timeout(Some(timeout))
-                .map_err(|e| e.to_string())?;
-            *guard = Some(c);
+        self.conn.with(f)
+    }
+
+    /// The lease as this process holds it, for a script that must act only while it does.
+    pub(crate) fn fence(&self) -> Fence {
+        Fence {
+            lease_key: self.keys.lease.clone(),
+            fence_key: self.keys.fence.clone(),
+            owner: self.owner.clone(),
+            token: self.token.load(Ordering::SeqCst),
         }
-        let Some(conn) = guard.as_mut() else {
-            return Err("no connection".into());
-        };
-        f(conn).map_err(|e| {
-            *guard = None;
-            format!("Redis: {e}")
-        })
+    }
+
+    /// A key under the state's prefix: `{prefix}:name`.
+    pub fn key(&self, name: &str) -> String {
+        format!("{{{}}}:{name}", self.keys.prefix)
     }
 
     /// Tries once to take the lease.
@@ -208,7 +258,7 @@ impl RedisCheckpoint {
     /// lease and fencing token.
     pub fn blob(self: &Arc<Self>, name: &str) -> RedisBlob {
         RedisBlob {
-            key: format!("{{{}}}:{name}", self.keys.prefix),
+            key: self.key(name),
             store: self.clone(),
         }
     }
@@ -314,7 +364,7 @@ impl CheckpointStore for RedisCheckpoint {
         if ok != 1 {
             return Err(write(format!(
                 "the lease (fencing token {token}) is no longer ours: another replica took over; \
-                 nothing is acked, Pub/Sub redelivers to it"
+                 nothing is acked, the new holder counts it again"
             )));
         }
         Ok(())
@@ -334,6 +384,8 @@ mod tests {
             url: "redis://127.0.0.1:6379".into(),
             key_prefix: prefix,
             lease: Duration::from_millis(lease_ms),
+            max_backlog: 1_000,
+            dedupe_ttl: Duration::from_secs(600),
         }
     }
 

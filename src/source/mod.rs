@@ -10,6 +10,7 @@
 mod decode;
 pub mod export;
 pub mod file;
+pub mod relay;
 mod scan;
 pub mod slice;
 pub mod pubsub;

@@ -73,6 +73,7 @@ pub struct Metrics {
     delivery_age: Histogram,
     github_requests: Family<OutcomeLabel, Counter>,
     redeliveries: Counter,
+    relayed: Family<OutcomeLabel, Counter>,
     escalations: Counter,
     checkpoints: Family<OutcomeLabel, Counter>,
     alert_deliveries: Family<DeliveryLabels, Counter>,
@@ -207,6 +208,12 @@ impl Metrics {
             "Pub/Sub redeliveries of messages already counted (acked, not counted again)",
             redeliveries.clone(),
         );
+        let relayed = Family::default();
+        r.register(
+            "log_gardener_relayed",
+            "Pub/Sub messages this replica relayed into Redis (state.redis_url), by outcome: added, or duplicate (relayed before, by any replica)",
+            Family::clone(&relayed),
+        );
         let escalations = Counter::default();
         r.register(
             "log_gardener_escalations",
@@ -258,6 +265,7 @@ impl Metrics {
             delivery_age,
             github_requests,
             redeliveries,
+            relayed,
             escalations,
             checkpoints,
             alert_deliveries,
@@ -356,6 +364,15 @@ impl Metrics {
                 outcome: outcome.as_str(),
             })
             .inc();
+    }
+
+    /// A relay script's result: messages `added` to the relay stream, `duplicate`s not.
+    pub fn relayed(&self, added: u64, duplicates: u64) {
+        for (outcome, n) in [("added", added), ("duplicate", duplicates)] {
+            self.relayed
+                .get_or_create(&OutcomeLabel { outcome })
+                .inc_by(n);
+        }
     }
 
     pub fn redelivery(&self) {

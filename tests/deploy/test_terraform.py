@@ -363,6 +363,11 @@ def test_state_survives_restarts_in_a_private_versioned_bucket(module):
     assert env["LOG_GARDENER__LIVE__CHECKPOINT_EVERY"] == "10s"
     with_redis = tf_env.evaluate({**tf_env.case_variables("defaults"), "redis_enabled": True})
     assert "LOG_GARDENER__LIVE__CHECKPOINT_EVERY" not in {e["name"] for e in with_redis["env"]}
+    # Relayed message ids are remembered as long as the subscription keeps a message.
+    redis_env = {e["name"]: e["value"] for e in with_redis["env"]}
+    assert redis_env["LOG_GARDENER__STATE__DEDUPE_TTL"] == \
+        attr(module.variables["message_retention_duration"], "default")
+    assert "LOG_GARDENER__STATE__DEDUPE_TTL" not in env
 
 
 def test_gke_gets_workload_identity_instead_of_cloud_run(module):
@@ -387,6 +392,9 @@ def test_redis_state_is_persistent_private_and_reaches_run_as_a_secret(module):
     assert attr(redis, "authorized_network") == "${var.network}"
     (persistence,) = blocks(redis, "persistence_config")
     assert attr(persistence, "persistence_mode") == "RDB"
+    # Only keys with a TTL (relayed message ids) may be evicted, never the stream or checkpoint.
+    configs = {k.strip('"'): v.strip('"') for k, v in attr(redis, "redis_configs").items()}
+    assert configs == {"maxmemory-policy": "volatile-lru"}
     version = module.res("google_secret_manager_secret_version", "redis_url")
     url = attr(version, "secret_data")
     assert url.startswith("redis://:${google_redis_instance.state[0].auth_string}@"), url
