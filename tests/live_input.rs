@@ -1,5 +1,6 @@
-//! `log-gardener run` against the emulator: bad messages are counted, reported and acked
-//! without stopping the stream; a never-seen cluster is announced within a second.
+//! `log-gardener run` against the emulator, alone and relaying into the real Redis: bad
+//! messages are counted, reported and acked without stopping the stream; a never-seen cluster
+//! is announced within a second; a missing subscription stops the process (exit 3).
 
 mod support;
 use support::pubsub as live_support;
@@ -8,8 +9,95 @@ use std::time::{Duration, Instant};
 
 use live_support::{hour_of_entries, Emulator, Workdir};
 
+const REDIS: &str = "redis://127.0.0.1:6379";
+
+/// State in the real Redis on 127.0.0.1:6379 under a prefix of its own (`state.redis_url`:
+/// the replica relays what it pulls and counts from the relay stream); its keys go on drop.
+struct InRedis {
+    prefix: String,
+    conn: redis::Connection,
+}
+
+impl InRedis {
+    fn new(name: &str) -> InRedis {
+        let conn = redis::Client::open(REDIS)
+            .and_then(|c| c.get_connection())
+            .expect("Redis runs on 127.0.0.1:6379 (scripts/test-deps.sh)");
+        let mut r = InRedis {
+            prefix: format!("lg-input-{name}-{}", std::process::id()),
+            conn,
+        };
+        r.clear();
+        r
+    }
+
+    fn env(&self) -> Vec<(&'static str, &str)> {
+        vec![
+            ("LOG_GARDENER__STATE__REDIS_URL", REDIS),
+            ("LOG_GARDENER__STATE__KEY_PREFIX", self.prefix.as_str()),
+        ]
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{{{}}}:{name}", self.prefix)
+    }
+
+    fn received(&mut self) -> u64 {
+        let json: Option<String> = redis::cmd("GET")
+            .arg(self.key("checkpoint"))
+            .query(&mut self.conn)
+            .unwrap();
+        json.and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok())
+            .and_then(|v| v["pipeline"]["counts"]["received"].as_u64())
+            .unwrap_or(0)
+    }
+
+    fn wait_received(&mut self, n: u64, run: &mut live_support::Run) {
+        let start = Instant::now();
+        while self.received() < n {
+            if let Ok(Some(status)) = run.child.try_wait() {
+                panic!("run exited early ({status}): {}", run.log());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the Redis checkpoint holds {} < {n}: {}",
+                self.received(),
+                run.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn clear(&mut self) {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(self.key("*"))
+            .query(&mut self.conn)
+            .unwrap();
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL").arg(keys).query(&mut self.conn).unwrap();
+        }
+    }
+}
+
+impl Drop for InRedis {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
 #[test]
 fn malformed_messages_are_reported_by_reason_and_never_stop_the_stream() {
+    malformed_messages(None);
+}
+
+/// The same through the relay (`state.redis_url`), with `pubsub.on_malformed = "nack"`: each
+/// bad message is counted and reported once and lands in the relay's dead stream.
+#[test]
+fn malformed_messages_through_the_redis_relay_are_reported_once_and_kept_aside() {
+    malformed_messages(Some(InRedis::new("malformed")));
+}
+
+fn malformed_messages(mut redis: Option<InRedis>) {
     let emu = Emulator::start();
     let wd = Workdir::new(2, "", "[input]\nmax_entry_bytes = 4096\n");
     let mut msgs: Vec<String> = hour_of_entries(21).into_iter().take(40).collect();
@@ -23,11 +111,34 @@ fn malformed_messages_are_reported_by_reason_and_never_stop_the_stream() {
     let mistyped = serde_json::json!({"timestamp": "2025-09-15T19:31:00Z", "severity": "ERROR",
         "textPayload": "mistyped context", "insertId": 123, "labels": [1]});
     msgs.insert(30, mistyped.to_string());
-    let mut run = wd.run(&emu, 1);
+    let mut env = vec![("LOG_GARDENER__METRICS__LISTEN", "127.0.0.1:0")];
+    if let Some(r) = &redis {
+        env.extend(r.env());
+        env.push(("LOG_GARDENER__PUBSUB__ON_MALFORMED", "nack"));
+    }
+    let mut run = wd.run_with(&emu, 1, &env);
     emu.publish(&msgs);
-    wd.wait_received(msgs.len() as u64, Duration::from_secs(60), &mut run);
+    match &mut redis {
+        None => wd.wait_received(msgs.len() as u64, Duration::from_secs(60), &mut run),
+        Some(r) => r.wait_received(msgs.len() as u64, &mut run),
+    }
     let (status, _) = run.terminate(Duration::from_secs(15));
     assert!(status.success(), "{}", run.log());
+    if let Some(r) = &mut redis {
+        let dead: u64 = redis::cmd("XLEN")
+            .arg(r.key("relay:dead"))
+            .query(&mut r.conn)
+            .unwrap();
+        assert_eq!(dead, 4, "the bad messages, kept aside once each");
+        let left: u64 = redis::cmd("XLEN")
+            .arg(r.key("relay"))
+            .query(&mut r.conn)
+            .unwrap();
+        assert_eq!(
+            left, 0,
+            "a clean stop leaves nothing to count in the relay stream"
+        );
+    }
     let logs = wd.worklogs();
     let malformed: u64 = logs
         .iter()
@@ -60,9 +171,20 @@ fn malformed_messages_are_reported_by_reason_and_never_stop_the_stream() {
 
 #[test]
 fn a_new_cluster_is_announced_within_a_second_of_its_message() {
+    new_cluster_announced(&[]);
+}
+
+/// The same through the relay: pulled, relayed into Redis, read back by the lease holder.
+#[test]
+fn a_new_cluster_is_announced_within_a_second_through_the_redis_relay() {
+    let redis = InRedis::new("announce");
+    new_cluster_announced(&redis.env());
+}
+
+fn new_cluster_announced(env: &[(&str, &str)]) {
     let emu = Emulator::start();
     let wd = Workdir::new(2, "", "");
-    let mut run = wd.run(&emu, 1);
+    let mut run = wd.run_with(&emu, 1, env);
     let msg = |text: &str, id: &str| {
         serde_json::json!({"timestamp": "2025-09-15T19:30:00Z", "severity": "ERROR", "insertId": id,
             "textPayload": text, "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}})
@@ -90,12 +212,18 @@ fn a_new_cluster_is_announced_within_a_second_of_its_message() {
 
 #[test]
 fn a_missing_subscription_stops_run_with_exit_code_3() {
-    let emu = Emulator::start();
-    let wd = Workdir::new(1, "", "");
-    let mut run = wd.run_with(&emu, 1, &[("LOG_GARDENER__PUBSUB__SUBSCRIPTION", "nope")]);
-    let status = run.exited(Duration::from_secs(20));
-    assert_eq!(status.code(), Some(3), "{}", run.log());
-    assert!(run.log().contains("nope"), "{}", run.log());
+    let redis = InRedis::new("missing");
+    // Alone, and as a replica relaying into Redis (which pulls before it holds any lease).
+    for extra in [vec![], redis.env()] {
+        let emu = Emulator::start();
+        let wd = Workdir::new(1, "", "");
+        let mut env = vec![("LOG_GARDENER__PUBSUB__SUBSCRIPTION", "nope")];
+        env.extend(extra);
+        let mut run = wd.run_with(&emu, 1, &env);
+        let status = run.exited(Duration::from_secs(20));
+        assert_eq!(status.code(), Some(3), "{}", run.log());
+        assert!(run.log().contains("nope"), "{}", run.log());
+    }
 }
 
 /// `/readyz` as (status, body), by hand: these tests are synchronous.
