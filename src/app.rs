@@ -237,6 +237,7 @@ async fn run_live(
     let relay = Arc::new(relay);
     let (tx, rx) = mpsc::channel::<Batch>(BATCH_QUEUE);
     let mut pull_stop = stopped.clone();
+    let stop_all = stop_tx.clone();
     let pulling = tokio::spawn(async move {
         let pulled = source
             .run(tx, async move {
@@ -248,26 +249,44 @@ async fn run_live(
         pulled
     });
     let relaying = tokio::spawn(relay::relay(relay.clone(), rx, stopped.clone()));
-    let held = lease::acquire(&store, &observe.readiness, &mut stopped).await;
-    let result = match held {
-        None => Ok(Summary::default()),
-        Some(_) => {
+    // Everything the holder needs is built now: a bad setting stops a standby at once.
+    wiring.github_places = Some(GithubPlaces {
+        outbox: Arc::new(store.blob("github-outbox")),
+        index: Arc::new(store.blob("github-index")),
+    });
+    wiring.checkpoints = Some(store.clone());
+    wiring.readiness = observe.readiness.clone();
+    wiring.alerts = observe.alerts.clone();
+    let readiness = observe.readiness.clone();
+    drop(observe);
+    let wiring = wiring.with_github(github_token);
+    let held = match &wiring {
+        Ok(_) => lease::acquire(&store, &readiness, &mut stopped).await,
+        Err(_) => None,
+    };
+    let result = match (wiring, held) {
+        (Err(e), _) => Err(e),
+        (Ok(_), None) => Ok(Summary::default()),
+        (Ok(wiring), Some(_)) => {
             let held = lease::Held::keep(store.clone());
-            wiring.github_places = Some(GithubPlaces {
-                outbox: Arc::new(store.blob("github-outbox")),
-                index: Arc::new(store.blob("github-index")),
-            });
-            wiring.checkpoints = Some(store.clone());
-            wiring.readiness = observe.readiness.clone();
-            wiring.alerts = observe.alerts.clone();
-            let wiring = wiring.with_github(github_token)?;
-            drop(observe);
-            let source = RelaySource { relay, store };
+            let p = &settings.pubsub;
+            let allowance =
+                |per_stream: i64| (per_stream.max(1) as usize).saturating_mul(p.streams);
+            let source = RelaySource {
+                relay,
+                store,
+                max_unsettled: (
+                    allowance(p.max_outstanding_messages),
+                    allowance(p.max_outstanding_bytes),
+                ),
+            };
             let result = wiring.drive(source, stopping(stopped)).await;
             held.release().await;
             result
         }
     };
+    // The counting ended (or never began): pulling and relaying end with it.
+    stop_all.send_replace(true);
     let pulled = join_source(pulling).await;
     if tokio::time::timeout(DRAIN, relaying).await.is_err() {
         tracing::warn!("relaying to Redis did not finish in time; Pub/Sub redelivers what it held");
