@@ -321,12 +321,13 @@ pub fn sources() -> Vec<Source> {
         ),
         // Passwords on the command lines of common tools, as a shell history or a job's log
         // echoes them: `mysql -pX` (glued; `-P` is the port), `sshpass -p X`, `redis-cli -a X`,
-        // `docker login -p X`, `curl -u user:X`, `sqlplus user/X@db`.
+        // `docker login -p X`, `curl -u user:X`, `sqlplus user/X@db`, `htpasswd -b file user X`
+        // (`-nb user X`: no file).
         fixed(
-            r#"(?:\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mariadb|mariadb-dump)\b[^\n]*?\s-p|\bsshpass\s+-p\s*|\bredis-cli\b[^\n]*?\s-a\s+|\b(?:docker|podman|nerdctl|buildah|skopeo|helm|oras|crane)\b[^\n]*?\blogin\b[^\n]*?\s-p\s+|\bcurl\b[^\n]*?\s(?:-u|-U|--user|--proxy-user)[\s=]*[^\s:'"]*:|\b(?:sqlplus|sqlldr|expdp|impdp|rman)\s+(?:-\w+\s+)*[\w$#]+/)(?P<v>[^\s"'`@/<>]+)"#,
+            r#"(?:\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mariadb|mariadb-dump)\b[^\n]*?\s-p|\bsshpass\s+-p\s*|\bredis-cli\b[^\n]*?\s-a\s+|\b(?:docker|podman|nerdctl|buildah|skopeo|helm|oras|crane)\b[^\n]*?\blogin\b[^\n]*?\s-p\s+|\bcurl\b[^\n]*?\s(?:-u|-U|--user|--proxy-user)[\s=]*[^\s:'"]*:|\b(?:sqlplus|sqlldr|expdp|impdp|rman)\s+(?:-\w+\s+)*[\w$#]+/|\bhtpasswd\s+(?:-\w+\s+)*-[A-Za-z]*(?:n[A-Za-z]*b|b[A-Za-z]*n)[A-Za-z]*\s+(?:-\w+\s+)*[^\s-]\S*\s+|\bhtpasswd\s+(?:-\w+\s+)*-[A-Za-z]*b[A-Za-z]*\s+(?:-\w+\s+)*[^\s-]\S*\s+[^\s-]\S*\s+)(?P<v>[^\s"'`@/<>]+)"#,
             "password",
             Check::NotPlaceholder,
-            words(&["mysql", "mariadb", "sshpass", "redis-cli", "login", "curl", "sqlplus", "sqlldr", "expdp", "impdp", "rman"]),
+            words(&["mysql", "mariadb", "sshpass", "redis-cli", "login", "curl", "sqlplus", "sqlldr", "expdp", "impdp", "rman", "htpasswd"]),
         ),
         // Query-string keys that are secrets only there: `?key=`, OAuth `?code=`, SAS `sig=`.
         keyed(

@@ -296,6 +296,10 @@ fn every_syntax_and_vendor_the_issue_names() {
         ("docker login -u ci -p 6Vw5DQL05HA0 gcr.io".into(), "6Vw5DQL05HA0"),
         ("curl -u admin:Oq9wMxEhh2FD https://x".into(), "Oq9wMxEhh2FD"),
         ("sqlplus app/UkkibjL5DZPj@orcl".into(), "UkkibjL5DZPj"),
+        ("htpasswd -b -c /etc/nginx/.htpasswd admin Qm4vT8zWc2Lk".into(), "Qm4vT8zWc2Lk"),
+        ("htpasswd -cbB .htpasswd admin Qm4vT8zWc2Lk".into(), "Qm4vT8zWc2Lk"),
+        ("htpasswd -nb admin Qm4vT8zWc2Lk > out".into(), "Qm4vT8zWc2Lk"),
+        ("htpasswd -bn admin Qm4vT8zWc2Lk".into(), "Qm4vT8zWc2Lk"),
         // A random token of one letter case and digits.
         ("got p6afqfjzczbttof7jyu5jsjc616i76bofbcixgy2 ok".into(), "p6afqfjzczbttof7jyu5jsjc616i76bofbcixgy2"),
     ];
@@ -554,6 +558,7 @@ mod gates {
         "curl -u ",
         "login",
         "sqlplus ",
+        "htpasswd -b ",
         ">",
         "<password>",
         "phrase",

@@ -49,7 +49,7 @@ const fn k(name: &'static str, text: &'static str, prefix: &'static str, shape: 
 
 use Shape::*;
 
-const KINDS: [Kind; 55] = [
+const KINDS: [Kind; 56] = [
     k("password", "password=@@", "", Password(14)),
     k("password-spaced", "password = @@", "", Password(14)),
     k("passphrase", "passphrase=@@", "", Password(14)),
@@ -180,6 +180,12 @@ const KINDS: [Kind; 55] = [
         Alnum(14),
     ),
     k("sqlplus", "sqlplus app/@@@orcl", "", Alnum(14)),
+    k(
+        "htpasswd",
+        "htpasswd -b -c /etc/nginx/.htpasswd admin @@",
+        "",
+        Alnum(14),
+    ),
 ];
 
 /// Every place of a LogEntry that carries text, and how a text goes there.
