@@ -197,6 +197,7 @@ impl TryFrom<RawConfig> for Settings {
         if raw.report.dir.trim().is_empty() {
             return Err(invalid("report.dir", "needs a directory path"));
         }
+        let pubsub = live::pubsub_settings(&raw.pubsub)?;
         Ok(Settings {
             window,
             stitch,
@@ -210,9 +211,9 @@ impl TryFrom<RawConfig> for Settings {
             slice_bytes: counting::slice_bytes(&raw.input)?,
             fingerprint: counting::fingerprint_settings(&raw.fingerprint)?,
             github: github::github(&raw.github)?,
-            pubsub: live::pubsub_settings(&raw.pubsub)?,
+            state: live::state_settings(&raw.state, &pubsub)?,
+            pubsub,
             live: live::live_settings(&raw.live)?,
-            state: live::state_settings(&raw.state)?,
             metrics: obs::metrics_settings(&raw.metrics)?,
             alerts: obs::alert_settings(&raw.alerts)?,
         })

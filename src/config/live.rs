@@ -237,7 +237,11 @@ impl std::fmt::Debug for RedisSettings {
     }
 }
 
-pub(super) fn state_settings(s: &RawState) -> Result<StateSettings, ConfigError> {
+/// `pubsub`: the relay's backlog must hold what the holder may take before it checkpoints.
+pub(super) fn state_settings(
+    s: &RawState,
+    pubsub: &PubSubSettings,
+) -> Result<StateSettings, ConfigError> {
     let url = s.redis_url.trim();
     if url.is_empty() {
         return Ok(StateSettings { redis: None });
@@ -276,6 +280,19 @@ pub(super) fn state_settings(s: &RawState) -> Result<StateSettings, ConfigError>
     .to_std()
     .unwrap_or_default();
     let max_backlog = in_range("state.max_backlog", s.max_backlog, 1_000, 100_000_000)?;
+    // The holder checkpoints (and so trims) early once half of this waits: a smaller backlog
+    // would leave it waiting for the checkpoint timer instead.
+    let allowance = (pubsub.max_outstanding_messages.max(1) as u64) * pubsub.streams as u64;
+    if max_backlog < allowance {
+        return Err(invalid(
+            "state.max_backlog",
+            format!(
+                "must be at least pubsub.streams × pubsub.max_outstanding_messages ({allowance}): \
+                 the holder trims the relay stream after a checkpoint, which it writes early \
+                 only once half of that waits"
+            ),
+        ));
+    }
     let dedupe_ttl = dur_in(
         "state.dedupe_ttl",
         &s.dedupe_ttl,

@@ -341,6 +341,14 @@ fn zero_and_out_of_range_durations_are_errors_not_panics() {
             "[state]\nredis_url = \"redis://m\"\nlease = \"1s\"\n",
             "state.lease",
         ),
+        (
+            "[state]\nredis_url = \"redis://m\"\nmax_backlog = 5000\n",
+            "state.max_backlog",
+        ),
+        (
+            "[state]\nredis_url = \"redis://m\"\ndedupe_ttl = \"1m\"\n",
+            "state.dedupe_ttl",
+        ),
         ("[metrics]\ntop_k = 100000\n", "metrics.top_k"),
         ("[alerts]\nquiet_after = \"0s\"\n", "alerts.quiet_after"),
         ("[alerts]\nrate_limit = \"30d\"\n", "alerts.rate_limit"),
