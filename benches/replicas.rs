@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use support::pubsub::{hour_of_entries, Emulator, Workdir};
+use support::redis::{self as in_redis, clear, received};
 
-const REDIS: &str = "redis://127.0.0.1:6379";
 /// Messages per sample: pstest delivers about a hundred a second to one subscriber.
 const MESSAGES: usize = 600;
 
@@ -30,27 +30,6 @@ fn backlog() -> Vec<String> {
     }
     lines.truncate(MESSAGES);
     lines
-}
-
-/// `received` in the checkpoint under `prefix`.
-fn received(conn: &mut redis::Connection, prefix: &str) -> u64 {
-    let json: Option<String> = redis::cmd("GET")
-        .arg(format!("{{{prefix}}}:checkpoint"))
-        .query(conn)
-        .unwrap();
-    json.and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok())
-        .and_then(|v| v["pipeline"]["counts"]["received"].as_u64())
-        .unwrap_or(0)
-}
-
-fn clear(conn: &mut redis::Connection, prefix: &str) {
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{{{prefix}}}:*"))
-        .query(conn)
-        .unwrap();
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL").arg(keys).query(conn).unwrap();
-    }
 }
 
 /// One sample: the time one process with its checkpoint in a file (no Redis, no relay: the
@@ -82,7 +61,7 @@ fn drain(replicas: usize, lines: &[String], sample: u64, conn: &mut redis::Conne
     );
     clear(conn, &prefix);
     let env = [
-        ("LOG_GARDENER__STATE__REDIS_URL", REDIS),
+        ("LOG_GARDENER__STATE__REDIS_URL", in_redis::URL),
         ("LOG_GARDENER__STATE__KEY_PREFIX", prefix.as_str()),
         ("LOG_GARDENER__METRICS__LISTEN", "127.0.0.1:0"),
         ("RUST_LOG", "log_gardener=warn"),
@@ -111,9 +90,7 @@ fn drain(replicas: usize, lines: &[String], sample: u64, conn: &mut redis::Conne
 
 fn replicas(c: &mut Criterion) {
     let lines = backlog();
-    let mut conn = redis::Client::open(REDIS)
-        .and_then(|c| c.get_connection())
-        .expect("Redis on 127.0.0.1:6379 (scripts/test-deps.sh starts one)");
+    let mut conn = in_redis::connect();
     let mut g = c.benchmark_group("replicas");
     g.sample_size(10)
         .sampling_mode(SamplingMode::Flat)

@@ -4,15 +4,14 @@
 
 mod support;
 use support::pubsub as live_support;
+use support::redis as in_redis;
 
 use std::time::{Duration, Instant};
 
 use live_support::{hour_of_entries, Emulator, Workdir};
 
-const REDIS: &str = "redis://127.0.0.1:6379";
-
-/// State in the real Redis on 127.0.0.1:6379 under a prefix of its own (`state.redis_url`:
-/// the replica relays what it pulls and counts from the relay stream); its keys go on drop.
+/// State in the real Redis under a prefix of its own (`state.redis_url`: the replica relays
+/// what it pulls and counts from the relay stream); its keys go on drop.
 struct InRedis {
     prefix: String,
     conn: redis::Connection,
@@ -20,68 +19,49 @@ struct InRedis {
 
 impl InRedis {
     fn new(name: &str) -> InRedis {
-        let conn = redis::Client::open(REDIS)
-            .and_then(|c| c.get_connection())
-            .expect("Redis runs on 127.0.0.1:6379 (scripts/test-deps.sh)");
         let mut r = InRedis {
             prefix: format!("lg-input-{name}-{}", std::process::id()),
-            conn,
+            conn: in_redis::connect(),
         };
-        r.clear();
+        in_redis::clear(&mut r.conn, &r.prefix);
         r
     }
 
     fn env(&self) -> Vec<(&'static str, &str)> {
         vec![
-            ("LOG_GARDENER__STATE__REDIS_URL", REDIS),
+            ("LOG_GARDENER__STATE__REDIS_URL", in_redis::URL),
             ("LOG_GARDENER__STATE__KEY_PREFIX", self.prefix.as_str()),
         ]
     }
 
-    fn key(&self, name: &str) -> String {
-        format!("{{{}}}:{name}", self.prefix)
-    }
-
-    fn received(&mut self) -> u64 {
-        let json: Option<String> = redis::cmd("GET")
-            .arg(self.key("checkpoint"))
+    fn len(&mut self, stream: &str) -> u64 {
+        redis::cmd("XLEN")
+            .arg(in_redis::key(&self.prefix, stream))
             .query(&mut self.conn)
-            .unwrap();
-        json.and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok())
-            .and_then(|v| v["pipeline"]["counts"]["received"].as_u64())
-            .unwrap_or(0)
+            .unwrap()
     }
 
     fn wait_received(&mut self, n: u64, run: &mut live_support::Run) {
         let start = Instant::now();
-        while self.received() < n {
+        let received = |r: &mut InRedis| in_redis::received(&mut r.conn, &r.prefix);
+        while received(self) < n {
             if let Ok(Some(status)) = run.child.try_wait() {
                 panic!("run exited early ({status}): {}", run.log());
             }
             assert!(
                 start.elapsed() < Duration::from_secs(60),
                 "the Redis checkpoint holds {} < {n}: {}",
-                self.received(),
+                received(self),
                 run.log()
             );
             std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn clear(&mut self) {
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(self.key("*"))
-            .query(&mut self.conn)
-            .unwrap();
-        if !keys.is_empty() {
-            let _: () = redis::cmd("DEL").arg(keys).query(&mut self.conn).unwrap();
         }
     }
 }
 
 impl Drop for InRedis {
     fn drop(&mut self) {
-        self.clear();
+        in_redis::clear(&mut self.conn, &self.prefix);
     }
 }
 
@@ -125,18 +105,15 @@ fn malformed_messages(mut redis: Option<InRedis>) {
     let (status, _) = run.terminate(Duration::from_secs(15));
     assert!(status.success(), "{}", run.log());
     if let Some(r) = &mut redis {
-        let dead: u64 = redis::cmd("XLEN")
-            .arg(r.key("relay:dead"))
-            .query(&mut r.conn)
-            .unwrap();
-        assert_eq!(dead, 4, "the bad messages, kept aside once each");
-        let left: u64 = redis::cmd("XLEN")
-            .arg(r.key("relay"))
-            .query(&mut r.conn)
-            .unwrap();
         assert_eq!(
-            left, 0,
-            "a clean stop leaves nothing to count in the relay stream"
+            r.len("relay:dead"),
+            4,
+            "the bad messages, kept aside once each"
+        );
+        assert_eq!(
+            r.len("relay"),
+            0,
+            "a clean stop leaves nothing in the relay stream"
         );
     }
     let logs = wd.worklogs();

@@ -8,6 +8,7 @@
 mod support;
 use support::github::{issues_per_problem, qualifying, Fake as GithubFake, OWNER, REPO, TOKEN};
 use support::pubsub as live_support;
+use support::redis as in_redis;
 use support::servers::{alertmanager, eventually, Hook};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 use live_support::{hour_of_entries, Emulator, Run, Workdir};
 use serde_json::Value;
 
-const REDIS: &str = "redis://127.0.0.1:6379";
+const REDIS: &str = in_redis::URL;
 
 /// The environment of a replica keeping its state under `prefix`.
 fn replica_env(prefix: &str) -> [(&'static str, &str); 4] {
@@ -35,9 +36,7 @@ struct State {
 
 impl State {
     fn new(prefix: String) -> State {
-        let conn = redis::Client::open(REDIS)
-            .and_then(|c| c.get_connection())
-            .expect("Redis runs on 127.0.0.1:6379 (see the README's test section)");
+        let conn = in_redis::connect();
         let mut s = State { conn, prefix };
         s.clear();
         s
@@ -45,16 +44,13 @@ impl State {
 
     fn get(&mut self, key: &str) -> Option<String> {
         redis::cmd("GET")
-            .arg(format!("{{{}}}:{key}", self.prefix))
+            .arg(in_redis::key(&self.prefix, key))
             .query(&mut self.conn)
             .unwrap()
     }
 
     fn received(&mut self) -> u64 {
-        self.get("checkpoint")
-            .and_then(|j| serde_json::from_str::<Value>(&j).ok())
-            .and_then(|v| v["pipeline"]["counts"]["received"].as_u64())
-            .unwrap_or(0)
+        in_redis::received(&mut self.conn, &self.prefix)
     }
 
     /// Waits until `run` (the first replica) has taken the lease.
@@ -70,15 +66,8 @@ impl State {
         }
     }
 
-    /// Deletes every key of the prefix (the relay's message ids included).
     fn clear(&mut self) {
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{{{}}}:*", self.prefix))
-            .query(&mut self.conn)
-            .unwrap();
-        if !keys.is_empty() {
-            let _: () = redis::cmd("DEL").arg(keys).query(&mut self.conn).unwrap();
-        }
+        in_redis::clear(&mut self.conn, &self.prefix);
     }
 }
 

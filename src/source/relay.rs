@@ -603,6 +603,30 @@ mod tests {
             .collect()
     }
 
+    /// The holder's reader on `relay`, allowed `max` unsettled entries: its batches, the
+    /// stop signal, and its task.
+    fn reader(
+        relay: &Arc<Relay>,
+        store: &Arc<RedisCheckpoint>,
+        max: usize,
+    ) -> (
+        mpsc::Receiver<Batch>,
+        watch::Sender<bool>,
+        tokio::task::JoinHandle<Result<SourceStats, SourceError>>,
+    ) {
+        let (tx, rx) = mpsc::channel(16);
+        let (stop_tx, mut stop_rx) = watch::channel(false);
+        let source = RelaySource {
+            relay: relay.clone(),
+            store: store.clone(),
+            max_unsettled: (max, usize::MAX),
+        };
+        let reading = tokio::spawn(source.run(tx, async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        }));
+        (rx, stop_tx, reading)
+    }
+
     /// Reads one batch from a holder's source, or waits at most 5 s.
     async fn next(rx: &mut mpsc::Receiver<Batch>) -> Batch {
         tokio::time::timeout(Duration::from_secs(5), rx.recv())
@@ -629,17 +653,7 @@ mod tests {
 
         assert_eq!(store.try_acquire().unwrap(), Lease::Held(1));
         let relay = Arc::new(a);
-        let (tx, mut rx) = mpsc::channel(16);
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let mut stopped = stop_rx.clone();
-        let source = RelaySource {
-            relay: relay.clone(),
-            store: store.clone(),
-            max_unsettled: (usize::MAX, usize::MAX),
-        };
-        let reading = tokio::spawn(source.run(tx, async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        }));
+        let (mut rx, stop_tx, reading) = reader(&relay, &store, usize::MAX);
         let batch = next(&mut rx).await;
         assert_eq!(ids(&batch), ["1", "2", "3", "4", "5"]);
         let mut ackers: Vec<_> = batch.into_iter().map(|d| d.acker).collect();
@@ -784,16 +798,7 @@ mod tests {
             .push(&[msg("1"), msg("2"), msg("3"), msg("4"), msg("5")])
             .unwrap();
         assert_eq!(store.try_acquire().unwrap(), Lease::Held(1));
-        let (tx, mut rx) = mpsc::channel(16);
-        let (stop_tx, mut stop_rx) = watch::channel(false);
-        let source = RelaySource {
-            relay: relay.clone(),
-            store: store.clone(),
-            max_unsettled: (2, usize::MAX),
-        };
-        let reading = tokio::spawn(source.run(tx, async move {
-            let _ = stop_rx.wait_for(|s| *s).await;
-        }));
+        let (mut rx, stop_tx, reading) = reader(&relay, &store, 2);
         let first = next(&mut rx).await;
         assert_eq!(ids(&first), ["1", "2"]);
         tokio::time::sleep(Duration::from_millis(700)).await;
@@ -833,16 +838,7 @@ mod tests {
             .with(|c| redis::cmd("DEL").arg(store.key("lease")).query(c))
             .unwrap();
         assert_eq!(other.try_acquire().unwrap(), Lease::Held(2));
-        let (tx, mut rx) = mpsc::channel(16);
-        let (stop_tx, mut stop_rx) = watch::channel(false);
-        let source = RelaySource {
-            relay: relay.clone(),
-            store: store.clone(),
-            max_unsettled: (usize::MAX, usize::MAX),
-        };
-        let reading = tokio::spawn(source.run(tx, async move {
-            let _ = stop_rx.wait_for(|s| *s).await;
-        }));
+        let (mut rx, stop_tx, reading) = reader(&relay, &store, usize::MAX);
         let batch = next(&mut rx).await;
         for d in batch {
             d.acker.ack();
