@@ -35,9 +35,11 @@ use crate::driver::redis_checkpoint::Conn;
 use crate::driver::RedisCheckpoint;
 
 /// Adds each message (`ARGV` from 3: id, data) whose id was not seen, unless the stream holds
-/// `ARGV[2]` entries already: how many were added, or -1 (full, nothing added).
+/// `ARGV[2]` entries already: {how many were added, or -1 (full, nothing added); the stream's
+/// length after}.
 const RELAY: &str = r"
-if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end
+local len = redis.call('XLEN', KEYS[1])
+if len >= tonumber(ARGV[2]) then return {-1, len} end
 local added = 0
 for i = 3, #ARGV, 2 do
   if redis.call('SET', KEYS[2] .. ARGV[i], '1', 'NX', 'EX', ARGV[1]) then
@@ -45,7 +47,7 @@ for i = 3, #ARGV, 2 do
     added = added + 1
   end
 end
-return added
+return {added, len + added}
 ";
 
 /// While the lease and token are ours: moves the nacked entries (`ARGV` from 4: stream id,
@@ -111,8 +113,9 @@ impl Relay {
         })
     }
 
-    /// Adds the messages not relayed before (by id), in one script: all or nothing.
-    pub fn push(&self, messages: &[(Arc<str>, Bytes)]) -> Result<Relayed, String> {
+    /// Adds the messages not relayed before (by id), in one script: all or nothing. With the
+    /// stream's length after it.
+    pub fn push(&self, messages: &[(Arc<str>, Bytes)]) -> Result<(Relayed, u64), String> {
         let mut script = RELAY_SCRIPT.prepare_invoke();
         script
             .key(&self.stream)
@@ -122,8 +125,11 @@ impl Relay {
         for (id, data) in messages {
             script.arg(id.as_bytes()).arg(data.as_ref());
         }
-        let added: i64 = self.conn.with(|c| script.invoke(c))?;
-        Ok(u64::try_from(added).map_or(Relayed::Full, Relayed::Added))
+        let (added, len): (i64, u64) = self.conn.with(|c| script.invoke(c))?;
+        Ok((
+            u64::try_from(added).map_or(Relayed::Full, Relayed::Added),
+            len,
+        ))
     }
 
     /// Entries in the stream: relayed, not yet in a durable checkpoint.
@@ -236,7 +242,10 @@ async fn relay_chunk(
         let pushed = tokio::task::spawn_blocking(move || r.push(&m))
             .await
             .unwrap_or_else(|e| Err(format!("relay task failed: {e}")));
-        match pushed {
+        if let (Ok((_, backlog)), Some(m)) = (&pushed, crate::telemetry::metrics::installed()) {
+            m.set_relay_backlog(*backlog);
+        }
+        match pushed.map(|(relayed, _)| relayed) {
             Ok(Relayed::Added(added)) => {
                 let duplicates = messages.len() as u64 - added;
                 stats.added += added;
@@ -643,12 +652,21 @@ mod tests {
         let a = Relay::new(&s, &store).unwrap();
         let b = Relay::new(&s, &store).unwrap();
         // Two replicas are handed the same message (a redelivery): it is added once.
-        assert_eq!(a.push(&[msg("1"), msg("2")]).unwrap(), Relayed::Added(2));
-        assert_eq!(b.push(&[msg("2"), msg("3")]).unwrap(), Relayed::Added(1));
+        assert_eq!(
+            a.push(&[msg("1"), msg("2")]).unwrap(),
+            (Relayed::Added(2), 2)
+        );
+        assert_eq!(
+            b.push(&[msg("2"), msg("3")]).unwrap(),
+            (Relayed::Added(1), 3)
+        );
         assert_eq!(a.backlog().unwrap(), 3);
         // Full at max_backlog (5): nothing of the batch is added.
-        assert_eq!(a.push(&[msg("4"), msg("5")]).unwrap(), Relayed::Added(2));
-        assert_eq!(a.push(&[msg("6")]).unwrap(), Relayed::Full);
+        assert_eq!(
+            a.push(&[msg("4"), msg("5")]).unwrap(),
+            (Relayed::Added(2), 5)
+        );
+        assert_eq!(a.push(&[msg("6")]).unwrap(), (Relayed::Full, 5));
         assert_eq!(a.backlog().unwrap(), 5);
 
         assert_eq!(store.try_acquire().unwrap(), Lease::Held(1));
@@ -682,7 +700,7 @@ mod tests {
         // Room again: the batch refused before is taken, once.
         assert_eq!(
             relay.push(&[msg("6"), msg("5")]).unwrap(),
-            Relayed::Added(1)
+            (Relayed::Added(1), 2)
         );
         clean(&store);
     }

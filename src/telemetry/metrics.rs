@@ -74,6 +74,7 @@ pub struct Metrics {
     github_requests: Family<OutcomeLabel, Counter>,
     redeliveries: Counter,
     relayed: Family<OutcomeLabel, Counter>,
+    relay_backlog: Gauge,
     escalations: Counter,
     checkpoints: Family<OutcomeLabel, Counter>,
     alert_deliveries: Family<DeliveryLabels, Counter>,
@@ -214,6 +215,12 @@ impl Metrics {
             "Pub/Sub messages this replica relayed into Redis (state.redis_url), by outcome: added, or duplicate (relayed before, by any replica)",
             Family::clone(&relayed),
         );
+        let relay_backlog = Gauge::default();
+        r.register(
+            "log_gardener_relay_backlog",
+            "Entries in the Redis relay stream (relayed, not yet in a durable checkpoint), as this replica last relayed",
+            relay_backlog.clone(),
+        );
         let escalations = Counter::default();
         r.register(
             "log_gardener_escalations",
@@ -266,6 +273,7 @@ impl Metrics {
             github_requests,
             redeliveries,
             relayed,
+            relay_backlog,
             escalations,
             checkpoints,
             alert_deliveries,
@@ -373,6 +381,12 @@ impl Metrics {
                 .get_or_create(&OutcomeLabel { outcome })
                 .inc_by(n);
         }
+    }
+
+    /// Entries in the relay stream after this replica's last relay script.
+    pub fn set_relay_backlog(&self, entries: u64) {
+        self.relay_backlog
+            .set(i64::try_from(entries).unwrap_or(i64::MAX));
     }
 
     pub fn redelivery(&self) {
