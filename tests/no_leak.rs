@@ -11,7 +11,7 @@ use std::process::Command;
 
 use log_gardener::synth::{gcloud_export, secrets};
 use support::github::{Fake, OWNER, REPO, TOKEN};
-use support::leaks::{assert_finds_every_value, assert_nothing_leaks, files, requests};
+use support::leaks::{assert_finds_every_value, assert_nothing_leaks, files, leaks, requests};
 
 /// Writes the corpus as a gcloud export; returns the planted values.
 fn plant(dir: &Path) -> (PathBuf, Vec<String>) {
@@ -49,6 +49,23 @@ fn replay(input: &Path, out: &Path, github: Option<&str>) -> String {
     let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
     assert!(run.status.success(), "{stderr}");
     stderr
+}
+
+#[test]
+fn the_detector_finds_digits_of_a_planted_value_but_not_a_coincidence_in_other_digits() {
+    let card = vec!["5278286392703483".to_owned()];
+    let found = |text: &str| leaks(&card, &[("out".into(), text.into())]).len();
+    for leak in [
+        "card 5278286392703483 ok",
+        "x5278286392703483y",
+        "**** 52782863927 ****",
+        "last digits 86392703483",
+        "15278286392703483",
+    ] {
+        assert_eq!(found(leak), 1, "{leak}");
+    }
+    // Eight of its digits inside a millisecond timestamp that goes on differently.
+    assert_eq!(found("\"last_ms\":1796528639270}"), 0);
 }
 
 #[test]
