@@ -269,16 +269,10 @@ async fn run_live(
         (Ok(_), None) => Ok(Summary::default()),
         (Ok(wiring), Some(_)) => {
             let held = lease::Held::keep(store.clone());
-            let p = &settings.pubsub;
-            let allowance =
-                |per_stream: i64| (per_stream.max(1) as usize).saturating_mul(p.streams);
             let source = RelaySource {
                 relay,
                 store,
-                max_unsettled: (
-                    allowance(p.max_outstanding_messages),
-                    allowance(p.max_outstanding_bytes),
-                ),
+                max_unsettled: settings.pubsub.allowance(),
             };
             let result = wiring.drive(source, stopping(stopped)).await;
             held.release().await;

@@ -32,6 +32,17 @@ pub struct PubSubSettings {
     pub on_malformed: OnMalformed,
 }
 
+impl PubSubSettings {
+    /// What all streams together may hold unacked (Pub/Sub's flow control): (messages, bytes).
+    pub fn allowance(&self) -> (usize, usize) {
+        let all = |per_stream: i64| (per_stream.max(1) as usize).saturating_mul(self.streams);
+        (
+            all(self.max_outstanding_messages),
+            all(self.max_outstanding_bytes),
+        )
+    }
+}
+
 /// How windows close in a live run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Watermark {
@@ -271,18 +282,18 @@ pub(super) fn state_settings(
             "needs a name without spaces or braces",
         ));
     }
-    let lease = dur_in(
+    let std_dur_in =
+        |key, s, lo, hi| dur_in(key, s, lo, hi).map(|d| d.to_std().unwrap_or_default());
+    let lease = std_dur_in(
         "state.lease",
         &s.lease,
         TimeDelta::seconds(3),
         TimeDelta::minutes(10),
-    )?
-    .to_std()
-    .unwrap_or_default();
+    )?;
     let max_backlog = in_range("state.max_backlog", s.max_backlog, 1_000, 100_000_000)?;
     // The holder checkpoints (and so trims) early once half of this waits: a smaller backlog
     // would leave it waiting for the checkpoint timer instead.
-    let allowance = (pubsub.max_outstanding_messages.max(1) as u64) * pubsub.streams as u64;
+    let allowance = pubsub.allowance().0 as u64;
     if max_backlog < allowance {
         return Err(invalid(
             "state.max_backlog",
@@ -293,14 +304,12 @@ pub(super) fn state_settings(
             ),
         ));
     }
-    let dedupe_ttl = dur_in(
+    let dedupe_ttl = std_dur_in(
         "state.dedupe_ttl",
         &s.dedupe_ttl,
         TimeDelta::minutes(10),
         TimeDelta::days(31),
-    )?
-    .to_std()
-    .unwrap_or_default();
+    )?;
     Ok(StateSettings {
         redis: Some(RedisSettings {
             url: url.to_owned(),

@@ -295,6 +295,6 @@ fn interval(every: Duration) -> tokio::time::Interval {
 
 /// Half of what the service lets all streams hold unacked.
 fn early_checkpoint_at(s: &Settings) -> usize {
-    let allowance = s.pubsub.max_outstanding_messages.max(1) as usize * s.pubsub.streams;
+    let allowance = s.pubsub.allowance().0;
     (allowance / 2).max(1)
 }

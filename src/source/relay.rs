@@ -133,13 +133,15 @@ impl Relay {
     }
 
     /// Entries in the stream: relayed, not yet in a durable checkpoint.
-    pub fn backlog(&self) -> Result<u64, String> {
+    #[cfg(test)]
+    fn backlog(&self) -> Result<u64, String> {
         self.conn
             .with(|c| redis::cmd("XLEN").arg(&self.stream).query(c))
     }
 
     /// The messages moved to the dead stream, oldest first: (message id, data).
-    pub fn dead(&self) -> Result<Vec<(String, Vec<u8>)>, String> {
+    #[cfg(test)]
+    fn dead(&self) -> Result<Vec<(String, Vec<u8>)>, String> {
         let entries: Vec<(String, Vec<Vec<u8>>)> = self.conn.with(|c| {
             redis::cmd("XRANGE")
                 .arg(&self.dead)
