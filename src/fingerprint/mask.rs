@@ -229,7 +229,8 @@ fn mask_subchunk(s: &str, out: &mut String) {
         match ch {
             b'@' => at = true,
             b'_' | b'-' => joined |= i > 0,
-            b'0'..=b'9' => digit = true,
+            // A masked secret (`<*>`) counts as a number would.
+            b'0'..=b'9' | b'*' => digit = true,
             b'.' => dotted = true,
             _ => {}
         }
@@ -308,6 +309,9 @@ mod tests {
     #[test]
     fn ids_hex_uuids() {
         check("block blk_-1727475099218615100 done", "block <*> done");
+        // A block number that reads as a card is masked as a secret first: the id masks the same.
+        check("block blk_38865049064139660 done", "block <*> done");
+        check("block blk_4111111111111111 done", "block <*> done");
         check("task main_542bede9 by demo-user-001", "task <*> by <*>");
         check(
             "[instance: b9000564-fe1a-409b-b8cc-1e88b294cd1d] ok",

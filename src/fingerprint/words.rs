@@ -37,13 +37,16 @@ pub fn is_id_like(w: &[u8]) -> bool {
         .iter()
         .enumerate()
         .any(|(i, c)| i > 0 && (*c == b'_' || *c == b'-'));
-    if !joined || !w.iter().any(u8::is_ascii_digit) {
+    // A secret masked inside it (`blk_<*>` from a card-like block number) is a variable part:
+    // the token masks as it would with any other number there.
+    let masked = |part: &[u8]| part == super::mask::VAR.as_bytes();
+    if !joined || !w.iter().any(|c| c.is_ascii_digit() || *c == b'*') {
         return false;
     }
     let mut var_parts = 0;
     let mut digit_parts = 0;
     for part in w.split(|c| matches!(c, b'_' | b'-' | b'.')) {
-        if is_var_word(part) {
+        if is_var_word(part) || masked(part) {
             var_parts += 1;
         }
         if part.iter().any(u8::is_ascii_digit) {

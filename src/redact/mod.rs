@@ -142,7 +142,7 @@ const TOKEN: u8 = 1;
 const BARE: u8 = 2;
 const DIGIT: u8 = 4;
 const SEPARATOR: u8 = 8;
-/// What may not come right before a card number (`[\w.+-]`).
+/// What may not come right before a card number (`[A-Za-z0-9.+-]`).
 const NOT_BEFORE_CARD: u8 = 16;
 /// What a card number starts with (`[2-6]`).
 const CARD_START: u8 = 32;
@@ -157,7 +157,7 @@ static CLASSES: [u8; 256] = {
             | if patterns::is_bare_byte(c) { BARE } else { 0 }
             | if c.is_ascii_digit() { DIGIT } else { 0 }
             | if c == b' ' || c == b'-' { SEPARATOR } else { 0 }
-            | if c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'+' | b'-') {
+            | if c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-') {
                 NOT_BEFORE_CARD
             } else {
                 0
@@ -192,12 +192,13 @@ fn random_run(text: &str, input: &str) -> bool {
             let start = at;
             at += run.len() + 1;
             // Bare bytes are ASCII: the run's ends are character boundaries.
-            run.len() >= 20 && check::may_be_random(input, &text[start..start + run.len()])
+            run.len() >= 16 && check::may_be_random(input, &text[start..start + run.len()])
         })
 }
 
 /// Whether `text` holds the 13 digits of a card number the card rule may match: digits joined
-/// by single spaces or dashes, from a `2`–`6` after no `[\w.+-]` (where the rule may start).
+/// by single spaces or dashes, from a `2`–`6` after no `[A-Za-z0-9.+-]` (where the rule may
+/// start).
 fn card_digits(text: &str) -> bool {
     let bytes = text.as_bytes();
     // Most lines do not hold 13 digits at all; counting them is one vectorised pass.

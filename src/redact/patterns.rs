@@ -198,6 +198,34 @@ const KEY_END: &str = r"(?:pass(?:word|wd|phrase)?|pwd?|secret|token|credentials
 const SEP: &str = r#"(?:\\?["']|%(?:25)?2[27])?\s*(?:%(?:25)?20)*(?:=>|[:=\t]|%(?:25)?3[aAdD])\s*(?:%(?:25)?20)*"#;
 const OPEN_QUOTE: &str = r#"(?:\\?["']|%(?:25)?2[27])?"#;
 
+/// Names that are a secret's and nothing else, as prose writes them: the value follows after a
+/// space. `token` or `secret` alone are not among them (`invalid token for user bob`).
+const SPACED_KEY: &str = r"(?:api[ _-]?key|passw(?:or)?d|passphrase|pwd|(?:access|auth|refresh|bearer|api)[ _-]?token|client[ _-]?secret|secret[ _-]?key)";
+
+/// [`SPACED_KEY`]'s names written out, every way its `[ _-]?` joins them: the gate's words.
+fn spaced_key_words() -> &'static [&'static str] {
+    static WORDS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        let mut words = vec!["passwd", "password", "passphrase", "pwd"];
+        let pairs = [
+            ("api", "key"),
+            ("access", "token"),
+            ("auth", "token"),
+            ("refresh", "token"),
+            ("bearer", "token"),
+            ("api", "token"),
+            ("client", "secret"),
+            ("secret", "key"),
+        ];
+        for (a, b) in pairs {
+            for join in ["", " ", "_", "-"] {
+                words.push(String::leak(format!("{a}{join}{b}")));
+            }
+        }
+        words
+    });
+    &WORDS
+}
+
 /// Characters a bare value runs over. `,;&` end it (log lines list fields with them).
 const BARE_VALUE: &str = r#"[^\s"'\\&,;`]+"#;
 
@@ -329,6 +357,23 @@ pub fn sources() -> Vec<Source> {
             Check::NotPlaceholder,
             words(&["mysql", "mariadb", "sshpass", "redis-cli", "login", "curl", "sqlplus", "sqlldr", "expdp", "impdp", "rman", "htpasswd"]),
         ),
+        // A secret named in prose, the value after a space: `api key X`, `passwd X`, `with
+        // access token X`. Only names that are nothing but a secret's, and only a value that
+        // cannot be a word ([`Check::NotWord`]): `password reset failed` stays.
+        keyed(
+            format!(r"(?i)(?:^|[\s(\[,;])(?P<k>{SPACED_KEY})\s+(?:(?:is|was)\s+)?{OPEN_QUOTE}(?P<v>[^\s\x22'\\&,;`<>]{{6,}})"),
+            Check::NotWord,
+            words(spaced_key_words()),
+        ),
+        // An Oracle-style connect string after a login word: `login bob/X@orcl`,
+        // `connect app/X@//db:1521/svc`.
+        fixed(
+            r"(?i)\b(?:login|logon|connect|conn)[ \t]+(?:as[ \t]+)?[\w$#.-]+/(?P<v>[^\s/@\x22'`<>]+)@[\w/.:-]",
+            "password",
+            Check::NotPlaceholder,
+            // The words with the blank after them: `Connection reset` opens nothing.
+            words(&["login ", "login\t", "logon ", "logon\t", "connect ", "connect\t", "conn ", "conn\t"]),
+        ),
         // Query-string keys that are secrets only there: `?key=`, OAuth `?code=`, SAS `sig=`.
         keyed(
             r#"(?i)(?:[?&;]|%(?:25)?26|%(?:25)?3[fF])(?P<k>key|code|sig|sas|ticket|jwt|hmac|assertion|otp|auth_code|authcode|apikey)=(?P<v>[^\s&#"'<>]+)"#.into(),
@@ -365,7 +410,8 @@ pub fn sources() -> Vec<Source> {
             },
         ),
         fixed(
-            r"(?:^|[^A-Za-z0-9+/_=.~-])(?P<v>[A-Za-z0-9+/_~-]{20,}={0,2})(?:$|[^A-Za-z0-9+/_=~-])",
+            // Also a value after a name's `=` (`ref=…`): a key no rule knows still holds one.
+            r"(?:^|[^A-Za-z0-9+/_=.~-]|\w=)(?P<v>[A-Za-z0-9+/_~-]{16,}={0,2})(?:$|[^A-Za-z0-9+/_=~-])",
             "secret",
             Check::Random,
             Gate {
@@ -374,7 +420,8 @@ pub fn sources() -> Vec<Source> {
             },
         ),
         fixed(
-            r"(?:^|[^\w.+-])(?P<v>[2-6](?:[ -]?[0-9]){12,18})(?:$|[^\w-])",
+            // Glued to a name by `_` too (`card_4111…`): Luhn and the brands keep ids out.
+            r"(?:^|[^A-Za-z0-9.+-])(?P<v>[2-6](?:[ -]?[0-9]){12,18})(?:$|[^A-Za-z0-9-])",
             "card",
             Check::Luhn,
             Gate {
@@ -468,22 +515,45 @@ const VENDOR: &[(&str, &str, &str)] = &[
     ("[0-9a-f]{32}", "-us", r"[0-9]{1,2}"),
 ];
 
-/// The vendor rule's regex, one alternative per token kind.
+/// The vendor rule's regex, one alternative per token kind; a [`glued`] literal needs no word
+/// boundary before it.
 fn vendor_pattern() -> String {
-    let alternatives: Vec<String> = VENDOR
+    let alternatives = |glue: bool| -> String {
+        let alts: Vec<String> = VENDOR
+            .iter()
+            .filter(|(before, literal, _)| before.is_empty() && glued(literal) == glue)
+            .map(|(_, literal, after)| format!("{}{after}", regex::escape(literal)))
+            .collect();
+        alts.join("|")
+    };
+    let patterned: Vec<String> = VENDOR
         .iter()
+        .filter(|(before, _, _)| !before.is_empty())
         .map(|(before, literal, after)| format!("{before}{}{after}", regex::escape(literal)))
         .collect();
-    format!(r"\b(?:{})", alternatives.join("|"))
+    format!(
+        r"\b(?:{}|{})|(?:{})",
+        alternatives(false),
+        patterned.join("|"),
+        alternatives(true)
+    )
 }
 
-/// Literals a rule matches with no `\b` right before them: the JWT headers, and vendor
-/// literals with a pattern before them (the rule's `\b` is before that: `Q~` follows a digit).
+/// A vendor literal no word ends in (four characters or more, holding punctuation: `ghp_`,
+/// `glpat-`, `ya29.`), so a token glued to a name (`tokenghp_…`, `x-glpat-…`) is still one.
+/// `sk-` (`task-…`) and `key-` (`apikey-…`) end words, and need the boundary.
+fn glued(literal: &str) -> bool {
+    literal.len() >= 4 && literal != "key-" && literal.bytes().any(|b| !b.is_ascii_alphanumeric())
+}
+
+/// Literals a rule matches with no `\b` right before them: the JWT headers, [`glued`] vendor
+/// literals, and vendor literals with a pattern before them (the rule's `\b` is before that:
+/// `Q~` follows a digit).
 fn unbounded(word: &str) -> bool {
     JWT_HEADERS.contains(&word)
         || VENDOR
             .iter()
-            .any(|(before, literal, _)| !before.is_empty() && *literal == word)
+            .any(|(before, literal, _)| *literal == word && (!before.is_empty() || glued(literal)))
 }
 
 /// How a JWT starts: its header is base64url JSON, `{"` or `{ "`.

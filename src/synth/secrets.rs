@@ -19,6 +19,8 @@ enum Shape {
     Dotted(usize, usize),
     /// Upper-case letters and digits.
     Upper(usize),
+    /// Lower-case letters and digits, at least one of each (base36).
+    Lower36(usize),
     /// Lower-case hex.
     Hex(usize),
     /// Base64 with `+` and `/`.
@@ -49,7 +51,7 @@ const fn k(name: &'static str, text: &'static str, prefix: &'static str, shape: 
 
 use Shape::*;
 
-const KINDS: [Kind; 56] = [
+const KINDS: [Kind; 63] = [
     k("password", "password=@@", "", Password(14)),
     k("password-spaced", "password = @@", "", Password(14)),
     k("passphrase", "passphrase=@@", "", Password(14)),
@@ -186,6 +188,19 @@ const KINDS: [Kind; 56] = [
         "",
         Alnum(14),
     ),
+    // Named in prose, glued to a name, or short: no key and separator announce them.
+    k(
+        "api-key-prose",
+        "retrying with api key @@ now",
+        "",
+        Alnum(20),
+    ),
+    k("passwd-prose", "passwd @@", "", Password(14)),
+    k("login-connect", "login bob/@@@orcl", "", Alnum(14)),
+    k("card-glued", "card_@@", "", Card(4, false)),
+    k("vendor-glued", "token@@", "ghp_", Alnum(36)),
+    k("random-18", "sent @@ upstream", "", Alnum(18)),
+    k("base36-after-eq", "ref=@@", "", Lower36(40)),
 ];
 
 /// Every place of a LogEntry that carries text, and how a text goes there.
@@ -303,6 +318,12 @@ fn value(kind: &Kind, rng: &mut Rng) -> String {
             pick(&alnum, b - 1)
         ),
         Upper(n) => pick(&[UPPER, DIGITS].concat(), n),
+        Lower36(n) => format!(
+            "{}{}{}",
+            pick(LOWER, 1),
+            pick(DIGITS, 1),
+            pick(&[LOWER, DIGITS].concat(), n - 2)
+        ),
         Hex(n) => pick(b"0123456789abcdef", n),
         Base64(n) => format!(
             "{}{}{}",
