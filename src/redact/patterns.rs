@@ -410,8 +410,19 @@ pub fn sources() -> Vec<Source> {
             },
         ),
         fixed(
-            // Also a value after a name's `=` (`ref=…`): a key no rule knows still holds one.
-            r"(?:^|[^A-Za-z0-9+/_=.~-]|\w=)(?P<v>[A-Za-z0-9+/_~-]{16,}={0,2})(?:$|[^A-Za-z0-9+/_=~-])",
+            r"(?:^|[^A-Za-z0-9+/_=.~-])(?P<v>[A-Za-z0-9+/_~-]{16,}={0,2})(?:$|[^A-Za-z0-9+/_=~-])",
+            "secret",
+            Check::Random,
+            Gate {
+                random: true,
+                ..Gate::default()
+            },
+        ),
+        // The same after a name's `=` (`ref=…`: a key no rule knows still holds one), letters
+        // and digits only: a value with `/` or `-` there is a path or a key made of parts
+        // (`comment=escalation/2025-09-15T20:00:00+00:00/P1`), not a token.
+        fixed(
+            r"\w=(?P<v>[A-Za-z0-9]{16,})(?:$|[^A-Za-z0-9+/_=~-])",
             "secret",
             Check::Random,
             Gate {
