@@ -4,6 +4,9 @@
 //! fake, alerting a real Alertmanager and scraped by a real Prometheus. Two hours of entries
 //! are published an hour at a time; the first process is killed with SIGKILL mid-way, a second
 //! takes over and is stopped with SIGTERM, a third drains what GitHub did not get in time.
+//! The "redis" case does the same with the state in Redis (the real one on 127.0.0.1:6379)
+//! and two replicas: both pull and relay, the one holding the lease counts and is killed, the
+//! other takes over while a replacement starts, as Cloud Run replaces an instance.
 //!
 //! Asserted: the worklogs equal `replay` of the same entries; exactly one GitHub issue per
 //! problem that qualifies, however many restarts; each alert reached Alertmanager's receiver as
@@ -13,7 +16,9 @@
 //! endpoints point at the local fakes and ports; the GitHub token comes from the environment as
 //! Secret Manager would give it; and the backfill settings of the README (event-time
 //! watermark held back 2 s, an hour of allowed lateness and stitch horizon, flush on shutdown), because the
-//! fake hands out a backlog in random order and entries from 2025 are a backfill.
+//! fake hands out a backlog in random order and entries from 2025 are a backfill. With Redis:
+//! the URL Secret Manager would give names the local Redis, keys go under a prefix of the
+//! test's own, and the lease is 3 s (15 s by default) to keep the takeover short.
 
 mod support;
 
@@ -27,6 +32,7 @@ use support::github::{
     issues_per_problem, marked_ids, qualifying, Fake as GithubFake, OWNER, REPO, TOKEN,
 };
 use support::pubsub::Emulator;
+use support::redis as in_redis;
 use support::servers::{alertmanager, encode, eventually, free_addr, get_json, prometheus, Hook};
 use support::terraform::{get, runnable_env, terraform_env};
 
@@ -102,18 +108,29 @@ fn gardener(env: &[(String, String)], args: &[&str], log: &Path) -> Process {
     }
 }
 
-/// `received` in the checkpoint (distinct entries held durably).
-fn received(checkpoint: &Path) -> u64 {
-    std::fs::read(checkpoint)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .and_then(|v| v["pipeline"]["counts"]["received"].as_u64())
-        .unwrap_or(0)
+/// Where the deployment keeps its checkpoint: the state volume's file, or Redis.
+enum Checkpoint {
+    File(PathBuf),
+    Redis(String),
 }
 
-async fn wait_received(checkpoint: &Path, n: u64, p: &Process) {
+impl Checkpoint {
+    /// `received` in the checkpoint (distinct entries held durably).
+    fn received(&self) -> u64 {
+        match self {
+            Checkpoint::File(path) => std::fs::read(path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .and_then(|v| v["pipeline"]["counts"]["received"].as_u64())
+                .unwrap_or(0),
+            Checkpoint::Redis(prefix) => in_redis::received(&mut in_redis::connect(), prefix),
+        }
+    }
+}
+
+async fn wait_received(checkpoint: &Checkpoint, n: u64, p: &Process) {
     let got = eventually(Duration::from_secs(120), || {
-        let r = received(checkpoint);
+        let r = checkpoint.received();
         async move { (r >= n).then_some(r) }
     })
     .await;
@@ -146,10 +163,35 @@ async fn prom_value(prom: &str, query: &str) -> Option<f64> {
     v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
 }
 
+/// `env` with `k` set to `v`.
+fn with(env: &[(String, String)], k: &str, v: &str) -> Vec<(String, String)> {
+    let mut env: Vec<_> = env.iter().filter(|(n, _)| n != k).cloned().collect();
+    env.push((k.to_owned(), v.to_owned()));
+    env
+}
+
+/// `/readyz` of the process serving metrics on `addr` ("" while it does not answer).
+async fn readyz(addr: std::net::SocketAddr) -> String {
+    match reqwest::get(format!("http://{addr}/readyz")).await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_deployed_service_survives_a_kill_and_matches_replay_with_every_sink_on() {
+    deployed("full").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_redis_survive_the_holder_killed_and_match_replay_with_every_sink_on() {
+    deployed("redis").await;
+}
+
+/// Terraform's `case` through a kill, a takeover and two restarts, every sink on.
+async fn deployed(case: &str) {
     let tmp = tempfile::tempdir().unwrap();
-    let tf = terraform_env("full");
+    let tf = terraform_env(case);
     let mut env = runnable_env(&tf, tmp.path());
     let (project, subscription) = (
         get(&env, "LOG_GARDENER__PUBSUB__PROJECT").to_owned(),
@@ -160,19 +202,17 @@ async fn the_deployed_service_survives_a_kill_and_matches_replay_with_every_sink
     let (hook, hook_addr) = Hook::start().await;
     let mut am = alertmanager(hook_addr);
     am.wait_ready().await;
-    let metrics = free_addr();
-    let mut prom = prometheus(metrics, &[]);
+    // One address a process: the first and the one that replaces it share one.
+    let metrics = [free_addr(), free_addr()];
+    let mut prom = prometheus(&metrics, &[]);
     prom.wait_ready().await;
 
-    let set = |env: &mut Vec<(String, String)>, k: &str, v: &str| {
-        env.retain(|(n, _)| n != k);
-        env.push((k.to_owned(), v.to_owned()));
-    };
+    let set = |env: &mut Vec<(String, String)>, k: &str, v: &str| *env = with(env, k, v);
     set(&mut env, "PUBSUB_EMULATOR_HOST", &emu.addr);
     set(
         &mut env,
         "LOG_GARDENER__METRICS__LISTEN",
-        &metrics.to_string(),
+        &metrics[0].to_string(),
     );
     set(
         &mut env,
@@ -201,33 +241,77 @@ async fn the_deployed_service_survives_a_kill_and_matches_replay_with_every_sink
     ] {
         set(&mut env, k, v);
     }
-    let checkpoint = PathBuf::from(get(&env, "LOG_GARDENER__LIVE__CHECKPOINT"));
+    let redis = tf["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["name"] == "LOG_GARDENER__STATE__REDIS_URL");
+    assert_eq!(
+        redis,
+        case == "redis",
+        "Terraform gives a Redis URL with Redis only"
+    );
+    let checkpoint = if redis {
+        let prefix = format!("deployed-{}", std::process::id());
+        in_redis::clear(&mut in_redis::connect(), &prefix);
+        set(&mut env, "LOG_GARDENER__STATE__REDIS_URL", in_redis::URL);
+        set(&mut env, "LOG_GARDENER__STATE__KEY_PREFIX", &prefix);
+        set(&mut env, "LOG_GARDENER__STATE__LEASE", "3s");
+        Checkpoint::Redis(prefix)
+    } else {
+        Checkpoint::File(PathBuf::from(get(&env, "LOG_GARDENER__LIVE__CHECKPOINT")))
+    };
     let report_dir = PathBuf::from(get(&env, "LOG_GARDENER__REPORT__DIR"));
     let [first, second] = hours();
     let total = (first.len() + second.len()) as u64;
+    let listen =
+        |at: std::net::SocketAddr| with(&env, "LOG_GARDENER__METRICS__LISTEN", &at.to_string());
 
-    // Run 1: half of the first hour, then SIGKILL.
+    // Run 1: half of the first hour, then SIGKILL (with Redis: of the replica holding the lease,
+    // the other one pulling beside it).
     let mut one = gardener(&env, &["run"], &tmp.path().join("run-1.log"));
+    let mut beside = redis.then(|| {
+        gardener(
+            &listen(metrics[1]),
+            &["run"],
+            &tmp.path().join("run-1b.log"),
+        )
+    });
     emu.publish(&first);
     wait_received(&checkpoint, first.len() as u64 / 2, &one).await;
+    let mut at = metrics[0];
+    if let Some(b) = beside.as_mut() {
+        if !readyz(metrics[1]).await.starts_with("standby") {
+            std::mem::swap(&mut one, b);
+            at = metrics[1];
+        }
+    }
     one.signal("-KILL");
     one.exit(Duration::from_secs(10)).await;
 
-    // Run 2: takes over (Pub/Sub redelivers what was not acked), gets the second hour.
-    let mut two = gardener(&env, &["run"], &tmp.path().join("run-2.log"));
+    // Run 2: takes over (Pub/Sub redelivers what was not acked; with Redis the replica beside
+    // it takes the lease and a replacement starts), gets the second hour.
+    let mut two = gardener(&listen(at), &["run"], &tmp.path().join("run-2.log"));
     wait_received(&checkpoint, first.len() as u64, &two).await;
     emu.publish(&second);
     wait_received(&checkpoint, total, &two).await;
     // By now the event-time watermark closed the first hour's windows: Prometheus sees them.
     let closed = eventually(Duration::from_secs(60), || async {
-        let v = prom_value(&prom.url(), "log_gardener_window_entries").await?;
+        // The most of any replica's: a standby shows none of the holder's windows.
+        let v = prom_value(&prom.url(), "max(log_gardener_window_entries)").await?;
         (v > 0.0).then_some(v)
     })
     .await;
-    assert!(closed.is_some(), "no window gauge scraped: {}", two.log());
-    two.signal("-TERM");
-    let st = two.exit(Duration::from_secs(15)).await;
-    assert!(st.success(), "{st}: {}", two.log());
+    let logs: Vec<String> = std::iter::once(&two)
+        .chain(&beside)
+        .map(Process::log)
+        .collect();
+    assert!(closed.is_some(), "no window gauge scraped: {logs:#?}");
+    for p in std::iter::once(&mut two).chain(beside.as_mut()) {
+        p.signal("-TERM");
+        let st = p.exit(Duration::from_secs(15)).await;
+        assert!(st.success(), "{st}: {}", p.log());
+    }
 
     // Run 3: the next start sends what GitHub did not get before the shutdown.
     let mut three = gardener(&env, &["run"], &tmp.path().join("run-3.log"));
@@ -246,7 +330,9 @@ async fn the_deployed_service_survives_a_kill_and_matches_replay_with_every_sink
     std::fs::write(&input, [first, second].concat().join("\n")).unwrap();
     let replayed = tmp.path().join("replayed");
     let mut replay_env = env.clone();
-    replay_env.retain(|(k, _)| k != "LOG_GARDENER__GITHUB__REPO");
+    replay_env.retain(|(k, _)| {
+        k != "LOG_GARDENER__GITHUB__REPO" && !k.starts_with("LOG_GARDENER__STATE__")
+    });
     let mut replay = gardener(
         &replay_env,
         &[
@@ -326,4 +412,12 @@ async fn the_deployed_service_survives_a_kill_and_matches_replay_with_every_sink
     }
     let repeated: Vec<_> = firing.iter().filter(|(_, n)| **n > 1).collect();
     assert!(repeated.is_empty(), "fired more than once: {repeated:?}");
+}
+
+impl Drop for Checkpoint {
+    fn drop(&mut self) {
+        if let Checkpoint::Redis(prefix) = self {
+            in_redis::clear(&mut in_redis::connect(), prefix);
+        }
+    }
 }

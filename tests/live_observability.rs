@@ -33,7 +33,7 @@ async fn run_serves_metrics_that_prometheus_reads_and_alerts_alertmanager() {
     let mut am = alertmanager(hook_addr);
     am.wait_ready().await;
     let metrics = free_addr();
-    let mut prom = prometheus(metrics, &[]);
+    let mut prom = prometheus(&[metrics], &[]);
     prom.wait_ready().await;
     let extra = format!(
         "[metrics]\nlisten = \"{metrics}\"\n[alerts]\nalertmanager_urls = [\"{}\"]\n",
@@ -119,7 +119,7 @@ async fn run_serves_metrics_that_prometheus_reads_and_alerts_alertmanager() {
 async fn late_entries_revise_their_closed_window_in_the_worklog_and_the_gauges() {
     let emu = Emulator::start();
     let metrics = free_addr();
-    let mut prom = prometheus(metrics, &[]);
+    let mut prom = prometheus(&[metrics], &[]);
     prom.wait_ready().await;
     let work = Workdir::new(2, "", &format!("[metrics]\nlisten = \"{metrics}\"\n"));
     let mut run = work.run_with(&emu, 1, &[("LOG_GARDENER__WINDOW__ALLOWED_LATENESS", "0s")]);

@@ -98,7 +98,7 @@ async fn prometheus_scrapes_the_last_window_report_and_evaluates_the_rules() {
             l.trim_start().starts_with("- record:") || l.trim_start().starts_with("- alert:")
         })
         .count();
-    let mut prom = servers::prometheus(addr, &[rules]);
+    let mut prom = servers::prometheus(&[addr], &[rules]);
     prom.wait_ready().await;
     let url = prom.url();
 

@@ -7,7 +7,7 @@ terraform/main.tf (python-hcl2); their expressions are evaluated by Terraform it
 terraform/env.tf, for one set of input variables. So the variables' validations run too, and
 an expression that refers to anything outside those two files fails loudly.
 
-    python tests/deploy/tf_env.py defaults|example|full   # prints JSON:
+    python tests/deploy/tf_env.py defaults|example|full|redis   # prints JSON:
     {"case": ..., "vars": {...}, "env": [{"name", "value"}], "secrets": [{"name", "secret", "version"}],
      "mounts": {volume name: mount path}}
 
@@ -199,14 +199,18 @@ def case_variables(case):
         return required
     if case == "example":
         return example
+    full = {**required, "name": "gardener-test", "github_repo": "acme/backend",
+            "alertmanager_urls": ["http://am-0.example:9093", "http://am-1.example:9093"],
+            "alerts_min_priority": "P2",
+            "extra_env": {"LOG_GARDENER__WINDOW__HOP": "15m",
+                          "LOG_GARDENER__GITHUB__LABEL": ""},
+            "pubsub_streams": 1, "pubsub_max_outstanding_mib": 64}
     if case == "full":
-        return {**required, "name": "gardener-test", "github_repo": "acme/backend",
-                "alertmanager_urls": ["http://am-0.example:9093", "http://am-1.example:9093"],
-                "alerts_min_priority": "P2",
-                "extra_env": {"LOG_GARDENER__WINDOW__HOP": "15m",
-                              "LOG_GARDENER__GITHUB__LABEL": ""},
-                "pubsub_streams": 1, "pubsub_max_outstanding_mib": 64}
-    raise ValueError(f"unknown case {case!r}: defaults, example or full")
+        return full
+    if case == "redis":
+        # The same, its state in Memorystore and two replicas on the subscription.
+        return {**full, "redis_enabled": True, "replicas": 2}
+    raise ValueError(f"unknown case {case!r}: defaults, example, full or redis")
 
 
 def main(argv):

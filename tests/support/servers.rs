@@ -93,8 +93,8 @@ fn path_arg(flag: &str, p: &Path) -> String {
     format!("{flag}={}", p.display())
 }
 
-/// Prometheus scraping `target` every second, evaluating `rule_files` every second.
-pub fn prometheus(target: SocketAddr, rule_files: &[PathBuf]) -> Server {
+/// Prometheus scraping `targets` every second, evaluating `rule_files` every second.
+pub fn prometheus(targets: &[SocketAddr], rule_files: &[PathBuf]) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let addr = free_addr();
     let rules: Vec<String> = rule_files
@@ -104,8 +104,17 @@ pub fn prometheus(target: SocketAddr, rule_files: &[PathBuf]) -> Server {
     let config = format!(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
          rule_files:\n{}\
-         scrape_configs:\n  - job_name: log-gardener\n    static_configs:\n      - targets: ['{target}']\n",
-        if rules.is_empty() { "  []\n".to_owned() } else { rules.concat() }
+         scrape_configs:\n  - job_name: log-gardener\n    static_configs:\n      - targets: [{}]\n",
+        if rules.is_empty() {
+            "  []\n".to_owned()
+        } else {
+            rules.concat()
+        },
+        targets
+            .iter()
+            .map(|t| format!("'{t}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let cfg = dir.path().join("prometheus.yml");
     std::fs::write(&cfg, config).expect("write prometheus.yml");
