@@ -24,6 +24,12 @@ pub enum Check {
     Random,
     /// A card number: Luhn-valid with a brand's prefix and length.
     Luhn,
+    /// A US social security number: none of the ranges never issued (area 000, 666, 900–999,
+    /// group 00, serial 0000).
+    Ssn,
+    /// An IBAN: 15 to 34 characters whose check digits hold (ISO 13616, mod 97); a group the
+    /// regex took after it is left out.
+    Iban,
 }
 
 impl Check {
@@ -67,6 +73,10 @@ impl Check {
             Check::Random => random(value) || aws_secret_beside_id(input, value),
             Check::Luhn => {
                 return card_within(value).map(|r| v.start + r.start..v.start + r.end);
+            }
+            Check::Ssn => ssn(value),
+            Check::Iban => {
+                return iban_within(value).map(|end| v.start..v.start + end);
             }
         };
         ok.then_some(v)
@@ -317,6 +327,40 @@ fn card_within(value: &str) -> Option<Range<usize>> {
         .map(|(a, b)| a..b)
 }
 
+/// `ddd-dd-dddd` outside the ranges never issued.
+fn ssn(s: &str) -> bool {
+    let (area, group, serial) = (&s[..3], &s[4..6], &s[7..]);
+    !matches!(area, "000" | "666") && !area.starts_with('9') && group != "00" && serial != "0000"
+}
+
+/// Where the longest IBAN at the start of `value` ends: all of it, or less its last groups.
+fn iban_within(value: &str) -> Option<usize> {
+    let mut end = value.len();
+    loop {
+        if iban(&value[..end]) {
+            return Some(end);
+        }
+        end = value[..end].rfind(' ')?;
+    }
+}
+
+fn iban(s: &str) -> bool {
+    let c: Vec<u8> = s.bytes().filter(|&b| b != b' ').collect();
+    if !(15..=34).contains(&c.len()) {
+        return false;
+    }
+    // Country and check digits moved to the end, letters as 10–35, the number mod 97 is 1.
+    let mut rest = 0u32;
+    for &b in c[4..].iter().chain(&c[..4]) {
+        rest = match b {
+            b'0'..=b'9' => (rest * 10 + u32::from(b - b'0')) % 97,
+            b'A'..=b'Z' => (rest * 100 + u32::from(b - b'A') + 10) % 97,
+            _ => return false,
+        };
+    }
+    rest == 1
+}
+
 fn card(s: &str) -> bool {
     let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
     let n = digits.len();
@@ -359,6 +403,18 @@ mod tests {
         let v = "3 4111 1111 1111 1111";
         assert_eq!(card_within(v).map(|r| &v[r]), Some("4111 1111 1111 1111"));
         assert_eq!(card_within("4111 1111 1111 1112"), None);
+    }
+
+    #[test]
+    fn ssns_and_ibans() {
+        assert!(ssn("123-45-6789"));
+        assert!(!ssn("000-12-3456") && !ssn("666-12-3456") && !ssn("912-34-5678"));
+        assert!(!ssn("123-00-4567") && !ssn("123-45-0000"));
+        assert!(iban("DE89 3704 0044 0532 0130 00"));
+        assert!(iban("GB82WEST12345698765432"));
+        assert!(!iban("DE89 3704 0044 0532 0130 01"));
+        assert_eq!(iban_within("GB82 WEST 1234 5698 7654 32 ABC"), Some(27));
+        assert_eq!(iban_within("AB12 CDEF GHIJ"), None);
     }
 
     #[test]

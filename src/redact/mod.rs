@@ -131,7 +131,8 @@ impl Recogniser {
             let opens = (g.words.is_empty() || worded & (1 << i) != 0)
                 && (g.run == 0 || *token.get_or_insert_with(|| longest_token_run(text)) >= g.run)
                 && (!g.random || *random.get_or_insert_with(|| random_run(text, input)))
-                && (!g.digits || *card.get_or_insert_with(|| card_digits(text)));
+                && (!g.digits || *card.get_or_insert_with(|| card_digits(text)))
+                && g.scan.is_none_or(|scan| scan(text.as_bytes()));
             open |= Rules::from(opens) << i;
         }
         open
@@ -509,7 +510,33 @@ const SECRET_KEY_ENDINGS: [&str; 25] = [
     "jwt",
 ];
 
-/// The redaction kind for a JSON key that names a secret, `None` for any other key.
+/// Normalised key endings that mark personal data, and its kind: the client's address
+/// (`httpRequest.remoteIp`, `X-Forwarded-For`), phone numbers, US social security numbers, IBANs.
+const PERSONAL_KEY_ENDINGS: [(&str, &str); 20] = [
+    ("remoteip", "ip"),
+    ("clientip", "ip"),
+    ("remoteaddr", "ip"),
+    ("remoteaddress", "ip"),
+    ("forwardedfor", "ip"),
+    ("realip", "ip"),
+    ("ipaddr", "ip"),
+    ("ipaddress", "ip"),
+    ("sourceip", "ip"),
+    ("srcip", "ip"),
+    ("userip", "ip"),
+    ("peerip", "ip"),
+    ("phone", "phone"),
+    ("phonenumber", "phone"),
+    ("mobilenumber", "phone"),
+    ("msisdn", "phone"),
+    ("faxnumber", "phone"),
+    ("ssn", "ssn"),
+    ("socialsecuritynumber", "ssn"),
+    ("iban", "iban"),
+];
+
+/// The redaction kind for a JSON key that names a secret or personal data, `None` for any
+/// other key.
 fn secret_key_kind(key: &str) -> Option<&'static str> {
     let norm: String = key
         .chars()
@@ -518,7 +545,13 @@ fn secret_key_kind(key: &str) -> Option<&'static str> {
         .collect();
     let secret = SECRET_KEY_ENDINGS.iter().any(|e| norm.ends_with(e))
         || matches!(norm.as_str(), "auth" | "sid");
-    secret.then(|| patterns::key_kind(&norm))
+    if secret {
+        return Some(patterns::key_kind(&norm));
+    }
+    PERSONAL_KEY_ENDINGS
+        .iter()
+        .find(|(ending, _)| norm.ends_with(ending))
+        .map(|&(_, kind)| kind)
 }
 
 #[cfg(test)]

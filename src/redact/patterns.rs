@@ -36,6 +36,8 @@ pub struct Gate {
     pub random: bool,
     /// A card number's 13 digits, maybe spaced or dashed, from where the card rule may start.
     pub digits: bool,
+    /// A shape a byte scan finds where the rule may match, far cheaper than its regex.
+    pub scan: Option<fn(&[u8]) -> bool>,
     /// What must be around a word for this rule to match there.
     pub follow: Follow,
 }
@@ -46,6 +48,7 @@ const fn words(words: &'static [&'static str]) -> Gate {
         run: 0,
         random: false,
         digits: false,
+        scan: None,
         follow: Follow::Any,
     }
 }
@@ -216,11 +219,7 @@ fn spaced_key_words() -> &'static [&'static str] {
             ("client", "secret"),
             ("secret", "key"),
         ];
-        for (a, b) in pairs {
-            for join in ["", " ", "_", "-"] {
-                words.push(String::leak(format!("{a}{join}{b}")));
-            }
-        }
+        words.extend(joined(&pairs, &["", " ", "_", "-"]));
         words
     });
     &WORDS
@@ -361,7 +360,7 @@ pub fn sources() -> Vec<Source> {
         // access token X`. Only names that are nothing but a secret's, and only a value that
         // cannot be a word ([`Check::NotWord`]): `password reset failed` stays.
         keyed(
-            format!(r"(?i)(?:^|[\s(\[,;])(?P<k>{SPACED_KEY})\s+(?:(?:is|was)\s+)?{OPEN_QUOTE}(?P<v>[^\s\x22'\\&,;`<>]{{6,}})"),
+            format!(r"(?i)\b(?P<k>{SPACED_KEY})\s+(?:(?:is|was)\s+)?{OPEN_QUOTE}(?P<v>[^\s\x22'\\&,;`<>]{{6,}})"),
             Check::NotWord,
             words(spaced_key_words()),
         ),
@@ -409,6 +408,14 @@ pub fn sources() -> Vec<Source> {
                 )
             },
         ),
+        // Before the random tokens and cards, which would take a part of it: its check digits
+        // make it certain.
+        fixed(
+            r"\b(?P<v>[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)\b",
+            "iban",
+            Check::Iban,
+            scanned(iban_shape),
+        ),
         fixed(
             r"(?:^|[^A-Za-z0-9+/_=.~-])(?P<v>[A-Za-z0-9+/_~-]{16,}={0,2})(?:$|[^A-Za-z0-9+/_=~-])",
             "secret",
@@ -447,7 +454,118 @@ pub fn sources() -> Vec<Source> {
             Check::None,
             words(&["@", "%40"]),
         ),
+        // Personal data beside emails and cards: phone numbers, US social security numbers,
+        // IBANs, and the client's address where a key names it.
+        // A phone number in international form: `+`, then 8 to 15 digits, maybe spaced,
+        // dotted, dashed or with the area code in parentheses (`+1 (415) 555-0132`).
+        fixed(
+            r"(?:^|[^\w+])(?P<v>\+[1-9](?:[ .-]?\(?[0-9]\)?){7,14})(?:$|[^\w])",
+            "phone",
+            Check::None,
+            scanned(plus_digits),
+        ),
+        // Any phone number after a key naming one (`phone_number=0301234567`, `"mobile": …`).
+        fixed(
+            &format!(r"(?i)\b(?P<k>[\w.-]*?(?:phone|mobile|msisdn|cell|fax)(?:[_-]?(?:number|num|no))?){SEP}{OPEN_QUOTE}(?P<v>\+?\(?[0-9](?:[ .()-]{{0,2}}[0-9]){{6,14}})"),
+            "phone",
+            Check::NotPlaceholder,
+            followed(&["phone", "mobile", "msisdn", "cell", "fax"], Follow::KeyLike),
+        ),
+        fixed(
+            r"(?:^|[^\w-])(?P<v>[0-9]{3}-[0-9]{2}-[0-9]{4})(?:$|[^\w-])",
+            "ssn",
+            Check::Ssn,
+            scanned(ssn_shape),
+        ),
+        // The client's address under a key that names it (`remote_ip=`, `X-Forwarded-For:`,
+        // every hop of a list); an address in prose stays (a server's, in most logs).
+        fixed(
+            &format!(r"(?i)\b(?P<k>[\w.-]*?(?:{CLIENT_ADDRESS_KEY})){SEP}{OPEN_QUOTE}(?P<v>[0-9a-f][0-9a-f:.]*[0-9a-f](?:,\s*[0-9a-f][0-9a-f:.]*[0-9a-f])*)"),
+            "ip",
+            Check::NotPlaceholder,
+            followed(client_address_words(), Follow::KeyLike),
+        ),
     ]
+}
+
+/// Key names whose value is the client's network address.
+const CLIENT_ADDRESS_KEY: &str = r"remote[_-]?ip|client[_-]?ip|remote[_-]?addr(?:ess)?|forwarded[_-]?for|real[_-]?ip|ip[_-]?addr(?:ess)?|source[_-]?ip|src[_-]?ip|user[_-]?ip|peer[_-]?ip";
+
+/// [`CLIENT_ADDRESS_KEY`]'s names written out, every way its `[_-]?` joins them: the gate's
+/// words (`ip` alone would open it on `skip` and `zip`).
+fn client_address_words() -> &'static [&'static str] {
+    static WORDS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        let pairs = [
+            ("remote", "ip"),
+            ("client", "ip"),
+            ("remote", "addr"),
+            ("forwarded", "for"),
+            ("real", "ip"),
+            ("ip", "addr"),
+            ("source", "ip"),
+            ("src", "ip"),
+            ("user", "ip"),
+            ("peer", "ip"),
+        ];
+        joined(&pairs, &["", "_", "-"])
+    });
+    &WORDS
+}
+
+/// Each pair joined each way.
+fn joined(pairs: &[(&str, &str)], joins: &[&str]) -> Vec<&'static str> {
+    let mut words = Vec::new();
+    for (a, b) in pairs {
+        for join in joins {
+            words.push(&*String::leak(format!("{a}{join}{b}")));
+        }
+    }
+    words
+}
+
+const fn scanned(scan: fn(&[u8]) -> bool) -> Gate {
+    Gate {
+        scan: Some(scan),
+        ..words(&[])
+    }
+}
+
+/// A `+`, a digit 1–9, and eight digits in the 24 bytes from it: where an international phone
+/// number may start.
+fn plus_digits(t: &[u8]) -> bool {
+    memchr::memchr_iter(b'+', t).any(|i| {
+        t.get(i + 1).is_some_and(|b| matches!(b, b'1'..=b'9'))
+            && t[i + 1..]
+                .iter()
+                .take(24)
+                .filter(|b| b.is_ascii_digit())
+                .count()
+                >= 8
+    })
+}
+
+/// `ddd-dd-dddd` somewhere, found from its first dash.
+fn ssn_shape(t: &[u8]) -> bool {
+    let digits = |r: std::ops::Range<usize>| t[r].iter().all(u8::is_ascii_digit);
+    memchr::memchr_iter(b'-', t).any(|i| {
+        i >= 3
+            && i + 8 <= t.len()
+            && t[i + 3] == b'-'
+            && digits(i - 3..i)
+            && digits(i + 1..i + 3)
+            && digits(i + 4..i + 8)
+    })
+}
+
+/// Two capitals and two digits (`DE89`): where an IBAN may start.
+fn iban_shape(t: &[u8]) -> bool {
+    // A capital after a capital is rarer in log text than a digit after a digit: tested first.
+    t.windows(4).any(|w| {
+        w[1].is_ascii_uppercase()
+            && w[0].is_ascii_uppercase()
+            && w[2].is_ascii_digit()
+            && w[3].is_ascii_digit()
+    })
 }
 
 /// Tokens known by their vendor prefix (gitleaks' rule set names these; the code is ours):
