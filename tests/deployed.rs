@@ -18,7 +18,7 @@
 //! watermark held back 2 s, an hour of allowed lateness and stitch horizon, flush on shutdown), because the
 //! fake hands out a backlog in random order and entries from 2025 are a backfill. With Redis:
 //! the URL Secret Manager would give names the local Redis, keys go under a prefix of the
-//! test's own, and the lease is 3 s (15 s by default) to keep the takeover short.
+//! test's own, and the lease is 5 s (15 s by default) to keep the takeover short.
 
 mod support;
 
@@ -172,7 +172,11 @@ fn with(env: &[(String, String)], k: &str, v: &str) -> Vec<(String, String)> {
 
 /// `/readyz` of the process serving metrics on `addr` ("" while it does not answer).
 async fn readyz(addr: std::net::SocketAddr) -> String {
-    match reqwest::get(format!("http://{addr}/readyz")).await {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    match client.get(format!("http://{addr}/readyz")).send().await {
         Ok(r) => r.text().await.unwrap_or_default(),
         Err(_) => String::new(),
     }
@@ -256,7 +260,7 @@ async fn deployed(case: &str) {
         in_redis::clear(&mut in_redis::connect(), &prefix);
         set(&mut env, "LOG_GARDENER__STATE__REDIS_URL", in_redis::URL);
         set(&mut env, "LOG_GARDENER__STATE__KEY_PREFIX", &prefix);
-        set(&mut env, "LOG_GARDENER__STATE__LEASE", "3s");
+        set(&mut env, "LOG_GARDENER__STATE__LEASE", "5s");
         Checkpoint::Redis(prefix)
     } else {
         Checkpoint::File(PathBuf::from(get(&env, "LOG_GARDENER__LIVE__CHECKPOINT")))
@@ -281,9 +285,23 @@ async fn deployed(case: &str) {
     wait_received(&checkpoint, first.len() as u64 / 2, &one).await;
     let mut at = metrics[0];
     if let Some(b) = beside.as_mut() {
-        if !readyz(metrics[1]).await.starts_with("standby") {
-            std::mem::swap(&mut one, b);
-            at = metrics[1];
+        // Which one stands by, once one does and the other does not.
+        let standby = eventually(Duration::from_secs(30), || async {
+            let [a, b] = [readyz(metrics[0]).await, readyz(metrics[1]).await];
+            match (a.starts_with("standby"), b.starts_with("standby")) {
+                (true, false) if !b.is_empty() => Some(0),
+                (false, true) if !a.is_empty() => Some(1),
+                _ => None,
+            }
+        })
+        .await;
+        match standby {
+            Some(0) => {
+                std::mem::swap(&mut one, b);
+                at = metrics[1];
+            }
+            Some(_) => {}
+            None => panic!("no replica stood by beside the holder: {}", b.log()),
         }
     }
     one.signal("-KILL");

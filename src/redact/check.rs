@@ -24,6 +24,8 @@ pub enum Check {
     Random,
     /// A card number: Luhn-valid with a brand's prefix and length.
     Luhn,
+    /// An international phone number: not a decimal, nor a zone offset and a year.
+    Phone,
     /// A US social security number: none of the ranges never issued (area 000, 666, 900–999,
     /// group 00, serial 0000).
     Ssn,
@@ -65,8 +67,16 @@ impl Check {
             }
             Check::NotProse => !prose(text, &v, key),
             Check::NotWord => {
-                !STATUS_WORDS.iter().any(|w| value.eq_ignore_ascii_case(w)) && !word(value)
+                // Sentence punctuation around it is not part of it (`Refresh token expired.`).
+                let bare = value
+                    .trim_start_matches('(')
+                    .trim_end_matches(['.', ',', ':', ';', '!', '?', ')']);
+                !STATUS_WORDS.iter().any(|w| bare.eq_ignore_ascii_case(w))
+                    && !bare.is_empty()
+                    && !word(bare)
+                    && !bare.starts_with('/')
             }
+            Check::Phone => phone(value),
             Check::Entropy(min) => {
                 value.len() >= 16 && classes(value) >= 2 && entropy(value) >= min
             }
@@ -140,11 +150,29 @@ fn prose(text: &str, v: &Range<usize>, key: Option<Range<usize>>) -> bool {
     spaced && key_plain && word && more
 }
 
-/// Letters only, capitalised at most at the first (`Reset`, `changed`, `PIN`).
+/// Words: letters only, each capitalised at most at its first, maybe joined by `-` (`Reset`,
+/// `changed`, `PIN`, `auto-rotation`).
 fn word(value: &str) -> bool {
-    let b = value.as_bytes();
-    b.iter().all(u8::is_ascii_alphabetic)
-        && (b.iter().skip(1).all(u8::is_ascii_lowercase) || b.iter().all(u8::is_ascii_uppercase))
+    value.split('-').all(|w| {
+        let b = w.as_bytes();
+        !b.is_empty()
+            && b.iter().all(u8::is_ascii_alphabetic)
+            && (b.iter().skip(1).all(u8::is_ascii_lowercase)
+                || b.iter().all(u8::is_ascii_uppercase))
+    })
+}
+
+/// An international phone number, not what reads like one: a decimal (`+3601.123456789`, Go's
+/// monotonic clock reading) or a time zone offset and a year (`+1000 2025`, Ruby's dates).
+fn phone(value: &str) -> bool {
+    let separators: Vec<u8> = value
+        .bytes()
+        .skip(1)
+        .filter(|b| !b.is_ascii_digit())
+        .collect();
+    let decimal = separators == b".";
+    let offset_and_year = value.len() == 10 && separators == b" " && value.as_bytes()[5] == b' ';
+    !decimal && !offset_and_year
 }
 
 /// How many of upper, lower, digit (and symbol) appear.

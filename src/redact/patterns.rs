@@ -153,10 +153,12 @@ fn is_word_byte(b: u8) -> bool {
 /// non-ASCII byte may start one too.
 fn sep_starts(text: &[u8], j: usize) -> bool {
     let opens = |b: u8| matches!(b, b'%' | b'=' | b':') || !b.is_ascii();
+    // The regex's `\s`: ASCII whitespace and the vertical tab.
+    let blank = |b: &u8| b.is_ascii_whitespace() || *b == 0x0b;
     match text.get(j) {
         Some(b'"' | b'\'' | b'\\') => true,
-        Some(&b) if b.is_ascii_whitespace() => {
-            let space = text[j..].iter().take_while(|b| b.is_ascii_whitespace());
+        Some(b) if blank(b) => {
+            let space = text[j..].iter().take_while(|b| blank(b));
             space.clone().any(|&b| b == b'\t')
                 || text.get(j + space.count()).is_some_and(|&b| opens(b))
         }
@@ -461,7 +463,7 @@ pub fn sources() -> Vec<Source> {
         fixed(
             r"(?:^|[^\w+])(?P<v>\+[1-9](?:[ .-]?\(?[0-9]\)?){7,14})(?:$|[^\w])",
             "phone",
-            Check::None,
+            Check::Phone,
             scanned(plus_digits),
         ),
         // Any phone number after a key naming one (`phone_number=0301234567`, `"mobile": …`).
@@ -530,14 +532,15 @@ const fn scanned(scan: fn(&[u8]) -> bool) -> Gate {
     }
 }
 
-/// A `+`, a digit 1–9, and eight digits in the 24 bytes from it: where an international phone
+/// A `+`, a digit 1–9, and eight digits in the 29 bytes from it (each digit may come with a
+/// separator and parentheses): where an international phone
 /// number may start.
 fn plus_digits(t: &[u8]) -> bool {
     memchr::memchr_iter(b'+', t).any(|i| {
         t.get(i + 1).is_some_and(|b| matches!(b, b'1'..=b'9'))
             && t[i + 1..]
                 .iter()
-                .take(24)
+                .take(29)
                 .filter(|b| b.is_ascii_digit())
                 .count()
                 >= 8
@@ -670,9 +673,12 @@ fn vendor_pattern() -> String {
 
 /// A vendor literal no word ends in (four characters or more, holding punctuation: `ghp_`,
 /// `glpat-`, `ya29.`), so a token glued to a name (`tokenghp_…`, `x-glpat-…`) is still one.
-/// `sk-` (`task-…`) and `key-` (`apikey-…`) end words, and need the boundary.
+/// `sk-` (`task-…`), `key-` (`apikey-…`) and `xapp-` (`inboxapp-api`) end words, and need the
+/// boundary.
 fn glued(literal: &str) -> bool {
-    literal.len() >= 4 && literal != "key-" && literal.bytes().any(|b| !b.is_ascii_alphanumeric())
+    literal.len() >= 4
+        && !["key-", "xapp-"].contains(&literal)
+        && literal.bytes().any(|b| !b.is_ascii_alphanumeric())
 }
 
 /// Literals a rule matches with no `\b` right before them: the JWT headers, [`glued`] vendor

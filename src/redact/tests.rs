@@ -434,6 +434,15 @@ fn prose_and_ids_are_not_secrets() {
         "ticket 000-12-3456",
         "ref DE00 3704 0044 0532 0130 00",
         "connect to 10.0.0.1:5432 failed",
+        // Found by a review: sentence punctuation, hyphens and paths after a secret's name, a
+        // Go monotonic clock reading, a Ruby date's offset and year, a name ending in `xapp`.
+        "Refresh token expired.",
+        "API key expired. Please renew the API key.",
+        "api key auto-rotation enabled",
+        "+ pwd /workspace",
+        "2025-10-10 20:19:24.1 +0000 UTC m=+3601.123456789",
+        "Wed Oct 10 20:19:24 +1000 2025",
+        "deploy taxapp-7d9f8b6c4-x2x9z ready",
         // Found by tests/github.rs: a comment's marker after `=` is no token.
         "<!-- log-gardener:comment=escalation/2025-09-15T20:00:00+00:00/P1 -->",
     ] {
@@ -644,6 +653,7 @@ mod gates {
         "ref=",
         "x7Kp2QmZ9vT4bN8c",
         "tokenghp_",
+        "phone\x0b: ",
         "+1 ",
         "+44",
         "(415)",
