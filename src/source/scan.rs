@@ -134,6 +134,11 @@ impl Scan {
                 memchr::memchr(b'\n', rest).unwrap_or(rest.len())
             } else if self.in_str && !self.escaped && !self.in_key {
                 memchr::memchr3(b'"', b'\\', b'\n', rest).unwrap_or(rest.len())
+            } else if !self.in_str {
+                // A pretty-printed export's indentation: no state changes in it.
+                rest.iter()
+                    .position(|b| !matches!(b, b' ' | b'\t' | b'\r'))
+                    .unwrap_or(rest.len())
             } else {
                 0
             };
