@@ -124,14 +124,13 @@ impl Recogniser {
             }
         }
         // Each run is measured only when a rule still open needs it, and only as far as needed.
-        let (mut token, mut random, mut card) = (None, None, None);
+        let (mut token, mut random) = (None, None);
         let mut open = 0;
         for (i, r) in self.rules.iter().enumerate() {
             let g = &r.gate;
             let opens = (g.words.is_empty() || worded & (1 << i) != 0)
                 && (g.run == 0 || *token.get_or_insert_with(|| longest_token_run(text)) >= g.run)
                 && (!g.random || *random.get_or_insert_with(|| random_run(text, input)))
-                && (!g.digits || *card.get_or_insert_with(|| card_digits(text)))
                 && g.scan.is_none_or(|scan| scan(text.as_bytes()));
             open |= Rules::from(opens) << i;
         }
@@ -200,8 +199,7 @@ fn random_run(text: &str, input: &str) -> bool {
 /// Whether `text` holds the 13 digits of a card number the card rule may match: digits joined
 /// by single spaces or dashes, from a `2`–`6` after no `[A-Za-z0-9.+-]` (where the rule may
 /// start).
-fn card_digits(text: &str) -> bool {
-    let bytes = text.as_bytes();
+fn card_digits(bytes: &[u8]) -> bool {
     // Most lines do not hold 13 digits at all; counting them is one vectorised pass.
     let digits: u32 = bytes
         .iter()
@@ -511,29 +509,29 @@ const SECRET_KEY_ENDINGS: [&str; 25] = [
 ];
 
 /// Normalised key endings that mark personal data, and its kind: the client's address
-/// (`httpRequest.remoteIp`, `X-Forwarded-For`), phone numbers, US social security numbers, IBANs.
-const PERSONAL_KEY_ENDINGS: [(&str, &str); 20] = [
-    ("remoteip", "ip"),
-    ("clientip", "ip"),
-    ("remoteaddr", "ip"),
-    ("remoteaddress", "ip"),
-    ("forwardedfor", "ip"),
-    ("realip", "ip"),
-    ("ipaddr", "ip"),
-    ("ipaddress", "ip"),
-    ("sourceip", "ip"),
-    ("srcip", "ip"),
-    ("userip", "ip"),
-    ("peerip", "ip"),
-    ("phone", "phone"),
-    ("phonenumber", "phone"),
-    ("mobilenumber", "phone"),
-    ("msisdn", "phone"),
-    ("faxnumber", "phone"),
-    ("ssn", "ssn"),
-    ("socialsecuritynumber", "ssn"),
-    ("iban", "iban"),
-];
+/// (`httpRequest.remoteIp`, `X-Forwarded-For`: [`patterns::CLIENT_ADDRESS_NAMES`]), phone
+/// numbers, US social security numbers, IBANs.
+static PERSONAL_KEY_ENDINGS: LazyLock<Vec<(String, &str)>> = LazyLock::new(|| {
+    let mut endings = Vec::new();
+    for (a, b) in patterns::CLIENT_ADDRESS_NAMES {
+        endings.push((format!("{a}{b}"), "ip"));
+        if b == "addr" {
+            endings.push((format!("{a}address"), "ip"));
+        }
+    }
+    let others = [
+        ("phone", "phone"),
+        ("phonenumber", "phone"),
+        ("mobilenumber", "phone"),
+        ("msisdn", "phone"),
+        ("faxnumber", "phone"),
+        ("ssn", "ssn"),
+        ("socialsecuritynumber", "ssn"),
+        ("iban", "iban"),
+    ];
+    endings.extend(others.map(|(e, kind)| (e.to_owned(), kind)));
+    endings
+});
 
 /// The redaction kind for a JSON key that names a secret or personal data, `None` for any
 /// other key.
@@ -550,7 +548,7 @@ fn secret_key_kind(key: &str) -> Option<&'static str> {
     }
     PERSONAL_KEY_ENDINGS
         .iter()
-        .find(|(ending, _)| norm.ends_with(ending))
+        .find(|(ending, _)| norm.ends_with(ending.as_str()))
         .map(|&(_, kind)| kind)
 }
 

@@ -34,8 +34,6 @@ pub struct Gate {
     pub run: usize,
     /// A run of bare token characters ([`is_bare_byte`]) the random-token check accepts.
     pub random: bool,
-    /// A card number's 13 digits, maybe spaced or dashed, from where the card rule may start.
-    pub digits: bool,
     /// A shape a byte scan finds where the rule may match, far cheaper than its regex.
     pub scan: Option<fn(&[u8]) -> bool>,
     /// What must be around a word for this rule to match there.
@@ -47,7 +45,6 @@ const fn words(words: &'static [&'static str]) -> Gate {
         words,
         run: 0,
         random: false,
-        digits: false,
         scan: None,
         follow: Follow::Any,
     }
@@ -204,24 +201,36 @@ const SEP: &str = r#"(?:\\?["']|%(?:25)?2[27])?\s*(?:%(?:25)?20)*(?:=>|[:=\t]|%(
 const OPEN_QUOTE: &str = r#"(?:\\?["']|%(?:25)?2[27])?"#;
 
 /// Names that are a secret's and nothing else, as prose writes them: the value follows after a
-/// space. `token` or `secret` alone are not among them (`invalid token for user bob`).
-const SPACED_KEY: &str = r"(?:api[ _-]?key|passw(?:or)?d|passphrase|pwd|(?:access|auth|refresh|bearer|api)[ _-]?token|client[ _-]?secret|secret[ _-]?key)";
+/// space. `token` or `secret` alone are not among them (`invalid token for user bob`). Single
+/// words, and pairs that a space, `_` or `-` may join: the one list the rule's regex and its
+/// gate words are made from.
+const SPACED_KEY_WORDS: [&str; 4] = ["passwd", "password", "passphrase", "pwd"];
+const SPACED_KEY_PAIRS: [(&str, &str); 8] = [
+    ("api", "key"),
+    ("access", "token"),
+    ("auth", "token"),
+    ("refresh", "token"),
+    ("bearer", "token"),
+    ("api", "token"),
+    ("client", "secret"),
+    ("secret", "key"),
+];
 
-/// [`SPACED_KEY`]'s names written out, every way its `[ _-]?` joins them: the gate's words.
+/// The spaced key names as a regex alternation.
+fn spaced_key() -> String {
+    let pairs = SPACED_KEY_PAIRS.map(|(a, b)| format!("{a}[ _-]?{b}"));
+    let names: Vec<&str> = SPACED_KEY_WORDS
+        .into_iter()
+        .chain(pairs.iter().map(String::as_str))
+        .collect();
+    format!("(?:{})", names.join("|"))
+}
+
+/// The spaced key names written out, every way a pair may be joined: the gate's words.
 fn spaced_key_words() -> &'static [&'static str] {
     static WORDS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
-        let mut words = vec!["passwd", "password", "passphrase", "pwd"];
-        let pairs = [
-            ("api", "key"),
-            ("access", "token"),
-            ("auth", "token"),
-            ("refresh", "token"),
-            ("bearer", "token"),
-            ("api", "token"),
-            ("client", "secret"),
-            ("secret", "key"),
-        ];
-        words.extend(joined(&pairs, &["", " ", "_", "-"]));
+        let mut words = SPACED_KEY_WORDS.to_vec();
+        words.extend(joined(&SPACED_KEY_PAIRS, &["", " ", "_", "-"]));
         words
     });
     &WORDS
@@ -362,7 +371,7 @@ pub fn sources() -> Vec<Source> {
         // access token X`. Only names that are nothing but a secret's, and only a value that
         // cannot be a word ([`Check::NotWord`]): `password reset failed` stays.
         keyed(
-            format!(r"(?i)\b(?P<k>{SPACED_KEY})\s+(?:(?:is|was)\s+)?{OPEN_QUOTE}(?P<v>[^\s\x22'\\&,;`<>]{{6,}})"),
+            format!(r"(?i)\b(?P<k>{})\s+(?:(?:is|was)\s+)?{OPEN_QUOTE}(?P<v>[^\s\x22'\\&,;`<>]{{6,}})", spaced_key()),
             Check::NotWord,
             words(spaced_key_words()),
         ),
@@ -444,10 +453,8 @@ pub fn sources() -> Vec<Source> {
             r"(?:^|[^A-Za-z0-9.+-])(?P<v>[2-6](?:[ -]?[0-9]){12,18})(?:$|[^A-Za-z0-9-])",
             "card",
             Check::Luhn,
-            Gate {
-                digits: true,
-                ..Gate::default()
-            },
+            // A card number's 13 digits, maybe spaced or dashed, from where the rule may start.
+            scanned(super::card_digits),
         ),
         // Also percent-encoded, as a query string carries one (`?email=jane%40example.org`).
         fixed(
@@ -482,7 +489,7 @@ pub fn sources() -> Vec<Source> {
         // The client's address under a key that names it (`remote_ip=`, `X-Forwarded-For:`,
         // every hop of a list); an address in prose stays (a server's, in most logs).
         fixed(
-            &format!(r"(?i)\b(?P<k>[\w.-]*?(?:{CLIENT_ADDRESS_KEY})){SEP}{OPEN_QUOTE}(?P<v>[0-9a-f][0-9a-f:.]*[0-9a-f](?:,\s*[0-9a-f][0-9a-f:.]*[0-9a-f])*)"),
+            &format!(r"(?i)\b(?P<k>[\w.-]*?(?:{})){SEP}{OPEN_QUOTE}(?P<v>[0-9a-f][0-9a-f:.]*[0-9a-f](?:,\s*[0-9a-f][0-9a-f:.]*[0-9a-f])*)", client_address_key()),
             "ip",
             Check::NotPlaceholder,
             followed(client_address_words(), Follow::KeyLike),
@@ -490,27 +497,39 @@ pub fn sources() -> Vec<Source> {
     ]
 }
 
-/// Key names whose value is the client's network address.
-const CLIENT_ADDRESS_KEY: &str = r"remote[_-]?ip|client[_-]?ip|remote[_-]?addr(?:ess)?|forwarded[_-]?for|real[_-]?ip|ip[_-]?addr(?:ess)?|source[_-]?ip|src[_-]?ip|user[_-]?ip|peer[_-]?ip";
+/// Key names whose value is the client's network address, as two parts that `_` or `-` may
+/// join (`remote_ip`, `X-Forwarded-For`); `addr` may be written `address`. The one list the
+/// rule's regex, its gate words and the JSON key endings are made from.
+pub(super) const CLIENT_ADDRESS_NAMES: [(&str, &str); 10] = [
+    ("remote", "ip"),
+    ("client", "ip"),
+    ("remote", "addr"),
+    ("forwarded", "for"),
+    ("real", "ip"),
+    ("ip", "addr"),
+    ("source", "ip"),
+    ("src", "ip"),
+    ("user", "ip"),
+    ("peer", "ip"),
+];
 
-/// [`CLIENT_ADDRESS_KEY`]'s names written out, every way its `[_-]?` joins them: the gate's
-/// words (`ip` alone would open it on `skip` and `zip`).
+/// [`CLIENT_ADDRESS_NAMES`] as a regex alternation.
+fn client_address_key() -> String {
+    CLIENT_ADDRESS_NAMES
+        .iter()
+        .map(|(a, b)| {
+            let ess = if *b == "addr" { "(?:ess)?" } else { "" };
+            format!("{a}[_-]?{b}{ess}")
+        })
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// [`CLIENT_ADDRESS_NAMES`] written out, every way `_` or `-` joins them: the gate's words
+/// (`ip` alone would open it on `skip` and `zip`).
 fn client_address_words() -> &'static [&'static str] {
-    static WORDS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
-        let pairs = [
-            ("remote", "ip"),
-            ("client", "ip"),
-            ("remote", "addr"),
-            ("forwarded", "for"),
-            ("real", "ip"),
-            ("ip", "addr"),
-            ("source", "ip"),
-            ("src", "ip"),
-            ("user", "ip"),
-            ("peer", "ip"),
-        ];
-        joined(&pairs, &["", "_", "-"])
-    });
+    static WORDS: std::sync::LazyLock<Vec<&'static str>> =
+        std::sync::LazyLock::new(|| joined(&CLIENT_ADDRESS_NAMES, &["", "_", "-"]));
     &WORDS
 }
 
