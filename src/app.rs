@@ -40,7 +40,7 @@ use crate::sinks::worklog::{DirWorklog, WorklogError};
 use crate::source::file::{FileSource, Slicing};
 use crate::source::pubsub::{Endpoint, PubSubSource};
 use crate::source::relay::{self, Relay, RelaySource};
-use crate::source::{Batch, Boundedness, Source, SourceStats};
+use crate::source::{Batch, Boundedness, Source, SourceError, SourceStats};
 use crate::telemetry::Readiness;
 use github::GithubRun;
 use outputs::{GithubHandoff, WindowOutputs};
@@ -162,7 +162,7 @@ pub async fn run(
             out,
             progress,
         } => {
-            let source = FileSource::new(input)
+            let source = FileSource::new(input.clone())
                 .with_max_entry_bytes(settings.max_entry_bytes)
                 .with_slicing(Slicing {
                     hop_ms: settings.window.hop.num_milliseconds(),
@@ -180,10 +180,40 @@ pub async fn run(
             let summary = summary?;
             crate::atomic_file::sync(&summary.written)
                 .map_err(|source| WorklogError::Io { path: out, source })?;
-            Ok(summary)
+            match nothing_counted(&summary, &input) {
+                Some(refused) => Err(refused.into()),
+                None => Ok(summary),
+            }
         }
         Command::Run => run_live(settings, clock, github_token, shutdown).await,
     }
+}
+
+/// A replay that read entries and counted none: every one was refused (another log format,
+/// timestamps of another shape, all out of range), and with no window there is no worklog to
+/// tell it. Exit code 3 with the commonest reason and where it was first, as for an input with
+/// nothing readable at all.
+fn nothing_counted(summary: &Summary, input: &std::path::Path) -> Option<SourceError> {
+    let c = &summary.drive.counts;
+    if c.counted > 0 || c.malformed == 0 || summary.source.interrupted {
+        return None;
+    }
+    let refused = &summary.drive.unreported;
+    let (reason, n) = refused.by_reason.iter().max_by_key(|(_, n)| **n)?;
+    let first = refused
+        .examples
+        .iter()
+        .find(|e| &e.reason == reason)
+        .map(|e| format!(", the first at {}: {}", e.location, e.detail))
+        .unwrap_or_default();
+    Some(SourceError::Unrecognised {
+        path: input.display().to_string(),
+        hint: format!(
+            "nothing readable as Cloud Logging entries: all {} entries refused, {n} as `{reason}`{first}; {}",
+            c.malformed,
+            crate::source::file::EXPORT_HINT
+        ),
+    })
 }
 
 async fn run_live(

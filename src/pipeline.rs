@@ -194,6 +194,11 @@ impl Pipeline {
         self.counts
     }
 
+    /// Refused input not yet told in a window report.
+    pub fn unreported_malformed(&self) -> &crate::report::MalformedSummary {
+        &self.malformed.0
+    }
+
     /// Takes one raw entry through parse, stitch, fingerprint and count. What became of it
     /// (and of held traceback lines it released) goes to `out`; a traceback line held for
     /// stitching adds nothing yet.

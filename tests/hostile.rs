@@ -464,7 +464,6 @@ fn empty_truncated_and_many_tiny_inputs() {
     let whole = array(&entries(0, 3));
     let truncated = &whole[..whole.len() - 40];
     accounted("truncated.json", truncated, 2, 1);
-    accounted("tiny.jsonl", "{}\n".repeat(10_000), 0, 10_000);
     let many = lines(&entries(0, 3)) + &"x\n".repeat(10_000);
     accounted("noise.jsonl", many, 3, 10_000);
 }
@@ -491,6 +490,41 @@ fn nothing_readable_exits_3_with_one_hint() {
             "{name}: one line, not one per line: {}",
             r.stderr
         );
+    }
+}
+
+/// JSON objects that are none of them LogEntries (another log format, epoch timestamps,
+/// empty objects): no window, so no worklog could tell them. Exit 3 naming the commonest reason
+/// and the first place, read whole, sliced or piped; a few WARN lines, not one per entry.
+#[test]
+fn every_entry_refused_exits_3_naming_the_reason() {
+    let pino = r#"{"level":50,"time":1757962800000,"pid":1,"msg":"db timeout"}"#;
+    let mut epoch = entry(1);
+    epoch["timestamp"] = json!(1_757_962_800);
+    let cases = [
+        ("pino.jsonl", format!("{pino}\n").repeat(5000), "`no_time`"),
+        (
+            "epoch.jsonl",
+            format!("{epoch}\n").repeat(5000),
+            "`bad_timestamp`",
+        ),
+        ("tiny.jsonl", "{}\n".repeat(5000), "`no_time`"),
+    ];
+    let sliced = &[("LOG_GARDENER__INPUT__SLICE_BYTES", "1024")][..];
+    for (name, input, reason) in cases {
+        for (env, piped) in [(&[][..], false), (sliced, false), (sliced, true)] {
+            let r = replay_with(name, input.as_bytes(), env, piped);
+            let at = format!("{name} {env:?} piped {piped}");
+            assert_eq!(r.code, Some(3), "{at}: {}", r.stderr);
+            for said in ["all 5000 entries refused", reason, "gcloud logging read"] {
+                assert!(r.stderr.contains(said), "{at}: {said} in {}", r.stderr);
+            }
+            assert!(
+                r.stderr.lines().count() <= 16,
+                "{at}: a few lines, not one per entry: {}",
+                r.stderr
+            );
+        }
     }
 }
 

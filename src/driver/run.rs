@@ -21,7 +21,7 @@ use crate::alerting::AlertSnapshot;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::pipeline::{Counts, Outcome, Pipeline};
-use crate::report::WindowReport;
+use crate::report::{MalformedSummary, WindowReport};
 use crate::source::{Batch, Boundedness};
 use crate::telemetry::events as ev;
 use crate::telemetry::Readiness;
@@ -72,12 +72,14 @@ pub enum DriveError<E: std::error::Error + 'static> {
 }
 
 /// What the driver did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DriveSummary {
     pub stats: LiveStats,
     pub counts: Counts,
     /// Windows closed.
     pub windows: u64,
+    /// Refused input no worklog told (no window closed after it).
+    pub unreported: MalformedSummary,
 }
 
 /// Batches the driver takes per wake-up before it looks at its timers again.
@@ -112,6 +114,7 @@ impl<O: Outputs> Driver<O> {
         };
         summary.stats = self.consumer.stats();
         summary.counts = self.consumer.pipeline().counts();
+        summary.unreported = self.consumer.pipeline().unreported_malformed().clone();
         (self.outputs, result.map(|()| summary))
     }
 

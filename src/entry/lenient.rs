@@ -48,6 +48,21 @@ const CONTEXT: &[(&[&str], Fits)] = &[
     (&["errorGroups", "error_groups"], fits!(Vec<ErrorGroup>)),
 ];
 
+/// The JSON text of `text`'s `timestamp` (cut to 64 bytes) when it is there but not a string:
+/// the entry's problem is then its event time, which no other field stands in for.
+pub(super) fn mistyped_time(text: &str) -> Option<String> {
+    let entry: BTreeMap<&str, &RawValue> = serde_json::from_str(text).ok()?;
+    let value = entry.get("timestamp")?.get();
+    if value.starts_with('"') || value == "null" {
+        return None;
+    }
+    let mut end = value.len().min(64);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(value[..end].to_owned())
+}
+
 /// `text` without the optional context fields whose type is wrong; `None` if it is not a JSON
 /// object or none of them was wrong (the entry's problem is elsewhere). Fields are kept as
 /// their JSON text: a number too large for a double (`1e400`, valid JSON) in one of them makes

@@ -290,10 +290,14 @@ pub fn parse_entry_max(bytes: &[u8], max_bytes: usize) -> Result<Record, EntryEr
                 || serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() =>
         {
             return read_without_mistyped(text).unwrap_or_else(|| {
-                Err(EntryError::NotLogEntry {
-                    detail: e.to_string(),
+                Err(match lenient::mistyped_time(text) {
+                    // Epoch seconds, `{"seconds": …}`: named as the time it fails to be.
+                    Some(value) => EntryError::BadTimestamp { value },
+                    None => EntryError::NotLogEntry {
+                        detail: e.to_string(),
+                    },
                 })
-            })
+            });
         }
         Err(e) => {
             return Err(EntryError::NotJson {

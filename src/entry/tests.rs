@@ -194,12 +194,16 @@ fn escaped_strings_are_unescaped() {
 
 #[test]
 fn errors_say_why() {
-    let cases: [(&[u8], &str); 9] = [
+    let cases: [(&[u8], &str); 10] = [
         (b"not json", "not_json"),
         (b"{\"timestamp\":", "not_json"),
         (b"\xff\xfe", "not_json"),
         (b"[1,2]", "not_log_entry"),
-        (b"{\"timestamp\":5,\"textPayload\":\"m\"}", "not_log_entry"),
+        (b"{\"timestamp\":5,\"textPayload\":\"m\"}", "bad_timestamp"),
+        (
+            b"{\"timestamp\":{\"seconds\":1757962800},\"textPayload\":\"m\"}",
+            "bad_timestamp",
+        ),
         (b"{\"textPayload\":\"m\"}", "no_time"),
         (b"{\"timestamp\":\"2026-11-23T05:00:00Z\"}", "no_payload"),
         (
@@ -404,7 +408,7 @@ fn what_leniency_cannot_mend_is_still_refused_by_its_reason() {
     for (json, reason) in [
         (
             r#"{"timestamp":1732960000,"textPayload":"x"}"#,
-            "not_log_entry",
+            "bad_timestamp",
         ),
         (
             r#"{"timestamp":"2026-11-23T05:00:00Z","insertId":1}"#,

@@ -47,14 +47,39 @@ pub struct MalformedEntry<'a> {
     pub detail: &'a str,
 }
 
+/// Refused entries of one reason logged one by one; after them, one line at each power of ten
+/// (a file of another log format would otherwise print a line for each of its entries).
+const MALFORMED_LOGGED: u64 = 10;
+
 impl MalformedEntry<'_> {
     pub fn emit(self) {
         if let Some(m) = installed() {
             m.entry_malformed(self.reason);
         }
+        static SEEN: std::sync::Mutex<std::collections::BTreeMap<&str, u64>> =
+            std::sync::Mutex::new(std::collections::BTreeMap::new());
+        let seen = {
+            let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+            let n = seen.entry(self.reason).or_default();
+            *n += 1;
+            *n
+        };
         let detail = crate::redact::Inert::new(self.detail).cut(500);
-        tracing::warn!(origin = %self.origin, reason = self.reason, %detail, "skipping input that is not a LogEntry");
+        if seen < MALFORMED_LOGGED {
+            tracing::warn!(origin = %self.origin, reason = self.reason, %detail, "skipping input that is not a LogEntry");
+        } else if seen == MALFORMED_LOGGED {
+            tracing::warn!(origin = %self.origin, reason = self.reason, %detail, "skipping input that is not a LogEntry; more refused for this reason are counted (worklog `malformed`, metric log_gardener_entries_malformed_total) and logged only at every power of ten");
+        } else if power_of_ten(seen) {
+            tracing::warn!(origin = %self.origin, reason = self.reason, refused = seen, %detail, "skipping input that is not a LogEntry ({seen} refused for this reason so far)");
+        }
     }
+}
+
+fn power_of_ten(mut n: u64) -> bool {
+    while n >= 10 && n.is_multiple_of(10) {
+        n /= 10;
+    }
+    n == 1
 }
 
 /// A large replayed file was surveyed and is read a slice of event time at a time.
