@@ -91,8 +91,8 @@ impl Summary {
         let dir = dir.map_or_else(|| "-".into(), |p| p.display().to_string());
         let mut out = vec![if replay {
             format!(
-                "read {} entries ({} malformed); {} counted once split tracebacks were stitched; {} windows → {} files in {dir}",
-                c.received, c.malformed, c.counted, d.windows, self.written.len()
+                "read {} entries ({} malformed{}); {} counted once split tracebacks were stitched; {} windows → {} files in {dir}",
+                c.received, c.malformed, duplicates(c.duplicates), c.counted, d.windows, self.written.len()
             )
         } else {
             format!(
@@ -186,6 +186,15 @@ pub async fn run(
             }
         }
         Command::Run => run_live(settings, clock, github_token, shutdown).await,
+    }
+}
+
+/// `, N duplicates` when there were any (`replay`'s summary line).
+fn duplicates(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", {n} duplicates")
     }
 }
 

@@ -5,7 +5,7 @@
 mod bounds;
 mod snapshot;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -63,6 +63,54 @@ pub struct Counts {
     /// Entries counted with an optional field read leniently (see `FieldWarnings`).
     #[serde(default)]
     pub field_warnings: u64,
+    /// Entries not counted: one alike in log, event time and insertId was (see [`Unique`]).
+    #[serde(default)]
+    pub duplicates: u64,
+}
+
+/// The entries counted while their windows are open, by a hash of (log, event time, insertId):
+/// Cloud Logging takes entries alike in all three for one, so overlapping exports read
+/// together, or an entry a sink published twice, count once. Forgotten as their windows close
+/// (a replay's slice, a live run's allowed lateness), so memory follows the open windows; a
+/// live run starts afresh after a restart (redelivered messages are recognised by their id).
+#[derive(Debug, Default)]
+struct Unique {
+    /// Key hash → event time (ms).
+    seen: HashMap<u64, i64>,
+    /// Everything before this (ms) is forgotten.
+    forgotten_before: i64,
+    /// Duplicates since the last report.
+    unreported: u64,
+}
+
+impl Unique {
+    /// Whether `r` is alike to an entry already taken; remembers it if not. Entries without an
+    /// insertId are never alike.
+    fn is_duplicate(&mut self, r: &Record) -> bool {
+        if r.insert_id.is_empty() {
+            return false;
+        }
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(r.log_name.as_bytes());
+        h.update(&[0]);
+        h.update(r.insert_id.as_bytes());
+        h.update(&[0]);
+        let nanos = r.timestamp.timestamp_nanos_opt().unwrap_or(i64::MIN);
+        h.update(&nanos.to_le_bytes());
+        let at = r.timestamp.timestamp_millis();
+        let duplicate = self.seen.insert(h.digest(), at).is_some();
+        self.unreported += u64::from(duplicate);
+        duplicate
+    }
+
+    /// Forgets the entries before `t`: none alike to them can come any more.
+    fn forget_before(&mut self, t: DateTime<Utc>) {
+        let t = t.timestamp_millis();
+        if t > self.forgotten_before {
+            self.forgotten_before = t;
+            self.seen.retain(|_, at| *at >= t);
+        }
+    }
 }
 
 pub struct Pipeline {
@@ -92,6 +140,7 @@ pub struct Pipeline {
     bounds: bounds::Bounds,
     /// How long after its close a window may be revised (see [`revision_horizon`]).
     revise_within: TimeDelta,
+    unique: Unique,
 }
 
 /// How long after its close a window of `input` may still be revised: a stream's late entries
@@ -163,6 +212,7 @@ impl Pipeline {
             pending_silence: None,
             close_until: None,
             bounds,
+            unique: Unique::default(),
         }
     }
 
@@ -222,6 +272,14 @@ impl Pipeline {
         };
         if let Some(why) = bound.and_then(|(times, now)| times.refuses(record.timestamp, now)) {
             return self.refuse(&raw.origin, "bad_timestamp", why, out);
+        }
+        if self.unique.is_duplicate(&record) {
+            self.counts.duplicates += 1;
+            ev::DuplicateEntry {
+                origin: &raw.origin,
+            }
+            .emit();
+            return;
         }
         self.note_warnings(&raw.origin, record.warnings);
         let pulled = bound.map(|(_, now)| now);
@@ -390,6 +448,7 @@ impl Pipeline {
             self.schedule.first_end_after(horizon) - TimeDelta::milliseconds(self.schedule.hop_ms);
         self.stitcher.release_before(closing, &mut self.ready);
         self.drain_ready(out);
+        self.unique.forget_before(closing);
         let mut reports = self.revisions();
         reports.extend(self.close_through(horizon));
         reports
@@ -460,6 +519,7 @@ impl Pipeline {
             self.drain_ready(out);
         });
         self.stitcher = stitcher;
+        self.unique.forget_before(before);
         let mut until = self
             .stitcher
             .earliest_held()
@@ -564,6 +624,7 @@ impl Pipeline {
         let settings = self.settings.clone();
         let policy = report_policy(&settings);
         let mut report = build_report(&closed, &self.fingerprinter, policy, self.malformed.take());
+        report.totals.duplicates = std::mem::take(&mut self.unique.unreported);
         let fp = &self.fingerprinter;
         let keep_from = self.incidents_kept_from(span);
         report.incidents = self.incidents.close(
@@ -750,6 +811,47 @@ mod tests {
         );
         let next = p.close_due(t("2025-09-15T21:05:00Z"), &mut events);
         assert_eq!((next[0].totals.late, next[0].totals.entries), (1, 1));
+    }
+
+    #[test]
+    fn an_entry_alike_in_log_time_and_insert_id_counts_once_and_is_reported() {
+        let e = |at: &str, id: &str, log: &str| {
+            serde_json::json!({"timestamp": at, "insertId": id, "logName": log, "textPayload": "boom 1",
+                "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}})
+        };
+        let (at, later) = ("2025-09-15T19:10:00.123456Z", "2025-09-15T19:10:00.123457Z");
+        let entries = [
+            e(at, "a", "projects/p/logs/x"),
+            e(at, "a", "projects/p/logs/x"), // the duplicate
+            e(later, "a", "projects/p/logs/x"),
+            e(at, "a", "projects/p/logs/y"),
+            e(at, "b", "projects/p/logs/x"),
+            e(at, "", "projects/p/logs/x"),
+            e(at, "", "projects/p/logs/x"), // no insertId: never alike
+        ];
+        for input in [Boundedness::Bounded, Boundedness::Unbounded] {
+            let mut p = pipeline(TimeDelta::hours(1), input);
+            let mut events = Vec::new();
+            for (i, v) in entries.iter().enumerate() {
+                p.ingest(&raw(v, i as u64), &mut events);
+            }
+            let c = p.counts();
+            assert_eq!(
+                (c.received, c.counted, c.duplicates),
+                (7, 6, 1),
+                "{input:?}"
+            );
+            let reports = match input {
+                Boundedness::Bounded => p.finish(&mut events),
+                Boundedness::Unbounded => p.close_due(t("2025-09-15T21:00:00Z"), &mut events),
+            };
+            assert_eq!(reports[0].totals.entries, 6);
+            assert_eq!(reports[0].totals.duplicates, 1, "{input:?}");
+            // Forgotten once its windows have closed: memory follows the open windows.
+            if input == Boundedness::Unbounded {
+                assert!(p.unique.seen.is_empty());
+            }
+        }
     }
 
     #[test]

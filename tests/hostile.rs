@@ -193,6 +193,12 @@ fn concatenated_and_mixed_shapes_lose_nothing() {
     let (a, b) = (entries(0, 3), entries(3, 3));
     accounted("two-arrays.json", array(&a) + &array(&b), 6, 0);
     accounted("array-then-lines.json", array(&a) + "\n" + &lines(&b), 6, 0);
+    // Two exports that overlap, read together: an entry alike in log, time and insertId is
+    // one entry, as Cloud Logging takes it (the summary says how many were not counted again).
+    let overlap = [a.clone(), b.clone()].concat();
+    let r = replay("overlap.json", (array(&a) + &array(&overlap)).as_bytes());
+    assert!(r.stderr.contains("3 duplicates"), "{}", r.stderr);
+    accounted("overlap.json", array(&a) + &array(&overlap), 6, 0);
     accounted(
         "stray.json",
         format!("{}\n]\n,\n{}", array(&a), lines(&b)),

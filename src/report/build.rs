@@ -104,6 +104,7 @@ pub fn build_report(
             m
         }),
         late: closed.late,
+        duplicates: 0,
     };
     let services: BTreeSet<String> = clusters.iter().map(|c| c.service.clone()).collect();
     let mut report = WindowReport {

@@ -88,6 +88,15 @@ pub struct Totals {
     pub by_priority: BTreeMap<Priority, u64>,
     /// Entries that arrived after a window of theirs had closed, since the previous report.
     pub late: u64,
+    /// Entries not counted since the previous report because one with the same log, event
+    /// time and insertId was (Cloud Logging's own rule for duplicates): overlapping exports
+    /// read together, an entry published twice.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub duplicates: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -104,6 +104,13 @@ fn summary(o: &mut String, r: &WindowReport) {
         "- **Late entries** (after their window closed): {}",
         t.late
     );
+    if t.duplicates > 0 {
+        let _ = writeln!(
+            o,
+            "- **Duplicate entries** (the log, time and insertId of one counted; not counted again): {}",
+            t.duplicates
+        );
+    }
     let _ = writeln!(
         o,
         "- **Malformed input** (not a LogEntry): {}\n",

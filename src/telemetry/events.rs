@@ -47,6 +47,17 @@ pub struct MalformedEntry<'a> {
     pub detail: &'a str,
 }
 
+/// An entry alike in log, event time and insertId to one already counted: not counted again.
+pub struct DuplicateEntry<'a> {
+    pub origin: &'a dyn std::fmt::Display,
+}
+
+impl DuplicateEntry<'_> {
+    pub fn emit(self) {
+        tracing::debug!(origin = %self.origin, "not counting a duplicate entry (same log, timestamp and insertId as one counted)");
+    }
+}
+
 /// Refused entries of one reason logged one by one; after them, one line at each power of ten
 /// (a file of another log format would otherwise print a line for each of its entries).
 const MALFORMED_LOGGED: u64 = 10;
