@@ -71,8 +71,9 @@ pub struct Counts {
 /// The entries counted while their windows are open, by a hash of (log, event time, insertId):
 /// Cloud Logging takes entries alike in all three for one, so overlapping exports read
 /// together, or an entry a sink published twice, count once. Forgotten as their windows close
-/// (a replay's slice, a live run's allowed lateness), so memory follows the open windows; a
-/// live run starts afresh after a restart (redelivered messages are recognised by their id).
+/// (a replay's slice; live, once the last window holding the entry has closed), so memory
+/// follows the open windows (about 20 bytes an entry); a live run starts afresh after a
+/// restart (redelivered messages are recognised by their id).
 #[derive(Debug, Default)]
 struct Unique {
     /// Key hash → event time (ms).
@@ -448,7 +449,10 @@ impl Pipeline {
             self.schedule.first_end_after(horizon) - TimeDelta::milliseconds(self.schedule.hop_ms);
         self.stitcher.release_before(closing, &mut self.ready);
         self.drain_ready(out);
-        self.unique.forget_before(closing);
+        // A duplicate is known for as long as a window of the entry is open: after that it
+        // could only revise closed windows.
+        let length = TimeDelta::milliseconds(self.schedule.length_ms);
+        self.unique.forget_before(closing - length);
         let mut reports = self.revisions();
         reports.extend(self.close_through(horizon));
         reports
@@ -847,8 +851,14 @@ mod tests {
             };
             assert_eq!(reports[0].totals.entries, 6);
             assert_eq!(reports[0].totals.duplicates, 1, "{input:?}");
-            // Forgotten once its windows have closed: memory follows the open windows.
+            // Forgotten once every window of theirs has closed: memory follows the open windows.
             if input == Boundedness::Unbounded {
+                assert_eq!(
+                    p.unique.seen.len(),
+                    4,
+                    "19:10 may be in a window still open"
+                );
+                p.close_due(t("2025-09-15T22:00:00Z"), &mut events);
                 assert!(p.unique.seen.is_empty());
             }
         }
