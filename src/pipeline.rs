@@ -4,8 +4,9 @@
 
 mod bounds;
 mod snapshot;
+mod unique;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -63,55 +64,9 @@ pub struct Counts {
     /// Entries counted with an optional field read leniently (see `FieldWarnings`).
     #[serde(default)]
     pub field_warnings: u64,
-    /// Entries not counted: one alike in log, event time and insertId was (see [`Unique`]).
+    /// Entries not counted: one alike in log, event time and insertId was (see [`unique`]).
     #[serde(default)]
     pub duplicates: u64,
-}
-
-/// The entries counted while their windows are open, by a hash of (log, event time, insertId):
-/// Cloud Logging takes entries alike in all three for one, so overlapping exports read
-/// together, or an entry a sink published twice, count once. Forgotten as their windows close
-/// (a replay's slice; live, once the last window holding the entry has closed), so memory
-/// follows the open windows (about 20 bytes an entry); a live run starts afresh after a
-/// restart (redelivered messages are recognised by their id).
-#[derive(Debug, Default)]
-struct Unique {
-    /// Key hash → event time (ms).
-    seen: HashMap<u64, i64>,
-    /// Everything before this (ms) is forgotten.
-    forgotten_before: i64,
-    /// Duplicates since the last report.
-    unreported: u64,
-}
-
-impl Unique {
-    /// Whether `r` is alike to an entry already taken; remembers it if not. Entries without an
-    /// insertId are never alike.
-    fn is_duplicate(&mut self, r: &Record) -> bool {
-        if r.insert_id.is_empty() {
-            return false;
-        }
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        h.update(r.log_name.as_bytes());
-        h.update(&[0]);
-        h.update(r.insert_id.as_bytes());
-        h.update(&[0]);
-        let nanos = r.timestamp.timestamp_nanos_opt().unwrap_or(i64::MIN);
-        h.update(&nanos.to_le_bytes());
-        let at = r.timestamp.timestamp_millis();
-        let duplicate = self.seen.insert(h.digest(), at).is_some();
-        self.unreported += u64::from(duplicate);
-        duplicate
-    }
-
-    /// Forgets the entries before `t`: none alike to them can come any more.
-    fn forget_before(&mut self, t: DateTime<Utc>) {
-        let t = t.timestamp_millis();
-        if t > self.forgotten_before {
-            self.forgotten_before = t;
-            self.seen.retain(|_, at| *at >= t);
-        }
-    }
 }
 
 pub struct Pipeline {
@@ -141,7 +96,7 @@ pub struct Pipeline {
     bounds: bounds::Bounds,
     /// How long after its close a window may be revised (see [`revision_horizon`]).
     revise_within: TimeDelta,
-    unique: Unique,
+    unique: unique::Unique,
 }
 
 /// How long after its close a window of `input` may still be revised: a stream's late entries
@@ -213,7 +168,7 @@ impl Pipeline {
             pending_silence: None,
             close_until: None,
             bounds,
-            unique: Unique::default(),
+            unique: unique::Unique::default(),
         }
     }
 
@@ -628,7 +583,7 @@ impl Pipeline {
         let settings = self.settings.clone();
         let policy = report_policy(&settings);
         let mut report = build_report(&closed, &self.fingerprinter, policy, self.malformed.take());
-        report.totals.duplicates = std::mem::take(&mut self.unique.unreported);
+        report.totals.duplicates = self.unique.take_unreported();
         let fp = &self.fingerprinter;
         let keep_from = self.incidents_kept_from(span);
         report.incidents = self.incidents.close(
@@ -853,13 +808,9 @@ mod tests {
             assert_eq!(reports[0].totals.duplicates, 1, "{input:?}");
             // Forgotten once every window of theirs has closed: memory follows the open windows.
             if input == Boundedness::Unbounded {
-                assert_eq!(
-                    p.unique.seen.len(),
-                    4,
-                    "19:10 may be in a window still open"
-                );
+                assert_eq!(p.unique.len(), 4, "19:10 may be in a window still open");
                 p.close_due(t("2025-09-15T22:00:00Z"), &mut events);
-                assert!(p.unique.seen.is_empty());
+                assert_eq!(p.unique.len(), 0);
             }
         }
     }

@@ -58,6 +58,18 @@ impl DuplicateEntry<'_> {
     }
 }
 
+/// More entries than the duplicate check remembers are in open windows: the oldest minutes are
+/// forgotten early (said once a run).
+pub struct DuplicatesForgottenEarly {
+    pub max: usize,
+}
+
+impl DuplicatesForgottenEarly {
+    pub fn emit(self) {
+        tracing::warn!(max = self.max, "more entries in open windows than the duplicate check remembers: the oldest minutes are forgotten early, and an entry published twice that far apart counts twice");
+    }
+}
+
 /// Refused entries of one reason logged one by one; after them, one line at each power of ten
 /// (a file of another log format would otherwise print a line for each of its entries).
 const MALFORMED_LOGGED: u64 = 10;
