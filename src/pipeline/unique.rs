@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::entry::Record;
 use crate::telemetry::events as ev;
 
-/// The most entries remembered (about 10 bytes each): past it, the oldest minutes are
+/// The most entries remembered (10 to 20 bytes each: a hash set of `u64`s): past it, the oldest minutes are
 /// forgotten early, so a fast stream's memory stays bounded; a duplicate of what was forgotten
 /// counts again, and a WARN says so once.
 const MAX_REMEMBERED: usize = 4_000_000;
