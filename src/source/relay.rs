@@ -33,6 +33,7 @@ use super::{SourceError, SourceStats};
 use crate::config::RedisSettings;
 use crate::driver::redis_checkpoint::Conn;
 use crate::driver::RedisCheckpoint;
+use crate::telemetry::Readiness;
 
 /// Adds each message (`ARGV` from 3: id, data) whose id was not seen, unless the stream holds
 /// `ARGV[2]` entries already: {how many were added, or -1 (full, nothing added); the stream's
@@ -89,7 +90,13 @@ pub struct Relay {
     dead: String,
     dedupe_ttl_s: u64,
     max_backlog: u64,
+    /// Told when relaying or reading the stream fails, and when it works again.
+    readiness: Readiness,
 }
+
+/// The parts of `/readyz` the relay answers for.
+const WRITING: &str = "relaying to Redis";
+const READING: &str = "reading the relay stream";
 
 /// What one relay script did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +117,14 @@ impl Relay {
             dead: store.key("relay:dead"),
             dedupe_ttl_s: s.dedupe_ttl.as_secs().max(1),
             max_backlog: s.max_backlog,
+            readiness: Readiness::default(),
         })
+    }
+
+    /// This relay reports to `readiness` (`/readyz`) while relaying or reading fails.
+    pub fn with_readiness(mut self, readiness: Readiness) -> Relay {
+        self.readiness = readiness;
+        self
     }
 
     /// Adds the messages not relayed before (by id), in one script: all or nothing. With the
@@ -244,6 +258,9 @@ async fn relay_chunk(
         let pushed = tokio::task::spawn_blocking(move || r.push(&m))
             .await
             .unwrap_or_else(|e| Err(format!("relay task failed: {e}")));
+        relay
+            .readiness
+            .part(WRITING, pushed.as_ref().map(|_| ()).map_err(Clone::clone));
         if let (Ok((_, backlog)), Some(m)) = (&pushed, crate::telemetry::metrics::installed()) {
             m.set_relay_backlog(*backlog);
         }
@@ -411,7 +428,9 @@ impl RelaySource {
             }
             match conn.with(|c| self.read_after(c, read_to, room)) {
                 Ok(entries) => {
-                    failing = false;
+                    if std::mem::take(&mut failing) {
+                        self.relay.readiness.part(READING, Ok(()));
+                    }
                     let batch = self.deliveries(entries, &book, &mut read_to);
                     if !batch.is_empty() {
                         stats.delivered += batch.len() as u64;
@@ -424,6 +443,7 @@ impl RelaySource {
                     if !failing {
                         tracing::warn!(error = %e, "cannot read the relay stream; trying again");
                     }
+                    self.relay.readiness.part(READING, Err(e.to_string()));
                     failing = true;
                     std::thread::sleep(Duration::from_secs(1));
                 }
@@ -644,6 +664,66 @@ mod tests {
             .await
             .expect("a batch within 5 s")
             .expect("the source is running")
+    }
+
+    /// The real Redis refuses the stream key holding a string (WRONGTYPE): relaying and
+    /// reading fail, `/readyz` says which and why, and both recover once the key is a stream.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn readyz_says_while_the_relay_stream_cannot_be_written_or_read() {
+        let s = settings("ready");
+        let store = Arc::new(RedisCheckpoint::new(&s).unwrap());
+        clean(&store);
+        let readiness = Readiness::default();
+        let relay = Arc::new(
+            Relay::new(&s, &store)
+                .unwrap()
+                .with_readiness(readiness.clone()),
+        );
+        let c = Conn::new(&s.url, Duration::from_secs(5)).unwrap();
+        let set = |v: Option<&str>| {
+            let _: () = c
+                .with(|c| match v {
+                    Some(v) => redis::cmd("SET").arg(&relay.stream).arg(v).query(c),
+                    None => redis::cmd("DEL")
+                        .arg(&relay.stream)
+                        .query::<i64>(c)
+                        .map(drop),
+                })
+                .unwrap();
+        };
+        let failing = |part: &str| readiness.missing().iter().any(|m| m.starts_with(part));
+        set(Some("not a stream"));
+        let (tx, rx) = mpsc::channel(4);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let relaying = tokio::spawn(super::relay(relay.clone(), rx, stop_rx));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        tx.send(vec![pulled(&log, "1", 10)]).await.unwrap();
+        let acked = || log.lock().unwrap().clone();
+        let eventually = |what: &'static str, cond: &dyn Fn() -> bool| {
+            let start = std::time::Instant::now();
+            while !cond() {
+                assert!(start.elapsed() < Duration::from_secs(10), "{what}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        eventually("relaying said failing", &|| failing(WRITING));
+        assert!(acked().is_empty(), "not acked while Redis refuses it");
+        set(None);
+        eventually("relaying recovered", &|| !failing(WRITING));
+        eventually("acked once relayed", &|| acked() == ["ack 1"]);
+
+        assert_eq!(store.try_acquire().unwrap(), Lease::Held(1));
+        set(Some("not a stream"));
+        let (mut rx, stop_reading, reading) = reader(&relay, &store, usize::MAX);
+        eventually("reading said failing", &|| failing(READING));
+        set(None);
+        eventually("reading recovered", &|| !failing(READING));
+        stop_reading.send_replace(true);
+        stop_tx.send_replace(true);
+        drop((tx, rx.try_recv()));
+        reading.await.unwrap().unwrap();
+        relaying.await.unwrap();
+        clean(&store);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -48,6 +48,8 @@ struct Conditions {
     checkpoint_failing: Option<String>,
     /// Standing by for the Redis lease, and why: ready (to take over), not running.
     standby: Option<String>,
+    /// Parts whose last attempt failed, and why (each cleared by its next success).
+    failing: std::collections::BTreeMap<&'static str, String>,
 }
 
 impl Readiness {
@@ -85,6 +87,19 @@ impl Readiness {
         self.with(|c| c.checkpoint_failing = outcome.err());
     }
 
+    /// The outcome of the last attempt of `part` (reading or writing the relay stream): not
+    /// ready while it fails.
+    pub fn part(&self, part: &'static str, outcome: Result<(), String>) {
+        self.with(|c| match outcome {
+            Ok(()) => {
+                c.failing.remove(part);
+            }
+            Err(why) => {
+                c.failing.insert(part, why);
+            }
+        });
+    }
+
     /// Standing by (`Some(why)`) for another replica's lease, or not (`None`).
     pub fn standby(&self, why: Option<String>) {
         self.with(|c| c.standby = why);
@@ -117,6 +132,9 @@ impl Readiness {
         }
         if let Some(why) = &c.checkpoint_failing {
             m.push(format!("checkpoint failing: {why}"));
+        }
+        for (part, why) in &c.failing {
+            m.push(format!("{part} failing: {why}"));
         }
         m
     }
