@@ -96,8 +96,8 @@ impl Summary {
             )
         } else {
             format!(
-                "run: {} messages ({} redeliveries), {} entries counted, {} malformed, {} windows → {} files in {dir}; {} acked",
-                d.stats.delivered, d.stats.duplicates, c.counted, c.malformed, d.windows,
+                "run: {} messages ({} redeliveries), {} entries counted, {} malformed{}, {} windows → {} files in {dir}; {} acked",
+                d.stats.delivered, d.stats.duplicates, c.counted, c.malformed, duplicates(c.duplicates), d.windows,
                 self.written.len(), d.stats.acked
             )
         }];
@@ -162,7 +162,7 @@ pub async fn run(
             out,
             progress,
         } => {
-            let source = FileSource::new(input.clone())
+            let source = FileSource::new(input)
                 .with_max_entry_bytes(settings.max_entry_bytes)
                 .with_slicing(Slicing {
                     hop_ms: settings.window.hop.num_milliseconds(),
@@ -173,6 +173,7 @@ pub async fn run(
             let wiring = Wiring::new(settings, DirWorklog::deferred(&out), clock);
             let wiring = wiring.with_github(github_token)?;
             let bar = progress_bar(progress, source.size());
+            let name = source.display();
             let shown = bar.clone();
             let source = source.with_progress(Arc::new(move |done| shown.set_position(done)));
             let summary = wiring.drive(source, shutdown).await;
@@ -180,7 +181,7 @@ pub async fn run(
             let summary = summary?;
             crate::atomic_file::sync(&summary.written)
                 .map_err(|source| WorklogError::Io { path: out, source })?;
-            match nothing_counted(&summary, &input) {
+            match nothing_counted(&summary, &name) {
                 Some(refused) => Err(refused.into()),
                 None => Ok(summary),
             }
@@ -202,7 +203,7 @@ fn duplicates(n: u64) -> String {
 /// timestamps of another shape, all out of range), and with no window there is no worklog to
 /// tell it. Exit code 3 with the commonest reason and where it was first, as for an input with
 /// nothing readable at all.
-fn nothing_counted(summary: &Summary, input: &std::path::Path) -> Option<SourceError> {
+fn nothing_counted(summary: &Summary, input: &str) -> Option<SourceError> {
     let c = &summary.drive.counts;
     if c.counted > 0 || c.malformed == 0 || summary.source.interrupted {
         return None;
@@ -215,12 +216,16 @@ fn nothing_counted(summary: &Summary, input: &std::path::Path) -> Option<SourceE
         .find(|e| &e.reason == reason)
         .map(|e| format!(", the first at {}: {}", e.location, e.detail))
         .unwrap_or_default();
+    // Entries too large are LogEntries: exporting them again would not help.
+    let hint = match reason.as_str() {
+        "too_large" => "; raise input.max_entry_bytes to read them".to_owned(),
+        _ => format!("; {}", crate::source::file::EXPORT_HINT),
+    };
     Some(SourceError::Unrecognised {
-        path: input.display().to_string(),
+        path: input.to_owned(),
         hint: format!(
-            "nothing readable as Cloud Logging entries: all {} entries refused, {n} as `{reason}`{first}; {}",
-            c.malformed,
-            crate::source::file::EXPORT_HINT
+            "nothing readable as Cloud Logging entries: all {} entries refused, {n} as `{reason}`{first}{hint}",
+            c.malformed
         ),
     })
 }
@@ -273,7 +278,7 @@ async fn run_live(
     let store = Arc::new(RedisCheckpoint::new(r)?);
     let relay =
         Relay::new(r, &store).map_err(|e| AppError::Config(format!("state.redis_url: {e}")))?;
-    let relay = Arc::new(relay);
+    let relay = Arc::new(relay.with_readiness(observe.readiness.clone()));
     let (tx, rx) = mpsc::channel::<Batch>(BATCH_QUEUE);
     let mut pull_stop = stopped.clone();
     let stop_all = stop_tx.clone();

@@ -252,8 +252,8 @@ impl Pipeline {
     }
 
     /// Input a source could not read at all (not even as a raw entry): received, so that
-    /// `received` = counted + malformed + what is held for stitching, and reported like a
-    /// malformed entry.
+    /// `received` = counted + malformed + duplicates + what is held for stitching, and reported
+    /// like a malformed entry.
     pub fn reject(
         &mut self,
         origin: &Origin,
@@ -404,10 +404,11 @@ impl Pipeline {
             self.schedule.first_end_after(horizon) - TimeDelta::milliseconds(self.schedule.hop_ms);
         self.stitcher.release_before(closing, &mut self.ready);
         self.drain_ready(out);
-        // A duplicate is known for as long as a window of the entry is open: after that it
-        // could only revise closed windows.
+        // A duplicate is known for as long as a window of the entry is open or may still be
+        // revised.
         let length = TimeDelta::milliseconds(self.schedule.length_ms);
-        self.unique.forget_before(closing - length);
+        self.unique
+            .forget_before(closing - length - self.revise_within);
         let mut reports = self.revisions();
         reports.extend(self.close_through(horizon));
         reports
@@ -809,7 +810,7 @@ mod tests {
             // Forgotten once every window of theirs has closed: memory follows the open windows.
             if input == Boundedness::Unbounded {
                 assert_eq!(p.unique.len(), 4, "19:10 may be in a window still open");
-                p.close_due(t("2025-09-15T22:00:00Z"), &mut events);
+                p.close_due(t("2025-09-15T23:00:00Z"), &mut events);
                 assert_eq!(p.unique.len(), 0);
             }
         }

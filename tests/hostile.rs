@@ -1,7 +1,8 @@
 //! Hostile input through the binary: every shape a replay input arrives in, broken or odd,
 //! generated here. Each case asserts the documented exit code, a bounded wall time, and that
 //! every planted entry is either counted or reported as malformed (`counted + malformed ==
-//! planted`, from the run's summary line), never dropped.
+//! planted`, from the run's summary line; an entry planted twice is counted once and told as a
+//! duplicate), never dropped.
 
 use std::path::Path;
 use std::process::Command;

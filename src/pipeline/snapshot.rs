@@ -39,6 +39,9 @@ pub struct PipelineSnapshot {
     /// Entries with a field read leniently, by reason, not yet told in a worklog.
     #[serde(default)]
     pub field_warnings: std::collections::BTreeMap<String, u64>,
+    /// Duplicate entries not yet told in a worklog.
+    #[serde(default)]
+    pub duplicates_unreported: u64,
 }
 
 impl Pipeline {
@@ -65,6 +68,7 @@ impl Pipeline {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), *v))
                 .collect(),
+            duplicates_unreported: self.unique.unreported(),
         }
     }
 
@@ -83,6 +87,7 @@ impl Pipeline {
         p.next = snap.next;
         p.counts = snap.counts;
         p.pending_silence = snap.pending_silence;
+        p.unique = super::unique::Unique::restored(snap.duplicates_unreported);
         p.bounds.restore(snap.keys);
         // Reasons are the fixed names of `FieldWarnings::ALL`; an unknown one (a checkpoint of
         // another version) is not counted again.
@@ -198,5 +203,25 @@ mod tests {
         let mut second = Pipeline::restore(s, fp, store, snap);
         let reports = second.finish(&mut Vec::new());
         assert_eq!(reports[0].field_warnings["unknown_severity"], 1);
+    }
+
+    #[test]
+    fn duplicates_not_yet_told_survive_a_restart() {
+        let s = Arc::new(Settings::load(None).unwrap());
+        let schedule = Schedule::new(&s.window);
+        let store = Arc::new(MemoryStore::new(schedule, s.window.history));
+        let fp = Arc::new(Fingerprinter::new());
+        let mut first = Pipeline::new(s.clone(), fp.clone(), store.clone(), Boundedness::Unbounded);
+        let e = serde_json::json!({"timestamp": "2025-09-15T19:10:00Z", "insertId": "a",
+            "textPayload": "boom", "resource": {"type": "cloud_run_revision"}});
+        first.ingest(&raw(&e, 1), &mut Vec::new());
+        first.ingest(&raw(&e, 2), &mut Vec::new());
+        let snap: PipelineSnapshot =
+            serde_json::from_str(&serde_json::to_string(&first.snapshot()).unwrap()).unwrap();
+        assert_eq!(snap.duplicates_unreported, 1);
+        let mut second = Pipeline::restore(s, fp, store, snap);
+        let reports = second.finish(&mut Vec::new());
+        assert_eq!(reports[0].totals.duplicates, 1);
+        assert_eq!(second.counts().duplicates, 1);
     }
 }

@@ -98,6 +98,20 @@ impl Unique {
         std::mem::take(&mut self.unreported)
     }
 
+    /// Duplicates not yet told in a report (for a checkpoint).
+    pub(super) fn unreported(&self) -> u64 {
+        self.unreported
+    }
+
+    /// A check that starts afresh with `n` duplicates not yet told (from a checkpoint; the
+    /// entries themselves are not kept there).
+    pub(super) fn restored(n: u64) -> Unique {
+        Unique {
+            unreported: n,
+            ..Unique::default()
+        }
+    }
+
     /// Entries remembered.
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {

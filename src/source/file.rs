@@ -86,7 +86,8 @@ impl FileSource {
         self.path == Path::new("-")
     }
 
-    fn display(&self) -> Arc<str> {
+    /// The input as messages name it (`<stdin>` for `-`).
+    pub fn display(&self) -> Arc<str> {
         if self.is_stdin() {
             "<stdin>".into()
         } else {

@@ -54,6 +54,9 @@ pub struct DuplicateEntry<'a> {
 
 impl DuplicateEntry<'_> {
     pub fn emit(self) {
+        if let Some(m) = installed() {
+            m.entry_duplicate();
+        }
         tracing::debug!(origin = %self.origin, "not counting a duplicate entry (same log, timestamp and insertId as one counted)");
     }
 }
@@ -70,20 +73,31 @@ impl DuplicatesForgottenEarly {
     }
 }
 
-/// Refused entries of one reason logged one by one; after them, one line at each power of ten
-/// (a file of another log format would otherwise print a line for each of its entries).
+/// Refused entries of one reason logged one by one in an hour; after them, one line at each
+/// power of ten (a file of another log format would otherwise print a line for each of its
+/// entries). The counts start again every hour, so a new bad producer in a long run is seen.
 const MALFORMED_LOGGED: u64 = 10;
+const MALFORMED_PERIOD: std::time::Duration = std::time::Duration::from_secs(3600);
+
+type Refused = Option<(
+    std::time::Instant,
+    std::collections::BTreeMap<&'static str, u64>,
+)>;
 
 impl MalformedEntry<'_> {
     pub fn emit(self) {
         if let Some(m) = installed() {
             m.entry_malformed(self.reason);
         }
-        static SEEN: std::sync::Mutex<std::collections::BTreeMap<&str, u64>> =
-            std::sync::Mutex::new(std::collections::BTreeMap::new());
+        static SEEN: std::sync::Mutex<Refused> = std::sync::Mutex::new(None);
         let seen = {
             let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
-            let n = seen.entry(self.reason).or_default();
+            let now = std::time::Instant::now();
+            let (since, counts) = seen.get_or_insert_with(|| (now, Default::default()));
+            if now.duration_since(*since) >= MALFORMED_PERIOD {
+                (*since, *counts) = (now, Default::default());
+            }
+            let n = counts.entry(self.reason).or_default();
             *n += 1;
             *n
         };
@@ -91,7 +105,7 @@ impl MalformedEntry<'_> {
         if seen < MALFORMED_LOGGED {
             tracing::warn!(origin = %self.origin, reason = self.reason, %detail, "skipping input that is not a LogEntry");
         } else if seen == MALFORMED_LOGGED {
-            tracing::warn!(origin = %self.origin, reason = self.reason, %detail, "skipping input that is not a LogEntry; more refused for this reason are counted (worklog `malformed`, metric log_gardener_entries_malformed_total) and logged only at every power of ten");
+            tracing::warn!(origin = %self.origin, reason = self.reason, %detail, "skipping input that is not a LogEntry; more refused for this reason are counted (worklog `malformed`, metric log_gardener_entries_malformed_total) and logged only at every power of ten within the hour");
         } else if power_of_ten(seen) {
             tracing::warn!(origin = %self.origin, reason = self.reason, refused = seen, %detail, "skipping input that is not a LogEntry ({seen} refused for this reason so far)");
         }

@@ -60,6 +60,7 @@ pub struct Metrics {
     malformed: Family<ReasonLabel, Counter>,
     field_warnings: Family<ReasonLabel, Counter>,
     late: Counter,
+    duplicates: Counter,
     incident_links_forgotten: Counter,
     new_clusters: Counter,
     clusters_active: Gauge,
@@ -135,6 +136,12 @@ impl Metrics {
             "log_gardener_entries_late",
             "Entries that arrived after their window had closed (counted in a revision of it while it is within window.revise_within)",
             late.clone(),
+        );
+        let duplicates = Counter::default();
+        r.register(
+            "log_gardener_entries_duplicate",
+            "Entries not counted because one alike in logName, timestamp and insertId was (Cloud Logging's rule for duplicates)",
+            duplicates.clone(),
         );
         let incident_links_forgotten = Counter::default();
         r.register(
@@ -259,6 +266,7 @@ impl Metrics {
             malformed,
             field_warnings,
             late,
+            duplicates,
             incident_links_forgotten,
             new_clusters,
             clusters_active,
@@ -318,6 +326,10 @@ impl Metrics {
 
     pub fn entry_late(&self) {
         self.late.inc();
+    }
+
+    pub fn entry_duplicate(&self) {
+        self.duplicates.inc();
     }
 
     pub fn incident_links_forgotten(&self, slots: u64) {
