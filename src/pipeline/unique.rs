@@ -2,8 +2,8 @@
 //! Cloud Logging takes entries alike in all three for one, so overlapping exports read
 //! together, or an entry a sink published twice, count once. Kept in one set per minute of
 //! event time, so an entry is looked up in its own minute's set and whole minutes are forgotten
-//! at once as their windows close (a replay's slice; live, once the last window holding the
-//! entry has closed). A live run starts afresh after a restart (redelivered messages are
+//! at once as their windows close (a replay's slice; live, once no window holding the entry may
+//! be revised any more). A live run starts afresh after a restart (redelivered messages are
 //! recognised by their message id instead).
 
 use std::collections::{BTreeMap, HashSet};
