@@ -170,6 +170,7 @@ pub fn to_record(entry: LogEntry<'_>, raw: &str) -> Result<Record, EntryError> {
             raw.to_owned()
         },
         warnings,
+        split_index: entry.split.as_ref().and_then(|s| s.index.0),
     })
 }
 

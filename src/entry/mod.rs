@@ -200,6 +200,8 @@ pub struct Record {
     pub raw: String,
     /// Fields read leniently.
     pub warnings: FieldWarnings,
+    /// `split.index`: which part of an entry Cloud Logging cut in parts this is.
+    pub split_index: Option<i64>,
 }
 
 /// Where a record's message came from, which decides how it is fingerprinted.

@@ -60,8 +60,10 @@ impl Unique {
         h.update(&[0]);
         h.update(r.insert_id.as_bytes());
         h.update(&[0]);
-        let nanos = r.timestamp.timestamp_nanos_opt().unwrap_or(i64::MIN);
-        h.update(&nanos.to_le_bytes());
+        h.update(&r.timestamp.timestamp().to_le_bytes());
+        h.update(&r.timestamp.timestamp_subsec_nanos().to_le_bytes());
+        // The parts of a split entry may share its insertId and time: each is its own.
+        h.update(&r.split_index.unwrap_or(-1).to_le_bytes());
         let minute = r.timestamp.timestamp_millis().div_euclid(MINUTE_MS);
         if !self.minutes.entry(minute).or_default().insert(h.digest()) {
             self.unreported += 1;
@@ -146,6 +148,19 @@ mod tests {
         assert!(u.is_duplicate(&record("2025-09-15T19:02:30Z", "c")));
         assert_eq!(u.take_unreported(), 2);
         assert_eq!(u.take_unreported(), 0);
+    }
+
+    #[test]
+    fn the_parts_of_a_split_entry_are_not_alike() {
+        let part = |index: u32| {
+            let json = serde_json::json!({"timestamp": "2025-09-15T19:00:00Z", "insertId": "a",
+                "textPayload": "m", "split": {"uid": "u", "index": index, "totalSplits": 2}});
+            parse_entry(json.to_string().as_bytes()).unwrap()
+        };
+        let mut u = Unique::default();
+        assert!(!u.is_duplicate(&part(0)));
+        assert!(!u.is_duplicate(&part(1)));
+        assert!(u.is_duplicate(&part(1)));
     }
 
     #[test]
