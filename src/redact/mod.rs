@@ -509,16 +509,12 @@ const SECRET_KEY_ENDINGS: [&str; 25] = [
 ];
 
 /// Normalised key endings that mark personal data, and its kind: the client's address
-/// (`httpRequest.remoteIp`, `X-Forwarded-For`: [`patterns::CLIENT_ADDRESS_NAMES`]), phone
+/// (`httpRequest.remoteIp`, `X-Forwarded-For`: [`patterns::client_address_endings`]), phone
 /// numbers, US social security numbers, IBANs.
 static PERSONAL_KEY_ENDINGS: LazyLock<Vec<(String, &str)>> = LazyLock::new(|| {
-    let mut endings = Vec::new();
-    for (a, b) in patterns::CLIENT_ADDRESS_NAMES {
-        endings.push((format!("{a}{b}"), "ip"));
-        if b == "addr" {
-            endings.push((format!("{a}address"), "ip"));
-        }
-    }
+    let mut endings: Vec<(String, &str)> = patterns::client_address_endings()
+        .map(|e| (e, "ip"))
+        .collect();
     let others = [
         ("phone", "phone"),
         ("phonenumber", "phone"),

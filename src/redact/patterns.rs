@@ -498,39 +498,52 @@ pub fn sources() -> Vec<Source> {
 }
 
 /// Key names whose value is the client's network address, as two parts that `_` or `-` may
-/// join (`remote_ip`, `X-Forwarded-For`); `addr` may be written `address`. The one list the
-/// rule's regex, its gate words and the JSON key endings are made from.
-pub(super) const CLIENT_ADDRESS_NAMES: [(&str, &str); 10] = [
-    ("remote", "ip"),
-    ("client", "ip"),
-    ("remote", "addr"),
-    ("forwarded", "for"),
-    ("real", "ip"),
-    ("ip", "addr"),
-    ("source", "ip"),
-    ("src", "ip"),
-    ("user", "ip"),
-    ("peer", "ip"),
+/// join (`remote_ip`, `X-Forwarded-For`), and what the second may go on with (`addr`, `address`).
+/// The one list the rule's regex, its gate words and the JSON key endings are made from.
+const CLIENT_ADDRESS_NAMES: [(&str, &str, &str); 10] = [
+    ("remote", "ip", ""),
+    ("client", "ip", ""),
+    ("remote", "addr", "ess"),
+    ("forwarded", "for", ""),
+    ("real", "ip", ""),
+    ("ip", "addr", "ess"),
+    ("source", "ip", ""),
+    ("src", "ip", ""),
+    ("user", "ip", ""),
+    ("peer", "ip", ""),
 ];
 
 /// [`CLIENT_ADDRESS_NAMES`] as a regex alternation.
 fn client_address_key() -> String {
     CLIENT_ADDRESS_NAMES
         .iter()
-        .map(|(a, b)| {
-            let ess = if *b == "addr" { "(?:ess)?" } else { "" };
-            format!("{a}[_-]?{b}{ess}")
+        .map(|(a, b, more)| match *more {
+            "" => format!("{a}[_-]?{b}"),
+            more => format!("{a}[_-]?{b}(?:{more})?"),
         })
         .collect::<Vec<_>>()
         .join("|")
 }
 
 /// [`CLIENT_ADDRESS_NAMES`] written out, every way `_` or `-` joins them: the gate's words
-/// (`ip` alone would open it on `skip` and `zip`).
+/// (`ip` alone would open it on `skip` and `zip`; a longer name holds its shorter one).
 fn client_address_words() -> &'static [&'static str] {
-    static WORDS: std::sync::LazyLock<Vec<&'static str>> =
-        std::sync::LazyLock::new(|| joined(&CLIENT_ADDRESS_NAMES, &["", "_", "-"]));
+    static WORDS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        joined(
+            &CLIENT_ADDRESS_NAMES.map(|(a, b, _)| (a, b)),
+            &["", "_", "-"],
+        )
+    });
     &WORDS
+}
+
+/// [`CLIENT_ADDRESS_NAMES`] with nothing between their parts, each way it may be written
+/// (`remoteip`, `remoteaddr`, `remoteaddress`): what a JSON key naming one ends with.
+pub(super) fn client_address_endings() -> impl Iterator<Item = String> {
+    CLIENT_ADDRESS_NAMES.into_iter().flat_map(|(a, b, more)| {
+        let longer = (!more.is_empty()).then(|| format!("{a}{b}{more}"));
+        std::iter::once(format!("{a}{b}")).chain(longer)
+    })
 }
 
 /// Each pair joined each way.

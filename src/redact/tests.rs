@@ -914,3 +914,33 @@ fn planted_values_of_many_seeds_are_redacted() {
         "{missed} of {by_entropy} random tokens missed"
     );
 }
+
+/// The JSON key endings of the client's address: both spellings of `addr`, every name once.
+#[test]
+fn client_address_endings_spell_each_name_each_way() {
+    let endings: Vec<String> = super::patterns::client_address_endings().collect();
+    assert_eq!(
+        endings,
+        [
+            "remoteip",
+            "clientip",
+            "remoteaddr",
+            "remoteaddress",
+            "forwardedfor",
+            "realip",
+            "ipaddr",
+            "ipaddress",
+            "sourceip",
+            "srcip",
+            "userip",
+            "peerip"
+        ]
+    );
+    for key in [
+        "remote_address=10.1.2.3",
+        "X-Forwarded-For: 10.1.2.3",
+        "ip-addr: 10.1.2.3",
+    ] {
+        assert!(super::redact(key).contains("[REDACTED:ip]"), "{key}");
+    }
+}
