@@ -7,6 +7,7 @@
 //! recognised by their message id instead).
 
 use std::collections::{BTreeMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use chrono::{DateTime, Utc};
 
@@ -20,10 +21,30 @@ const MAX_REMEMBERED: usize = 4_000_000;
 
 const MINUTE_MS: i64 = 60_000;
 
+/// Keys are xxh3 digests already, uniform in every bit: hashing them again would only cost.
+#[derive(Default)]
+struct Digest(u64);
+
+impl Hasher for Digest {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Keys = HashSet<u64, BuildHasherDefault<Digest>>;
+
 #[derive(Debug)]
 pub(super) struct Unique {
     /// Minute of event time → the key hashes of the entries in it.
-    minutes: BTreeMap<i64, HashSet<u64>>,
+    minutes: BTreeMap<i64, Keys>,
     len: usize,
     max: usize,
     /// Duplicates since the last report.
@@ -83,7 +104,7 @@ impl Unique {
             .minutes
             .split_off(&t.timestamp_millis().div_euclid(MINUTE_MS));
         let gone = std::mem::replace(&mut self.minutes, keep);
-        self.len -= gone.values().map(HashSet::len).sum::<usize>();
+        self.len -= gone.values().map(Keys::len).sum::<usize>();
     }
 
     fn forget_oldest_minute(&mut self) {
