@@ -97,7 +97,7 @@ impl Summary {
         } else {
             format!(
                 "run: {} messages ({} redeliveries), {} entries counted, {} malformed{}, {} windows → {} files in {dir}; {} acked",
-                d.stats.delivered, d.stats.duplicates, c.counted, c.malformed, duplicates(c.duplicates), d.windows,
+                d.stats.delivered, d.stats.redeliveries, c.counted, c.malformed, duplicates(c.duplicates), d.windows,
                 self.written.len(), d.stats.acked
             )
         }];

@@ -103,7 +103,7 @@ async fn every_ack_follows_a_checkpoint_that_holds_its_message() {
         Some(total as u64 - 1),
         "the last checkpoint holds every distinct message"
     );
-    assert_eq!(summary.drive.stats.duplicates, 1);
+    assert_eq!(summary.drive.stats.redeliveries, 1);
     let reports = reports(dir.path());
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].totals.entries, summary.drive.counts.counted);

@@ -49,7 +49,7 @@ pub enum Event {
 pub struct LiveStats {
     pub delivered: u64,
     /// Redeliveries of messages already taken: not counted again.
-    pub duplicates: u64,
+    pub redeliveries: u64,
     /// Malformed messages nacked for the dead-letter policy.
     pub nacked: u64,
     pub acked: u64,
@@ -186,7 +186,7 @@ impl Consumer {
             if recent.contains(id, now) {
                 // Already counted, maybe not yet durably: ack it with the next checkpoint,
                 // which holds the first delivery's count either way.
-                self.stats.duplicates += 1;
+                self.stats.redeliveries += 1;
                 ev::DuplicateMessage { id }.emit();
                 self.unsettled.push(d.acker);
                 return;

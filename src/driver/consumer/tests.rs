@@ -121,7 +121,7 @@ fn a_redelivery_is_acked_but_not_counted_again_even_after_a_restart() {
         entry("2025-09-15T19:10:00Z", "boom 1", "a"),
     );
     assert_eq!(
-        (c.pipeline().counts().counted, c.stats().duplicates),
+        (c.pipeline().counts().counted, c.stats().redeliveries),
         (1, 1)
     );
     let ck = durable(&mut c);
@@ -179,7 +179,7 @@ fn a_crash_before_the_checkpoint_loses_nothing_and_counts_nothing_twice() {
     for (id, d) in &msgs {
         take(&mut second, &log, id, d.clone());
     }
-    assert_eq!(second.stats().duplicates, 4, "m0..m3 are in the checkpoint");
+    assert_eq!(second.stats().redeliveries, 4, "m0..m3 are in the checkpoint");
     assert_eq!(second.flush(&mut Vec::new(), &mut Vec::new()), reference);
 }
 
@@ -217,7 +217,7 @@ fn malformed_messages_are_reported_and_acked_or_nacked_by_policy() {
         2,
         "each delivery is counted"
     );
-    assert_eq!(n.stats().duplicates, 0);
+    assert_eq!(n.stats().redeliveries, 0);
 }
 
 #[test]
@@ -508,7 +508,7 @@ fn a_checkpoints_messages_redelivered_after_many_newer_ones_count_once() {
     for (id, d) in (0..50).map(msg) {
         take(&mut second, &log, &id, d);
     }
-    assert_eq!(second.stats().duplicates, 50);
+    assert_eq!(second.stats().redeliveries, 50);
     assert_eq!(second.pipeline().counts().counted, 350);
 }
 
