@@ -179,7 +179,11 @@ fn a_crash_before_the_checkpoint_loses_nothing_and_counts_nothing_twice() {
     for (id, d) in &msgs {
         take(&mut second, &log, id, d.clone());
     }
-    assert_eq!(second.stats().redeliveries, 4, "m0..m3 are in the checkpoint");
+    assert_eq!(
+        second.stats().redeliveries,
+        4,
+        "m0..m3 are in the checkpoint"
+    );
     assert_eq!(second.flush(&mut Vec::new(), &mut Vec::new()), reference);
 }
 
