@@ -46,7 +46,9 @@ pub fn is_id_like(w: &[u8]) -> bool {
     let mut var_parts = 0;
     let mut digit_parts = 0;
     for part in w.split(|c| matches!(c, b'_' | b'-' | b'.')) {
-        if is_var_word(part) || masked(part) {
+        // A signed number (`x-+5`) is the variable that masking its words would make.
+        let unsigned = part.strip_prefix(b"+").unwrap_or(part);
+        if is_var_word(unsigned) || masked(part) {
             var_parts += 1;
         }
         if part.iter().any(u8::is_ascii_digit) {
