@@ -41,7 +41,7 @@ struct Rule {
 }
 
 /// A set of rules, one bit each.
-type Rules = u32;
+type Rules = u64;
 
 struct Recogniser {
     rules: Vec<Rule>,
@@ -333,6 +333,7 @@ impl Rule {
                 let kind = match self.kind {
                     Kind::Fixed(kind) => kind,
                     Kind::FromKey => patterns::key_kind(key.map_or("", |k| &text[k])),
+                    Kind::Personal => personal_key_kind(key.map_or("", |k| &text[k])),
                 };
                 let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
                 o.push_str(&text[copied..range.start]);
@@ -480,7 +481,7 @@ fn cut_string(s: &mut String, max: usize) {
 }
 
 /// Normalised key endings that mark a secret value (`X-Api-Key` → `xapikey`).
-const SECRET_KEY_ENDINGS: [&str; 25] = [
+const SECRET_KEY_ENDINGS: [&str; 31] = [
     "password",
     "passwd",
     "passphrase",
@@ -506,11 +507,18 @@ const SECRET_KEY_ENDINGS: [&str; 25] = [
     "signature",
     "clientsecret",
     "jwt",
+    "pincode",
+    "pinnumber",
+    "cvv",
+    "cvc",
+    "cvv2",
+    "cvc2",
 ];
 
 /// Normalised key endings that mark personal data, and its kind: the client's address
 /// (`httpRequest.remoteIp`, `X-Forwarded-For`: [`patterns::client_address_endings`]), phone
-/// numbers, US social security numbers, IBANs.
+/// numbers, identity documents' numbers (US social security, passport, national and tax ids,
+/// driver's licences), birth dates, IBANs.
 static PERSONAL_KEY_ENDINGS: LazyLock<Vec<(String, &str)>> = LazyLock::new(|| {
     let mut endings: Vec<(String, &str)> = patterns::client_address_endings()
         .map(|e| (e, "ip"))
@@ -521,31 +529,63 @@ static PERSONAL_KEY_ENDINGS: LazyLock<Vec<(String, &str)>> = LazyLock::new(|| {
         ("mobilenumber", "phone"),
         ("msisdn", "phone"),
         ("faxnumber", "phone"),
-        ("ssn", "ssn"),
-        ("socialsecuritynumber", "ssn"),
+        ("dob", "birth_date"),
+        ("birth", "birth_date"),
+        ("birthdate", "birth_date"),
+        ("birthday", "birth_date"),
         ("iban", "iban"),
     ];
     endings.extend(others.map(|(e, kind)| (e.to_owned(), kind)));
+    let documents = [
+        ("ssn", "ssn"),
+        ("socialsecurity", "ssn"),
+        ("passport", "passport"),
+        ("nationalid", "national_id"),
+        ("taxid", "tax_id"),
+        ("driverlicense", "driver_license"),
+        ("driverslicense", "driver_license"),
+        ("driverlicence", "driver_license"),
+        ("driverslicence", "driver_license"),
+    ];
+    for (name, kind) in documents {
+        for suffix in ["", "number", "num", "no"] {
+            endings.push((format!("{name}{suffix}"), kind));
+        }
+    }
     endings
 });
 
-/// The redaction kind for a JSON key that names a secret or personal data, `None` for any
-/// other key.
-fn secret_key_kind(key: &str) -> Option<&'static str> {
-    let norm: String = key
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    let secret = SECRET_KEY_ENDINGS.iter().any(|e| norm.ends_with(e))
-        || matches!(norm.as_str(), "auth" | "sid");
-    if secret {
-        return Some(patterns::key_kind(&norm));
-    }
+/// The kind of personal data a key names, by [`PERSONAL_KEY_ENDINGS`]; `personal` when none
+/// of them ends it.
+fn personal_key_kind(key: &str) -> &'static str {
+    personal_ending_kind(&normalised_key(key)).unwrap_or("personal")
+}
+
+fn personal_ending_kind(norm: &str) -> Option<&'static str> {
     PERSONAL_KEY_ENDINGS
         .iter()
         .find(|(ending, _)| norm.ends_with(ending.as_str()))
         .map(|&(_, kind)| kind)
+}
+
+/// A key name's letters and digits, lower case: how its ending is compared.
+fn normalised_key(key: &str) -> String {
+    key.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// The redaction kind for a JSON key that names a secret or personal data, `None` for any
+/// other key.
+fn secret_key_kind(key: &str) -> Option<&'static str> {
+    let norm = normalised_key(key);
+    let secret = SECRET_KEY_ENDINGS.iter().any(|e| norm.ends_with(e))
+        || matches!(norm.as_str(), "auth" | "sid" | "pin");
+    if secret {
+        return Some(patterns::key_kind(&norm));
+    }
+    personal_ending_kind(&norm)
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ pub enum Kind {
     Fixed(&'static str),
     /// Named after the key in group `k` (`dbPassword` → `password`).
     FromKey,
+    /// Named after the personal-data key in group `k` (`date_of_birth` → `birth_date`).
+    Personal,
 }
 
 pub struct Source {
@@ -81,6 +83,8 @@ pub enum Follow {
     QueryKey,
     /// A session cookie name: the rest of its `[A-Za-z_-]` run, then `=`.
     Session,
+    /// A URL path segment: a run of `[\w-]` with a `/` on either side.
+    PathSegment,
 }
 
 impl Follow {
@@ -136,6 +140,11 @@ impl Follow {
                 |t, j| t.get(j) == Some(&b'='),
             ),
             Follow::Session => after(usize::MAX, key_char, |t, j| t.get(j) == Some(&b'=')),
+            Follow::PathSegment => {
+                let segment = |b: u8| is_word_byte(b) || b == b'-';
+                let before = text[..at.start].iter().rev().find(|&&b| !segment(b));
+                before == Some(&b'/') && after(usize::MAX, segment, |t, j| t.get(j) == Some(&b'/'))
+            }
         }
     }
 }
@@ -178,6 +187,9 @@ pub const fn is_bare_byte(b: u8) -> bool {
 /// Key-name endings in [`KEY_END`], as words a gate looks for.
 const KEY_END_WORDS: &[&str] = &[
     "pass",
+    "pin",
+    "cvv",
+    "cvc",
     "pw",
     "secret",
     "token",
@@ -192,7 +204,7 @@ const KEY_END_WORDS: &[&str] = &[
 /// Endings of key names whose value is a secret. A key must *end* with one, so `tokenizer` and
 /// `max_tokens` are not secrets while `csrf_token`, `dbPassword`, `X-Api-Key`,
 /// `AWS_SECRET_ACCESS_KEY`, `JWT_SECRET_KEY` and `AccountKey` are.
-const KEY_END: &str = r"(?:pass(?:word|wd|phrase)?|pwd?|secret|token|credentials?|signature|auth|bearer|otp|api[_-]?key|(?:access|secret|private|account|shared[_-]?access|client|signing|encryption|master|auth|session|app|license|service)[_-]?key|private[_-]?key[_-]?id)";
+const KEY_END: &str = r"(?:pass(?:word|wd|phrase)?|pwd?|secret|token|credentials?|signature|auth|bearer|otp|api[_-]?key|(?:access|secret|private|account|shared[_-]?access|client|signing|encryption|master|auth|session|app|license|service)[_-]?key|private[_-]?key[_-]?id|cv[vc]2?|(?:\b|[_.-])pin(?:[_-]?(?:code|number))?)";
 
 /// Between a key and its value: `=`, `:`, `=>`, each maybe spaced, or a tab (tab-separated
 /// columns, `password<TAB>value`); the key maybe quoted (also JSON-escaped, `\"`), and the same
@@ -235,6 +247,28 @@ fn spaced_key_words() -> &'static [&'static str] {
     });
     &WORDS
 }
+
+/// Key names whose value is an identity document's number or a birth date; the kind each
+/// names is [`super::personal_key_kind`]'s.
+const PERSONAL_KEY: &str = r"(?:passport|national[_-]?id|tax[_-]?id|driver'?s?[_-]?licen[cs]e|ssn|social[_-]?security)(?:[_-]?(?:number|num|no))?|birth(?:[_-]?(?:date|day))?|dob";
+/// Words of [`PERSONAL_KEY`] a gate looks for.
+const PERSONAL_KEY_WORDS: &[&str] = &[
+    "passport", "national", "tax", "licen", "ssn", "social", "birth", "dob",
+];
+
+/// Path segments after which a URL holds a capability token, and the gate's words for them.
+const CAPABILITY_PATH: &str = "reset|invite|invitations?|verify|verification|confirm|confirmation|activate|activation|magic|unsubscribe|recover|recovery|claim";
+const CAPABILITY_PATH_WORDS: &[&str] = &[
+    "reset",
+    "invit",
+    "verif",
+    "confirm",
+    "activat",
+    "magic",
+    "unsubscribe",
+    "recover",
+    "claim",
+];
 
 /// Characters a bare value runs over. `,;&` end it (log lines list fields with them).
 const BARE_VALUE: &str = r#"[^\s"'\\&,;`]+"#;
@@ -384,6 +418,15 @@ pub fn sources() -> Vec<Source> {
             // The words with the blank after them: `Connection reset` opens nothing.
             words(&["login ", "login\t", "logon ", "logon\t", "connect ", "connect\t", "conn ", "conn\t"]),
         ),
+        // A capability URL's token, in the path after what it opens (`/password/reset/<token>`,
+        // `/invite/accept/<token>`): whoever has the link can use it. One more lower-case word
+        // may stand between; the token holds a digit or a capital (a word or a name is no token).
+        fixed(
+            &format!(r"(?i)/(?:[\w-]*[_-])?(?:{CAPABILITY_PATH})(?:[_-][\w-]*)?/(?:[a-z]+/)?(?P<v>[A-Za-z0-9_-]{{8,}})"),
+            "token",
+            Check::NotWord,
+            followed(CAPABILITY_PATH_WORDS, Follow::PathSegment),
+        ),
         // Query-string keys that are secrets only there: `?key=`, OAuth `?code=`, SAS `sig=`.
         keyed(
             r#"(?i)(?:[?&;]|%(?:25)?26|%(?:25)?3[fF])(?P<k>key|code|sig|sas|ticket|jwt|hmac|assertion|otp|auth_code|authcode|apikey)=(?P<v>[^\s&#"'<>]+)"#.into(),
@@ -473,6 +516,14 @@ pub fn sources() -> Vec<Source> {
             Check::Phone,
             scanned(plus_digits),
         ),
+        // A North American number written nationally: `(415) 555-0132`, `415-555-0132`,
+        // `415.555.0132` (area code and exchange 2–9 first, as the plan issues them).
+        fixed(
+            r"(?:^|[^\w+.:/-])(?P<v>(?:1[ .-]?)?(?:\([2-9][0-9]{2}\) ?[2-9][0-9]{2}[-.][0-9]{4}|[2-9][0-9]{2}-[2-9][0-9]{2}-[0-9]{4}|[2-9][0-9]{2}\.[2-9][0-9]{2}\.[0-9]{4}))(?:$|[^\w.-]|\.(?:$|\W))",
+            "phone",
+            Check::None,
+            scanned(national_phone_shape),
+        ),
         // Any phone number after a key naming one (`phone_number=0301234567`, `"mobile": …`).
         fixed(
             &format!(r"(?i)\b(?P<k>[\w.-]*?(?:phone|mobile|msisdn|cell|fax)(?:[_-]?(?:number|num|no))?){SEP}{OPEN_QUOTE}(?P<v>\+?\(?[0-9](?:[ .()-]{{0,2}}[0-9]){{6,14}})"),
@@ -480,6 +531,14 @@ pub fn sources() -> Vec<Source> {
             Check::NotPlaceholder,
             followed(&["phone", "mobile", "msisdn", "cell", "fax"], Follow::KeyLike),
         ),
+        // An identity document's number or a birth date after a key naming it
+        // (`passport_number=X1234567`, `date_of_birth: 1956-03-19`, `ssn=123456789`).
+        Source {
+            pattern: format!(r"(?i)\b(?P<k>[\w.-]*?(?:{PERSONAL_KEY})){SEP}{OPEN_QUOTE}(?P<v>[A-Za-z0-9][A-Za-z0-9./-]*)"),
+            kind: Kind::Personal,
+            check: Check::NotProse,
+            gate: followed(PERSONAL_KEY_WORDS, Follow::KeyLike),
+        },
         fixed(
             r"(?:^|[^\w-])(?P<v>[0-9]{3}-[0-9]{2}-[0-9]{4})(?:$|[^\w-])",
             "ssn",
@@ -576,6 +635,23 @@ fn plus_digits(t: &[u8]) -> bool {
                 .filter(|b| b.is_ascii_digit())
                 .count()
                 >= 8
+    })
+}
+
+/// `(ddd)`, `ddd-ddd-dddd` or `ddd.ddd.dddd` somewhere: where a North American number written
+/// nationally may be, found from a `)` or its first separator.
+fn national_phone_shape(t: &[u8]) -> bool {
+    let digits = |r: std::ops::Range<usize>| t[r].iter().all(u8::is_ascii_digit);
+    memchr::memchr3_iter(b')', b'-', b'.', t).any(|i| {
+        if t[i] == b')' {
+            return i >= 4 && t[i - 4] == b'(' && digits(i - 3..i);
+        }
+        i >= 3
+            && i + 9 <= t.len()
+            && t[i + 4] == t[i]
+            && digits(i - 3..i)
+            && digits(i + 1..i + 4)
+            && digits(i + 5..i + 9)
     })
 }
 
@@ -744,7 +820,7 @@ pub fn ascii(pattern: &str) -> String {
 /// The kind a secret's key name suggests: `dbPassword` → `password`, `api_key` → `api_key`.
 pub fn key_kind(key: &str) -> &'static str {
     let k = key.to_ascii_lowercase();
-    let rules: [(&[&str], &'static str); 10] = [
+    let rules: [(&[&str], &'static str); 12] = [
         (&["cookie"], "cookie"),
         (&["authorization"], "authorization"),
         (&["pass", "pw"], "password"),
@@ -766,6 +842,9 @@ pub fn key_kind(key: &str) -> &'static str {
         (&["sig"], "signature"),
         (&["secret", "credential", "private"], "secret"),
         (&["key"], "api_key"),
+        // Last: `pin` is inside other words (`ping_token`).
+        (&["cvv", "cvc"], "card_code"),
+        (&["pin"], "pin"),
     ];
     rules
         .iter()

@@ -102,6 +102,50 @@ fn key_value_secrets() {
 }
 
 #[test]
+fn card_codes_pins_and_capability_links() {
+    for (text, want) in [
+        ("cvv=240 card ok", "cvv=[REDACTED:card_code] card ok"),
+        ("user_pin: 6611", "user_pin: [REDACTED:pin]"),
+        (r#"{"pin":"0000"}"#, r#"{"pin":"[REDACTED:pin]"}"#),
+        (
+            "GET /password/reset/f5ce6db31f655333cac82f8a 200",
+            "GET /password/reset/[REDACTED:token] 200",
+        ),
+        (
+            "POST https://app.example.com/invite/accept/utEVOqYEVqnwgPqVE9AEWm?x=1",
+            "POST https://app.example.com/invite/accept/[REDACTED:token]?x=1",
+        ),
+        (
+            "GET /email-verification/3f9a2c1e7b",
+            "GET /email-verification/[REDACTED:token]",
+        ),
+    ] {
+        assert_eq!(r(text), want);
+        gated_as_ungated(text);
+    }
+    let mut v = json!({"card": {"cvv": 123, "pin": "6611"}, "spin": 3, "ping": "ok"});
+    redact_json(&mut v);
+    assert_eq!(
+        v,
+        json!({"card": {"cvv": "[REDACTED:card_code]", "pin": "[REDACTED:pin]"},
+            "spin": 3, "ping": "ok"})
+    );
+    for text in [
+        "spin: 3 ping: 20ms mapping=users",
+        "GET /password/reset/request 200",
+        "GET /api/invitations/list",
+        "POST /verify/email",
+        "confirm/Order",
+    ] {
+        assert!(
+            matches!(redact(text), Cow::Borrowed(_)),
+            "{text} -> {}",
+            r(text)
+        );
+    }
+}
+
+#[test]
 fn jwts() {
     let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
     assert_eq!(
@@ -257,18 +301,61 @@ fn personal_data_by_shape_and_by_key() {
             "X-Forwarded-For: 203.0.113.7, 10.0.0.2",
             "X-Forwarded-For: [REDACTED:ip]",
         ),
+        // North American numbers written nationally.
+        (
+            "sms to (415) 555-0132 failed",
+            "sms to [REDACTED:phone] failed",
+        ),
+        ("sms to 415-555-0132.", "sms to [REDACTED:phone]."),
+        (
+            "callback 1-415.555.0132 queued",
+            "callback [REDACTED:phone] queued",
+        ),
+        // Identity documents and birth dates after a key naming them.
+        (
+            "passport_number=X58517136 checked",
+            "passport_number=[REDACTED:passport] checked",
+        ),
+        (
+            "date_of_birth: 1956-03-19, country DE",
+            "date_of_birth: [REDACTED:birth_date], country DE",
+        ),
+        ("ssn=123456789", "ssn=[REDACTED:ssn]"),
+        (
+            r#"{"drivers_license_no": "D1234-5678"}"#,
+            r#"{"drivers_license_no": "[REDACTED:driver_license]"}"#,
+        ),
+        ("tax-id: 12/345/67890", "tax-id: [REDACTED:tax_id]"),
     ] {
         assert_eq!(r(text), want);
         gated_as_ungated(text);
     }
     let mut v = json!({"httpRequest": {"remoteIp": "203.0.113.7", "serverIp": "10.0.0.1"},
-        "user": {"phoneNumber": "+14155550132", "mobile": true}});
+        "user": {"phoneNumber": "+14155550132", "mobile": true, "dateOfBirth": "1956-03-19",
+            "passportNo": "X58517136", "national_id": 1234567890, "birthday_party": "yes"}});
     redact_json(&mut v);
     assert_eq!(
         v,
         json!({"httpRequest": {"remoteIp": "[REDACTED:ip]", "serverIp": "10.0.0.1"},
-            "user": {"phoneNumber": "[REDACTED:phone]", "mobile": true}})
+            "user": {"phoneNumber": "[REDACTED:phone]", "mobile": true,
+                "dateOfBirth": "[REDACTED:birth_date]", "passportNo": "[REDACTED:passport]",
+                "national_id": "[REDACTED:national_id]", "birthday_party": "yes"}})
     );
+    for text in [
+        "order 415-555-01324 shipped",
+        "ip 192.168.100.200 up",
+        "v2.415.555.0132 built",
+        "birthday_party=yes",
+        "dob: unknown",
+        "tax_rate=0.2",
+        "passport_expiry=2030-01-01",
+    ] {
+        assert!(
+            matches!(redact(text), Cow::Borrowed(_)),
+            "{text} -> {}",
+            r(text)
+        );
+    }
 }
 
 mod prop {

@@ -31,6 +31,10 @@ enum Shape {
     Email,
     /// An international phone number, `+CC AAA NNN NNNN`.
     Phone,
+    /// A North American number written nationally, `(AAA) EEE-NNNN`.
+    NationalPhone,
+    /// A birth date, `19YY-MM-DD`.
+    BirthDate,
     /// A US social security number outside the ranges never issued.
     Ssn,
     /// A German IBAN with valid check digits, in groups of four.
@@ -59,7 +63,7 @@ const fn k(name: &'static str, text: &'static str, prefix: &'static str, shape: 
 
 use Shape::*;
 
-const KINDS: [Kind; 68] = [
+const KINDS: [Kind; 72] = [
     k("password", "password=@@", "", Password(14)),
     k("password-spaced", "password = @@", "", Password(14)),
     k("passphrase", "passphrase=@@", "", Password(14)),
@@ -215,6 +219,11 @@ const KINDS: [Kind; 68] = [
     k("ssn", "ssn @@ on file", "", Ssn),
     k("iban", "refund to @@ queued", "", Iban),
     k("client-ip", "remote_ip=@@ user_agent=curl", "", Ip),
+    k("phone-national", "sms to @@ failed", "", NationalPhone),
+    k("passport", "passport_number=@@ checked", "", Upper(9)),
+    k("birth-date", "date_of_birth: @@", "", BirthDate),
+    // A capability link: whoever has it can use it.
+    k("reset-link", "GET /password/reset/@@ 200", "", Hex(32)),
 ];
 
 /// Every place of a LogEntry that carries text, and how a text goes there.
@@ -371,6 +380,20 @@ fn value(kind: &Kind, rng: &mut Rng) -> String {
             pick(DIGITS, 2),
             pick(DIGITS, 3),
             pick(DIGITS, 4)
+        ),
+        NationalPhone => format!(
+            "({}{}) {}{}-{}",
+            pick(b"23456789", 1),
+            pick(DIGITS, 2),
+            pick(b"23456789", 1),
+            pick(DIGITS, 2),
+            pick(DIGITS, 4)
+        ),
+        BirthDate => format!(
+            "19{}-{:02}-{:02}",
+            pick(DIGITS, 2),
+            1 + rng.below(12),
+            1 + rng.below(28)
         ),
         Ssn => format!(
             "{}{}-{}{}-{}{}",
