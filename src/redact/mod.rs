@@ -373,6 +373,16 @@ pub fn redact_json(v: &mut Value) {
                     map.insert(redact(&k).into_owned(), value);
                 }
             }
+            // A name/value pair naming a secret (`{"name": "DB_PASSWORD", "value": …}`, as
+            // Kubernetes env lists and HAR headers write them): the value is the secret.
+            let named = ["name", "key", "Name", "Key"]
+                .iter()
+                .find_map(|n| map.get(*n)?.as_str().and_then(secret_key_kind));
+            if let Some(kind) = named {
+                if let Some(value) = map.get_mut("value").filter(|v| !v.is_null()) {
+                    *value = Value::String(format!("[REDACTED:{kind}]"));
+                }
+            }
             for (key, value) in map.iter_mut() {
                 match secret_key_kind(key) {
                     Some(kind) if !value.is_null() => {

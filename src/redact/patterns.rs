@@ -216,7 +216,7 @@ const OPEN_QUOTE: &str = r#"(?:\\?["']|%(?:25)?2[27])?"#;
 /// space. `token` or `secret` alone are not among them (`invalid token for user bob`). Single
 /// words, and pairs that a space, `_` or `-` may join: the one list the rule's regex and its
 /// gate words are made from.
-const SPACED_KEY_WORDS: [&str; 4] = ["passwd", "password", "passphrase", "pwd"];
+const SPACED_KEY_WORDS: [&str; 5] = ["passwd", "password", "passphrase", "pwd", "credentials"];
 const SPACED_KEY_PAIRS: [(&str, &str); 8] = [
     ("api", "key"),
     ("access", "token"),
@@ -269,6 +269,10 @@ const CAPABILITY_PATH_WORDS: &[&str] = &[
     "recover",
     "claim",
 ];
+
+/// What comes before a password in SQL (MySQL, Oracle, PostgreSQL).
+const SQL_PASSWORD: &str =
+    r"identified\s+(?:with\s+\S+\s+)?(?:by|as)(?:\s+password)?|password\s*\(";
 
 /// Characters a bare value runs over. `,;&` end it (log lines list fields with them).
 const BARE_VALUE: &str = r#"[^\s"'\\&,;`]+"#;
@@ -383,6 +387,27 @@ pub fn sources() -> Vec<Source> {
             format!(r"(?i)\b(?P<k>[\w.-]*?{KEY_END}){SEP}{OPEN_QUOTE}(?P<v>{BARE_VALUE})"),
             Check::NotProse,
             followed(KEY_END_WORDS, Follow::KeyEnd),
+        ),
+        // A name/value pair naming a secret, as Kubernetes env lists and HAR headers write them
+        // (`{"name": "DB_PASSWORD", "value": "X"}`), also escaped or in a Python repr.
+        keyed(
+            format!(r#"(?i)\\?["'](?:name|key)\\?["']\s*[:=]\s*\\?["'](?P<k>[\w.-]*?{KEY_END})\\?["']\s*,\s*\\?["']value\\?["']\s*[:=]\s*\\?["'](?P<v>[^"'\\\r\n]+)"#),
+            Check::NotPlaceholder,
+            words(&["value\"", "value'", "value\\\""]),
+        ),
+        // SQL that sets a password: `IDENTIFIED BY 'X'`, `PASSWORD('X')`; unquoted, a value
+        // that is no word (`identified by certificate` is prose).
+        fixed(
+            &format!(r#"(?i)\b(?:{SQL_PASSWORD})\s*'(?P<v>[^'\r\n]+)'"#),
+            "password",
+            Check::NotPlaceholder,
+            words(&["identified", "password"]),
+        ),
+        fixed(
+            &format!(r#"(?i)\b(?:{SQL_PASSWORD})\s*(?P<v>[^\s'\x22;)]+)"#),
+            "password",
+            Check::NotWord,
+            words(&["identified", "password"]),
         ),
         // A command-line flag with the value after a space (`--password x`, `-db-pass x`; `=` is
         // the rule above).

@@ -146,6 +146,59 @@ fn card_codes_pins_and_capability_links() {
 }
 
 #[test]
+fn name_value_pairs_sql_passwords_and_credentials_in_prose() {
+    for (text, want) in [
+        (
+            r#"env: [{"name": "DB_PASSWORD", "value": "u8jzP!e0IgxL"}]"#,
+            r#"env: [{"name": "DB_PASSWORD", "value": "[REDACTED:password]"}]"#,
+        ),
+        (
+            r#"{\"key\":\"x-api-key\",\"value\":\"abc def\"}"#,
+            r#"{\"key\":\"x-api-key\",\"value\":\"[REDACTED:api_key]\"}"#,
+        ),
+        (
+            "CREATE USER app IDENTIFIED BY 'vJupc%nwlavy'",
+            "CREATE USER app IDENTIFIED BY '[REDACTED:password]'",
+        ),
+        (
+            "ALTER USER app IDENTIFIED WITH mysql_native_password BY Fq7DZeV;",
+            "ALTER USER app IDENTIFIED WITH mysql_native_password BY [REDACTED:password];",
+        ),
+        (
+            "SET PASSWORD FOR 'app'@'%' = PASSWORD('iM0OG%4hTxoF')",
+            "SET PASSWORD FOR 'app'@'%' = PASSWORD('[REDACTED:password]')",
+        ),
+        (
+            "ldap bind cn=admin with credentials FLw91*qK8ks0",
+            "ldap bind cn=admin with credentials [REDACTED:secret]",
+        ),
+    ] {
+        assert_eq!(r(text), want);
+        gated_as_ungated(text);
+    }
+    let mut v = json!({"env": [{"name": "API_TOKEN", "value": "plain words"},
+        {"name": "LOG_LEVEL", "value": "debug"}]});
+    redact_json(&mut v);
+    assert_eq!(
+        v,
+        json!({"env": [{"name": "API_TOKEN", "value": "[REDACTED:token]"},
+            {"name": "LOG_LEVEL", "value": "debug"}]})
+    );
+    for text in [
+        r#"{"name": "LOG_LEVEL", "value": "debug"}"#,
+        "invalid credentials for user bob",
+        "credentials expired",
+        "user identified by certificate",
+    ] {
+        assert!(
+            matches!(redact(text), Cow::Borrowed(_)),
+            "{text} -> {}",
+            r(text)
+        );
+    }
+}
+
+#[test]
 fn jwts() {
     let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
     assert_eq!(

@@ -63,7 +63,7 @@ const fn k(name: &'static str, text: &'static str, prefix: &'static str, shape: 
 
 use Shape::*;
 
-const KINDS: [Kind; 72] = [
+const KINDS: [Kind; 74] = [
     k("password", "password=@@", "", Password(14)),
     k("password-spaced", "password = @@", "", Password(14)),
     k("passphrase", "passphrase=@@", "", Password(14)),
@@ -224,6 +224,18 @@ const KINDS: [Kind; 72] = [
     k("birth-date", "date_of_birth: @@", "", BirthDate),
     // A capability link: whoever has it can use it.
     k("reset-link", "GET /password/reset/@@ 200", "", Hex(32)),
+    k(
+        "name-value-pair",
+        r#"env: [{"name": "DB_PASSWORD", "value": "@@"}]"#,
+        "",
+        Password(14),
+    ),
+    k(
+        "sql-password",
+        "CREATE USER app IDENTIFIED BY '@@'",
+        "",
+        Password(14),
+    ),
 ];
 
 /// Every place of a LogEntry that carries text, and how a text goes there.
