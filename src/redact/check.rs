@@ -165,13 +165,14 @@ fn word(value: &str) -> bool {
 /// An international phone number, not what reads like one: a decimal (`+3601.123456789`, Go's
 /// monotonic clock reading) or a time zone offset and a year (`+1000 2025`, Ruby's dates).
 fn phone(value: &str) -> bool {
-    let separators: Vec<u8> = value
-        .bytes()
-        .skip(1)
-        .filter(|b| !b.is_ascii_digit())
-        .collect();
-    let decimal = separators == b".";
-    let offset_and_year = value.len() == 10 && separators == b" " && value.as_bytes()[5] == b' ';
+    // Its separator when it has exactly one.
+    let mut separators = value.bytes().skip(1).filter(|b| !b.is_ascii_digit());
+    let single = match (separators.next(), separators.next()) {
+        (Some(sep), None) => Some(sep),
+        _ => None,
+    };
+    let decimal = single == Some(b'.');
+    let offset_and_year = value.len() == 10 && single == Some(b' ') && value.as_bytes()[5] == b' ';
     !decimal && !offset_and_year
 }
 

@@ -379,7 +379,8 @@ pub fn redact_json(v: &mut Value) {
                 .iter()
                 .find_map(|n| map.get(*n)?.as_str().and_then(secret_key_kind));
             if let Some(kind) = named {
-                if let Some(value) = map.get_mut("value").filter(|v| !v.is_null()) {
+                let value = ["value", "Value"].iter().find(|v| map.contains_key(**v));
+                if let Some(value) = value.and_then(|v| map.get_mut(*v)).filter(|v| !v.is_null()) {
                     *value = Value::String(format!("[REDACTED:{kind}]"));
                 }
             }
@@ -540,7 +541,7 @@ static PERSONAL_KEY_ENDINGS: LazyLock<Vec<(String, &str)>> = LazyLock::new(|| {
         ("msisdn", "phone"),
         ("faxnumber", "phone"),
         ("dob", "birth_date"),
-        ("birth", "birth_date"),
+        ("dateofbirth", "birth_date"),
         ("birthdate", "birth_date"),
         ("birthday", "birth_date"),
         ("iban", "iban"),

@@ -188,6 +188,12 @@ pub const fn is_bare_byte(b: u8) -> bool {
 const KEY_END_WORDS: &[&str] = &[
     "pass",
     "pin",
+    // The key-name check allows six letters after a word: these go on with more or a digit.
+    "pin_number",
+    "pin-number",
+    "pinnumber",
+    "cvv2",
+    "cvc2",
     "cvv",
     "cvc",
     "pw",
@@ -204,7 +210,7 @@ const KEY_END_WORDS: &[&str] = &[
 /// Endings of key names whose value is a secret. A key must *end* with one, so `tokenizer` and
 /// `max_tokens` are not secrets while `csrf_token`, `dbPassword`, `X-Api-Key`,
 /// `AWS_SECRET_ACCESS_KEY`, `JWT_SECRET_KEY` and `AccountKey` are.
-const KEY_END: &str = r"(?:pass(?:word|wd|phrase)?|pwd?|secret|token|credentials?|signature|auth|bearer|otp|api[_-]?key|(?:access|secret|private|account|shared[_-]?access|client|signing|encryption|master|auth|session|app|license|service)[_-]?key|private[_-]?key[_-]?id|cv[vc]2?|(?:\b|[_.-])pin(?:[_-]?(?:code|number))?)";
+const KEY_END: &str = r"(?:pass(?:word|wd|phrase)?|pwd?|secret|token|credentials?|signature|auth|bearer|otp|api[_-]?key|(?:access|secret|private|account|shared[_-]?access|client|signing|encryption|master|auth|session|app|license|service)[_-]?key|private[_-]?key[_-]?id|cv[vc]2?|(?:\b|[_-])pin(?:[_-]?(?:code|number))?)";
 
 /// Between a key and its value: `=`, `:`, `=>`, each maybe spaced, or a tab (tab-separated
 /// columns, `password<TAB>value`); the key maybe quoted (also JSON-escaped, `\"`), and the same
@@ -216,7 +222,7 @@ const OPEN_QUOTE: &str = r#"(?:\\?["']|%(?:25)?2[27])?"#;
 /// space. `token` or `secret` alone are not among them (`invalid token for user bob`). Single
 /// words, and pairs that a space, `_` or `-` may join: the one list the rule's regex and its
 /// gate words are made from.
-const SPACED_KEY_WORDS: [&str; 5] = ["passwd", "password", "passphrase", "pwd", "credentials"];
+const SPACED_KEY_WORDS: [&str; 4] = ["passwd", "password", "passphrase", "pwd"];
 const SPACED_KEY_PAIRS: [(&str, &str); 8] = [
     ("api", "key"),
     ("access", "token"),
@@ -250,14 +256,14 @@ fn spaced_key_words() -> &'static [&'static str] {
 
 /// Key names whose value is an identity document's number or a birth date; the kind each
 /// names is [`super::personal_key_kind`]'s.
-const PERSONAL_KEY: &str = r"(?:passport|national[_-]?id|tax[_-]?id|driver'?s?[_-]?licen[cs]e|ssn|social[_-]?security)(?:[_-]?(?:number|num|no))?|birth(?:[_-]?(?:date|day))?|dob";
+const PERSONAL_KEY: &str = r"(?:passport|national[_-]?id|tax[_-]?id|driver'?s?[ _-]?licen[cs]e|ssn|social[_-]?security)(?:[_-]?(?:number|num|no))?|birth(?:[_-]?(?:date|day))?|dob";
 /// Words of [`PERSONAL_KEY`] a gate looks for.
 const PERSONAL_KEY_WORDS: &[&str] = &[
     "passport", "national", "tax", "licen", "ssn", "social", "birth", "dob",
 ];
 
-/// Path segments after which a URL holds a capability token, and the gate's words for them.
-const CAPABILITY_PATH: &str = "reset|invite|invitations?|verify|verification|confirm|confirmation|activate|activation|magic|unsubscribe|recover|recovery|claim";
+/// Words of a path segment after which a URL holds a capability token (`reset`,
+/// `invitations`, `email-verification`): the rule's regex and its gate's words.
 const CAPABILITY_PATH_WORDS: &[&str] = &[
     "reset",
     "invit",
@@ -271,8 +277,7 @@ const CAPABILITY_PATH_WORDS: &[&str] = &[
 ];
 
 /// What comes before a password in SQL (MySQL, Oracle, PostgreSQL).
-const SQL_PASSWORD: &str =
-    r"identified\s+(?:with\s+\S+\s+)?(?:by|as)(?:\s+password)?|password\s*\(";
+const SQL_PASSWORD: &str = r"identified\s+(?:with\s+\S+\s+)?(?:by|as)(?:\s+password)?|password\s*\(|with\s+(?:encrypted\s+)?password|set\s+password(?:\s+for\s+\S+)?\s*=\s*(?:password\s*\(\s*)?";
 
 /// Characters a bare value runs over. `,;&` end it (log lines list fields with them).
 const BARE_VALUE: &str = r#"[^\s"'\\&,;`]+"#;
@@ -391,23 +396,24 @@ pub fn sources() -> Vec<Source> {
         // A name/value pair naming a secret, as Kubernetes env lists and HAR headers write them
         // (`{"name": "DB_PASSWORD", "value": "X"}`), also escaped or in a Python repr.
         keyed(
-            format!(r#"(?i)\\?["'](?:name|key)\\?["']\s*[:=]\s*\\?["'](?P<k>[\w.-]*?{KEY_END})\\?["']\s*,\s*\\?["']value\\?["']\s*[:=]\s*\\?["'](?P<v>[^"'\\\r\n]+)"#),
+            format!(r#"(?i)\\?["'](?:name|key)\\?["']\s*[:=]\s*\\?["'](?P<k>[\w.-]*?{KEY_END}|(?:proxy-)?authorization|(?:set-)?cookie)\\?["']\s*,\s*\\?["']value\\?["']\s*[:=]\s*\\?["'](?P<v>[^"'\\\r\n]+)"#),
             Check::NotPlaceholder,
-            words(&["value\"", "value'", "value\\\""]),
+            words(&["value\"", "value'", "value\\\"", "value\\'"]),
         ),
-        // SQL that sets a password: `IDENTIFIED BY 'X'`, `PASSWORD('X')`; unquoted, a value
-        // that is no word (`identified by certificate` is prose).
+        // SQL that sets a password: quoted after `IDENTIFIED BY`, `PASSWORD(`, `WITH PASSWORD`,
+        // `SET PASSWORD … =`; unquoted only in `CREATE`/`ALTER USER … IDENTIFIED BY X`
+        // (Oracle), not in prose (`job identified by job-12345`).
         fixed(
-            &format!(r#"(?i)\b(?:{SQL_PASSWORD})\s*'(?P<v>[^'\r\n]+)'"#),
+            &format!(r#"(?i)\b(?:{SQL_PASSWORD})\s*\\?["'](?P<v>[^"'\r\n]+)"#),
             "password",
             Check::NotPlaceholder,
             words(&["identified", "password"]),
         ),
         fixed(
-            &format!(r#"(?i)\b(?:{SQL_PASSWORD})\s*(?P<v>[^\s'\x22;)]+)"#),
+            r#"(?i)\b(?:create|alter)\s+user\s+\S+\s+identified\s+(?:with\s+\S+\s+)?by\s+(?P<v>[^\s'\x22;]+)"#,
             "password",
-            Check::NotWord,
-            words(&["identified", "password"]),
+            Check::NotPlaceholder,
+            words(&["identified"]),
         ),
         // A command-line flag with the value after a space (`--password x`, `-db-pass x`; `=` is
         // the rule above).
@@ -444,10 +450,11 @@ pub fn sources() -> Vec<Source> {
             words(&["login ", "login\t", "logon ", "logon\t", "connect ", "connect\t", "conn ", "conn\t"]),
         ),
         // A capability URL's token, in the path after what it opens (`/password/reset/<token>`,
-        // `/invite/accept/<token>`): whoever has the link can use it. One more lower-case word
-        // may stand between; the token holds a digit or a capital (a word or a name is no token).
+        // `/invite/accept/<token>`, Django's `/reset/<uid>/<token>/`): whoever has the link can
+        // use it. One short segment may stand between; the token is a whole segment of 16 or
+        // more that is no word (`reset-password-request-page`), so ids and dates stay.
         fixed(
-            &format!(r"(?i)/(?:[\w-]*[_-])?(?:{CAPABILITY_PATH})(?:[_-][\w-]*)?/(?:[a-z]+/)?(?P<v>[A-Za-z0-9_-]{{8,}})"),
+            &format!(r#"(?i)/[\w-]*?(?:{})[\w-]*/(?:[A-Za-z0-9_-]{{1,12}}/)?(?P<v>[A-Za-z0-9_-]{{16,}})(?:$|[/?#&\s"'<>),;]|\.(?:$|\s))"#, CAPABILITY_PATH_WORDS.join("|")),
             "token",
             Check::NotWord,
             followed(CAPABILITY_PATH_WORDS, Follow::PathSegment),
@@ -544,7 +551,7 @@ pub fn sources() -> Vec<Source> {
         // A North American number written nationally: `(415) 555-0132`, `415-555-0132`,
         // `415.555.0132` (area code and exchange 2–9 first, as the plan issues them).
         fixed(
-            r"(?:^|[^\w+.:/-])(?P<v>(?:1[ .-]?)?(?:\([2-9][0-9]{2}\) ?[2-9][0-9]{2}[-.][0-9]{4}|[2-9][0-9]{2}-[2-9][0-9]{2}-[0-9]{4}|[2-9][0-9]{2}\.[2-9][0-9]{2}\.[0-9]{4}))(?:$|[^\w.-]|\.(?:$|\W))",
+            r"(?:^|[^\w+./-])(?P<v>(?:1[ .-]?)?(?:\([2-9][0-9]{2}\) ?[2-9][0-9]{2}-[0-9]{4}|[2-9][0-9]{2}-[2-9][0-9]{2}-[0-9]{4}|[2-9][0-9]{2}\.[2-9][0-9]{2}\.[0-9]{4}))(?:$|[^\w.-]|\.(?:$|\W))",
             "phone",
             Check::None,
             scanned(national_phone_shape),
@@ -559,7 +566,7 @@ pub fn sources() -> Vec<Source> {
         // An identity document's number or a birth date after a key naming it
         // (`passport_number=X1234567`, `date_of_birth: 1956-03-19`, `ssn=123456789`).
         Source {
-            pattern: format!(r"(?i)\b(?P<k>[\w.-]*?(?:{PERSONAL_KEY})){SEP}{OPEN_QUOTE}(?P<v>[A-Za-z0-9][A-Za-z0-9./-]*)"),
+            pattern: format!(r"(?i)\b(?P<k>[\w.-]*?(?:{PERSONAL_KEY})){SEP}{OPEN_QUOTE}(?P<v>[A-Za-z0-9][\w./:+-]*(?:,?[ ]+(?:[0-9][\w./:+-]*|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?)){{0,3}})"),
             kind: Kind::Personal,
             check: Check::NotProse,
             gate: followed(PERSONAL_KEY_WORDS, Follow::KeyLike),
@@ -845,7 +852,7 @@ pub fn ascii(pattern: &str) -> String {
 /// The kind a secret's key name suggests: `dbPassword` → `password`, `api_key` → `api_key`.
 pub fn key_kind(key: &str) -> &'static str {
     let k = key.to_ascii_lowercase();
-    let rules: [(&[&str], &'static str); 12] = [
+    let rules: [(&[&str], &'static str); 13] = [
         (&["cookie"], "cookie"),
         (&["authorization"], "authorization"),
         (&["pass", "pw"], "password"),
@@ -862,6 +869,7 @@ pub fn key_kind(key: &str) -> &'static str {
             ],
             "api_key",
         ),
+        (&["pin_code", "pin-code", "pincode"], "pin"),
         (&["code"], "code"),
         (&["token", "auth", "jwt", "bearer"], "token"),
         (&["sig"], "signature"),

@@ -105,7 +105,12 @@ fn key_value_secrets() {
 fn card_codes_pins_and_capability_links() {
     for (text, want) in [
         ("cvv=240 card ok", "cvv=[REDACTED:card_code] card ok"),
+        ("cvv2=123", "cvv2=[REDACTED:card_code]"),
+        ("<cvc2>123</cvc2>", "<cvc2>[REDACTED:card_code]</cvc2>"),
         ("user_pin: 6611", "user_pin: [REDACTED:pin]"),
+        ("user_pin_number=4821", "user_pin_number=[REDACTED:pin]"),
+        ("pin_code: 4821", "pin_code: [REDACTED:pin]"),
+        ("--pin_number 4821", "--pin_number [REDACTED:pin]"),
         (r#"{"pin":"0000"}"#, r#"{"pin":"[REDACTED:pin]"}"#),
         (
             "GET /password/reset/f5ce6db31f655333cac82f8a 200",
@@ -116,8 +121,12 @@ fn card_codes_pins_and_capability_links() {
             "POST https://app.example.com/invite/accept/[REDACTED:token]?x=1",
         ),
         (
-            "GET /email-verification/3f9a2c1e7b",
+            "GET /email-verification/3f9a2c1e7b5d4a60",
             "GET /email-verification/[REDACTED:token]",
+        ),
+        (
+            "GET /reset/OTk5/cbq2xq-5e1b4c3d2a1f0e9d/ 302",
+            "GET /reset/OTk5/[REDACTED:token]/ 302",
         ),
     ] {
         assert_eq!(r(text), want);
@@ -136,6 +145,10 @@ fn card_codes_pins_and_capability_links() {
         "GET /api/invitations/list",
         "POST /verify/email",
         "confirm/Order",
+        "open /var/lib/app/recovery/segment-00000001.log",
+        "GET /orders/confirm/ORD-2025-000123",
+        "POST /metrics/reset/2025-09-15",
+        "GET /api/invitations/1234567890",
     ] {
         assert!(
             matches!(redact(text), Cow::Borrowed(_)),
@@ -146,7 +159,7 @@ fn card_codes_pins_and_capability_links() {
 }
 
 #[test]
-fn name_value_pairs_sql_passwords_and_credentials_in_prose() {
+fn name_value_pairs_and_sql_passwords() {
     for (text, want) in [
         (
             r#"env: [{"name": "DB_PASSWORD", "value": "u8jzP!e0IgxL"}]"#,
@@ -169,26 +182,48 @@ fn name_value_pairs_sql_passwords_and_credentials_in_prose() {
             "SET PASSWORD FOR 'app'@'%' = PASSWORD('[REDACTED:password]')",
         ),
         (
-            "ldap bind cn=admin with credentials FLw91*qK8ks0",
-            "ldap bind cn=admin with credentials [REDACTED:secret]",
+            r#"{"name": "Authorization", "value": "Basic dXNlcjpwYXNz"}"#,
+            r#"{"name": "Authorization", "value": "[REDACTED:authorization]"}"#,
+        ),
+        (
+            r#"[{\'name\': \'DB_PASSWORD\', \'value\': \'hunter2xQ\'}]"#,
+            r#"[{\'name\': \'DB_PASSWORD\', \'value\': \'[REDACTED:password]\'}]"#,
+        ),
+        (
+            r#"CREATE USER 'app'@'%' IDENTIFIED BY "S3cr3t!x""#,
+            r#"CREATE USER 'app'@'%' IDENTIFIED BY "[REDACTED:password]""#,
+        ),
+        (
+            "CREATE USER app IDENTIFIED BY tiger;",
+            "CREATE USER app IDENTIFIED BY [REDACTED:password];",
+        ),
+        (
+            "ALTER USER app WITH PASSWORD 'secret'",
+            "ALTER USER app WITH PASSWORD '[REDACTED:password]'",
+        ),
+        (
+            "SET PASSWORD FOR 'app'@'%' = 'iM0OG4hTxoF'",
+            "SET PASSWORD FOR 'app'@'%' = '[REDACTED:password]'",
         ),
     ] {
         assert_eq!(r(text), want);
         gated_as_ungated(text);
     }
     let mut v = json!({"env": [{"name": "API_TOKEN", "value": "plain words"},
-        {"name": "LOG_LEVEL", "value": "debug"}]});
+        {"name": "LOG_LEVEL", "value": "debug"}, {"Key": "db_password", "Value": "u8jzPe0IgxL"}]});
     redact_json(&mut v);
     assert_eq!(
         v,
         json!({"env": [{"name": "API_TOKEN", "value": "[REDACTED:token]"},
-            {"name": "LOG_LEVEL", "value": "debug"}]})
+            {"name": "LOG_LEVEL", "value": "debug"},
+            {"Key": "db_password", "Value": "[REDACTED:password]"}]})
     );
     for text in [
         r#"{"name": "LOG_LEVEL", "value": "debug"}"#,
-        "invalid credentials for user bob",
-        "credentials expired",
         "user identified by certificate",
+        "job identified by job-12345 completed",
+        "Client identified as 192.168.1.20",
+        "at com.acme.auth.User.password(User.java:42)",
     ] {
         assert!(
             matches!(redact(text), Cow::Borrowed(_)),
@@ -379,23 +414,35 @@ fn personal_data_by_shape_and_by_key() {
             r#"{"drivers_license_no": "[REDACTED:driver_license]"}"#,
         ),
         ("tax-id: 12/345/67890", "tax-id: [REDACTED:tax_id]"),
+        (
+            "date_of_birth: March 19, 1956 ok",
+            "date_of_birth: [REDACTED:birth_date] ok",
+        ),
+        (
+            "Driver's license: D1234567",
+            "Driver's license: [REDACTED:driver_license]",
+        ),
+        ("tel:415-555-0132", "tel:[REDACTED:phone]"),
     ] {
         assert_eq!(r(text), want);
         gated_as_ungated(text);
     }
     let mut v = json!({"httpRequest": {"remoteIp": "203.0.113.7", "serverIp": "10.0.0.1"},
         "user": {"phoneNumber": "+14155550132", "mobile": true, "dateOfBirth": "1956-03-19",
-            "passportNo": "X58517136", "national_id": 1234567890, "birthday_party": "yes"}});
+            "passportNo": "X58517136", "national_id": 1234567890, "birthday_party": "yes",
+            "rebirth": 3}});
     redact_json(&mut v);
     assert_eq!(
         v,
         json!({"httpRequest": {"remoteIp": "[REDACTED:ip]", "serverIp": "10.0.0.1"},
             "user": {"phoneNumber": "[REDACTED:phone]", "mobile": true,
                 "dateOfBirth": "[REDACTED:birth_date]", "passportNo": "[REDACTED:passport]",
-                "national_id": "[REDACTED:national_id]", "birthday_party": "yes"}})
+                "national_id": "[REDACTED:national_id]", "birthday_party": "yes",
+                "rebirth": 3}})
     );
     for text in [
         "order 415-555-01324 shipped",
+        "took (250) 300.1234 ms",
         "ip 192.168.100.200 up",
         "v2.415.555.0132 built",
         "birthday_party=yes",
@@ -813,6 +860,29 @@ mod gates {
         "+",
         "5",
         "x",
+        // The rules of national phones, identity documents, card codes, PINs, capability
+        // links, name/value pairs and SQL passwords.
+        "415-555-0132",
+        ".555.",
+        "cvv2",
+        "cvc",
+        "pin",
+        "_number",
+        "passport",
+        "date_of_birth",
+        "Driver's license",
+        "/reset/",
+        "/invite",
+        "/",
+        "abcdef0123456789ab",
+        "\"name\": \"",
+        "\"value\": \"",
+        "\\'value\\': \\'",
+        "DB_PASSWORD",
+        "IDENTIFIED BY ",
+        "create user app ",
+        "PASSWORD(",
+        "'",
     ];
 
     proptest! {
