@@ -33,7 +33,7 @@ use support::github::{
 };
 use support::pubsub::Emulator;
 use support::redis as in_redis;
-use support::servers::{alertmanager, encode, eventually, free_addr, get_json, prometheus, Hook};
+use support::servers::{alertmanager, encode, eventually, free_addrs, get_json, prometheus, Hook};
 use support::terraform::{get, runnable_env, terraform_env};
 
 /// Two hours of the synthetic backend, one JSON line per entry, an hour at a time.
@@ -217,7 +217,7 @@ async fn deployed(case: &str) {
     let mut am = alertmanager(hook_addr);
     am.wait_ready().await;
     // One address a process: the first and the one that replaces it share one.
-    let metrics = [free_addr(), free_addr()];
+    let metrics: [_; 2] = free_addrs();
     let mut prom = prometheus(&metrics, &[]);
     prom.wait_ready().await;
 

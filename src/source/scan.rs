@@ -284,7 +284,8 @@ mod tests {
 
     use super::*;
 
-    /// Pieces of exports: structure, strings with escapes, keys, newlines inside and outside.
+    /// Pieces of exports: structure, strings with escapes, keys, newlines inside and outside,
+    /// and the indentation a pretty-printed export has (spaces, tabs, CRLF).
     const PIECES: &[&str] = &[
         "{",
         "}",
@@ -296,7 +297,10 @@ mod tests {
         "\\",
         "\\\"",
         "\n",
+        "\r\n",
+        "\t",
         " ",
+        "  ",
         "entries",
         "\"entries\"",
         "\"textPayload\": \"boom\"",

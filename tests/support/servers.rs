@@ -29,8 +29,17 @@ pub fn require(bin: &str) -> PathBuf {
 }
 
 pub fn free_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port on 127.0.0.1");
-    l.local_addr().expect("bound address")
+    let [addr] = free_addrs();
+    addr
+}
+
+/// `N` distinct free addresses: each port stays bound until all are chosen, so the kernel
+/// cannot hand out one twice.
+pub fn free_addrs<const N: usize>() -> [SocketAddr; N] {
+    let listeners: [std::net::TcpListener; N] = std::array::from_fn(|_| {
+        std::net::TcpListener::bind("127.0.0.1:0").expect("a free port on 127.0.0.1")
+    });
+    listeners.map(|l| l.local_addr().expect("bound address"))
 }
 
 /// A server process; killed (by its own pid) and reaped on drop.
