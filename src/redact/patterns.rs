@@ -85,6 +85,9 @@ pub enum Follow {
     Session,
     /// A URL path segment: a run of `[\w-]` with a `/` on either side.
     PathSegment,
+    /// An XML tag's name ending in [`KEY_END`]: after `<` and `[\w.:-]`, at most six more of
+    /// `[A-Za-z_-]`, then `>` or whitespace (its attributes).
+    XmlTag,
 }
 
 impl Follow {
@@ -140,6 +143,14 @@ impl Follow {
                 |t, j| t.get(j) == Some(&b'='),
             ),
             Follow::Session => after(usize::MAX, key_char, |t, j| t.get(j) == Some(&b'=')),
+            Follow::XmlTag => {
+                let name = |b: &u8| is_word_byte(*b) || matches!(b, b'.' | b':' | b'-');
+                text[..at.start].iter().rev().find(|b| !name(b)) == Some(&b'<')
+                    && after(6, key_char, |t, j| {
+                        t.get(j)
+                            .is_some_and(|&b| b == b'>' || b.is_ascii_whitespace())
+                    })
+            }
             Follow::PathSegment => {
                 let segment = |b: u8| is_word_byte(b) || b == b'-';
                 let before = text[..at.start].iter().rev().find(|&&b| !segment(b));
@@ -384,9 +395,10 @@ pub fn sources() -> Vec<Source> {
             followed(KEY_END_WORDS, Follow::KeyEnd),
         ),
         keyed(
-            format!(r"(?i)<(?P<k>[\w.-]*?{KEY_END})>(?P<v>[^<]+)</"),
+            // Maybe with a namespace and attributes (`<wsse:Password Type="…">`).
+            format!(r"(?i)<(?:[\w.-]+:)?(?P<k>[\w.-]*?{KEY_END})(?:\s[^>]*)?>(?P<v>[^<]+)</"),
             Check::NotPlaceholder,
-            followed(KEY_END_WORDS, Follow::KeyEnd),
+            followed(KEY_END_WORDS, Follow::XmlTag),
         ),
         keyed(
             format!(r"(?i)\b(?P<k>[\w.-]*?{KEY_END}){SEP}{OPEN_QUOTE}(?P<v>{BARE_VALUE})"),

@@ -198,6 +198,10 @@ fn name_value_pairs_and_sql_passwords() {
             "CREATE USER app IDENTIFIED BY [REDACTED:password];",
         ),
         (
+            r#"<soap:Header><wsse:Password Type="PasswordText">8icwS!puPxm5</wsse:Password>"#,
+            r#"<soap:Header><wsse:Password Type="PasswordText">[REDACTED:password]</wsse:Password>"#,
+        ),
+        (
             "ALTER USER app WITH PASSWORD 'secret'",
             "ALTER USER app WITH PASSWORD '[REDACTED:password]'",
         ),
@@ -853,6 +857,8 @@ mod gates {
         "phone_number",
         ">",
         "<password>",
+        "<wsse:Password Type=\"PasswordText\">",
+        "</",
         "phrase",
         "_id",
         "ion",

@@ -63,7 +63,7 @@ const fn k(name: &'static str, text: &'static str, prefix: &'static str, shape: 
 
 use Shape::*;
 
-const KINDS: [Kind; 74] = [
+const KINDS: [Kind; 75] = [
     k("password", "password=@@", "", Password(14)),
     k("password-spaced", "password = @@", "", Password(14)),
     k("passphrase", "passphrase=@@", "", Password(14)),
@@ -233,6 +233,12 @@ const KINDS: [Kind; 74] = [
     k(
         "sql-password",
         "CREATE USER app IDENTIFIED BY '@@'",
+        "",
+        Password(14),
+    ),
+    k(
+        "xml-namespaced",
+        r#"<wsse:Password Type="PasswordText">@@</wsse:Password>"#,
         "",
         Password(14),
     ),
