@@ -66,6 +66,9 @@ fn the_detector_finds_digits_of_a_planted_value_but_not_a_coincidence_in_other_d
     }
     // Eight of its digits inside a millisecond timestamp that goes on differently.
     assert_eq!(found("\"last_ms\":1796528639270}"), 0);
+    // Eight of its digits as the nanoseconds of an RFC 3339 time (seen once in CI).
+    assert_eq!(found("\"2026-12-01T10:00:00.527828639Z\""), 0);
+    assert_eq!(found("at 10:00:00 527828639 leaked"), 1);
 }
 
 #[test]

@@ -32,7 +32,9 @@ pub fn leaks(values: &[String], outputs: &[(String, String)]) -> Vec<String> {
             let Some(&(v, off)) = pieces.get(w) else {
                 continue;
             };
-            if w.iter().all(u8::is_ascii_digit) && digits_go_on_differently(v, off, b, at) {
+            if w.iter().all(u8::is_ascii_digit)
+                && (digits_go_on_differently(v, off, b, at) || in_time_fraction(b, at))
+            {
                 continue;
             }
             if seen.insert(v) {
@@ -56,6 +58,24 @@ fn digits_go_on_differently(v: &str, off: usize, out: &[u8], at: usize) -> bool 
     let after = out.get(at + PIECE).copied();
     let differs = |o: Option<u8>, planted: Option<u8>| matches!(o, Some(d) if d.is_ascii_digit() && planted != Some(d));
     differs(before, off.checked_sub(1).map(|i| v[i])) || differs(after, v.get(off + PIECE).copied())
+}
+
+/// Whether the digits at `at` of `out` are the fraction of a time of day (`12:34:56.<digits>`):
+/// RFC 3339 timestamps with nanoseconds hold nine random-looking digits, and a planted
+/// 10-digit value shares eight of them now and then (seen once: `.446357394Z` beside a planted
+/// `8446357394`). A masked value never ends up there.
+fn in_time_fraction(out: &[u8], at: usize) -> bool {
+    let start = out[..at]
+        .iter()
+        .rposition(|c| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    let Some(t) = start.checked_sub(9).map(|i| &out[i..start]) else {
+        return false;
+    };
+    t[8] == b'.'
+        && t[2] == b':'
+        && t[5] == b':'
+        && [0, 1, 3, 4, 6, 7].iter().all(|&k| t[k].is_ascii_digit())
 }
 
 pub fn assert_nothing_leaks(values: &[String], outputs: &[(String, String)]) {
