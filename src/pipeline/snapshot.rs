@@ -187,39 +187,38 @@ mod tests {
         assert_eq!(second.counts(), whole.counts());
     }
 
-    #[test]
-    fn field_warnings_not_yet_told_survive_a_restart() {
+    /// A pipeline that ingested `entries`, its snapshot read back from JSON, and a pipeline
+    /// restored from it on the same window store (a restart).
+    fn restarted_after(entries: &[&serde_json::Value]) -> (PipelineSnapshot, Pipeline) {
         let s = Arc::new(Settings::load(None).unwrap());
-        let schedule = Schedule::new(&s.window);
-        let store = Arc::new(MemoryStore::new(schedule, s.window.history));
+        let store = Arc::new(MemoryStore::new(Schedule::new(&s.window), s.window.history));
         let fp = Arc::new(Fingerprinter::new());
         let mut first = Pipeline::new(s.clone(), fp.clone(), store.clone(), Boundedness::Unbounded);
-        let odd = serde_json::json!({"timestamp": "2025-09-15T19:10:00Z", "severity": 1.5,
-            "textPayload": "boom", "resource": {"type": "cloud_run_revision"}});
-        first.ingest(&raw(&odd, 1), &mut Vec::new());
+        for (i, e) in entries.iter().enumerate() {
+            first.ingest(&raw(e, i + 1), &mut Vec::new());
+        }
         let snap: PipelineSnapshot =
             serde_json::from_str(&serde_json::to_string(&first.snapshot()).unwrap()).unwrap();
+        let second = Pipeline::restore(s, fp, store, snap.clone());
+        (snap, second)
+    }
+
+    #[test]
+    fn field_warnings_not_yet_told_survive_a_restart() {
+        let odd = serde_json::json!({"timestamp": "2025-09-15T19:10:00Z", "severity": 1.5,
+            "textPayload": "boom", "resource": {"type": "cloud_run_revision"}});
+        let (snap, mut second) = restarted_after(&[&odd]);
         assert_eq!(snap.field_warnings["unknown_severity"], 1);
-        let mut second = Pipeline::restore(s, fp, store, snap);
         let reports = second.finish(&mut Vec::new());
         assert_eq!(reports[0].field_warnings["unknown_severity"], 1);
     }
 
     #[test]
     fn duplicates_not_yet_told_survive_a_restart() {
-        let s = Arc::new(Settings::load(None).unwrap());
-        let schedule = Schedule::new(&s.window);
-        let store = Arc::new(MemoryStore::new(schedule, s.window.history));
-        let fp = Arc::new(Fingerprinter::new());
-        let mut first = Pipeline::new(s.clone(), fp.clone(), store.clone(), Boundedness::Unbounded);
         let e = serde_json::json!({"timestamp": "2025-09-15T19:10:00Z", "insertId": "a",
             "textPayload": "boom", "resource": {"type": "cloud_run_revision"}});
-        first.ingest(&raw(&e, 1), &mut Vec::new());
-        first.ingest(&raw(&e, 2), &mut Vec::new());
-        let snap: PipelineSnapshot =
-            serde_json::from_str(&serde_json::to_string(&first.snapshot()).unwrap()).unwrap();
+        let (snap, mut second) = restarted_after(&[&e, &e]);
         assert_eq!(snap.duplicates_unreported, 1);
-        let mut second = Pipeline::restore(s, fp, store, snap);
         let reports = second.finish(&mut Vec::new());
         assert_eq!(reports[0].totals.duplicates, 1);
         assert_eq!(second.counts().duplicates, 1);

@@ -79,35 +79,68 @@ impl DuplicatesForgottenEarly {
 const MALFORMED_LOGGED: u64 = 10;
 const MALFORMED_PERIOD: std::time::Duration = std::time::Duration::from_secs(3600);
 
-type Refused = Option<(
-    std::time::Instant,
-    std::collections::BTreeMap<&'static str, u64>,
-)>;
+/// How loudly to log one refused entry: the pure part of [`MalformedEntry::emit`].
+#[derive(Debug, PartialEq, Eq)]
+enum Loudness {
+    /// One of the first [`MALFORMED_LOGGED`] of its reason in the period.
+    Each,
+    /// The last logged one by one: the line says what happens to the rest.
+    Last,
+    /// The n-th of its reason, a power of ten.
+    Tally(u64),
+    Quiet,
+}
+
+/// Refusals counted per reason since the period began.
+#[derive(Default)]
+struct Refusals {
+    since: Option<std::time::Instant>,
+    counts: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl Refusals {
+    fn note(&mut self, reason: &'static str, now: std::time::Instant) -> Loudness {
+        let since = *self.since.get_or_insert(now);
+        if now.duration_since(since) >= MALFORMED_PERIOD {
+            self.since = Some(now);
+            self.counts.clear();
+        }
+        let n = self.counts.entry(reason).or_default();
+        *n += 1;
+        match *n {
+            n if n < MALFORMED_LOGGED => Loudness::Each,
+            MALFORMED_LOGGED => Loudness::Last,
+            n if power_of_ten(n) => Loudness::Tally(n),
+            _ => Loudness::Quiet,
+        }
+    }
+}
 
 impl MalformedEntry<'_> {
     pub fn emit(self) {
         if let Some(m) = installed() {
             m.entry_malformed(self.reason);
         }
-        static SEEN: std::sync::Mutex<Refused> = std::sync::Mutex::new(None);
-        let seen = {
-            let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
-            let now = std::time::Instant::now();
-            let (since, counts) = seen.get_or_insert_with(|| (now, Default::default()));
-            if now.duration_since(*since) >= MALFORMED_PERIOD {
-                (*since, *counts) = (now, Default::default());
-            }
-            let n = counts.entry(self.reason).or_default();
-            *n += 1;
-            *n
-        };
+        static SEEN: std::sync::Mutex<Refusals> = std::sync::Mutex::new(Refusals {
+            since: None,
+            counts: std::collections::BTreeMap::new(),
+        });
+        let loudness = SEEN
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .note(self.reason, std::time::Instant::now());
         let detail = crate::redact::Inert::new(self.detail).cut(500);
-        if seen < MALFORMED_LOGGED {
-            tracing::warn!(origin = %self.origin, reason = self.reason, %detail, "skipping input that is not a LogEntry");
-        } else if seen == MALFORMED_LOGGED {
-            tracing::warn!(origin = %self.origin, reason = self.reason, %detail, "skipping input that is not a LogEntry; more refused for this reason are counted (worklog `malformed`, metric log_gardener_entries_malformed_total) and logged only at every power of ten within the hour");
-        } else if power_of_ten(seen) {
-            tracing::warn!(origin = %self.origin, reason = self.reason, refused = seen, %detail, "skipping input that is not a LogEntry ({seen} refused for this reason so far)");
+        match loudness {
+            Loudness::Each => {
+                tracing::warn!(origin = %self.origin, reason = self.reason, %detail, "skipping input that is not a LogEntry");
+            }
+            Loudness::Last => {
+                tracing::warn!(origin = %self.origin, reason = self.reason, %detail, "skipping input that is not a LogEntry; more refused for this reason are counted (worklog `malformed`, metric log_gardener_entries_malformed_total) and logged only at every power of ten within the hour");
+            }
+            Loudness::Tally(seen) => {
+                tracing::warn!(origin = %self.origin, reason = self.reason, refused = seen, %detail, "skipping input that is not a LogEntry ({seen} refused for this reason so far)");
+            }
+            Loudness::Quiet => {}
         }
     }
 }
@@ -487,5 +520,33 @@ impl CheckpointFailed<'_> {
             m.checkpoint(false);
         }
         tracing::error!(error = %self.error, unacked = self.waiting, "checkpoint failed; messages stay unacked until the next one");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::{Loudness, Refusals, MALFORMED_LOGGED, MALFORMED_PERIOD};
+
+    #[test]
+    fn refusals_are_logged_one_by_one_then_at_powers_of_ten_per_reason_and_hour() {
+        let t0 = Instant::now();
+        let mut r = Refusals::default();
+        let heard: Vec<Loudness> = (0..1000).map(|_| r.note("not_json", t0)).collect();
+        let each = heard.iter().filter(|l| **l == Loudness::Each).count() as u64;
+        assert_eq!(each, MALFORMED_LOGGED - 1);
+        assert_eq!(heard[MALFORMED_LOGGED as usize - 1], Loudness::Last);
+        let tallies: Vec<&Loudness> = heard
+            .iter()
+            .filter(|l| matches!(l, Loudness::Tally(_)))
+            .collect();
+        assert_eq!(tallies, [&Loudness::Tally(100), &Loudness::Tally(1000)]);
+        // Another reason has its own count.
+        assert_eq!(r.note("bad_timestamp", t0), Loudness::Each);
+        // Within the hour the count goes on; after it, it starts again.
+        let later = t0 + MALFORMED_PERIOD - Duration::from_secs(1);
+        assert_eq!(r.note("not_json", later), Loudness::Quiet);
+        assert_eq!(r.note("not_json", t0 + MALFORMED_PERIOD), Loudness::Each);
     }
 }
