@@ -373,19 +373,15 @@ pub fn redact_json(v: &mut Value) {
                     map.insert(redact(&k).into_owned(), value);
                 }
             }
-            // A name/value pair naming a secret (`{"name": "DB_PASSWORD", "value": …}`, as
-            // Kubernetes env lists and HAR headers write them): the value is the secret.
-            let named = ["name", "key", "Name", "Key"]
+            let named = map
                 .iter()
-                .find_map(|n| map.get(*n)?.as_str().and_then(secret_key_kind));
-            if let Some(kind) = named {
-                let value = ["value", "Value"].iter().find(|v| map.contains_key(**v));
-                if let Some(value) = value.and_then(|v| map.get_mut(*v)).filter(|v| !v.is_null()) {
-                    *value = Value::String(format!("[REDACTED:{kind}]"));
-                }
-            }
+                .find_map(|(k, v)| secret_named_by(k, v.as_str()?));
             for (key, value) in map.iter_mut() {
-                match secret_key_kind(key) {
+                let kind = match named {
+                    Some(kind) if NAME_VALUE_KEYS.1.contains(&key.as_str()) => Some(kind),
+                    _ => secret_key_kind(key),
+                };
+                match kind {
                     Some(kind) if !value.is_null() => {
                         *value = Value::String(format!("[REDACTED:{kind}]"));
                     }
@@ -585,6 +581,23 @@ fn normalised_key(key: &str) -> String {
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_lowercase())
         .collect()
+}
+
+/// The keys of a name/value pair (`{"name": "DB_PASSWORD", "value": …}`, as Kubernetes env
+/// lists, HAR headers and AWS tags write them): when a name key's string names a secret, the
+/// value keys' values are the secret.
+const NAME_VALUE_KEYS: ([&str; 4], [&str; 2]) =
+    (["name", "key", "Name", "Key"], ["value", "Value"]);
+
+/// The redaction kind when `key` is a name key of a name/value pair and `name` names a secret:
+/// the first such key of an object decides for its value keys ([`redact_json`] and the
+/// serializer alike).
+fn secret_named_by(key: &str, name: &str) -> Option<&'static str> {
+    NAME_VALUE_KEYS
+        .0
+        .contains(&key)
+        .then(|| secret_key_kind(name))
+        .flatten()
 }
 
 /// The redaction kind for a JSON key that names a secret or personal data, `None` for any

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use serde::ser::{self, Serialize, Serializer};
 
 use super::inert::{neutralise, neutralise_keeping};
-use super::{redact, secret_key_kind};
+use super::{redact, secret_key_kind, secret_named_by, NAME_VALUE_KEYS};
 
 /// A string value as it may leave: neutralised (zero-width joiners kept, as rendered markdown
 /// inside a document needs them), then redacted.
@@ -245,6 +245,9 @@ impl<S: Serializer> Serializer for Inerting<S> {
         Ok(InertMap {
             inner,
             secret: None,
+            key: String::new(),
+            named: None,
+            held: Vec::new(),
         })
     }
 
@@ -329,9 +332,18 @@ macro_rules! fields {
 fields!(SerializeStruct, SerializeStructVariant);
 
 /// A map being serialised: keys made inert, and whether the key just written names a secret.
+/// The value keys of a name/value pair (`{"name": "DB_PASSWORD", "value": …}`) wait until a
+/// name key names a secret, or the map ends: then they are written, as the stand-in or as
+/// they were (so in a map that has no name key they move to its end).
 pub struct InertMap<S> {
     inner: S,
     secret: Option<&'static str>,
+    /// The inert text of the key whose value comes next.
+    key: String,
+    /// The kind of secret the map's first name key named.
+    named: Option<&'static str>,
+    /// Value keys and their inert values, waiting for a name key.
+    held: Vec<(String, serde_json::Value)>,
 }
 
 impl<S: ser::SerializeMap> ser::SerializeMap for InertMap<S> {
@@ -340,19 +352,43 @@ impl<S: ser::SerializeMap> ser::SerializeMap for InertMap<S> {
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), S::Error> {
         let text = key_text::<_, S::Error>(key)?;
-        let key = inert_key(&text);
-        self.secret = secret_key_kind(&key);
-        self.inner.serialize_key(&*key)
+        self.key = inert_key(&text).into_owned();
+        self.secret = secret_key_kind(&self.key);
+        if NAME_VALUE_KEYS.1.contains(&self.key.as_str()) {
+            self.secret = self.named;
+            if self.named.is_none() {
+                return Ok(());
+            }
+        }
+        self.inner.serialize_key(&self.key)
     }
 
     fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), S::Error> {
+        if self.named.is_none() {
+            if NAME_VALUE_KEYS.1.contains(&self.key.as_str()) {
+                let inert = serde_json::to_value(Wrap(v)).map_err(ser::Error::custom)?;
+                self.held.push((std::mem::take(&mut self.key), inert));
+                return Ok(());
+            }
+            if NAME_VALUE_KEYS.0.contains(&self.key.as_str()) {
+                if let Ok(serde_json::Value::String(name)) = serde_json::to_value(v) {
+                    self.named = secret_named_by(&self.key, &neutralise_keeping(&name, true));
+                }
+            }
+        }
         match self.secret.take().and_then(|kind| secret_stand_in(kind, v)) {
             Some(stand_in) => self.inner.serialize_value(&stand_in),
             None => self.inner.serialize_value(&Wrap(v)),
         }
     }
 
-    fn end(self) -> Result<S::Ok, S::Error> {
+    fn end(mut self) -> Result<S::Ok, S::Error> {
+        for (key, value) in std::mem::take(&mut self.held) {
+            match self.named.and_then(|kind| secret_stand_in(kind, &value)) {
+                Some(stand_in) => self.inner.serialize_entry(&key, &stand_in)?,
+                None => self.inner.serialize_entry(&key, &value)?,
+            }
+        }
         self.inner.end()
     }
 }
@@ -428,6 +464,11 @@ mod tests {
                 "pass\u{200B}word": "sneaky1234",
                 "labels": {"authorization": "Token 9f8e7d6c5b4a", "ok": [1, 2.5, true]},
                 "AKIAIOSFODNN7EXAMPLE": "key as a key",
+                "env": [
+                    {"name": "DB_PASSWORD", "value": "s3cr3tPa55"},
+                    {"Value": "tok4a9b8c7d6e5f", "key": "api_token", "other": 1},
+                    {"name": "LOG_LEVEL", "value": "debug"},
+                ],
             })),
             password: Some("hunter2"),
             token: None,
@@ -445,9 +486,12 @@ mod tests {
             "sneaky1234",
             "9f8e7d6c5b4a",
             "AKIAIOSFODNN7",
+            "s3cr3tPa55",
+            "tok4a9b8c7d6e5f",
         ] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
+        assert!(text.contains("\"value\": \"debug\""), "{text}");
         assert!(
             text.contains("\"token\": null"),
             "a null secret stays null: {text}"
@@ -471,6 +515,8 @@ mod tests {
             prop_oneof![
                 "[a-z ]{0,8}",
                 "(password|token|api_key|X-Api-Key|secret)",
+                "(name|key|Name|Key|value|Value)",
+                "(DB_PASSWORD|Authorization|LOG_LEVEL)",
                 "(password|token)=[A-Za-z0-9]{6,12}",
                 "Bearer [A-Za-z0-9]{8,20}",
                 "[a-z]{1,8}@[a-z]{1,8}\\.com",
