@@ -174,10 +174,13 @@ impl Pipeline {
 
     /// A replay's pipeline: a bounded input, its own in-memory window store and fingerprinter.
     pub fn for_replay(settings: Arc<Settings>) -> Pipeline {
-        let store = Arc::new(crate::window::MemoryStore::new(
-            Schedule::new(&settings.window),
-            settings.window.history,
-        ));
+        let store = Arc::new(
+            crate::window::MemoryStore::new(
+                Schedule::new(&settings.window),
+                settings.window.history,
+            )
+            .keeping_history_of(settings.fingerprint.max_clusters),
+        );
         let fingerprinter = Arc::new(Fingerprinter::with_config(settings.fingerprint.config));
         Pipeline::new(settings, fingerprinter, store, Boundedness::Bounded)
     }
@@ -626,7 +629,7 @@ impl Pipeline {
             MessageKind::Request => fp.fingerprint_exact(&key, &r.message),
         };
         self.bounds
-            .cluster(fine, self.store.as_ref(), fp, service, class)
+            .cluster(fine, r.timestamp, self.store.as_ref(), fp, service, class)
     }
 
     /// Entries of canonical cluster `id` (all its aliases) in the hour before `now`.
@@ -983,5 +986,52 @@ mod tests {
         );
         assert_eq!(over[0].rule.as_deref(), Some("cardinality-overflow"));
         assert!(r.clusters.len() <= 17);
+    }
+
+    #[test]
+    fn once_a_flood_of_message_kinds_left_the_open_windows_new_kinds_are_clusters_again() {
+        let mut s = Settings::load(None).unwrap();
+        s.fingerprint.max_clusters = 16;
+        let store = Arc::new(
+            MemoryStore::new(Schedule::new(&s.window), s.window.history).keeping_history_of(16),
+        );
+        let s = Arc::new(s);
+        let fp = Arc::new(Fingerprinter::new());
+        let mut p = Pipeline::new(s, fp, store.clone(), Boundedness::Bounded);
+        let words = [
+            "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+        ];
+        let entry = |at: &str, msg: String| {
+            serde_json::json!({"timestamp": at, "severity": "ERROR", "textPayload": msg,
+                "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}})
+        };
+        let mut out = Vec::new();
+        for i in 0..64u64 {
+            let (a, b) = (words[(i % 8) as usize], words[(i / 8) as usize]);
+            let v = entry("2025-09-15T19:10:00Z", format!("{a} {b} went wrong"));
+            p.ingest(&raw(&v, i), &mut out);
+        }
+        // Hours later, after a gap: kinds never seen, one of them a Cloud SQL timeout.
+        for (i, msg) in [
+            "Database initialization timeout connecting to Cloud SQL instance prod:db",
+            "Out of memory: killed process 17",
+            "upstream connect error or disconnect/reset before headers",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let v = entry("2025-09-15T23:10:00Z", msg.to_owned());
+            p.ingest(&raw(&v, 100 + i as u64), &mut out);
+        }
+        let reports = p.finish(&mut out);
+        let last = reports.last().unwrap();
+        let templates: Vec<&str> = last.clusters.iter().map(|c| c.template.as_str()).collect();
+        assert_eq!(templates.len(), 3, "{templates:?}");
+        assert!(
+            templates.iter().all(|t| !t.starts_with("<unclustered")),
+            "{templates:?}"
+        );
+        // The flood's clusters that hold only history are bounded too.
+        assert!(store.len() <= 16 + 3, "{}", store.len());
     }
 }

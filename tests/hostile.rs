@@ -343,6 +343,45 @@ fn distinct_messages_over_many_loggers_stay_within_the_bounds_and_are_all_counte
 }
 
 #[test]
+fn a_flood_of_message_kinds_does_not_hide_a_later_hours_p0() {
+    // 200 distinct kinds at 19:xx past a bound of 64, then after a gap of a day a Cloud SQL
+    // timeout: its window reports it as its own P0 cluster, not `<unclustered>`.
+    let mut input: String = (0..200u32)
+        .map(|i| {
+            let mut e = entry(i);
+            e["textPayload"] = json!(format!("w{} x{} lost", i % 20, i / 20));
+            format!("{e}\n")
+        })
+        .collect();
+    let mut p0 = entry(0);
+    p0["timestamp"] = json!("2025-09-16T19:30:00Z");
+    p0["receiveTimestamp"] = p0["timestamp"].clone();
+    p0["textPayload"] = json!(
+        "Database initialization timeout after 30s. This may indicate Cloud SQL connection issues."
+    );
+    input.push_str(&format!("{p0}\n"));
+    let r = replay_with(
+        "flood.jsonl",
+        input.as_bytes(),
+        &[("LOG_GARDENER__FINGERPRINT__MAX_CLUSTERS", "64")],
+        false,
+    );
+    assert_eq!((r.code, r.counted), (Some(0), 201), "{}", r.stderr);
+    assert!(
+        r.clusters
+            .iter()
+            .any(|(t, n)| t.starts_with("Database initialization") && *n == 1),
+        "{:?}",
+        r.clusters
+    );
+    assert!(
+        r.stderr.contains("top: [P0] Database initialization"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn long_tokens_and_long_messages_make_bounded_templates() {
     // A distinct 8 KB token in every message (a blob, padding), and messages of 300 words of
     // 40 letters (12 KB; its first 128 tokens would still be 5 KB): every cluster's template is

@@ -104,6 +104,7 @@ impl Consumer {
     ) -> Consumer {
         let schedule = Schedule::new(&settings.window);
         let history = settings.window.history;
+        let max_clusters = settings.fingerprint.max_clusters;
         let revise_within = revision_horizon(&settings, input);
         let dedupe = settings.live.dedupe_ids;
         let stitch_hold = match &checkpoint {
@@ -112,7 +113,11 @@ impl Consumer {
         };
         let (store, pipeline, recent, max_event_time) = match checkpoint {
             None => {
-                let store = Arc::new(MemoryStore::new(schedule, history).revising(revise_within));
+                let store = Arc::new(
+                    MemoryStore::new(schedule, history)
+                        .revising(revise_within)
+                        .keeping_history_of(max_clusters),
+                );
                 let fp = Arc::new(Fingerprinter::with_config(settings.fingerprint.config));
                 let p = Pipeline::new(settings.clone(), fp, store.clone(), input);
                 (store, p, durable.then(|| RecentIds::new(dedupe)), None)
@@ -123,7 +128,9 @@ impl Consumer {
                     settings.fingerprint.config,
                 ));
                 let store = Arc::new(
-                    MemoryStore::restore(schedule, history, c.store).revising(revise_within),
+                    MemoryStore::restore(schedule, history, c.store)
+                        .revising(revise_within)
+                        .keeping_history_of(max_clusters),
                 );
                 let p = Pipeline::restore(settings.clone(), fp, store.clone(), c.pipeline);
                 let recent = durable.then(|| RecentIds::from_vec(dedupe, c.recent_ids));

@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 
+use chrono::{DateTime, Utc};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::entry::SeverityClass;
@@ -87,17 +88,18 @@ impl Bounds {
         }
     }
 
-    /// `fine` if the store holds it or has room for it, else the service's unclustered
-    /// cluster.
+    /// `fine` if the store holds it or has room for it at `at` (fewer clusters than the bound
+    /// in that hop of time), else the service's unclustered cluster.
     pub fn cluster(
         &mut self,
         fine: ClusterId,
+        at: DateTime<Utc>,
         store: &dyn WindowStore,
         fp: &Fingerprinter,
         service: &str,
         class: SeverityClass,
     ) -> ClusterId {
-        if store.holds(fine) || store.clusters() < self.max_clusters {
+        if store.holds(fine) || store.clusters_at(at) < self.max_clusters {
             return fine;
         }
         if !std::mem::replace(&mut self.warned_clusters, true) {

@@ -132,7 +132,8 @@ impl Cell {
         }
     }
 
-    pub(super) fn record(&mut self, s: &Schedule, obs: &Observation<'_>) {
+    /// Counts `obs`; true when it is the cell's first entry in its hop of time.
+    pub(super) fn record(&mut self, s: &Schedule, obs: &Observation<'_>) -> bool {
         let at_ms = obs.at.timestamp_millis();
         self.first_seen_ms = self.first_seen_ms.min(at_ms);
         self.buckets
@@ -141,13 +142,14 @@ impl Cell {
             .add(obs.severity, at_ms);
         let slot = at_ms.div_euclid(s.hop_ms);
         match self.samples.get_mut(&slot) {
-            Some(cur) if cur.precedes(at_ms, obs.insert_id) => {}
+            Some(cur) if cur.precedes(at_ms, obs.insert_id) => false,
             // Redacted before it is read or checkpointed (`KeptEntry`), once, whatever the
             // order entries come in.
             Some(cur) => {
                 cur.at_ms = at_ms;
                 cur.insert_id = order_key(obs.insert_id);
                 cur.raw.replace(obs.raw);
+                false
             }
             None => {
                 let sample = Sample {
@@ -156,8 +158,14 @@ impl Cell {
                     raw: KeptEntry::new(obs.raw),
                 };
                 self.samples.insert(slot, sample);
+                true
             }
         }
+    }
+
+    /// The hops of time (`at / hop`) this cell has entries in.
+    pub(super) fn hops(&self) -> impl Iterator<Item = i64> + '_ {
+        self.samples.keys().copied()
     }
 
     pub(super) fn stats_in(&self, s: &Schedule, span: WindowSpan) -> BucketStats {
@@ -311,6 +319,11 @@ impl Cell {
     /// True when the cell holds no counts and its history is all zeros: it can be dropped.
     pub(super) fn samples(&self) -> impl Iterator<Item = &Sample> {
         self.samples.values()
+    }
+
+    /// Entries in the windows this cell remembers.
+    pub(super) fn history_total(&self) -> u64 {
+        self.history.iter().sum()
     }
 
     pub(super) fn is_idle(&self) -> bool {

@@ -18,6 +18,12 @@ pub struct MemoryStore {
     schedule: Schedule,
     history: usize,
     cells: DashMap<ClusterId, Cell>,
+    /// Per hop of time (`at / hop`) not yet closed: the cells with entries in it, what the
+    /// cardinality guard bounds ([`WindowStore::clusters_at`]).
+    hops: Mutex<BTreeMap<i64, usize>>,
+    /// Cells that hold only history (no entry in an open window) kept at most: beyond it a
+    /// close forgets those with the fewest entries in their history.
+    history_only_cap: usize,
     /// End of the last closed window (ms); entries before it are late.
     closed_until_ms: AtomicI64,
     /// Late entries since the last close that no revision holds (their windows closed
@@ -43,6 +49,8 @@ impl MemoryStore {
             schedule,
             history,
             cells: DashMap::new(),
+            hops: Mutex::default(),
+            history_only_cap: usize::MAX,
             closed_until_ms: AtomicI64::new(i64::MIN),
             late: AtomicU64::new(0),
             revise_ms: 0,
@@ -55,6 +63,37 @@ impl MemoryStore {
     pub fn revising(mut self, within: chrono::TimeDelta) -> MemoryStore {
         self.revise_ms = within.num_milliseconds().max(0);
         self
+    }
+
+    /// Keeps at most `cap` clusters that hold only history: a flood of message kinds an hour
+    /// long then leaves the store once its windows closed, instead of keeping every later
+    /// kind `<unclustered>` (`fingerprint.max_clusters` bounds the kinds in the open windows;
+    /// this bounds the rest).
+    pub fn keeping_history_of(mut self, cap: usize) -> MemoryStore {
+        self.history_only_cap = cap;
+        self
+    }
+
+    /// Forgets the cells beyond the cap that hold only history (no entry at or after bucket
+    /// `open_from`), the fewest entries first.
+    fn forget_history_beyond_cap(&self, open_from: i64) {
+        let mut history_only: Vec<(u64, ClusterId)> = self
+            .cells
+            .iter()
+            .filter(|c| c.first_bucket_from(open_from).is_none())
+            .map(|c| (c.history_total(), *c.key()))
+            .collect();
+        if history_only.len() > self.history_only_cap {
+            history_only.sort_unstable();
+            let excess = history_only.len() - self.history_only_cap;
+            for (_, id) in &history_only[..excess] {
+                self.cells.remove(id);
+            }
+        }
+    }
+
+    fn hops(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, usize>> {
+        self.hops.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn revisions(&self) -> std::sync::MutexGuard<'_, Revisions> {
@@ -115,6 +154,14 @@ impl MemoryStore {
         MemoryStore {
             schedule,
             history,
+            hops: Mutex::new(snap.cells.iter().flat_map(|(_, c)| c.hops()).fold(
+                BTreeMap::new(),
+                |mut hops, h| {
+                    *hops.entry(h).or_default() += 1;
+                    hops
+                },
+            )),
+            history_only_cap: usize::MAX,
             cells: snap.cells.into_iter().collect(),
             closed_until_ms: AtomicI64::new(snap.closed_until_ms),
             late: AtomicU64::new(snap.late),
@@ -143,10 +190,15 @@ impl StoreSnapshot {
 
 impl WindowStore for MemoryStore {
     fn record(&self, obs: &Observation<'_>) -> Recorded {
-        self.cells
+        let first_in_hop = self
+            .cells
             .entry(obs.id)
             .or_insert_with(|| Cell::new(obs))
             .record(&self.schedule, obs);
+        if first_in_hop {
+            let hop = obs.at.timestamp_millis().div_euclid(self.schedule.hop_ms);
+            *self.hops().entry(hop).or_default() += 1;
+        }
         let at_ms = obs.at.timestamp_millis();
         let closed_until = self.closed_until_ms.load(Ordering::Acquire);
         if at_ms >= closed_until {
@@ -163,8 +215,9 @@ impl WindowStore for MemoryStore {
         self.cells.contains_key(&id)
     }
 
-    fn clusters(&self) -> usize {
-        self.cells.len()
+    fn clusters_at(&self, t: DateTime<Utc>) -> usize {
+        let hop = t.timestamp_millis().div_euclid(self.schedule.hop_ms);
+        self.hops().get(&hop).copied().unwrap_or(0)
     }
 
     fn count_in(&self, id: ClusterId, span: WindowSpan) -> u64 {
@@ -190,6 +243,15 @@ impl WindowStore for MemoryStore {
             }
         }
         self.cells.retain(|_, c| !c.is_idle());
+        let next_start = span.start + chrono::TimeDelta::milliseconds(self.schedule.hop_ms);
+        self.forget_history_beyond_cap(self.schedule.bucket_of(next_start));
+        let mut hops = self.hops();
+        *hops = hops.split_off(
+            &next_start
+                .timestamp_millis()
+                .div_euclid(self.schedule.hop_ms),
+        );
+        drop(hops);
         clusters.sort_by_key(|c| c.id);
         let entries = clusters.iter().map(|c| c.stats.count()).sum();
         let end_ms = span.end.timestamp_millis();

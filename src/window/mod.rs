@@ -91,8 +91,11 @@ pub trait WindowStore: Send + Sync {
     fn record(&self, obs: &Observation<'_>) -> Recorded;
     /// Whether fine cluster `id` has a cell (entries in an open window, or history).
     fn holds(&self, id: ClusterId) -> bool;
-    /// How many fine clusters have a cell.
-    fn clusters(&self) -> usize;
+    /// How many fine clusters have entries in the hop of time holding `t` (the window when
+    /// windows do not overlap): what `fingerprint.max_clusters` bounds. Clusters of other
+    /// hours, and those that hold only history, do not count; the store bounds the latter
+    /// itself.
+    fn clusters_at(&self, t: DateTime<Utc>) -> usize;
     /// Entries of fine cluster `id` inside `span` (exact to one bucket).
     fn count_in(&self, id: ClusterId, span: WindowSpan) -> u64;
     /// Closes `span`: returns what every cluster did in it, remembers the counts as history
