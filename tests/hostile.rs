@@ -343,6 +343,23 @@ fn distinct_messages_over_many_loggers_stay_within_the_bounds_and_are_all_counte
 }
 
 #[test]
+fn a_line_torn_inside_an_array_or_after_a_key_costs_one_piece_not_the_rest() {
+    for tear in ["\"labels\":[", "\"textPayload\":", "\"labels\":{\"a\":["] {
+        let mut input = format!("{{\"insertId\":\"torn\",{tear}\n");
+        for i in 0..1_000 {
+            input.push_str(&format!("{}\n", entry(i)));
+        }
+        let r = replay("torn.jsonl", input.as_bytes());
+        assert_eq!(
+            (r.code, r.counted, r.malformed),
+            (Some(0), 1_000, 1),
+            "{tear}: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
 fn a_flood_of_message_kinds_does_not_hide_a_later_hours_p0() {
     // 200 distinct kinds at 19:xx past a bound of 64, then after a gap of a day a Cloud SQL
     // timeout: its window reports it as its own P0 cluster, not `<unclustered>`.

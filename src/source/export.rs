@@ -12,7 +12,8 @@
 //! Nothing is dropped silently: a piece is an [`Item::Entry`] or an [`Item::Unreadable`] with
 //! its line. Two repairs keep one damaged entry from swallowing the rest: a raw newline inside
 //! a string ends the piece (JSON strings cannot hold one: the line was torn), and so does a
-//! line starting with `{` where an object expects a key (a new JSON line, not a continuation).
+//! line starting with `{` where an object expects a key, or with no indentation anywhere
+//! inside a piece (a new JSON line, not a continuation: no pretty printer writes one there).
 //! An input with no JSON object among its first pieces is not an export at all (gcloud's
 //! default YAML, a text log): that is [`ReadError::Unrecognised`], one error instead of one
 //! warning per line.

@@ -176,10 +176,19 @@ fn a_torn_line_ends_its_piece_instead_of_swallowing_the_rest() {
         texts("{\"a\":\"cut\n{\"b\":1}\n{\"c\":2,\n{\"d\":3}\n"),
         ["{\"a\":\"cut", "{\"b\":1}", "{\"c\":2,", "{\"d\":3}"]
     );
-    // A value on the line after its key is not a tear.
+    // Torn inside an array, and after a key: an unindented `{` starts a new line.
+    assert_eq!(
+        texts("{\"a\":[\n{\"b\":1}\n{\"c\":\n{\"d\":2}\n"),
+        ["{\"a\":[", "{\"b\":1}", "{\"c\":", "{\"d\":2}"]
+    );
+    // A value on the line after its key, or objects in an array, indented: not a tear.
     assert_eq!(
         texts("{\"a\":\n  {\"b\":1}\n}"),
         ["{\"a\":\n  {\"b\":1}\n}"]
+    );
+    assert_eq!(
+        texts("[\n{\"a\": [\n\t{\"b\": 1},\r\n  {\"c\": 2}\n]}\n]"),
+        ["{\"a\": [\n\t{\"b\": 1},\r\n  {\"c\": 2}\n]}"]
     );
 }
 

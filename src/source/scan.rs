@@ -1,7 +1,7 @@
 //! The byte scanner of the export reader: where one piece (an element, a line, the rest of
-//! a wrapper) ends, tracking only strings and nesting, plus the two tears it repairs (a raw
-//! newline in a string; a line opening with `{` where an object had no value due) and the
-//! `"entries": [` of a wrapper.
+//! a wrapper) ends, tracking only strings and nesting, plus the tears it repairs (a raw
+//! newline in a string; a line opening with `{` where an object had no value due, or with no
+//! indentation anywhere inside a piece) and the `"entries": [` of a wrapper.
 
 use super::export::Piece;
 
@@ -49,6 +49,8 @@ pub(super) struct Scan {
     /// Innermost containers, `true` for an object (at most [`MAX_KINDS`]).
     kinds: Vec<bool>,
     line_start: bool,
+    /// The byte before this one was a newline (no indentation).
+    col0: bool,
     /// The last significant byte was `:` (a value is due, perhaps on the next line).
     after_colon: bool,
     expect_key: bool,
@@ -90,6 +92,7 @@ impl Scan {
             escaped: false,
             kinds: Vec::new(),
             line_start: false,
+            col0: false,
             after_colon: false,
             expect_key: false,
             in_key: false,
@@ -135,10 +138,14 @@ impl Scan {
             } else if self.in_str && !self.escaped && !self.in_key {
                 memchr::memchr3(b'"', b'\\', b'\n', rest).unwrap_or(rest.len())
             } else if !self.in_str {
-                // A pretty-printed export's indentation: no state changes in it.
-                rest.iter()
+                // A pretty-printed export's indentation: no state changes in it but that
+                // what follows is not at the start of its line.
+                let blank = rest
+                    .iter()
                     .position(|b| !matches!(b, b' ' | b'\t' | b'\r'))
-                    .unwrap_or(rest.len())
+                    .unwrap_or(rest.len());
+                self.col0 &= blank == 0;
+                blank
             } else {
                 0
             };
@@ -174,6 +181,7 @@ impl Scan {
         if self.in_str {
             return self.in_string(b);
         }
+        let col0 = std::mem::replace(&mut self.col0, b == b'\n');
         if matches!(b, b' ' | b'\t' | b'\r') {
             return Step::More;
         }
@@ -199,9 +207,10 @@ impl Scan {
                 if self.depth == 0 && self.mode == Mode::Scalar {
                     return Step::Exclude;
                 }
-                if b == b'{' && at_line_start && in_object && !after_colon {
-                    // A line opening with `{` inside an object, where no value was due:
-                    // a new JSON line, not a continuation of this (torn) one.
+                if b == b'{' && at_line_start && (in_object && !after_colon || col0) {
+                    // A line opening with `{` inside an object, where no value was due, or
+                    // unindented anywhere inside a piece (no pretty printer writes a nested
+                    // value there): a new JSON line, not a continuation of this (torn) one.
                     return Step::Exclude;
                 }
                 if b == b'[' && self.depth == 1 && self.key_is_entries && self.wrappers {
