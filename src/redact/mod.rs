@@ -553,6 +553,13 @@ static PERSONAL_KEY_ENDINGS: LazyLock<Vec<(String, &str)>> = LazyLock::new(|| {
         ("driverslicense", "driver_license"),
         ("driverlicence", "driver_license"),
         ("driverslicence", "driver_license"),
+        ("cpf", "national_id"),
+        ("cnpj", "tax_id"),
+        ("nino", "national_id"),
+        ("aadhaar", "national_id"),
+        ("personnummer", "national_id"),
+        ("codicefiscale", "tax_id"),
+        ("steuerid", "tax_id"),
     ];
     for (name, kind) in documents {
         for suffix in ["", "number", "num", "no"] {
@@ -578,16 +585,31 @@ fn personal_ending_kind(norm: &str) -> Option<&'static str> {
 /// A key name's letters and digits, lower case: how its ending is compared.
 fn normalised_key(key: &str) -> String {
     key.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
         .collect()
+}
+
+/// Whether `key` ends with the word `pass` (`pass`, `smtp_pass`, `db.pass`, `smtpPass`), not
+/// with a word that ends so (`bypass`, `compass`).
+fn ends_with_pass_word(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    let Some(before) = lower.strip_suffix("pass") else {
+        return false;
+    };
+    let cut = before.len();
+    before.is_empty()
+        || before.ends_with(['_', '-', '.', ' '])
+        || (key.as_bytes()[cut] == b'P' && key.as_bytes()[cut - 1].is_ascii_lowercase())
 }
 
 /// The keys of a name/value pair (`{"name": "DB_PASSWORD", "value": …}`, as Kubernetes env
 /// lists, HAR headers and AWS tags write them): when a name key's string names a secret, the
 /// value keys' values are the secret.
-const NAME_VALUE_KEYS: ([&str; 4], [&str; 2]) =
-    (["name", "key", "Name", "Key"], ["value", "Value"]);
+const NAME_VALUE_KEYS: ([&str; 4], [&str; 4]) = (
+    ["name", "key", "Name", "Key"],
+    ["value", "Value", "val", "Val"],
+);
 
 /// The redaction kind when `key` is a name key of a name/value pair and `name` names a secret:
 /// the first such key of an object decides for its value keys ([`redact_json`] and the
@@ -604,10 +626,25 @@ fn secret_named_by(key: &str, name: &str) -> Option<&'static str> {
 /// other key.
 fn secret_key_kind(key: &str) -> Option<&'static str> {
     let norm = normalised_key(key);
+    let foreign = || {
+        let (ascii, other) = &patterns::FOREIGN_PASSWORD_WORDS;
+        ascii
+            .iter()
+            .chain(other)
+            .filter(|w| !w.contains('['))
+            .chain(&["motdepasse", "paroladordine"])
+            .any(|w| norm.ends_with(w))
+    };
+    if foreign() || ends_with_pass_word(key) || norm.ends_with("passwords") {
+        return Some("password");
+    }
     let secret = SECRET_KEY_ENDINGS.iter().any(|e| norm.ends_with(e))
         || matches!(norm.as_str(), "auth" | "sid" | "pin");
     if secret {
         return Some(patterns::key_kind(&norm));
+    }
+    if norm == "ip" {
+        return Some("ip");
     }
     personal_ending_kind(&norm)
 }

@@ -173,7 +173,7 @@ fn sep_starts(text: &[u8], j: usize) -> bool {
     // The regex's `\s`: ASCII whitespace and the vertical tab.
     let blank = |b: &u8| b.is_ascii_whitespace() || *b == 0x0b;
     match text.get(j) {
-        Some(b'"' | b'\'' | b'\\') => true,
+        Some(b'"' | b'\'' | b'\\' | b']') => true,
         Some(b) if blank(b) => {
             let space = text[j..].iter().take_while(|b| blank(b));
             space.clone().any(|&b| b == b'\t')
@@ -226,7 +226,7 @@ const KEY_END: &str = r"(?:pass(?:word|wd|phrase)?|pwd?|secret|token|credentials
 /// Between a key and its value: `=`, `:`, `=>`, each maybe spaced, or a tab (tab-separated
 /// columns, `password<TAB>value`); the key maybe quoted (also JSON-escaped, `\"`), and the same
 /// percent-encoded (`%3D`, `%3A`, `%22`, once or twice).
-const SEP: &str = r#"(?:\\?["']|%(?:25)?2[27])?\s*(?:%(?:25)?20)*(?:=>|[:=\t]|%(?:25)?3[aAdD])\s*(?:%(?:25)?20)*"#;
+const SEP: &str = r#"(?:\\?["']|%(?:25)?2[27]|\])?\s*(?:%(?:25)?20)*(?:=>|[:=\t]|%(?:25)?3[aAdD])\s*(?:%(?:25)?20)*"#;
 const OPEN_QUOTE: &str = r#"(?:\\?["']|%(?:25)?2[27])?"#;
 
 /// Names that are a secret's and nothing else, as prose writes them: the value follows after a
@@ -265,12 +265,114 @@ fn spaced_key_words() -> &'static [&'static str] {
     &WORDS
 }
 
+/// "Password" in other languages: ASCII spellings (a key may end with one, `db_passwort`),
+/// then spellings with other letters (written alone: no ASCII `\b` reads them). Lower case; the
+/// rule is case-insensitive.
+pub(super) const FOREIGN_PASSWORD_WORDS: ([&str; 21], [&str; 11]) = (
+    [
+        "passwort",
+        "kennwort",
+        "contrasena",
+        "senha",
+        "wachtwoord",
+        "wagwoord",
+        "mot[_-]?de[_-]?passe",
+        "mdp",
+        "psw",
+        "clave",
+        "heslo",
+        "haslo",
+        "sifre",
+        "parola[_-]?d[_'-]?ordine",
+        "passord",
+        "losenord",
+        "salasana",
+        "adgangskode",
+        "lozinka",
+        "geslo",
+        "jelszo",
+    ],
+    [
+        "contraseña",
+        "hasło",
+        "şifre",
+        "lösenord",
+        "jelszó",
+        "密码",
+        "密碼",
+        "口令",
+        "パスワード",
+        "비밀번호",
+        "пароль",
+    ],
+);
+
+/// [`FOREIGN_PASSWORD_WORDS`] as a gate finds them (ASCII case-insensitively): the ASCII ones
+/// by their last part (`passe` of `mot_de_passe`, which the key's end follows), the others also
+/// capitalised and in capitals.
+fn foreign_password_words() -> &'static [&'static str] {
+    static WORDS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        let mut words: Vec<&'static str> = FOREIGN_PASSWORD_WORDS
+            .0
+            .iter()
+            .map(|w| w.rsplit("]?").next().unwrap_or(w))
+            .collect();
+        for w in FOREIGN_PASSWORD_WORDS.1 {
+            let mut chars = w.chars();
+            let capital: String = chars
+                .next()
+                .into_iter()
+                .flat_map(char::to_uppercase)
+                .chain(chars)
+                .collect();
+            for form in [w.to_owned(), capital, w.to_uppercase()] {
+                if !words.contains(&form.as_str()) {
+                    words.push(Box::leak(form.into_boxed_str()));
+                }
+            }
+        }
+        words
+    });
+    &WORDS
+}
+
+/// The gate's words for a name/value pair: the value key and what may follow it.
+const NAME_VALUE_WORDS: &[&str] = &[
+    "value\"",
+    "value'",
+    "value\\\"",
+    "value\\'",
+    "value:",
+    "value=",
+    "val\"",
+    "val'",
+    "val\\\"",
+    "val\\'",
+    "val:",
+    "val=",
+];
+
 /// Key names whose value is an identity document's number or a birth date; the kind each
 /// names is [`super::personal_key_kind`]'s.
-const PERSONAL_KEY: &str = r"(?:passport|national[_-]?id|tax[_-]?id|driver'?s?[ _-]?licen[cs]e|ssn|social[_-]?security)(?:[_-]?(?:number|num|no))?|birth(?:[_-]?(?:date|day))?|dob";
+const PERSONAL_KEY: &str = r"(?:passport|national[_-]?id|tax[_-]?id|driver'?s?[ _-]?licen[cs]e|ssn|social[_-]?security|cpf|cnpj|nino|aadhaar|personnummer|codice[_-]?fiscale|steuer[_-]?id)(?:[_-]?(?:number|num|no))?|birth(?:[_-]?(?:date|day))?|dob|iban";
 /// Words of [`PERSONAL_KEY`] a gate looks for.
 const PERSONAL_KEY_WORDS: &[&str] = &[
-    "passport", "national", "tax", "licen", "ssn", "social", "birth", "dob",
+    "passport",
+    "national",
+    "tax",
+    "licen",
+    "ssn",
+    "social",
+    "birth",
+    "dob",
+    "iban",
+    "cpf",
+    "cnpj",
+    "nino",
+    "aadhaar",
+    "personnummer",
+    "codice",
+    "steuer",
 ];
 
 /// Words of a path segment after which a URL holds a capability token (`reset`,
@@ -385,12 +487,12 @@ pub fn sources() -> Vec<Source> {
         ),
         // Quoted values first, so one with spaces goes whole.
         keyed(
-            format!(r#"(?i)\b(?P<k>[\w.-]*?{KEY_END}){SEP}\s*\\?"(?P<v>[^"\\\r\n]+)"#),
+            format!(r#"(?i)\b(?P<k>[\w.-]*?{KEY_END}){SEP}\s*(?:\[\s*)?\\?"(?P<v>[^"\\\r\n]+)"#),
             Check::NotPlaceholder,
             followed(KEY_END_WORDS, Follow::KeyEnd),
         ),
         keyed(
-            format!(r#"(?i)\b(?P<k>[\w.-]*?{KEY_END}){SEP}\s*'(?P<v>[^'\\\r\n]+)"#),
+            format!(r#"(?i)\b(?P<k>[\w.-]*?{KEY_END}){SEP}\s*(?:\[\s*)?'(?P<v>[^'\\\r\n]+)"#),
             Check::NotPlaceholder,
             followed(KEY_END_WORDS, Follow::KeyEnd),
         ),
@@ -405,12 +507,30 @@ pub fn sources() -> Vec<Source> {
             Check::NotProse,
             followed(KEY_END_WORDS, Follow::KeyEnd),
         ),
+        // Redis `AUTH [user] password`, as `MONITOR`, `redis-cli` and proxies log it (`"AUTH"
+        // "default" "X"`): a value that is no word (`AUTH failed`).
+        fixed(
+            r#"(?:\bAUTH|"AUTH")\s+(?:"?[\w@.-]+"?\s+)?"?(?P<v>[^\s"]{6,})"#,
+            "password",
+            Check::NotWord,
+            followed(&["AUTH"], Follow::Literal),
+        ),
+        // A password under its name in another language (`passwort=`, `contraseña:`,
+        // `密码：`), as localised apps and their users log it.
+        fixed(
+            &format!(r"(?i)(?:\b[\w.-]*?(?:{})|(?:{}))(?:{SEP}|\s*[：＝]\s*){OPEN_QUOTE}(?P<v>{BARE_VALUE})", FOREIGN_PASSWORD_WORDS.0.join("|"), FOREIGN_PASSWORD_WORDS.1.join("|")),
+            "password",
+            Check::NotProse,
+            followed(foreign_password_words(), Follow::KeyEnd),
+        ),
         // A name/value pair naming a secret, as Kubernetes env lists and HAR headers write them
-        // (`{"name": "DB_PASSWORD", "value": "X"}`), also escaped or in a Python repr.
+        // (`{"name": "DB_PASSWORD", "value": "X"}`), also escaped or in a Python repr, as XML
+        // attributes (`<property name="password" value="X"/>`) or Spring's binding errors
+        // (`Property: spring.datasource.password Value: "X"`).
         keyed(
-            format!(r#"(?i)\\?["'](?:name|key)\\?["']\s*[:=]\s*\\?["'](?P<k>[\w.-]*?{KEY_END}|(?:proxy-)?authorization|(?:set-)?cookie)\\?["']\s*,\s*\\?["']value\\?["']\s*[:=]\s*\\?["'](?P<v>[^"'\\\r\n]+)"#),
+            format!(r#"(?i)\b(?:name|key|property)\\?["']?\s*[:=]\s*\\?["']?(?P<k>[\w.-]*?{KEY_END}|(?:proxy-)?authorization|(?:set-)?cookie)\\?["']?\s*,?\s*\\?["']?(?:value|val)(?:\\?["']\s*[:=]|[:=])\s*\\?["'](?P<v>[^"'\\\r\n]+)"#),
             Check::NotPlaceholder,
-            words(&["value\"", "value'", "value\\\"", "value\\'"]),
+            words(NAME_VALUE_WORDS),
         ),
         // SQL that sets a password: quoted after `IDENTIFIED BY`, `PASSWORD(`, `WITH PASSWORD`,
         // `SET PASSWORD … =`; unquoted only in `CREATE`/`ALTER USER … IDENTIFIED BY X`
@@ -439,7 +559,7 @@ pub fn sources() -> Vec<Source> {
         // `docker login -p X`, `curl -u user:X`, `sqlplus user/X@db`, `htpasswd -b file user X`
         // (`-nb user X`: no file).
         fixed(
-            r#"(?:\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mariadb|mariadb-dump)\b[^\n]*?\s-p|\bsshpass\s+-p\s*|\bredis-cli\b[^\n]*?\s-a\s+|\b(?:docker|podman|nerdctl|buildah|skopeo|helm|oras|crane)\b[^\n]*?\blogin\b[^\n]*?\s-p\s+|\bcurl\b[^\n]*?\s(?:-u|-U|--user|--proxy-user)[\s=]*[^\s:'"]*:|\b(?:sqlplus|sqlldr|expdp|impdp|rman)\s+(?:-\w+\s+)*[\w$#]+/|\bhtpasswd\s+(?:-\w+\s+)*-[A-Za-z]*(?:n[A-Za-z]*b|b[A-Za-z]*n)[A-Za-z]*\s+(?:-\w+\s+)*[^\s-]\S*\s+|\bhtpasswd\s+(?:-\w+\s+)*-[A-Za-z]*b[A-Za-z]*\s+(?:-\w+\s+)*[^\s-]\S*\s+[^\s-]\S*\s+)(?P<v>[^\s"'`@/<>]+)"#,
+            r#"(?:\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mariadb|mariadb-dump)\b[^\n]*?\s-p|\bsshpass\s+-p\s*|\bredis-cli\b[^\n]*?\s-a\s+|\b(?:docker|podman|nerdctl|buildah|skopeo|helm|oras|crane)\b[^\n]*?\blogin\b[^\n]*?\s-p\s+|\bcurl\b[^\n]*?\s(?:-u|-U|--user|--proxy-user)[\s=]*[^\s:'"]*:|\b(?:sqlplus|sqlldr|expdp|impdp|rman)\s+(?:-\w+\s+)*[\w$#]+/|\bhtpasswd\s+(?:-\w+\s+)*-[A-Za-z]*(?:n[A-Za-z]*b|b[A-Za-z]*n)[A-Za-z]*\s+(?:-\w+\s+)*[^\s-]\S*\s+|\bhtpasswd\s+(?:-\w+\s+)*-[A-Za-z]*b[A-Za-z]*\s+(?:-\w+\s+)*[^\s-]\S*\s+[^\s-]\S*\s+)['"]?(?P<v>[^\s"'`@/<>]+)"#,
             "password",
             Check::NotPlaceholder,
             words(&["mysql", "mariadb", "sshpass", "redis-cli", "login", "curl", "sqlplus", "sqlldr", "expdp", "impdp", "rman", "htpasswd"]),
@@ -455,11 +575,11 @@ pub fn sources() -> Vec<Source> {
         // An Oracle-style connect string after a login word: `login bob/X@orcl`,
         // `connect app/X@//db:1521/svc`.
         fixed(
-            r"(?i)\b(?:login|logon|connect|conn)[ \t]+(?:as[ \t]+)?[\w$#.-]+/(?P<v>[^\s/@\x22'`<>]+)@[\w/.:-]",
+            r"(?i)(?:\b(?:login|logon|connect|conn)[ \t]+(?:as[ \t]+)?|jdbc:oracle:\w+:)[\w$#.-]+/(?P<v>[^\s/@\x22'`<>]+)@[\w/.:-]",
             "password",
             Check::NotPlaceholder,
             // The words with the blank after them: `Connection reset` opens nothing.
-            words(&["login ", "login\t", "logon ", "logon\t", "connect ", "connect\t", "conn ", "conn\t"]),
+            words(&["login ", "login\t", "logon ", "logon\t", "connect ", "connect\t", "conn ", "conn\t", "jdbc:oracle:"]),
         ),
         // A capability URL's token, in the path after what it opens (`/password/reset/<token>`,
         // `/invite/accept/<token>`, Django's `/reset/<uid>/<token>/`): whoever has the link can
@@ -473,9 +593,9 @@ pub fn sources() -> Vec<Source> {
         ),
         // Query-string keys that are secrets only there: `?key=`, OAuth `?code=`, SAS `sig=`.
         keyed(
-            r#"(?i)(?:[?&;]|%(?:25)?26|%(?:25)?3[fF])(?P<k>key|code|sig|sas|ticket|jwt|hmac|assertion|otp|auth_code|authcode|apikey)=(?P<v>[^\s&#"'<>]+)"#.into(),
+            r#"(?i)(?:[?&;]|%(?:25)?26|%(?:25)?3[fF])(?P<k>key|code|sig|sas|ticket|jwt|hmac|assertion|otp|auth_code|authcode|apikey|samlresponse|samlrequest)=(?P<v>[^\s&#"'<>]+)"#.into(),
             Check::NotPlaceholder,
-            followed(&["key", "code", "sig", "sas", "ticket", "jwt", "hmac", "assertion", "otp", "auth"], Follow::QueryKey),
+            followed(&["key", "code", "sig", "sas", "ticket", "jwt", "hmac", "assertion", "otp", "auth", "samlresponse", "samlrequest"], Follow::QueryKey),
         ),
         keyed(
             format!(r#"(?i)\b(?P<k>[\w.-]*?{KEY_LIKE}[\w.-]*?){SEP}{OPEN_QUOTE}(?P<v>[A-Za-z0-9+/=_.~-]{{16,}})"#),
@@ -603,7 +723,7 @@ pub fn sources() -> Vec<Source> {
 /// Key names whose value is the client's network address, as two parts that `_` or `-` may
 /// join (`remote_ip`, `X-Forwarded-For`), and what the second may go on with (`addr`, `address`).
 /// The one list the rule's regex, its gate words and the JSON key endings are made from.
-const CLIENT_ADDRESS_NAMES: [(&str, &str, &str); 10] = [
+const CLIENT_ADDRESS_NAMES: [(&str, &str, &str); 11] = [
     ("remote", "ip", ""),
     ("client", "ip", ""),
     ("remote", "addr", "ess"),
@@ -614,6 +734,7 @@ const CLIENT_ADDRESS_NAMES: [(&str, &str, &str); 10] = [
     ("src", "ip", ""),
     ("user", "ip", ""),
     ("peer", "ip", ""),
+    ("connecting", "ip", ""),
 ];
 
 /// [`CLIENT_ADDRESS_NAMES`] as a regex alternation.

@@ -1134,7 +1134,8 @@ fn client_address_endings_spell_each_name_each_way() {
             "sourceip",
             "srcip",
             "userip",
-            "peerip"
+            "peerip",
+            "connectingip"
         ]
     );
     for key in [
@@ -1143,5 +1144,160 @@ fn client_address_endings_spell_each_name_each_way() {
         "ip-addr: 10.1.2.3",
     ] {
         assert!(super::redact(key).contains("[REDACTED:ip]"), "{key}");
+    }
+}
+
+/// Shapes a fifth leak probe found, each with the value gone and look-alikes kept.
+#[test]
+fn passwords_named_in_other_languages() {
+    for (text, secret) in [
+        (
+            "Anmeldung fehlgeschlagen benutzer=kmueller passwort=eD8fv5fOT~UiG7",
+            "eD8fv5fOT~UiG7",
+        ),
+        (
+            "Verbindung abgelehnt: Kennwort: Sonnenblume1880! ist ungueltig",
+            "Sonnenblume1880!",
+        ),
+        (
+            "usuario=jgarcia contraseña=L6-gUKa2t4Ty^4",
+            "L6-gUKa2t4Ty^4",
+        ),
+        ("usuario: ana clave: Hortensia5321!", "Hortensia5321!"),
+        ("senha=F~gU88c4^nzKju", "F~gU88c4^nzKju"),
+        ("wachtwoord=Sonnenblume5316.", "Sonnenblume5316."),
+        ("mot_de_passe=Wddd7HCi*u8g84", "Wddd7HCi*u8g84"),
+        ("mdp=Waterfall4733!", "Waterfall4733!"),
+        (
+            "登录失败: 用户名=zhangwei 密码=RxPDa1qHp3kE4_",
+            "RxPDa1qHp3kE4_",
+        ),
+        ("数据库连接失败，密码：Mariposa5029.", "Mariposa5029."),
+        ("パスワード=aDiR^8uBPAivZ2", "aDiR^8uBPAivZ2"),
+        ("Пароль=EPINor3-NvG7jE", "EPINor3-NvG7jE"),
+        ("hasło=HFZ3ef5-GKffnr", "HFZ3ef5-GKffnr"),
+        ("parola_d_ordine=2WlYYu^bQ7.VtL", "2WlYYu^bQ7.VtL"),
+        ("şifre=cM_Xhb_e-ld64!", "cM_Xhb_e-ld64!"),
+        (
+            "LDAP bind failed cn=svc psw=z-V6M3WvshovJH",
+            "z-V6M3WvshovJH",
+        ),
+    ] {
+        let out = r(text);
+        assert!(!out.contains(secret), "{text} -> {out}");
+        assert!(out.contains("[REDACTED:password]"), "{text} -> {out}");
+    }
+    assert_kept(&[
+        "motor speed=1200 rpm",
+        "passe-partout loaded",
+        "remote mdp solver converged",
+        "clave de acceso caducada",
+    ]);
+    let mut v = json!({"passwort": "eD8fv5fOT", "密码": "RxPDa1qHp3", "Пароль": "EPINor3",
+        "db": {"user": "app", "pass": "oINTe-d0-G^uP~"}, "smtpPass": "x1y2z3w4",
+        "passwords": ["1j*7dsVSW^KVFP", "unchanged"], "bypass": true, "compass": "north"});
+    redact_json(&mut v);
+    let text = v.to_string();
+    for secret in [
+        "eD8fv5fOT",
+        "RxPDa1qHp3",
+        "EPINor3",
+        "oINTe-d0",
+        "x1y2z3w4",
+        "1j*7dsVSW",
+    ] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert_eq!(
+        (v["bypass"].clone(), v["compass"].clone()),
+        (json!(true), json!("north"))
+    );
+}
+
+#[test]
+fn secrets_in_framework_dumps() {
+    for (text, secret) in [
+        (
+            "POST: <QueryDict: {'username': ['kmueller'], 'password': ['hiGNL2-*mzlBvB']}>",
+            "hiGNL2-*mzlBvB",
+        ),
+        (r#"{"password": ["aF2Qx_q_6t3ZEt"]}"#, "aF2Qx_q_6t3ZEt"),
+        (
+            "Array ( [username] => admin [password] => 7*!WmoGVDYm_Ow )",
+            "7*!WmoGVDYm_Ow",
+        ),
+        (
+            r#"<property name="password" value="w^IJF2Yj9YL~yC"/>"#,
+            "w^IJF2Yj9YL~yC",
+        ),
+        (
+            r#"Property: spring.datasource.password Value: "fzi6xYfVTk2GGN" Origin: x"#,
+            "fzi6xYfVTk2GGN",
+        ),
+        (
+            r#"{"key":"db.password","val":"w9KklwbC51cN*W"}"#,
+            "w9KklwbC51cN*W",
+        ),
+        (
+            "jdbc:oracle:thin:scott/ZAJmWiYr.*4_m5@//db01:1521/ORCLPDB1",
+            "ZAJmWiYr.*4_m5",
+        ),
+        (
+            "mysqladmin -u root -p'P17Sggkieu~68-' status",
+            "P17Sggkieu~68-",
+        ),
+        (
+            r#"1796032800.123456 [0 10.2.0.5:52342] "AUTH" "default" "6v!JIC3HBjR7QQ""#,
+            "6v!JIC3HBjR7QQ",
+        ),
+        ("redis> AUTH FgM*U451v2NjQ_", "FgM*U451v2NjQ_"),
+        (
+            "POST /saml/acs?SAMLResponse=PHNhbWxwOlJlc3BvbnNlIHhtbG5z&RelayState=x",
+            "PHNhbWxwOlJlc3BvbnNl",
+        ),
+        ("CF-Connecting-IP: 88.115.179.3", "88.115.179.3"),
+        (
+            "refund iban=de38995167379367338816",
+            "de38995167379367338816",
+        ),
+        ("CPF cpf=635.464.635-01 rejected", "635.464.635-01"),
+    ] {
+        let out = r(text);
+        assert!(!out.contains(secret), "{text} -> {out}");
+    }
+    assert_kept(&[
+        "AUTH failed for user default",
+        "redis> AUTH",
+        r#"<property name="timeout" value="30"/>"#,
+        r#"{"key":"log.level","val":"debug"}"#,
+        "[section] => loaded",
+        "connect to jdbc:oracle:thin:@//db01:1521/ORCLPDB1",
+    ]);
+    let mut v = json!({"ip": "178.119.35.103", "zip": "10115", "tip": "x",
+        "params": [{"key": "db.password", "val": "w9KklwbC51cN"}], "cpf": "635.464.635-01"});
+    redact_json(&mut v);
+    let text = v.to_string();
+    for secret in ["178.119.35.103", "w9KklwbC51cN", "635.464"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert_eq!(v["zip"], "10115");
+}
+
+#[test]
+fn names_made_of_short_parts_are_not_random_tokens() {
+    assert_kept(&[
+        "pod billing-svc-prod-00433-kf2 up",
+        "rev search-frontend-00851-38p ready",
+        "pod notify-svc-4e349d9872-6wm9s OOMKilled",
+        "job bquxjob_5e4f3a2b_18c9d0e1f2a done",
+        "service t027m0-python-kwargs-call",
+    ]);
+    // Tokens with dashes are still judged by their entropy: capitals, or long parts.
+    for token in [
+        "aB3dE-f6Gh9-jK2mN-p4Qr7-sT",
+        "k3j9x2m8q7w1z5v0-b6n4h8c2x9l3-m1",
+        "ab-cd",
+    ] {
+        assert!(!check::name_of_parts(token), "{token}");
     }
 }
