@@ -8,6 +8,7 @@
 
 pub mod alerts;
 mod check;
+pub mod console;
 mod error;
 pub mod github;
 mod lease;
@@ -242,7 +243,10 @@ async fn run_live(
     let (observe, background) = observe::start(&settings, clock.clone())
         .await
         .map_err(|e| AppError::Config(e.to_string()))?;
-    eprintln!("metrics on http://{}/metrics", background.metrics_addr);
+    console::say(format_args!(
+        "metrics on http://{}/metrics",
+        background.metrics_addr
+    ));
     let emulator = std::env::var("PUBSUB_EMULATOR_HOST").ok();
     let source = PubSubSource {
         endpoint: Endpoint::choose(&settings.pubsub, emulator.as_deref()),
@@ -338,7 +342,7 @@ async fn run_live(
 /// Resolves once the shutdown signal has been sent.
 async fn stopping(mut stopped: tokio::sync::watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;
-    eprintln!("stopping: draining in-flight messages, writing the last checkpoint");
+    console::say("stopping: draining in-flight messages, writing the last checkpoint");
 }
 
 /// One run's stages, before they start. Tests build one with fakes (a fake source, a memory

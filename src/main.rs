@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use log_gardener::app::console::say;
 use log_gardener::app::{self, Command as AppCommand, Stop};
 use log_gardener::config::Settings;
 
@@ -83,6 +84,9 @@ fn main() -> ExitCode {
         )
         // Every log line leaves through the redactor, at every level.
         .with_writer(|| log_gardener::redact::InertWriter(std::io::stderr()))
+        // A log line that cannot be written is dropped: the subscriber's own report of it
+        // would go to the same failing stderr with `eprintln!`, which panics.
+        .log_internal_errors(false)
         .with_ansi(false)
         .init();
     match cli.command {
@@ -102,8 +106,8 @@ fn main() -> ExitCode {
         Command::Parse => parse(),
         Command::Eval(args) => ExitCode::from(log_gardener::eval::run(&args)),
         Command::CheckConfig { file } => with_settings(Some(file.clone()), |s| {
-            println!("{}", app::describe(&s, &file));
-            ExitCode::SUCCESS
+            let mut out = std::io::stdout().lock();
+            print_or_exit(writeln!(out, "{}", app::describe(&s, &file)).and_then(|()| out.flush()))
         }),
         Command::Synth {
             hours,
@@ -131,7 +135,7 @@ fn with_settings(config: Option<PathBuf>, f: impl FnOnce(Arc<Settings>) -> ExitC
     match Settings::load_checked(config.as_deref()) {
         Ok(s) => f(Arc::new(s)),
         Err(e) => {
-            eprintln!("error: configuration: {e}");
+            say(format_args!("error: configuration: {e}"));
             ExitCode::from(2)
         }
     }
@@ -144,7 +148,7 @@ fn run_app(settings: Arc<Settings>, cmd: AppCommand, stop: Stop) -> ExitCode {
     match app::block_on(settings, cmd, stop) {
         Ok(s) => {
             for line in s.describe(replay) {
-                eprintln!("{line}");
+                say(line);
             }
             if s.source.interrupted {
                 ExitCode::from(130)
@@ -153,7 +157,7 @@ fn run_app(settings: Arc<Settings>, cmd: AppCommand, stop: Stop) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            say(format_args!("error: {e}"));
             ExitCode::from(e.exit_code())
         }
     }
@@ -165,7 +169,7 @@ fn parse() -> ExitCode {
     let parsed = match log_gardener::fingerprint::parse_reader(input, &config) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: cannot read stdin: {e}");
+            say(format_args!("error: cannot read stdin: {e}"));
             return ExitCode::from(3);
         }
     };
@@ -176,12 +180,14 @@ fn parse() -> ExitCode {
     print_or_exit(out.flush())
 }
 
+/// The exit code of a command whose product is its stdout (`check-config`, `parse`, `synth`):
+/// 1 when it cannot be written (a full disk), 0 when the reader went away (`| head`).
 fn print_or_exit(r: std::io::Result<()>) -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: cannot write output: {e}");
+            say(format_args!("error: cannot write output: {e}"));
             ExitCode::from(1)
         }
     }

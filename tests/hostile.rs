@@ -637,6 +637,81 @@ fn ctrl_c_while_piping_reports_what_was_read_and_exits_130() {
     );
 }
 
+/// A stderr or stdout that cannot be written (`2>/dev/full`, a full disk) is no panic (exit
+/// 101): a replay writes its worklogs all the same and exits 0, its WARNs and summary dropped;
+/// a command whose product is stdout (`check-config`, `parse`, `synth`) exits 1.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_stderr_or_stdout_is_no_panic_and_the_worklogs_are_written() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    // Refused pieces, so there are WARNs to write as well as the summary.
+    std::fs::write(
+        &input,
+        lines(&entries(0, 50))
+            + "not json
+{}
+",
+    )
+    .unwrap();
+    for (name, stdout, stderr) in [("stderr", false, true), ("both", true, true)] {
+        let out = dir.path().join(name);
+        let status = Command::new(env!("CARGO_BIN_EXE_log-gardener"))
+            .env("RUST_LOG", "info")
+            .arg("replay")
+            .arg(&input)
+            .arg("--out")
+            .arg(&out)
+            .stdout(if stdout { full().into() } else { Stdio::null() })
+            .stderr(if stderr { full().into() } else { Stdio::null() })
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(0), "replay, {name} full");
+        assert_eq!(reported(&out), (50, 2), "replay, {name} full");
+    }
+    let config = dir.path().join("lg.toml");
+    std::fs::write(&config, "[window]\nhop = \"15m\"\n").unwrap();
+    let product = |args: &[&std::ffi::OsStr], stdin: &[u8]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_log-gardener"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(full())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let check = product(&["check-config".as_ref(), config.as_os_str()], b"");
+    let parse = product(&["parse".as_ref()], b"user 42 logged in\n");
+    let synth = product(&["synth".as_ref(), "--hours".as_ref(), "1".as_ref()], b"");
+    for (name, (code, stderr)) in [("check-config", check), ("parse", parse), ("synth", synth)] {
+        assert_eq!(code, Some(1), "{name}: {stderr}");
+        assert!(stderr.contains("cannot write output"), "{name}: {stderr}");
+    }
+    // Both gone: still no panic, the same exit code.
+    let status = Command::new(env!("CARGO_BIN_EXE_log-gardener"))
+        .arg("check-config")
+        .arg(&config)
+        .stdout(full())
+        .stderr(full())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "check-config, both full");
+}
+
 /// A chained Python traceback as Cloud Run writes it, one entry per stderr line, the empty
 /// lines around the chain phrase included; two instances crash at once, their lines shuffled
 /// together: one cluster per real problem, headed by the root cause, nothing else.

@@ -72,7 +72,7 @@ pub async fn acquire(
 /// The lease is gone: this process must not write, ack or tell anything more.
 fn lost(why: &str) -> ! {
     tracing::error!("{why}: exiting at once (code 5); nothing more is acked or written here, the holder reads on from the relay stream");
-    eprintln!("log-gardener: {why}: exiting (code 5)");
+    super::console::say(format_args!("log-gardener: {why}: exiting (code 5)"));
     std::process::exit(5)
 }
 
