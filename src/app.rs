@@ -19,7 +19,7 @@ mod start;
 pub use check::describe;
 pub use error::AppError;
 pub use outputs::WindowBrief;
-pub use start::{block_on, Stop};
+pub use start::block_on;
 
 use std::collections::VecDeque;
 use std::future::Future;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use log_gardener::app::console::say;
-use log_gardener::app::{self, Command as AppCommand, Stop};
+use log_gardener::app::{self, Command as AppCommand};
 use log_gardener::config::Settings;
 
 /// The binary's allocator: the pipeline allocates a few small strings per entry, and
@@ -31,7 +31,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the pipeline over a `gcloud logging read --format=json` export (or JSON Lines, or
-    /// `-` for stdin) and write one worklog per one-hour window.
+    /// `-` for stdin) and write one worklog per one-hour window. SIGTERM or Ctrl-C stops it
+    /// with what was read reported (exit 130).
     Replay {
         file: PathBuf,
         /// TOML configuration (overrides the built-in defaults).
@@ -98,11 +99,9 @@ fn main() -> ExitCode {
                 out,
                 progress,
             };
-            run_app(s, cmd, Stop::CtrlC)
+            run_app(s, cmd)
         }),
-        Command::Run { config } => {
-            with_settings(config, |s| run_app(s, AppCommand::Run, Stop::Terminate))
-        }
+        Command::Run { config } => with_settings(config, |s| run_app(s, AppCommand::Run)),
         Command::Parse => parse(),
         Command::Eval(args) => ExitCode::from(log_gardener::eval::run(&args)),
         Command::CheckConfig { file } => with_settings(Some(file.clone()), |s| {
@@ -143,9 +142,9 @@ fn with_settings(config: Option<PathBuf>, f: impl FnOnce(Arc<Settings>) -> ExitC
 
 /// Runs `replay` or `run` (the runtime and the signals are the library's) and maps what
 /// happened to the exit code.
-fn run_app(settings: Arc<Settings>, cmd: AppCommand, stop: Stop) -> ExitCode {
+fn run_app(settings: Arc<Settings>, cmd: AppCommand) -> ExitCode {
     let replay = matches!(cmd, AppCommand::Replay { .. });
-    match app::block_on(settings, cmd, stop) {
+    match app::block_on(settings, cmd) {
         Ok(s) => {
             for line in s.describe(replay) {
                 say(line);

@@ -591,50 +591,74 @@ fn every_entry_refused_exits_3_naming_the_reason() {
     }
 }
 
+/// Ctrl-C or SIGTERM while a long export is still arriving (the pipe stays open, gcloud still
+/// paging): what was read is counted and written as a replay of it whole would, exit 130 for
+/// either. SIGTERM once killed the process at once (exit 143, nothing written).
 #[test]
-fn ctrl_c_while_piping_reports_what_was_read_and_exits_130() {
+fn ctrl_c_or_sigterm_while_piping_reports_what_was_read_and_exits_130() {
     use std::io::Write;
     use std::process::Stdio;
+    let bin = env!("CARGO_BIN_EXE_log-gardener");
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_log-gardener"))
+    let synth = Command::new(bin)
+        .args(["synth", "--hours", "24", "--jsonl", "--incidents"])
+        .output()
+        .unwrap();
+    assert!(synth.status.success());
+    let export = dir.path().join("export.jsonl");
+    std::fs::write(&export, &synth.stdout).unwrap();
+    let whole = dir.path().join("whole");
+    let ran = Command::new(bin)
         .env_remove("RUST_LOG")
-        .args(["replay", "-", "--out"])
-        .arg(&out)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+        .arg("replay")
+        .arg(&export)
+        .arg("--out")
+        .arg(&whole)
+        .output()
         .unwrap();
-    // Entries arrive, then the pipe stays open (gcloud still paging) when Ctrl-C comes.
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(lines(&entries(0, 600)).as_bytes()).unwrap();
-    stdin.flush().unwrap();
-    std::thread::sleep(Duration::from_secs(2));
-    let started = Instant::now();
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no exit after Ctrl-C"
+    assert!(ran.status.success());
+    let expected = reported(&whole);
+    assert!(expected.0 > 5000, "a day of entries: {expected:?}");
+    for signal in ["INT", "TERM"] {
+        let out = dir.path().join(signal);
+        let mut child = Command::new(bin)
+            .env_remove("RUST_LOG")
+            .args(["replay", "-", "--out"])
+            .arg(&out)
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&synth.stdout).unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+        let started = Instant::now();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no exit after SIG{signal}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        drop(stdin);
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(130), "SIG{signal}: {stderr}");
+        assert_eq!(
+            reported(&out),
+            expected,
+            "SIG{signal}: what was read is written: {stderr}"
         );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    drop(stdin);
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(130), "{stderr}");
-    assert_eq!(
-        reported(&out),
-        (600, 0),
-        "what was read is written: {stderr}"
-    );
+    }
 }
 
 /// A stderr or stdout that cannot be written (`2>/dev/full`, a full disk) is no panic (exit

@@ -10,38 +10,21 @@ use std::sync::Arc;
 use super::{run, AppError, Command, Summary};
 use crate::config::Settings;
 
-/// What stops a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
-    /// Ctrl-C (`replay`).
-    CtrlC,
-    /// SIGTERM (Cloud Run, Kubernetes, systemd) or Ctrl-C (`run`).
-    Terminate,
-}
-
 type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// Runs `command` on a new runtime until it ends or `stop` arrives. Everything async is built
-/// inside the runtime, and the signal handlers are installed before anything starts, so a
-/// signal at any moment is a clean stop.
-pub fn block_on(
-    settings: Arc<Settings>,
-    command: Command,
-    stop: Stop,
-) -> Result<Summary, AppError> {
+/// Runs `command` on a new runtime until it ends or SIGTERM or Ctrl-C arrives: the two stop
+/// `replay` and `run` alike (Cloud Run, Kubernetes, systemd and `timeout` send SIGTERM), so
+/// what was read is reported either way. Everything async is built inside the runtime, and
+/// the signal handlers are installed before anything starts, so a signal at any moment is a
+/// clean stop.
+pub fn block_on(settings: Arc<Settings>, command: Command) -> Result<Summary, AppError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| AppError::Internal(format!("cannot start the async runtime: {e}")))?;
-    let outcome = runtime.block_on(async {
-        let shutdown = match stop {
-            Stop::CtrlC => ctrl_c(),
-            Stop::Terminate => terminate(),
-        };
-        run(settings, command, shutdown).await
-    });
-    // A replay of stdin stopped by Ctrl-C leaves its reader thread in a read only the writer
+    let outcome = runtime.block_on(async { run(settings, command, terminate()).await });
+    // A replay of stdin stopped by a signal leaves its reader thread in a read only the writer
     // can end; everything is reported by now, so do not wait for it.
     runtime.shutdown_background();
     outcome
