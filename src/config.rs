@@ -28,7 +28,7 @@ pub use live::{
 };
 pub use obs::{AlertSettings, MetricsSettings};
 pub use raw::{RawConfig, RawRule};
-pub use rules::{MAX_RULES, REGEX_BUDGET, REGEX_DFA_CACHE, REGEX_SIZE_LIMIT};
+pub use rules::{MAX_RULES, REGEX_BUDGET, REGEX_DFA_CACHE, REGEX_SIZE_LIMIT, REGEX_SOURCE_LIMIT};
 pub use source::{Origin, ENV_PREFIX};
 
 use crate::entry::Severity;

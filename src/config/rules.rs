@@ -1,8 +1,10 @@
 //! The `[escalation]` section and the `[[rules]]`, validated and compiled, within a memory
-//! budget: each pattern's compiled size is capped, so is their sum and the number of rules.
+//! budget: each pattern's text and compiled size are capped, so is their sum and the number of
+//! rules.
 //!
 //! Why a budget: a Unicode class is large once compiled (`\w{3,40}` is about 2 MiB), so ten
-//! thousand such rules would take the process down long before the first entry arrives.
+//! thousand such rules would take the process down long before the first entry arrives; and a
+//! long alternation of words is matched by an automaton the compiled-size cap does not see.
 
 use regex::{Regex, RegexBuilder};
 
@@ -14,6 +16,13 @@ use crate::escalate::{CountTier, Escalation, Rule, RuleAction, RuleMatch, Spike}
 pub const MAX_RULES: usize = 500;
 /// One pattern's compiled program may take at most this much memory (`\w{3,40}` fits).
 pub const REGEX_SIZE_LIMIT: usize = 2 << 20;
+/// One pattern's text may be at most this long. `regex` matches an alternation of 3,000
+/// literals or more with an Aho-Corasick automaton instead of its program, and
+/// [`REGEX_SIZE_LIMIT`] does not bound that automaton (a million words, 8.9 MB of text, took
+/// 1.2 GB); parsing, too, takes memory in proportion to the text. Under 9,000 bytes no
+/// alternation holds 3,000 literals of two bytes or more (each takes three with its `|`),
+/// and single bytes make at most 256 states; every other pattern goes through the program.
+pub const REGEX_SOURCE_LIMIT: usize = 8 << 10;
 /// All patterns together: the sum of their compiled sizes, each rounded up to a power of two
 /// from 16 KiB (the built-in rules take 224 KiB).
 pub const REGEX_BUDGET: usize = 32 << 20;
@@ -23,7 +32,9 @@ pub const REGEX_DFA_CACHE: usize = 256 << 10;
 /// The smallest size a pattern is charged.
 const REGEX_MIN_CHARGE: usize = 16 << 10;
 
-/// What the patterns compiled so far take from [`REGEX_BUDGET`].
+/// What the patterns compiled so far take from [`REGEX_BUDGET`]. Each is charged at least
+/// [`REGEX_MIN_CHARGE`], which covers its text (kept by the `Regex`, at most
+/// [`REGEX_SOURCE_LIMIT`]).
 struct Budget {
     used: usize,
 }
@@ -33,6 +44,18 @@ impl Budget {
     /// fits in. A failed try stops as soon as the program outgrows the limit, so finding the
     /// size costs about one more compile.
     fn compile(&mut self, key: &str, pattern: &str) -> Result<Regex, ConfigError> {
+        if pattern.len() > REGEX_SOURCE_LIMIT {
+            return Err(invalid(
+                key,
+                format!(
+                    "the pattern is {} bytes long; at most {} KiB (a long list of words \
+                     `a|b|…` is matched outside the compiled-size budget; match what the \
+                     words share, or split the list over several rules)",
+                    pattern.len(),
+                    REGEX_SOURCE_LIMIT >> 10
+                ),
+            ));
+        }
         let mut limit = REGEX_MIN_CHARGE;
         loop {
             let built = RegexBuilder::new(pattern)

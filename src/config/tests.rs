@@ -433,6 +433,27 @@ fn one_pattern_and_all_patterns_together_stay_within_the_regex_budget() {
 }
 
 #[test]
+fn a_pattern_longer_than_its_text_limit_is_refused_before_it_is_compiled() {
+    // 3,000 words are where `regex` leaves its program for an Aho-Corasick automaton that
+    // the compiled-size limit does not bound (a million of them took 1.2 GB).
+    let words: Vec<String> = (0..3000).map(|i| format!("w{i}x")).collect();
+    let e = err(&rules(1, &words.join("|")), &[]);
+    assert!(e.starts_with("rules[0].message (from "), "{e}");
+    assert!(e.contains("bytes long; at most 8 KiB"), "{e}");
+    // Every pattern of a rule, and the text limit is inclusive.
+    let text = "[[rules]]\nname = \"r\"\npriority = \"P3\"\nlogger = '{}'\n";
+    let e = err(
+        &text.replace("{}", &"x".repeat(REGEX_SOURCE_LIMIT + 1)),
+        &[],
+    );
+    assert!(e.starts_with("rules[0].logger (from "), "{e}");
+    let fits = load(&text.replace("{}", &"x".repeat(REGEX_SOURCE_LIMIT)), &[]);
+    assert!(fits.is_ok(), "{:?}", fits.err());
+    // As many words as fit in the limit go through the program and its budget.
+    assert!(load(&rules(1, &words[..1000].join("|")), &[]).is_ok());
+}
+
+#[test]
 fn urls_are_checked_but_never_quoted() {
     let e = err(
         "[alerts]\nwebhook_url = \"hooks.example/T0/secret-part\"\n",
