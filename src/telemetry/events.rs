@@ -2,6 +2,7 @@
 //! the Prometheus registry (`telemetry::metrics`, once the run wiring installed it), so logs and
 //! metrics never drift apart. The two per-entry events log at `trace` only: they are the hot path.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -9,6 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::entry::Severity;
 use crate::escalate::Priority;
 use crate::fingerprint::ClusterId;
+use crate::telemetry::loudness::{self, Loudness, Tally};
 use crate::telemetry::metrics::{installed, DeliveryOutcome, GithubOutcome};
 use crate::window::WindowSpan;
 
@@ -73,62 +75,14 @@ impl DuplicatesForgottenEarly {
     }
 }
 
-/// Refused entries of one reason logged one by one in an hour; after them, one line at each
-/// power of ten (a file of another log format would otherwise print a line for each of its
-/// entries). The counts start again every hour, so a new bad producer in a long run is seen.
-const MALFORMED_LOGGED: u64 = 10;
-const MALFORMED_PERIOD: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// How loudly to log one refused entry: the pure part of [`MalformedEntry::emit`].
-#[derive(Debug, PartialEq, Eq)]
-enum Loudness {
-    /// One of the first [`MALFORMED_LOGGED`] of its reason in the period.
-    Each,
-    /// The last logged one by one: the line says what happens to the rest.
-    Last,
-    /// The n-th of its reason, a power of ten.
-    Tally(u64),
-    Quiet,
-}
-
-/// Refusals counted per reason since the period began.
-#[derive(Default)]
-struct Refusals {
-    since: Option<std::time::Instant>,
-    counts: std::collections::BTreeMap<&'static str, u64>,
-}
-
-impl Refusals {
-    fn note(&mut self, reason: &'static str, now: std::time::Instant) -> Loudness {
-        let since = *self.since.get_or_insert(now);
-        if now.duration_since(since) >= MALFORMED_PERIOD {
-            self.since = Some(now);
-            self.counts.clear();
-        }
-        let n = self.counts.entry(reason).or_default();
-        *n += 1;
-        match *n {
-            n if n < MALFORMED_LOGGED => Loudness::Each,
-            MALFORMED_LOGGED => Loudness::Last,
-            n if power_of_ten(n) => Loudness::Tally(n),
-            _ => Loudness::Quiet,
-        }
-    }
-}
-
 impl MalformedEntry<'_> {
     pub fn emit(self) {
         if let Some(m) = installed() {
             m.entry_malformed(self.reason);
         }
-        static SEEN: std::sync::Mutex<Refusals> = std::sync::Mutex::new(Refusals {
-            since: None,
-            counts: std::collections::BTreeMap::new(),
-        });
-        let loudness = SEEN
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .note(self.reason, std::time::Instant::now());
+        // Per reason: a file of another log format would otherwise print a line per entry.
+        static SEEN: Mutex<Tally> = Mutex::new(Tally::new());
+        let loudness = loudness::note(&SEEN, self.reason);
         let detail = crate::redact::Inert::new(self.detail).cut(500);
         match loudness {
             Loudness::Each => {
@@ -143,13 +97,6 @@ impl MalformedEntry<'_> {
             Loudness::Quiet => {}
         }
     }
-}
-
-fn power_of_ten(mut n: u64) -> bool {
-    while n >= 10 && n.is_multiple_of(10) {
-        n /= 10;
-    }
-    n == 1
 }
 
 /// A large replayed file was surveyed and is read a slice of event time at a time.
@@ -472,7 +419,9 @@ impl DuplicateMessage<'_> {
     }
 }
 
-/// A cluster's entries in the trailing hour reached a count tier (live mode).
+/// A cluster's entries in the trailing hour reached a count tier. Logged like refused
+/// entries (the first ten in an hour, then at each power of ten): a flood of new clusters
+/// crosses a tier in thousands at once. The metric and the alert stage get every one.
 pub struct Escalation {
     pub id: ClusterId,
     pub count: u64,
@@ -485,7 +434,19 @@ impl Escalation {
         if let Some(m) = installed() {
             m.escalation();
         }
-        tracing::warn!(cluster = %self.id, count = self.count, at_least = self.at_least, raise = self.raise, "escalation: cluster count crossed a tier in the last hour");
+        static SEEN: Mutex<Tally> = Mutex::new(Tally::new());
+        match loudness::note(&SEEN, "escalation") {
+            Loudness::Each => {
+                tracing::warn!(cluster = %self.id, count = self.count, at_least = self.at_least, raise = self.raise, "escalation: cluster count crossed a tier in the last hour");
+            }
+            Loudness::Last => {
+                tracing::warn!(cluster = %self.id, count = self.count, at_least = self.at_least, raise = self.raise, "escalation: cluster count crossed a tier in the last hour; more escalations are counted (metric log_gardener_escalations_total) and logged only at every power of ten within the hour");
+            }
+            Loudness::Tally(seen) => {
+                tracing::warn!(cluster = %self.id, count = self.count, at_least = self.at_least, raise = self.raise, escalations = seen, "escalation: cluster count crossed a tier in the last hour ({seen} escalations so far)");
+            }
+            Loudness::Quiet => {}
+        }
     }
 }
 
@@ -520,33 +481,5 @@ impl CheckpointFailed<'_> {
             m.checkpoint(false);
         }
         tracing::error!(error = %self.error, unacked = self.waiting, "checkpoint failed; messages stay unacked until the next one");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::{Duration, Instant};
-
-    use super::{Loudness, Refusals, MALFORMED_LOGGED, MALFORMED_PERIOD};
-
-    #[test]
-    fn refusals_are_logged_one_by_one_then_at_powers_of_ten_per_reason_and_hour() {
-        let t0 = Instant::now();
-        let mut r = Refusals::default();
-        let heard: Vec<Loudness> = (0..1000).map(|_| r.note("not_json", t0)).collect();
-        let each = heard.iter().filter(|l| **l == Loudness::Each).count() as u64;
-        assert_eq!(each, MALFORMED_LOGGED - 1);
-        assert_eq!(heard[MALFORMED_LOGGED as usize - 1], Loudness::Last);
-        let tallies: Vec<&Loudness> = heard
-            .iter()
-            .filter(|l| matches!(l, Loudness::Tally(_)))
-            .collect();
-        assert_eq!(tallies, [&Loudness::Tally(100), &Loudness::Tally(1000)]);
-        // Another reason has its own count.
-        assert_eq!(r.note("bad_timestamp", t0), Loudness::Each);
-        // Within the hour the count goes on; after it, it starts again.
-        let later = t0 + MALFORMED_PERIOD - Duration::from_secs(1);
-        assert_eq!(r.note("not_json", later), Loudness::Quiet);
-        assert_eq!(r.note("not_json", t0 + MALFORMED_PERIOD), Loudness::Each);
     }
 }

@@ -7,6 +7,7 @@
 //! imports no source, driver or sink.
 
 pub mod events;
+mod loudness;
 pub mod metrics;
 
 pub use metrics::server::{serve, Readiness, ServeError};
