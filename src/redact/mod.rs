@@ -488,7 +488,7 @@ fn cut_string(s: &mut String, max: usize) {
 }
 
 /// Normalised key endings that mark a secret value (`X-Api-Key` → `xapikey`).
-const SECRET_KEY_ENDINGS: [&str; 31] = [
+const SECRET_KEY_ENDINGS: [&str; 33] = [
     "password",
     "passwd",
     "passphrase",
@@ -520,6 +520,8 @@ const SECRET_KEY_ENDINGS: [&str; 31] = [
     "cvc",
     "cvv2",
     "cvc2",
+    "samlresponse",
+    "samlrequest",
 ];
 
 /// Normalised key endings that mark personal data, and its kind: the client's address

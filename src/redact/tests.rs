@@ -1257,6 +1257,10 @@ fn secrets_in_framework_dumps() {
         ),
         ("CF-Connecting-IP: 88.115.179.3", "88.115.179.3"),
         (
+            "POST /saml/acs SAMLResponse=PHNhbWxwOlJlc3BvbnNlDoAP/gL3o+2Stt",
+            "PHNhbWxwOlJl",
+        ),
+        (
             "refund iban=de38995167379367338816",
             "de38995167379367338816",
         ),

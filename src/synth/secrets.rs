@@ -63,7 +63,7 @@ const fn k(name: &'static str, text: &'static str, prefix: &'static str, shape: 
 
 use Shape::*;
 
-const KINDS: [Kind; 75] = [
+const KINDS: [Kind; 81] = [
     k("password", "password=@@", "", Password(14)),
     k("password-spaced", "password = @@", "", Password(14)),
     k("passphrase", "passphrase=@@", "", Password(14)),
@@ -241,6 +241,38 @@ const KINDS: [Kind; 75] = [
         r#"<wsse:Password Type="PasswordText">@@</wsse:Password>"#,
         "",
         Password(14),
+    ),
+    // Shapes of a fifth probe: other languages, framework dumps, Redis, SAML.
+    k(
+        "password-german",
+        "Anmeldung fehlgeschlagen passwort=@@",
+        "",
+        Password(14),
+    ),
+    k(
+        "password-chinese",
+        "数据库连接失败，密码：@@",
+        "",
+        Password(14),
+    ),
+    k(
+        "django-querydict",
+        "<QueryDict: {'username': ['bob'], 'password': ['@@']}>",
+        "",
+        Password(14),
+    ),
+    k(
+        "xml-property",
+        r#"<property name="password" value="@@"/>"#,
+        "",
+        Password(14),
+    ),
+    k("redis-auth", r#""AUTH" "default" "@@""#, "", Password(14)),
+    k(
+        "saml-response",
+        "POST /saml/acs SAMLResponse=@@",
+        "",
+        Base64(120),
     ),
 ];
 
