@@ -186,6 +186,12 @@ fn a_torn_line_ends_its_piece_instead_of_swallowing_the_rest() {
         texts("{\"a\":\n  {\"b\":1}\n}"),
         ["{\"a\":\n  {\"b\":1}\n}"]
     );
+    // Printed without indentation (Python's `indent=0`): nested objects at the start of their
+    // lines, after lines of the entry's own.
+    assert_eq!(
+        texts("[\n{\n\"a\": [\n{\n\"b\": 1\n}\n]\n}\n]"),
+        ["{\n\"a\": [\n{\n\"b\": 1\n}\n]\n}"]
+    );
     assert_eq!(
         texts("[\n{\"a\": [\n\t{\"b\": 1},\r\n  {\"c\": 2}\n]}\n]"),
         ["{\"a\": [\n\t{\"b\": 1},\r\n  {\"c\": 2}\n]}"]

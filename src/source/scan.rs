@@ -51,6 +51,8 @@ pub(super) struct Scan {
     line_start: bool,
     /// The byte before this one was a newline (no indentation).
     col0: bool,
+    /// Newlines inside the piece so far (up to 2).
+    newlines: u8,
     /// The last significant byte was `:` (a value is due, perhaps on the next line).
     after_colon: bool,
     expect_key: bool,
@@ -93,6 +95,7 @@ impl Scan {
             kinds: Vec::new(),
             line_start: false,
             col0: false,
+            newlines: 0,
             after_colon: false,
             expect_key: false,
             in_key: false,
@@ -187,6 +190,9 @@ impl Scan {
         }
         if b == b'\n' {
             self.line_start = true;
+            if self.depth > 0 {
+                self.newlines = self.newlines.saturating_add(1).min(2);
+            }
             return if self.depth == 0 {
                 Step::Exclude
             } else {
@@ -207,10 +213,12 @@ impl Scan {
                 if self.depth == 0 && self.mode == Mode::Scalar {
                     return Step::Exclude;
                 }
-                if b == b'{' && at_line_start && (in_object && !after_colon || col0) {
+                let torn_line = col0 && self.newlines == 1;
+                if b == b'{' && at_line_start && (in_object && !after_colon || torn_line) {
                     // A line opening with `{` inside an object, where no value was due, or
-                    // unindented anywhere inside a piece (no pretty printer writes a nested
-                    // value there): a new JSON line, not a continuation of this (torn) one.
+                    // unindented on the piece's second line (a JSON line broke off there; a
+                    // pretty export, even one printed without indentation, has had lines of
+                    // its own before any nested `{`): a new JSON line, not a continuation.
                     return Step::Exclude;
                 }
                 if b == b'[' && self.depth == 1 && self.key_is_entries && self.wrappers {
