@@ -557,7 +557,6 @@ static PERSONAL_KEY_ENDINGS: LazyLock<Vec<(String, &str)>> = LazyLock::new(|| {
         ("driverslicence", "driver_license"),
         ("cpf", "national_id"),
         ("cnpj", "tax_id"),
-        ("nino", "national_id"),
         ("aadhaar", "national_id"),
         ("personnummer", "national_id"),
         ("codicefiscale", "tax_id"),
@@ -630,13 +629,18 @@ fn secret_key_kind(key: &str) -> Option<&'static str> {
     let norm = normalised_key(key);
     let foreign = || {
         let (ascii, other) = &patterns::FOREIGN_PASSWORD_WORDS;
-        ascii
+        let (endings, whole) = ascii.split_at(ascii.len() - patterns::FOREIGN_WHOLE_KEYS);
+        endings
             .iter()
             .chain(other)
             .filter(|w| !w.contains('['))
             .chain(&["motdepasse", "paroladordine"])
             .any(|w| norm.ends_with(w))
+            || whole.contains(&norm.as_str())
     };
+    // The other endings are ASCII: compared without the key's other letters, as before
+    // (`password確認` ends with `password`).
+    let norm: String = norm.chars().filter(char::is_ascii_alphanumeric).collect();
     if foreign() || ends_with_pass_word(key) || norm.ends_with("passwords") {
         return Some("password");
     }

@@ -228,7 +228,7 @@ const KEY_END: &str = r"(?:pass(?:word|wd|phrase)?|pwd?|secret|token|credentials
 /// Between a key and its value: `=`, `:`, `=>`, each maybe spaced, or a tab (tab-separated
 /// columns, `password<TAB>value`); the key maybe quoted (also JSON-escaped, `\"`), and the same
 /// percent-encoded (`%3D`, `%3A`, `%22`, once or twice).
-const SEP: &str = r#"(?:\\?["']|%(?:25)?2[27]|\])?\s*(?:%(?:25)?20)*(?:=>|[:=\t]|%(?:25)?3[aAdD])\s*(?:%(?:25)?20)*"#;
+const SEP: &str = r#"(?:\]\s*=>|(?:\\?["']|%(?:25)?2[27])?\s*(?:%(?:25)?20)*(?:=>|[:=\t]|%(?:25)?3[aAdD]))\s*(?:%(?:25)?20)*"#;
 const OPEN_QUOTE: &str = r#"(?:\\?["']|%(?:25)?2[27])?"#;
 
 /// Names that are a secret's and nothing else, as prose writes them: the value follows after a
@@ -267,21 +267,18 @@ fn spaced_key_words() -> &'static [&'static str] {
     &WORDS
 }
 
-/// "Password" in other languages: ASCII spellings (a key may end with one, `db_passwort`),
-/// then spellings with other letters (written alone: no ASCII `\b` reads them). Lower case; the
-/// rule is case-insensitive.
-pub(super) const FOREIGN_PASSWORD_WORDS: ([&str; 21], [&str; 11]) = (
+/// "Password" in other languages: ASCII spellings (a key may end with one, `db_passwort`, but
+/// for the last [`FOREIGN_WHOLE_KEYS`], which must be the whole key), then spellings with other
+/// letters (written alone: no ASCII `\b` reads them). Lower case; the rule is
+/// case-insensitive.
+pub(super) const FOREIGN_PASSWORD_WORDS: ([&str; 20], [&str; 11]) = (
     [
         "passwort",
         "kennwort",
         "contrasena",
-        "senha",
         "wachtwoord",
         "wagwoord",
         "mot[_-]?de[_-]?passe",
-        "mdp",
-        "psw",
-        "clave",
         "heslo",
         "haslo",
         "sifre",
@@ -293,6 +290,10 @@ pub(super) const FOREIGN_PASSWORD_WORDS: ([&str; 21], [&str; 11]) = (
         "lozinka",
         "geslo",
         "jelszo",
+        // Whole keys only (`resenha` is a review, `mdp` also a model's name).
+        "senha",
+        "mdp",
+        "psw",
     ],
     [
         "contraseña",
@@ -308,6 +309,8 @@ pub(super) const FOREIGN_PASSWORD_WORDS: ([&str; 21], [&str; 11]) = (
         "пароль",
     ],
 );
+
+pub(super) const FOREIGN_WHOLE_KEYS: usize = 3;
 
 /// [`FOREIGN_PASSWORD_WORDS`] as a gate finds them (ASCII case-insensitively): the ASCII ones
 /// by their last part (`passe` of `mot_de_passe`, which the key's end follows), the others also
@@ -356,7 +359,7 @@ const NAME_VALUE_WORDS: &[&str] = &[
 
 /// Key names whose value is an identity document's number or a birth date; the kind each
 /// names is [`super::personal_key_kind`]'s.
-const PERSONAL_KEY: &str = r"(?:passport|national[_-]?id|tax[_-]?id|driver'?s?[ _-]?licen[cs]e|ssn|social[_-]?security|cpf|cnpj|nino|aadhaar|personnummer|codice[_-]?fiscale|steuer[_-]?id)(?:[_-]?(?:number|num|no))?|birth(?:[_-]?(?:date|day))?|dob|iban";
+const PERSONAL_KEY: &str = r"(?:passport|national[_-]?id|tax[_-]?id|driver'?s?[ _-]?licen[cs]e|ssn|social[_-]?security|cpf|cnpj|aadhaar|personnummer|codice[_-]?fiscale|steuer[_-]?id)(?:[_-]?(?:number|num|no))?|birth(?:[_-]?(?:date|day))?|dob|iban";
 /// Words of [`PERSONAL_KEY`] a gate looks for.
 const PERSONAL_KEY_WORDS: &[&str] = &[
     "passport",
@@ -370,7 +373,6 @@ const PERSONAL_KEY_WORDS: &[&str] = &[
     "iban",
     "cpf",
     "cnpj",
-    "nino",
     "aadhaar",
     "personnummer",
     "codice",
@@ -512,15 +514,25 @@ pub fn sources() -> Vec<Source> {
         // Redis `AUTH [user] password`, as `MONITOR`, `redis-cli` and proxies log it (`"AUTH"
         // "default" "X"`): a value that is no word (`AUTH failed`).
         fixed(
-            r#"(?:\bAUTH|"AUTH")\s+(?:"?[\w@.-]+"?\s+)?"?(?P<v>[^\s"]{6,})"#,
+            r#"(?i)"auth"\s+(?:"[^"]*"\s+)?"(?P<v>[^"]+)""#,
             "password",
-            Check::NotWord,
-            followed(&["AUTH"], Follow::Literal),
+            Check::NotPlaceholder,
+            words(&["\"auth\""]),
+        ),
+        fixed(
+            r#"(?i)> ?auth[ \t]+(?:[\w@.-]+[ \t]+)?(?P<v>[^\s"]+)"#,
+            "password",
+            Check::NotPlaceholder,
+            words(&[">auth", "> auth"]),
         ),
         // A password under its name in another language (`passwort=`, `contraseña:`,
         // `密码：`), as localised apps and their users log it.
         fixed(
-            &format!(r"(?i)(?:\b[\w.-]*?(?:{})|(?:{}))(?:{SEP}|\s*[：＝]\s*){OPEN_QUOTE}(?P<v>{BARE_VALUE})", FOREIGN_PASSWORD_WORDS.0.join("|"), FOREIGN_PASSWORD_WORDS.1.join("|")),
+            &{
+                let (ascii, other) = FOREIGN_PASSWORD_WORDS;
+                let (endings, whole) = ascii.split_at(ascii.len() - FOREIGN_WHOLE_KEYS);
+                format!(r"(?i)(?:\b[\w.-]*?(?:{})|\b(?:{})|(?:{}))(?:{SEP}|\s*[：＝]\s*){OPEN_QUOTE}(?P<v>{BARE_VALUE})", endings.join("|"), whole.join("|"), other.join("|"))
+            },
             "password",
             Check::NotProse,
             followed(foreign_password_words(), Follow::KeyEnd),
@@ -561,7 +573,7 @@ pub fn sources() -> Vec<Source> {
         // `docker login -p X`, `curl -u user:X`, `sqlplus user/X@db`, `htpasswd -b file user X`
         // (`-nb user X`: no file).
         fixed(
-            r#"(?:\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mariadb|mariadb-dump)\b[^\n]*?\s-p|\bsshpass\s+-p\s*|\bredis-cli\b[^\n]*?\s-a\s+|\b(?:docker|podman|nerdctl|buildah|skopeo|helm|oras|crane)\b[^\n]*?\blogin\b[^\n]*?\s-p\s+|\bcurl\b[^\n]*?\s(?:-u|-U|--user|--proxy-user)[\s=]*[^\s:'"]*:|\b(?:sqlplus|sqlldr|expdp|impdp|rman)\s+(?:-\w+\s+)*[\w$#]+/|\bhtpasswd\s+(?:-\w+\s+)*-[A-Za-z]*(?:n[A-Za-z]*b|b[A-Za-z]*n)[A-Za-z]*\s+(?:-\w+\s+)*[^\s-]\S*\s+|\bhtpasswd\s+(?:-\w+\s+)*-[A-Za-z]*b[A-Za-z]*\s+(?:-\w+\s+)*[^\s-]\S*\s+[^\s-]\S*\s+)['"]?(?P<v>[^\s"'`@/<>]+)"#,
+            r#"(?:\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mariadb|mariadb-dump)\b[^\n]*?\s-p|\bsshpass\s+-p\s*|\bredis-cli\b[^\n]*?\s-a\s+|\b(?:docker|podman|nerdctl|buildah|skopeo|helm|oras|crane)\b[^\n]*?\blogin\b[^\n]*?\s-p\s+|\bcurl\b[^\n]*?\s(?:-u|-U|--user|--proxy-user)[\s=]*[^\s:'"]*:|\b(?:sqlplus|sqlldr|expdp|impdp|rman)\s+(?:-\w+\s+)*[\w$#]+/|\bhtpasswd\s+(?:-\w+\s+)*-[A-Za-z]*(?:n[A-Za-z]*b|b[A-Za-z]*n)[A-Za-z]*\s+(?:-\w+\s+)*[^\s-]\S*\s+|\bhtpasswd\s+(?:-\w+\s+)*-[A-Za-z]*b[A-Za-z]*\s+(?:-\w+\s+)*[^\s-]\S*\s+[^\s-]\S*\s+)(?P<v>'[^'\n]+'|"[^"\n]+"|[^\s"'`@/<>]+)"#,
             "password",
             Check::NotPlaceholder,
             words(&["mysql", "mariadb", "sshpass", "redis-cli", "login", "curl", "sqlplus", "sqlldr", "expdp", "impdp", "rman", "htpasswd"]),

@@ -321,6 +321,10 @@ impl Cell {
         self.samples.values()
     }
 
+    pub(super) fn has_buckets(&self) -> bool {
+        !self.buckets.is_empty()
+    }
+
     /// Entries in the windows this cell remembers.
     pub(super) fn history_total(&self) -> u64 {
         self.history.iter().sum()

@@ -74,13 +74,13 @@ impl MemoryStore {
         self
     }
 
-    /// Forgets the cells beyond the cap that hold only history (no entry at or after bucket
-    /// `open_from`), the fewest entries first.
-    fn forget_history_beyond_cap(&self, open_from: i64) {
+    /// Forgets the cells beyond the cap that hold only history (no bucket left: none an open
+    /// window, a revision or a trailing count still reads), the fewest entries first.
+    fn forget_history_beyond_cap(&self) {
         let mut history_only: Vec<(u64, ClusterId)> = self
             .cells
             .iter()
-            .filter(|c| c.first_bucket_from(open_from).is_none())
+            .filter(|c| !c.has_buckets())
             .map(|c| (c.history_total(), *c.key()))
             .collect();
         if history_only.len() > self.history_only_cap {
@@ -151,16 +151,24 @@ impl MemoryStore {
 
     /// A store holding exactly what `snapshot` copied.
     pub fn restore(schedule: Schedule, history: usize, snap: StoreSnapshot) -> MemoryStore {
+        // The hops of open windows, as the closes before the snapshot left them.
+        let open_from = snap
+            .closed_until_ms
+            .saturating_sub(schedule.length_ms)
+            .saturating_add(schedule.hop_ms)
+            .div_euclid(schedule.hop_ms);
+        let open_hops = snap
+            .cells
+            .iter()
+            .flat_map(|(_, c)| c.hops())
+            .filter(|h| *h >= open_from);
         MemoryStore {
             schedule,
             history,
-            hops: Mutex::new(snap.cells.iter().flat_map(|(_, c)| c.hops()).fold(
-                BTreeMap::new(),
-                |mut hops, h| {
-                    *hops.entry(h).or_default() += 1;
-                    hops
-                },
-            )),
+            hops: Mutex::new(open_hops.fold(BTreeMap::new(), |mut hops, h| {
+                *hops.entry(h).or_default() += 1;
+                hops
+            })),
             history_only_cap: usize::MAX,
             cells: snap.cells.into_iter().collect(),
             closed_until_ms: AtomicI64::new(snap.closed_until_ms),
@@ -244,7 +252,7 @@ impl WindowStore for MemoryStore {
         }
         self.cells.retain(|_, c| !c.is_idle());
         let next_start = span.start + chrono::TimeDelta::milliseconds(self.schedule.hop_ms);
-        self.forget_history_beyond_cap(self.schedule.bucket_of(next_start));
+        self.forget_history_beyond_cap();
         let mut hops = self.hops();
         *hops = hops.split_off(
             &next_start
@@ -448,6 +456,41 @@ mod tests {
         assert_eq!(w.late, 1);
         assert_eq!(w.clusters[0].stats.count(), 1);
         assert_eq!(s.close(span("2026-11-23T08:00:00Z")).late, 0);
+    }
+
+    #[test]
+    fn only_clusters_without_buckets_are_forgotten_past_the_history_cap() {
+        let loc = CodeLocation::default();
+        let s = MemoryStore::new(hourly(), 24)
+            .revising(chrono::TimeDelta::hours(2))
+            .keeping_history_of(2);
+        for (id, n) in [(1, 5), (2, 5)] {
+            for i in 0..n {
+                s.record(&obs(id, "2026-11-23T05:10:00Z", &format!("{id}-{i}"), &loc));
+            }
+        }
+        s.record(&obs(3, "2026-11-23T06:10:00Z", "3", &loc));
+        s.record(&obs(4, "2026-11-23T06:10:00Z", "4", &loc));
+        s.close(span("2026-11-23T06:00:00Z"));
+        s.close(span("2026-11-23T07:00:00Z"));
+        // Clusters 3 and 4 still have the buckets a revision reads: none is forgotten.
+        assert_eq!(s.len(), 4);
+        assert_eq!(
+            s.record(&obs(4, "2026-11-23T06:20:00Z", "4b", &loc)),
+            Recorded::Revises
+        );
+        let revised = s.revise(span("2026-11-23T07:00:00Z"));
+        let counts: Vec<(u64, u64)> = revised
+            .clusters
+            .iter()
+            .map(|c| (c.id.0, c.stats.count()))
+            .collect();
+        assert_eq!(counts, [(1, 0), (2, 0), (3, 1), (4, 2)]);
+        // Hours later every bucket is gone: the two with the fewest entries go.
+        s.close(span("2026-11-23T11:00:00Z"));
+        let mut left: Vec<u64> = s.cells.iter().map(|c| c.key().0).collect();
+        left.sort_unstable();
+        assert_eq!(left, [1, 2]);
     }
 
     #[test]
