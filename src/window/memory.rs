@@ -21,8 +21,8 @@ pub struct MemoryStore {
     /// Per hop of time (`at / hop`) not yet closed: the cells with entries in it, what the
     /// cardinality guard bounds ([`WindowStore::clusters_at`]).
     hops: Mutex<BTreeMap<i64, usize>>,
-    /// Cells that hold only history (no entry in an open window) kept at most: beyond it a
-    /// close forgets those with the fewest entries in their history.
+    /// Cells that hold only history (no bucket left) kept at most: beyond it a close forgets
+    /// those with the fewest entries in their history.
     history_only_cap: usize,
     /// End of the last closed window (ms); entries before it are late.
     closed_until_ms: AtomicI64,
