@@ -303,6 +303,88 @@ fn exit_codes_are_the_documented_ones() {
     );
 }
 
+/// Two unrelated errors on one busy instance, each twenty times an hour at random: they meet
+/// in a few 10-second slots by chance, and stay two problems. An error each time followed by
+/// the container's exit is one incident (a crash loop), on the same instance in the same hours.
+#[test]
+fn errors_that_meet_by_chance_stay_apart_and_a_cause_with_its_exit_is_one_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = synth::Rng::new(17);
+    let mut entries = Vec::new();
+    let entry = |at: DateTime<Utc>, severity: &str, text: &str, n: usize| {
+        serde_json::json!({
+            "insertId": format!("e{n}"),
+            "timestamp": at.to_rfc3339(),
+            "severity": severity,
+            "textPayload": text,
+            "resource": {"type": "cloud_run_revision", "labels": {
+                "service_name": "billing", "revision_name": "billing-00042-abc"}},
+            "labels": {"instanceId": "0069c7a9f3c2d1e0b4a5968778695a4b3c2d1e0f"},
+        })
+    };
+    for hour in 0..2i64 {
+        for i in 0..20 {
+            let at = |s: u64| start() + chrono::TimeDelta::seconds(hour * 3600 + s as i64);
+            let n = entries.len();
+            entries.push(entry(
+                at(rng.below(3590)),
+                "ERROR",
+                &format!(
+                    "Invoice PDF render failed for invoice {}: font not found",
+                    1000 + i
+                ),
+                n,
+            ));
+            entries.push(entry(
+                at(rng.below(3590)),
+                "ERROR",
+                &format!(
+                    "Webhook delivery to partner {} failed: HTTP 410 Gone",
+                    2000 + i
+                ),
+                n + 1,
+            ));
+        }
+        for i in 0..4u64 {
+            let s = 300 + 800 * i;
+            let at = |d: u64| start() + chrono::TimeDelta::seconds(hour * 3600 + (s + d) as i64);
+            let n = entries.len();
+            entries.push(entry(
+                at(0),
+                "CRITICAL",
+                "Cannot start: REDIS_URL is not set",
+                n,
+            ));
+            entries.push(entry(at(1), "ERROR", "Container called exit(3).", n + 1));
+        }
+    }
+    let input = dir.path().join("busy.jsonl");
+    let entries: Vec<(&str, serde_json::Value)> = entries.into_iter().map(|e| ("", e)).collect();
+    std::fs::write(&input, synth::json_lines(&entries)).unwrap();
+    let reports = replay(dir.path(), &input);
+    let templates = |i: &log_gardener::report::IncidentReport| -> Vec<String> {
+        i.members.iter().map(|m| m.template.clone()).collect()
+    };
+    let incidents: Vec<Vec<String>> = reports
+        .iter()
+        .flat_map(|r| r.incidents.iter().map(templates))
+        .collect();
+    assert!(
+        incidents
+            .iter()
+            .all(|members| !(members.iter().any(|m| m.contains("Invoice"))
+                && members.iter().any(|m| m.contains("Webhook")))),
+        "two unrelated errors were made one incident: {incidents:#?}"
+    );
+    let crash = reports
+        .iter()
+        .flat_map(|r| &r.incidents)
+        .find(|i| i.title.contains("REDIS_URL"))
+        .unwrap_or_else(|| panic!("no incident headed by the cause: {incidents:#?}"));
+    assert!(crash.crash_loop, "{crash:#?}");
+    assert_eq!(crash.members.len(), 2, "{crash:#?}");
+}
+
 /// The failure scenarios of `synth --incidents`, as an on-call engineer would file them: each
 /// is at most a few issues, the most urgent at the priority they page at and headed by the
 /// root cause — in any input order.

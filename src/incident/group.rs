@@ -29,7 +29,8 @@ pub struct GroupConfig {
     /// Clusters at or above this priority take part (problems, not chatter).
     pub min_priority: Priority,
     /// Moments two clusters must share (this window and earlier ones together) to be one
-    /// incident: one coincidence is not a link. A shared trace is always a link.
+    /// incident: one coincidence is not a link, nor are meetings chance explains (see
+    /// [`Strength::beyond_chance`]). A shared trace is always a link.
     pub min_moments: u32,
     /// Exits of the process in one window that make a group a crash loop.
     pub crash_loop_exits: u64,
@@ -64,6 +65,7 @@ static CONSEQUENCE: LazyLock<Regex> = LazyLock::new(|| {
         r"|shutting down|application startup failed|startup failed|\bexiting\b|\bterminated\b",
         r"|request failed because|response was malformed|connection to the instance had an error",
         r"|instance (was|is being) (shut down|terminated|restarted)|continuing without",
+        r"|back-off restarting failed container|(readiness|liveness|startup) probe failed",
         r"|^traceback \(most recent call last\):?$|→ 50[0234]$)"
     ))
     .expect("a constant pattern")
@@ -71,8 +73,11 @@ static CONSEQUENCE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The process went away: what repeats in a crash loop.
 static EXIT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(container called exit|worker failed to boot|application startup failed)")
-        .expect("a constant pattern")
+    Regex::new(concat!(
+        r"(?i)(container called exit|worker failed to boot|application startup failed",
+        r"|back-off restarting failed container)"
+    ))
+    .expect("a constant pattern")
 });
 
 /// An exception type in the message (`FooError:`, `pkg.BarException`, `panic:`).
@@ -121,7 +126,7 @@ fn strong_pairs(
         .filter(|((a, b), _)| ids.contains(a) && ids.contains(b))
         .filter(|(p, s)| {
             let before = history.get(p).copied().unwrap_or(0);
-            s.traces > 0 || s.moments + before >= config.min_moments
+            s.traces > 0 || (s.moments + before >= config.min_moments && s.beyond_chance())
         })
         .map(|(p, _)| *p)
         .collect()
@@ -348,7 +353,15 @@ mod tests {
 
     fn link(a: u64, b: u64, moments: u32) -> (Pair, Strength) {
         let p = (ClusterId(a.min(b)), ClusterId(a.max(b)));
-        (p, Strength { moments, traces: 0 })
+        let strength = Strength {
+            moments,
+            same: super::super::Tie {
+                met: moments,
+                ..Default::default()
+            },
+            ..Strength::default()
+        };
+        (p, strength)
     }
 
     #[test]
@@ -464,6 +477,15 @@ mod tests {
             specificity("Database initialization timeout after <*> in staging"),
             Specificity::Error
         );
+        assert_eq!(
+            specificity("Back-off restarting failed container app in pod <*>"),
+            Specificity::Consequence
+        );
+        assert_eq!(
+            specificity("Readiness probe failed: HTTP probe failed with statuscode: <*>"),
+            Specificity::Consequence
+        );
+        assert!(EXIT.is_match("Back-off restarting failed container app in pod api-7d9"));
         assert!(Specificity::Exception < Specificity::Error);
     }
 

@@ -163,6 +163,9 @@ impl Linker {
                 }
             }
         }
+        for slots in by_unit.values() {
+            add_chance(slots, hi - lo, &mut out);
+        }
         for (last, set) in self.traces.values() {
             if *last < lo || *last >= hi {
                 continue;
@@ -230,13 +233,129 @@ impl Linker {
     }
 }
 
+/// For the pairs of `out` seen on one unit (its slots of the span, in order, `span_slots`
+/// of them): how often the rarer of the two met the other, and how often it would by chance —
+/// were its slots put anywhere in the span, independently of the other's. Two errors each
+/// written twenty times an hour on a busy instance meet in a few slots by chance; a cause and
+/// its consequence meet nearly every time.
+fn add_chance(
+    slots: &[(i64, &BTreeSet<ClusterId>)],
+    span_slots: i64,
+    out: &mut BTreeMap<Pair, Strength>,
+) {
+    let mut occupied: BTreeMap<ClusterId, Vec<i64>> = BTreeMap::new();
+    for (slot, set) in slots {
+        for c in *set {
+            occupied.entry(*c).or_default().push(*slot);
+        }
+    }
+    let ids: Vec<&ClusterId> = occupied.keys().collect();
+    for (i, x) in ids.iter().enumerate() {
+        for y in &ids[i + 1..] {
+            let Some(s) = out.get_mut(&pair(**x, **y)) else {
+                continue;
+            };
+            let (a, b) = (&occupied[*x], &occupied[*y]);
+            let (a, b) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+            s.same.add(a, b, 0, span_slots);
+            s.close.add(a, b, 1, span_slots);
+        }
+    }
+}
+
+/// How often the rarer of two clusters met the other (within `reach` slots), against chance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Tie {
+    /// Slots of the rarer cluster (per unit) with the other within reach.
+    pub met: u32,
+    /// What `met` would be by chance (the rarer cluster's slots placed independently of the
+    /// other's), and its variance.
+    pub chance: f64,
+    pub spread: f64,
+}
+
+/// How unlikely a tie must be by chance to count (one-sided, for each reach).
+const CHANCE: f64 = 0.01;
+
+impl Tie {
+    /// Adds one unit: `a`, `b` the slots (sorted) of the rarer and the other cluster there.
+    fn add(&mut self, a: &[i64], b: &[i64], reach: i64, span_slots: i64) {
+        let met = a
+            .iter()
+            .filter(|t| (*t - reach..=*t + reach).any(|u| b.binary_search(&u).is_ok()))
+            .count();
+        // The slots of the span within reach of one of b's.
+        let (mut covered, mut upto) = (0i64, i64::MIN);
+        for t in b {
+            let from = (t - reach).max(upto.saturating_add(1));
+            covered += (t + reach - from + 1).max(0);
+            upto = t + reach;
+        }
+        let q = (covered as f64 / span_slots.max(1) as f64).min(1.0);
+        let n = a.len() as f64;
+        self.met += met as u32;
+        self.chance += n * q;
+        self.spread += n * q * (1.0 - q);
+    }
+
+    fn merge(&mut self, other: &Tie) {
+        self.met += other.met;
+        self.chance += other.chance;
+        self.spread += other.spread;
+    }
+
+    /// Whether they met more often than chance explains: a Poisson tail for few expected
+    /// meetings (heavier than the binomial's, so it errs towards no tie), a normal one past
+    /// that.
+    pub fn beyond_chance(&self) -> bool {
+        let (k, lambda) = (f64::from(self.met), self.chance);
+        if self.met == 0 || k <= lambda {
+            return false;
+        }
+        if lambda < 30.0 {
+            if k > lambda + 8.0 * lambda.sqrt() + 10.0 {
+                return true;
+            }
+            let (mut pmf, mut below) = ((-lambda).exp(), 0.0);
+            for i in 0..self.met {
+                below += pmf;
+                pmf *= lambda / f64::from(i + 1);
+            }
+            1.0 - below <= CHANCE
+        } else {
+            self.spread > 0.0 && (k - 0.5 - lambda) / self.spread.sqrt() >= 2.326
+        }
+    }
+}
+
 /// How strongly two clusters are tied in one window.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Strength {
     /// Distinct (unit, moment) co-occurrences.
     pub moments: u32,
     /// Traces shared.
     pub traces: u32,
+    /// Meetings in the same slot: what tells a consequence a few seconds after its cause
+    /// from a neighbour written every few seconds anyway.
+    pub same: Tie,
+    /// Meetings within a slot: a cause and consequence astride a slot's edge.
+    pub close: Tie,
+}
+
+impl Strength {
+    /// Whether the clusters met more often than chance explains, in the same slot or within
+    /// one.
+    pub fn beyond_chance(&self) -> bool {
+        self.same.beyond_chance() || self.close.beyond_chance()
+    }
+
+    /// Adds the ties of `other` (the same pair under another id).
+    pub fn merge(&mut self, other: &Strength) {
+        self.moments += other.moments;
+        self.traces += other.traces;
+        self.same.merge(&other.same);
+        self.close.merge(&other.close);
+    }
 }
 
 /// [`Linker`] as plain data.
@@ -319,6 +438,84 @@ mod tests {
         }
         let links = l.links_in(hour());
         assert_eq!(links[&(ClusterId(1), ClusterId(2))].traces, 1);
+    }
+
+    /// Seconds into the hour, as "19:MM:SS".
+    fn at(second: u32) -> String {
+        format!("19:{:02}:{:02}", second / 60 % 60, second % 60)
+    }
+
+    #[test]
+    fn meetings_chance_explains_are_no_tie_and_a_cause_with_its_consequence_is() {
+        // Two unrelated errors twenty times an hour each, at random, on one busy instance:
+        // they meet in a few slots by chance. A third follows the first every time.
+        let mut l = Linker::new(LinkConfig::default());
+        let mut seed = 7u64;
+        let mut random_second = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) % 3600) as u32
+        };
+        for _ in 0..20 {
+            let first = random_second();
+            see(&mut l, 1, &at(first), "a");
+            see(&mut l, 2, &at(random_second()), "a");
+            see(&mut l, 3, &at((first + 2).min(3599)), "a");
+        }
+        let links = l.links_in(hour());
+        let by_chance = links[&(ClusterId(1), ClusterId(2))];
+        assert!(by_chance.moments >= 2, "they did meet: {by_chance:?}");
+        assert!(!by_chance.beyond_chance(), "{by_chance:?}");
+        let caused = links[&(ClusterId(1), ClusterId(3))];
+        assert!(caused.beyond_chance(), "{caused:?}");
+    }
+
+    #[test]
+    fn an_outage_that_fills_half_the_hour_ties_and_constant_noise_does_not() {
+        let mut l = Linker::new(LinkConfig::default());
+        for s in (0..3600).step_by(5) {
+            see(&mut l, 1, &at(s), "a");
+            see(&mut l, 2, &at(s), "a");
+            if s >= 1800 {
+                see(&mut l, 3, &at(s), "a");
+                see(&mut l, 4, &at(s + 1), "a");
+            }
+        }
+        let links = l.links_in(hour());
+        let always = links[&(ClusterId(1), ClusterId(2))];
+        assert!(!always.beyond_chance(), "present in every slot: {always:?}");
+        let outage = links[&(ClusterId(3), ClusterId(4))];
+        assert!(outage.beyond_chance(), "{outage:?}");
+    }
+
+    #[test]
+    fn two_messages_of_one_restart_cycle_tie_though_one_is_in_every_slot_or_beside_it() {
+        // A probe failure, then three seconds later the back-off, every 22 seconds: the probe
+        // is within a slot of every slot of the hour, yet they meet in the same slot far more
+        // often than chance.
+        let mut l = Linker::new(LinkConfig::default());
+        for s in (0..3590).step_by(22) {
+            see(&mut l, 1, &at(s), "pod");
+            see(&mut l, 2, &at(s + 3), "pod");
+        }
+        let cycle = l.links_in(hour())[&(ClusterId(1), ClusterId(2))];
+        assert!(!cycle.close.beyond_chance(), "{cycle:?}");
+        assert!(cycle.same.beyond_chance(), "{cycle:?}");
+    }
+
+    #[test]
+    fn a_rare_pair_meeting_once_or_twice_is_beyond_chance() {
+        let tie = |met, chance| Tie {
+            met,
+            chance,
+            spread: chance,
+        };
+        assert!(tie(1, 3.0 / 360.0).beyond_chance(), "once");
+        assert!(tie(2, 12.0 / 360.0).beyond_chance(), "twice");
+        assert!(!tie(4, 4.2).beyond_chance(), "as often as chance");
+        assert!(tie(400, 3.0).beyond_chance());
+        assert!(!tie(0, 0.0).beyond_chance());
     }
 
     #[test]

@@ -19,7 +19,7 @@ mod summary;
 mod tracker;
 
 pub use group::{group, specificity, GroupConfig, Grouped, Specificity};
-pub use links::{LinkConfig, Linker, LinkerSnapshot, Pair, Sighting, Strength};
+pub use links::{LinkConfig, Linker, LinkerSnapshot, Pair, Sighting, Strength, Tie};
 pub use summary::{sparkline, summarize};
 pub use tracker::{Tracker, TrackerSnapshot};
 

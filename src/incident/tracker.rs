@@ -84,7 +84,12 @@ impl Tracker {
             &self.config,
             &mut self.registry,
         );
-        for (p, s) in &links {
+        // Only ties beyond chance build up: coincidences on a busy instance, window after
+        // window, are still coincidences.
+        for (p, s) in links
+            .iter()
+            .filter(|(_, s)| s.traces > 0 || s.beyond_chance())
+        {
             *self.history.entry(*p).or_default() += s.moments + s.traces;
         }
         self.bound_history();
@@ -123,9 +128,7 @@ impl Tracker {
             if a == b {
                 continue;
             }
-            let l = links.entry((a.min(b), a.max(b))).or_default();
-            l.moments += s.moments;
-            l.traces += s.traces;
+            links.entry((a.min(b), a.max(b))).or_default().merge(&s);
         }
         let mut units: BTreeMap<ClusterId, std::collections::BTreeSet<u64>> = BTreeMap::new();
         for (c, set) in self.linker.units_in(span) {
