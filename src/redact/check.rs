@@ -250,6 +250,9 @@ pub fn entropy(s: &str) -> f64 {
 /// random base64 string of their length (hex is at most 4 bits, words repeat letters).
 fn random(s: &str) -> bool {
     let body = s.trim_end_matches('=');
+    if identifier(body) {
+        return false;
+    }
     if mixed_random(body) {
         return true;
     }
@@ -276,6 +279,33 @@ fn random(s: &str) -> bool {
         (0.85 * n).min(4.5)
     };
     f64::from(bytes.len()).log2() >= threshold && entropy(body) >= threshold
+}
+
+/// What an identifier looks like, however random its body: an object id after a short
+/// lower-case type prefix (Stripe's `ch_3N…`, `cus_…`, `pi_…`, `usr_…`; not a prefix secrets
+/// are known by), a ULID (26 Crockford base32 characters of one case, the first 0–7: a
+/// timestamp), or a name of words joined by `-` or `_` (`Ocp-Apim-Subscription-Key`).
+fn identifier(body: &str) -> bool {
+    const SECRET_PREFIXES: [&str; 10] = [
+        "sk", "rk", "whsec", "key", "tok", "token", "pat", "api", "secret", "pw",
+    ];
+    let object_id = body.split_once('_').is_some_and(|(prefix, id)| {
+        (2..=6).contains(&prefix.len())
+            && prefix.bytes().all(|b| b.is_ascii_lowercase())
+            && !SECRET_PREFIXES.contains(&prefix)
+            && id.len() >= 10
+            && id.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
+    let crockford =
+        |b: u8| b.is_ascii_digit() || (b.is_ascii_alphabetic() && !b"ILOUilou".contains(&b));
+    let ulid = body.len() == 26
+        && matches!(body.as_bytes()[0], b'0'..=b'7')
+        && body.bytes().all(crockford)
+        && !(body.bytes().any(|b| b.is_ascii_uppercase())
+            && body.bytes().any(|b| b.is_ascii_lowercase()));
+    let words = body.split(['-', '_']).count() >= 2
+        && body.split(['-', '_']).all(|w| !w.is_empty() && word(w));
+    object_id || ulid || words
 }
 
 /// A name made of short parts and no capital: a Cloud Run revision

@@ -382,7 +382,7 @@ pub fn redact_json(v: &mut Value) {
                     _ => secret_key_kind(key),
                 };
                 match kind {
-                    Some(kind) if !value.is_null() => {
+                    Some(kind) if !kept_under_secret_key(key, value) => {
                         *value = Value::String(format!("[REDACTED:{kind}]"));
                     }
                     _ => redact_json(value),
@@ -488,7 +488,7 @@ fn cut_string(s: &mut String, max: usize) {
 }
 
 /// Normalised key endings that mark a secret value (`X-Api-Key` → `xapikey`).
-const SECRET_KEY_ENDINGS: [&str; 33] = [
+const SECRET_KEY_ENDINGS: [&str; 34] = [
     "password",
     "passwd",
     "passphrase",
@@ -503,6 +503,7 @@ const SECRET_KEY_ENDINGS: [&str; 33] = [
     "privatekeyid",
     "accountkey",
     "signingkey",
+    "subscriptionkey",
     "encryptionkey",
     "authorization",
     "cookie",
@@ -653,6 +654,13 @@ fn secret_key_kind(key: &str) -> Option<&'static str> {
         return Some("ip");
     }
     personal_ending_kind(&norm)
+}
+
+/// Whether a value under a key naming a secret stays as it is: `null`, and a number under a
+/// key that is `pass` alone (a count of passes, `{"pass": 12, "fail": 0}`; a password is a
+/// string, and `db_pass` names one).
+fn kept_under_secret_key(key: &str, value: &Value) -> bool {
+    value.is_null() || (value.is_number() && key.eq_ignore_ascii_case("pass"))
 }
 
 #[cfg(test)]

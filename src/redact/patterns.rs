@@ -223,7 +223,7 @@ const KEY_END_WORDS: &[&str] = &[
 /// Endings of key names whose value is a secret. A key must *end* with one, so `tokenizer` and
 /// `max_tokens` are not secrets while `csrf_token`, `dbPassword`, `X-Api-Key`,
 /// `AWS_SECRET_ACCESS_KEY`, `JWT_SECRET_KEY` and `AccountKey` are.
-const KEY_END: &str = r"(?:pass(?:word|wd|phrase)?|pwd?|secret|token|credentials?|signature|auth|bearer|otp|api[_-]?key|(?:access|secret|private|account|shared[_-]?access|client|signing|encryption|master|auth|session|app|license|service)[_-]?key|private[_-]?key[_-]?id|saml(?:response|request)|cv[vc]2?|(?:\b|[_-])pin(?:[_-]?(?:code|number))?)";
+const KEY_END: &str = r"(?:pass(?:word|wd|phrase)?|pwd?|secret|token|credentials?|signature|auth|bearer|otp|api[_-]?key|(?:access|secret|private|account|shared[_-]?access|client|signing|encryption|master|auth|session|app|license|service|subscription)[_-]?key|private[_-]?key[_-]?id|saml(?:response|request)|cv[vc]2?|(?:\b|[_-])pin(?:[_-]?(?:code|number))?)";
 
 /// Between a key and its value: `=`, `:`, `=>`, each maybe spaced, or a tab (tab-separated
 /// columns, `password<TAB>value`); the key maybe quoted (also JSON-escaped, `\"`), and the same

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use serde::ser::{self, Serialize, Serializer};
 
 use super::inert::{neutralise, neutralise_keeping};
-use super::{redact, secret_key_kind, secret_named_by, NAME_VALUE_KEYS};
+use super::{kept_under_secret_key, redact, secret_key_kind, secret_named_by, NAME_VALUE_KEYS};
 
 /// A string value as it may leave: neutralised (zero-width joiners kept, as rendered markdown
 /// inside a document needs them), then redacted.
@@ -80,11 +80,11 @@ impl<T: Serialize + ?Sized> Serialize for Wrap<'_, T> {
     }
 }
 
-/// What stands in for the value of a key naming a secret (`password`, `X-Api-Key`), unless
-/// the value is null.
-fn secret_stand_in<T: Serialize + ?Sized>(kind: &str, value: &T) -> Option<String> {
-    let null = matches!(serde_json::to_value(value), Ok(serde_json::Value::Null));
-    (!null).then(|| format!("[REDACTED:{kind}]"))
+/// What stands in for the value of `key` naming a secret (`password`, `X-Api-Key`), unless
+/// the value stays ([`super::kept_under_secret_key`]: null, a number under `pass`).
+fn secret_stand_in<T: Serialize + ?Sized>(key: &str, kind: &str, value: &T) -> Option<String> {
+    let kept = serde_json::to_value(value).is_ok_and(|v| kept_under_secret_key(key, &v));
+    (!kept).then(|| format!("[REDACTED:{kind}]"))
 }
 
 /// A map key as text, the way `serde_json` writes one (strings, numbers, booleans, unit
@@ -312,7 +312,7 @@ macro_rules! fields {
             ) -> Result<(), S::Error> {
                 // Field names are the program's own; a field named like a secret is still
                 // dropped, as in a map.
-                match secret_key_kind(key).and_then(|kind| secret_stand_in(kind, v)) {
+                match secret_key_kind(key).and_then(|kind| secret_stand_in(key, kind, v)) {
                     Some(stand_in) => self.0.serialize_field(key, &stand_in),
                     None => self.0.serialize_field(key, &Wrap(v)),
                 }
@@ -376,7 +376,12 @@ impl<S: ser::SerializeMap> ser::SerializeMap for InertMap<S> {
                 }
             }
         }
-        match self.secret.take().and_then(|kind| secret_stand_in(kind, v)) {
+        let key = &self.key;
+        match self
+            .secret
+            .take()
+            .and_then(|kind| secret_stand_in(key, kind, v))
+        {
             Some(stand_in) => self.inner.serialize_value(&stand_in),
             None => self.inner.serialize_value(&Wrap(v)),
         }
@@ -384,7 +389,10 @@ impl<S: ser::SerializeMap> ser::SerializeMap for InertMap<S> {
 
     fn end(mut self) -> Result<S::Ok, S::Error> {
         for (key, value) in std::mem::take(&mut self.held) {
-            match self.named.and_then(|kind| secret_stand_in(kind, &value)) {
+            match self
+                .named
+                .and_then(|kind| secret_stand_in(&key, kind, &value))
+            {
                 Some(stand_in) => self.inner.serialize_entry(&key, &stand_in)?,
                 None => self.inner.serialize_entry(&key, &value)?,
             }

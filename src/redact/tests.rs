@@ -1313,3 +1313,27 @@ fn names_made_of_short_parts_are_not_random_tokens() {
         assert!(!check::name_of_parts(token), "{token}");
     }
 }
+
+#[test]
+fn identifiers_are_no_secrets() {
+    assert_kept(&[
+        "charge ch_3NkT2bLkdIwHu7ix0X1Y2Z3a ok",
+        "payment pi_3NkT2bLkdIwHu7ix1ABCdefG created",
+        "customer cus_NffrFeUfNV2Hib ok",
+        "user usr_2bLkdIwHu7ix0X1Y2Z3a9 ok",
+        "job 01ARZ3NDEKTSV4RRFFQ69G5FAV done",
+        "job 01hq3v6qz8x9k2m4n5p7r8s9tv done",
+        "header Ocp-Apim-Subscription-Key missing",
+        "Access-Control-Allow-Credentials-Header set",
+    ]);
+    // A secret prefix keeps its token a secret.
+    assert!(!r("sent sk_7NkT2bLkdIwHu7ix0X1Y2Z3a").contains("7NkT2b"));
+    let mut v = json!({"pass": 12, "passes": 3, "password": 1234, "smtp_pass": 123456,
+        "Pass": "Xk29pqLm"});
+    redact_json(&mut v);
+    assert_eq!(
+        v,
+        json!({"pass": 12, "passes": 3, "password": "[REDACTED:password]",
+            "smtp_pass": "[REDACTED:password]", "Pass": "[REDACTED:password]"})
+    );
+}
