@@ -32,6 +32,12 @@ pub enum Check {
     /// An IBAN: 15 to 34 characters whose check digits hold (ISO 13616, mod 97); a group the
     /// regex took after it is left out.
     Iban,
+    /// A national id whose check digits hold ([`super::national`]), not a group of a longer
+    /// run; `keyed`: after a key word, also unbroken, and groups the regex took after it left
+    /// out.
+    NationalId { keyed: bool },
+    /// A person's name or address under its key ([`super::personal::personal_value`]).
+    PersonalValue,
 }
 
 impl Check {
@@ -88,6 +94,21 @@ impl Check {
             Check::Iban => {
                 return iban_within(value).map(|end| v.start..v.start + end);
             }
+            Check::NationalId { keyed: true } => {
+                let r = super::national::national_id_within(value, true)?;
+                return Some(v.start + r.start..v.start + r.end);
+            }
+            Check::NationalId { keyed: false } => {
+                // A group of a longer run of groups (a card number's, an account's) is none.
+                let bytes = text.as_bytes();
+                let (before, after) = (&bytes[..v.start], &bytes[v.end..]);
+                let sep = |b: Option<&u8>| b.is_some_and(|b| matches!(b, b' ' | b'.' | b'-'));
+                let digit = |b: Option<&u8>| b.is_some_and(u8::is_ascii_digit);
+                let glued = (sep(before.last()) && digit(before.iter().rev().nth(1)))
+                    || (sep(after.first()) && digit(after.get(1)));
+                !glued && super::national::national_id(value, false)
+            }
+            Check::PersonalValue => return super::personal::personal_value(text, v),
         };
         ok.then_some(v)
     }
@@ -133,9 +154,14 @@ const STATUS_WORDS: [&str; 24] = [
     "unset",
 ];
 
+/// One of [`STATUS_WORDS`], in any case.
+pub(super) fn status_word(value: &str) -> bool {
+    STATUS_WORDS.iter().any(|w| value.eq_ignore_ascii_case(w))
+}
+
 fn prose(text: &str, v: &Range<usize>, key: Option<Range<usize>>) -> bool {
     let value = &text[v.clone()];
-    if STATUS_WORDS.iter().any(|w| value.eq_ignore_ascii_case(w)) {
+    if status_word(value) {
         return true;
     }
     let sep = key.clone().map_or("", |k| &text[k.end..v.start]);

@@ -14,7 +14,9 @@
 mod check;
 mod inert;
 mod kept;
+mod national;
 mod patterns;
+mod personal;
 mod serialize;
 mod writer;
 
@@ -544,8 +546,23 @@ static PERSONAL_KEY_ENDINGS: LazyLock<Vec<(String, &str)>> = LazyLock::new(|| {
         ("birthdate", "birth_date"),
         ("birthday", "birth_date"),
         ("iban", "iban"),
+        ("surname", "name"),
+        ("cardholder", "name"),
+        ("cardholdername", "name"),
+        ("postalcode", "address"),
+        ("postcode", "address"),
+        ("zipcode", "address"),
+        ("streetname", "address"),
     ];
     endings.extend(others.map(|(e, kind)| (e.to_owned(), kind)));
+    for (firsts, last, kind) in personal::KEYS_OF_PARTS {
+        for first in firsts {
+            endings.push((format!("{first}{last}"), kind));
+        }
+    }
+    for n in ["", "1", "2", "3"] {
+        endings.push((format!("addressline{n}"), "address"));
+    }
     let documents = [
         ("ssn", "ssn"),
         ("socialsecurity", "ssn"),
@@ -571,10 +588,53 @@ static PERSONAL_KEY_ENDINGS: LazyLock<Vec<(String, &str)>> = LazyLock::new(|| {
     endings
 });
 
-/// The kind of personal data a key names, by [`PERSONAL_KEY_ENDINGS`]; `personal` when none
-/// of them ends it.
+/// The kind of personal data a key names, by [`PERSONAL_KEY_ENDINGS`] or its last word
+/// ([`PERSONAL_LAST_WORDS`]); `personal` when none of them ends it.
 fn personal_key_kind(key: &str) -> &'static str {
-    personal_ending_kind(&normalised_key(key)).unwrap_or("personal")
+    personal_ending_kind(&normalised_key(key))
+        .or_else(|| personal_word_kind(key))
+        .unwrap_or("personal")
+}
+
+/// Short key names that end other words too (`gzip`, `using`): personal data only as a key's
+/// whole last word (`billing_zip`, `billingZip`, `"sin"`), and its kind.
+const PERSONAL_LAST_WORDS: [(&str, &str); 8] = [
+    ("zip", "address"),
+    ("street", "address"),
+    ("sin", "national_id"),
+    ("nir", "national_id"),
+    ("dni", "national_id"),
+    ("nie", "national_id"),
+    ("nino", "national_id"),
+    ("nif", "tax_id"),
+];
+
+fn personal_word_kind(key: &str) -> Option<&'static str> {
+    let last = last_word(key).to_ascii_lowercase();
+    PERSONAL_LAST_WORDS
+        .iter()
+        .find(|(w, _)| *w == last)
+        .map(|&(_, kind)| kind)
+}
+
+/// A key's last word: after its last `_`, `-`, `.` or space, or its last capital after a
+/// small letter (`billingZip` → `Zip`).
+fn last_word(key: &str) -> &str {
+    let b = key.as_bytes();
+    let cut = (1..b.len())
+        .rev()
+        .find(|&i| {
+            !b[i].is_ascii_alphanumeric()
+                || (b[i].is_ascii_uppercase() && b[i - 1].is_ascii_lowercase())
+        })
+        .map_or(0, |i| {
+            if b[i].is_ascii_alphanumeric() {
+                i
+            } else {
+                i + 1
+            }
+        });
+    key.get(cut..).unwrap_or(key)
 }
 
 fn personal_ending_kind(norm: &str) -> Option<&'static str> {
@@ -653,7 +713,7 @@ fn secret_key_kind(key: &str) -> Option<&'static str> {
     if norm == "ip" {
         return Some("ip");
     }
-    personal_ending_kind(&norm)
+    personal_ending_kind(&norm).or_else(|| personal_word_kind(key))
 }
 
 /// Whether a value under a key naming a secret stays as it is: `null`, and a number under a

@@ -418,7 +418,7 @@ pub fn sources() -> Vec<Source> {
         check,
         gate,
     };
-    vec![
+    let mut rules = vec![
         fixed(
             r"(?s)-----BEGIN[ A-Z0-9_-]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END[ A-Z0-9_-]*PRIVATE KEY(?: BLOCK)?-----|\z)",
             "private_key",
@@ -573,10 +573,10 @@ pub fn sources() -> Vec<Source> {
         // `docker login -p X`, `curl -u user:X`, `sqlplus user/X@db`, `htpasswd -b file user X`
         // (`-nb user X`: no file).
         fixed(
-            r#"(?:\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mariadb|mariadb-dump)\b[^\n]*?\s-p|\bsshpass\s+-p\s*|\bredis-cli\b[^\n]*?\s-a\s+|\b(?:docker|podman|nerdctl|buildah|skopeo|helm|oras|crane)\b[^\n]*?\blogin\b[^\n]*?\s-p\s+|\bcurl\b[^\n]*?\s(?:-u|-U|--user|--proxy-user)[\s=]*[^\s:'"]*:|\b(?:sqlplus|sqlldr|expdp|impdp|rman)\s+(?:-\w+\s+)*[\w$#]+/|\bhtpasswd\s+(?:-\w+\s+)*-[A-Za-z]*(?:n[A-Za-z]*b|b[A-Za-z]*n)[A-Za-z]*\s+(?:-\w+\s+)*[^\s-]\S*\s+|\bhtpasswd\s+(?:-\w+\s+)*-[A-Za-z]*b[A-Za-z]*\s+(?:-\w+\s+)*[^\s-]\S*\s+[^\s-]\S*\s+)(?P<v>'[^'\n]+'|"[^"\n]+"|[^\s"'`@/<>]+)"#,
+            r#"(?:\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mariadb|mariadb-dump)\b[^\n]*?\s-p|\bsshpass\s+-p\s*|\bredis-cli\b[^\n]*?\s-a\s+|\b(?:docker|podman|nerdctl|buildah|skopeo|helm|oras|crane)\b[^\n]*?\blogin\b[^\n]*?\s-p\s+|\bcurl\b[^\n]*?\s(?:-u|-U|--user|--proxy-user)[\s=]*[^\s:'"]*:|\b(?:sqlplus|sqlldr|expdp|impdp|rman)\s+(?:-\w+\s+)*[\w$#]+/|\bhtpasswd\s+(?:-\w+\s+)*-[A-Za-z]*(?:n[A-Za-z]*b|b[A-Za-z]*n)[A-Za-z]*\s+(?:-\w+\s+)*[^\s-]\S*\s+|\bhtpasswd\s+(?:-\w+\s+)*-[A-Za-z]*b[A-Za-z]*\s+(?:-\w+\s+)*[^\s-]\S*\s+[^\s-]\S*\s+|\bldap(?:search|modify|add|delete|whoami|passwd|compare|modrdn|exop)\b[^\n]*?\s-w\s+|\b(?i:net use)\s+(?:[A-Za-z]:\s+|\*\s+)?\\\\[^\s\\]+\\\S+\s+|\b(?i:net use)\b[^\n]*?\s(?i:/user):\S+\s+)(?P<v>'[^'\n]+'|"[^"\n]+"|[^\s"'`@/<>]+)"#,
             "password",
             Check::NotPlaceholder,
-            words(&["mysql", "mariadb", "sshpass", "redis-cli", "login", "curl", "sqlplus", "sqlldr", "expdp", "impdp", "rman", "htpasswd"]),
+            words(&["mysql", "mariadb", "sshpass", "redis-cli", "login", "curl", "sqlplus", "sqlldr", "expdp", "impdp", "rman", "htpasswd", "ldap", "net use"]),
         ),
         // A secret named in prose, the value after a space: `api key X`, `passwd X`, `with
         // access token X`. Only names that are nothing but a secret's, and only a value that
@@ -585,6 +585,41 @@ pub fn sources() -> Vec<Source> {
             format!(r"(?i)\b(?P<k>{})\s+(?:(?:is|was)\s+)?{OPEN_QUOTE}(?P<v>[^\s\x22'\\&,;`<>]{{6,}})", spaced_key()),
             Check::NotWord,
             words(spaced_key_words()),
+        ),
+        // A password in a sentence, its value after what it is for or what happened to it:
+        // `the admin password for staging is X`, `password changed to: X`, `password has been
+        // reset to X`; a value that is no word, as above (`password for bob is incorrect`).
+        keyed(
+            format!(r"(?i)\b(?P<k>{})(?:\s+(?:for|of|on)\s+[^\s\x22'=:]+){{0,2}}\s+(?:(?:is|was)(?:\s+(?:now|set\s+to|changed\s+to))?|(?:(?:has\s+been|was|is)\s+)?(?:changed|set|reset|updated|rotated)\s+to:?|=|:)\s+{OPEN_QUOTE}(?P<v>[^\s\x22'\\&,;`<>]{{6,}})", SPACED_KEY_WORDS.join("|")),
+            Check::NotWord,
+            words(&SPACED_KEY_WORDS),
+        ),
+        // PHP's `var_dump`: `["password"]=>` and, on the next line, `string(8) "X"`.
+        keyed(
+            format!(r#"(?i)\["(?P<k>[\w.-]*?{KEY_END})"(?::\w+)?\]\s*=>\s*string\(\d+\)\s*"(?P<v>[^"\r\n]+)"#),
+            Check::NotPlaceholder,
+            followed(KEY_END_WORDS, Follow::KeyEnd),
+        ),
+        // A Terraform plan or state showing a generated password's `result`.
+        fixed(
+            r#"random_password\b[^}]{0,600}?\bresult\s*=\s*"(?P<v>[^"\r\n]+)""#,
+            "password",
+            Check::NotPlaceholder,
+            words(&["random_password"]),
+        ),
+        // SMTP AUTH: PLAIN's base64 `\0user\0password` on the command, LOGIN's answers to its
+        // base64 prompts (`334 UGFzc3dvcmQ6`, "Password:").
+        fixed(
+            r"(?i)\bAUTH (?:PLAIN|LOGIN|XOAUTH2?|OAUTHBEARER)[ \t]+(?P<v>[A-Za-z0-9+/]{6,}={0,2})",
+            "password",
+            Check::NotPlaceholder,
+            words(&["auth plain", "auth login", "auth xoauth", "auth oauthbearer"]),
+        ),
+        fixed(
+            r"334 (?:UGFzc3dvcmQ6|VXNlcm5hbWU6)\s*(?:[<>CS]:?\s*)?(?P<v>[A-Za-z0-9+/]{4,}={0,2})",
+            "password",
+            Check::NotWord,
+            words(&["334 UGFzc3dvcmQ6", "334 VXNlcm5hbWU6"]),
         ),
         // An Oracle-style connect string after a login word: `login bob/X@orcl`,
         // `connect app/X@//db:1521/svc`.
@@ -657,6 +692,14 @@ pub fn sources() -> Vec<Source> {
                 ..Gate::default()
             },
         ),
+        // A random key as a whole URL path segment (`/api/v1/hooks/<key>`): the rule above
+        // reads a path as one run from its first `/`, and a path is no token.
+        fixed(
+            r#"/(?P<v>[A-Za-z0-9_-]{32,64})(?:$|[/?#&\s"'<>),;])"#,
+            "secret",
+            Check::Random,
+            scanned(long_path_segment),
+        ),
         // The same after a name's `=` (`ref=…`: a key no rule knows still holds one), letters
         // and digits only: a value with `/` or `-` there is a path or a key made of parts
         // (`comment=escalation/2025-09-15T20:00:00+00:00/P1`), not a token.
@@ -709,6 +752,15 @@ pub fn sources() -> Vec<Source> {
             Check::NotPlaceholder,
             followed(&["phone", "mobile", "msisdn", "cell", "fax"], Follow::KeyLike),
         ),
+        // A number written nationally after a word naming a phone, in a sentence or a
+        // signature (`Tel. 030 1234567`, `Telefon: 030 12345678`, `電話: 03-1234-5678`): seven
+        // digits or more, so `phone 2 retries` stays.
+        fixed(
+            r"(?i)(?:\b(?:tel|t\x{e9}l|fon|mob)\.?|\b(?:phone|mobile|telefon[eo]?|tel[e\x{e9}]fono|telephone|handy|whatsapp)(?:[ _-]?(?:number|num|no|nr)\.?)?|\x{96fb}\x{8a71}(?:\x{756a}\x{53f7})?|\x{7535}\x{8bdd}|\x{624b}\x{673a})\s*[:=\x{ff1a}]?\s*(?P<v>\+?\(?[0-9](?:[ .()/-]{0,2}[0-9]){6,14})",
+            "phone",
+            Check::NotPlaceholder,
+            words(&["tel", "t\u{e9}l", "t\u{c9}l", "fon", "mob", "phone", "handy", "whatsapp", "\u{96fb}\u{8a71}", "\u{7535}\u{8bdd}", "\u{624b}\u{673a}"]),
+        ),
         // An identity document's number or a birth date after a key naming it
         // (`passport_number=X1234567`, `date_of_birth: 1956-03-19`, `ssn=123456789`).
         Source {
@@ -731,7 +783,10 @@ pub fn sources() -> Vec<Source> {
             Check::NotPlaceholder,
             followed(client_address_words(), Follow::KeyLike),
         ),
-    ]
+    ];
+    // Names, addresses and national ids: after cards and phones, whose digits are no id's.
+    rules.extend(super::personal::sources(SEP, OPEN_QUOTE));
+    rules
 }
 
 /// Key names whose value is the client's network address, as two parts that `_` or `-` may
@@ -834,6 +889,16 @@ fn national_phone_shape(t: &[u8]) -> bool {
     })
 }
 
+/// A `/` and 32 of `[A-Za-z0-9_-]` after it: where a path segment may be a key.
+fn long_path_segment(t: &[u8]) -> bool {
+    memchr::memchr_iter(b'/', t).any(|i| {
+        t.get(i + 1..i + 33).is_some_and(|s| {
+            s.iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
+    })
+}
+
 /// `ddd-dd-dddd` somewhere, found from its first dash.
 fn ssn_shape(t: &[u8]) -> bool {
     let digits = |r: std::ops::Range<usize>| t[r].iter().all(u8::is_ascii_digit);
@@ -932,6 +997,14 @@ const VENDOR: &[(&str, &str, &str)] = &[
     ("", "dckr_pat_", r"[A-Za-z0-9_-]{27}"),
     ("", "pscale_", r"(?:tkn|pw|oauth)_[A-Za-z0-9=._-]{32,}"),
     ("[0-9a-f]{32}", "-us", r"[0-9]{1,2}"),
+    (
+        "",
+        "access_token$",
+        r"(?:production|sandbox|development|qa)\$[0-9a-z]{16}\$[0-9a-f]{32}",
+    ),
+    ("", "pk.eyJ", r"[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
+    ("", "sk.eyJ", r"[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
+    ("", "tk.eyJ", r"[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
 ];
 
 /// The vendor rule's regex, one alternative per token kind; a [`glued`] literal needs no word

@@ -874,6 +874,48 @@ mod gates {
         "create user app ",
         "PASSWORD(",
         "'",
+        // Names, addresses, national ids, phones after a word, passwords in prose and dumps,
+        // vendor keys and path segments.
+        "customer_name",
+        "shipping_address",
+        "zip",
+        "street",
+        "Radoslaw ",
+        "Etxeberria",
+        "de ",
+        "861.665.137-39",
+        "046 454 286",
+        "2345 6789 0124",
+        "AB 12 34 56 C",
+        "12345678Z",
+        "11010519491231002X",
+        "CPF ",
+        "SIN ",
+        "身份证",
+        "Tel. ",
+        "Telefon",
+        "電話",
+        "030 1234567",
+        "password for ",
+        " is ",
+        "changed to: ",
+        "ldapsearch ",
+        " -w ",
+        "net use ",
+        "\\\\host\\share ",
+        "[\"",
+        "\"]=>",
+        " string(8) ",
+        "random_password",
+        "result = ",
+        "AUTH PLAIN ",
+        "334 UGFzc3dvcmQ6",
+        "pk.eyJ",
+        "access_token$",
+        "$production$",
+        "/hooks/",
+        "q8Zr2LmX0vT5bN7cYp3KdW1sAb9Qx4Lk",
+        "ch_3NkT2bLkdIwHu7ix",
     ];
 
     proptest! {
@@ -1292,7 +1334,9 @@ fn secrets_in_framework_dumps() {
     for secret in ["178.119.35.103", "w9KklwbC51cN", "635.464"] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
-    assert_eq!(v["zip"], "10115");
+    // `zip` ends with `ip` but names no address of a client: it is a postal code's.
+    assert_eq!(v["zip"], "[REDACTED:address]");
+    assert_eq!(v["tip"], "x");
 }
 
 #[test]
@@ -1312,6 +1356,282 @@ fn names_made_of_short_parts_are_not_random_tokens() {
     ] {
         assert!(!check::name_of_parts(token), "{token}");
     }
+}
+
+#[test]
+fn names_and_addresses_under_their_keys() {
+    for (text, want) in [
+        (
+            "customer_name=Radoslaw Etxeberria (attempt 3)",
+            "customer_name=[REDACTED:name] (attempt 3)",
+        ),
+        (
+            "customer_name=Radoslaw Etxeberria order_id=12345678901",
+            "customer_name=[REDACTED:name] order_id=12345678901",
+        ),
+        (
+            r#"{"full_name": "María de la Cruz", "plan": "pro"}"#,
+            r#"{"full_name": "[REDACTED:name]", "plan": "pro"}"#,
+        ),
+        (
+            r#"{\"lastName\": \"Smith\"}"#,
+            r#"{\"lastName\": \"[REDACTED:name]\"}"#,
+        ),
+        (
+            "first_name=null last_name=Smith",
+            "first_name=null last_name=[REDACTED:name]",
+        ),
+        (
+            "given_name: Anna Lena, family_name: Müller-Lüdenscheidt.",
+            "given_name: [REDACTED:name], family_name: [REDACTED:name].",
+        ),
+        ("cardholder=JANE DOE", "cardholder=[REDACTED:name]"),
+        (
+            "shipping_address=221B Baker Street, London NW1 6XE status=ok",
+            "shipping_address=[REDACTED:address] status=ok",
+        ),
+        (
+            "billing_address: 12 Rue de Rivoli, 75001 Paris failed validation",
+            "billing_address: [REDACTED:address] failed validation",
+        ),
+        (
+            "address_line1='Flat 3, 14 Elm Road' zip=94107 city: Leeds",
+            "address_line1='[REDACTED:address]' zip=[REDACTED:address] city: Leeds",
+        ),
+        ("postal_code: SW1A 1AA", "postal_code: [REDACTED:address]"),
+    ] {
+        assert_eq!(r(text), want, "{text}");
+        gated_as_ungated(text);
+    }
+    let mut v = json!({"customer": {"firstName": "Radoslaw", "surname": "Etxeberria",
+        "billingZip": 94107, "home_address": {"street": "Elm Road 14"}},
+        "gzip": true, "name": "billing-api", "display": "x", "zipper": 3});
+    redact_json(&mut v);
+    assert_eq!(
+        v,
+        json!({"customer": {"firstName": "[REDACTED:name]", "surname": "[REDACTED:name]",
+            "billingZip": "[REDACTED:address]", "home_address": "[REDACTED:address]"},
+            "gzip": true, "name": "billing-api", "display": "x", "zipper": 3})
+    );
+    assert_kept(&[
+        "name=billing-api",
+        "service_name=billing-api",
+        "hostname=web-1 gzip=true",
+        "first_name: missing",
+        "last_name=<*>",
+        "placeholder=Enter your name",
+        "file_name=report.pdf",
+        "mac_address=00:1a:2b:3c:4d:5e",
+        "street view enabled",
+    ]);
+}
+
+#[test]
+fn national_ids_by_their_check_digits() {
+    for (text, want) in [
+        (
+            "cliente 861.665.137-39 cadastrado",
+            "cliente [REDACTED:national_id] cadastrado",
+        ),
+        ("CPF 86166513739 ok", "CPF [REDACTED:national_id] ok"),
+        (
+            "assuré 1 85 05 78 006 084 91 inconnu",
+            "assuré [REDACTED:national_id] inconnu",
+        ),
+        (
+            "uid 2345 6789 0124 linked",
+            "uid [REDACTED:national_id] linked",
+        ),
+        ("Aadhaar: 234567890124", "Aadhaar: [REDACTED:national_id]"),
+        (
+            "SIN 046 454 286 2 retries",
+            "SIN [REDACTED:national_id] 2 retries",
+        ),
+        (
+            "applicant 046-454-286 ok",
+            "applicant [REDACTED:national_id] ok",
+        ),
+        (
+            "证件 11010519491231002X 已验证",
+            "证件 [REDACTED:national_id] 已验证",
+        ),
+        (
+            "身份证号 11010519491231002X",
+            "身份证号 [REDACTED:national_id]",
+        ),
+        ("titular 12345678Z ok", "titular [REDACTED:national_id] ok"),
+        ("NIE X1234567L", "NIE [REDACTED:national_id]"),
+        (
+            "claimant AB 12 34 56 C matched",
+            "claimant [REDACTED:national_id] matched",
+        ),
+        (
+            "Steuer-ID 86095742719 gespeichert",
+            "Steuer-ID [REDACTED:national_id] gespeichert",
+        ),
+        ("IdNr 86 095 742 719", "IdNr [REDACTED:national_id]"),
+    ] {
+        assert_eq!(r(text), want, "{text}");
+        gated_as_ungated(text);
+    }
+    assert_kept(&[
+        "order_id=12345678901 shipped",
+        "order 12345678901 shipped",
+        "account 123456789012 in us-east-1",
+        "build 86095742719 done",
+        "took 046 454 287 ns",
+        "cpf 861.665.137-38 invalid",
+        "uid 1234 5678 9012 linked",
+        "range 1234 5678 9012 3456 7",
+        "ts 20231105T120000Z",
+        "port 8080 pid 12345678",
+        "v1.2.3 build 2024.01.15-1234567",
+        "SIN 12 retries",
+        "trace 4bf92f3577b34da6a3ce929d0e0e4736",
+        "pod billing-7d9f8b6c4-x2x9z",
+    ]);
+}
+
+#[test]
+fn phones_outside_north_america() {
+    for text in [
+        "call +44 20 7946 0958 now",
+        "call +49 30 901820 now",
+        "call +33 1 42 68 53 00 now",
+        "call +55 11 91234-5678 now",
+        "call +81 3-1234-5678 now",
+        "call +86 138 0013 8000 now",
+        "call +61 2 9374 4000 now",
+        "call +34 912 345 678 now",
+        "call +39 06 6982 now",
+    ] {
+        assert_eq!(r(text), "call [REDACTED:phone] now", "{text}");
+        gated_as_ungated(text);
+    }
+    for (text, want) in [
+        ("Tel. 030 1234567", "Tel. [REDACTED:phone]"),
+        ("Telefon: 030 12345678", "Telefon: [REDACTED:phone]"),
+        ("téléphone: 01 42 68 53 00", "téléphone: [REDACTED:phone]"),
+        ("telefone 11 91234-5678 ok", "telefone [REDACTED:phone] ok"),
+        ("電話: 03-1234-5678", "電話: [REDACTED:phone]"),
+        ("mobile 0151 23456789", "mobile [REDACTED:phone]"),
+    ] {
+        assert_eq!(r(text), want, "{text}");
+        gated_as_ungated(text);
+    }
+    assert_kept(&[
+        "scale +1.5 applied",
+        "+3 retries",
+        "phone 2 retries",
+        "version 1.24.3+20250115 built",
+        "took +1200ms",
+        "listening on :8080",
+        "iPhone 14.2.1 build 1234567",
+        "mobile app 3.2.1 released",
+    ]);
+}
+
+#[test]
+fn passwords_in_sentences_dumps_and_tools() {
+    for (text, want) in [
+        (
+            "the admin password for staging is Xk29!pqLm",
+            "the admin password for staging is [REDACTED:password]",
+        ),
+        (
+            "password changed to: Xk29!pqLm",
+            "password changed to: [REDACTED:password]",
+        ),
+        (
+            "Password has been reset to Temp2024x",
+            "Password has been reset to [REDACTED:password]",
+        ),
+        ("new password: Xk29!pqLm", "new password: [REDACTED:password]"),
+        (
+            "ldapsearch -x -D cn=admin -w Xk29pqLm -b dc=x",
+            "ldapsearch -x -D cn=admin -w [REDACTED:password] -b dc=x",
+        ),
+        (
+            r"net use \\host\share Xk29pqLm /user:dom\u",
+            r"net use \\host\share [REDACTED:password] /user:dom\u",
+        ),
+        (
+            r"NET USE Z: \\host\share /user:dom\u Xk29pqLm",
+            r"NET USE Z: \\host\share /user:dom\u [REDACTED:password]",
+        ),
+        (
+            "[\"password\"]=>\n  string(8) \"Xk29pqLm\"",
+            "[\"password\"]=>\n  string(8) \"[REDACTED:password]\"",
+        ),
+        (
+            "+ resource \"random_password\" \"db\" {\n  + length = 20\n  + result = \"Xk29pqLmZZ\"",
+            "+ resource \"random_password\" \"db\" {\n  + length = 20\n  + result = \"[REDACTED:password]\"",
+        ),
+        (
+            "C: AUTH PLAIN AGVtYWlsAHBhc3N3b3Jk",
+            "C: AUTH PLAIN [REDACTED:password]",
+        ),
+        (
+            "S: 334 UGFzc3dvcmQ6\nC: c2VjcmV0MTIz",
+            "S: 334 UGFzc3dvcmQ6\nC: [REDACTED:password]",
+        ),
+    ] {
+        assert_eq!(r(text), want, "{text}");
+        gated_as_ungated(text);
+    }
+    assert_kept(&[
+        "password for bob is incorrect",
+        "password changed to expire",
+        "the password for staging is rotated",
+        r"net use \\host\share /user:dom\u",
+        "ldapsearch -x -W -b dc=x",
+        "AUTH PLAIN",
+        "result = \"ok\"",
+        "[\"count\"]=>\n  int(3)",
+    ]);
+}
+
+#[test]
+fn vendor_keys_and_keys_in_url_paths() {
+    for (text, want) in [
+        (
+            "braintree access_token$production$abcdef1234567890$0123456789abcdef0123456789abcdef",
+            "braintree [REDACTED:token]",
+        ),
+        (
+            "map pk.eyJ1IjoiZXhhbXBsZSIsImEiOiJjbGV4YW1wbGUifQ.AbCdEfGhIjKlMnOpQrStUv",
+            "map [REDACTED:token]",
+        ),
+        (
+            "DD_API_KEY=0123456789abcdef0123456789abcdef",
+            "DD_API_KEY=[REDACTED:api_key]",
+        ),
+        (
+            "DD-API-KEY: 0123456789abcdef0123456789abcdef",
+            "DD-API-KEY: [REDACTED:api_key]",
+        ),
+        (
+            "DD_APP_KEY=0123456789abcdef0123456789abcdef01234567",
+            "DD_APP_KEY=[REDACTED:api_key]",
+        ),
+        (
+            "POST /api/v1/hooks/q8Zr2LmX0vT5bN7cYp3KdW1sAb9Qx4Lk 200",
+            "POST /api/v1/hooks/[REDACTED:secret] 200",
+        ),
+        (
+            "Ocp-Apim-Subscription-Key: q8Zr2LmX0vT5bN7cYp3KdW1s",
+            "Ocp-Apim-Subscription-Key: [REDACTED:api_key]",
+        ),
+    ] {
+        assert_eq!(r(text), want, "{text}");
+        gated_as_ungated(text);
+    }
+    assert_kept(&[
+        "GET /traces/4bf92f3577b34da6a3ce929d0e0e4736 200",
+        "GET /v1/projects/acme-prod/locations/us-central1/services/billing-api 200",
+        "GET /objects/550e8400-e29b-41d4-a716-446655440000/versions 200",
+        "GET /api/v1/hooks/billing-svc-prod-00433-kf2-notifications 200",
+    ]);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! request logs. Ids, durations, users and times vary; the kinds and their rates do not, so
 //! tests know what the clusters must be. Deterministic for a seed.
 
+mod documents;
 pub mod incidents;
 pub mod secrets;
 

@@ -6,6 +6,7 @@
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};
 
+use super::documents::{document, Document};
 use super::Rng;
 
 /// How a kind's random value is drawn.
@@ -41,6 +42,14 @@ enum Shape {
     Iban,
     /// An IPv4 address.
     Ip,
+    /// A person's name: two capitalised words.
+    PersonName,
+    /// A postal address: a number, a street, a town and a postcode.
+    Address,
+    /// A national id with valid check digits.
+    Id(Document),
+    /// Braintree's access token, `production$<16 base36>$<32 hex>`.
+    Braintree,
 }
 
 /// A secret kind: how it reads in a log (`@@` is the planted value) and the value's parts
@@ -63,7 +72,7 @@ const fn k(name: &'static str, text: &'static str, prefix: &'static str, shape: 
 
 use Shape::*;
 
-const KINDS: [Kind; 81] = [
+const KINDS: [Kind; 104] = [
     k("password", "password=@@", "", Password(14)),
     k("password-spaced", "password = @@", "", Password(14)),
     k("passphrase", "passphrase=@@", "", Password(14)),
@@ -274,6 +283,76 @@ const KINDS: [Kind; 81] = [
         "",
         Base64(120),
     ),
+    // Shapes of a sixth probe: names and addresses under their keys, national ids by their
+    // check digits, phone numbers outside North America, passwords in prose, vendor keys.
+    k(
+        "customer-name",
+        "customer_name=@@ order_id=5501",
+        "",
+        PersonName,
+    ),
+    k(
+        "full-name-json",
+        r#"{"full_name": "@@", "plan": "pro"}"#,
+        "",
+        PersonName,
+    ),
+    k(
+        "shipping-address",
+        "shipping_address=@@ status=ok",
+        "",
+        Address,
+    ),
+    k("cpf", "cliente @@ cadastrado", "", Id(Document::Cpf)),
+    k("nir", "assuré @@ inconnu", "", Id(Document::Nir)),
+    k("aadhaar", "uid @@ linked", "", Id(Document::Aadhaar)),
+    k("sin", "applicant @@ verified", "", Id(Document::Sin)),
+    k("china-id", "证件 @@ 已验证", "", Id(Document::China)),
+    k("dni", "titular @@ verificado", "", Id(Document::Dni)),
+    k("nino", "claimant @@ matched", "", Id(Document::Nino)),
+    k(
+        "steuer-id",
+        "Steuer-ID @@ gespeichert",
+        "",
+        Id(Document::SteuerId),
+    ),
+    k("phone-uk", "call back on @@ today", "+44 20 ", Digits(8)),
+    k("phone-keyed-national", "Telefon: 030 @@", "", Digits(8)),
+    k(
+        "password-sentence",
+        "the admin password for staging is @@",
+        "",
+        Password(14),
+    ),
+    k(
+        "ldapsearch",
+        "ldapsearch -x -D cn=admin -w @@ -b dc=acme",
+        "",
+        Alnum(14),
+    ),
+    k(
+        "net-use",
+        r"net use \\fs01\share @@ /user:acme\bob",
+        "",
+        Alnum(14),
+    ),
+    k(
+        "php-var-dump",
+        "[\"password\"]=>\n  string(14) \"@@\"",
+        "",
+        Password(14),
+    ),
+    k(
+        "terraform-random-password",
+        "# random_password.db will be created\n  + result = \"@@\"",
+        "",
+        Alnum(20),
+    ),
+    k("smtp-auth-plain", "C: AUTH PLAIN @@", "", Base64(32)),
+    k("braintree", "@@", "access_token$", Braintree),
+    k("mapbox", "@@", "pk.eyJ", Dotted(40, 22)),
+    k("datadog", "DD-API-KEY: @@", "", Hex(32)),
+    k("url-path-key", "POST /api/v1/hooks/@@ 200", "", Alnum(40)),
 ];
 
 /// Every place of a LogEntry that carries text, and how a text goes there.
@@ -360,7 +439,7 @@ pub fn kind_of(i: usize, mix: Mix) -> &'static str {
 /// Kinds only the random-token check recognises, by how random they read: a few in a
 /// thousand of their values are missed (measured in `redact::check`'s tests), so no seed
 /// can promise none is. Every other kind is recognised by its shape or its key, always.
-pub const BY_ENTROPY: [&str; 2] = ["random-18", "base36-after-eq"];
+pub const BY_ENTROPY: [&str; 3] = ["random-18", "base36-after-eq", "url-path-key"];
 
 /// How many kinds and places the corpus covers.
 pub fn coverage() -> (usize, usize) {
@@ -461,6 +540,33 @@ fn value(kind: &Kind, rng: &mut Rng) -> String {
             rng.below(256),
             rng.below(256),
             1 + rng.below(254)
+        ),
+        PersonName => format!(
+            "{}{} {}{}",
+            pick(UPPER, 1),
+            pick(LOWER, 7),
+            pick(UPPER, 1),
+            pick(LOWER, 9)
+        ),
+        Address => format!(
+            "{}{} {}{} Street, {}{} {}",
+            pick(b"123456789", 1),
+            pick(DIGITS, 2),
+            pick(UPPER, 1),
+            pick(LOWER, 8),
+            pick(UPPER, 1),
+            pick(LOWER, 8),
+            pick(DIGITS, 5)
+        ),
+        Id(kind) => {
+            let digits: Vec<u8> = pick(DIGITS, 17).bytes().map(|b| b - b'0').collect();
+            let letter = pick(UPPER, 1).as_bytes()[0] - b'A';
+            document(kind, &digits, letter)
+        }
+        Braintree => format!(
+            "production${}${}",
+            pick(&[LOWER, DIGITS].concat(), 16),
+            pick(b"0123456789abcdef", 32)
         ),
     };
     format!("{}{body}", kind.prefix)

@@ -1,0 +1,285 @@
+//! Personal data with no shape of its own but a key naming it — a person's name, a postal
+//! address — and national identity numbers, known by their check digits ([`super::national`]).
+//! A name or an address runs over spaces and commas: its value is read word by word, and ends
+//! before the next key (`status=ok`), a status word or sentence punctuation.
+
+use std::ops::Range;
+
+use super::check::Check;
+use super::patterns::{Follow, Gate, Kind, Source};
+
+/// Keys naming a person (`customer_name`, `lastName`, `cardholder`): a first part, then
+/// `name`. `name` alone is not one (a service's, a file's).
+const NAME_FIRST_PARTS: [&str; 18] = [
+    "customer",
+    "full",
+    "first",
+    "last",
+    "given",
+    "family",
+    "display",
+    "holder",
+    "recipient",
+    "contact",
+    "middle",
+    "legal",
+    "maiden",
+    "sender",
+    "patient",
+    "passenger",
+    "employee",
+    "billing",
+];
+
+/// Keys naming a postal address or a part of one, as a first part and `address`
+/// (`shipping_address`), and whole keys of their own.
+const ADDRESS_FIRST_PARTS: [&str; 10] = [
+    "shipping",
+    "billing",
+    "home",
+    "street",
+    "mailing",
+    "postal",
+    "delivery",
+    "residential",
+    "customer",
+    "physical",
+];
+
+/// Short words a key ends with that other words end with too (`gzip`, `backstreet`): these
+/// must be the key's whole last part (`billing_zip`, `zip_code`, `street`).
+const ADDRESS_WORDS: [&str; 2] = ["zip", "street"];
+
+/// The keys made of a first part and a last, as [`super::PERSONAL_KEY_ENDINGS`] reads them
+/// (normalised: `customer_name` → `customername`), and their kind.
+pub(super) const KEYS_OF_PARTS: [(&[&str], &str, &str); 2] = [
+    (&NAME_FIRST_PARTS, "name", "name"),
+    (&ADDRESS_FIRST_PARTS, "address", "address"),
+];
+
+/// The names' key as a regex alternation.
+fn name_key() -> String {
+    format!(
+        r"[\w.-]*?(?:(?:{})[_.-]?name|surname|cardholder(?:[_.-]?name)?)",
+        NAME_FIRST_PARTS.join("|")
+    )
+}
+
+fn address_key() -> String {
+    format!(
+        r"[\w.-]*?(?:(?:{})[_.-]?address(?:[_.-]?line[_.-]?[1-3])?|address[_.-]?line[_.-]?[1-3]?|post(?:al)?[_.-]?code)|(?:[\w.-]*[_.-])?(?:{})(?:[_.-]?(?:code|name|line[_.-]?[1-3]))?",
+        ADDRESS_FIRST_PARTS.join("|"),
+        ADDRESS_WORDS.join("|")
+    )
+}
+
+/// The gate's words: every key of both rules holds one.
+fn gate_words() -> &'static [&'static str] {
+    static WORDS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        // `post` for `postal_code`, `post_code`, `postcode`.
+        let mut words: Vec<&'static str> = ["surname", "cardholder", "post"]
+            .into_iter()
+            .chain(ADDRESS_WORDS)
+            .collect();
+        for (parts, last) in [
+            (&NAME_FIRST_PARTS[..], "name"),
+            (&ADDRESS_FIRST_PARTS[..], "address"),
+        ] {
+            for first in parts {
+                for join in ["", "_", "-", "."] {
+                    words.push(String::leak(format!("{first}{join}{last}")));
+                }
+            }
+        }
+        for join in ["", "_", "-", "."] {
+            words.push(String::leak(format!("address{join}line")));
+        }
+        words
+    });
+    &WORDS
+}
+
+/// A quoted value whole (JSON in text, also escaped), else this many words.
+const QUOTED: &str = r#"\\?"[^"\r\n]*|'[^'\r\n]*"#;
+
+/// The rules, in the order they run (after the key rules of identity documents).
+pub fn sources(sep: &str, open_quote: &str) -> Vec<Source> {
+    // A value's quotes are its own here: the quoted one is read whole.
+    let keyed = |key: String, bare: &str| Source {
+        // `bare` closes the value's group and says what must follow it.
+        pattern: format!(r"\b(?P<k>(?i:{key})){sep}(?P<v>{QUOTED}|{bare}"),
+        kind: Kind::Personal,
+        check: Check::PersonalValue,
+        gate: Gate {
+            follow: Follow::KeyLike,
+            words: gate_words(),
+            ..Gate::default()
+        },
+    };
+    // A name: a word, then capitalised words or the particles of names (`María de la Cruz`),
+    // each ending before anything but a space or punctuation (`first_name=Bo status=ok`).
+    let name_word = r"\p{L}[\p{L}\p{M}'’.-]*";
+    let name_more = r"(?:\p{Lu}[\p{L}\p{M}'’.-]*|(?:de|da|del|della|di|du|dos|das|van|von|der|den|le|la|bin|ibn|al|el|y|ter|ten))";
+    let end = r"(?:$|[^\p{L}\p{M}0-9_'’.=-])";
+    let name = format!(r"{name_word}(?:[ \t]+{name_more}){{0,5}}){end}");
+    // An address: words and commas, none of them a key (`city: London`, `status=ok`).
+    let address_word = r#"[^\s"'|;{}\[\]<>=:()]+"#;
+    let address =
+        format!(r#"{address_word}(?:,?[ \t]+{address_word}){{0,11}})(?:$|[\s,;)\]}}"'|<>(])"#);
+    let ids = Source {
+        pattern: format!(
+            r"(?:^|[^\w.+/:-])(?P<v>{}|{}|{})(?:$|[^\w+/-]|\.(?:$|\s))",
+            // CPF; NIR, unbroken or spaced (Corsica's 2A, 2B); a Chinese resident id.
+            r"[0-9]{3}\.[0-9]{3}\.[0-9]{3}-[0-9]{2}|[12][0-9]{4}(?:[0-9]{2}|2[AB])[0-9]{8}|[12] [0-9]{2} [0-9]{2} (?:[0-9]{2}|2[AB]) [0-9]{3} [0-9]{3} [0-9]{2}|[1-8][0-9]{16}[0-9Xx]",
+            // Aadhaar, SIN and Steuer-ID as printed, in groups.
+            r"[2-9][0-9]{3}[ -][0-9]{4}[ -][0-9]{4}|[0-9]{3}[ -][0-9]{3}[ -][0-9]{3}|[1-9][0-9] [0-9]{3} [0-9]{3} [0-9]{3}",
+            // DNI, NIE; NINO, unbroken or spaced.
+            r"[0-9]{8}-?[A-Z]|[XYZ]-?[0-9]{7}-?[A-Z]|[A-Z]{2}[0-9]{6}[A-D]|[A-Z]{2} [0-9]{2} [0-9]{2} [0-9]{2} [A-D]",
+        ),
+        kind: Kind::Fixed("national_id"),
+        check: Check::NationalId { keyed: false },
+        gate: Gate {
+            scan: Some(id_digits),
+            ..Gate::default()
+        },
+    };
+    let keyed_ids = Source {
+        pattern: format!(
+            r"(?:\b(?i:{})|\b(?:{})\b|{})(?:\s*(?i:no\.?|nr\.?|num(?:ber|ero)?|n°|#))?\s*(?:[:=#：]\s*)?{open_quote}(?P<v>[0-9](?:[ .-]?[0-9]){{7,17}}(?:-?[0-9A-Z])?|[XYZ]-?[0-9]{{7}}-?[A-Z]|[A-Z]{{2}}(?: ?[0-9]{{2}}){{3}} ?[A-D])",
+            ID_KEY_WORDS_ANY_CASE.join("|"),
+            ID_KEY_WORDS_CAPITAL.join("|"),
+            ID_KEY_WORDS_OTHER.join("|")
+        ),
+        kind: Kind::Fixed("national_id"),
+        check: Check::NationalId { keyed: true },
+        gate: Gate {
+            words: key_words(),
+            ..Gate::default()
+        },
+    };
+    vec![
+        keyed(name_key(), &name),
+        keyed(address_key(), &address),
+        ids,
+        keyed_ids,
+    ]
+}
+
+/// Words naming a national id before its number in prose (`CPF 861…`, `身份证号 1101…`):
+/// any case; as written (`SIN`, not "sin"); in other scripts.
+const ID_KEY_WORDS_ANY_CASE: [&str; 8] = [
+    "cpf",
+    "aadhaar",
+    "aadhar",
+    "steuer-?id",
+    "steueridentifikationsnummer",
+    "national insurance(?: number)?",
+    "social insurance(?: number)?",
+    "s[ée]curit[ée] sociale",
+];
+const ID_KEY_WORDS_CAPITAL: [&str; 7] = ["SIN", "NIR", "DNI", "NIE", "NIF", "NINO", "IdNr"];
+const ID_KEY_WORDS_OTHER: [&str; 2] = ["身份证", "身份證"];
+
+/// [`ID_KEY_WORDS_ANY_CASE`] and the others as the gate finds them.
+fn key_words() -> &'static [&'static str] {
+    static WORDS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        let mut words = vec![
+            "cpf",
+            "aadha",
+            "steuer",
+            "national insurance",
+            "social insurance",
+            "sociale",
+        ];
+        words.extend(ID_KEY_WORDS_CAPITAL);
+        words.extend(ID_KEY_WORDS_OTHER);
+        words
+    });
+    &WORDS
+}
+
+/// The shapes of the national id rule's alternatives, a byte class a character: `9` a
+/// digit, `1` 1–2, `2` 2–9, `N` 1–9, `C` 1–8, `x` a digit or `X`/`x`, `A` a capital, `X` one of
+/// `XYZ`, `E` A–D, `B` A–B, `_` a space or a dash; anything else itself. An optional dash is
+/// written both ways.
+const ID_FORMS: [&[u8]; 17] = [
+    b"999.999.999-99",
+    b"199999999999999",
+    b"199992B99999999",
+    b"1 99 99 99 999 999 99",
+    b"1 99 99 2B 999 999 99",
+    b"C9999999999999999x",
+    b"2999_9999_9999",
+    b"999_999_999",
+    b"N9 999 999 999",
+    b"99999999A",
+    b"99999999-A",
+    b"X9999999A",
+    b"X-9999999A",
+    b"X9999999-A",
+    b"X-9999999-A",
+    b"AA999999E",
+    b"AA 99 99 99 E",
+];
+
+/// Whether a national id's shape ([`ID_FORMS`]) starts somewhere the rule's regex may start
+/// (not after `[\w.+/:-]`: `blk_-1608…`, `/10.250.19.102`): a date or a long id opens nothing.
+fn id_digits(t: &[u8]) -> bool {
+    let class = |c: u8, b: u8| match c {
+        b'9' => b.is_ascii_digit(),
+        b'1' => matches!(b, b'1' | b'2'),
+        b'2' => matches!(b, b'2'..=b'9'),
+        b'N' => matches!(b, b'1'..=b'9'),
+        b'C' => matches!(b, b'1'..=b'8'),
+        b'x' => b.is_ascii_digit() || b == b'X' || b == b'x',
+        b'A' => b.is_ascii_uppercase(),
+        b'X' => matches!(b, b'X' | b'Y' | b'Z'),
+        b'E' => matches!(b, b'A'..=b'D'),
+        b'B' => matches!(b, b'A' | b'B'),
+        b'_' => matches!(b, b' ' | b'-'),
+        _ => c == b,
+    };
+    let after = |b: u8| {
+        !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'/' | b':' | b'-'))
+    };
+    (0..t.len()).any(|i| {
+        (t[i].is_ascii_digit() || t[i].is_ascii_uppercase())
+            && (i == 0 || after(t[i - 1]))
+            && ID_FORMS.iter().any(|form| {
+                t.get(i..i + form.len())
+                    .is_some_and(|s| s.iter().zip(*form).all(|(&b, &c)| class(c, b)))
+            })
+    })
+}
+
+/// What a value under a name's or an address's key is: the quoted text, or the words before
+/// a status word (`missing`, `failed`); not a placeholder, not a lone status word; without
+/// sentence punctuation at its end.
+pub fn personal_value(text: &str, v: Range<usize>) -> Option<Range<usize>> {
+    let value = &text[v.clone()];
+    let unescaped = value.trim_start_matches('\\');
+    let (start, body) = match unescaped.strip_prefix(['"', '\'']) {
+        Some(body) => (v.end - body.len(), body.strip_suffix('\\').unwrap_or(body)),
+        None => {
+            // Words up to a status word (an address may run on into prose).
+            let mut end = 0;
+            for word in value.split([' ', '\t']) {
+                let bare = word.trim_end_matches([',', '.', ';', ':', ')', '!', '?', '"', '\'']);
+                if super::check::status_word(bare) && end > 0 {
+                    break;
+                }
+                end += word.len() + 1;
+            }
+            (v.start, &value[..(end.saturating_sub(1)).min(value.len())])
+        }
+    };
+    let lead = body.len() - body.trim_start().len();
+    let inner = body
+        .trim()
+        .trim_end_matches([',', '.', ';', ':', ')', '!', '?', '"', '\'']);
+    let ok = !inner.is_empty()
+        && !super::check::status_word(inner)
+        && !matches!(inner, "-" | "n/a" | "N/A")
+        && !super::check::is_placeholder(inner);
+    ok.then_some(start + lead..start + lead + inner.len())
+}
