@@ -44,6 +44,27 @@ struct JsonPayload<'a> {
     exception: LooseStr<'a>,
     #[serde(borrow, default)]
     logger: LooseStr<'a>,
+    /// The cause a structured logger writes beside a short message: zap/logrus `error`, pino
+    /// `err` (an object with a `message`), ECS `error.message`.
+    #[serde(borrow)]
+    error: Option<&'a RawValue>,
+    #[serde(borrow)]
+    err: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "error.message")]
+    error_message: LooseStr<'a>,
+    /// The level fields structured loggers write, read when the entry's own severity is
+    /// DEFAULT (`severity`: the Cloud Logging convention; `level`: zap, pino, bunyan, winston,
+    /// logrus; `levelname`: python-json-logger; `log.level` and `log: {level}`: ECS).
+    #[serde(borrow)]
+    severity: Option<&'a RawValue>,
+    #[serde(borrow)]
+    level: Option<&'a RawValue>,
+    #[serde(borrow)]
+    levelname: Option<&'a RawValue>,
+    #[serde(borrow, rename = "log.level")]
+    log_level: Option<&'a RawValue>,
+    #[serde(borrow)]
+    log: Option<&'a RawValue>,
     #[serde(borrow)]
     service_context: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -76,6 +97,20 @@ struct ReportLocation<'a> {
     function_name: LooseStr<'a>,
 }
 
+/// An error object (`{"message": …, "stack": …}`) under `error` or `err`.
+#[derive(Default, Deserialize)]
+struct ErrorObject<'a> {
+    #[serde(borrow, default)]
+    message: LooseStr<'a>,
+}
+
+/// ECS's `log: {"level": …}`.
+#[derive(Default, Deserialize)]
+struct EcsLog<'a> {
+    #[serde(borrow)]
+    level: Option<&'a RawValue>,
+}
+
 #[derive(Default, Deserialize)]
 struct ServiceContext<'a> {
     #[serde(borrow, default)]
@@ -99,6 +134,8 @@ struct PayloadMeta<'a> {
     service_context: ServiceContext<'a>,
     logger: Option<Cow<'a, str>>,
     labels: PayloadLabels<'a>,
+    /// The level a payload field states (see [`JsonPayload::severity`]).
+    level: Option<Severity>,
 }
 
 /// Builds the record; `raw` is the entry's JSON text.
@@ -140,9 +177,14 @@ pub fn to_record(entry: LogEntry<'_>, raw: &str) -> Result<Record, EntryError> {
     let instance = label(labels, "instanceId")
         .or_else(|| label(resource_labels, "instance_id"))
         .or_else(|| label(resource_labels, "pod_name"));
-    // Stdout/stderr without structured logging arrives as DEFAULT; the text may say more.
+    // Stdout/stderr without structured logging arrives as DEFAULT, and so does a JSON line
+    // whose level field the agent did not lift: the payload or the text may say more. A stated
+    // severity is the writer's own word and stays.
     let severity = match entry.severity.0 {
-        Severity::Default => super::level::from_text(&message).unwrap_or(Severity::Default),
+        Severity::Default => meta
+            .level
+            .or_else(|| super::level::from_text(&message))
+            .unwrap_or(Severity::Default),
         stated => stated,
     };
     Ok(Record {
@@ -224,6 +266,14 @@ fn json_message(raw: &RawValue) -> (String, PayloadMeta<'_>) {
         .or_else(|| loose(&p.msg))
         .or_else(|| loose(&p.event));
     let trace = loose(&p.stack_trace).or_else(|| loose(&p.exception));
+    let with_cause;
+    let text = match (text, cause(&p)) {
+        (Some(text), Some(cause)) if short(text) && !text.contains(cause.as_ref()) => {
+            with_cause = format!("{text}: {cause}");
+            Some(with_cause.as_str())
+        }
+        (text, _) => text,
+    };
     let message = match (text, trace) {
         // Loggers often repeat the trace in the message; keep it once.
         (Some(text), Some(trace)) if text.contains(trace) => text.to_owned(),
@@ -231,13 +281,53 @@ fn json_message(raw: &RawValue) -> (String, PayloadMeta<'_>) {
         (Some(one), None) | (None, Some(one)) => one.to_owned(),
         (None, None) => render_json_compact(raw.get()),
     };
+    let level = payload_level(&p);
     let meta = PayloadMeta {
         context: sub(p.context),
         service_context: sub(p.service_context),
         logger: p.logger.0.filter(|l| !l.is_empty()),
         labels: sub(p.labels),
+        level,
     };
     (message, meta)
+}
+
+/// A message short enough that a cause beside it is the part that says what went wrong
+/// (`failed to connect to database` + `error`): one line, at most this many bytes.
+const SHORT_MESSAGE: usize = 160;
+
+fn short(text: &str) -> bool {
+    text.len() <= SHORT_MESSAGE && !text.contains('\n')
+}
+
+/// The error a structured logger wrote beside the message, if it is text.
+fn cause<'p>(p: &'p JsonPayload<'_>) -> Option<Cow<'p, str>> {
+    let field = |raw: Option<&'p RawValue>| -> Option<Cow<'p, str>> {
+        let raw = raw?;
+        let text = match serde_json::from_str::<LooseStr<'p>>(raw.get()) {
+            Ok(LooseStr(Some(s))) => s,
+            _ => sub::<ErrorObject<'p>>(Some(raw)).message.0?,
+        };
+        let text = match text {
+            Cow::Borrowed(t) => Cow::Borrowed(t.trim()),
+            Cow::Owned(t) => Cow::Owned(t.trim().to_owned()),
+        };
+        (!text.is_empty()).then_some(text)
+    };
+    loose(&p.error_message)
+        .map(|m| Cow::Borrowed(m.trim()))
+        .filter(|m| !m.is_empty())
+        .or_else(|| field(p.error))
+        .or_else(|| field(p.err))
+}
+
+/// The first level field that names a level (see [`JsonPayload::severity`]).
+fn payload_level(p: &JsonPayload<'_>) -> Option<Severity> {
+    let ecs = sub::<EcsLog<'_>>(p.log).level;
+    [p.severity, p.level, p.levelname, p.log_level, ecs]
+        .into_iter()
+        .flatten()
+        .find_map(|raw| super::level::from_field(raw.get()))
 }
 
 /// A nested payload object, or its default when it is absent or shaped unexpectedly.

@@ -1,4 +1,5 @@
-//! The severity a message states in its own text, for entries whose `severity` is DEFAULT.
+//! The severity an entry states besides its `severity` field, for entries whose `severity` is
+//! DEFAULT: in a `jsonPayload` level field ([`from_field`]) or in its own text ([`from_text`]).
 //!
 //! Cloud Run and GKE give everything a process writes to stdout/stderr without structured
 //! logging the severity DEFAULT, so gunicorn's `[ERROR] Worker failed to boot.`, uvicorn's
@@ -6,7 +7,9 @@
 //! with debug noise. An on-call engineer reads the level in the text; so does this, but only
 //! near the start of the message (a level word deep inside a sentence is content, not a
 //! level) and only in the shapes logging libraries write: bracketed, followed by a colon or a
-//! dash, `level=`, or a Python traceback / exception line.
+//! dash, `level=`, after a leading timestamp (Spring Boot, Python logging's default format),
+//! klog's `E0310 14:05:01.123456` prefix, winston's `error: ` at the very start, or a Python
+//! traceback / exception line.
 
 use super::Severity;
 
@@ -17,6 +20,9 @@ const HEAD: usize = 96;
 /// The severity `text` states, if it states one in a shape a logging library writes.
 pub fn from_text(text: &str) -> Option<Severity> {
     let head = head(text.trim_start());
+    if let Some(level) = klog(head.as_bytes()) {
+        return Some(level);
+    }
     if head.starts_with("Traceback (most recent call last)") || exception_line(head) {
         return Some(Severity::Error);
     }
@@ -41,6 +47,71 @@ pub fn from_text(text: &str) -> Option<Severity> {
     None
 }
 
+/// The severity a `jsonPayload` level field holds (`severity`, `level`, `levelname`,
+/// `log.level`), given as its JSON text: a level name in any case (`"error"`, `"WARN"`, zap's
+/// `"dpanic"`), pino/bunyan's numbers (10 trace … 60 fatal), or Cloud Logging's (100 … 800).
+/// `"DEFAULT"`, 0 and anything else say nothing.
+pub fn from_field(json: &str) -> Option<Severity> {
+    let value: serde_json::Value = serde_json::from_str(json).ok()?;
+    match value {
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            named(s).or_else(|| s.parse().ok().and_then(numbered))
+        }
+        serde_json::Value::Number(n) => n.as_u64().and_then(numbered),
+        _ => None,
+    }
+}
+
+/// A numeric level: pino and bunyan write 10 (trace) to 60 (fatal), Cloud Logging 100 to 800.
+fn numbered(n: u64) -> Option<Severity> {
+    match n {
+        10..=29 => Some(Severity::Debug),
+        30..=39 => Some(Severity::Info),
+        40..=49 => Some(Severity::Warning),
+        50..=59 => Some(Severity::Error),
+        60..=69 => Some(Severity::Critical),
+        100..=800 if n % 100 == 0 => Some(Severity::from_number(n)),
+        _ => None,
+    }
+}
+
+/// A level name in any case, as logging libraries and syslog spell them.
+fn named(w: &str) -> Option<Severity> {
+    Some(match w.to_ascii_uppercase().as_str() {
+        "DEBUG" | "TRACE" => Severity::Debug,
+        "INFO" => Severity::Info,
+        "NOTICE" => Severity::Notice,
+        "WARN" | "WARNING" => Severity::Warning,
+        "ERROR" | "ERR" => Severity::Error,
+        "CRITICAL" | "FATAL" | "CRIT" | "DPANIC" => Severity::Critical,
+        "ALERT" => Severity::Alert,
+        "EMERGENCY" | "EMERG" | "PANIC" => Severity::Emergency,
+        _ => return None,
+    })
+}
+
+/// klog's (and glog's) prefix `E0310 14:05:01.123456`: the level letter, then month and day.
+fn klog(b: &[u8]) -> Option<Severity> {
+    let shape = b.len() >= 14
+        && b[1..5].iter().all(u8::is_ascii_digit)
+        && b[5] == b' '
+        && b[6..8].iter().all(u8::is_ascii_digit)
+        && b[8] == b':'
+        && b[9..11].iter().all(u8::is_ascii_digit)
+        && b[11] == b':';
+    if !shape {
+        return None;
+    }
+    match b[0] {
+        b'I' => Some(Severity::Info),
+        b'W' => Some(Severity::Warning),
+        b'E' => Some(Severity::Error),
+        b'F' => Some(Severity::Critical),
+        _ => None,
+    }
+}
+
 /// At most [`HEAD`] bytes of `text`, cut on a character boundary.
 fn head(text: &str) -> &str {
     let mut end = text.len().min(HEAD);
@@ -61,22 +132,13 @@ fn level_word(w: &str) -> Option<Severity> {
     if !upper && !lower {
         return None;
     }
-    Some(match w.to_ascii_uppercase().as_str() {
-        "DEBUG" | "TRACE" => Severity::Debug,
-        "INFO" => Severity::Info,
-        "NOTICE" => Severity::Notice,
-        "WARN" | "WARNING" => Severity::Warning,
-        "ERROR" | "ERR" => Severity::Error,
-        "CRITICAL" | "FATAL" | "CRIT" => Severity::Critical,
-        "ALERT" => Severity::Alert,
-        "EMERGENCY" | "EMERG" | "PANIC" => Severity::Emergency,
-        _ => return None,
-    })
+    named(w)
 }
 
 /// Whether the word at `start..end` is written as a level: `[ERROR]`, `<ERROR>`, `ERROR:`,
 /// `ERROR -`, ` | ERROR |`, `level=error`, `"level":"error"`, or an upper-case word alone at
-/// the start of the message. A lower-case word counts only after `level=`/`"level":`.
+/// the start of the message or right after a leading timestamp. A lower-case word counts only
+/// after `level=`/`"level":`, or as winston's `error: ` opening the message.
 fn marked(b: &[u8], start: usize, end: usize) -> bool {
     let before = &b[..start];
     let after = &b[end..];
@@ -86,7 +148,7 @@ fn marked(b: &[u8], start: usize, end: usize) -> bool {
         || before.ends_with(b"level\": \"")
         || before.ends_with(b"levelname=");
     if lower {
-        return keyed;
+        return keyed || (start == 0 && after.starts_with(b": ") && winston(&b[..end]));
     }
     if keyed {
         return true;
@@ -106,8 +168,28 @@ fn marked(b: &[u8], start: usize, end: usize) -> bool {
         && (start == 0
             || before.ends_with(b" - ")
             || before.ends_with(b" | ")
-            || before.ends_with(b"] "));
+            || before.ends_with(b"] ")
+            || timestamp(before));
     bracketed || colon || dashed || spaced
+}
+
+/// winston's default levels that may open a message as `error: …`. Syslog's `alert:` or
+/// `notice:` at the start of a sentence is more often content than a level.
+fn winston(word: &[u8]) -> bool {
+    matches!(word, b"error" | b"warn" | b"info" | b"debug")
+}
+
+/// Whether `before` (what precedes a level word) is a timestamp alone: Spring Boot's
+/// `2024-03-10T14:05:01.123Z `, Python logging's `2024-03-10 14:05:01,123 `, Go's
+/// `2024/03/10 14:05:01 `. At least a date's worth of digits, so `12 ERROR` stays content.
+fn timestamp(before: &[u8]) -> bool {
+    let stamp = before.trim_ascii_end();
+    stamp.first().is_some_and(u8::is_ascii_digit)
+        && stamp.len() < before.len()
+        && stamp.iter().filter(|c| c.is_ascii_digit()).count() >= 8
+        && stamp
+            .iter()
+            .all(|c| c.is_ascii_digit() || b"-:.,TZ+/ ".contains(c))
 }
 
 /// `ValueError: …`, `psycopg2.OperationalError: …`, `java.lang.IllegalStateException: …`: a
@@ -194,6 +276,94 @@ mod tests {
             "",
         ] {
             assert_eq!(from_text(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn klog_a_leading_timestamp_and_winston_state_a_level() {
+        let cases = [
+            (
+                "E0310 14:05:01.123456       1 reconciler.go:214] failed to sync quota",
+                Severity::Error,
+            ),
+            ("W0310 14:05:01.123456 1 leaderelection.go:3] slow", Severity::Warning),
+            ("I0310 14:05:01.123456 1 main.go:12] serving", Severity::Info),
+            ("F0310 14:05:01.123456 1 main.go:12] cannot bind", Severity::Critical),
+            (
+                "2024-03-10T14:05:01.123Z ERROR 1 --- [nio-8080-exec-1] c.a.b.InvoiceController : failed",
+                Severity::Error,
+            ),
+            (
+                "2024-03-10T14:05:01.123+00:00  WARN 1 --- [main] o.s.b.StartupInfoLogger : slow",
+                Severity::Warning,
+            ),
+            (
+                "2024-03-10 14:05:01,123 ERROR Report generation failed",
+                Severity::Error,
+            ),
+            ("2024/03/10 14:05:01 INFO listening on :8080", Severity::Info),
+            ("error: Failed to render PDF for invoice 1", Severity::Error),
+            ("warn: cache miss ratio high", Severity::Warning),
+            ("info: listening on 3000", Severity::Info),
+        ];
+        for (text, want) in cases {
+            assert_eq!(from_text(text), Some(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn what_only_looks_like_those_shapes_stays_content() {
+        for text in [
+            "E1234 is the code the vendor returned",
+            "E0310 was the batch name",
+            "12 ERROR rows skipped",
+            "2024-03-10 14:05:01 Error handling middleware initialized",
+            "2024-03-10 14:05:01 job ERROR count 0",
+            "alert: disk usage at 80%",
+            "notice: maintenance at noon",
+            "error handling middleware initialized",
+            "errors: 0, warnings: 2",
+        ] {
+            assert_eq!(from_text(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn payload_level_fields_in_their_spellings_and_numbers() {
+        let cases = [
+            (r#""error""#, Some(Severity::Error)),
+            (r#""ERR""#, Some(Severity::Error)),
+            (r#""Warning""#, Some(Severity::Warning)),
+            (r#""warn""#, Some(Severity::Warning)),
+            (r#""fatal""#, Some(Severity::Critical)),
+            (r#""critical""#, Some(Severity::Critical)),
+            (r#""dpanic""#, Some(Severity::Critical)),
+            (r#""panic""#, Some(Severity::Emergency)),
+            (r#""emerg""#, Some(Severity::Emergency)),
+            (r#""alert""#, Some(Severity::Alert)),
+            (r#""notice""#, Some(Severity::Notice)),
+            (r#""info""#, Some(Severity::Info)),
+            (r#""debug""#, Some(Severity::Debug)),
+            (r#""trace""#, Some(Severity::Debug)),
+            ("10", Some(Severity::Debug)),
+            ("20", Some(Severity::Debug)),
+            ("30", Some(Severity::Info)),
+            ("40", Some(Severity::Warning)),
+            ("50", Some(Severity::Error)),
+            ("60", Some(Severity::Critical)),
+            (r#""50""#, Some(Severity::Error)),
+            ("500", Some(Severity::Error)),
+            (r#""DEFAULT""#, None),
+            ("0", None),
+            ("7", None),
+            ("450", None),
+            ("-1", None),
+            ("true", None),
+            (r#"{"name":"error"}"#, None),
+            (r#""verbose""#, None),
+        ];
+        for (json, want) in cases {
+            assert_eq!(from_field(json), want, "{json}");
         }
     }
 

@@ -543,3 +543,98 @@ fn a_number_beyond_a_double_in_an_optional_field_drops_only_that_field() {
         Err(EntryError::NotJson { .. })
     ));
 }
+
+#[test]
+fn a_payload_level_field_speaks_when_the_entry_states_no_severity() {
+    let at = |payload: &str| {
+        parse(&format!(
+            r#"{{"timestamp":"2026-03-10T14:00:00Z","jsonPayload":{payload}}}"#
+        ))
+        .severity
+    };
+    assert_eq!(at(r#"{"severity":"ERROR","message":"x"}"#), Severity::Error);
+    assert_eq!(at(r#"{"level":"error","msg":"x"}"#), Severity::Error);
+    assert_eq!(at(r#"{"level":50,"msg":"x"}"#), Severity::Error);
+    assert_eq!(at(r#"{"level":60,"msg":"x"}"#), Severity::Critical);
+    assert_eq!(at(r#"{"level":30,"msg":"x"}"#), Severity::Info);
+    assert_eq!(
+        at(r#"{"levelname":"WARNING","message":"x"}"#),
+        Severity::Warning
+    );
+    assert_eq!(
+        at(r#"{"log.level":"fatal","message":"x"}"#),
+        Severity::Critical
+    );
+    assert_eq!(
+        at(r#"{"log":{"level":"warn"},"message":"x"}"#),
+        Severity::Warning
+    );
+    // The first field that names a level decides; one that names none is passed over.
+    assert_eq!(
+        at(r#"{"severity":"DEFAULT","level":"debug","msg":"x"}"#),
+        Severity::Debug
+    );
+    // A payload field says more than a word in the text.
+    assert_eq!(at(r#"{"level":"info","msg":"ERROR: x"}"#), Severity::Info);
+    // No field: the text still speaks; nothing: DEFAULT.
+    assert_eq!(at(r#"{"msg":"ERROR: x"}"#), Severity::Error);
+    assert_eq!(at(r#"{"level":"verbose","msg":"x"}"#), Severity::Default);
+    assert_eq!(at(r#"{"level":{"n":1},"msg":"x"}"#), Severity::Default);
+}
+
+#[test]
+fn the_entry_s_own_severity_stays_authoritative() {
+    for (sev, want) in [("INFO", Severity::Info), ("WARNING", Severity::Warning)] {
+        let j = format!(
+            r#"{{"timestamp":"2026-03-10T14:00:00Z","severity":"{sev}","jsonPayload":{{"level":"error","msg":"x"}}}}"#
+        );
+        assert_eq!(parse(&j).severity, want);
+    }
+}
+
+#[test]
+fn an_error_field_beside_a_short_message_joins_it() {
+    let msg = |payload: &str| {
+        parse(&format!(
+            r#"{{"timestamp":"2026-03-10T14:00:00Z","jsonPayload":{payload}}}"#
+        ))
+        .message
+    };
+    assert_eq!(
+        msg(
+            r#"{"level":"fatal","msg":"failed to connect to database","error":"dial tcp 10.0.0.3:5432: connect: connection timed out"}"#
+        ),
+        "failed to connect to database: dial tcp 10.0.0.3:5432: connect: connection timed out"
+    );
+    assert_eq!(
+        msg(
+            r#"{"msg":"send failed","err":{"type":"Error","message":"ECONNRESET","stack":"Error: ECONNRESET\n    at x"}}"#
+        ),
+        "send failed: ECONNRESET"
+    );
+    assert_eq!(
+        msg(r#"{"message":"send failed","err":"EPIPE"}"#),
+        "send failed: EPIPE"
+    );
+    assert_eq!(
+        msg(r#"{"message":"query failed","error.message":"deadlock detected"}"#),
+        "query failed: deadlock detected"
+    );
+    assert_eq!(
+        msg(r#"{"message":"boom","error":"bad","stack_trace":"ValueError: bad"}"#),
+        "boom: bad\nValueError: bad"
+    );
+    // Unchanged: a cause the message already holds, an empty or non-text one, a long or
+    // multi-line message, no message at all.
+    assert_eq!(
+        msg(r#"{"msg":"dial failed: i/o timeout","error":"i/o timeout"}"#),
+        "dial failed: i/o timeout"
+    );
+    assert_eq!(msg(r#"{"msg":"x","error":""}"#), "x");
+    assert_eq!(msg(r#"{"msg":"x","error":true}"#), "x");
+    assert_eq!(msg(r#"{"msg":"x","error":{"code":3}}"#), "x");
+    let long = "y".repeat(200);
+    assert_eq!(msg(&format!(r#"{{"msg":"{long}","error":"e"}}"#)), long);
+    assert_eq!(msg(r#"{"msg":"a\nb","error":"e"}"#), "a\nb");
+    assert_eq!(msg(r#"{"error":"e","code":1}"#), "code=1 error=e");
+}
