@@ -155,6 +155,68 @@ fn the_default_rules_give_the_seed_worklogs_priorities() {
     }
 }
 
+#[test]
+fn the_default_rules_page_for_database_timeouts_in_their_wordings() {
+    use crate::escalate::Evidence;
+    let s = Settings::load(None).unwrap();
+    let decide = |template: &str, severity: Severity| {
+        let ev = Evidence {
+            template,
+            logger: "",
+            service: "orders",
+            severity,
+            count: 40,
+            baseline: None,
+        };
+        let d = s.escalation.decide(&ev);
+        (d.priority, d.rule)
+    };
+    let db = Some("database-unavailable".to_owned());
+    let pages = [
+        ("<*> - Connection is not available, request timed out after <*>. — java.sql.SQLTransientConnectionException: <*>", Severity::Error),
+        ("PrismaClientInitializationError: Can't reach database server at `<*>`:`<*>` Please make sure your database server is running at `<*>`:`<*>`.", Severity::Error),
+        ("<*> [acme-prod:us-central1:main-db] failed to connect to instance: Dial error: failed to dial (connection name = \"<*>\"): dial tcp <*>: i/o timeout", Severity::Error),
+        // The proxy sidecar writes no level: DEFAULT meets the rule's min_severity.
+        ("<*> [acme-prod:us-central1:main-db] failed to connect to instance: Dial error: failed to dial (connection name = \"<*>\"): dial tcp <*>: i/o timeout", Severity::Default),
+        ("orders.Get: failed to connect to `host=<*> user=app database=orders`: dial error (dial tcp <*>: i/o timeout)", Severity::Error),
+        ("orders.List: pgxpool acquire: context deadline exceeded", Severity::Error),
+        ("Internal Server Error: <*> — django.db.utils.OperationalError: (<*>, 'Lost connection to MySQL server during query')", Severity::Error),
+        ("django.db.utils.OperationalError: (<*>, \"Can't connect to MySQL server on '<*>' (<*>)\")", Severity::Error),
+        ("com.mysql.cj.jdbc.exceptions.CommunicationsException: Communications link failure", Severity::Error),
+        ("org.postgresql.util.PSQLException: The connection attempt failed.", Severity::Error),
+        ("FATAL: remaining connection slots are reserved for non-replication superuser connections", Severity::Critical),
+        ("failed to connect to database: failed to connect to `host=<*> user=inventory database=inventory`: dial error (dial tcp <*>: connect: connection timed out)", Severity::Critical),
+        ("Connection to database timed out after <*>", Severity::Warning),
+    ];
+    for (t, sev) in pages {
+        assert_eq!(decide(t, sev), (Priority::P0, db.clone()), "{t} at {sev}");
+    }
+    let retry = Some("retry-in-progress".to_owned());
+    let not_pages = [
+        // A retry at WARNING is the severity's default; the error when retries run out pages.
+        ("Connection to database timed out (attempt <*>/<*>), retrying in <*>", Severity::Warning, (Priority::P3, retry.clone())),
+        ("could not connect to server: Connection refused, will retry", Severity::Default, (Priority::P5, retry.clone())),
+        // Stated below WARNING: informational.
+        ("Query succeeded on attempt <*> after previous attempt could not connect to server: Connection timed out", Severity::Info, (Priority::P4, None)),
+        ("db pool configured: host=<*> port=<*> pool_size=<*> timeout=<*> connect_timeout=<*>", Severity::Debug, (Priority::P5, None)),
+        ("healthz: database ping ok in <*> (timeout <*>)", Severity::Info, (Priority::P4, None)),
+        // A deadline with no database in the line stays the request timeout it was.
+        ("upstream call: context deadline exceeded", Severity::Error, (Priority::P1, Some("request-timeout".to_owned()))),
+        ("Slow query took <*> (statement_timeout=<*>): SELECT * FROM orders WHERE id = $<*>", Severity::Warning, (Priority::P3, None)),
+    ];
+    for (t, sev, want) in not_pages {
+        assert_eq!(decide(t, sev), want, "{t} at {sev}");
+    }
+    // An ERROR that retries is not excused: the rule asks for WARNING or quieter.
+    assert_eq!(
+        decide(
+            "could not connect to server: Connection refused, retrying",
+            Severity::Error
+        ),
+        (Priority::P0, db)
+    );
+}
+
 /// Loads `text` as the `--config` file with `env` as the environment (never the process's).
 fn load(text: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
     let f = file(text);

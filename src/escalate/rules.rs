@@ -14,6 +14,9 @@ pub struct RuleMatch {
     /// Matched against the logger / module / function / file of the cluster.
     pub logger: Option<Regex>,
     pub service: Option<Regex>,
+    /// Keeps out clusters that state a lower severity. DEFAULT states none (stdout/stderr
+    /// with no level anywhere: a sidecar's `dial tcp …: i/o timeout`), so it is not kept out:
+    /// its text is all there is to go by.
     pub min_severity: Option<Severity>,
     pub max_severity: Option<Severity>,
 }
@@ -86,7 +89,9 @@ impl RuleMatch {
         re(&self.message, ev.template)
             && re(&self.logger, ev.logger)
             && re(&self.service, ev.service)
-            && self.min_severity.is_none_or(|m| ev.severity >= m)
+            && self
+                .min_severity
+                .is_none_or(|m| ev.severity >= m || ev.severity == Severity::Default)
             && self.max_severity.is_none_or(|m| ev.severity <= m)
     }
 }
@@ -296,6 +301,20 @@ mod tests {
                 .priority,
             Priority::P3
         );
+    }
+
+    #[test]
+    fn default_severity_is_not_kept_out_by_min_severity() {
+        let mut r = rule("db", "(?i)i/o timeout", RuleAction::Set(Priority::P0), true);
+        r.matcher.min_severity = Some(Severity::Error);
+        let p = policy(vec![r]);
+        let at = |sev| p.decide(&ev("dial tcp <*>: i/o timeout", sev, 1, None));
+        assert_eq!(at(Severity::Default).priority, Priority::P0);
+        assert_eq!(at(Severity::Error).priority, Priority::P0);
+        // A severity stated below the minimum still keeps the rule out.
+        assert_eq!(at(Severity::Warning).rule, None);
+        assert_eq!(at(Severity::Debug).rule, None);
+        assert_eq!(at(Severity::Info).priority, Priority::P4);
     }
 
     #[test]
