@@ -70,6 +70,13 @@ pub struct Escalation {
     pub ceiling: Priority,
 }
 
+/// How far count and spike thresholds raise a cluster below WARNING (INFO, DEBUG, and DEFAULT,
+/// which neither its payload nor its text marked as more) when no rule sets its priority:
+/// informational, below `report.issue_min_priority`'s default, so a busy access log or a
+/// cache's chatter opens no issue however often it repeats. A rule that sets a priority keeps
+/// its thresholds (`client-error-request`: a flood of 4xx is a problem).
+pub const QUIET_CEILING: Priority = Priority::P4;
+
 /// Everything the policy may look at for one cluster in one window.
 #[derive(Debug, Clone, Copy)]
 pub struct Evidence<'a> {
@@ -117,9 +124,16 @@ impl Escalation {
             }
         };
         let mut priority = base;
+        let quiet = ev.severity < Severity::Warning
+            && !rule.is_some_and(|r| matches!(r.action, RuleAction::Set(_)));
+        let ceiling = if quiet {
+            self.ceiling.max(QUIET_CEILING)
+        } else {
+            self.ceiling
+        };
         if thresholds {
             for (raise, why) in self.threshold_raises(ev) {
-                let raised = Priority::from_level(priority.level() - raise).max(self.ceiling);
+                let raised = Priority::from_level(priority.level() - raise).max(ceiling);
                 if raised < priority {
                     priority = raised;
                     reason.push_str(&format!("; raised to {raised} by {why}"));
@@ -300,6 +314,50 @@ mod tests {
             p.decide(&ev("t", Severity::Warning, 10, Some(0.0)))
                 .priority,
             Priority::P3
+        );
+    }
+
+    #[test]
+    fn thresholds_leave_chatter_informational_unless_a_rule_sets_it() {
+        let p = policy(vec![rule(
+            "4xx",
+            "→ 4",
+            RuleAction::Set(Priority::P5),
+            true,
+        )]);
+        for sev in [Severity::Info, Severity::Debug, Severity::Default] {
+            let d = p.decide(&ev("cache refresh done in <*>", sev, 1500, None));
+            assert_eq!(d.priority, Priority::P4, "{sev}: raised at most to P4");
+            let d = p.decide(&ev("GET <*> 200", sev, 300, Some(2.0)));
+            assert_eq!(d.priority, Priority::P4, "{sev}: a spike too");
+        }
+        // Unchanged: WARNING and above still climb to the ceiling, by count or by spike.
+        assert_eq!(
+            p.decide(&ev("t", Severity::Warning, 1500, None)).priority,
+            Priority::P1
+        );
+        assert_eq!(
+            p.decide(&ev("t", Severity::Warning, 50, Some(2.0)))
+                .priority,
+            Priority::P2
+        );
+        // A rule that sets the priority keeps its thresholds whatever the severity.
+        assert_eq!(
+            p.decide(&ev("GET /x → 404", Severity::Info, 1500, None))
+                .priority,
+            Priority::P3
+        );
+        // An adjusting rule starts from the severity, so the quiet ceiling holds.
+        let adj = policy(vec![rule(
+            "nb",
+            "non-blocking",
+            RuleAction::Adjust(1),
+            true,
+        )]);
+        assert_eq!(
+            adj.decide(&ev("non-blocking <*>", Severity::Info, 5000, None))
+                .priority,
+            Priority::P4
         );
     }
 
