@@ -71,7 +71,7 @@ fn numbered(n: u64) -> Option<Severity> {
         40..=49 => Some(Severity::Warning),
         50..=59 => Some(Severity::Error),
         60..=69 => Some(Severity::Critical),
-        100..=800 if n % 100 == 0 => Some(Severity::from_number(n)),
+        100..=800 if n.is_multiple_of(100) => Some(Severity::from_number(n)),
         _ => None,
     }
 }
