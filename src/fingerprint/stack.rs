@@ -206,11 +206,24 @@ fn java_or_node(message: &str) -> Option<Trace<'_>> {
         }
         None => (outer, outer_frames, None),
     };
+    // Node's `/app/server.js:42` before an uncaught exception says where it was thrown, as
+    // the frames do; it heads no title.
+    let preamble = preamble(lines[..exc_idx].iter().copied()).filter(|p| !is_location(p));
     Some(Trace {
-        preamble: preamble(lines[..exc_idx].iter().copied()),
+        preamble,
         exception,
         frames,
         then,
+    })
+}
+
+/// `/app/server.js:42`, `node:internal/process/promises:288`: a path and a line number.
+fn is_location(line: &str) -> bool {
+    line.rsplit_once(':').is_some_and(|(path, n)| {
+        (path.starts_with('/') || path.starts_with("node:") || path.starts_with("file://"))
+            && !path.contains(char::is_whitespace)
+            && !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
     })
 }
 
@@ -254,7 +267,10 @@ fn strip_line_numbers(mut loc: &str) -> &str {
 }
 
 /// Go: `panic: …` (or `fatal error: …`), then the first goroutine's frames as pairs of a
-/// function line and a tab-indented `file:line +0x…` line.
+/// function line and a tab-indented `file:line +0x…` line, up to `created by …` (where the
+/// goroutine was started, not where it broke). The runtime's own frames on top (`panic(…)`,
+/// `runtime.throw`, `runtime.sigpanic`) raised the panic; the first frame below them is where
+/// it happened.
 fn go(message: &str) -> Option<Trace<'_>> {
     let lines: Vec<&str> = message.lines().collect();
     let exc_idx = lines
@@ -267,7 +283,7 @@ fn go(message: &str) -> Option<Trace<'_>> {
     let mut frames = Vec::new();
     for pair in lines[g + 1..].windows(2) {
         let (func, file) = (pair[0], pair[1]);
-        if func.trim().is_empty() {
+        if func.trim().is_empty() || func.starts_with("created by ") {
             break;
         }
         if is_indented(func) || !file.starts_with('\t') {
@@ -275,7 +291,20 @@ fn go(message: &str) -> Option<Trace<'_>> {
         }
         let function = func.rsplit_once('(').map_or(func, |(f, _)| f);
         let file = file.trim().split(" +").next().unwrap_or("");
-        frames.push(Frame::new(function, strip_line_numbers(file)));
+        // Go names a function by its package's import path: `rates.(*Client).Quote in
+        // client.go` reads as Go programmers name it, and whatever the module's host or the
+        // build's source root, the file is one name.
+        let mut frame = Frame::new(function, strip_line_numbers(file));
+        frame.function = function.rsplit_once('/').map_or(function, |(_, f)| f);
+        frame.file = frame.file.rsplit_once('/').map_or(frame.file, |(_, f)| f);
+        frames.push(frame);
+    }
+    let raised = frames
+        .iter()
+        .take_while(|f| f.function == "panic" || f.function.starts_with("runtime."))
+        .count();
+    if raised < frames.len() {
+        frames.drain(..raised);
     }
     Some(Trace {
         preamble: preamble(lines[..exc_idx].iter().copied()),

@@ -127,6 +127,37 @@ fn go_panic_with_goroutine_frames() {
     );
 }
 
+/// The frames the runtime raised the panic in are not where it happened; `created by` is
+/// where the goroutine started, no frame of it.
+#[test]
+fn go_panic_is_titled_by_the_top_frame_below_the_runtime() {
+    let m = "panic: assignment to entry in nil map\n\ngoroutine 7 [running]:\npanic({0x6c3e40?, 0x9a8b30?})\n\t/usr/local/go/src/runtime/panic.go:914 +0x21f\nruntime.mapassign_faststr(0x0?, 0x0?, {0x70b7f1, 0x3})\n\t/usr/local/go/src/runtime/map_faststr.go:205 +0x3d3\ngithub.com/acme/shipper/internal/rates.(*Cache).Put(...)\n\t/src/internal/rates/cache.go:31\ncreated by net/http.(*Server).Serve in goroutine 1\n\t/usr/local/go/src/net/http/server.go:3285 +0x4b4";
+    assert_eq!(
+        sig(m),
+        "panic: assignment to entry in nil map (at rates.(*Cache).Put in cache.go)"
+    );
+    // Only runtime frames: they are kept rather than none.
+    let m = "fatal error: stack overflow\n\ngoroutine 1 [running]:\nruntime.morestack()\n\t/usr/local/go/src/runtime/asm_amd64.s:570 +0x8b";
+    assert_eq!(
+        sig(m),
+        "fatal error: stack overflow (at runtime.morestack in asm_amd64.s)"
+    );
+}
+
+/// Node's uncaught exception starts with where it was thrown and the source line: the title
+/// is the exception, as for the same error logged without them.
+#[test]
+fn node_uncaught_exception_is_titled_by_its_exception_not_its_location() {
+    let m = "/app/src/routes/checkout.js:42\n    const id = session.user.id;\n                            ^\n\nTypeError: Cannot read properties of undefined (reading 'id')\n    at /app/src/routes/checkout.js:42:29\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)\n\nNode.js v20.11.0";
+    let logged = "TypeError: Cannot read properties of undefined (reading 'id')\n    at /app/src/routes/checkout.js:42:29\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)";
+    assert_eq!(sig(m), sig(logged));
+    assert!(
+        sig(m).starts_with("TypeError: Cannot read properties"),
+        "{}",
+        sig(m)
+    );
+}
+
 #[test]
 fn plain_text_is_returned_borrowed() {
     for m in [
