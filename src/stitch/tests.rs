@@ -542,3 +542,212 @@ fn java_and_node_traces_split_per_line_are_joined() {
         assert_eq!(out[0].message, trace.join("\n"));
     }
 }
+
+/// `texts` as Cloud Run splits them: one entry per line, `step` µs apart from `at` µs, on
+/// `instance`, insert ids tagged `tag`.
+fn split_on(texts: &[&str], at: i64, step: i64, instance: &str, tag: &str) -> Vec<Record> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let r = line(t, at + step * i as i64, &format!("{tag}{i:02}"));
+            let mut v: serde_json::Value = serde_json::from_str(&r.raw).unwrap();
+            v["labels"]["instanceId"] = instance.into();
+            parse_entry(v.to_string().as_bytes()).unwrap()
+        })
+        .collect()
+}
+
+/// Each trace split per line is one record whose text is the trace's, in any order and
+/// bounded; interleaved microsecond by microsecond with the same trace of another instance,
+/// each instance's lines still make exactly its own record.
+fn stitches_alone_and_interleaved(trace: &[&str]) -> Record {
+    let joined = trace.join("\n");
+    let alone = one_record_in_any_order(split_on(trace, 0, 30, "i-a", "a"));
+    assert_eq!(alone.message, joined);
+
+    let mut both = split_on(trace, 0, 30, "i-a", "a");
+    both.extend(split_on(trace, 7, 30, "i-b", "b"));
+    both.sort_by_key(|r| r.timestamp);
+    for records in [both.clone(), both.iter().rev().cloned().collect()] {
+        let live = run(StitchConfig::default(), records.clone());
+        let mut bounded = Stitcher::bounded(StitchConfig::default());
+        let mut out = Vec::new();
+        for r in records {
+            bounded.push(r, &mut out);
+        }
+        bounded.flush(&mut out);
+        for out in [live, out] {
+            assert_eq!(out.len(), 2, "{out:#?}");
+            let mut instances: Vec<_> = out.iter().map(|r| r.instance.clone()).collect();
+            instances.sort();
+            assert_eq!(instances, [Some("i-a".into()), Some("i-b".into())]);
+            assert!(out.iter().all(|r| r.message == joined), "{out:#?}");
+        }
+    }
+    alone
+}
+
+fn title(record: &Record) -> String {
+    crate::fingerprint::stack::signature(&record.message).into_owned()
+}
+
+/// psycopg2's message spans three lines; the chain phrase after it still continues the trace,
+/// and its root heads the title.
+#[test]
+fn a_chained_traceback_whose_message_spans_lines_is_one_record() {
+    let trace = [
+        "Traceback (most recent call last):",
+        "  File \"/usr/local/lib/python3.11/site-packages/psycopg2/__init__.py\", line 122, in connect",
+        "    conn = _connect(dsn, connection_factory=connection_factory, **kwasync)",
+        "psycopg2.OperationalError: could not connect to server: Connection timed out",
+        "\tIs the server running on host \"10.20.0.3\" and accepting",
+        "\tTCP/IP connections on port 5432?",
+        "",
+        "The above exception was the direct cause of the following exception:",
+        "",
+        "Traceback (most recent call last):",
+        "  File \"/app/orders/jobs.py\", line 23, in sync_inventory",
+        "    with engine.connect() as conn:",
+        "sqlalchemy.exc.OperationalError: (psycopg2.OperationalError) could not connect to server: Connection timed out",
+        "(Background on this error at: https://sqlalche.me/e/20/e3q8)",
+    ];
+    let record = stitches_alone_and_interleaved(&trace);
+    assert!(
+        title(&record).starts_with(
+            "psycopg2.OperationalError: could not connect to server: Connection timed out (at connect"
+        ),
+        "{}",
+        title(&record)
+    );
+    // The last exception's message may span lines too, with no chain after it.
+    let last = stitches_alone_and_interleaved(&trace[..6]);
+    assert_eq!(
+        title(&last),
+        title(&stitches_alone_and_interleaved(&trace[..4]))
+    );
+}
+
+const GO_PANIC: [&str; 13] = [
+    "panic: runtime error: invalid memory address or nil pointer dereference",
+    "[signal SIGSEGV: segmentation violation code=0x1 addr=0x18 pc=0x6f2b1d]",
+    "",
+    "goroutine 41 [running]:",
+    "github.com/acme/shipper/internal/rates.(*Client).Quote(0x0, {0x8b1e40, 0xc0001a2000}, 0xc00028e0f0)",
+    "\t/src/internal/rates/client.go:57 +0x1d",
+    "github.com/acme/shipper/internal/api.(*Server).handleQuote(0xc0000b6000, {0x8b0f20, 0xc0002a01c0}, 0xc0002b4000)",
+    "\t/src/internal/api/quote.go:31 +0x9a",
+    "net/http.HandlerFunc.ServeHTTP(0xc0000a4120?, {0x8b0f20?, 0xc0002a01c0?}, 0x4d6c0e?)",
+    "\t/usr/local/go/src/net/http/server.go:2136 +0x29",
+    "created by net/http.(*Server).Serve in goroutine 1",
+    "\t/usr/local/go/src/net/http/server.go:3285 +0x4b4",
+    "exit status 2",
+];
+
+#[test]
+fn a_go_panic_split_per_line_is_one_record_titled_by_its_top_frame() {
+    let record = stitches_alone_and_interleaved(&GO_PANIC);
+    assert_eq!(
+        title(&record),
+        "panic: runtime error: invalid memory address or nil pointer dereference (at rates.(*Client).Quote in client.go ← api.(*Server).handleQuote in quote.go ← http.HandlerFunc.ServeHTTP in server.go)"
+    );
+}
+
+/// A panic while panicking (`[recovered]`), and every goroutine's stack after it
+/// (GOTRACEBACK=all), blank lines between them.
+#[test]
+fn a_repanic_with_all_goroutines_is_one_record() {
+    let trace = [
+        "panic: sql: database is closed [recovered]",
+        "\tpanic: sql: database is closed",
+        "",
+        "goroutine 7 [running]:",
+        "panic({0x6c3e40?, 0x9a8b30?})",
+        "\t/usr/local/go/src/runtime/panic.go:914 +0x21f",
+        "main.(*Store).Save(...)",
+        "\t/app/store.go:88",
+        "main.main()",
+        "\t/app/main.go:20 +0x1d",
+        "",
+        "goroutine 1 [chan receive, 2 minutes]:",
+        "main.wait()",
+        "\t/app/main.go:40 +0x25",
+    ];
+    let record = stitches_alone_and_interleaved(&trace);
+    assert!(
+        title(&record).starts_with(
+            "panic: sql: database is closed [recovered] (at main.(*Store).Save in store.go"
+        ),
+        "{}",
+        title(&record)
+    );
+}
+
+const NODE_UNCAUGHT: [&str; 11] = [
+    "/app/src/routes/checkout.js:42",
+    "    const id = session.user.id;",
+    "                            ^",
+    "",
+    "TypeError: Cannot read properties of undefined (reading 'id')",
+    "    at /app/src/routes/checkout.js:42:29",
+    "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)",
+    "    at async Promise.all (index 0)",
+    "    at async handler (/app/src/server.js:88:5)",
+    "",
+    "Node.js v20.11.0",
+];
+
+#[test]
+fn a_node_uncaught_exception_with_its_preamble_is_one_record() {
+    let record = stitches_alone_and_interleaved(&NODE_UNCAUGHT);
+    assert!(
+        title(&record).starts_with("TypeError: Cannot read properties of undefined"),
+        "{}",
+        title(&record)
+    );
+}
+
+/// A top-level `throw` quoted unindented under its caret, an error with a code, and the cause
+/// Node prints inside the error object.
+#[test]
+fn a_node_error_with_a_cause_thrown_at_top_level_is_one_record() {
+    let trace = [
+        "/app/config.js:12",
+        "throw new Error('config failed', { cause: err });",
+        "^",
+        "",
+        "Error [ERR_INVALID_ARG_TYPE]: config failed",
+        "    at Object.<anonymous> (/app/config.js:12:7)",
+        "    at Module._compile (node:internal/modules/cjs/loader:1256:14) {",
+        "  [cause]: Error: DATABASE_URL is not set",
+        "      at readEnv (/app/env.js:3:9)",
+        "}",
+        "",
+        "Node.js v20.11.0",
+    ];
+    let record = stitches_alone_and_interleaved(&trace);
+    assert!(
+        title(&record).starts_with("Error [ERR_INVALID_ARG_TYPE]: config failed"),
+        "{}",
+        title(&record)
+    );
+}
+
+/// What only follows a trace stays a line of its own when no trace precedes it.
+#[test]
+fn trailers_and_locations_without_a_trace_are_lines_of_their_own() {
+    let lines = split_on(
+        &[
+            "Node.js v20.11.0",
+            "/app/server.js:42",
+            "exit status 2",
+            "goroutine 1 [running]:",
+        ],
+        0,
+        30,
+        "i-a",
+        "t",
+    );
+    let out = run(StitchConfig::default(), lines.clone());
+    assert_eq!(out, lines);
+}
