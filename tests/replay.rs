@@ -444,3 +444,103 @@ fn each_failure_scenario_is_few_issues_headed_by_its_root_cause() {
         "the same incidents in any input order"
     );
 }
+
+/// Tracebacks Cloud Run split one line per entry, in the shapes runtimes print when they die:
+/// a Go panic, Node's uncaught exception with its source preamble and version trailer, a
+/// chained Python trace whose root message spans three lines (psycopg2). Two instances write
+/// each at the same moment, their lines interleaved; the export is newest first. Each shape is
+/// one cluster headed by its root cause, with one entry per traceback and no fragment left.
+#[test]
+fn split_go_node_and_multiline_python_traces_are_one_cluster_each() {
+    const GO: &[&str] = &[
+        "panic: runtime error: invalid memory address or nil pointer dereference",
+        "[signal SIGSEGV: segmentation violation code=0x1 addr=0x18 pc=0x6f2b1d]",
+        "",
+        "goroutine 41 [running]:",
+        "github.com/acme/shipper/internal/rates.(*Client).Quote(0x0, {0x8b1e40, 0xc0001a2000})",
+        "\t/src/internal/rates/client.go:57 +0x1d",
+        "main.main()",
+        "\t/src/main.go:20 +0x25",
+        "created by net/http.(*Server).Serve in goroutine 1",
+        "\t/usr/local/go/src/net/http/server.go:3285 +0x4b4",
+        "exit status 2",
+    ];
+    const NODE: &[&str] = &[
+        "/app/src/routes/checkout.js:42",
+        "    const id = session.user.id;",
+        "                            ^",
+        "",
+        "TypeError: Cannot read properties of undefined (reading 'id')",
+        "    at /app/src/routes/checkout.js:42:29",
+        "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)",
+        "",
+        "Node.js v20.11.0",
+    ];
+    const PYTHON: &[&str] = &[
+        "Traceback (most recent call last):",
+        "  File \"/usr/local/lib/python3.11/site-packages/psycopg2/__init__.py\", line 122, in connect",
+        "psycopg2.OperationalError: could not connect to server: Connection timed out",
+        "\tIs the server running on host \"10.20.0.3\" and accepting",
+        "\tTCP/IP connections on port 5432?",
+        "",
+        "The above exception was the direct cause of the following exception:",
+        "",
+        "Traceback (most recent call last):",
+        "  File \"/app/orders/jobs.py\", line 23, in sync_inventory",
+        "sqlalchemy.exc.OperationalError: (psycopg2.OperationalError) could not connect to server",
+        "(Background on this error at: https://sqlalche.me/e/20/e3q8)",
+    ];
+    let shapes = [
+        (
+            "shipper",
+            GO,
+            "panic: runtime error: invalid memory address",
+        ),
+        (
+            "checkout",
+            NODE,
+            "TypeError: Cannot read properties of undefined",
+        ),
+        (
+            "orders",
+            PYTHON,
+            "psycopg2.OperationalError: could not connect to server",
+        ),
+    ];
+    let mut entries = Vec::new();
+    for (s, (service, lines, _)) in shapes.iter().enumerate() {
+        for k in 0..6i64 {
+            let at = start() + chrono::TimeDelta::seconds(60 + 120 * k + 20 * s as i64);
+            for (n, instance) in ["00aa11", "00bb22"].iter().enumerate() {
+                for (i, text) in lines.iter().enumerate() {
+                    let t = at + chrono::TimeDelta::microseconds(40 * i as i64 + 7 * n as i64);
+                    entries.push(serde_json::json!({
+                        "insertId": format!("{service}-{k}-{instance}-{i:02}"),
+                        "timestamp": t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                        "logName": "projects/acme/logs/run.googleapis.com%2Fstderr",
+                        "resource": {"type": "cloud_run_revision",
+                            "labels": {"service_name": service, "revision_name": format!("{service}-00017")}},
+                        "labels": {"instanceId": instance},
+                        "textPayload": text,
+                    }));
+                }
+            }
+        }
+    }
+    entries.reverse();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("split.jsonl");
+    let text: String = entries.iter().map(|e| e.to_string() + "\n").collect();
+    std::fs::write(&input, text).unwrap();
+    let reports = replay(dir.path(), &input);
+    assert_eq!(reports.len(), 1);
+    let r = &reports[0];
+    let templates: Vec<_> = r.clusters.iter().map(|c| &c.template).collect();
+    assert_eq!(r.clusters.len(), shapes.len(), "{templates:#?}");
+    for (_, _, headline) in shapes {
+        let c = r.clusters.iter().find(|c| c.template.starts_with(headline));
+        let c = c.unwrap_or_else(|| panic!("no cluster headed {headline:?}: {templates:#?}"));
+        assert_eq!(c.count, 12, "{}", c.template);
+    }
+    assert_eq!(r.totals.entries, 36);
+}
