@@ -359,6 +359,31 @@ fn errors_that_meet_by_chance_stay_apart_and_a_cause_with_its_exit_is_one_incide
         }
     }
     let input = dir.path().join("busy.jsonl");
+    // An outage from :30 on, through the next hour, on another instance: the database error
+    // and the failed request every few seconds, in nearly every slot, where meeting says
+    // nothing about chance. It stays one incident in both hours.
+    let mut s = 1800u64;
+    while s < 7200 {
+        let at = start() + chrono::TimeDelta::seconds(s as i64);
+        let n = entries.len();
+        let mut e = entry(
+            at,
+            "ERROR",
+            "connection to server at 10.1.2.3 failed: Connection refused",
+            n,
+        );
+        e["labels"]["instanceId"] = "00aa".repeat(10).into();
+        entries.push(e);
+        let mut e = entry(
+            at + chrono::TimeDelta::milliseconds(40),
+            "ERROR",
+            "Order lookup failed for the request: database unreachable",
+            n + 1,
+        );
+        e["labels"]["instanceId"] = "00aa".repeat(10).into();
+        entries.push(e);
+        s += 2 + rng.below(7);
+    }
     let entries: Vec<(&str, serde_json::Value)> = entries.into_iter().map(|e| ("", e)).collect();
     std::fs::write(&input, synth::json_lines(&entries)).unwrap();
     let reports = replay(dir.path(), &input);
@@ -383,6 +408,18 @@ fn errors_that_meet_by_chance_stay_apart_and_a_cause_with_its_exit_is_one_incide
         .unwrap_or_else(|| panic!("no incident headed by the cause: {incidents:#?}"));
     assert!(crash.crash_loop, "{crash:#?}");
     assert_eq!(crash.members.len(), 2, "{crash:#?}");
+    for r in &reports {
+        let tied = r.incidents.iter().any(|i| {
+            let t = templates(i);
+            t.iter().any(|m| m.contains("Connection refused"))
+                && t.iter().any(|m| m.contains("Order lookup failed"))
+        });
+        assert!(
+            tied,
+            "the outage split in {}: {:#?}",
+            r.window.start, r.incidents
+        );
+    }
 }
 
 /// The failure scenarios of `synth --incidents`, as an on-call engineer would file them: each

@@ -30,7 +30,8 @@ pub struct GroupConfig {
     pub min_priority: Priority,
     /// Moments two clusters must share (this window and earlier ones together) to be one
     /// incident: one coincidence is not a link, nor are meetings chance explains (see
-    /// [`Strength::beyond_chance`]). A shared trace is always a link.
+    /// [`Strength::beyond_chance`]; unless the pair was tied before, or one of them is in
+    /// nearly every slot, so the test cannot judge). A shared trace is always a link.
     pub min_moments: u32,
     /// Exits of the process in one window that make a group a crash loop.
     pub crash_loop_exits: u64,
@@ -126,7 +127,10 @@ fn strong_pairs(
         .filter(|((a, b), _)| ids.contains(a) && ids.contains(b))
         .filter(|(p, s)| {
             let before = history.get(p).copied().unwrap_or(0);
-            s.traces > 0 || (s.moments + before >= config.min_moments && s.beyond_chance())
+            // A pair tied beyond chance in earlier windows stays tied (history holds only
+            // such ties); one the test cannot judge goes by its moments.
+            let judged = s.beyond_chance() || s.undecidable() || before >= config.min_moments;
+            s.traces > 0 || (s.moments + before >= config.min_moments && judged)
         })
         .map(|(p, _)| *p)
         .collect()

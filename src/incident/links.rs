@@ -266,7 +266,9 @@ fn add_chance(
 /// How often the rarer of two clusters met the other (within `reach` slots), against chance.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Tie {
-    /// Slots of the rarer cluster (per unit) with the other within reach.
+    /// Slots of the rarer cluster (per unit).
+    pub tried: u32,
+    /// Of those, the slots with the other within reach.
     pub met: u32,
     /// What `met` would be by chance (the rarer cluster's slots placed independently of the
     /// other's), and its variance.
@@ -293,12 +295,14 @@ impl Tie {
         }
         let q = (covered as f64 / span_slots.max(1) as f64).min(1.0);
         let n = a.len() as f64;
+        self.tried += a.len() as u32;
         self.met += met as u32;
         self.chance += n * q;
         self.spread += n * q * (1.0 - q);
     }
 
     fn merge(&mut self, other: &Tie) {
+        self.tried += other.tried;
         self.met += other.met;
         self.chance += other.chance;
         self.spread += other.spread;
@@ -347,6 +351,14 @@ impl Strength {
     /// one.
     pub fn beyond_chance(&self) -> bool {
         self.same.beyond_chance() || self.close.beyond_chance()
+    }
+
+    /// Whether chance cannot be told from a tie: the other cluster is in nearly every slot
+    /// (an outage's errors every few seconds, and the failed requests beside them), so
+    /// meeting it says nothing either way. Such a pair is judged by its moments alone, as
+    /// before there was a test.
+    pub fn undecidable(&self) -> bool {
+        self.same.tried > 0 && self.same.chance >= 0.8 * f64::from(self.same.tried)
     }
 
     /// Adds the ties of `other` (the same pair under another id).
@@ -467,6 +479,7 @@ mod tests {
         let by_chance = links[&(ClusterId(1), ClusterId(2))];
         assert!(by_chance.moments >= 2, "they did meet: {by_chance:?}");
         assert!(!by_chance.beyond_chance(), "{by_chance:?}");
+        assert!(!by_chance.undecidable(), "{by_chance:?}");
         let caused = links[&(ClusterId(1), ClusterId(3))];
         assert!(caused.beyond_chance(), "{caused:?}");
     }
@@ -485,6 +498,7 @@ mod tests {
         let links = l.links_in(hour());
         let always = links[&(ClusterId(1), ClusterId(2))];
         assert!(!always.beyond_chance(), "present in every slot: {always:?}");
+        assert!(always.undecidable(), "{always:?}");
         let outage = links[&(ClusterId(3), ClusterId(4))];
         assert!(outage.beyond_chance(), "{outage:?}");
     }
@@ -507,6 +521,7 @@ mod tests {
     #[test]
     fn a_rare_pair_meeting_once_or_twice_is_beyond_chance() {
         let tie = |met, chance| Tie {
+            tried: 360,
             met,
             chance,
             spread: chance,

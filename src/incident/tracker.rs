@@ -88,7 +88,7 @@ impl Tracker {
         // window, are still coincidences.
         for (p, s) in links
             .iter()
-            .filter(|(_, s)| s.traces > 0 || s.beyond_chance())
+            .filter(|(_, s)| s.traces > 0 || s.beyond_chance() || s.undecidable())
         {
             *self.history.entry(*p).or_default() += s.moments + s.traces;
         }
