@@ -176,8 +176,6 @@ fn the_default_rules_page_for_database_timeouts_in_their_wordings() {
         ("<*> - Connection is not available, request timed out after <*>. — java.sql.SQLTransientConnectionException: <*>", Severity::Error),
         ("PrismaClientInitializationError: Can't reach database server at `<*>`:`<*>` Please make sure your database server is running at `<*>`:`<*>`.", Severity::Error),
         ("<*> [acme-prod:us-central1:main-db] failed to connect to instance: Dial error: failed to dial (connection name = \"<*>\"): dial tcp <*>: i/o timeout", Severity::Error),
-        // The proxy sidecar writes no level: DEFAULT meets the rule's min_severity.
-        ("<*> [acme-prod:us-central1:main-db] failed to connect to instance: Dial error: failed to dial (connection name = \"<*>\"): dial tcp <*>: i/o timeout", Severity::Default),
         ("orders.Get: failed to connect to `host=<*> user=app database=orders`: dial error (dial tcp <*>: i/o timeout)", Severity::Error),
         ("orders.List: pgxpool acquire: context deadline exceeded", Severity::Error),
         ("Internal Server Error: <*> — django.db.utils.OperationalError: (<*>, 'Lost connection to MySQL server during query')", Severity::Error),
@@ -191,6 +189,12 @@ fn the_default_rules_page_for_database_timeouts_in_their_wordings() {
     for (t, sev) in pages {
         assert_eq!(decide(t, sev), (Priority::P0, db.clone()), "{t} at {sev}");
     }
+    // The proxy sidecar writes no level: DEFAULT meets the rule's min_severity, but text alone
+    // files an issue, it does not page.
+    assert_eq!(
+        decide("<*> [acme-prod:us-central1:main-db] failed to connect to instance: Dial error: failed to dial (connection name = \"<*>\"): dial tcp <*>: i/o timeout", Severity::Default),
+        (crate::escalate::UNSTATED_CEILING, db.clone())
+    );
     let retry = Some("retry-in-progress".to_owned());
     let not_pages = [
         // A retry at WARNING is the severity's default; the error when retries run out pages.

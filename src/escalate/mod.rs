@@ -6,7 +6,9 @@ mod priority;
 mod rules;
 
 pub use priority::Priority;
-pub use rules::{CountTier, Escalation, Evidence, Rule, RuleAction, RuleMatch, Spike};
+pub use rules::{
+    CountTier, Escalation, Evidence, Rule, RuleAction, RuleMatch, Spike, UNSTATED_CEILING,
+};
 
 /// A priority and why it was given, as the worklog and the issues show it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

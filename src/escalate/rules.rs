@@ -77,6 +77,11 @@ pub struct Escalation {
 /// its thresholds (`client-error-request`: a flood of 4xx is a problem).
 pub const QUIET_CEILING: Priority = Priority::P4;
 
+/// The most a rule with a `min_severity` gives an entry that states no severity (DEFAULT,
+/// unmarked by payload or text): its wording meets the rule, but text alone — a `print()`,
+/// a help text, a test's output naming a database timeout — files an issue, it does not page.
+pub const UNSTATED_CEILING: Priority = Priority::P2;
+
 /// Everything the policy may look at for one cluster in one window.
 #[derive(Debug, Clone, Copy)]
 pub struct Evidence<'a> {
@@ -108,6 +113,7 @@ impl Escalation {
     pub fn decide(&self, ev: &Evidence<'_>) -> Decision {
         let default = Priority::from_severity(ev.severity);
         let rule = self.rules.iter().find(|r| r.matcher.matches(ev));
+        let mut unstated = false;
         let (base, mut reason, thresholds) = match rule {
             None => (default, format!("severity {} default", ev.severity), true),
             Some(r) => {
@@ -115,11 +121,20 @@ impl Escalation {
                     RuleAction::Set(p) => p,
                     RuleAction::Adjust(d) => Priority::from_level(default.level() + d),
                 };
-                let why = r
+                let mut why = r
                     .description
                     .as_deref()
                     .map(|d| format!(": {d}"))
                     .unwrap_or_default();
+                unstated = ev.severity == Severity::Default
+                    && r.matcher.min_severity.is_some()
+                    && p < UNSTATED_CEILING;
+                if unstated {
+                    why.push_str(&format!(
+                        " (no severity stated: at most {UNSTATED_CEILING})"
+                    ));
+                }
+                let p = if unstated { UNSTATED_CEILING } else { p };
                 (p, format!("rule `{}`{why}", r.name), r.thresholds)
             }
         };
@@ -128,6 +143,8 @@ impl Escalation {
             && !rule.is_some_and(|r| matches!(r.action, RuleAction::Set(_)));
         let ceiling = if quiet {
             self.ceiling.max(QUIET_CEILING)
+        } else if unstated {
+            self.ceiling.max(UNSTATED_CEILING)
         } else {
             self.ceiling
         };
@@ -367,7 +384,17 @@ mod tests {
         r.matcher.min_severity = Some(Severity::Error);
         let p = policy(vec![r]);
         let at = |sev| p.decide(&ev("dial tcp <*>: i/o timeout", sev, 1, None));
-        assert_eq!(at(Severity::Default).priority, Priority::P0);
+        // Its text meets the rule, but text alone files an issue, it does not page: a help
+        // text or a test's output can name a database timeout too. Volume does not page it.
+        assert_eq!(at(Severity::Default).priority, UNSTATED_CEILING);
+        assert!(at(Severity::Default).reason.contains("no severity stated"));
+        let many = p.decide(&ev(
+            "dial tcp <*>: i/o timeout",
+            Severity::Default,
+            5000,
+            None,
+        ));
+        assert_eq!(many.priority, UNSTATED_CEILING);
         assert_eq!(at(Severity::Error).priority, Priority::P0);
         // A severity stated below the minimum still keeps the rule out.
         assert_eq!(at(Severity::Warning).rule, None);
