@@ -327,7 +327,7 @@ fn payload_level(p: &JsonPayload<'_>) -> Option<Severity> {
     [p.severity, p.level, p.levelname, p.log_level, ecs]
         .into_iter()
         .flatten()
-        .find_map(|raw| super::level::from_field(raw.get()))
+        .find_map(|raw| super::level::from_field(raw.get(), p.msg.0.is_some()))
 }
 
 /// A nested payload object, or its default when it is absent or shaped unexpectedly.

@@ -49,16 +49,19 @@ pub fn from_text(text: &str) -> Option<Severity> {
 
 /// The severity a `jsonPayload` level field holds (`severity`, `level`, `levelname`,
 /// `log.level`), given as its JSON text: a level name in any case (`"error"`, `"WARN"`, zap's
-/// `"dpanic"`), pino/bunyan's numbers (10 trace … 60 fatal), or Cloud Logging's (100 … 800).
-/// `"DEFAULT"`, 0 and anything else say nothing.
-pub fn from_field(json: &str) -> Option<Severity> {
+/// `"dpanic"`), Cloud Logging's numbers (100 … 800), or — when `pino` says the payload is
+/// pino's or bunyan's (it has their `msg`) — their numbers 10 (trace) … 60 (fatal). A bare
+/// number elsewhere (a game's level, a nesting depth, Python's 40 for ERROR) says nothing, nor
+/// do `"DEFAULT"`, 0 and anything else.
+pub fn from_field(json: &str, pino: bool) -> Option<Severity> {
     let value: serde_json::Value = serde_json::from_str(json).ok()?;
+    let number = |n: u64| numbered(n).filter(|_| pino || n >= 100);
     match value {
         serde_json::Value::String(s) => {
             let s = s.trim();
-            named(s).or_else(|| s.parse().ok().and_then(numbered))
+            named(s).or_else(|| s.parse().ok().and_then(number))
         }
-        serde_json::Value::Number(n) => n.as_u64().and_then(numbered),
+        serde_json::Value::Number(n) => n.as_u64().and_then(number),
         _ => None,
     }
 }
@@ -66,11 +69,11 @@ pub fn from_field(json: &str) -> Option<Severity> {
 /// A numeric level: pino and bunyan write 10 (trace) to 60 (fatal), Cloud Logging 100 to 800.
 fn numbered(n: u64) -> Option<Severity> {
     match n {
-        10..=29 => Some(Severity::Debug),
-        30..=39 => Some(Severity::Info),
-        40..=49 => Some(Severity::Warning),
-        50..=59 => Some(Severity::Error),
-        60..=69 => Some(Severity::Critical),
+        10 | 20 => Some(Severity::Debug),
+        30 => Some(Severity::Info),
+        40 => Some(Severity::Warning),
+        50 => Some(Severity::Error),
+        60 => Some(Severity::Critical),
         100..=800 if n.is_multiple_of(100) => Some(Severity::from_number(n)),
         _ => None,
     }
@@ -363,8 +366,14 @@ mod tests {
             (r#""verbose""#, None),
         ];
         for (json, want) in cases {
-            assert_eq!(from_field(json), want, "{json}");
+            assert_eq!(from_field(json, true), want, "{json}");
         }
+        // Without pino's `msg` beside it, a small number is no level; between its steps never.
+        for json in ["60", "50", r#""40""#, "55"] {
+            assert_eq!(from_field(json, false), None, "{json}");
+        }
+        assert_eq!(from_field("55", true), None);
+        assert_eq!(from_field("500", false), Some(Severity::Error));
     }
 
     #[test]
