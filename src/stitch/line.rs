@@ -246,25 +246,14 @@ fn python_end(kinds: &[Kind], start: usize) -> usize {
 }
 
 /// Past the lines that continue an exception's message from `i` (psycopg2's `\tIs the server
-/// running…`): any but a blank line, a chain phrase, a trailer or the start of another
-/// exception or trace, at most
-/// [`MAX_MESSAGE_LINES`] of them.
+/// running…`): indented lines only, at most [`MAX_MESSAGE_LINES`] of them. An unindented line
+/// after the exception is the program's next line (a Go-looking `config.Reload()`, a log
+/// line), not the message.
 fn past_message(kinds: &[Kind], i: usize) -> usize {
     let more = kinds[i.min(kinds.len())..]
         .iter()
         .take(MAX_MESSAGE_LINES)
-        .take_while(|k| {
-            !matches!(
-                k,
-                Kind::Blank
-                    | Kind::Chain
-                    | Kind::Header
-                    | Kind::Exception
-                    | Kind::Panic
-                    | Kind::Location
-                    | Kind::Trailer
-            )
-        })
+        .take_while(|k| **k == Kind::Frame)
         .count();
     i + more
 }
