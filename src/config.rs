@@ -44,6 +44,9 @@ pub enum ConfigError {
     /// The file could not be read or parsed; the message names the file.
     #[error("{0}")]
     Load(#[from] config::ConfigError),
+    /// The `--config` file cannot be read: missing, a directory, not UTF-8, no permission.
+    #[error("cannot read the configuration file {path}: {detail}")]
+    File { path: String, detail: String },
     /// A key is unknown, missing, or has a value that cannot work. `origin` says where it was
     /// set (`None` only for [`Settings::try_from`] on a [`RawConfig`] built in code).
     #[error("{key}{}: {message}", origin.as_ref().map(|o| format!(" (from {o})")).unwrap_or_default())]
@@ -176,7 +179,7 @@ impl Settings {
             config::FileFormat::Toml,
         ));
         if let Some(f) = file {
-            b = b.add_source(source::file_source(f));
+            b = b.add_source(source::FileSource::read(f)?);
         }
         let merged = b.add_source(env.clone()).build()?;
         let prov = source::Provenance::new(&merged, &env, file);

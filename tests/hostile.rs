@@ -789,3 +789,42 @@ fn chained_tracebacks_split_per_line_with_blank_lines_are_one_cluster() {
         "headed by the root cause, the chain after it: {template}"
     );
 }
+
+/// `replay` of a small valid input with `--config config` and `env`: its exit code and stderr.
+fn replay_config(config: &Path, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, lines(&entries(0, 3))).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_log-gardener"))
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
+        .arg("replay")
+        .arg(&input)
+        .arg("--config")
+        .arg(config)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A configuration that cannot work stops at startup with exit 2 and one line naming the file,
+/// or the key and where its value was set.
+#[test]
+fn hostile_configuration_exits_2_naming_the_file_or_the_key_and_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = replay_config(dir.path(), &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot read the configuration file {}: it is a directory",
+            dir.path().display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}

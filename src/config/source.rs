@@ -142,8 +142,7 @@ impl Source for EnvSource {
 pub struct Provenance {
     root: Map<String, Value>,
     env_names: BTreeSet<String>,
-    /// The `--config` file as the user wrote it (the `config` crate records a path relative
-    /// to the working directory).
+    /// The `--config` file as the user wrote it.
     file: Option<String>,
 }
 
@@ -268,9 +267,58 @@ fn unknown_field(m: &str) -> Option<(&str, String)> {
     Some((field, expected))
 }
 
-/// The file source for `--config`; its values' origin is the path as given.
-pub fn file_source(path: &Path) -> config::File<config::FileSourceFile, config::FileFormat> {
-    config::File::from(path)
-        .format(config::FileFormat::Toml)
-        .required(true)
+/// The `--config` file as a `config` source; its values' origin is the path as given.
+///
+/// It is read here, not by the `config` crate, which calls a directory or an unreadable file
+/// "not found" and, for a missing `NAME`, would quietly load `NAME.toml` instead.
+#[derive(Debug, Clone)]
+pub struct FileSource {
+    path: String,
+    text: String,
+}
+
+impl FileSource {
+    /// Reads `path` whole; an error names it and says what is wrong with it.
+    pub fn read(path: &Path) -> Result<FileSource, ConfigError> {
+        let shown = path.display().to_string();
+        let fail = |detail: String| ConfigError::File {
+            path: shown.clone(),
+            detail,
+        };
+        if path.is_dir() {
+            return Err(fail("it is a directory; give the TOML file in it".into()));
+        }
+        let bytes = std::fs::read(path).map_err(|e| {
+            fail(match e.kind() {
+                std::io::ErrorKind::NotFound => "not found".into(),
+                _ => e.to_string(),
+            })
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            fail(format!(
+                "not UTF-8 text (byte {})",
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
+        let text = text
+            .strip_prefix('\u{feff}')
+            .map(str::to_owned)
+            .unwrap_or(text);
+        Ok(FileSource { path: shown, text })
+    }
+}
+
+impl Source for FileSource {
+    fn clone_into_box(&self) -> Box<dyn Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<Map<String, Value>, config::ConfigError> {
+        config::Format::parse(&config::FileFormat::Toml, Some(&self.path), &self.text).map_err(
+            |cause| config::ConfigError::FileParse {
+                uri: Some(self.path.clone()),
+                cause,
+            },
+        )
+    }
 }

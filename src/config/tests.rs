@@ -111,6 +111,40 @@ fn a_missing_file_is_an_error_naming_it() {
 }
 
 #[test]
+fn a_directory_or_a_file_that_is_no_text_is_said_as_such_not_as_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Settings::load_from(Some(dir.path()), [("X", "y")]).unwrap_err();
+    assert!(matches!(e, ConfigError::File { .. }), "{e:?}");
+    let e = e.to_string();
+    assert!(
+        e.contains(&dir.path().display().to_string()) && e.contains("is a directory"),
+        "{e}"
+    );
+    assert!(!e.contains("not found"), "{e}");
+    // A missing NAME is missing, even when NAME.toml exists (the crate would load that).
+    let named = dir.path().join("lg.toml");
+    std::fs::write(&named, "[window]\nhop = \"15m\"\n").unwrap();
+    let e = Settings::load_from(Some(&dir.path().join("lg")), [("X", "y")])
+        .unwrap_err()
+        .to_string();
+    assert!(e.ends_with("lg: not found"), "{e}");
+    std::fs::write(&named, b"[window]\nhop = \"\xff\"\n").unwrap();
+    let e = Settings::load_from(Some(&named), [("X", "y")])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not UTF-8"), "{e}");
+    // A BOM is no error, and values keep the file as their origin.
+    std::fs::write(&named, "\u{feff}[window]\nhop = \"7m\"\n").unwrap();
+    let e = Settings::load_from(Some(&named), [("X", "y")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(&format!("window.hop (from {})", named.display())),
+        "{e}"
+    );
+}
+
+#[test]
 fn the_default_rules_give_the_seed_worklogs_priorities() {
     use crate::escalate::Evidence;
     let s = Settings::load(None).unwrap();
