@@ -49,12 +49,44 @@ pub enum ConfigError {
     File { path: String, detail: String },
     /// A key is unknown, missing, or has a value that cannot work. `origin` says where it was
     /// set (`None` only for [`Settings::try_from`] on a [`RawConfig`] built in code).
-    #[error("{key}{}: {message}", origin.as_ref().map(|o| format!(" (from {o})")).unwrap_or_default())]
+    /// `others` are the keys a check across keys read besides `key` (`window.hop` must divide
+    /// `window.length`), each with where it was set: said where that is not `key`'s origin.
+    #[error("{key}{}: {message}{}", from(origin), others_from(origin, others))]
     Invalid {
         key: String,
         origin: Option<Origin>,
         message: String,
+        others: Vec<(String, Option<Origin>)>,
     },
+}
+
+impl ConfigError {
+    /// The same error, saying that the check also read `keys` (their origins are attached
+    /// with `key`'s).
+    fn across(mut self, keys: &[&str]) -> ConfigError {
+        if let ConfigError::Invalid { others, .. } = &mut self {
+            others.extend(keys.iter().map(|k| ((*k).to_owned(), None)));
+        }
+        self
+    }
+}
+
+fn from(origin: &Option<Origin>) -> String {
+    origin
+        .as_ref()
+        .map(|o| format!(" (from {o})"))
+        .unwrap_or_default()
+}
+
+/// `; window.length is from FILE` for each other key set elsewhere than the key in error.
+fn others_from(origin: &Option<Origin>, others: &[(String, Option<Origin>)]) -> String {
+    others
+        .iter()
+        .filter_map(|(key, o)| match o {
+            Some(o) if Some(o) != origin.as_ref() => Some(format!("; {key} is from {o}")),
+            _ => None,
+        })
+        .collect()
 }
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
@@ -62,6 +94,7 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
         key: key.into(),
         origin: None,
         message: message.into(),
+        others: Vec::new(),
     }
 }
 

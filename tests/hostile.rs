@@ -827,4 +827,16 @@ fn hostile_configuration_exits_2_naming_the_file_or_the_key_and_where() {
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // A variable that breaks a check of a default's is named.
+    let config = dir.path().join("empty.toml");
+    std::fs::write(&config, "").unwrap();
+    let (code, stderr) = replay_config(&config, &[("LOG_GARDENER__WINDOW__HOP", "7s")]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "window.bucket (from the built-in defaults): must divide window.hop; window.hop is \
+             from environment variable LOG_GARDENER__WINDOW__HOP"
+        ),
+        "{stderr}"
+    );
 }

@@ -28,10 +28,10 @@ pub(super) fn window_settings(w: &RawWindow) -> Result<WindowSettings, ConfigErr
     // Both are at least a second here, so the remainders below never divide by zero.
     let divides = |a: TimeDelta, b: TimeDelta| b.num_milliseconds() % a.num_milliseconds() == 0;
     if !divides(bucket, hop) {
-        return Err(invalid("window.bucket", "must divide window.hop"));
+        return Err(invalid("window.bucket", "must divide window.hop").across(&["window.hop"]));
     }
     if hop > length || !divides(hop, length) {
-        return Err(invalid("window.hop", "must divide window.length"));
+        return Err(invalid("window.hop", "must divide window.length").across(&["window.length"]));
     }
     let overlapping = length.num_milliseconds() / hop.num_milliseconds();
     if overlapping > MAX_OVERLAPPING_WINDOWS {
@@ -42,7 +42,8 @@ pub(super) fn window_settings(w: &RawWindow) -> Result<WindowSettings, ConfigErr
                  {MAX_OVERLAPPING_WINDOWS} windows may overlap (each entry is counted, and its \
                  cluster written, in every window it falls in)"
             ),
-        ));
+        )
+        .across(&["window.length"]));
     }
     if !divides(hop, day) {
         return Err(invalid(
@@ -58,7 +59,8 @@ pub(super) fn window_settings(w: &RawWindow) -> Result<WindowSettings, ConfigErr
                 "window.length / window.bucket is {buckets}: at most \
                  {MAX_BUCKETS_PER_WINDOW} buckets per window (each cluster counts per bucket)"
             ),
-        ));
+        )
+        .across(&["window.length"]));
     }
     Ok(WindowSettings {
         length,
@@ -69,7 +71,8 @@ pub(super) fn window_settings(w: &RawWindow) -> Result<WindowSettings, ConfigErr
             &w.allowed_lateness,
             TimeDelta::zero(),
             length,
-        )?,
+        )
+        .map_err(|e| e.across(&["window.length"]))?,
         // Counts of closed windows are kept this long; Pub/Sub keeps unacked messages 7 days.
         revise_within: dur_in(
             "window.revise_within",

@@ -113,7 +113,8 @@ pub(super) fn pubsub_settings(p: &RawPubSub) -> Result<PubSubSettings, ConfigErr
             return Err(invalid(
                 "pubsub.project",
                 "required when pubsub.subscription is a bare id",
-            ))
+            )
+            .across(&["pubsub.subscription"]))
         }
         (project, s) => Some(format!("projects/{project}/subscriptions/{s}")),
     };
@@ -302,7 +303,8 @@ pub(super) fn state_settings(
                  the holder trims the relay stream after a checkpoint, which it writes early \
                  only once half of that waits"
             ),
-        ));
+        )
+        .across(&["pubsub.streams", "pubsub.max_outstanding_messages"]));
     }
     let dedupe_ttl = std_dur_in(
         "state.dedupe_ttl",

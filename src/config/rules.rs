@@ -128,7 +128,8 @@ fn compile_rule(i: usize, r: &RawRule, budget: &mut Budget) -> Result<Rule, Conf
             return Err(invalid(
                 key("priority"),
                 "give exactly one of `priority` or `adjust`",
-            ))
+            )
+            .across(&[&key("adjust")]))
         }
     };
     let mut re =
@@ -161,10 +162,16 @@ fn opt_severity(
 pub(super) fn escalation(e: &RawEscalation, rules: Vec<Rule>) -> Result<Escalation, ConfigError> {
     let mut count_tiers = Vec::new();
     for (i, t) in e.count.iter().enumerate() {
-        if t.at_least == 0 || !(1..=5).contains(&t.raise) {
+        if t.at_least == 0 {
             return Err(invalid(
-                format!("escalation.count[{i}]"),
-                "at_least ≥ 1 and raise in 1..=5",
+                format!("escalation.count[{i}].at_least"),
+                "must be at least 1",
+            ));
+        }
+        if !(1..=5).contains(&t.raise) {
+            return Err(invalid(
+                format!("escalation.count[{i}].raise"),
+                "must be between 1 and 5",
             ));
         }
         count_tiers.push(CountTier {
@@ -181,11 +188,11 @@ pub(super) fn escalation(e: &RawEscalation, rules: Vec<Rule>) -> Result<Escalati
                 "must be a number above 1 and at most 1000",
             ))
         }
-        Some(s) if s.min_count == 0 || !(1..=5).contains(&s.raise) => {
-            return Err(invalid(
-                "escalation.spike",
-                "min_count ≥ 1 and raise in 1..=5",
-            ))
+        Some(s) if s.min_count == 0 => {
+            return Err(invalid("escalation.spike.min_count", "must be at least 1"))
+        }
+        Some(s) if !(1..=5).contains(&s.raise) => {
+            return Err(invalid("escalation.spike.raise", "must be between 1 and 5"))
         }
         Some(s) => Some(Spike {
             factor: s.factor,

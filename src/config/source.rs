@@ -49,6 +49,7 @@ pub fn process_env() -> Result<Vec<(String, String)>, ConfigError> {
             key: key_of(name).unwrap_or_default(),
             origin: Some(Origin::Env(name.to_owned())),
             message: "the value is not valid UTF-8".into(),
+            others: Vec::new(),
         })?;
         vars.push((name.to_owned(), value));
     }
@@ -94,6 +95,7 @@ impl EnvSource {
                     origin: Some(Origin::Env(name)),
                     message: "not a key: use LOG_GARDENER__SECTION__KEY (letters, digits, _)"
                         .into(),
+                    others: Vec::new(),
                 });
             }
             kept.push((name, value.into()));
@@ -200,10 +202,18 @@ impl Provenance {
                 key,
                 origin: None,
                 message,
+                others,
             } => ConfigError::Invalid {
                 origin: self.origin(&key),
                 key,
                 message,
+                others: others
+                    .into_iter()
+                    .map(|(k, o)| {
+                        let o = o.or_else(|| self.origin(&k));
+                        (k, o)
+                    })
+                    .collect(),
             },
             other => other,
         }
@@ -250,6 +260,7 @@ impl Provenance {
             origin: self.origin(&key),
             key,
             message,
+            others: Vec::new(),
         }
     }
 }

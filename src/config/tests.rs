@@ -329,6 +329,10 @@ fn errors_name_the_key_and_where_it_was_set() {
         e.starts_with("window.hop (from the built-in defaults): must divide window.length"),
         "{e}"
     );
+    assert!(
+        e.contains("; window.length is from /") && e.ends_with(".toml"),
+        "the key the check also read, and where it was set: {e}"
+    );
     let e = err("", &[("LOG_GARDENER__WINDOW__HOP", "7m")]);
     assert!(
         e.starts_with("window.hop (from environment variable LOG_GARDENER__WINDOW__HOP)"),
@@ -339,6 +343,74 @@ fn errors_name_the_key_and_where_it_was_set() {
         e.starts_with("pubsub.streams (from environment variable LOG_GARDENER__PUBSUB__STREAMS): invalid type"),
         "{e}"
     );
+}
+
+/// A check across keys names, besides the key in error, where each other key it read was set:
+/// a variable that broke a default's check is named, not only "the built-in defaults".
+#[test]
+fn checks_across_keys_name_where_each_key_was_set() {
+    let e = err("", &[("LOG_GARDENER__WINDOW__HOP", "7s")]);
+    assert_eq!(
+        e,
+        "window.bucket (from the built-in defaults): must divide window.hop; window.hop is from \
+         environment variable LOG_GARDENER__WINDOW__HOP"
+    );
+    let f = file("[window]\nhop = \"10m\"\nallowed_lateness = \"20m\"\n");
+    let e = Settings::load_from(Some(f.path()), [("LOG_GARDENER__WINDOW__LENGTH", "10m")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(&format!(
+            "window.allowed_lateness (from {}): must be between 0ms and 10m",
+            f.path().display()
+        )) && e
+            .ends_with("; window.length is from environment variable LOG_GARDENER__WINDOW__LENGTH"),
+        "{e}"
+    );
+    let e = err(
+        "[state]\nredis_url = \"redis://m\"\nmax_backlog = 1000\n",
+        &[("LOG_GARDENER__PUBSUB__MAX_OUTSTANDING_MESSAGES", "2000")],
+    );
+    assert!(
+        e.starts_with("state.max_backlog (from ")
+            && e.ends_with(
+                "; pubsub.max_outstanding_messages is from environment variable \
+                 LOG_GARDENER__PUBSUB__MAX_OUTSTANDING_MESSAGES"
+            )
+            && e.contains("; pubsub.streams is from the built-in defaults;"),
+        "{e}"
+    );
+    // Keys set where the key in error was are not said again.
+    let e = err("[window]\nlength = \"30m\"\nhop = \"7m\"\n", &[]);
+    assert!(
+        e.starts_with("window.hop (from ") && e.ends_with("must divide window.length"),
+        "{e}"
+    );
+    let e = err("", &[("LOG_GARDENER__PUBSUB__SUBSCRIPTION", "logs")]);
+    assert!(
+        e.starts_with("pubsub.project (from the built-in defaults)")
+            && e.ends_with("; pubsub.subscription is from environment variable LOG_GARDENER__PUBSUB__SUBSCRIPTION"),
+        "{e}"
+    );
+    // A key inside a table is named itself, so a variable that set it is named.
+    for (var, key) in [
+        (
+            "LOG_GARDENER__ESCALATION__SPIKE__RAISE",
+            "escalation.spike.raise",
+        ),
+        (
+            "LOG_GARDENER__ESCALATION__SPIKE__MIN_COUNT",
+            "escalation.spike.min_count",
+        ),
+    ] {
+        let e = err("", &[(var, "0")]);
+        assert!(
+            e.starts_with(&format!("{key} (from environment variable {var})")),
+            "{e}"
+        );
+    }
+    let e = err("[escalation]\ncount = [{ at_least = 0, raise = 1 }]\n", &[]);
+    assert!(e.starts_with("escalation.count[0].at_least (from "), "{e}");
 }
 
 #[test]
