@@ -16,6 +16,7 @@ mod raw;
 mod rules;
 mod runtime;
 mod source;
+mod strict;
 
 use std::path::{Path, PathBuf};
 
@@ -216,6 +217,7 @@ impl Settings {
         }
         let merged = b.add_source(env.clone()).build()?;
         let prov = source::Provenance::new(&merged, &env, file);
+        strict::check_types(&prov)?;
         let raw: RawConfig = merged.try_deserialize().map_err(|e| prov.locate(e))?;
         let settings = Settings::try_from(raw).map_err(|e| prov.attach(e))?;
         Ok((settings, prov))

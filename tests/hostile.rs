@@ -839,4 +839,17 @@ fn hostile_configuration_exits_2_naming_the_file_or_the_key_and_where() {
         ),
         "{stderr}"
     );
+    // A quoted number in a file is no number (the environment's "5" is one).
+    let config = dir.path().join("lg.toml");
+    std::fs::write(&config, "[window]\nhistory = \"5\"\n").unwrap();
+    let (code, stderr) = replay_config(&config, &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let said = format!(
+        "window.history (from {}): invalid type: string \"5\", expected an integer",
+        config.display()
+    );
+    assert!(stderr.contains(&said), "{stderr}");
+    std::fs::write(&config, "").unwrap();
+    let (code, stderr) = replay_config(&config, &[("LOG_GARDENER__WINDOW__HISTORY", "5")]);
+    assert_eq!(code, Some(0), "{stderr}");
 }

@@ -187,7 +187,13 @@ impl Provenance {
         found.map(|v| self.classify(v.origin()))
     }
 
-    fn classify(&self, origin: Option<&str>) -> Origin {
+    /// The merged values, each with its origin.
+    pub fn values(&self) -> &Map<String, Value> {
+        &self.root
+    }
+
+    /// Where a value with the `config` crate's `origin` was set.
+    pub fn classify(&self, origin: Option<&str>) -> Origin {
         match origin {
             None => Origin::BuiltIn,
             Some(o) if self.env_names.contains(o) => Origin::Env(o.to_owned()),

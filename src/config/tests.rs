@@ -145,6 +145,75 @@ fn a_directory_or_a_file_that_is_no_text_is_said_as_such_not_as_missing() {
 }
 
 #[test]
+fn a_file_value_of_the_wrong_type_is_refused_an_environment_string_is_parsed() {
+    for (text, key, found) in [
+        (
+            "[window]\nhistory = 1.5\n",
+            "window.history",
+            "floating point `1.5`, expected an integer",
+        ),
+        (
+            "[window]\nhistory = \"5\"\n",
+            "window.history",
+            "string \"5\", expected an integer",
+        ),
+        (
+            "[window]\nhistory = true\n",
+            "window.history",
+            "boolean `true`, expected an integer",
+        ),
+        (
+            "[live]\nflush_on_shutdown = 1\n",
+            "live.flush_on_shutdown",
+            "integer `1`, expected a boolean",
+        ),
+        ("[window]\nhop = 15\n", "window.hop", "expected a string"),
+        (
+            "[[rules]]\nname = \"r\"\nadjust = \"1\"\n",
+            "rules[0].adjust",
+            "expected an integer",
+        ),
+        (
+            "[escalation.spike]\nfactor = \"5\"\nmin_count = 20\nraise = 1\n",
+            "escalation.spike.factor",
+            "expected a number",
+        ),
+        (
+            "[alerts]\nalertmanager_urls = [1]\n",
+            "alerts.alertmanager_urls[0]",
+            "expected a string",
+        ),
+        ("window = 1\n", "window", "expected a table"),
+    ] {
+        let f = file(text);
+        let e = Settings::load_from(Some(f.path()), [("X", "y")])
+            .unwrap_err()
+            .to_string();
+        let from = format!("{key} (from {}): invalid type: ", f.path().display());
+        assert!(e.starts_with(&from) && e.contains(found), "{text:?} → {e}");
+    }
+    // Every value of the environment is a string: parsed where the field wants another type.
+    let s = load(
+        "",
+        &[
+            ("LOG_GARDENER__WINDOW__HISTORY", "5"),
+            ("LOG_GARDENER__LIVE__FLUSH_ON_SHUTDOWN", "false"),
+            ("LOG_GARDENER__ESCALATION__SPIKE__FACTOR", "2.5"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.window.history, 5);
+    assert!(!s.live.flush_on_shutdown);
+    // A number field takes an integer, and the file's right types load.
+    let s = load(
+        "[escalation.spike]\nfactor = 5\nmin_count = 20\nraise = 1\n[window]\nhistory = 5\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s.window.history, 5);
+}
+
+#[test]
 fn the_default_rules_give_the_seed_worklogs_priorities() {
     use crate::escalate::Evidence;
     let s = Settings::load(None).unwrap();
