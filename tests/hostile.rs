@@ -556,6 +556,30 @@ fn nothing_readable_exits_3_with_one_hint() {
     }
 }
 
+/// A file of NUL bytes (preallocated, never written) holds nothing readable: exit 3 saying how
+/// many bytes were skipped, read whole, sliced or piped — not a silent "read 0 entries".
+#[test]
+fn a_file_of_nul_bytes_exits_3_saying_what_was_skipped() {
+    let sliced = &[("LOG_GARDENER__INPUT__SLICE_BYTES", "1024")][..];
+    for (name, input) in [
+        ("zeros.json", vec![0u8; 4096]),
+        ("commas.json", b",\0]\n".repeat(1024)),
+    ] {
+        for (env, piped) in [(&[][..], false), (sliced, false), (sliced, true)] {
+            let r = replay_with(name, &input, env, piped);
+            let at = format!("{name} {env:?} piped {piped}");
+            assert_eq!(r.code, Some(3), "{at}: {}", r.stderr);
+            for said in [
+                "all 4096 bytes of the input were skipped",
+                "gcloud logging read --format=json",
+            ] {
+                assert!(r.stderr.contains(said), "{at}: {said} in {}", r.stderr);
+            }
+            assert_eq!(r.stderr.lines().count(), 1, "{at}: {}", r.stderr);
+        }
+    }
+}
+
 /// JSON objects that are none of them LogEntries (another log format, epoch timestamps,
 /// empty objects): no window, so no worklog could tell them. Exit 3 naming the commonest reason
 /// and the first place, read whole, sliced or piped; a few WARN lines, not one per entry.

@@ -52,6 +52,11 @@ pub enum ReadError {
     /// The input could not be read: the caller reports it (exit code 3).
     #[error(transparent)]
     Io(#[from] io::Error),
+    /// Every byte of the input was a separator, and not all of them whitespace: NUL bytes (a
+    /// preallocated or crashed file), stray `,` or `]`. Nothing readable, like
+    /// [`ReadError::Unrecognised`]; the caller says so (exit code 3), with the count.
+    #[error("all {bytes} bytes of the input were skipped (NUL bytes, stray `,` or `]`, whitespace): no JSON at all")]
+    Skipped { bytes: u64 },
     /// Nothing among the first pieces is a JSON object: not an export. `first` is the first
     /// piece's error, to show what was found.
     #[error("no JSON object in the first {pieces} pieces of the input (line {line}: {first})")]
@@ -80,6 +85,8 @@ pub struct ExportReader<R> {
     bom: usize,
     /// Bytes of the input consumed so far.
     pos: u64,
+    /// Bytes skipped as separators that are not whitespace or a BOM (NUL, `,`, a stray `]`).
+    junk: u64,
     /// Arrays entered or left and wrappers met so far.
     structure: u64,
     /// Where the last piece classified lies.
@@ -133,6 +140,7 @@ impl<R: BufRead> ExportReader<R> {
             done: false,
             bom: 0,
             pos: 0,
+            junk: 0,
             structure: 0,
             last: Span::default(),
         }
@@ -161,6 +169,11 @@ impl<R: BufRead> ExportReader<R> {
                     if !self.seen_object {
                         if let Some(first) = self.held.pop_front() {
                             return Err(unrecognised(self.held.len() + 1, first));
+                        }
+                        // No piece, no array: an empty or blank input is no error, one of
+                        // NULs is.
+                        if self.structure == 0 && self.junk > 0 {
+                            return Err(ReadError::Skipped { bytes: self.pos });
                         }
                     }
                 }
@@ -299,13 +312,15 @@ impl<R: BufRead> ExportReader<R> {
             }
             let mut n = 0;
             let mut lines = 0;
+            let mut junk = 0;
             let mut next = None;
             while n < chunk.len() {
                 match chunk[n] {
                     b'\n' => lines += 1,
+                    b' ' | b'\t' | b'\r' => {}
                     // NUL: what a crashed writer or a preallocated file leaves between lines.
-                    b' ' | b'\t' | b'\r' | b',' | b'\0' => {}
-                    b']' if top => {}
+                    b',' | b'\0' => junk += 1,
+                    b']' if top => junk += 1,
                     b if b == BOM[self.bom]
                         && (self.bom > 0 || BOM.starts_with(&chunk[n..chunk.len().min(n + 3)])) =>
                     {
@@ -321,6 +336,7 @@ impl<R: BufRead> ExportReader<R> {
             }
             self.consume(n);
             self.line += lines;
+            self.junk += junk;
             if next.is_some() {
                 return Ok(next);
             }

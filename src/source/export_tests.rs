@@ -327,3 +327,25 @@ mod props {
         }
     }
 }
+
+#[test]
+fn an_input_of_nuls_or_stray_separators_is_nothing_readable_a_blank_one_is_empty() {
+    for input in [
+        &b"\0\0\0\0"[..],
+        b"\0\n\0\n",
+        b",,,",
+        b"]]\n",
+        b"\xEF\xBB\xBF\0",
+    ] {
+        for buf in [3, 1 << 16] {
+            match read_with(input, 1 << 20, buf) {
+                Err(ReadError::Skipped { bytes }) => assert_eq!(bytes, input.len() as u64),
+                other => panic!("{input:?}: {other:?}"),
+            }
+        }
+    }
+    for input in ["", " \n\t\r\n", "[]", "\0\0[]\0\0", "[\0]"] {
+        assert!(read(input).is_empty(), "{input:?}");
+    }
+    assert_eq!(texts("\0\0{\"a\":1}\0\0"), ["{\"a\":1}"]);
+}

@@ -143,10 +143,12 @@ impl FileSource {
                 path: path.to_string(),
                 detail: e.to_string(),
             }),
-            Err(e @ ReadError::Unrecognised { .. }) => Err(SourceError::Unrecognised {
-                path: path.to_string(),
-                hint: format!("nothing readable as Cloud Logging entries: {e}; {EXPORT_HINT}"),
-            }),
+            Err(e @ (ReadError::Unrecognised { .. } | ReadError::Skipped { .. })) => {
+                Err(SourceError::Unrecognised {
+                    path: path.to_string(),
+                    hint: format!("nothing readable as Cloud Logging entries: {e}; {EXPORT_HINT}"),
+                })
+            }
         }
     }
 
