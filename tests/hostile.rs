@@ -580,6 +580,58 @@ fn a_file_of_nul_bytes_exits_3_saying_what_was_skipped() {
     }
 }
 
+/// A compressed export (`gcloud … | gzip`, a downloaded `.json.gz`): exit 3 and one line
+/// saying which compression and the command to decompress it with, as a file or piped.
+#[test]
+fn a_compressed_input_exits_3_saying_to_decompress_it_first() {
+    let text = array(&entries(0, 3));
+    let mut gzip = vec![0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0, 0, 0x03];
+    gzip.extend(text.as_bytes().iter().map(|b| b ^ 0x5A));
+    for (name, input, said) in [
+        (
+            "export.json.gz",
+            gzip,
+            "gzip-compressed; decompress it first: `gunzip -c ",
+        ),
+        (
+            "export.json.zst",
+            b"\x28\xB5\x2F\xFD\x04\x58rest".to_vec(),
+            "zstd-compressed",
+        ),
+        (
+            "export.json.bz2",
+            b"BZh91AY&SYrest".to_vec(),
+            "bzip2-compressed",
+        ),
+        (
+            "export.zip",
+            b"PK\x03\x04\x14\x00rest".to_vec(),
+            "zip-compressed",
+        ),
+    ] {
+        for piped in [false, true] {
+            let r = replay_with(name, &input, &[], piped);
+            assert_eq!(r.code, Some(3), "{name} piped {piped}: {}", r.stderr);
+            assert!(
+                r.stderr.contains(said),
+                "{name} piped {piped}: {}",
+                r.stderr
+            );
+            assert!(
+                r.stderr.contains("| log-gardener replay -`"),
+                "{name} piped {piped}: {}",
+                r.stderr
+            );
+            assert_eq!(
+                r.stderr.lines().count(),
+                1,
+                "{name} piped {piped}: {}",
+                r.stderr
+            );
+        }
+    }
+}
+
 /// JSON objects that are none of them LogEntries (another log format, epoch timestamps,
 /// empty objects): no window, so no worklog could tell them. Exit 3 naming the commonest reason
 /// and the first place, read whole, sliced or piped; a few WARN lines, not one per entry.

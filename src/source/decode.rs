@@ -1,8 +1,12 @@
 //! The text encoding of a replay input, sniffed from its first bytes: UTF-8 (a BOM is
 //! dropped) or UTF-16 LE/BE (with a BOM, or recognised by the NULs beside ASCII `[`/`{`),
 //! which is transcoded to UTF-8 as it is read, so the export reader only ever sees UTF-8.
+//! A compressed input (gzip, zstd, bzip2, xz, zip) is known by its magic bytes and refused
+//! whole, rather than read as a stream of broken pieces.
 
 use std::io::{self, BufRead, BufReader, Cursor, Read};
+
+use super::export::ReadError;
 
 /// Read buffer: big enough that a pretty-printed entry is a few fills, small enough to ignore.
 const CAPACITY: usize = 64 * 1024;
@@ -15,10 +19,11 @@ pub enum Encoding {
     Utf16Be,
 }
 
-/// Sniffs `input`'s encoding and returns it as UTF-8 text, without its BOM.
+/// Sniffs `input`'s encoding and returns it as UTF-8 text, without its BOM; a compressed
+/// input is [`ReadError::Compressed`].
 pub fn utf8_reader<'a, R: Read + 'a>(
     mut input: R,
-) -> io::Result<(Encoding, Box<dyn BufRead + 'a>)> {
+) -> Result<(Encoding, Box<dyn BufRead + 'a>), ReadError> {
     let mut head = [0u8; 4];
     let mut n = 0;
     while n < head.len() {
@@ -26,10 +31,13 @@ pub fn utf8_reader<'a, R: Read + 'a>(
             Ok(0) => break,
             Ok(k) => n += k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
     let head = &head[..n];
+    if let Some((format, command)) = compression(head) {
+        return Err(ReadError::Compressed { format, command });
+    }
     let (encoding, bom) = sniff(head);
     let rest = Cursor::new(head[bom..].to_vec()).chain(input);
     Ok(match encoding {
@@ -47,6 +55,21 @@ pub fn utf8_reader<'a, R: Read + 'a>(
                 Box::new(BufReader::with_capacity(CAPACITY, utf16)),
             )
         }
+    })
+}
+
+/// The compression format whose magic bytes `head` starts with, and the command that
+/// decompresses it to stdout. None of them can start a JSON or text export: 0x1F, 0x28 and
+/// 0xFD are no first byte of one, and `BZh` + a digit or `PK\x03\x04` as its first four
+/// characters would be text no export writes.
+fn compression(head: &[u8]) -> Option<(&'static str, &'static str)> {
+    Some(match head {
+        [0x1F, 0x8B, ..] => ("gzip", "gunzip -c"),
+        [0x28, 0xB5, 0x2F, 0xFD, ..] => ("zstd", "zstd -dc"),
+        [b'B', b'Z', b'h', b'1'..=b'9', ..] => ("bzip2", "bzip2 -dc"),
+        [0xFD, b'7', b'z', b'X', ..] => ("xz", "xz -dc"),
+        [b'P', b'K', 3, 4, ..] => ("zip", "unzip -p"),
+        _ => return None,
     })
 }
 
@@ -181,6 +204,25 @@ mod tests {
             out.extend(if be { u.to_be_bytes() } else { u.to_le_bytes() });
         }
         out
+    }
+
+    #[test]
+    fn compressed_inputs_are_named_by_their_magic_bytes() {
+        for (head, format) in [
+            (&b"\x1F\x8B\x08\x00rest"[..], "gzip"),
+            (b"\x28\xB5\x2F\xFDrest", "zstd"),
+            (b"BZh91AY&SY", "bzip2"),
+            (b"\xFD7zXZ\x00", "xz"),
+            (b"PK\x03\x04rest", "zip"),
+        ] {
+            match utf8_reader(head) {
+                Err(ReadError::Compressed { format: f, .. }) => assert_eq!(f, format),
+                other => panic!("{format}: {:?}", other.map(|(e, _)| e)),
+            }
+        }
+        for text in [&b"BZh"[..], b"BZhx", b"PK", b"\x1F", b"[{}]"] {
+            assert!(utf8_reader(text).is_ok(), "{text:?}");
+        }
     }
 
     #[test]

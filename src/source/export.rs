@@ -52,6 +52,14 @@ pub enum ReadError {
     /// The input could not be read: the caller reports it (exit code 3).
     #[error(transparent)]
     Io(#[from] io::Error),
+    /// The input is compressed (its first bytes are gzip's, zstd's, bzip2's, xz's or zip's
+    /// magic): nothing is read; the caller says to decompress it first with `command`
+    /// (exit code 3).
+    #[error("it is {format}-compressed")]
+    Compressed {
+        format: &'static str,
+        command: &'static str,
+    },
     /// Every byte of the input was a separator, and not all of them whitespace: NUL bytes (a
     /// preallocated or crashed file), stray `,` or `]`. Nothing readable, like
     /// [`ReadError::Unrecognised`]; the caller says so (exit code 3), with the count.

@@ -143,6 +143,13 @@ impl FileSource {
                 path: path.to_string(),
                 detail: e.to_string(),
             }),
+            Err(ReadError::Compressed { format, command }) => Err(SourceError::Unrecognised {
+                hint: format!(
+                    "{format}-compressed; decompress it first: `{command} {} | log-gardener replay -`",
+                    if self.is_stdin() { "FILE" } else { &*path }
+                ),
+                path: path.to_string(),
+            }),
             Err(e @ (ReadError::Unrecognised { .. } | ReadError::Skipped { .. })) => {
                 Err(SourceError::Unrecognised {
                     path: path.to_string(),

@@ -143,8 +143,8 @@ pub enum SourceError {
     /// A file or stdin could not be read: fix the path or permissions and start again.
     #[error("cannot read {path}: {detail}")]
     Read { path: String, detail: String },
-    /// The input holds nothing this program can read (not JSON at all); the message says what
-    /// to export instead.
+    /// The input holds nothing this program can read (not JSON at all, or compressed); the
+    /// message says what to export or run instead.
     #[error("{path}: {hint}")]
     Unrecognised { path: String, hint: String },
     /// The client could not be built (bad endpoint, no credentials): fix the configuration or
