@@ -493,6 +493,12 @@ fn lenient_fields_are_counted_not_rejected() {
         e[field] = value;
         input.push(e);
     }
+    // A receiveTimestamp that is no time bounds nothing: counted, with a warning.
+    for (i, received) in [json!("garbage"), json!("")].into_iter().enumerate() {
+        let mut e = entry(30 + i as u32);
+        e["receiveTimestamp"] = received;
+        input.push(e);
+    }
     input.push(
         json!({"log_name": "projects/p/logs/x", "timestamp": "2025-09-15T19:30:00Z",
         "insert_id": "py", "text_payload": "from python", "severity": "ERROR"}),
@@ -507,13 +513,13 @@ fn lenient_fields_are_counted_not_rejected() {
     let r = replay("lenient.json", text.as_bytes());
     assert_eq!(
         (r.code, r.counted, r.malformed),
-        (Some(0), 17, 0),
+        (Some(0), 19, 0),
         "{}",
         r.stderr
     );
     assert!(
         r.stderr
-            .contains("16 entries had an unusable optional field"),
+            .contains("18 entries had an unusable optional field"),
         "{}",
         r.stderr
     );

@@ -148,16 +148,22 @@ pub fn to_record(entry: LogEntry<'_>, raw: &str) -> Result<Record, EntryError> {
     let timestamp = time::parse_rfc3339(when.as_str()).ok_or_else(|| EntryError::BadTimestamp {
         value: when.as_str().chars().take(64).collect(),
     })?;
-    let received = entry
+    // Beside a `timestamp`, `receiveTimestamp` only bounds it; one that is not RFC 3339
+    // bounds nothing and is a field warning (without a `timestamp` it is the event time,
+    // refused above as `bad_timestamp`).
+    let beside = entry
         .timestamp
         .as_ref()
-        .and(entry.receive_timestamp.as_ref())
-        .and_then(|r| time::parse_rfc3339(r.as_str()));
+        .and(entry.receive_timestamp.as_ref());
+    let received = beside.and_then(|r| time::parse_rfc3339(r.as_str()));
     if let Some(why) = time::implausible(timestamp, received) {
         return Err(EntryError::ImplausibleTime { why });
     }
     let (message, meta) = message(&entry)?;
     let mut warnings = FieldWarnings::default();
+    if beside.is_some() && received.is_none() {
+        warnings.add(FieldWarnings::CONTEXT);
+    }
     if !entry.severity.1 {
         warnings.add(FieldWarnings::SEVERITY);
     }

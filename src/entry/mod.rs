@@ -150,7 +150,8 @@ impl FieldWarnings {
     /// `textPayload` not a string: a number or boolean read as its text, else absent.
     pub const TEXT_PAYLOAD: FieldWarnings = FieldWarnings(2);
     /// An optional context field of the wrong JSON type (`"insertId": 123`, `"labels": [..]`,
-    /// `"resource": "x"`, …): read as absent.
+    /// `"resource": "x"`, …), or a `receiveTimestamp` beside the `timestamp` that is not
+    /// RFC 3339 (`"garbage"`): read as absent.
     pub const CONTEXT: FieldWarnings = FieldWarnings(4);
     pub const ALL: [(FieldWarnings, &'static str); 3] = [
         (FieldWarnings::SEVERITY, "unknown_severity"),

@@ -375,6 +375,9 @@ fn an_optional_context_field_of_the_wrong_type_is_read_as_absent_with_a_warning(
         r#""split":0"#,
         r#""errorGroups":{"id":"x"}"#,
         r#""receiveTimestamp":1732960000"#,
+        // A string, but no time: it bounds nothing, said like a mistyped one.
+        r#""receiveTimestamp":"garbage""#,
+        r#""receive_timestamp":"""#,
     ] {
         let json = format!("{{{base},{field}}}");
         let r = parse_entry(json.as_bytes()).unwrap_or_else(|e| panic!("{field}: {e}"));
@@ -637,4 +640,21 @@ fn an_error_field_beside_a_short_message_joins_it() {
     assert_eq!(msg(&format!(r#"{{"msg":"{long}","error":"e"}}"#)), long);
     assert_eq!(msg(r#"{"msg":"a\nb","error":"e"}"#), "a\nb");
     assert_eq!(msg(r#"{"error":"e","code":1}"#), "code=1 error=e");
+}
+
+/// The event time is `timestamp`; a valid `receiveTimestamp` does not stand in for one that
+/// cannot be read (as Cloud Logging sets `timestamp` to the receive time only when the writer
+/// gave none): the entry is refused as `bad_timestamp`, counted, never placed at a guess.
+#[test]
+fn an_unreadable_timestamp_is_refused_even_beside_a_valid_receive_timestamp() {
+    for time in [r#""garbage""#, r#""""#, "1757962800"] {
+        let json = format!(
+            r#"{{"timestamp":{time},"receiveTimestamp":"2025-09-15T19:00:00Z","textPayload":"x"}}"#
+        );
+        let e = parse_entry(json.as_bytes()).unwrap_err();
+        assert_eq!(e.reason(), "bad_timestamp", "{time}: {e}");
+    }
+    // Without a `timestamp`, `receiveTimestamp` is the event time, and a bad one is refused.
+    let e = parse_entry(br#"{"receiveTimestamp":"garbage","textPayload":"x"}"#).unwrap_err();
+    assert_eq!(e.reason(), "bad_timestamp", "{e}");
 }
