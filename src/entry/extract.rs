@@ -65,6 +65,12 @@ struct JsonPayload<'a> {
     log_level: Option<&'a RawValue>,
     #[serde(borrow)]
     log: Option<&'a RawValue>,
+    /// pino and bunyan write the process id and host beside `msg` and a numeric `level`: the
+    /// only payloads whose small numbers are levels.
+    #[serde(borrow)]
+    pid: Option<&'a RawValue>,
+    #[serde(borrow)]
+    hostname: Option<&'a RawValue>,
     #[serde(borrow)]
     service_context: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -329,11 +335,12 @@ fn cause<'p>(p: &'p JsonPayload<'_>) -> Option<Cow<'p, str>> {
 
 /// The first level field that names a level (see [`JsonPayload::severity`]).
 fn payload_level(p: &JsonPayload<'_>) -> Option<Severity> {
+    let pino = p.msg.0.is_some() && (p.pid.is_some() || p.hostname.is_some());
     let ecs = sub::<EcsLog<'_>>(p.log).level;
     [p.severity, p.level, p.levelname, p.log_level, ecs]
         .into_iter()
         .flatten()
-        .find_map(|raw| super::level::from_field(raw.get(), p.msg.0.is_some()))
+        .find_map(|raw| super::level::from_field(raw.get(), pino))
 }
 
 /// A nested payload object, or its default when it is absent or shaped unexpectedly.

@@ -50,7 +50,8 @@ pub fn from_text(text: &str) -> Option<Severity> {
 /// The severity a `jsonPayload` level field holds (`severity`, `level`, `levelname`,
 /// `log.level`), given as its JSON text: a level name in any case (`"error"`, `"WARN"`, zap's
 /// `"dpanic"`), Cloud Logging's numbers (100 … 800), or — when `pino` says the payload is
-/// pino's or bunyan's (it has their `msg`) — their numbers 10 (trace) … 60 (fatal). A bare
+/// pino's or bunyan's (their `msg` with `pid` or `hostname`) — their numbers 10 (trace) … 60
+/// (fatal). A bare
 /// number elsewhere (a game's level, a nesting depth, Python's 40 for ERROR) says nothing, nor
 /// do `"DEFAULT"`, 0 and anything else.
 pub fn from_field(json: &str, pino: bool) -> Option<Severity> {

@@ -557,9 +557,21 @@ fn a_payload_level_field_speaks_when_the_entry_states_no_severity() {
     };
     assert_eq!(at(r#"{"severity":"ERROR","message":"x"}"#), Severity::Error);
     assert_eq!(at(r#"{"level":"error","msg":"x"}"#), Severity::Error);
-    assert_eq!(at(r#"{"level":50,"msg":"x"}"#), Severity::Error);
-    assert_eq!(at(r#"{"level":60,"msg":"x"}"#), Severity::Critical);
-    assert_eq!(at(r#"{"level":30,"msg":"x"}"#), Severity::Info);
+    assert_eq!(at(r#"{"level":50,"pid":7,"msg":"x"}"#), Severity::Error);
+    assert_eq!(
+        at(r#"{"level":60,"hostname":"h","msg":"x"}"#),
+        Severity::Critical
+    );
+    assert_eq!(at(r#"{"level":30,"pid":7,"msg":"x"}"#), Severity::Info);
+    // A small number is pino's level only in pino's shape: a game's level, a section's depth.
+    assert_eq!(
+        at(r#"{"level":60,"msg":"player reached level"}"#),
+        Severity::Default
+    );
+    assert_eq!(
+        at(r#"{"level":50,"message":"parsed section"}"#),
+        Severity::Default
+    );
     assert_eq!(
         at(r#"{"levelname":"WARNING","message":"x"}"#),
         Severity::Warning
