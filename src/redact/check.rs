@@ -307,19 +307,23 @@ fn random(s: &str) -> bool {
     f64::from(bytes.len()).log2() >= threshold && entropy(body) >= threshold
 }
 
-/// What an identifier looks like, however random its body: an object id after a short
-/// lower-case type prefix (Stripe's `ch_3N…`, `cus_…`, `pi_…`, `usr_…`; not a prefix secrets
-/// are known by), a ULID (26 Crockford base32 characters of one case, the first 0–7: a
-/// timestamp), or a name of words joined by `-` or `_` (`Ocp-Apim-Subscription-Key`).
+/// What an identifier looks like, however random its body: a short object id after a type
+/// prefix known to name objects, not secrets (Stripe's `ch_3N…`, `cus_…`, `pi_…`; `usr_…`,
+/// `org_…`), a ULID (26 Crockford base32 characters of one case, the first 0–7: a timestamp),
+/// or a name of words joined by `-` or `_` (`Ocp-Apim-Subscription-Key`). Any other prefix
+/// (`gsk_`, `ntn_`, `live_`) keeps the randomness check, and so does a body past 30 characters
+/// whatever its prefix: Stripe's ids run to 24-28, keys to 32 and beyond.
 fn identifier(body: &str) -> bool {
-    const SECRET_PREFIXES: [&str; 10] = [
-        "sk", "rk", "whsec", "key", "tok", "token", "pat", "api", "secret", "pw",
+    const OBJECT_PREFIXES: [&str; 30] = [
+        "acct", "ba", "btok", "card", "ch", "cn", "cs", "cus", "dp", "evt", "ii", "in", "ipi",
+        "pi", "pm", "po", "price", "py", "pyr", "re", "seti", "si", "src", "sub", "txn", "usr",
+        "user", "org", "team", "ord",
     ];
     let object_id = body.split_once('_').is_some_and(|(prefix, id)| {
-        (2..=6).contains(&prefix.len())
-            && prefix.bytes().all(|b| b.is_ascii_lowercase())
-            && !SECRET_PREFIXES.contains(&prefix)
-            && id.len() >= 10
+        // Stripe's product ids are `prod_` and 14 characters; a longer `prod_` token is a key.
+        let most = if prefix == "prod" { 16 } else { 30 };
+        (OBJECT_PREFIXES.contains(&prefix) || prefix == "prod")
+            && (10..=most).contains(&id.len())
             && id.bytes().all(|b| b.is_ascii_alphanumeric())
     });
     let crockford =
@@ -543,6 +547,32 @@ mod tests {
         assert!(!random("d41d8cd98f00b204e980"));
         assert!(!random("backend-7d9f8b6c4-x2x9z"));
         assert!(!random("AbstractHttp2Conn"));
+    }
+
+    #[test]
+    fn object_ids_but_not_prefixed_keys() {
+        // Keys after a prefix no object id has, or too long for one, stay random.
+        for key in [
+            "gsk_q8Zr2LmX0vT5bN7cYp3KdW1sAb9Qx4LkTr6Hj0PzWv3NmXy7Rb2Ks9Eh",
+            "ntn_4Fq8Zr2LmX0vT5bN7cYp3KdW1sAb9Qx4LkTr6Hj0Pz",
+            "live_q8Zr2LmX0vT5bN7cYp3KdW1sAb9Qx4LkTr6H",
+            "prod_q8Zr2LmX0vT5bN7cYp3KdW1sAb9Qx4LkTr6Hj0PzWv3NmXy",
+            "usr_q8Zr2LmX0vT5bN7cYp3KdW1sAb9Qx4LkTr6Hj0PzWv3",
+        ] {
+            assert!(!identifier(key), "{key}");
+            assert!(random(key), "{key}");
+        }
+        for id in [
+            "ch_3NkT2bLkdIwHu7ix0X1Y2Z3a",
+            "pi_3NkT2bLkdIwHu7ix1ABCdefG",
+            "cus_NffrFeUfNV2Hib",
+            "prod_NWjs8kKbJWmuuc",
+            "usr_2bLkdIwHu7ix0X1Y2Z3a9",
+            "evt_1NkT2bLkdIwHu7ixQz9Xy8Wv",
+        ] {
+            assert!(identifier(id), "{id}");
+            assert!(!random(id), "{id}");
+        }
     }
 
     /// How many of `n` random tokens of `len` drawn from `alphabet` (with at least one of each

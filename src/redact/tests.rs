@@ -1648,6 +1648,16 @@ fn identifiers_are_no_secrets() {
     ]);
     // A secret prefix keeps its token a secret.
     assert!(!r("sent sk_7NkT2bLkdIwHu7ix0X1Y2Z3a").contains("7NkT2b"));
+    // So does any prefix no object id has, and a body too long for an object id.
+    for key in [
+        "gsk_q8Zr2LmX0vT5bN7cYp3KdW1sAb9Qx4LkTr6Hj0PzWv3NmXy7Rb2Ks9Eh",
+        "ntn_4Fq8Zr2LmX0vT5bN7cYp3KdW1sAb9Qx4LkTr6Hj0Pz",
+        "live_q8Zr2LmX0vT5bN7cYp3KdW1sAb9Qx4LkTr6H",
+        "prod_q8Zr2LmX0vT5bN7cYp3KdW1sAb9Qx4LkTr6Hj0PzWv3NmXy",
+    ] {
+        assert!(!r(&format!("using {key} now")).contains("q8Zr2L"), "{key}");
+        assert!(!r(&format!("using {key} now")).contains("4Fq8Zr"), "{key}");
+    }
     let mut v = json!({"pass": 12, "passes": 3, "password": 1234, "smtp_pass": 123456,
         "Pass": "Xk29pqLm"});
     redact_json(&mut v);
