@@ -67,11 +67,16 @@ fn name_key() -> String {
 
 fn address_key() -> String {
     format!(
-        r"[\w.-]*?(?:(?:{})[_.-]?address(?:[_.-]?line[_.-]?[1-3])?|address[_.-]?line[_.-]?[1-3]?|post(?:al)?[_.-]?code)|(?:[\w.-]*[_.-])?(?:{})(?:[_.-]?(?:code|name|line[_.-]?[1-3]))?",
+        r"[\w.-]*?(?:(?:{})[_.-]?address(?:[_.-]?line[_.-]?[1-3])?|address[_.-]?line[_.-]?[1-3]?)",
         ADDRESS_FIRST_PARTS.join("|"),
-        ADDRESS_WORDS.join("|")
     )
 }
+
+/// A street's key: `street` as a key's whole last part (not `backstreet`).
+const STREET_KEY: &str = r"(?:[\w.-]*[_.-])?street(?:[_.-]?(?:name|line[_.-]?[1-3]))?";
+
+/// A postal code's key: `zip` as a key's whole last part (not `gzip`), `postal_code`.
+const POSTAL_KEY: &str = r"[\w.-]*?post(?:al)?[_.-]?code|(?:[\w.-]*[_.-])?zip(?:[_.-]?code)?";
 
 /// The gate's words: every key of both rules holds one.
 fn gate_words() -> &'static [&'static str] {
@@ -122,10 +127,24 @@ pub fn sources(sep: &str, open_quote: &str) -> Vec<Source> {
     let name_more = r"(?:\p{Lu}[\p{L}\p{M}'’.-]*|(?:de|da|del|della|di|du|dos|das|van|von|der|den|le|la|bin|ibn|al|el|y|ter|ten))";
     let end = r"(?:$|[^\p{L}\p{M}0-9_'’.=-])";
     let name = format!(r"{name_word}(?:[ \t]+{name_more}){{0,5}}){end}");
-    // An address: words and commas, none of them a key (`city: London`, `status=ok`).
-    let address_word = r#"[^\s"'|;{}\[\]<>=:()]+"#;
-    let address =
-        format!(r#"{address_word}(?:,?[ \t]+{address_word}){{0,11}})(?:$|[\s,;)\]}}"'|<>(])"#);
+    // An address: while it reads as one, a house number first (`221B Baker Street, London
+    // NW1 6XE`), or capitalised words and then a number (`Hauptstraße 5, 10115 Berlin`); then
+    // capitalised words, numbers, the particles of street names and commas, none of them a
+    // key (`city: London`, `status=ok`). Prose after the key ends it (`billing_address:
+    // rejected by the geocoder` keeps its words, and its own cluster).
+    let address_chars = r#"[^\s"'|;{}\[\]<>=:(),]*"#;
+    let number = format!("#?[0-9]{address_chars}");
+    let capital = format!(r"\p{{Lu}}{address_chars}");
+    let particle = "(?:de|da|del|della|di|du|des|dos|das|la|le|van|von|der|den|rue|via|calle|bis)";
+    let address_more = format!(r"(?:,?[ \t]+(?:{number}|{capital}|{particle}))");
+    let address_end = r#"(?:$|[\s,;)\]}"'|<>(])"#;
+    let address = format!(
+        r"(?:{number}|{capital}(?:[ \t]+(?:{capital}|{particle})){{0,4}},?[ \t]+{number}){address_more}{{0,11}}){address_end}"
+    );
+    // A street: a number or a capitalised word first, then as an address.
+    let street = format!(r"(?:{number}|{capital}){address_more}{{0,7}}){address_end}");
+    // A postal code: one token, and a British or Canadian inward code (`SW1A 1AA`, `K1A 0B6`).
+    let postal = r"[0-9A-Za-z][0-9A-Za-z-]*(?:[ \t][0-9][A-Z][0-9A-Z])?)(?:$|[^\w-])";
     let ids = Source {
         pattern: format!(
             r"(?:^|[^\w.+/:-])(?P<v>{}|{}|{})(?:$|[^\w+/-]|\.(?:$|\s))",
@@ -160,6 +179,8 @@ pub fn sources(sep: &str, open_quote: &str) -> Vec<Source> {
     vec![
         keyed(name_key(), &name),
         keyed(address_key(), &address),
+        keyed(STREET_KEY.to_owned(), &street),
+        keyed(POSTAL_KEY.to_owned(), postal),
         ids,
         keyed_ids,
     ]

@@ -1399,6 +1399,19 @@ fn names_and_addresses_under_their_keys() {
             "address_line1='[REDACTED:address]' zip=[REDACTED:address] city: Leeds",
         ),
         ("postal_code: SW1A 1AA", "postal_code: [REDACTED:address]"),
+        (
+            "zip=10001 gzip enabled",
+            "zip=[REDACTED:address] gzip enabled",
+        ),
+        (
+            "billing_zip: 10001 upstream cache evicted",
+            "billing_zip: [REDACTED:address] upstream cache evicted",
+        ),
+        (
+            "home_address=Hauptstraße 5, 10115 Berlin retrying",
+            "home_address=[REDACTED:address] retrying",
+        ),
+        ("street: Elm Road 14", "street: [REDACTED:address]"),
     ] {
         assert_eq!(r(text), want, "{text}");
         gated_as_ungated(text);
@@ -1423,6 +1436,9 @@ fn names_and_addresses_under_their_keys() {
         "file_name=report.pdf",
         "mac_address=00:1a:2b:3c:4d:5e",
         "street view enabled",
+        "billing_address: rejected by the geocoder for tenant acme",
+        "billing_address: too long for the carrier label printer",
+        "customer: acme billing: enabled home: /srv/app",
     ]);
 }
 
@@ -1470,6 +1486,12 @@ fn national_ids_by_their_check_digits() {
             "Steuer-ID [REDACTED:national_id] gespeichert",
         ),
         ("IdNr 86 095 742 719", "IdNr [REDACTED:national_id]"),
+        ("NINO AB123456C", "NINO [REDACTED:national_id]"),
+        (
+            "national insurance number: AB123456C",
+            "national insurance number: [REDACTED:national_id]",
+        ),
+        ("SIN: 046 454 286", "SIN: [REDACTED:national_id]"),
     ] {
         assert_eq!(r(text), want, "{text}");
         gated_as_ungated(text);
@@ -1480,6 +1502,9 @@ fn national_ids_by_their_check_digits() {
         "account 123456789012 in us-east-1",
         "build 86095742719 done",
         "took 046 454 287 ns",
+        "Processed 046 454 286 bytes",
+        "Order AB123456C shipped",
+        "SKU XY004521B restocked",
         "cpf 861.665.137-38 invalid",
         "uid 1234 5678 9012 linked",
         "range 1234 5678 9012 3456 7",

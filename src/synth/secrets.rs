@@ -306,7 +306,7 @@ const KINDS: [Kind; 104] = [
     k("cpf", "cliente @@ cadastrado", "", Id(Document::Cpf)),
     k("nir", "assuré @@ inconnu", "", Id(Document::Nir)),
     k("aadhaar", "uid @@ linked", "", Id(Document::Aadhaar)),
-    k("sin", "applicant @@ verified", "", Id(Document::Sin)),
+    k("sin", "applicant SIN @@ verified", "", Id(Document::Sin)),
     k("china-id", "证件 @@ 已验证", "", Id(Document::China)),
     k("dni", "titular @@ verificado", "", Id(Document::Dni)),
     k("nino", "claimant @@ matched", "", Id(Document::Nino)),
