@@ -582,7 +582,7 @@ pub fn sources() -> Vec<Source> {
         // access token X`. Only names that are nothing but a secret's, and only a value that
         // cannot be a word ([`Check::NotWord`]): `password reset failed` stays.
         keyed(
-            format!(r"(?i)\b(?P<k>{})\s+(?:(?:is|was)\s+)?{OPEN_QUOTE}(?P<v>[^\s\x22'\\&,;`<>]{{6,}})", spaced_key()),
+            format!(r"(?i)\b(?P<k>{})\s+(?:(?:is|was):?\s+)?{OPEN_QUOTE}(?P<v>[^\s\x22'\\,;`<>]{{6,}})", spaced_key()),
             Check::NotWord,
             words(spaced_key_words()),
         ),
@@ -590,7 +590,7 @@ pub fn sources() -> Vec<Source> {
         // `the admin password for staging is X`, `password changed to: X`, `password has been
         // reset to X`; a value that is no word, as above (`password for bob is incorrect`).
         keyed(
-            format!(r"(?i)\b(?P<k>{})(?:\s+(?:for|of|on)\s+[^\s\x22'=:]+){{0,2}}\s+(?:(?:is|was)(?:\s+(?:now|set\s+to|changed\s+to))?|(?:(?:has\s+been|was|is)\s+)?(?:changed|set|reset|updated|rotated)\s+to:?|=|:)\s+{OPEN_QUOTE}(?P<v>[^\s\x22'\\&,;`<>]{{6,}})", SPACED_KEY_WORDS.join("|")),
+            format!(r"(?i)\b(?P<k>{})(?:\s+(?:for|of|on)\s+[^\s\x22'=:]+){{0,2}}\s+(?:(?:is|was)(?:\s+(?:now|set\s+to|changed\s+to))?:?|(?:(?:has\s+been|was|is)\s+)?(?:changed|set|reset|updated|rotated)\s+to:?|=|:)\s+{OPEN_QUOTE}(?P<v>[^\s\x22'\\,;`<>]{{6,}})", SPACED_KEY_WORDS.join("|")),
             Check::NotWord,
             words(&SPACED_KEY_WORDS),
         ),

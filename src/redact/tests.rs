@@ -1673,6 +1673,19 @@ fn identifiers_are_no_secrets() {
     ]);
     // A secret prefix keeps its token a secret.
     assert!(!r("sent sk_7NkT2bLkdIwHu7ix0X1Y2Z3a").contains("7NkT2b"));
+    // A password after `is:`, with an `&` in it; a postal code before a query's `&`.
+    for text in [
+        "password is: Tr0ub4dor&3",
+        "the admin password for staging is: Tr0ub4dor&3",
+    ] {
+        let out = r(text);
+        assert!(!out.contains("Tr0ub4dor") && !out.contains("&3"), "{out}");
+        gated_as_ungated(text);
+    }
+    assert_eq!(
+        r("zip=10001&country=US"),
+        "zip=[REDACTED:address]&country=US"
+    );
     // So does any prefix no object id has, and a body too long for an object id.
     for key in [
         "gsk_q8Zr2LmX0vT5bN7cYp3KdW1sAb9Qx4LkTr6Hj0PzWv3NmXy7Rb2Ks9Eh",
