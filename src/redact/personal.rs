@@ -263,15 +263,48 @@ fn id_digits(t: &[u8]) -> bool {
     let after = |b: u8| {
         !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'/' | b':' | b'-'))
     };
-    (0..t.len()).any(|i| {
-        (t[i].is_ascii_digit() || t[i].is_ascii_uppercase())
+    // Every form holds at least ID_DIGITS digits within ID_REACH bytes: a start with fewer
+    // ahead (a capitalised word in prose, most of a log line) is not tried against the forms.
+    let digit = |j: usize| usize::from(t.get(j).is_some_and(u8::is_ascii_digit));
+    let mut ahead: usize = (0..ID_REACH).map(digit).sum();
+    for i in 0..t.len() {
+        if ahead >= ID_DIGITS
+            && (t[i].is_ascii_uppercase() || (t[i].is_ascii_digit() && id_run(&t[i..])))
             && (i == 0 || after(t[i - 1]))
             && ID_FORMS.iter().any(|form| {
                 t.get(i..i + form.len())
                     .is_some_and(|s| s.iter().zip(*form).all(|(&b, &c)| class(c, b)))
             })
-    })
+        {
+            return true;
+        }
+        ahead = ahead + digit(i + ID_REACH) - digit(i);
+    }
+    false
 }
+
+/// Whether the run of digits `t` starts with is as long as a form that starts with digits
+/// begins with (`081109` is none: no form opens with six).
+fn id_run(t: &[u8]) -> bool {
+    static RUNS: std::sync::LazyLock<u32> = std::sync::LazyLock::new(|| {
+        let digit = |c: &u8| matches!(c, b'9' | b'1' | b'2' | b'N' | b'C');
+        ID_FORMS
+            .iter()
+            .filter(|f| digit(&f[0]))
+            .fold(0u32, |runs, f| {
+                let run = f.iter().take_while(|c| digit(c)).count();
+                // `x`: a digit or X, so the run may be one longer.
+                let maybe = u32::from(f.get(run) == Some(&b'x'));
+                runs | (1 << run) | (maybe << (run + 1))
+            })
+    });
+    let run = t.iter().take(31).take_while(|b| b.is_ascii_digit()).count();
+    *RUNS & (1 << run) != 0
+}
+
+/// The longest of [`ID_FORMS`], and the fewest digits any of them holds.
+const ID_REACH: usize = 21;
+const ID_DIGITS: usize = 6;
 
 /// What a value under a name's or an address's key is: the quoted text, or the words before
 /// a status word (`missing`, `failed`); not a placeholder, not a lone status word; without
@@ -303,4 +336,46 @@ pub fn personal_value(text: &str, v: Range<usize>) -> Option<Range<usize>> {
         && !matches!(inner, "-" | "n/a" | "N/A")
         && !super::check::is_placeholder(inner);
     ok.then_some(start + lead..start + lead + inner.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_id_form_lies_within_the_reach_and_digits_the_gate_skips_by() {
+        for form in ID_FORMS {
+            let digits = form
+                .iter()
+                .filter(|c| matches!(c, b'9' | b'1' | b'2' | b'N' | b'C'))
+                .count();
+            assert!(form.len() <= ID_REACH, "{}", String::from_utf8_lossy(form));
+            assert!(digits >= ID_DIGITS, "{}", String::from_utf8_lossy(form));
+        }
+        assert!(id_digits(b"ticket for CPF 861.665.137-39 opened"));
+        assert!(id_digits(b"NINO AB 12 34 56 C"));
+        assert!(!id_digits(
+            b"Receiving block blk_-1608999687919862906 src: /10.250.19.102"
+        ));
+        assert!(!id_digits(
+            b"081109 203615 148 INFO dfs.DataNode$PacketResponder"
+        ));
+        // Each form, filled in, opens the gate (a run the forms start with is tried).
+        for form in ID_FORMS {
+            let filled: Vec<u8> = form
+                .iter()
+                .map(|c| match c {
+                    b'9' | b'x' => b'7',
+                    b'1' => b'1',
+                    b'2' | b'N' | b'C' => b'3',
+                    b'A' => b'K',
+                    b'X' => b'Y',
+                    b'E' | b'B' => b'A',
+                    b'_' => b' ',
+                    c => *c,
+                })
+                .collect();
+            assert!(id_digits(&filled), "{}", String::from_utf8_lossy(&filled));
+        }
+    }
 }
