@@ -44,6 +44,25 @@ pub struct PipelineSnapshot {
     pub duplicates_unreported: u64,
 }
 
+/// A held line as the checkpoint keeps it: its payload redacted (the checkpoint is an output
+/// like the worklogs), its identity — time, insert id, resource, labels, trace — as it came, so
+/// the restored line sorts, dedupes and stitches as before. The pipeline redacts a message
+/// before fingerprinting anyway, so the restored line clusters as the original would.
+fn held_redacted(raw: &str) -> String {
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(raw) else {
+        // It parsed when it was held; should it not now, keep nothing of its text.
+        return String::new();
+    };
+    if let Some(map) = v.as_object_mut() {
+        for key in ["textPayload", "jsonPayload", "protoPayload"] {
+            if let Some(payload) = map.get_mut(key) {
+                crate::redact::redact_json(payload);
+            }
+        }
+    }
+    v.to_string()
+}
+
 impl Pipeline {
     /// The pipeline's state (not the store's).
     pub fn snapshot(&self) -> PipelineSnapshot {
@@ -58,7 +77,7 @@ impl Pipeline {
             held: self
                 .stitcher
                 .held_records()
-                .map(|r| r.raw.clone())
+                .map(|r| held_redacted(&r.raw))
                 .collect(),
             incidents: self.incidents.snapshot(),
             pending_silence: self.pending_silence,
