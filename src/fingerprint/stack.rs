@@ -217,8 +217,10 @@ fn java_or_node(message: &str) -> Option<Trace<'_>> {
     })
 }
 
-/// `/app/server.js:42`, `node:internal/process/promises:288`: a path and a line number.
-fn is_location(line: &str) -> bool {
+/// `/app/server.js:42`, `node:internal/process/promises:288`, `file:///app/x.mjs:3`: a path
+/// with no spaces and a line number, alone on its line (where Node says an uncaught exception
+/// was thrown; the stitcher holds such a line too).
+pub(crate) fn is_location(line: &str) -> bool {
     line.rsplit_once(':').is_some_and(|(path, n)| {
         (path.starts_with('/') || path.starts_with("node:") || path.starts_with("file://"))
             && !path.contains(char::is_whitespace)

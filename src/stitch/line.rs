@@ -80,7 +80,7 @@ pub fn classify(line: &str) -> Kind {
     if is_trailer(text) {
         return Kind::Trailer;
     }
-    if is_location(text) {
+    if crate::fingerprint::stack::is_location(text) {
         return Kind::Location;
     }
     // Java's uncaught exception: `Exception in thread "main" java.lang.X: message`.
@@ -148,18 +148,6 @@ fn is_trailer(text: &str) -> bool {
         .strip_prefix("exit status ")
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()));
     version || status
-}
-
-/// `/app/server.js:42`, `node:internal/process/promises:288`, `file:///app/x.mjs:3`: a path
-/// with no spaces and a line number, alone on its line.
-fn is_location(text: &str) -> bool {
-    let Some((path, line)) = text.rsplit_once(':') else {
-        return false;
-    };
-    let path_ok =
-        (path.starts_with('/') || path.starts_with("node:") || path.starts_with("file://"))
-            && !path.contains(char::is_whitespace);
-    path_ok && !line.is_empty() && line.bytes().all(|c| c.is_ascii_digit())
 }
 
 /// `pkg.mod.SomeError: message` (a dotted identifier, then `: ` or the end of the line), or a
