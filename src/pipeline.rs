@@ -774,6 +774,14 @@ mod tests {
         );
         let next = p.close_due(t("2025-09-15T21:05:00Z"), &mut events);
         assert_eq!((next[0].totals.late, next[0].totals.entries), (1, 1));
+        let late = &next[0].late_clusters;
+        assert_eq!(late.len(), 1, "{late:?}");
+        assert_eq!(
+            (late[0].cluster, late[0].entries, late[0].earliest),
+            (cluster, 1, t("2025-09-15T19:59:00Z")),
+            "the late entry is told by its cluster and the window it belonged to"
+        );
+        assert_eq!(late[0].template, "boom <*>");
     }
 
     #[test]

@@ -55,6 +55,27 @@ pub fn trends(closed: &ClosedWindow, fp: &Fingerprinter) -> BTreeMap<ClusterId, 
     out
 }
 
+/// The window's late entries by cluster (fine ids resolved and summed), most first.
+fn late_clusters(closed: &ClosedWindow, fp: &Fingerprinter) -> Vec<LateCluster> {
+    let mut by: BTreeMap<ClusterId, LateCluster> = BTreeMap::new();
+    for late in &closed.late_clusters {
+        let (id, template) = fp
+            .resolve(late.id)
+            .map_or((late.id, String::new()), |r| (r.id, r.template));
+        let c = by.entry(id).or_insert_with(|| LateCluster {
+            cluster: id,
+            template: inert(&template),
+            entries: 0,
+            earliest: late.earliest,
+        });
+        c.entries += late.entries;
+        c.earliest = c.earliest.min(late.earliest);
+    }
+    let mut out: Vec<LateCluster> = by.into_values().collect();
+    out.sort_by(|a, b| (b.entries, a.cluster).cmp(&(a.entries, b.cluster)));
+    out
+}
+
 /// One cluster's fine windows, merged.
 struct Group<'a> {
     parts: Vec<&'a FineWindow>,
@@ -119,6 +140,7 @@ pub fn build_report(
             }),
         services: services.into_iter().collect(),
         totals,
+        late_clusters: late_clusters(closed, fp),
         malformed,
         field_warnings: BTreeMap::new(),
         actions: Vec::new(),

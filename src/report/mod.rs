@@ -29,6 +29,10 @@ pub struct WindowReport {
     pub coverage: Option<Coverage>,
     pub services: Vec<String>,
     pub totals: Totals,
+    /// The clusters of `totals.late`, most entries first: entries that came after every
+    /// window of theirs had closed beyond revision. Absent when there were none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub late_clusters: Vec<LateCluster>,
     /// Input that was not a LogEntry, since the previous report.
     pub malformed: MalformedSummary,
     /// Entries counted although an optional field was unusable (read as DEFAULT or as
@@ -97,6 +101,16 @@ pub struct Totals {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// Late entries of one cluster (see [`WindowReport::late_clusters`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LateCluster {
+    pub cluster: ClusterId,
+    pub template: String,
+    pub entries: u64,
+    /// The event time of the earliest: the window it belonged to.
+    pub earliest: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -104,6 +104,7 @@ fn summary(o: &mut String, r: &WindowReport) {
         "- **Late entries** (after their window closed): {}",
         t.late
     );
+    late_clusters(o, r);
     if t.duplicates > 0 {
         let _ = writeln!(
             o,
@@ -116,6 +117,31 @@ fn summary(o: &mut String, r: &WindowReport) {
         "- **Malformed input** (not a LogEntry): {}\n",
         r.malformed.total
     );
+}
+
+/// Late entries shown by cluster, at most this many lines; the JSON keeps every one.
+const LATE_ROWS: usize = 10;
+
+/// Which clusters the late entries were, under the total: too late to be revised into their
+/// window, they are at least told by kind and by the window they belonged to.
+fn late_clusters(o: &mut String, r: &WindowReport) {
+    for c in r.late_clusters.iter().take(LATE_ROWS) {
+        let _ = writeln!(
+            o,
+            "  - {} `{}`: {}, the earliest of {}",
+            code_span(&shorten(&c.template, 120)),
+            c.cluster,
+            c.entries,
+            ts(c.earliest)
+        );
+    }
+    if r.late_clusters.len() > LATE_ROWS {
+        let _ = writeln!(
+            o,
+            "  - … {} more clusters (all in the JSON worklog)",
+            r.late_clusters.len() - LATE_ROWS
+        );
+    }
 }
 
 fn actions(o: &mut String, r: &WindowReport) {

@@ -2,7 +2,7 @@
 //! workers recording different clusters do not wait on each other.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
 use dashmap::DashMap;
@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::cell::{Cell, Sample};
 use super::schedule::{ms_to_time, Schedule, WindowSpan};
-use super::{ClosedWindow, Observation, Recorded, Revision, WindowStore};
+use super::{
+    ClosedWindow, LateFine, Observation, Recorded, Revision, WindowStore, LATE_CLUSTERS_KEPT,
+};
 use crate::fingerprint::ClusterId;
 use chrono::{DateTime, Utc};
 
@@ -27,11 +29,47 @@ pub struct MemoryStore {
     /// End of the last closed window (ms); entries before it are late.
     closed_until_ms: AtomicI64,
     /// Late entries since the last close that no revision holds (their windows closed
-    /// longer than `revise_ms` ago).
-    late: AtomicU64,
+    /// longer than `revise_ms` ago), by cluster. Rare, so one lock.
+    late: Mutex<Late>,
     /// How long after its close a window is still revised for late entries (ms; 0: never).
     revise_ms: i64,
     revisions: Mutex<Revisions>,
+}
+
+/// Late entries since the last close: all of them, and per fine cluster (at most
+/// [`LATE_CLUSTERS_KEPT`]) how many and the earliest event time (ms).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Late {
+    total: u64,
+    by_cluster: BTreeMap<ClusterId, (u64, i64)>,
+}
+
+impl Late {
+    fn note(&mut self, id: ClusterId, at_ms: i64) {
+        self.total += 1;
+        let kept = self.by_cluster.len();
+        if let Some((n, earliest)) = self.by_cluster.get_mut(&id) {
+            *n += 1;
+            *earliest = (*earliest).min(at_ms);
+        } else if kept < LATE_CLUSTERS_KEPT {
+            self.by_cluster.insert(id, (1, at_ms));
+        }
+    }
+
+    /// The clusters, most entries first (then id).
+    fn clusters(&self) -> Vec<LateFine> {
+        let mut out: Vec<LateFine> = self
+            .by_cluster
+            .iter()
+            .map(|(&id, &(entries, earliest))| LateFine {
+                id,
+                entries,
+                earliest: ms_to_time(earliest),
+            })
+            .collect();
+        out.sort_by(|a, b| (b.entries, a.id).cmp(&(a.entries, b.id)));
+        out
+    }
 }
 
 /// Closed windows that late entries changed, and how often each was re-emitted.
@@ -52,7 +90,7 @@ impl MemoryStore {
             hops: Mutex::default(),
             history_only_cap: usize::MAX,
             closed_until_ms: AtomicI64::new(i64::MIN),
-            late: AtomicU64::new(0),
+            late: Mutex::default(),
             revise_ms: 0,
             revisions: Mutex::default(),
         }
@@ -94,6 +132,10 @@ impl MemoryStore {
 
     fn hops(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, usize>> {
         self.hops.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn late(&self) -> std::sync::MutexGuard<'_, Late> {
+        self.late.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn revisions(&self) -> std::sync::MutexGuard<'_, Revisions> {
@@ -141,10 +183,12 @@ impl MemoryStore {
             .map(|c| (*c.key(), c.value().clone()))
             .collect();
         cells.sort_by_key(|(id, _)| *id);
+        let late = self.late().clone();
         StoreSnapshot {
             cells,
             closed_until_ms: self.closed_until_ms.load(Ordering::Acquire),
-            late: self.late.load(Ordering::Acquire),
+            late: late.total,
+            late_clusters: late.by_cluster,
             revisions: self.revisions().clone(),
         }
     }
@@ -172,7 +216,10 @@ impl MemoryStore {
             history_only_cap: usize::MAX,
             cells: snap.cells.into_iter().collect(),
             closed_until_ms: AtomicI64::new(snap.closed_until_ms),
-            late: AtomicU64::new(snap.late),
+            late: Mutex::new(Late {
+                total: snap.late,
+                by_cluster: snap.late_clusters,
+            }),
             revise_ms: 0,
             revisions: Mutex::new(snap.revisions),
         }
@@ -185,6 +232,9 @@ pub struct StoreSnapshot {
     cells: Vec<(ClusterId, Cell)>,
     closed_until_ms: i64,
     late: u64,
+    /// Per fine cluster of `late`: entries and the earliest event time (ms).
+    #[serde(default)]
+    late_clusters: BTreeMap<ClusterId, (u64, i64)>,
     #[serde(default)]
     revisions: Revisions,
 }
@@ -214,7 +264,7 @@ impl WindowStore for MemoryStore {
         } else if self.mark_revised(at_ms, closed_until) {
             Recorded::Revises
         } else {
-            self.late.fetch_add(1, Ordering::Relaxed);
+            self.late().note(obs.id, at_ms);
             Recorded::Late
         }
     }
@@ -270,10 +320,12 @@ impl WindowStore for MemoryStore {
         }
         let oldest = end_ms.saturating_sub(self.revise_ms);
         revisions.issued = revisions.issued.split_off(&oldest);
+        let late = std::mem::take(&mut *self.late());
         ClosedWindow {
             span,
             clusters,
-            late: self.late.swap(0, Ordering::AcqRel),
+            late: late.total,
+            late_clusters: late.clusters(),
             revision: None,
         }
     }
@@ -312,6 +364,7 @@ impl WindowStore for MemoryStore {
             span,
             clusters,
             late: 0,
+            late_clusters: Vec::new(),
             revision: Some(Revision {
                 number: number + 1,
                 entries_before: before,
@@ -452,10 +505,31 @@ mod tests {
             s.record(&obs(1, "2026-11-23T06:01:00Z", "c", &loc)),
             Recorded::OnTime
         );
+        s.record(&obs(2, "2026-11-23T05:40:00Z", "d", &loc));
+        s.record(&obs(2, "2026-11-23T05:20:00Z", "e", &loc));
+        // Through a checkpoint: the late entries of the next close are kept.
+        let s = MemoryStore::restore(hourly(), 24, s.snapshot());
         let w = s.close(span("2026-11-23T07:00:00Z"));
-        assert_eq!(w.late, 1);
+        assert_eq!(w.late, 3);
+        assert_eq!(
+            w.late_clusters,
+            vec![
+                LateFine {
+                    id: ClusterId(2),
+                    entries: 2,
+                    earliest: t("2026-11-23T05:20:00Z")
+                },
+                LateFine {
+                    id: ClusterId(1),
+                    entries: 1,
+                    earliest: t("2026-11-23T05:50:00Z")
+                },
+            ],
+            "by cluster, most first, with the earliest event time"
+        );
         assert_eq!(w.clusters[0].stats.count(), 1);
-        assert_eq!(s.close(span("2026-11-23T08:00:00Z")).late, 0);
+        let next = s.close(span("2026-11-23T08:00:00Z"));
+        assert_eq!((next.late, next.late_clusters.len()), (0, 0));
     }
 
     #[test]

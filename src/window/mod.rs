@@ -71,8 +71,24 @@ pub struct ClosedWindow {
     /// Entries that arrived after a window of theirs had closed for good (too late to be
     /// revised), since the previous close.
     pub late: u64,
+    /// The same entries by fine cluster, most first (at most [`LATE_CLUSTERS_KEPT`]
+    /// clusters; `late` counts them all).
+    pub late_clusters: Vec<LateFine>,
     /// Set when this is a closed window re-emitted because late entries changed it.
     pub revision: Option<Revision>,
+}
+
+/// Clusters a window's late entries are told by at most: a flood of late kinds stays a
+/// bounded list, and the total still counts every entry.
+pub const LATE_CLUSTERS_KEPT: usize = 1_000;
+
+/// Entries of one fine cluster that came too late to be revised into a window of theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LateFine {
+    pub id: ClusterId,
+    pub entries: u64,
+    /// The event time of the earliest of them.
+    pub earliest: DateTime<Utc>,
 }
 
 /// A closed window, again: late entries changed its counts.

@@ -444,6 +444,14 @@ fn a_crash_mid_backfill_loses_nothing_held_back_or_revised() {
         "with neither, the redelivered entries are late"
     );
     assert_ne!(last(&lost), last(&reference));
+    // Late, yet each is told by its cluster: one the replay of the same entries has.
+    let told: Vec<_> = lost.iter().flat_map(|r| &r.late_clusters).collect();
+    assert_eq!(told.iter().map(|c| c.entries).sum::<u64>(), 15);
+    let known: std::collections::BTreeSet<_> = reference
+        .iter()
+        .flat_map(|r| r.clusters.iter().map(|c| c.id))
+        .collect();
+    assert!(told.iter().all(|c| known.contains(&c.cluster)), "{told:?}");
 }
 
 /// A crashing instance's last words: a traceback split one line per entry, then nothing more
