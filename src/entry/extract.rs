@@ -142,6 +142,9 @@ struct PayloadMeta<'a> {
     labels: PayloadLabels<'a>,
     /// The level a payload field states (see [`JsonPayload::severity`]).
     level: Option<Severity>,
+    /// The payload is data, not a log record (see [`log_record`]): the message is its fields
+    /// rendered, and a `level=` among them is the data's, not the entry's.
+    data: bool,
 }
 
 /// Builds the record; `raw` is the entry's JSON text.
@@ -195,7 +198,7 @@ pub fn to_record(entry: LogEntry<'_>, raw: &str) -> Result<Record, EntryError> {
     let severity = match entry.severity.0 {
         Severity::Default => meta
             .level
-            .or_else(|| super::level::from_text(&message))
+            .or_else(|| (!meta.data).then(|| super::level::from_text(&message))?)
             .unwrap_or(Severity::Default),
         stated => stated,
     };
@@ -293,13 +296,15 @@ fn json_message(raw: &RawValue) -> (String, PayloadMeta<'_>) {
         (Some(one), None) | (None, Some(one)) => one.to_owned(),
         (None, None) => render_json_compact(raw.get()),
     };
-    let level = payload_level(&p);
+    let record = log_record(&p);
+    let level = payload_level(&p, record);
     let meta = PayloadMeta {
         context: sub(p.context),
         service_context: sub(p.service_context),
         logger: p.logger.0.filter(|l| !l.is_empty()),
         labels: sub(p.labels),
         level,
+        data: !record,
     };
     (message, meta)
 }
@@ -333,14 +338,35 @@ fn cause<'p>(p: &'p JsonPayload<'_>) -> Option<Cow<'p, str>> {
         .or_else(|| field(p.err))
 }
 
-/// The first level field that names a level (see [`JsonPayload::severity`]).
-fn payload_level(p: &JsonPayload<'_>) -> Option<Severity> {
+/// The first level field that names a level (see [`JsonPayload::severity`]). `severity` and
+/// `level` are the entry's only in a log record: a scanner's finding
+/// (`{"severity":"CRITICAL","cve":…,"package":"openssl"}`) or a check's result has a severity
+/// of its own, which says nothing about how urgent the entry is. `levelname` and ECS's
+/// `log.level` are names only logging libraries write.
+fn payload_level(p: &JsonPayload<'_>, record: bool) -> Option<Severity> {
     let pino = p.msg.0.is_some() && (p.pid.is_some() || p.hostname.is_some());
     let ecs = sub::<EcsLog<'_>>(p.log).level;
-    [p.severity, p.level, p.levelname, p.log_level, ecs]
-        .into_iter()
+    let generic = [p.severity, p.level].into_iter().filter(|_| record);
+    generic
+        .chain([p.levelname, p.log_level, ecs])
         .flatten()
         .find_map(|raw| super::level::from_field(raw.get(), pino))
+}
+
+/// Whether a `jsonPayload` reads as a log record: it has a message (`message`, `msg`,
+/// `event`, a `log` line as Docker and Fluent Bit write it, a stack trace), or a field only a
+/// logging library writes (`logger`, `levelname`, ECS's `log.level` or `log: {level}`).
+fn log_record(p: &JsonPayload<'_>) -> bool {
+    let text = |s: &LooseStr<'_>| s.0.is_some();
+    let line = p.log.is_some_and(|raw| raw.get().starts_with('"'));
+    [&p.message, &p.msg, &p.event, &p.stack_trace, &p.exception]
+        .into_iter()
+        .any(text)
+        || line
+        || p.logger.0.is_some()
+        || p.levelname.is_some()
+        || p.log_level.is_some()
+        || sub::<EcsLog<'_>>(p.log).level.is_some()
 }
 
 /// A nested payload object, or its default when it is absent or shaped unexpectedly.

@@ -598,6 +598,67 @@ fn a_payload_level_field_speaks_when_the_entry_states_no_severity() {
 }
 
 #[test]
+fn a_payload_that_is_data_with_a_severity_leaves_the_entry_default() {
+    let at = |payload: &str| {
+        parse(&format!(
+            r#"{{"timestamp":"2026-03-10T14:00:00Z","jsonPayload":{payload}}}"#
+        ))
+        .severity
+    };
+    // A vulnerability scanner's finding, a health check's result, a queue's alert rule: data
+    // that has a severity, not a log record that states its own.
+    for data in [
+        r#"{"severity":"CRITICAL","cve":"CVE-2024-1234","package":"openssl","installedVersion":"3.0.2","fixedVersion":"3.0.7","image":"gcr.io/p/api@sha256:ab12"}"#,
+        r#"{"level":"critical","check":"disk_usage","value":93.5,"threshold":90}"#,
+        r#"{"severity":"ERROR","rule":"queue_depth","queue":"emails","depth":1200}"#,
+        r#"{"level":50,"pid":7,"hostname":"h"}"#,
+    ] {
+        assert_eq!(at(data), Severity::Default, "{data}");
+    }
+    // The same fields in a log record are its level: a message under any of its names, a
+    // Docker/Fluent Bit `log` line, a stack trace, a logger's name.
+    let records = [
+        (
+            r#"{"severity":"CRITICAL","message":"CVE-2024-1234 found in openssl"}"#,
+            Severity::Critical,
+        ),
+        (
+            r#"{"level":"error","event":"payment failed","order":7}"#,
+            Severity::Error,
+        ),
+        (
+            r#"{"severity":"ERROR","log":"boom","stream":"stderr"}"#,
+            Severity::Error,
+        ),
+        (
+            r#"{"severity":"ERROR","stack_trace":"java.lang.IllegalStateException: no"}"#,
+            Severity::Error,
+        ),
+        (
+            r#"{"level":"warn","logger":"app.db","check":"pool"}"#,
+            Severity::Warning,
+        ),
+        // Logging libraries' own names need no message beside them.
+        (r#"{"levelname":"ERROR","funcName":"run"}"#, Severity::Error),
+        (
+            r#"{"log.level":"error","@timestamp":"2026-03-10T14:00:00Z"}"#,
+            Severity::Error,
+        ),
+    ];
+    for (record, want) in records {
+        assert_eq!(at(record), want, "{record}");
+    }
+    // Nor is a level read from the data's fields rendered as text (`level=critical`).
+    let j =
+        r#"{"timestamp":"2026-03-10T14:00:00Z","jsonPayload":{"level":"critical","check":"disk"}}"#;
+    assert_eq!(parse(j).message, "check=disk level=critical");
+    assert_eq!(parse(j).severity, Severity::Default);
+    // A stated severity stays whatever the payload is.
+    let j = r#"{"timestamp":"2026-03-10T14:00:00Z","severity":"WARNING","jsonPayload":{"severity":"CRITICAL","cve":"CVE-2024-1234"}}"#;
+    assert_eq!(parse(j).severity, Severity::Warning);
+}
+
+#[test]
 fn the_entry_s_own_severity_stays_authoritative() {
     for (sev, want) in [("INFO", Severity::Info), ("WARNING", Severity::Warning)] {
         let j = format!(
