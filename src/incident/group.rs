@@ -29,9 +29,10 @@ pub struct GroupConfig {
     /// Clusters at or above this priority take part (problems, not chatter).
     pub min_priority: Priority,
     /// Moments two clusters must share (this window and earlier ones together) to be one
-    /// incident: one coincidence is not a link, nor are meetings chance explains (see
-    /// [`Strength::beyond_chance`]; unless the pair was tied before, or one of them is in
-    /// nearly every slot, so the test cannot judge). A shared trace is always a link.
+    /// incident: one coincidence is not a link, nor are meetings chance explains among the
+    /// window's pairs (see [`Strength::tied`]; unless the pair was tied before, or one of
+    /// them is in nearly every slot, so the test cannot judge). A shared trace is always a
+    /// link.
     pub min_moments: u32,
     /// Exits of the process in one window that make a group a crash loop.
     pub crash_loop_exits: u64,
@@ -129,7 +130,7 @@ fn strong_pairs(
             let before = history.get(p).copied().unwrap_or(0);
             // A pair tied beyond chance in earlier windows stays tied (history holds only
             // such ties); one the test cannot judge goes by its moments.
-            let judged = s.beyond_chance() || s.undecidable() || before >= config.min_moments;
+            let judged = s.tied || s.undecidable() || before >= config.min_moments;
             s.traces > 0 || (s.moments + before >= config.min_moments && judged)
         })
         .map(|(p, _)| *p)
@@ -363,6 +364,7 @@ mod tests {
                 met: moments,
                 ..Default::default()
             },
+            tied: true,
             ..Strength::default()
         };
         (p, strength)

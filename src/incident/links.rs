@@ -4,7 +4,7 @@
 //! which entries there were, never on the order they came in, and memory is bounded by the
 //! units and slots of the open windows, not by the entries.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use xxhash_rust::xxh3::xxh3_64;
@@ -276,7 +276,8 @@ pub struct Tie {
     pub spread: f64,
 }
 
-/// How unlikely a tie must be by chance to count (one-sided, for each reach).
+/// How unlikely a tie must be by chance to count: one-sided, for a pair alone (its two reaches
+/// together), and as the false discovery rate over a window's pairs (see [`judge`]).
 const CHANCE: f64 = 0.01;
 
 impl Tie {
@@ -308,27 +309,107 @@ impl Tie {
         self.spread += other.spread;
     }
 
-    /// Whether they met more often than chance explains: a Poisson tail for few expected
-    /// meetings (heavier than the binomial's, so it errs towards no tie), a normal one past
-    /// that.
+    /// Whether they met more often than chance explains, for this tie alone.
     pub fn beyond_chance(&self) -> bool {
+        self.p_value() <= CHANCE
+    }
+
+    /// How likely meeting at least this often is by chance: a Poisson tail for few expected
+    /// meetings (heavier than the binomial's, so it errs towards no tie), a normal one (with
+    /// continuity correction) past that. 1 when they met no more often than chance.
+    pub fn p_value(&self) -> f64 {
         let (k, lambda) = (f64::from(self.met), self.chance);
         if self.met == 0 || k <= lambda {
-            return false;
+            return 1.0;
         }
         if lambda < 30.0 {
+            // Far out in the tail the sum below cancels to nothing; so is the chance.
             if k > lambda + 8.0 * lambda.sqrt() + 10.0 {
-                return true;
+                return 0.0;
             }
             let (mut pmf, mut below) = ((-lambda).exp(), 0.0);
             for i in 0..self.met {
                 below += pmf;
                 pmf *= lambda / f64::from(i + 1);
             }
-            1.0 - below <= CHANCE
+            (1.0 - below).max(0.0)
+        } else if self.spread > 0.0 {
+            upper_normal_tail((k - 0.5 - lambda) / self.spread.sqrt())
         } else {
-            self.spread > 0.0 && (k - 0.5 - lambda) / self.spread.sqrt() >= 2.326
+            1.0
         }
+    }
+}
+
+/// P(Z ≥ z) for a standard normal Z, from the complementary error function (Numerical
+/// Recipes' `erfcc`: relative error under 1.2e-7 everywhere, so small tails stay comparable).
+fn upper_normal_tail(z: f64) -> f64 {
+    let x = z / std::f64::consts::SQRT_2;
+    let a = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * a);
+    let poly = [
+        -1.265_512_23,
+        1.000_023_68,
+        0.374_091_96,
+        0.096_784_18,
+        -0.186_288_06,
+        0.278_868_07,
+        -1.135_203_98,
+        1.488_515_87,
+        -0.822_152_23,
+        0.170_872_77,
+    ]
+    .iter()
+    .rev()
+    .fold(0.0, |acc, c| c + t * acc);
+    let erfc = t * (-a * a + poly).exp();
+    0.5 * if x >= 0.0 { erfc } else { 2.0 - erfc }
+}
+
+/// Every pair of clusters seen on one unit in the window (given each cluster's units): the
+/// pairs whose tie was tested, whether they met or not.
+pub fn tested_pairs(units: &BTreeMap<ClusterId, BTreeSet<u64>>) -> usize {
+    let mut by_unit: BTreeMap<u64, Vec<ClusterId>> = BTreeMap::new();
+    for (c, set) in units {
+        for u in set {
+            by_unit.entry(*u).or_default().push(*c);
+        }
+    }
+    let mut pairs: HashSet<Pair> = HashSet::new();
+    for ids in by_unit.values() {
+        for (i, x) in ids.iter().enumerate() {
+            for y in &ids[i + 1..] {
+                pairs.insert(pair(*x, *y));
+            }
+        }
+    }
+    pairs.len()
+}
+
+/// Decides which of a window's pairs are tied beyond chance ([`Strength::tied`]), correcting
+/// for how many were tested: with thirty unrelated errors on one instance, 435 pairs are
+/// tested an hour, and at 1 % each a few would tie by chance alone. Benjamini–Hochberg keeps
+/// the expected share of chance ties among the ties at [`CHANCE`]: a pair must be as unlikely
+/// as 1 % divided by the tests, unless other pairs are real too (an outage ties many), which
+/// keeps a real cause and consequence tied on a busy instance. `tested` counts every pair
+/// tested (see [`tested_pairs`]), at least those in `links`.
+pub fn judge(links: &mut BTreeMap<Pair, Strength>, tested: usize) {
+    let mut p: Vec<f64> = links
+        .values()
+        .filter(|s| s.same.tried > 0)
+        .map(Strength::p_value)
+        .collect();
+    p.sort_by(f64::total_cmp);
+    let m = tested.max(p.len()) as f64;
+    // The largest p-value at or under its rank's share of CHANCE; every smaller one passes.
+    let cutoff = p
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(i, p)| **p <= CHANCE * (*i + 1) as f64 / m)
+        .map(|(_, p)| *p);
+    for s in links.values_mut() {
+        s.tied = s.same.tried > 0 && cutoff.is_some_and(|c| s.p_value() <= c);
     }
 }
 
@@ -344,13 +425,21 @@ pub struct Strength {
     pub same: Tie,
     /// Meetings within a slot: a cause and consequence astride a slot's edge.
     pub close: Tie,
+    /// Tied beyond chance among the window's pairs, as [`judge`] decided.
+    pub tied: bool,
 }
 
 impl Strength {
     /// Whether the clusters met more often than chance explains, in the same slot or within
-    /// one.
+    /// one, for this pair alone (see [`judge`] for a window's pairs).
     pub fn beyond_chance(&self) -> bool {
-        self.same.beyond_chance() || self.close.beyond_chance()
+        self.p_value() <= CHANCE
+    }
+
+    /// The chance of meetings this frequent, in the same slot or within one: the smaller of
+    /// the two tails, doubled since two were tried (Bonferroni).
+    pub fn p_value(&self) -> f64 {
+        (2.0 * self.same.p_value().min(self.close.p_value())).min(1.0)
     }
 
     /// Whether chance cannot be told from a tie: the other cluster is in nearly every slot
@@ -367,6 +456,8 @@ impl Strength {
         self.traces += other.traces;
         self.same.merge(&other.same);
         self.close.merge(&other.close);
+        // The merged ties are judged anew.
+        self.tied = false;
     }
 }
 
@@ -531,6 +622,110 @@ mod tests {
         assert!(!tie(4, 4.2).beyond_chance(), "as often as chance");
         assert!(tie(400, 3.0).beyond_chance());
         assert!(!tie(0, 0.0).beyond_chance());
+    }
+
+    /// A seeded generator: uniform in [0, 1).
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self) -> f64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+
+        /// A Poisson count with mean `mean` (Knuth's product of uniforms).
+        fn poisson(&mut self, mean: f64) -> u32 {
+            let (limit, mut product, mut n) = ((-mean).exp(), self.next(), 0);
+            while product > limit {
+                product *= self.next();
+                n += 1;
+            }
+            n
+        }
+    }
+
+    /// Thirty unrelated errors on one instance, each a Poisson process of its own rate (5 to
+    /// 60 an hour), and — when `with_cause` — one more that follows the first every time.
+    fn busy_instance(seed: u64, with_cause: bool) -> BTreeMap<Pair, Strength> {
+        let mut rng = Lcg(seed);
+        let mut l = Linker::new(LinkConfig::default());
+        for c in 1..=30u64 {
+            // The cause fails a dozen times an hour; the others at 5 to 60.
+            let rate = if with_cause && c == 1 {
+                12.0
+            } else {
+                5.0 + 55.0 * rng.next()
+            };
+            for _ in 0..rng.poisson(rate) {
+                let s = (rng.next() * 3600.0) as u32;
+                see(&mut l, c, &at(s), "a");
+                if with_cause && c == 1 {
+                    see(&mut l, 31, &at((s + 2).min(3599)), "a");
+                }
+            }
+        }
+        let mut links = l.links_in(hour());
+        judge(&mut links, tested_pairs(&l.units_in(hour())));
+        links
+    }
+
+    #[test]
+    fn thirty_unrelated_errors_on_one_instance_tie_none_though_some_pass_alone() {
+        let mut alone = 0;
+        for seed in 1..=8 {
+            let links = busy_instance(seed, false);
+            let tied: Vec<&Pair> = links
+                .iter()
+                .filter(|(_, s)| s.tied)
+                .map(|(p, _)| p)
+                .collect();
+            assert!(tied.is_empty(), "seed {seed}: {tied:?}");
+            // The test before the correction: either reach at 1 %.
+            alone += links
+                .values()
+                .filter(|s| s.same.beyond_chance() || s.close.beyond_chance())
+                .count();
+        }
+        // Without the correction, chance alone ties some of these pairs.
+        assert!(alone >= 4, "{alone} pairs pass the test alone over 8 hours");
+    }
+
+    #[test]
+    fn on_a_busy_instance_a_cause_and_its_consequence_still_tie() {
+        for seed in 1..=8 {
+            let links = busy_instance(seed, true);
+            let caused = links[&(ClusterId(1), ClusterId(31))];
+            assert!(caused.tied, "seed {seed}: {caused:?}");
+            let chance: Vec<&Pair> = links
+                .iter()
+                .filter(|(p, s)| s.tied && **p != (ClusterId(1), ClusterId(31)))
+                .map(|(p, _)| p)
+                .collect();
+            assert!(chance.is_empty(), "seed {seed}: {chance:?}");
+        }
+    }
+
+    #[test]
+    fn tails_are_small_where_the_test_passes_and_one_where_they_met_as_chance_says() {
+        let tie = |met, chance: f64| Tie {
+            tried: 720,
+            met,
+            chance,
+            spread: chance,
+        };
+        // The normal tail matches the table: z 2.326 is 1 %, z 4.265 is 1e-5.
+        assert!((upper_normal_tail(2.326) - 0.010_009).abs() < 1e-5);
+        assert!((upper_normal_tail(4.265) / 1.0e-5 - 1.0).abs() < 0.01);
+        assert!((upper_normal_tail(-1.0) - 0.841_345).abs() < 1e-5);
+        assert_eq!(tie(3, 4.0).p_value(), 1.0);
+        assert_eq!(tie(0, 0.0).p_value(), 1.0);
+        assert!(tie(100, 40.0).p_value() < 1e-15);
+        // Poisson: two meetings where 0.1 were expected.
+        let p = tie(2, 0.1).p_value();
+        assert!((p - 0.004_679).abs() < 1e-5, "{p}");
     }
 
     #[test]

@@ -88,7 +88,7 @@ impl Tracker {
         // window, are still coincidences.
         for (p, s) in links
             .iter()
-            .filter(|(_, s)| s.traces > 0 || s.beyond_chance() || s.undecidable())
+            .filter(|(_, s)| s.traces > 0 || s.tied || s.undecidable())
         {
             *self.history.entry(*p).or_default() += s.moments + s.traces;
         }
@@ -134,6 +134,7 @@ impl Tracker {
         for (c, set) in self.linker.units_in(span) {
             units.entry(resolve(c)).or_default().extend(set);
         }
+        super::links::judge(&mut links, super::links::tested_pairs(&units));
         (links, units)
     }
 
