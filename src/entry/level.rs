@@ -23,7 +23,11 @@ pub fn from_text(text: &str) -> Option<Severity> {
     if let Some(level) = klog(head.as_bytes()) {
         return Some(level);
     }
-    if head.starts_with("Traceback (most recent call last)") || exception_line(head) {
+    if head.starts_with("Traceback (most recent call last)")
+        || head.starts_with("+ Exception Group Traceback (most recent call last)")
+        || exception_line(head)
+        || head.strip_prefix('[').is_some_and(exception_line)
+    {
         return Some(Severity::Error);
     }
     if head.starts_with("panic: ") || head.starts_with("fatal error: ") {
@@ -197,7 +201,8 @@ fn timestamp(before: &[u8]) -> bool {
 }
 
 /// `ValueError: …`, `psycopg2.OperationalError: …`, `java.lang.IllegalStateException: …`: a
-/// line that starts with a dotted name ending in `Error` or `Exception` and a colon.
+/// line that starts with a dotted name ending in `Error` or `Exception` and a colon (also
+/// Node's `UnhandledPromiseRejection`, which it prints bracketed, as `[TypeError: …]`).
 fn exception_line(head: &str) -> bool {
     let Some((name, _)) = head.split_once(':') else {
         return false;
@@ -205,7 +210,9 @@ fn exception_line(head: &str) -> bool {
     !name.is_empty()
         && name.bytes().all(|b| is_word(b) || b == b'.')
         && name.as_bytes()[0].is_ascii_alphabetic()
-        && (name.ends_with("Error") || name.ends_with("Exception"))
+        && (name.ends_with("Error")
+            || name.ends_with("Exception")
+            || name == "UnhandledPromiseRejection")
 }
 
 #[cfg(test)]
@@ -247,6 +254,15 @@ mod tests {
             ),
             ("E0915 19:00:01.000 <ERROR> upstream gone", Severity::Error),
             ("Traceback (most recent call last):", Severity::Error),
+            (
+                "  + Exception Group Traceback (most recent call last):",
+                Severity::Error,
+            ),
+            (
+                "[UnhandledPromiseRejection: This error originated either by throwing inside of an async function without a catch block] {",
+                Severity::Error,
+            ),
+            ("[TypeError: fetch failed]", Severity::Error),
             (
                 "ModuleNotFoundError: No module named 'app.monitoring'",
                 Severity::Error,

@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 const TOP_FRAMES: usize = 3;
 
 const PY_HEADER: &str = "Traceback (most recent call last):";
+const PY_GROUP_HEADER: &str = "Exception Group Traceback (most recent call last):";
 
 /// The text to fingerprint for `message`: for a traceback, its exception type, message and top
 /// frames on one line (after the first line of any preamble); any other text unchanged and
@@ -23,14 +24,19 @@ pub fn signature(message: &str) -> Cow<'_, str> {
     if memchr::memchr(b'\n', message.as_bytes()).is_none() {
         return Cow::Borrowed(message);
     }
-    let trace = if message.contains(PY_HEADER) {
-        python(message)
+    let trace = if let Some(at) = message.find(PY_HEADER) {
+        // A group's header ends in the plain one; a plain trace before it heads a chain.
+        if message[..at].ends_with("Exception Group ") {
+            python_group(message)
+        } else {
+            python(message)
+        }
     } else if message.contains("\tat ") || message.contains("    at ") {
         java_or_node(message)
     } else if message.contains("goroutine ") {
         go(message)
     } else {
-        None
+        node_inspected(message)
     };
     match trace {
         Some(t) => Cow::Owned(t.render()),
@@ -64,8 +70,9 @@ impl<'a> Frame<'a> {
 #[derive(Debug)]
 struct Trace<'a> {
     preamble: Option<&'a str>,
-    /// The root cause: the first exception of a Python chain, the last `Caused by:` in Java.
-    exception: &'a str,
+    /// The root cause: the first exception of a Python chain, the last `Caused by:` in Java,
+    /// the first sub-exception of a Python exception group.
+    exception: Cow<'a, str>,
     frames: Vec<Frame<'a>>,
     /// The type of the exception the chain ended in, when that is not the root cause.
     then: Option<&'a str>,
@@ -78,7 +85,7 @@ impl Trace<'_> {
             out.push_str(pre);
             out.push_str(" — ");
         }
-        out.push_str(self.exception);
+        out.push_str(&self.exception);
         let top = &self.frames[..self.frames.len().min(TOP_FRAMES)];
         if top.is_empty() {
             self.push_then(&mut out);
@@ -133,17 +140,82 @@ fn python(message: &str) -> Option<Trace<'_>> {
         .filter(|t| Some(*t) != exception.map(exception_type));
     Some(Trace {
         preamble: preamble(message[..first].lines()),
-        exception: exception.unwrap_or("Traceback (incomplete)"),
+        exception: exception.unwrap_or("Traceback (incomplete)").into(),
         frames,
         then,
     })
 }
 
+/// Python 3.11's exception group (an `asyncio.TaskGroup` whose tasks failed): the group's own
+/// exception (`ExceptionGroup: unhandled errors in a TaskGroup (1 sub-exception)`) says only
+/// that something inside failed; the root cause is its first sub-exception, with its own
+/// frames. Every line after the header is framed by `|` (one per level of nesting) and the
+/// sub-exceptions are parted by `+-+---- 1 ----` lines.
+fn python_group(message: &str) -> Option<Trace<'_>> {
+    let lines: Vec<&str> = message.lines().collect();
+    let head = lines.iter().position(|l| l.contains(PY_GROUP_HEADER))?;
+    let inner: Vec<Option<&str>> = lines[head + 1..].iter().copied().map(unframe).collect();
+    let own_end = inner
+        .iter()
+        .position(Option::is_none)
+        .unwrap_or(inner.len());
+    let (own_frames, own) = python_lines(inner[..own_end].iter().flatten().copied());
+    let sub: Vec<&str> = inner[own_end..].iter().flatten().copied().collect();
+    let (frames, exception) = match sub.iter().position(|l| l.trim() == PY_HEADER) {
+        Some(i) => python_lines(sub[i + 1..].iter().copied()),
+        // A sub-exception raised nowhere (built and grouped) prints no trace of its own.
+        None => (
+            Vec::new(),
+            sub.iter()
+                .find(|l| !is_indented(l) && !l.trim().is_empty())
+                .map(|l| l.trim()),
+        ),
+    };
+    let (exception, frames, then) = match exception {
+        Some(e) => {
+            let frames = if frames.is_empty() {
+                own_frames
+            } else {
+                frames
+            };
+            (e, frames, own.map(exception_type))
+        }
+        None => (own?, own_frames, None),
+    };
+    Some(Trace {
+        preamble: preamble(lines[..head].iter().copied()),
+        exception: exception.into(),
+        frames,
+        then,
+    })
+}
+
+/// A line inside an exception group without its `|` frame (`  |   File …` → `  File …`), or
+/// `None` for a separator or a nested group's header (`+-+---- 1 ----`, `| + Exception …`).
+fn unframe(line: &str) -> Option<&str> {
+    let mut text = line;
+    loop {
+        let t = text.trim_start();
+        if t.starts_with('+') {
+            return None;
+        }
+        match t.strip_prefix('|') {
+            Some(rest) => text = rest.strip_prefix(' ').unwrap_or(rest),
+            None => return Some(text),
+        }
+    }
+}
+
 /// The frames (innermost first) and the exception line of one `Traceback` block.
 fn python_block(block: &str) -> (Vec<Frame<'_>>, Option<&str>) {
+    python_lines(block.lines())
+}
+
+/// [`python_block`] of the block's lines.
+fn python_lines<'a>(lines: impl Iterator<Item = &'a str>) -> (Vec<Frame<'a>>, Option<&'a str>) {
     let mut frames = Vec::new();
     let mut exception = None;
-    for line in block.lines() {
+    for line in lines {
         if let Some(frame) = line.trim_start().strip_prefix("File \"") {
             if let Some(f) = python_frame(frame) {
                 frames.push(f);
@@ -211,10 +283,49 @@ fn java_or_node(message: &str) -> Option<Trace<'_>> {
     let preamble = preamble(lines[..exc_idx].iter().copied()).filter(|p| !is_location(p));
     Some(Trace {
         preamble,
-        exception,
+        exception: exception.into(),
         frames,
         then,
     })
+}
+
+/// Node's account of an error it prints without a stack, after the location preamble of an
+/// uncaught one: `[UnhandledPromiseRejection: …] {` (a promise rejected with a value that is
+/// not an Error), `[Error: ENOENT: …]`. The rejection's fixed explanation is dropped: its
+/// reason is what differs, and would not fit a title behind it.
+fn node_inspected(message: &str) -> Option<Trace<'_>> {
+    let lines: Vec<&str> = message.lines().collect();
+    let at = lines.iter().position(|l| inspected_error(l).is_some())?;
+    let inner = inspected_error(lines[at])?;
+    let exception = match (inner.split_once(": "), inner.find(REJECTED_WITH)) {
+        (Some((name, _)), Some(reason)) => Cow::Owned(format!("{name}: {}", &inner[reason..])),
+        _ => Cow::Borrowed(inner),
+    };
+    Some(Trace {
+        preamble: preamble(lines[..at].iter().copied()).filter(|p| !is_location(p)),
+        exception,
+        frames: Vec::new(),
+        then: None,
+    })
+}
+
+/// Where the reason starts in Node's unhandled-rejection explanation.
+const REJECTED_WITH: &str = "The promise rejected with the reason ";
+
+/// `Name: message` of `[Name: message]` or `[Name: message] {`, unindented, when the name
+/// reads as an error's (`Error`, `TypeError`, `UnhandledPromiseRejection`): how Node's
+/// inspector prints an error (the stitcher holds such a line too).
+pub(crate) fn inspected_error(line: &str) -> Option<&str> {
+    let text = line.trim_end();
+    let text = text.strip_suffix(" {").unwrap_or(text);
+    let inner = text.strip_prefix('[')?.strip_suffix(']')?;
+    let (name, _) = inner.split_once(": ")?;
+    let named = name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && ["Error", "Exception", "Rejection"]
+            .iter()
+            .any(|end| name.ends_with(end));
+    named.then_some(inner)
 }
 
 /// `/app/server.js:42`, `node:internal/process/promises:288`, `file:///app/x.mjs:3`: a path
@@ -310,7 +421,7 @@ fn go(message: &str) -> Option<Trace<'_>> {
     }
     Some(Trace {
         preamble: preamble(lines[..exc_idx].iter().copied()),
-        exception: lines[exc_idx].trim(),
+        exception: lines[exc_idx].trim().into(),
         frames,
         then: None,
     })

@@ -1,12 +1,17 @@
 //! What one stderr line of a split traceback is, and how a time-ordered run of such lines falls
-//! into tracebacks: Python's (chains and multi-line messages included), Java's, Node's (with the
-//! source preamble it prints for an uncaught exception) and Go's panics.
+//! into tracebacks: Python's (chains, multi-line messages and 3.11's exception groups included),
+//! Java's, Node's (with the source preamble it prints for an uncaught exception or an unhandled
+//! rejection) and Go's panics.
 
 /// The part a single line can play in a traceback. Only lines that can play a part are held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// `Traceback (most recent call last):`
     Header,
+    /// `  + Exception Group Traceback (most recent call last):`: Python 3.11's exception group,
+    /// printed indented, every line after it framed by `|` and `+-+---- 1 ----` markers (so
+    /// all of them read as frames), its own exception and its sub-exceptions' traces included.
+    GroupHeader,
     /// Indented: a Python `File …`/source/caret line, a Java/Node `at …`, `... 3 more`, a Go
     /// `\t/src/file.go:12 +0x1d`, an indented line of an exception's message; or a line that
     /// only continues another: Node's caret line, the `throw …` it quotes, sqlalchemy's
@@ -15,7 +20,8 @@ pub enum Kind {
     /// Between chained exceptions: Python's "During handling…"/"The above exception…", Java's
     /// `Caused by: …`.
     Chain,
-    /// `Type: message` or a bare exception name: ends a Python trace, starts a Java/Node one.
+    /// `Type: message` or a bare exception name: ends a Python trace, starts a Java/Node one;
+    /// also Node's `[UnhandledPromiseRejection: …] {` (an error it prints without a stack).
     Exception,
     /// An empty line: Python prints one before and after a chain phrase, and Cloud Run makes
     /// each its own entry. Part of a trace between its sections, else a line of its own.
@@ -33,6 +39,8 @@ pub enum Kind {
     /// Anything else: passed through at once.
     Ordinary,
 }
+
+const GROUP_HEADER: &str = "+ Exception Group Traceback (most recent call last):";
 
 const CHAIN_LINES: [&str; 2] = [
     "During handling of the above exception, another exception occurred:",
@@ -60,6 +68,10 @@ pub fn classify(line: &str) -> Kind {
     if text.is_empty() {
         return Kind::Blank;
     }
+    // Indented as it is, the group's header would read as a frame.
+    if text.trim_start() == GROUP_HEADER {
+        return Kind::GroupHeader;
+    }
     // Indented, or only closing brackets: the end of an error object Node prints after its
     // frames (`  code: 'ECONNREFUSED',` … `}`).
     if text.starts_with([' ', '\t']) || is_closing(text) || continues_a_trace(text) {
@@ -84,7 +96,10 @@ pub fn classify(line: &str) -> Kind {
         return Kind::Location;
     }
     // Java's uncaught exception: `Exception in thread "main" java.lang.X: message`.
-    if looks_like_exception(text) || text.starts_with("Exception in thread \"") {
+    if looks_like_exception(text)
+        || text.starts_with("Exception in thread \"")
+        || crate::fingerprint::stack::inspected_error(text).is_some()
+    {
         return Kind::Exception;
     }
     Kind::Ordinary
@@ -195,7 +210,7 @@ pub fn segment(kinds: &[Kind]) -> Vec<(usize, usize)> {
     let mut i = 0;
     while i < kinds.len() {
         let trace_end = match kinds[i] {
-            Kind::Header => Some(python_end(kinds, i)),
+            Kind::Header | Kind::GroupHeader => Some(python_end(kinds, i)),
             Kind::Exception if kinds.get(i + 1) == Some(&Kind::Frame) => Some(java_end(kinds, i)),
             Kind::Panic => Some(go_end(kinds, i)),
             Kind::Location => node_end(kinds, i),
@@ -210,27 +225,29 @@ pub fn segment(kinds: &[Kind]) -> Vec<(usize, usize)> {
 
 /// A Python trace: header, frames, the exception line and the rest of its message; a chain
 /// phrase after it (blank lines around it included) continues the trace with the next header.
+/// An exception group's section is its header and the framed lines after it.
 fn python_end(kinds: &[Kind], start: usize) -> usize {
-    let mut j = start + 1;
-    while j < kinds.len() {
-        match kinds[j] {
-            Kind::Frame => j += 1,
-            Kind::Exception => {
-                let message_end = past_message(kinds, j + 1);
-                let chain = past_blanks(kinds, message_end);
-                if kinds.get(chain) != Some(&Kind::Chain) {
-                    return message_end;
-                }
-                let header = past_blanks(kinds, chain + 1);
-                if kinds.get(header) != Some(&Kind::Header) {
-                    return chain + 1;
-                }
-                j = header + 1;
+    let (mut header, mut j) = (start, start + 1);
+    loop {
+        let end = match kinds.get(j) {
+            Some(Kind::Frame) => {
+                j += 1;
+                continue;
             }
+            _ if kinds[header] == Kind::GroupHeader => j,
+            Some(Kind::Exception) => past_message(kinds, j + 1),
             _ => return j,
+        };
+        let chain = past_blanks(kinds, end);
+        if kinds.get(chain) != Some(&Kind::Chain) {
+            return end;
         }
+        let next = past_blanks(kinds, chain + 1);
+        if !matches!(kinds.get(next), Some(Kind::Header | Kind::GroupHeader)) {
+            return chain + 1;
+        }
+        (header, j) = (next, next + 1);
     }
-    j
 }
 
 /// Past the lines that continue an exception's message from `i` (psycopg2's `\tIs the server
@@ -481,6 +498,58 @@ mod tests {
         assert_eq!(segment(&kinds), vec![(0, 4), (4, 5), (5, 6)]);
         let kinds = [Header, Exception, Blank, Header, Exception];
         assert_eq!(segment(&kinds), vec![(0, 2), (2, 3), (3, 5)]);
+    }
+
+    #[test]
+    fn exception_groups_and_inspected_node_errors_are_read() {
+        let cases = [
+            (
+                "  + Exception Group Traceback (most recent call last):",
+                GroupHeader,
+            ),
+            ("  |   File \"/app/main.py\", line 9, in main", Frame),
+            ("  +-+---------------- 1 ----------------", Frame),
+            ("    | ConnectionError: db down", Frame),
+            (
+                "[UnhandledPromiseRejection: This error originated either by throwing inside of an async function without a catch block. The promise rejected with the reason \"x\".] {",
+                Exception,
+            ),
+            ("[TypeError: fetch failed]", Exception),
+            ("[INFO] started", Ordinary),
+            ("[ERROR: x]", Ordinary),
+        ];
+        for (line, kind) in cases {
+            assert_eq!(classify(line), kind, "{line}");
+        }
+        // A group is its header and frames; a chain phrase after it continues the trace, and
+        // one before it leads into it.
+        let kinds = [GroupHeader, Frame, Frame, Frame, Ordinary];
+        assert_eq!(segment(&kinds), vec![(0, 4), (4, 5)]);
+        let kinds = [
+            GroupHeader,
+            Frame,
+            Blank,
+            Chain,
+            Blank,
+            Header,
+            Frame,
+            Exception,
+            Blank,
+        ];
+        assert_eq!(segment(&kinds), vec![(0, 8), (8, 9)]);
+        let kinds = [
+            Header,
+            Frame,
+            Exception,
+            Blank,
+            Chain,
+            Blank,
+            GroupHeader,
+            Frame,
+        ];
+        assert_eq!(segment(&kinds), vec![(0, 8)]);
+        let kinds = [GroupHeader, Frame, Blank, Chain, Ordinary];
+        assert_eq!(segment(&kinds), vec![(0, 4), (4, 5)]);
     }
 
     #[test]

@@ -751,3 +751,117 @@ fn trailers_and_locations_without_a_trace_are_lines_of_their_own() {
     let out = run(StitchConfig::default(), lines.clone());
     assert_eq!(out, lines);
 }
+
+/// Node 15+ on a promise rejected with a value that is not an Error: the location and source
+/// line in Node's own code, a caret, the rejection as its inspector prints it (no stack), its
+/// code, and the version.
+const NODE_REJECTION: [&str; 9] = [
+    "node:internal/process/promises:288",
+    "            triggerUncaughtException(err, true /* fromPromise */);",
+    "            ^",
+    "",
+    "[UnhandledPromiseRejection: This error originated either by throwing inside of an async function without a catch block, or by rejecting a promise which was not handled with .catch(). The promise rejected with the reason \"Database connection failed\".] {",
+    "  code: 'ERR_UNHANDLED_REJECTION'",
+    "}",
+    "",
+    "Node.js v18.19.0",
+];
+
+#[test]
+fn a_node_unhandled_rejection_is_one_record_titled_by_its_reason() {
+    let record = stitches_alone_and_interleaved(&NODE_REJECTION);
+    assert_eq!(
+        title(&record),
+        "UnhandledPromiseRejection: The promise rejected with the reason \"Database connection failed\"."
+    );
+    assert_eq!(stated_by_its_lines(&NODE_REJECTION), Severity::Error);
+}
+
+/// The severity of `trace` stitched from lines of DEFAULT severity, as Cloud Run writes stderr
+/// without structured logging: what its lines say themselves.
+fn stated_by_its_lines(trace: &[&str]) -> Severity {
+    let lines = split_on(trace, 0, 30, "i-a", "d")
+        .into_iter()
+        .map(|r| {
+            let mut v: serde_json::Value = serde_json::from_str(&r.raw).unwrap();
+            v.as_object_mut().unwrap().remove("severity");
+            parse_entry(v.to_string().as_bytes()).unwrap()
+        })
+        .collect();
+    let out = run(StitchConfig::default(), lines);
+    assert_eq!(out.len(), 1, "{out:#?}");
+    out[0].severity
+}
+
+/// Python 3.11's `asyncio.TaskGroup` failing: the group's trace, then each sub-exception's,
+/// every line framed by `|`, the group indented as a whole.
+const EXCEPTION_GROUP: [&str; 21] = [
+    "  + Exception Group Traceback (most recent call last):",
+    "  |   File \"/app/worker/main.py\", line 41, in <module>",
+    "  |     asyncio.run(sync_all())",
+    "  |   File \"/usr/local/lib/python3.11/asyncio/runners.py\", line 190, in run",
+    "  |     return runner.run(main)",
+    "  |   File \"/app/worker/main.py\", line 30, in sync_all",
+    "  |     async with asyncio.TaskGroup() as tg:",
+    "  |   File \"/usr/local/lib/python3.11/asyncio/taskgroups.py\", line 147, in __aexit__",
+    "  |     raise me from None",
+    "  | ExceptionGroup: unhandled errors in a TaskGroup (2 sub-exceptions)",
+    "  +-+---------------- 1 ----------------",
+    "    | Traceback (most recent call last):",
+    "    |   File \"/app/worker/sync.py\", line 18, in fetch_inventory",
+    "    |     raise ConnectionError(f\"inventory API unreachable: {url}\")",
+    "    | ConnectionError: inventory API unreachable: https://inventory.internal/v1/items",
+    "    +---------------- 2 ----------------",
+    "    | Traceback (most recent call last):",
+    "    |   File \"/app/worker/sync.py\", line 25, in fetch_prices",
+    "    |     raise TimeoutError()",
+    "    | TimeoutError",
+    "    +------------------------------------",
+];
+
+#[test]
+fn a_python_exception_group_is_one_record_titled_by_its_first_sub_exception() {
+    let record = stitches_alone_and_interleaved(&EXCEPTION_GROUP);
+    assert_eq!(
+        title(&record),
+        "ConnectionError: inventory API unreachable: https://inventory.internal/v1/items (at fetch_inventory in worker/sync.py) → ExceptionGroup"
+    );
+    assert_eq!(stated_by_its_lines(&EXCEPTION_GROUP), Severity::Error);
+}
+
+/// An exception group raised while handling another exception: one trace, headed by the
+/// first exception of the chain.
+#[test]
+fn an_exception_group_in_a_chain_is_part_of_the_trace() {
+    let mut trace = vec![
+        "Traceback (most recent call last):",
+        "  File \"/app/worker/main.py\", line 12, in load",
+        "KeyError: 'INVENTORY_URL'",
+        "",
+        "During handling of the above exception, another exception occurred:",
+        "",
+    ];
+    trace.extend(EXCEPTION_GROUP);
+    let record = stitches_alone_and_interleaved(&trace);
+    assert!(
+        title(&record).starts_with("KeyError: 'INVENTORY_URL' (at load in worker/main.py)"),
+        "{}",
+        title(&record)
+    );
+    // And one after the group continues it the other way round.
+    let mut trace: Vec<&str> = EXCEPTION_GROUP.to_vec();
+    trace.extend([
+        "",
+        "The above exception was the direct cause of the following exception:",
+        "",
+        "Traceback (most recent call last):",
+        "  File \"/app/worker/main.py\", line 44, in <module>",
+        "RuntimeError: inventory sync failed",
+    ]);
+    let record = stitches_alone_and_interleaved(&trace);
+    assert!(
+        title(&record).starts_with("ConnectionError: inventory API unreachable"),
+        "{}",
+        title(&record)
+    );
+}

@@ -158,6 +158,54 @@ fn node_uncaught_exception_is_titled_by_its_exception_not_its_location() {
     );
 }
 
+/// A rejection with a value that is not an Error has no stack; the fixed explanation Node puts
+/// before its reason is dropped from the title, and any inspected error is titled by itself.
+#[test]
+fn node_inspected_errors_are_titled_by_what_differs() {
+    let m = "node:internal/process/promises:288\n            triggerUncaughtException(err, true /* fromPromise */);\n            ^\n\n[UnhandledPromiseRejection: This error originated either by throwing inside of an async function without a catch block, or by rejecting a promise which was not handled with .catch(). The promise rejected with the reason \"Database connection failed\".] {\n  code: 'ERR_UNHANDLED_REJECTION'\n}\n\nNode.js v18.19.0";
+    assert_eq!(
+        sig(m),
+        "UnhandledPromiseRejection: The promise rejected with the reason \"Database connection failed\"."
+    );
+    let m = "Config load failed\n[Error: ENOENT: no such file or directory, open '/app/config.json'] {\n  errno: -2,\n  code: 'ENOENT'\n}";
+    assert_eq!(
+        sig(m),
+        "Config load failed — Error: ENOENT: no such file or directory, open '/app/config.json'"
+    );
+    assert_eq!(inspected_error("[INFO] started"), None);
+    assert_eq!(inspected_error("[ERROR: x]"), None);
+    assert_eq!(inspected_error("  [cause]: Error: x"), None);
+}
+
+const GROUP: &str = "  + Exception Group Traceback (most recent call last):\n  |   File \"/app/worker/main.py\", line 30, in sync_all\n  |     async with asyncio.TaskGroup() as tg:\n  |   File \"/usr/local/lib/python3.11/asyncio/taskgroups.py\", line 147, in __aexit__\n  |     raise me from None\n  | ExceptionGroup: unhandled errors in a TaskGroup (1 sub-exception)\n  +-+---------------- 1 ----------------\n    | Traceback (most recent call last):\n    |   File \"/app/worker/sync.py\", line 18, in fetch_inventory\n    |     raise ConnectionError(\"inventory API unreachable\")\n    | ConnectionError: inventory API unreachable\n    +------------------------------------";
+
+/// Python 3.11's exception group: the root cause is the first sub-exception, with its frames;
+/// the group is named after it, as the end of a chain is.
+#[test]
+fn an_exception_group_is_titled_by_its_first_sub_exception() {
+    assert_eq!(
+        sig(GROUP),
+        "ConnectionError: inventory API unreachable (at fetch_inventory in worker/sync.py) → ExceptionGroup"
+    );
+    // Logged with a message before it (`logger.exception`), the message leads.
+    assert_eq!(
+        sig(&format!("Inventory sync failed\n{GROUP}")),
+        format!("Inventory sync failed — {}", sig(GROUP))
+    );
+    // Sub-exceptions grouped without being raised print no trace: the group's frames stand.
+    let bare = "  + Exception Group Traceback (most recent call last):\n  |   File \"/app/jobs.py\", line 9, in run\n  |     raise ExceptionGroup(\"checks failed\", errors)\n  | ExceptionGroup: checks failed (2 sub-exceptions)\n  +-+---------------- 1 ----------------\n    | ValueError: bad row 3\n    +---------------- 2 ----------------\n    | ValueError: bad row 9\n    +------------------------------------";
+    assert_eq!(
+        sig(bare),
+        "ValueError: bad row 3 (at run in jobs.py) → ExceptionGroup"
+    );
+    // A group nested in a group: the first plain trace inside is the root.
+    let nested = "  + Exception Group Traceback (most recent call last):\n  |   File \"/app/a.py\", line 1, in main\n  | ExceptionGroup: outer (1 sub-exception)\n  +-+---------------- 1 ----------------\n    | Exception Group Traceback (most recent call last):\n    |   File \"/app/a.py\", line 5, in inner\n    | ExceptionGroup: inner (1 sub-exception)\n    +-+---------------- 1 ----------------\n      | Traceback (most recent call last):\n      |   File \"/app/b.py\", line 7, in leaf\n      | KeyError: 'sku'\n      +------------------------------------";
+    assert_eq!(
+        sig(nested),
+        "KeyError: 'sku' (at leaf in b.py) → ExceptionGroup"
+    );
+}
+
 #[test]
 fn plain_text_is_returned_borrowed() {
     for m in [
