@@ -9,17 +9,18 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::model::{Int64, Labels, LogEntry, LooseStr, Str};
+use super::model::{HttpRequest, Int64, Labels, LogEntry, LooseStr, Str};
 use super::payload::{minify, proto_message, render_json_compact};
 use super::{time, CodeLocation, EntryError, FieldWarnings, MessageKind, Record, Severity};
 
 /// Resource labels that name the writer when there is no `service_name`, most specific first.
-const SERVICE_LABELS: [&str; 9] = [
+const SERVICE_LABELS: [&str; 10] = [
     "function_name",
     "job_name",
     "module_id",
     "container_name",
     "database_id",
+    "backend_service_name",
     "service",
     "topic_id",
     "subscription_id",
@@ -44,6 +45,10 @@ struct JsonPayload<'a> {
     exception: LooseStr<'a>,
     #[serde(borrow, default)]
     logger: LooseStr<'a>,
+    /// A load balancer's account of how a request ended (`failed_to_pick_backend`,
+    /// `backend_connection_closed_before_data_sent_to_client`), beside its `httpRequest`.
+    #[serde(borrow, default)]
+    status_details: LooseStr<'a>,
     /// The cause a structured logger writes beside a short message: zap/logrus `error`, pino
     /// `err` (an object with a `message`), ECS `error.message`.
     #[serde(borrow)]
@@ -145,6 +150,8 @@ struct PayloadMeta<'a> {
     /// The payload is data, not a log record (see [`log_record`]): the message is its fields
     /// rendered, and a `level=` among them is the data's, not the entry's.
     data: bool,
+    /// The message is the entry's request line (see [`request_line`]).
+    request: bool,
 }
 
 /// Builds the record; `raw` is the entry's JSON text.
@@ -179,10 +186,7 @@ pub fn to_record(entry: LogEntry<'_>, raw: &str) -> Result<Record, EntryError> {
     if entry.text_payload.as_ref().is_some_and(|t| t.mistyped) {
         warnings.add(FieldWarnings::TEXT_PAYLOAD);
     }
-    let kind = if text_payload(&entry).is_none()
-        && entry.json_payload.is_none()
-        && entry.proto_payload.is_none()
-    {
+    let kind = if meta.request {
         MessageKind::Request
     } else {
         MessageKind::Text
@@ -254,26 +258,57 @@ fn message<'a>(entry: &LogEntry<'a>) -> Result<(String, PayloadMeta<'a>), EntryE
         return Ok((text.as_str().to_owned(), PayloadMeta::default()));
     }
     if let Some(raw) = entry.json_payload {
-        return Ok(json_message(raw));
+        return Ok(json_message(raw, entry.http_request.as_ref()));
     }
     if let Some(raw) = entry.proto_payload {
         return Ok((proto_message(raw), PayloadMeta::default()));
     }
     match &entry.http_request {
         Some(req) => {
-            let method = req.request_method.as_ref().map_or("?", Str::as_str);
-            let url = req.request_url.as_ref().map_or("", Str::as_str);
-            let text = match req.status.0 {
-                Some(status) => format!("{method} {} → {status}", route(url_path(url))),
-                None => format!("{method} {}", route(url_path(url))),
+            let meta = PayloadMeta {
+                request: true,
+                ..PayloadMeta::default()
             };
-            Ok((text, PayloadMeta::default()))
+            Ok((request_line(req, None), meta))
         }
         None => Err(EntryError::NoPayload),
     }
 }
 
-fn json_message(raw: &RawValue) -> (String, PayloadMeta<'_>) {
+/// `POST /api/orders/<*>/pay → 502`: method, route and status, the way a request is one
+/// problem whatever ids its URL carries; with the load balancer's `details` when it gave them
+/// (`→ 502 (backend_connection_closed_before_data_sent_to_client)`: the backend closed the
+/// connection, not a 502 the backend sent).
+fn request_line(req: &HttpRequest<'_>, details: Option<&str>) -> String {
+    let method = req.request_method.as_ref().map_or("?", Str::as_str);
+    let url = req.request_url.as_ref().map_or("", Str::as_str);
+    let mut text = format!("{method} {}", route(url_path(url)));
+    if let Some(status) = req.status.0 {
+        text.push_str(&format!(" → {status}"));
+    }
+    if let Some(details) = details {
+        text.push_str(&format!(" ({details})"));
+    }
+    text
+}
+
+/// `statusDetails` when it is what load balancers write there: one lower-case identifier.
+/// Anything else is not fingerprinted exactly (it could carry a value, or a secret).
+fn status_details<'p>(p: &'p JsonPayload<'_>) -> Option<&'p str> {
+    loose(&p.status_details).filter(|d| {
+        d.len() <= 80
+            && d.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    })
+}
+
+/// The message of a `jsonPayload`; beside an `httpRequest`, a payload with no message of its
+/// own (a load balancer's, Cloud Armor's) is the request's details, and the message is the
+/// request line.
+fn json_message<'a>(
+    raw: &'a RawValue,
+    http: Option<&HttpRequest<'_>>,
+) -> (String, PayloadMeta<'a>) {
     let Ok(p) = serde_json::from_str::<JsonPayload<'_>>(raw.get()) else {
         return (render_json_compact(raw.get()), PayloadMeta::default());
     };
@@ -289,12 +324,17 @@ fn json_message(raw: &RawValue) -> (String, PayloadMeta<'_>) {
         }
         (text, _) => text,
     };
-    let message = match (text, trace) {
+    let mut request = false;
+    let message = match (text, trace, http) {
         // Loggers often repeat the trace in the message; keep it once.
-        (Some(text), Some(trace)) if text.contains(trace) => text.to_owned(),
-        (Some(text), Some(trace)) => format!("{text}\n{trace}"),
-        (Some(one), None) | (None, Some(one)) => one.to_owned(),
-        (None, None) => render_json_compact(raw.get()),
+        (Some(text), Some(trace), _) if text.contains(trace) => text.to_owned(),
+        (Some(text), Some(trace), _) => format!("{text}\n{trace}"),
+        (Some(one), None, _) | (None, Some(one), _) => one.to_owned(),
+        (None, None, Some(req)) => {
+            request = true;
+            request_line(req, status_details(&p))
+        }
+        (None, None, None) => render_json_compact(raw.get()),
     };
     let record = log_record(&p);
     let level = payload_level(&p, record);
@@ -305,6 +345,7 @@ fn json_message(raw: &RawValue) -> (String, PayloadMeta<'_>) {
         labels: sub(p.labels),
         level,
         data: !record,
+        request,
     };
     (message, meta)
 }

@@ -42,6 +42,70 @@ fn request_log_without_text_is_method_path_and_status() {
     assert_eq!(r.timestamp.to_rfc3339(), "2026-11-23T05:09:09.120515+00:00");
 }
 
+/// A global external Application Load Balancer's request log: the payload says how the request
+/// ended, the `httpRequest` which request it was.
+fn load_balancer(url: &str, status: u16, details: &str) -> String {
+    format!(
+        r#"{{"insertId":"1x2y3z","timestamp":"2026-11-23T05:00:00.123456Z","severity":"ERROR",
+        "logName":"projects/acme-prod/logs/requests",
+        "resource":{{"type":"http_load_balancer","labels":{{"backend_service_name":"api-backend",
+          "forwarding_rule_name":"api-https","project_id":"acme-prod","target_proxy_name":"api-proxy",
+          "url_map_name":"api-map","zone":"global"}}}},
+        "httpRequest":{{"requestMethod":"POST","requestUrl":"{url}","requestSize":"512",
+          "status":{status},"responseSize":"0","userAgent":"okhttp/4.12.0","remoteIp":"203.0.113.7",
+          "serverIp":"10.128.0.5","latency":"30.002s"}},
+        "jsonPayload":{{"@type":"type.googleapis.com/google.cloud.loadbalancing.type.LoadBalancerLogEntry",
+          "statusDetails":"{details}","backendTargetProjectNumber":"projects/123456789012",
+          "remoteIp":"203.0.113.7","cacheDecision":["RESPONSE_HAS_CONTENT_TYPE"]}}}}"#
+    )
+}
+
+#[test]
+fn a_load_balancer_s_request_is_its_route_and_status_with_the_details() {
+    let closed = "backend_connection_closed_before_data_sent_to_client";
+    let r = parse(&load_balancer(
+        "https://api.acme.com/api/orders/98123/pay?session=abc",
+        502,
+        closed,
+    ));
+    assert_eq!(
+        r.message,
+        format!("POST /api/orders/<*>/pay → 502 ({closed})")
+    );
+    assert_eq!(r.kind, MessageKind::Request, "fingerprinted as it is");
+    assert_eq!(r.service, "api-backend");
+    assert_eq!(r.severity, Severity::Error);
+    // Another order, the same problem; another ending or status, another.
+    let again = parse(&load_balancer(
+        "https://api.acme.com/api/orders/7/pay",
+        502,
+        closed,
+    ));
+    assert_eq!(again.message, r.message);
+    let timeout = parse(&load_balancer(
+        "https://api.acme.com/api/orders/7/pay",
+        502,
+        "backend_timeout",
+    ));
+    assert_eq!(
+        timeout.message,
+        "POST /api/orders/<*>/pay → 502 (backend_timeout)"
+    );
+    // Details that are not one identifier stay out of an exact fingerprint.
+    let odd = parse(&load_balancer(
+        "https://api.acme.com/health",
+        503,
+        "failed for user alice@example.com",
+    ));
+    assert_eq!(odd.message, "POST /health → 503");
+    // A payload with a message of its own beside a request is that message.
+    let j = r#"{"timestamp":"2026-11-23T05:00:00Z","severity":"ERROR","httpRequest":{"requestMethod":"GET","requestUrl":"/x","status":500},"jsonPayload":{"message":"handler crashed"}}"#;
+    assert_eq!(
+        (parse(j).message.as_str(), parse(j).kind),
+        ("handler crashed", MessageKind::Text)
+    );
+}
+
 #[test]
 fn request_log_with_text_uses_the_text() {
     let r = parse(example("6741c0de000a1b2c3d4e5f60"));

@@ -68,7 +68,7 @@ static CONSEQUENCE: LazyLock<Regex> = LazyLock::new(|| {
         r"|request failed because|response was malformed|connection to the instance had an error",
         r"|instance (was|is being) (shut down|terminated|restarted)|continuing without",
         r"|back-off restarting failed container|(readiness|liveness|startup) probe failed",
-        r"|^traceback \(most recent call last\):?$|→ 50[0234]$)"
+        r"|^traceback \(most recent call last\):?$|→ 50[0234]( \([a-z0-9_]+\))?$)"
     ))
     .expect("a constant pattern")
 });
@@ -473,6 +473,11 @@ mod tests {
         );
         assert_eq!(
             specificity("POST /api/orders → 503"),
+            Specificity::Consequence
+        );
+        // A load balancer's 502 with how it ended is the backend's failure seen from outside.
+        assert_eq!(
+            specificity("POST /api/orders/<*>/pay → 502 (backend_connection_closed_before_data_sent_to_client)"),
             Specificity::Consequence
         );
         assert_eq!(
