@@ -74,6 +74,11 @@ enum Command {
         /// an upstream 503 burst.
         #[arg(long)]
         incidents: bool,
+        /// Add, to every hour, shapes the background lacks: an image scanner's findings, Node's
+        /// unhandled rejection and a Python exception group split per line, a load balancer's
+        /// 502s, thirty unrelated errors on one instance.
+        #[arg(long, conflicts_with = "incidents")]
+        shapes: bool,
     },
 }
 
@@ -114,9 +119,12 @@ fn main() -> ExitCode {
             start,
             jsonl,
             incidents,
+            shapes,
         } => {
             let entries = if incidents {
                 log_gardener::synth::incidents::incident_hours(start, hours, seed)
+            } else if shapes {
+                log_gardener::synth::shapes::shape_hours(start, hours, seed)
             } else {
                 log_gardener::synth::generate(start, hours, seed)
             };

@@ -581,3 +581,78 @@ fn split_go_node_and_multiline_python_traces_are_one_cluster_each() {
     }
     assert_eq!(r.totals.entries, 36);
 }
+
+/// The shapes of `synth --shapes`, filed as an on-call engineer would: a scanner's CRITICAL
+/// finding is data and pages no one; Node's unhandled rejection, a Python exception group and
+/// a load balancer's 502s are each one issue titled by what went wrong; thirty unrelated
+/// errors on one instance stay thirty problems, tied into no incident.
+#[test]
+fn each_shape_is_filed_as_an_on_call_engineer_would() {
+    use log_gardener::escalate::Priority;
+    use log_gardener::sinks::github::pending;
+    use log_gardener::synth::shapes::{shape_hours, Shape};
+
+    let dir = tempfile::tempdir().unwrap();
+    for seed in [3, 11] {
+        let entries = shape_hours(start(), 1, seed);
+        let label: std::collections::HashMap<&str, &str> = entries
+            .iter()
+            .map(|(k, e)| (e["insertId"].as_str().unwrap(), *k))
+            .collect();
+        let of = |sample: Option<&Value>| {
+            let id = sample.and_then(|s| s["insertId"].as_str());
+            id.and_then(|id| label.get(id)).copied()
+        };
+        let input = dir.path().join(format!("shapes-{seed}.json"));
+        std::fs::write(&input, synth::gcloud_export(&entries)).unwrap();
+        let reports = replay(dir.path(), &input);
+        let problems: Vec<_> = reports
+            .iter()
+            .flat_map(|r| pending(r, Priority::P3))
+            .map(|p| p.problem)
+            .collect();
+        for shape in Shape::ALL {
+            let want = shape.expected();
+            let mut mine: Vec<_> = problems
+                .iter()
+                .filter(|p| of(p.sample.as_ref()) == Some(shape.label()))
+                .collect();
+            mine.sort_by_key(|p| p.priority);
+            let titles: Vec<_> = mine
+                .iter()
+                .map(|p| format!("{} {}", p.priority, p.template))
+                .collect();
+            assert!(mine.len() <= want.max_issues, "{shape:?}: {titles:#?}");
+            if let Some(headline) = want.headline {
+                assert!(!mine.is_empty(), "{shape:?} filed nothing");
+                assert!(
+                    mine[0].template.contains(headline),
+                    "{shape:?} is headed by {titles:#?}"
+                );
+            }
+            let clusters = reports.iter().flat_map(|r| &r.clusters);
+            for c in clusters.filter(|c| of(c.sample.as_ref()) == Some(shape.label())) {
+                assert!(
+                    c.priority.as_str() >= want.at_most,
+                    "{shape:?}: {} {}",
+                    c.priority,
+                    c.template
+                );
+            }
+        }
+        let busy: std::collections::BTreeSet<_> = reports
+            .iter()
+            .flat_map(|r| &r.clusters)
+            .filter(|c| of(c.sample.as_ref()) == Some(Shape::BusyInstance.label()))
+            .map(|c| c.id)
+            .collect();
+        assert!(busy.len() >= 20, "{} busy clusters", busy.len());
+        for i in reports.iter().flat_map(|r| &r.incidents) {
+            let tied = i.members.iter().filter(|m| busy.contains(&m.cluster));
+            assert!(
+                tied.count() < 2,
+                "seed {seed}: chance made an incident: {i:#?}"
+            );
+        }
+    }
+}

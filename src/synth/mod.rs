@@ -7,6 +7,7 @@
 mod documents;
 pub mod incidents;
 pub mod secrets;
+pub mod shapes;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};
