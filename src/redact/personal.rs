@@ -246,7 +246,62 @@ const ID_FORMS: [&[u8]; 17] = [
 /// Whether a national id's shape ([`ID_FORMS`]) starts somewhere the rule's regex may start
 /// (not after `[\w.+/:-]`: `blk_-1608…`, `/10.250.19.102`): a date or a long id opens nothing.
 fn id_digits(t: &[u8]) -> bool {
-    let class = |c: u8, b: u8| match c {
+    // Where a value may start is found first, one table lookup a byte and one branch taken
+    // only there: most bytes of a line are inside a word or a number, and measuring each of
+    // those (digits ahead, the run it opens) had cost more than the rest of the gates together.
+    let mut before = ID_BOUNDARY; // the start of the text
+    for (i, &b) in t.iter().enumerate() {
+        let class = ID_CLASSES[usize::from(b)];
+        if before & (class >> 1) != 0 && id_at(&t[i..]) {
+            return true;
+        }
+        before = class;
+    }
+    false
+}
+
+/// A byte after which the rule's regex may start a value (not `[\w.+/:-]`).
+const ID_BOUNDARY: u8 = 1;
+/// A byte a value starts with (a digit or a capital), one bit above [`ID_BOUNDARY`].
+const ID_START: u8 = 2;
+
+static ID_CLASSES: [u8; 256] = {
+    let mut t = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let inside =
+            c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'+' | b'/' | b':' | b'-');
+        t[b] = if inside { 0 } else { ID_BOUNDARY }
+            | if c.is_ascii_digit() || c.is_ascii_uppercase() {
+                ID_START
+            } else {
+                0
+            };
+        b += 1;
+    }
+    t
+};
+
+/// Whether one of [`ID_FORMS`] matches at the start of `t` (a digit or a capital).
+fn id_at(t: &[u8]) -> bool {
+    // Only the forms that may match a start of this byte and this run of digits are compared
+    // (a line's numbers and capitalised words are tried against one or two, not all).
+    let run = t.iter().take(31).take_while(|b| b.is_ascii_digit()).count();
+    let index = &*ID_INDEX;
+    let forms = index.first[usize::from(t[0])] & index.by_run[run];
+    forms != 0
+        && (t[0].is_ascii_uppercase() || id_run(run))
+        && ID_FORMS.iter().enumerate().any(|(i, form)| {
+            forms & (1 << i) != 0
+                && t.get(..form.len())
+                    .is_some_and(|s| s.iter().zip(*form).all(|(&b, &c)| form_class(c, b)))
+        })
+}
+
+/// Whether byte `b` is of the class `c` of an [`ID_FORMS`] shape.
+fn form_class(c: u8, b: u8) -> bool {
+    match c {
         b'9' => b.is_ascii_digit(),
         b'1' => matches!(b, b'1' | b'2'),
         b'2' => matches!(b, b'2'..=b'9'),
@@ -259,33 +314,46 @@ fn id_digits(t: &[u8]) -> bool {
         b'B' => matches!(b, b'A' | b'B'),
         b'_' => matches!(b, b' ' | b'-'),
         _ => c == b,
-    };
-    let after = |b: u8| {
-        !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'/' | b':' | b'-'))
-    };
-    // Every form holds at least ID_DIGITS digits within ID_REACH bytes: a start with fewer
-    // ahead (a capitalised word in prose, most of a log line) is not tried against the forms.
-    let digit = |j: usize| usize::from(t.get(j).is_some_and(u8::is_ascii_digit));
-    let mut ahead: usize = (0..ID_REACH).map(digit).sum();
-    for i in 0..t.len() {
-        if ahead >= ID_DIGITS
-            && (t[i].is_ascii_uppercase() || (t[i].is_ascii_digit() && id_run(&t[i..])))
-            && (i == 0 || after(t[i - 1]))
-            && ID_FORMS.iter().any(|form| {
-                t.get(i..i + form.len())
-                    .is_some_and(|s| s.iter().zip(*form).all(|(&b, &c)| class(c, b)))
-            })
-        {
-            return true;
-        }
-        ahead = ahead + digit(i + ID_REACH) - digit(i);
     }
-    false
 }
 
-/// Whether the run of digits `t` starts with is as long as a form that starts with digits
-/// begins with (`081109` is none: no form opens with six).
-fn id_run(t: &[u8]) -> bool {
+/// [`ID_FORMS`] as sets, one bit a form: those whose first class takes a byte, and those that
+/// may match where a run of exactly so many digits starts (the classes before it all take a
+/// digit, the one at its end a byte that is none). Either is a superset of the forms matching
+/// there, so comparing only their common forms finds every match.
+struct IdIndex {
+    first: [u32; 256],
+    by_run: [u32; 32],
+}
+
+static ID_INDEX: std::sync::LazyLock<IdIndex> = std::sync::LazyLock::new(|| {
+    assert!(ID_FORMS.len() <= 32, "one bit per form");
+    let takes_digit = |c: u8| (b'0'..=b'9').any(|b| form_class(c, b));
+    let takes_other = |c: u8| (0..=255u8).any(|b| !b.is_ascii_digit() && form_class(c, b));
+    let mut index = IdIndex {
+        first: [0; 256],
+        by_run: [0; 32],
+    };
+    for (i, form) in ID_FORMS.iter().enumerate() {
+        for b in 0..=255u8 {
+            if form_class(form[0], b) {
+                index.first[usize::from(b)] |= 1 << i;
+            }
+        }
+        for (run, set) in index.by_run.iter_mut().enumerate() {
+            let digits = form.iter().take(run).all(|&c| takes_digit(c));
+            let ends = form.get(run).is_none_or(|&c| takes_other(c));
+            if digits && ends {
+                *set |= 1 << i;
+            }
+        }
+    }
+    index
+});
+
+/// Whether a run of `run` digits is as long as a form that starts with digits begins with
+/// (`081109` is none: no form opens with six).
+fn id_run(run: usize) -> bool {
     static RUNS: std::sync::LazyLock<u32> = std::sync::LazyLock::new(|| {
         let digit = |c: &u8| matches!(c, b'9' | b'1' | b'2' | b'N' | b'C');
         ID_FORMS
@@ -298,13 +366,8 @@ fn id_run(t: &[u8]) -> bool {
                 runs | (1 << run) | (maybe << (run + 1))
             })
     });
-    let run = t.iter().take(31).take_while(|b| b.is_ascii_digit()).count();
     *RUNS & (1 << run) != 0
 }
-
-/// The longest of [`ID_FORMS`], and the fewest digits any of them holds.
-const ID_REACH: usize = 21;
-const ID_DIGITS: usize = 6;
 
 /// What a value under a name's or an address's key is: the quoted text, or the words before
 /// a status word (`missing`, `failed`); not a placeholder, not a lone status word; without
@@ -342,6 +405,11 @@ pub fn personal_value(text: &str, v: Range<usize>) -> Option<Range<usize>> {
 mod tests {
     use super::*;
 
+    /// The longest of [`ID_FORMS`], and the fewest digits any of them holds: the gate skipped
+    /// a start with fewer ahead before it looked only at the forms a start may open.
+    const ID_REACH: usize = 21;
+    const ID_DIGITS: usize = 6;
+
     #[test]
     fn every_id_form_lies_within_the_reach_and_digits_the_gate_skips_by() {
         for form in ID_FORMS {
@@ -377,5 +445,52 @@ mod tests {
                 .collect();
             assert!(id_digits(&filled), "{}", String::from_utf8_lossy(&filled));
         }
+    }
+
+    #[test]
+    fn the_form_index_finds_what_comparing_every_form_finds() {
+        // Every form compared at every start, as before the index.
+        let every = |t: &[u8]| {
+            (0..t.len()).any(|i| {
+                (i == 0 || ID_CLASSES[usize::from(t[i - 1])] & ID_BOUNDARY != 0)
+                    && (t[i].is_ascii_uppercase() || t[i].is_ascii_digit())
+                    && t[i..]
+                        .iter()
+                        .take(ID_REACH)
+                        .filter(|b| b.is_ascii_digit())
+                        .count()
+                        >= ID_DIGITS
+                    && (t[i].is_ascii_uppercase()
+                        || id_run(
+                            t[i..]
+                                .iter()
+                                .take(31)
+                                .take_while(|b| b.is_ascii_digit())
+                                .count(),
+                        ))
+                    && ID_FORMS.iter().any(|form| {
+                        t.get(i..i + form.len())
+                            .is_some_and(|s| s.iter().zip(*form).all(|(&b, &c)| form_class(c, b)))
+                    })
+            })
+        };
+        let pieces: [&[u8]; 14] = [
+            b"1", b"2", b"7", b"0", b"X", b"A", b"B", b"C", b" ", b"-", b".", b"x", b"=", b"12345",
+        ];
+        let mut rng = crate::synth::Rng::new(12);
+        let mut found = 0;
+        for _ in 0..200_000 {
+            let n = 1 + rng.below(24) as usize;
+            let t: Vec<u8> = (0..n)
+                .flat_map(|_| {
+                    pieces[rng.below(pieces.len() as u64) as usize]
+                        .iter()
+                        .copied()
+                })
+                .collect();
+            assert_eq!(id_digits(&t), every(&t), "{}", String::from_utf8_lossy(&t));
+            found += usize::from(every(&t));
+        }
+        assert!(found > 1000, "{found} texts holding a form");
     }
 }
