@@ -463,6 +463,12 @@ fn iban(s: &str) -> bool {
     rest == 1
 }
 
+/// Whether an unbroken run of digits is a card number the card rule may take whole: at most
+/// 19 digits (a longer run has no end the rule's regex accepts), a brand's and Luhn-valid.
+pub fn card_run(digits: &[u8]) -> bool {
+    digits.len() <= 19 && std::str::from_utf8(digits).is_ok_and(card)
+}
+
 fn card(s: &str) -> bool {
     let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
     let n = digits.len();

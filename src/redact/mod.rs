@@ -200,7 +200,7 @@ fn random_run(text: &str, input: &str) -> bool {
 
 /// Whether `text` holds the 13 digits of a card number the card rule may match: digits joined
 /// by single spaces or dashes, from a `2`–`6` after no `[A-Za-z0-9.+-]` (where the rule may
-/// start).
+/// start); digits not joined by any, only when they are a card number.
 fn card_digits(bytes: &[u8]) -> bool {
     // Most lines do not hold 13 digits at all; counting them is one vectorised pass.
     let digits: u32 = bytes
@@ -219,15 +219,13 @@ fn card_digits(bytes: &[u8]) -> bool {
         }
         // Digits from here, each after a digit or a single separator. A start inside this
         // chain would count a part of it: the search goes on where it breaks.
-        let (mut digits, mut separated) = (0, false);
+        let (mut digits, mut separated, mut grouped) = (0, false, false);
         let mut j = i;
         while j < bytes.len() {
             let c = class(j);
             if c & DIGIT != 0 {
                 digits += 1;
-                if digits >= 13 {
-                    return true;
-                }
+                grouped |= separated;
                 separated = false;
             } else if c & SEPARATOR != 0 && !separated {
                 separated = true;
@@ -235,6 +233,11 @@ fn card_digits(bytes: &[u8]) -> bool {
                 break;
             }
             j += 1;
+        }
+        // One unbroken run is the card rule's whole value or none (it ends where no digit
+        // follows), so it opens the rule only as a card: a block id of 19 digits does not.
+        if digits >= 13 && (grouped || check::card_run(&bytes[i..i + digits])) {
+            return true;
         }
         i = j.max(i + 1);
     }
