@@ -889,13 +889,40 @@ fn national_phone_shape(t: &[u8]) -> bool {
     })
 }
 
-/// A `/` and 32 of `[A-Za-z0-9_-]` after it: where a path segment may be a key.
+/// A `/` and a whole segment of 32 to 64 of `[A-Za-z0-9_-]` after it that the random-token
+/// check may accept: where a path segment may be a key. A longer run, or one going on into
+/// what may not end the rule's value, has no match at that `/`; a segment of 40 the check may
+/// take beside an AWS key id, which only the text before the rules shows.
 fn long_path_segment(t: &[u8]) -> bool {
-    memchr::memchr_iter(b'/', t).any(|i| {
-        t.get(i + 1..i + 33).is_some_and(|s| {
-            s.iter()
-                .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    let segment = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-');
+    // What the rule's regex lets follow the value: `$|[/?#&\s"'<>),;]` (a Unicode space is
+    // not ASCII).
+    let ends = |b: Option<&u8>| {
+        b.is_none_or(|&b| {
+            !b.is_ascii()
+                || b.is_ascii_whitespace()
+                || matches!(
+                    b,
+                    0x0b | b'/'
+                        | b'?'
+                        | b'#'
+                        | b'&'
+                        | b'"'
+                        | b'\''
+                        | b'<'
+                        | b'>'
+                        | b')'
+                        | b','
+                        | b';'
+                )
         })
+    };
+    memchr::memchr_iter(b'/', t).any(|i| {
+        let run = t[i + 1..].iter().take_while(|b| segment(b)).count();
+        (32..=64).contains(&run)
+            && ends(t.get(i + 1 + run))
+            && (run == 40
+                || std::str::from_utf8(&t[i + 1..i + 1 + run]).is_ok_and(super::check::random))
     })
 }
 

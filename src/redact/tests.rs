@@ -722,8 +722,35 @@ fn a_clean_line_opens_no_rule() {
         // Digits that cannot start a card number: after `-` or `_`, or broken by `.`.
         "Receiving block blk_-1608999687919862906 src: /10.250.19.102:54106",
         "2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL INFO",
+        // An unbroken run of digits that is no card number; a hex id as a path segment.
+        "Deleting block blk_38865049064139660 file /mnt/hadoop/dfs/data",
+        "GET /v2/54fadb412c4e40cdbaed9335e4c35a9e/servers/detail HTTP/1.1",
     ] {
         assert_eq!(RECOGNISER.candidates(line, line), 0, "{line}");
+    }
+}
+
+#[test]
+fn gates_that_read_the_value_still_open_on_what_their_rules_take() {
+    for (text, secret) in [
+        ("paid with 4111111111111111 today", "4111111111111111"),
+        ("paid with 4111 1111 1111 1111 today", "4111 1111 1111 1111"),
+        (
+            "POST /api/v1/hooks/q8Zr2LmX0vT5bN7cYp3KdW1sAb9Qx4Lk HTTP/1.1",
+            "q8Zr2LmX0vT5bN7cYp3KdW1sAb9Qx4Lk",
+        ),
+        // Random only beside an AWS key id: the id is redacted before the segment is read.
+        (
+            "AKIAIOSFODNN7EXAMPLE GET /s/a489c868f0c37da93b76227c91bb03908ac0e742 200",
+            "a489c868f0c37da93b76227c91bb03908ac0e742",
+        ),
+    ] {
+        assert!(!r(text).contains(secret), "{text}");
+        gated_as_ungated(text);
+    }
+    // A 17-digit run is no card, a 20-digit one cannot end where the card rule's value may.
+    for text in ["blk_38865049064139660 ok", "id 41111111111111111111 ok"] {
+        gated_as_ungated(text);
     }
 }
 
