@@ -14,6 +14,10 @@ pub enum Check {
     /// `token: connection reset` is prose, `token: a8Fk2` is not: after a spaced separator a
     /// lone lowercase word followed by more words, or a status word, is no value.
     NotProse,
+    /// A password under its name in another language: not prose ([`Check::NotProse`]), and
+    /// under `clave` (Spanish for any key as much as a password) not a record's key
+    /// (`clave: pedido-12345`: a word and a number).
+    ForeignPassword,
     /// A value named in prose (`api key X`): not a status word, and not a word at all — it holds
     /// a digit or a symbol, or a capital after its first letter.
     NotWord,
@@ -38,6 +42,8 @@ pub enum Check {
     NationalId { keyed: bool },
     /// A person's name or address under its key ([`super::personal::personal_value`]).
     PersonalValue,
+    /// A person or an address as an object ([`super::objects::personal_object`]).
+    PersonalObject,
 }
 
 impl Check {
@@ -72,6 +78,12 @@ impl Check {
                 true
             }
             Check::NotProse => !prose(text, &v, key),
+            Check::ForeignPassword => {
+                // Prose as the rule had it before it named its key: status words only.
+                let clave = key.is_some_and(|k| text[k].eq_ignore_ascii_case("clave"));
+                let record = clave && record_key(value);
+                !(prose(text, &v, None) || record)
+            }
             Check::NotWord => {
                 // Sentence punctuation around it is not part of it (`Refresh token expired.`).
                 let bare = value
@@ -108,10 +120,25 @@ impl Check {
                     || (sep(after.first()) && digit(after.get(1)));
                 !glued && super::national::national_id(value, false)
             }
-            Check::PersonalValue => return super::personal::personal_value(text, v),
+            Check::PersonalObject => return super::objects::personal_object(text, v),
+            Check::PersonalValue => {
+                let key = key.map(|k| &text[k]);
+                return super::personal::personal_value(text, v, key);
+            }
         };
         ok.then_some(v)
     }
+}
+
+/// A word and a number joined by `-` or `_` (`pedido-12345`, `order_42`): how records are
+/// keyed.
+fn record_key(value: &str) -> bool {
+    value.split_once(['-', '_']).is_some_and(|(word, number)| {
+        !word.is_empty()
+            && word.bytes().all(|b| b.is_ascii_lowercase())
+            && !number.is_empty()
+            && number.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 /// Only placeholders (and punctuation): what redaction or masking already wrote.

@@ -12,9 +12,11 @@
 //! pass and comes back borrowed.
 
 mod check;
+mod id_words;
 mod inert;
 mod kept;
 mod national;
+mod objects;
 mod patterns;
 mod personal;
 mod serialize;
@@ -384,7 +386,7 @@ pub fn redact_json(v: &mut Value) {
             for (key, value) in map.iter_mut() {
                 let kind = match named {
                     Some(kind) if NAME_VALUE_KEYS.1.contains(&key.as_str()) => Some(kind),
-                    _ => secret_key_kind(key),
+                    _ => secret_key_kind(key).or_else(|| personal_value_kind(key, value)),
                 };
                 match kind {
                     Some(kind) if !kept_under_secret_key(key, value) => {
@@ -566,58 +568,48 @@ static PERSONAL_KEY_ENDINGS: LazyLock<Vec<(String, &str)>> = LazyLock::new(|| {
     for n in ["", "1", "2", "3"] {
         endings.push((format!("addressline{n}"), "address"));
     }
-    let documents = [
-        ("ssn", "ssn"),
-        ("socialsecurity", "ssn"),
-        ("passport", "passport"),
-        ("nationalid", "national_id"),
-        ("taxid", "tax_id"),
-        ("driverlicense", "driver_license"),
-        ("driverslicense", "driver_license"),
-        ("driverlicence", "driver_license"),
-        ("driverslicence", "driver_license"),
-        ("cpf", "national_id"),
-        ("cnpj", "tax_id"),
-        ("aadhaar", "national_id"),
-        ("personnummer", "national_id"),
-        ("codicefiscale", "tax_id"),
-        ("steuerid", "tax_id"),
-    ];
-    for (name, kind) in documents {
-        for suffix in ["", "number", "num", "no"] {
-            endings.push((format!("{name}{suffix}"), kind));
+    // Identity documents, maybe with `number` after: the short words are last words instead
+    // (`personal_word_kind`).
+    for w in id_words::ID_WORDS
+        .iter()
+        .filter(|w| w.prose != id_words::Prose::Written)
+    {
+        for name in w.endings {
+            for suffix in ["", "number", "num", "no"] {
+                endings.push((format!("{name}{suffix}"), w.kind));
+            }
         }
     }
     endings
 });
 
 /// The kind of personal data a key names, by [`PERSONAL_KEY_ENDINGS`] or its last word
-/// ([`PERSONAL_LAST_WORDS`]); `personal` when none of them ends it.
+/// ([`personal_word_kind`]); `personal` when none of them ends it.
 fn personal_key_kind(key: &str) -> &'static str {
     personal_ending_kind(&normalised_key(key))
         .or_else(|| personal_word_kind(key))
+        .or_else(|| objects::object_kind(key))
         .unwrap_or("personal")
 }
 
-/// Short key names that end other words too (`gzip`, `using`): personal data only as a key's
-/// whole last word (`billing_zip`, `billingZip`, `"sin"`), and its kind.
-const PERSONAL_LAST_WORDS: [(&str, &str); 8] = [
-    ("zip", "address"),
-    ("street", "address"),
-    ("sin", "national_id"),
-    ("nir", "national_id"),
-    ("dni", "national_id"),
-    ("nie", "national_id"),
-    ("nino", "national_id"),
-    ("nif", "tax_id"),
-];
-
+/// Short key names that end other words too (`gzip`, `using`, `placeholder`): personal data
+/// only as a key's whole last word (`billing_zip`, `billingZip`, `"sin"`), and its kind.
 fn personal_word_kind(key: &str) -> Option<&'static str> {
+    const WORDS: [(&str, &str); 3] = [
+        ("zip", "address"),
+        ("street", "address"),
+        ("holder", "name"),
+    ];
     let last = last_word(key).to_ascii_lowercase();
-    PERSONAL_LAST_WORDS
+    let ids = id_words::ID_WORDS
         .iter()
+        .filter(|w| w.prose == id_words::Prose::Written)
+        .flat_map(|w| w.endings.iter().map(|e| (*e, w.kind)));
+    WORDS
+        .into_iter()
+        .chain(ids)
         .find(|(w, _)| *w == last)
-        .map(|&(_, kind)| kind)
+        .map(|(_, kind)| kind)
 }
 
 /// A key's last word: after its last `_`, `-`, `.` or space, or its last capital after a
@@ -702,6 +694,9 @@ fn secret_key_kind(key: &str) -> Option<&'static str> {
             .any(|w| norm.ends_with(w))
             || whole.contains(&norm.as_str())
     };
+    if let Some(kind) = script_id_kind(&norm) {
+        return Some(kind);
+    }
     // The other endings are ASCII: compared without the key's other letters, as before
     // (`password確認` ends with `password`).
     let norm: String = norm.chars().filter(char::is_ascii_alphanumeric).collect();
@@ -719,11 +714,40 @@ fn secret_key_kind(key: &str) -> Option<&'static str> {
     personal_ending_kind(&norm).or_else(|| personal_word_kind(key))
 }
 
-/// Whether a value under a key naming a secret stays as it is: `null`, and a number under a
+/// The kind of personal data a value is by its key and itself: a person or an address written
+/// as an object (`"shipping": {"line1": …}`), a person's name under `name` alone (`"name":
+/// "JOHN SMITH"`, not `"name": "billing-api"`).
+fn personal_value_kind(key: &str, value: &Value) -> Option<&'static str> {
+    objects::json_object_kind(key, value).or_else(|| {
+        let name =
+            key.eq_ignore_ascii_case("name") && value.as_str().is_some_and(personal::bare_name);
+        name.then_some("name")
+    })
+}
+
+/// Whether [`personal_value_kind`] may find something under `key`: what the serializer asks
+/// before it builds the value.
+fn may_be_personal_value(key: &str) -> bool {
+    objects::object_kind(key).is_some()
+}
+
+/// The kind of a national id a key in another script names (`身份证号`).
+fn script_id_kind(norm: &str) -> Option<&'static str> {
+    id_words::ID_WORDS
+        .iter()
+        .filter(|w| w.prose == id_words::Prose::Script)
+        .find(|w| w.endings.iter().any(|e| norm.ends_with(e)))
+        .map(|w| w.kind)
+}
+
+/// Whether a value under a key naming a secret stays as it is: `null`, a number under a
 /// key that is `pass` alone (a count of passes, `{"pass": 12, "fail": 0}`; a password is a
-/// string, and `db_pass` names one).
+/// string, and `db_pass` names one), and a product's display name (`Cloud SQL Admin API`).
 fn kept_under_secret_key(key: &str, value: &Value) -> bool {
-    value.is_null() || (value.is_number() && key.eq_ignore_ascii_case("pass"))
+    let display = normalised_key(key).ends_with("displayname");
+    value.is_null()
+        || (value.is_number() && key.eq_ignore_ascii_case("pass"))
+        || (display && value.as_str().is_some_and(personal::product))
 }
 
 #[cfg(test)]

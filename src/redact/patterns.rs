@@ -86,8 +86,17 @@ pub enum Follow {
     /// A URL path segment: a run of `[\w-]` with a `/` on either side.
     PathSegment,
     /// An XML tag's name ending in [`KEY_END`]: after `<` and `[\w.:-]`, at most six more of
-    /// `[A-Za-z_-]`, then `>` or whitespace (its attributes).
+    /// `[A-Za-z0-9_-]`, then `>` or whitespace (its attributes).
     XmlTag,
+    /// A short word naming a national id: as written (the gate word's case) between word
+    /// boundaries, or as a key's last word in any case (not after a letter or digit; at most
+    /// seven more of `[A-Za-z_-]`, then [`SEP`]).
+    WrittenOrKey,
+    /// A key naming a person or an address whose value is an object: the word ends the key
+    /// (maybe quoted), then a separator and `{` or `[`.
+    Object,
+    /// A key that is the word alone (not after `[\w.-]`), then [`SEP`].
+    Alone,
 }
 
 impl Follow {
@@ -145,11 +154,45 @@ impl Follow {
             Follow::Session => after(usize::MAX, key_char, |t, j| t.get(j) == Some(&b'=')),
             Follow::XmlTag => {
                 let name = |b: &u8| is_word_byte(*b) || matches!(b, b'.' | b':' | b'-');
+                let tag_char = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
                 text[..at.start].iter().rev().find(|b| !name(b)) == Some(&b'<')
-                    && after(6, key_char, |t, j| {
+                    && after(6, tag_char, |t, j| {
                         t.get(j)
                             .is_some_and(|&b| b == b'>' || b.is_ascii_whitespace())
                     })
+            }
+            Follow::WrittenOrKey => {
+                let bounded = |i: Option<&u8>| !i.is_some_and(|&b| is_word_byte(b));
+                let before = at.start.checked_sub(1).map(|i| &text[i]);
+                (&text[at.clone()] == word.as_bytes()
+                    && bounded(before)
+                    && bounded(text.get(at.end)))
+                    || (!before.is_some_and(u8::is_ascii_alphanumeric)
+                        && after(7, key_char, sep_starts))
+            }
+            Follow::Object => {
+                let mut j = at.end;
+                let skip = |j: &mut usize, what: fn(u8) -> bool| {
+                    while text.get(*j).is_some_and(|&b| what(b)) {
+                        *j += 1;
+                    }
+                };
+                skip(&mut j, |b| matches!(b, b'"' | b'\'' | b'\\'));
+                skip(&mut j, |b| b.is_ascii_whitespace());
+                match text.get(j) {
+                    // Percent-encoded or PHP's `] =>`: the regex decides.
+                    Some(b'%' | b']') => true,
+                    Some(b':' | b'=' | b'\t') => {
+                        j += 1;
+                        skip(&mut j, |b| b == b'>' || b.is_ascii_whitespace());
+                        matches!(text.get(j), Some(b'{' | b'[' | b'%'))
+                    }
+                    _ => false,
+                }
+            }
+            Follow::Alone => {
+                let key = |b: &u8| is_word_byte(*b) || matches!(b, b'.' | b'-');
+                !at.start.checked_sub(1).is_some_and(|i| key(&text[i])) && sep_starts(text, at.end)
             }
             Follow::PathSegment => {
                 let segment = |b: u8| is_word_byte(b) || b == b'-';
@@ -271,18 +314,18 @@ fn spaced_key_words() -> &'static [&'static str] {
 /// for the last [`FOREIGN_WHOLE_KEYS`], which must be the whole key), then spellings with other
 /// letters (written alone: no ASCII `\b` reads them). Lower case; the rule is
 /// case-insensitive.
-pub(super) const FOREIGN_PASSWORD_WORDS: ([&str; 20], [&str; 11]) = (
+pub(super) const FOREIGN_PASSWORD_WORDS: ([&str; 21], [&str; 11]) = (
     [
         "passwort",
         "kennwort",
         "contrasena",
         "wachtwoord",
         "wagwoord",
-        "mot[_-]?de[_-]?passe",
+        "mot[ _-]?de[ _-]?passe",
         "heslo",
         "haslo",
         "sifre",
-        "parola[_-]?d[_'-]?ordine",
+        "parola[ _-]?d[ _'-]?ordine",
         "passord",
         "losenord",
         "salasana",
@@ -290,7 +333,9 @@ pub(super) const FOREIGN_PASSWORD_WORDS: ([&str; 20], [&str; 11]) = (
         "lozinka",
         "geslo",
         "jelszo",
-        // Whole keys only (`resenha` is a review, `mdp` also a model's name).
+        // Whole keys only (`resenha` is a review, `mdp` also a model's name, `clave` any key:
+        // [`Check::ForeignPassword`]).
+        "clave",
         "senha",
         "mdp",
         "psw",
@@ -310,7 +355,7 @@ pub(super) const FOREIGN_PASSWORD_WORDS: ([&str; 20], [&str; 11]) = (
     ],
 );
 
-pub(super) const FOREIGN_WHOLE_KEYS: usize = 3;
+pub(super) const FOREIGN_WHOLE_KEYS: usize = 4;
 
 /// [`FOREIGN_PASSWORD_WORDS`] as a gate finds them (ASCII case-insensitively): the ASCII ones
 /// by their last part (`passe` of `mot_de_passe`, which the key's end follows), the others also
@@ -357,27 +402,25 @@ const NAME_VALUE_WORDS: &[&str] = &[
     "val=",
 ];
 
-/// Key names whose value is an identity document's number or a birth date; the kind each
-/// names is [`super::personal_key_kind`]'s.
-const PERSONAL_KEY: &str = r"(?:passport|national[_-]?id|tax[_-]?id|driver'?s?[ _-]?licen[cs]e|ssn|social[_-]?security|cpf|cnpj|aadhaar|personnummer|codice[_-]?fiscale|steuer[_-]?id)(?:[_-]?(?:number|num|no))?|birth(?:[_-]?(?:date|day))?|dob|iban";
-/// Words of [`PERSONAL_KEY`] a gate looks for.
-const PERSONAL_KEY_WORDS: &[&str] = &[
-    "passport",
-    "national",
-    "tax",
-    "licen",
-    "ssn",
-    "social",
-    "birth",
-    "dob",
-    "iban",
-    "cpf",
-    "cnpj",
-    "aadhaar",
-    "personnummer",
-    "codice",
-    "steuer",
-];
+/// Key names whose value is an identity document's number ([`super::id_words::ID_WORDS`] but
+/// the short words, which need the number's check) or a birth date; the kind each names is
+/// [`super::personal_key_kind`]'s.
+fn personal_key() -> String {
+    use super::id_words::{id_pattern, Prose};
+    let documents = id_pattern(&[Prose::No, Prose::AnyCase]);
+    format!(r"(?:{documents})(?:[_-]?(?:number|num|no))?|birth(?:[_-]?(?:date|day))?|dob|iban")
+}
+
+/// Words of [`personal_key`] a gate looks for.
+fn personal_key_words() -> &'static [&'static str] {
+    static WORDS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        use super::id_words::{id_gate_words, Prose};
+        let mut words = id_gate_words(&[Prose::No, Prose::AnyCase]);
+        words.extend(["birth", "dob", "iban"]);
+        words
+    });
+    &WORDS
+}
 
 /// Words of a path segment after which a URL holds a capability token (`reset`,
 /// `invitations`, `email-verification`): the rule's regex and its gate's words.
@@ -531,10 +574,10 @@ pub fn sources() -> Vec<Source> {
             &{
                 let (ascii, other) = FOREIGN_PASSWORD_WORDS;
                 let (endings, whole) = ascii.split_at(ascii.len() - FOREIGN_WHOLE_KEYS);
-                format!(r"(?i)(?:\b[\w.-]*?(?:{})|\b(?:{})|(?:{}))(?:{SEP}|\s*[：＝]\s*){OPEN_QUOTE}(?P<v>{BARE_VALUE})", endings.join("|"), whole.join("|"), other.join("|"))
+                format!(r"(?i)(?P<k>\b[\w.-]*?(?:{})|\b(?:{})|(?:{}))(?:{SEP}|\s*[：＝]\s*){OPEN_QUOTE}(?P<v>{BARE_VALUE})", endings.join("|"), whole.join("|"), other.join("|"))
             },
             "password",
-            Check::NotProse,
+            Check::ForeignPassword,
             followed(foreign_password_words(), Follow::KeyEnd),
         ),
         // A name/value pair naming a secret, as Kubernetes env lists and HAR headers write them
@@ -764,10 +807,10 @@ pub fn sources() -> Vec<Source> {
         // An identity document's number or a birth date after a key naming it
         // (`passport_number=X1234567`, `date_of_birth: 1956-03-19`, `ssn=123456789`).
         Source {
-            pattern: format!(r"(?i)\b(?P<k>[\w.-]*?(?:{PERSONAL_KEY})){SEP}{OPEN_QUOTE}(?P<v>[A-Za-z0-9][\w./:+-]*(?:,?[ ]+(?:[0-9][\w./:+-]*|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?)){{0,3}})"),
+            pattern: format!(r"(?i)\b(?P<k>[\w.-]*?(?:{})){SEP}{OPEN_QUOTE}(?P<v>[A-Za-z0-9][\w./:+-]*(?:,?[ ]+(?:[0-9][\w./:+-]*|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?)){{0,3}})", personal_key()),
             kind: Kind::Personal,
             check: Check::NotProse,
-            gate: followed(PERSONAL_KEY_WORDS, Follow::KeyLike),
+            gate: followed(personal_key_words(), Follow::KeyLike),
         },
         fixed(
             r"(?:^|[^\w-])(?P<v>[0-9]{3}-[0-9]{2}-[0-9]{4})(?:$|[^\w-])",
@@ -784,7 +827,9 @@ pub fn sources() -> Vec<Source> {
             followed(client_address_words(), Follow::KeyLike),
         ),
     ];
-    // Names, addresses and national ids: after cards and phones, whose digits are no id's.
+    // Names, addresses and national ids: after cards and phones, whose digits are no id's;
+    // a person or an address as an object first, whole.
+    rules.extend(super::objects::sources(SEP));
     rules.extend(super::personal::sources(SEP, OPEN_QUOTE));
     rules
 }

@@ -57,10 +57,11 @@ pub(super) const KEYS_OF_PARTS: [(&[&str], &str, &str); 2] = [
     (&ADDRESS_FIRST_PARTS, "address", "address"),
 ];
 
-/// The names' key as a regex alternation.
+/// The names' key as a regex alternation; `holder` only as a key's whole last part (not
+/// `placeholder`).
 fn name_key() -> String {
     format!(
-        r"[\w.-]*?(?:(?:{})[_.-]?name|surname|cardholder(?:[_.-]?name)?)",
+        r"[\w.-]*?(?:(?:{})[_.-]?name|surname|cardholder(?:[_.-]?name)?)|(?:[\w.-]*[_.-])?holder(?:[_.-]?name)?",
         NAME_FIRST_PARTS.join("|")
     )
 }
@@ -81,8 +82,9 @@ const POSTAL_KEY: &str = r"[\w.-]*?post(?:al)?[_.-]?code|(?:[\w.-]*[_.-])?zip(?:
 /// The gate's words: every key of both rules holds one.
 fn gate_words() -> &'static [&'static str] {
     static WORDS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
-        // `post` for `postal_code`, `post_code`, `postcode`.
-        let mut words: Vec<&'static str> = ["surname", "cardholder", "post"]
+        // `post` for `postal_code`, `post_code`, `postcode` (`postal` for an XML tag, which
+        // may go on for six letters only).
+        let mut words: Vec<&'static str> = ["surname", "holder", "post", "postal"]
             .into_iter()
             .chain(ADDRESS_WORDS)
             .collect();
@@ -126,7 +128,15 @@ pub fn sources(sep: &str, open_quote: &str) -> Vec<Source> {
     let name_word = r"\p{L}[\p{L}\p{M}'’.-]*";
     let name_more = r"(?:\p{Lu}[\p{L}\p{M}'’.-]*|(?:de|da|del|della|di|du|dos|das|van|von|der|den|le|la|bin|ibn|al|el|y|ter|ten))";
     let end = r"(?:$|[^\p{L}\p{M}0-9_'’.=-])";
-    let name = format!(r"{name_word}(?:[ \t]+{name_more}){{0,5}}){end}");
+    // A name written in small letters (`maria garcía`, `van der berg`) goes on over small words.
+    let small_word = r"\p{Ll}[\p{L}\p{M}'’.-]*";
+    let name = format!(
+        r"{small_word}(?:[ \t]+{name_word}){{0,4}}|{name_word}(?:[ \t]+{name_more}){{0,5}}){end}"
+    );
+    // A name under `name` alone (`name=JOHN SMITH`): two words or more, each capitalised;
+    // [`bare_name`] tells it from a product's (`Cloud SQL Admin API`).
+    let capitalised = r"\p{Lu}[\p{L}\p{M}'’.-]*";
+    let bare_name = format!(r"{capitalised}(?:[ \t]+{name_more}){{1,4}}){end}");
     // An address: while it reads as one, a house number first (`221B Baker Street, London
     // NW1 6XE`), or capitalised words and then a number (`Hauptstraße 5, 10115 Berlin`); then
     // capitalised words, numbers, the particles of street names and commas, none of them a
@@ -162,61 +172,77 @@ pub fn sources(sep: &str, open_quote: &str) -> Vec<Source> {
             ..Gate::default()
         },
     };
-    let keyed_ids = Source {
-        pattern: format!(
-            r"(?:\b(?i:{})|\b(?:{})\b|{})(?:\s*(?i:no\.?|nr\.?|num(?:ber|ero)?|n°|#))?\s*(?:[:=#：]\s*)?{open_quote}(?P<v>[0-9](?:[ .-]?[0-9]){{7,17}}(?:-?[0-9A-Z])?|[XYZ]-?[0-9]{{7}}-?[A-Z]|[A-Z]{{2}}(?: ?[0-9]{{2}}){{3}} ?[A-D])",
-            ID_KEY_WORDS_ANY_CASE.join("|"),
-            ID_KEY_WORDS_CAPITAL.join("|"),
-            ID_KEY_WORDS_OTHER.join("|")
-        ),
+    // After a word naming a national id, in prose or as a key (`CPF 861…`, `身份证号：1101…`,
+    // `applicant_sin="046 454 286"`): the number, maybe unbroken, whose check holds.
+    let id_value = r"[0-9](?:[ .-]?[0-9]){7,17}(?:-?[0-9A-Z])?|[XYZ]-?[0-9]{7}-?[A-Z]|[A-Z]{2}(?: ?[0-9]{2}){3} ?[A-D]";
+    let number = r"(?:\s*(?i:no\.?|nr\.?|num(?:ber|ero)?|n°|#)|号码?|號碼?)?(?:\\?[\x22'])?\s*(?:[:=#：]\s*)?";
+    let keyed_id = |words: String, gate: &'static [&'static str], follow: Follow| Source {
+        pattern: format!(r"(?:{words}){number}{open_quote}(?P<v>{id_value})"),
         kind: Kind::Fixed("national_id"),
         check: Check::NationalId { keyed: true },
         gate: Gate {
-            words: key_words(),
+            words: gate,
+            follow,
+            ..Gate::default()
+        },
+    };
+    use super::id_words::{id_gate_words, id_pattern, Prose};
+    let leaked = |prose: &[Prose]| -> &'static [&'static str] { id_gate_words(prose).leak() };
+    let keyed_ids = keyed_id(
+        format!(
+            r"\b(?i:{})|{}",
+            id_pattern(&[Prose::AnyCase, Prose::Phrase]),
+            id_pattern(&[Prose::Script])
+        ),
+        leaked(&[Prose::AnyCase, Prose::Phrase, Prose::Script]),
+        Follow::Any,
+    );
+    // Short words: in prose as written (`SIN`), as a key its whole last word in any case.
+    let written = id_pattern(&[Prose::Written]);
+    let written_ids = keyed_id(
+        format!(
+            r"\b(?:{written})\b|\b(?:[\w.-]*[_.-])?(?i:{written})(?:[_-]?(?i:number|num|no|nr))?{sep}"
+        ),
+        leaked(&[Prose::Written]),
+        Follow::WrittenOrKey,
+    );
+    // An element naming a person or an address part, maybe namespaced and with attributes
+    // (SOAP's `<ns:lastName>`): its text up to the next tag, which must close it.
+    let xml = Source {
+        pattern: format!(
+            r"<(?:[\w.-]+:)?(?P<k>(?i:{}|{}|{STREET_KEY}|{POSTAL_KEY}))(?:\s[^>]*)?>(?P<v>[^<]+)</",
+            name_key(),
+            address_key()
+        ),
+        kind: Kind::Personal,
+        check: Check::PersonalValue,
+        gate: Gate {
+            follow: Follow::XmlTag,
+            words: gate_words(),
+            ..Gate::default()
+        },
+    };
+    let alone = Source {
+        pattern: format!(r"(?:^|[^\w.-])(?P<k>(?i:name)){sep}(?P<v>{QUOTED}|{bare_name}"),
+        kind: Kind::Fixed("name"),
+        check: Check::PersonalValue,
+        gate: Gate {
+            follow: Follow::Alone,
+            words: &["name"],
             ..Gate::default()
         },
     };
     vec![
         keyed(name_key(), &name),
+        xml,
+        alone,
         keyed(address_key(), &address),
         keyed(STREET_KEY.to_owned(), &street),
         keyed(POSTAL_KEY.to_owned(), postal),
         ids,
         keyed_ids,
+        written_ids,
     ]
-}
-
-/// Words naming a national id before its number in prose (`CPF 861…`, `身份证号 1101…`):
-/// any case; as written (`SIN`, not "sin"); in other scripts.
-const ID_KEY_WORDS_ANY_CASE: [&str; 8] = [
-    "cpf",
-    "aadhaar",
-    "aadhar",
-    "steuer-?id",
-    "steueridentifikationsnummer",
-    "national insurance(?: number)?",
-    "social insurance(?: number)?",
-    "s[ée]curit[ée] sociale",
-];
-const ID_KEY_WORDS_CAPITAL: [&str; 7] = ["SIN", "NIR", "DNI", "NIE", "NIF", "NINO", "IdNr"];
-const ID_KEY_WORDS_OTHER: [&str; 2] = ["身份证", "身份證"];
-
-/// [`ID_KEY_WORDS_ANY_CASE`] and the others as the gate finds them.
-fn key_words() -> &'static [&'static str] {
-    static WORDS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
-        let mut words = vec![
-            "cpf",
-            "aadha",
-            "steuer",
-            "national insurance",
-            "social insurance",
-            "sociale",
-        ];
-        words.extend(ID_KEY_WORDS_CAPITAL);
-        words.extend(ID_KEY_WORDS_OTHER);
-        words
-    });
-    &WORDS
 }
 
 /// The shapes of the national id rule's alternatives, a byte class a character: `9` a
@@ -369,10 +395,11 @@ fn id_run(run: usize) -> bool {
     *RUNS & (1 << run) != 0
 }
 
-/// What a value under a name's or an address's key is: the quoted text, or the words before
-/// a status word (`missing`, `failed`); not a placeholder, not a lone status word; without
-/// sentence punctuation at its end.
-pub fn personal_value(text: &str, v: Range<usize>) -> Option<Range<usize>> {
+/// What a value under a name's or an address's key (`key`) is: the quoted text, or the
+/// words before a status word (`missing`, `failed`); not a placeholder, not prose opening with
+/// a status word; without sentence punctuation at its end. Under `name` alone only what reads
+/// as a person's name ([`bare_name`]); under a display name, not a product's.
+pub fn personal_value(text: &str, v: Range<usize>, key: Option<&str>) -> Option<Range<usize>> {
     let value = &text[v.clone()];
     let unescaped = value.trim_start_matches('\\');
     let (start, body) = match unescaped.strip_prefix(['"', '\'']) {
@@ -382,7 +409,10 @@ pub fn personal_value(text: &str, v: Range<usize>) -> Option<Range<usize>> {
             let mut end = 0;
             for word in value.split([' ', '\t']) {
                 let bare = word.trim_end_matches([',', '.', ';', ':', ')', '!', '?', '"', '\'']);
-                if super::check::status_word(bare) && end > 0 {
+                if super::check::status_word(bare) {
+                    if end == 0 {
+                        return None;
+                    }
                     break;
                 }
                 end += word.len() + 1;
@@ -394,11 +424,99 @@ pub fn personal_value(text: &str, v: Range<usize>) -> Option<Range<usize>> {
     let inner = body
         .trim()
         .trim_end_matches([',', '.', ';', ':', ')', '!', '?', '"', '\'']);
-    let ok = !inner.is_empty()
+    let key = key.unwrap_or("").to_ascii_lowercase();
+    let shaped = match key.as_str() {
+        "name" => bare_name(inner),
+        k if k.ends_with("display_name") || k.ends_with("displayname") => !product(inner),
+        _ => true,
+    };
+    let ok = shaped
+        && !inner.is_empty()
         && !super::check::status_word(inner)
         && !matches!(inner, "-" | "n/a" | "N/A")
         && !super::check::is_placeholder(inner);
     ok.then_some(start + lead..start + lead + inner.len())
+}
+
+/// Whether a value under `name` alone reads as a person's name: two to six words, each
+/// capitalised or in capitals (`John Smith`, `JOHN SMITH`, `Jean-Luc O'Brien`) or a particle
+/// (`de la`), and no product's word (`Cloud Run`, `Default Pool`: resources are named so too).
+pub fn bare_name(value: &str) -> bool {
+    let words: Vec<&str> = value.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
+    let word = |w: &&str| {
+        let mut chars = w.chars();
+        let rest: String = chars
+            .clone()
+            .skip(1)
+            .filter(|c| c.is_alphabetic())
+            .collect();
+        chars.next().is_some_and(char::is_uppercase)
+            && w.chars().all(|c| c.is_alphabetic() || "'’.-".contains(c))
+            && (rest.chars().all(char::is_lowercase) || rest.chars().all(char::is_uppercase))
+    };
+    let particle = |w: &&str| PARTICLES.contains(w);
+    (2..=6).contains(&words.len())
+        && words.iter().all(|w| word(w) || particle(w))
+        && words.iter().filter(|w| word(w)).count() >= 2
+        && !product(value)
+}
+
+/// The particles of names, in small letters (`María de la Cruz`, `Ludwig van Beethoven`).
+const PARTICLES: [&str; 22] = [
+    "de", "da", "del", "della", "di", "du", "dos", "das", "van", "von", "der", "den", "le", "la",
+    "bin", "ibn", "al", "el", "y", "ter", "ten", "zu",
+];
+
+/// Whether a display name is a product's or a resource's (`Cloud SQL Admin API`, `Compute
+/// Engine default service account`): one of their words, or a digit. A person's name holds
+/// neither; what is cheap to tell apart is told, the rest is redacted.
+pub fn product(value: &str) -> bool {
+    const WORDS: [&str; 40] = [
+        "api",
+        "apis",
+        "sql",
+        "cloud",
+        "service",
+        "services",
+        "admin",
+        "server",
+        "engine",
+        "storage",
+        "database",
+        "account",
+        "bot",
+        "app",
+        "platform",
+        "manager",
+        "console",
+        "pool",
+        "cluster",
+        "function",
+        "functions",
+        "gateway",
+        "default",
+        "system",
+        "worker",
+        "job",
+        "queue",
+        "bucket",
+        "network",
+        "node",
+        "instance",
+        "project",
+        "agent",
+        "controller",
+        "proxy",
+        "cache",
+        "scheduler",
+        "monitoring",
+        "logging",
+        "run",
+    ];
+    value.chars().any(|c| c.is_ascii_digit())
+        || value
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| WORDS.iter().any(|p| w.eq_ignore_ascii_case(p)))
 }
 
 #[cfg(test)]

@@ -9,7 +9,10 @@ use std::borrow::Cow;
 use serde::ser::{self, Serialize, Serializer};
 
 use super::inert::{neutralise, neutralise_keeping};
-use super::{kept_under_secret_key, redact, secret_key_kind, secret_named_by, NAME_VALUE_KEYS};
+use super::{
+    kept_under_secret_key, may_be_personal_value, personal_value_kind, redact, secret_key_kind,
+    secret_named_by, NAME_VALUE_KEYS,
+};
 
 /// A string value as it may leave: neutralised (zero-width joiners kept, as rendered markdown
 /// inside a document needs them), then redacted.
@@ -377,6 +380,12 @@ impl<S: ser::SerializeMap> ser::SerializeMap for InertMap<S> {
             }
         }
         let key = &self.key;
+        if self.secret.is_none() && may_be_personal_value(key) {
+            // A person or an address as an object: known by what it holds.
+            if let Ok(value) = serde_json::to_value(v) {
+                self.secret = personal_value_kind(key, &value);
+            }
+        }
         match self
             .secret
             .take()

@@ -943,6 +943,29 @@ mod gates {
         "/hooks/",
         "q8Zr2LmX0vT5bN7cYp3KdW1sAb9Qx4Lk",
         "ch_3NkT2bLkdIwHu7ix",
+        // XML and SOAP names, small letters and capitals, objects, short id keys, Romance
+        // passwords.
+        "<firstName>",
+        "</firstName>",
+        "<ns:Name>",
+        "<ns:First>",
+        "holder",
+        "name",
+        "=",
+        ": ",
+        "\"",
+        "maria ",
+        "JOHN SMITH",
+        "{\"city\": \"Leeds\"}",
+        "address",
+        "shipping",
+        "{",
+        "}",
+        "SIN",
+        "sin",
+        "_",
+        "clave",
+        "mot de passe",
     ];
 
     proptest! {
@@ -1449,8 +1472,8 @@ fn names_and_addresses_under_their_keys() {
     redact_json(&mut v);
     assert_eq!(
         v,
-        json!({"customer": {"firstName": "[REDACTED:name]", "surname": "[REDACTED:name]",
-            "billingZip": "[REDACTED:address]", "home_address": "[REDACTED:address]"},
+        // A person as an object goes whole, whatever the keys of its values.
+        json!({"customer": "[REDACTED:name]",
             "gzip": true, "name": "billing-api", "display": "x", "zipper": 3})
     );
     assert_kept(&[
@@ -1731,4 +1754,203 @@ fn identifiers_are_no_secrets() {
         json!({"pass": 12, "passes": 3, "password": "[REDACTED:password]",
             "smtp_pass": "[REDACTED:password]", "Pass": "[REDACTED:password]"})
     );
+}
+
+#[test]
+fn names_in_xml_in_small_letters_in_capitals_and_under_name_alone() {
+    for (text, want) in [
+        (
+            "<firstName>Maria</firstName><lastName>Schmidt</lastName>",
+            "<firstName>[REDACTED:name]</firstName><lastName>[REDACTED:name]</lastName>",
+        ),
+        (
+            "<customer_name>Radoslaw Etxeberria</customer_name>",
+            "<customer_name>[REDACTED:name]</customer_name>",
+        ),
+        (
+            "<cardholder>JANE DOE</cardholder>",
+            "<cardholder>[REDACTED:name]</cardholder>",
+        ),
+        (
+            r#"<ns2:lastName xsi:type="xsd:string">Schmidt</ns2:lastName>"#,
+            r#"<ns2:lastName xsi:type="xsd:string">[REDACTED:name]</ns2:lastName>"#,
+        ),
+        (
+            "<postal_code>SW1A 1AA</postal_code><addressLine1>14 Elm Road</addressLine1>",
+            "<postal_code>[REDACTED:address]</postal_code><addressLine1>[REDACTED:address]</addressLine1>",
+        ),
+        // SOAP: the parts of a name as elements of one.
+        (
+            "<soapenv:Body><ns:Name><ns:First>Maria</ns:First><ns:Last>Schmidt</ns:Last></ns:Name></soapenv:Body>",
+            "<soapenv:Body><ns:Name>[REDACTED:name]</ns:Name></soapenv:Body>",
+        ),
+        (
+            r#"{"last_name": "van der berg"}"#,
+            r#"{"last_name": "[REDACTED:name]"}"#,
+        ),
+        (
+            "last_name=van der berg retry=2",
+            "last_name=[REDACTED:name] retry=2",
+        ),
+        ("holder: maria garcía", "holder: [REDACTED:name]"),
+        ("account_holder=maria garcía", "account_holder=[REDACTED:name]"),
+        (
+            "name=JOHN SMITH action=refund",
+            "name=[REDACTED:name] action=refund",
+        ),
+        (
+            r#"{"name": "Maria de la Cruz", "plan": "pro"}"#,
+            r#"{"name": "[REDACTED:name]", "plan": "pro"}"#,
+        ),
+        (
+            r#""display_name": "Maria Schmidt""#,
+            r#""display_name": "[REDACTED:name]""#,
+        ),
+    ] {
+        assert_eq!(r(text), want, "{text}");
+        gated_as_ungated(text);
+    }
+    assert_kept(&[
+        "the <firstName> element is required before <lastName>",
+        "<firstName></firstName> is empty",
+        "name=worker-3",
+        "name=billing-api status=ok",
+        "name: Cloud Run",
+        "name=Default Pool",
+        "name=Bob",
+        r#""display_name": "Cloud SQL Admin API""#,
+        "display_name=Compute Engine default service account",
+        "lock holder: worker-3",
+        "placeholder: enter your name",
+        "first_name: missing for user 42",
+    ]);
+}
+
+#[test]
+fn a_person_or_an_address_as_an_object_goes_whole() {
+    for (text, want) in [
+        (
+            r#""address": {"street": "Elm Road 14", "city": "Leeds", "postcode": "LS1 4AP"}"#,
+            r#""address": [REDACTED:address]"#,
+        ),
+        (
+            r#"{"shipping": {"line1": "14 Elm Road", "line2": "Flat 2"}}"#,
+            r#"{"shipping": [REDACTED:address]}"#,
+        ),
+        (
+            r#"{\"billing\": {\"city\": \"Leeds\"}}"#,
+            r#"{\"billing\": [REDACTED:address]}"#,
+        ),
+        (
+            "customer={'first': 'maria', 'last': 'garcía', 'id': 42} retry",
+            "customer=[REDACTED:name] retry",
+        ),
+        (
+            "<shippingAddress><street>Elm Road 14</street><city>Leeds</city></shippingAddress>",
+            "<shippingAddress>[REDACTED:address]</shippingAddress>",
+        ),
+    ] {
+        assert_eq!(r(text), want, "{text}");
+        gated_as_ungated(text);
+    }
+    // A memory's or a socket's address, and IPs as they are read elsewhere (a server's in
+    // prose stays), and an object of ids.
+    assert_kept(&[
+        "segfault at address 0x7ffd5c3a1b20",
+        "address: 10.0.0.1",
+        "bind address=10.0.0.1:8080",
+        r#"{"address": {"ip": "10.0.0.1", "port": 8080}}"#,
+        r#"customer: {"id": "cus_123", "plan": "pro"}"#,
+        "billing: {enabled: true}",
+    ]);
+    let mut v = json!({"address": {"street": "Elm Road 14", "city": "Leeds"},
+        "shipping": {"line1": "x", "line2": "y"}, "name": "JOHN SMITH",
+        "customer": {"id": "cus_1", "plan": "pro"}, "bind": {"address": {"ip": "10.0.0.1", "port": 80}},
+        "display_name": "Cloud SQL Admin API", "owner": {"displayName": "Maria Schmidt"},
+        "patient": {"name": [{"family": "Schmidt", "given": ["Maria"]}]},
+        "service": {"name": "billing-api"}, "pool": {"name": "Default Pool"}});
+    redact_json(&mut v);
+    assert_eq!(
+        v,
+        json!({"address": "[REDACTED:address]", "shipping": "[REDACTED:address]",
+            "name": "[REDACTED:name]", "customer": {"id": "cus_1", "plan": "pro"},
+            // A JSON `ip` is redacted as it was; the socket's address is no postal one.
+            "bind": {"address": {"ip": "[REDACTED:ip]", "port": 80}},
+            "display_name": "Cloud SQL Admin API", "owner": {"displayName": "[REDACTED:name]"},
+            "patient": "[REDACTED:name]",
+            "service": {"name": "billing-api"}, "pool": {"name": "Default Pool"}})
+    );
+}
+
+#[test]
+fn national_id_words_are_one_list_for_keys_prose_and_json() {
+    use super::id_words::{Prose, ID_WORDS};
+    for w in &ID_WORDS {
+        for ending in w.endings {
+            let key = match w.prose {
+                Prose::Written => format!("applicant_{ending}"),
+                Prose::Script => ending.to_string(),
+                _ => format!("{ending}_number"),
+            };
+            assert_eq!(secret_key_kind(&key), Some(w.kind), "{key}");
+        }
+    }
+    for (text, secret) in [
+        (r#"{"sin": "046 454 286"}"#, "046 454 286"),
+        ("applicant_sin=046454286", "046454286"),
+        ("SIN: 046454286", "046454286"),
+        ("aadhar_no=234567890124", "234567890124"),
+        ("steueridentifikationsnummer: 86095742719", "86095742719"),
+        ("national_insurance_number: AB 12 34 56 C", "AB 12 34 56 C"),
+        (
+            r#"{"身份证号": "11010519491231002X"}"#,
+            "11010519491231002X",
+        ),
+        ("idnr=86095742719", "86095742719"),
+    ] {
+        let out = r(text);
+        assert!(!out.contains(secret), "{text} -> {out}");
+        gated_as_ungated(text);
+    }
+    assert_kept(&[
+        "using: 046454286",
+        "basin=046454286",
+        "sin: 046 454 287",
+        "nie: 5 errors",
+        "single 046 454 286 bytes",
+    ]);
+    let mut v = json!({"sin": "046454286", "aadhar": "234567890124", "身份证号": "x1",
+        "applicant_nino": "AB123456C", "basin": "deep"});
+    redact_json(&mut v);
+    assert_eq!(
+        v,
+        json!({"sin": "[REDACTED:national_id]", "aadhar": "[REDACTED:national_id]",
+            "身份证号": "[REDACTED:national_id]", "applicant_nino": "[REDACTED:national_id]",
+            "basin": "deep"})
+    );
+}
+
+#[test]
+fn passwords_named_in_romance_languages_spaced_or_whole() {
+    for (text, secret) in [
+        ("clave: Sonnenblume1880!", "Sonnenblume1880!"),
+        ("usuario=jgarcia clave=L6gUKa2t4Ty", "L6gUKa2t4Ty"),
+        ("contraseña=L6-gUKa2t4Ty^4", "L6-gUKa2t4Ty^4"),
+        ("senha: F~gU88c4^nzKju", "F~gU88c4^nzKju"),
+        ("mot de passe : Wddd7HCi*u8g84", "Wddd7HCi*u8g84"),
+        ("Mot de passe: Wddd7HCi*u8g84", "Wddd7HCi*u8g84"),
+        ("passwort=eD8fv5fOT~UiG7", "eD8fv5fOT~UiG7"),
+        ("parola d'ordine: 2WlYYu^bQ7.VtL", "2WlYYu^bQ7.VtL"),
+    ] {
+        let out = r(text);
+        assert!(!out.contains(secret), "{text} -> {out}");
+        assert!(out.contains("[REDACTED:password]"), "{text} -> {out}");
+        gated_as_ungated(text);
+    }
+    assert_kept(&[
+        "clave: pedido-12345",
+        "clave primaria duplicada",
+        "mot de passe incorrect",
+        "le mot de passe est expiré",
+    ]);
 }

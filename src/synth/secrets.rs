@@ -44,6 +44,11 @@ enum Shape {
     Ip,
     /// A person's name: two capitalised words.
     PersonName,
+    /// A person's name in small letters, and in capitals.
+    PersonNameLower,
+    PersonNameUpper,
+    /// A town: one capitalised word.
+    Town,
     /// A postal address: a number, a street, a town and a postcode.
     Address,
     /// A national id with valid check digits.
@@ -72,7 +77,7 @@ const fn k(name: &'static str, text: &'static str, prefix: &'static str, shape: 
 
 use Shape::*;
 
-const KINDS: [Kind; 104] = [
+const KINDS: [Kind; 117] = [
     k("password", "password=@@", "", Password(14)),
     k("password-spaced", "password = @@", "", Password(14)),
     k("passphrase", "passphrase=@@", "", Password(14)),
@@ -353,6 +358,42 @@ const KINDS: [Kind; 104] = [
     k("mapbox", "@@", "pk.eyJ", Dotted(40, 22)),
     k("datadog", "DD-API-KEY: @@", "", Hex(32)),
     k("url-path-key", "POST /api/v1/hooks/@@ 200", "", Alnum(40)),
+    // Shapes of a seventh probe: names in XML and SOAP, in small letters or capitals, under
+    // `name` alone; addresses and names as objects; passwords in Romance languages; a national
+    // id under its short key.
+    k(
+        "name-xml",
+        r#"<order id="5501"><firstName>@@</firstName><status>new</status></order>"#,
+        "",
+        PersonName,
+    ),
+    k(
+        "name-soap",
+        "<soapenv:Body><ns2:GetCustomerResponse><ns2:Name><ns2:First>@@</ns2:First><ns2:Last>Schmidt</ns2:Last></ns2:Name></ns2:GetCustomerResponse></soapenv:Body>",
+        "",
+        PersonName,
+    ),
+    k("cardholder-xml", "<cardholder>@@</cardholder>", "", PersonNameUpper),
+    k("name-lowercase", "holder: @@ card declined", "", PersonNameLower),
+    k("last-name-particle", "last_name=van der @@ retry=2", "", PersonNameLower),
+    k("name-caps", "name=@@ action=refund", "", PersonNameUpper),
+    k("name-caps-json", r#"{"name": "@@", "plan": "pro"}"#, "", PersonNameUpper),
+    k(
+        "address-object",
+        r#"{"address": {"street": "Elm Road 14", "city": "@@", "postcode": "LS1 4AP"}}"#,
+        "",
+        Town,
+    ),
+    k(
+        "shipping-object",
+        r#"{"shipping": {"line1": "@@", "line2": "Flat 2"}}"#,
+        "",
+        Address,
+    ),
+    k("password-spanish", "clave: @@", "", Password(14)),
+    k("password-french-spaced", "mot de passe : @@", "", Password(14)),
+    k("password-portuguese", "senha: @@", "", Password(14)),
+    k("sin-key", r#"{"sin": "@@"}"#, "", Id(Document::Sin)),
 ];
 
 /// Every place of a LogEntry that carries text, and how a text goes there.
@@ -548,6 +589,9 @@ fn value(kind: &Kind, rng: &mut Rng) -> String {
             pick(UPPER, 1),
             pick(LOWER, 9)
         ),
+        PersonNameLower => format!("{} {}", pick(LOWER, 8), pick(LOWER, 10)),
+        PersonNameUpper => format!("{} {}", pick(UPPER, 8), pick(UPPER, 10)),
+        Town => format!("{}{}", pick(UPPER, 1), pick(LOWER, 9)),
         Address => format!(
             "{}{} {}{} Street, {}{} {}",
             pick(b"123456789", 1),
@@ -635,9 +679,17 @@ fn place_text(place: &str, kind: &str, text: &str, at: DateTime<Utc>, rng: &mut 
     match place {
         "textPayload" => e["textPayload"] = json!(with),
         "jsonPayload.message" => e["jsonPayload"] = json!({"message": with}),
+        // A text that is a JSON object is also there as the object (a request body logged
+        // as structure, not as text).
         "jsonPayload.nested" => {
+            let mut body = vec![json!(text)];
+            body.extend(
+                serde_json::from_str::<Value>(text)
+                    .ok()
+                    .filter(Value::is_object),
+            );
             e["jsonPayload"] =
-                json!({"message": message, "request": {"headers": {"note": text}, "body": [text]}});
+                json!({"message": message, "request": {"headers": {"note": text}, "body": body}});
         }
         // A value of digits alone as a JSON number (a card number the producer did not
         // quote), anything else as a string under the same key.
