@@ -422,37 +422,62 @@ fn errors_that_meet_by_chance_stay_apart_and_a_cause_with_its_exit_is_one_incide
     }
 }
 
+/// A replay of labelled entries (`synth`'s generators): its reports, the problems an issue
+/// is filed for (P3 and above), and which label each entry had.
+struct Labelled {
+    reports: Vec<WindowReport>,
+    problems: Vec<log_gardener::sinks::github::Problem>,
+    label: std::collections::HashMap<String, &'static str>,
+}
+
+impl Labelled {
+    /// Writes `entries` to `dir/name` as a `gcloud` export and replays it.
+    fn replay(dir: &Path, name: &str, entries: &[(&'static str, Value)]) -> Labelled {
+        let input = dir.join(name);
+        std::fs::write(&input, synth::gcloud_export(entries)).unwrap();
+        let reports = replay(dir, &input);
+        let problems = reports
+            .iter()
+            .flat_map(|r| {
+                log_gardener::sinks::github::pending(r, log_gardener::escalate::Priority::P3)
+            })
+            .map(|p| p.problem)
+            .collect();
+        let label = entries
+            .iter()
+            .map(|(k, e)| (e["insertId"].as_str().unwrap().to_owned(), *k))
+            .collect();
+        Labelled {
+            reports,
+            problems,
+            label,
+        }
+    }
+
+    /// The label of a report's sample entry.
+    fn of(&self, sample: Option<&Value>) -> Option<&'static str> {
+        let id = sample.and_then(|s| s["insertId"].as_str())?;
+        self.label.get(id).copied()
+    }
+}
+
 /// The failure scenarios of `synth --incidents`, as an on-call engineer would file them: each
 /// is at most a few issues, the most urgent at the priority they page at and headed by the
 /// root cause — in any input order.
 #[test]
 fn each_failure_scenario_is_few_issues_headed_by_its_root_cause() {
-    use log_gardener::escalate::Priority;
-    use log_gardener::sinks::github::pending;
     use log_gardener::synth::incidents::{incident_hours, Scenario};
 
     let dir = tempfile::tempdir().unwrap();
     let entries = incident_hours(start(), 1, 11);
-    let label: std::collections::HashMap<&str, &str> = entries
-        .iter()
-        .map(|(k, e)| (e["insertId"].as_str().unwrap(), *k))
-        .collect();
-    let input = dir.path().join("incidents.json");
-    std::fs::write(&input, synth::gcloud_export(&entries)).unwrap();
-    let reports = replay(dir.path(), &input);
-    let problems: Vec<_> = reports
-        .iter()
-        .flat_map(|r| pending(r, Priority::P3))
-        .map(|p| p.problem)
-        .collect();
+    let run = Labelled::replay(dir.path(), "incidents.json", &entries);
+    let reports = &run.reports;
     for scenario in Scenario::ALL {
         let want = scenario.expected();
-        let mut mine: Vec<_> = problems
+        let mut mine: Vec<_> = run
+            .problems
             .iter()
-            .filter(|p| {
-                let id = p.sample.as_ref().and_then(|s| s["insertId"].as_str());
-                id.and_then(|id| label.get(id)) == Some(&scenario.label())
-            })
+            .filter(|p| run.of(p.sample.as_ref()) == Some(scenario.label()))
             .collect();
         mine.sort_by_key(|p| p.priority);
         let titles: Vec<_> = mine
@@ -588,32 +613,17 @@ fn split_go_node_and_multiline_python_traces_are_one_cluster_each() {
 /// errors on one instance stay thirty problems, tied into no incident.
 #[test]
 fn each_shape_is_filed_as_an_on_call_engineer_would() {
-    use log_gardener::escalate::Priority;
-    use log_gardener::sinks::github::pending;
     use log_gardener::synth::shapes::{shape_hours, Shape};
 
     let dir = tempfile::tempdir().unwrap();
     for seed in [3, 11] {
         let entries = shape_hours(start(), 1, seed);
-        let label: std::collections::HashMap<&str, &str> = entries
-            .iter()
-            .map(|(k, e)| (e["insertId"].as_str().unwrap(), *k))
-            .collect();
-        let of = |sample: Option<&Value>| {
-            let id = sample.and_then(|s| s["insertId"].as_str());
-            id.and_then(|id| label.get(id)).copied()
-        };
-        let input = dir.path().join(format!("shapes-{seed}.json"));
-        std::fs::write(&input, synth::gcloud_export(&entries)).unwrap();
-        let reports = replay(dir.path(), &input);
-        let problems: Vec<_> = reports
-            .iter()
-            .flat_map(|r| pending(r, Priority::P3))
-            .map(|p| p.problem)
-            .collect();
+        let run = Labelled::replay(dir.path(), &format!("shapes-{seed}.json"), &entries);
+        let (reports, of) = (&run.reports, |s: Option<&Value>| run.of(s));
         for shape in Shape::ALL {
             let want = shape.expected();
-            let mut mine: Vec<_> = problems
+            let mut mine: Vec<_> = run
+                .problems
                 .iter()
                 .filter(|p| of(p.sample.as_ref()) == Some(shape.label()))
                 .collect();

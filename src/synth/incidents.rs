@@ -325,14 +325,6 @@ pub fn incident_hours(start: DateTime<Utc>, hours: u32, seed: u64) -> Vec<(&'sta
             );
         }
     });
-    out.sort_by(|a, b| {
-        let key = |v: &Value| {
-            (
-                v["timestamp"].as_str().unwrap_or("").to_owned(),
-                v["insertId"].as_str().unwrap_or("").to_owned(),
-            )
-        };
-        key(&a.1).cmp(&key(&b.1))
-    });
+    super::oldest_first(&mut out);
     out
 }

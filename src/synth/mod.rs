@@ -307,6 +307,17 @@ fn traceback(at: DateTime<Utc>, rng: &mut Rng) -> Vec<Value> {
         .collect()
 }
 
+/// Sorts labelled entries by event time, then insertId: the order a log holds them in.
+fn oldest_first(entries: &mut [(&'static str, Value)]) {
+    let key = |v: &Value| {
+        (
+            v["timestamp"].as_str().unwrap_or("").to_owned(),
+            v["insertId"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+    entries.sort_by_cached_key(|(_, v)| key(v));
+}
+
 /// A `gcloud logging read --format=json` style export: a pretty-printed array, newest first.
 pub fn gcloud_export(entries: &[(&'static str, Value)]) -> String {
     let newest_first: Vec<&Value> = entries.iter().rev().map(|(_, v)| v).collect();
