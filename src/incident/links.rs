@@ -249,13 +249,14 @@ fn add_chance(
             occupied.entry(*c).or_default().push(*slot);
         }
     }
-    let ids: Vec<&ClusterId> = occupied.keys().collect();
-    for (i, x) in ids.iter().enumerate() {
-        for y in &ids[i + 1..] {
-            let Some(s) = out.get_mut(&pair(**x, **y)) else {
+    // The pairs that met (those in `out`) by their first cluster, not every pair of the
+    // unit's clusters: a unit with thousands of kinds has millions of pairs, few of them met.
+    for (x, a) in &occupied {
+        let (lo, hi) = ((*x, ClusterId(u64::MIN)), (*x, ClusterId(u64::MAX)));
+        for ((_, y), s) in out.range_mut(lo..=hi) {
+            let Some(b) = occupied.get(y).filter(|_| y != x) else {
                 continue;
             };
-            let (a, b) = (&occupied[*x], &occupied[*y]);
             let (a, b) = if a.len() <= b.len() { (a, b) } else { (b, a) };
             s.same.add(a, b, 0, span_slots);
             s.close.add(a, b, 1, span_slots);
@@ -366,8 +367,15 @@ fn upper_normal_tail(z: f64) -> f64 {
     0.5 * if x >= 0.0 { erfc } else { 2.0 - erfc }
 }
 
+/// Pairs [`tested_pairs`] tells apart one by one at most; past it, a pair on several units
+/// counts once per unit. Thousands of message kinds on one instance (a flood of distinct
+/// errors) are millions of pairs: a set of them took a gigabyte at a window's close.
+const DISTINCT_PAIRS_COUNTED: usize = 1 << 20;
+
 /// Every pair of clusters seen on one unit in the window (given each cluster's units): the
-/// pairs whose tie was tested, whether they met or not.
+/// pairs whose tie was tested, whether they met or not. Exact up to
+/// [`DISTINCT_PAIRS_COUNTED`] pairs per unit summed; beyond, that sum: an upper bound, so the
+/// correction errs towards no tie.
 pub fn tested_pairs(units: &BTreeMap<ClusterId, BTreeSet<u64>>) -> usize {
     let mut by_unit: BTreeMap<u64, Vec<ClusterId>> = BTreeMap::new();
     for (c, set) in units {
@@ -375,7 +383,14 @@ pub fn tested_pairs(units: &BTreeMap<ClusterId, BTreeSet<u64>>) -> usize {
             by_unit.entry(*u).or_default().push(*c);
         }
     }
-    let mut pairs: HashSet<Pair> = HashSet::new();
+    let per_unit: usize = by_unit
+        .values()
+        .map(|ids| ids.len() * ids.len().saturating_sub(1) / 2)
+        .fold(0, usize::saturating_add);
+    if per_unit > DISTINCT_PAIRS_COUNTED || by_unit.len() == 1 {
+        return per_unit;
+    }
+    let mut pairs: HashSet<Pair> = HashSet::with_capacity(per_unit);
     for ids in by_unit.values() {
         for (i, x) in ids.iter().enumerate() {
             for y in &ids[i + 1..] {
@@ -670,6 +685,33 @@ mod tests {
         let mut links = l.links_in(hour());
         judge(&mut links, tested_pairs(&l.units_in(hour())));
         links
+    }
+
+    #[test]
+    fn tested_pairs_counts_a_pair_on_several_units_once_and_a_flood_without_a_set() {
+        let units = |sets: &[(u64, &[u64])]| {
+            let mut m: BTreeMap<ClusterId, BTreeSet<u64>> = BTreeMap::new();
+            for (c, us) in sets {
+                m.entry(ClusterId(*c)).or_default().extend(us.iter());
+            }
+            m
+        };
+        // 1 and 2 on both units, 3 on the second: (1,2), (1,3), (2,3).
+        assert_eq!(
+            tested_pairs(&units(&[(1, &[7, 8]), (2, &[7, 8]), (3, &[8])])),
+            3
+        );
+        assert_eq!(tested_pairs(&units(&[(1, &[7]), (2, &[8])])), 0);
+        // 20,000 kinds on one instance: 199,990,000 pairs, counted, not collected.
+        let flood: BTreeMap<ClusterId, BTreeSet<u64>> = (0..20_000)
+            .map(|c| (ClusterId(c), BTreeSet::from([7])))
+            .collect();
+        assert_eq!(tested_pairs(&flood), 199_990_000);
+        // And on two instances, past the bound: one count per unit, an upper bound.
+        let flood: BTreeMap<ClusterId, BTreeSet<u64>> = (0..2_000)
+            .map(|c| (ClusterId(c), BTreeSet::from([7, 8])))
+            .collect();
+        assert_eq!(tested_pairs(&flood), 2 * 1_999_000);
     }
 
     #[test]
