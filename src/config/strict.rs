@@ -211,6 +211,9 @@ impl<'de> Deserializer<'de> for Probe<'_> {
     integers!(deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128
         deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128);
 
+    // Kinds a config value is never checked as: what any value is.
+    serde::forward_to_deserialize_any! { bytes byte_buf unit unit_struct enum }
+
     fn deserialize_any<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, ProbeError> {
         self.note(Kind::Any);
         visitor.visit_unit()
@@ -244,28 +247,8 @@ impl<'de> Deserializer<'de> for Probe<'_> {
         self.deserialize_str(visitor)
     }
 
-    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
-        self.deserialize_any(visitor)
-    }
-
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
-        self.deserialize_any(visitor)
-    }
-
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
         visitor.visit_some(self)
-    }
-
-    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
-        self.deserialize_any(visitor)
-    }
-
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, ProbeError> {
-        self.deserialize_any(visitor)
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
@@ -323,15 +306,6 @@ impl<'de> Deserializer<'de> for Probe<'_> {
             next: 0,
             probe: self,
         })
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, ProbeError> {
-        self.deserialize_any(visitor)
     }
 
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
