@@ -193,7 +193,18 @@ fn update(
     let old = issue
         .tracked()
         .unwrap_or_else(|| TrackedState::empty(latest.id.clone(), latest.priority));
-    let state = merged(old.clone(), seen);
+    let mut state = merged(old.clone(), seen);
+    // An issue opened for a symptom is headed by the root cause once an incident names the
+    // issue's problem among its own: its marker, title and body follow the incident from then
+    // on. (A member seen alone later changes the priority, not the headline.)
+    let reheaded = latest.incident
+        && old
+            .id
+            .as_ref()
+            .is_some_and(|id| *id != latest.id && latest.aliases.contains(id));
+    if reheaded {
+        state.id = Some(latest.id.clone());
+    }
     let quiet = issue.has_label(QUIET);
     let mut actions = Vec::new();
     let mut patch = IssuePatch::default();
@@ -214,6 +225,18 @@ fn update(
         }
         patch.state = Some(IssueState::Open);
         labels.push(REGRESSION.to_owned());
+    } else if reheaded && !quiet && issue.state == IssueState::Open {
+        actions.push(comment(
+            latest,
+            issue.number,
+            format!("root/{}", latest.id),
+            format!(
+                "Root cause found: **{}** ({} entries in the window ending {}). What this issue was opened for is one of its effects; the issue now follows the root cause.",
+                body::title(latest, state.priority),
+                latest.count,
+                latest.window_end.format("%Y-%m-%d %H:%M UTC")
+            ),
+        ));
     } else if !quiet
         && issue.state == IssueState::Open
         && state.newest_window() != old.newest_window()
@@ -246,10 +269,10 @@ fn update(
     if sorted(&labels) != sorted(&issue.label_names()) {
         patch.labels = Some(labels);
     }
-    if state.priority != old.priority {
-        // The issue stays headed by the problem it was opened for: a member of an incident
-        // seen alone later changes the priority, not the headline.
-        let own = old.id.as_ref().is_none_or(|id| *id == latest.id);
+    if state.priority != old.priority || reheaded {
+        // The issue stays headed by the problem it is for: a member of an incident seen alone
+        // later changes the priority, not the headline.
+        let own = state.id.as_ref().is_none_or(|id| *id == latest.id);
         patch.title = Some(match issue.title.split_once("] ") {
             Some((_, headline)) if !own => format!("[{}] {headline}", state.priority),
             _ => body::title(latest, state.priority),

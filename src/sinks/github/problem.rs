@@ -67,6 +67,10 @@ pub struct Problem {
     pub last_seen: DateTime<Utc>,
     /// A real entry (redacted when the report was built, and again before it is rendered).
     pub sample: Option<serde_json::Value>,
+    /// An incident headed by its root cause (a cluster otherwise): its aliases are the
+    /// problems it turned out to cause or accompany.
+    #[serde(default)]
+    pub incident: bool,
 }
 
 impl Problem {
@@ -88,6 +92,7 @@ impl Problem {
             first_seen: c.first_seen,
             last_seen: c.last_seen,
             sample: c.sample.clone(),
+            incident: false,
         }
     }
 
@@ -133,6 +138,7 @@ impl Problem {
             first_seen: i.first_seen,
             last_seen: i.last_seen,
             sample: root.and_then(|c| c.sample.clone()),
+            incident: true,
         }
     }
 

@@ -381,3 +381,54 @@ fn a_merged_alias_joins_the_ids_in_the_marker() {
             && !wanted(&cluster(1, Priority::P4), Priority::P3)
     );
 }
+
+#[test]
+fn an_issue_opened_for_a_symptom_is_headed_by_the_root_cause_an_incident_finds() {
+    let symptom = seen(1, Priority::P0, "21:00");
+    let mut issue = Some(open_issue(&symptom));
+    // The next window finds the root: an incident (id 9) whose members include the symptom.
+    let mut root = seen(9, Priority::P0, "22:00");
+    root.template = "Failed to run migrations: connection to server <*> refused".into();
+    root.aliases.insert(ProblemId::from(ClusterId(1)));
+    root.incident = true;
+    let actions = plan(
+        issue.as_ref(),
+        std::slice::from_ref(&root),
+        &[],
+        &settings(),
+    );
+    let comments = apply(&mut issue, &actions);
+    assert_eq!(comments.len(), 1, "{actions:?}");
+    assert!(comments[0].contains("Root cause found: **[P0] Failed to run migrations"));
+    let i = issue.clone().unwrap();
+    assert!(
+        i.title.starts_with("[P0] Failed to run migrations"),
+        "{}",
+        i.title
+    );
+    let state = i.tracked().unwrap();
+    assert_eq!(state.id, Some(ProblemId::from(ClusterId(9))));
+    assert!(state.ids.contains(&ProblemId::from(ClusterId(1))));
+    // Planned again: nothing; the symptom seen alone later, escalated: the headline stays.
+    assert!(plan(
+        issue.as_ref(),
+        std::slice::from_ref(&root),
+        &[],
+        &settings()
+    )
+    .is_empty());
+    let alone = seen(1, Priority::P1, "23:00");
+    let actions = plan(issue.as_ref(), &[alone], &[], &settings());
+    apply(&mut issue, &actions);
+    let title = issue.unwrap().title;
+    assert!(
+        title.starts_with("[P1] Failed to run migrations"),
+        "{title}"
+    );
+    // A merged cluster (not an incident) naming the issue's problem keeps its headline.
+    let issue = open_issue(&seen(1, Priority::P2, "21:00"));
+    let mut merged = seen(2, Priority::P2, "22:00");
+    merged.aliases.insert(ProblemId::from(ClusterId(1)));
+    let actions = plan(Some(&issue), &[merged], &[], &settings());
+    assert!(actions.iter().all(|a| a.kind() != "comment"), "{actions:?}");
+}
