@@ -36,10 +36,37 @@ use support::redis as in_redis;
 use support::servers::{alertmanager, encode, eventually, free_addrs, get_json, prometheus, Hook};
 use support::terraform::{get, runnable_env, terraform_env};
 
-/// Two hours of the synthetic backend, one JSON line per entry, an hour at a time.
+/// The failure shapes whose issue and alert this test follows through every sink: the
+/// incident scenarios' and the realistic shapes' (the busy instance's thirty chance errors
+/// are left to `tests/replay.rs`: a thousand more messages for the slow fake, and no sink of
+/// their own).
+fn followed() -> Vec<(&'static str, &'static str, &'static str)> {
+    use log_gardener::synth::{incidents::Scenario, shapes::Shape};
+    let scenarios = Scenario::ALL
+        .iter()
+        .map(|s| (s.label(), s.expected().headline, s.expected().priority));
+    let shapes = Shape::ALL.iter().filter_map(|s| {
+        let e = s.expected();
+        Some((s.label(), e.headline?, e.at_most))
+    });
+    scenarios.chain(shapes).collect()
+}
+
+/// Two hours of the synthetic backend with the incident scenarios and the realistic shapes,
+/// one JSON line per entry, an hour at a time.
 fn hours() -> [Vec<String>; 2] {
+    use log_gardener::synth::{incidents::incident_hours, shapes::shape_hours};
     let start = "2025-09-15T19:00:00Z".parse().unwrap();
-    let lines: Vec<(String, String)> = log_gardener::synth::generate(start, 2, 29)
+    let followed: Vec<&str> = followed().iter().map(|f| f.0).collect();
+    // Both carry the same background for a seed: the shapes' entries alone are added.
+    let shapes = shape_hours(start, 2, 29)
+        .into_iter()
+        .filter(|(label, _)| followed.contains(label));
+    let entries: Vec<_> = incident_hours(start, 2, 29)
+        .into_iter()
+        .chain(shapes)
+        .collect();
+    let mut lines: Vec<(String, String)> = entries
         .iter()
         .map(|(_, v)| {
             (
@@ -48,6 +75,7 @@ fn hours() -> [Vec<String>; 2] {
             )
         })
         .collect();
+    lines.sort();
     let (first, second): (Vec<_>, Vec<_>) = lines
         .into_iter()
         .partition(|(at, _)| at.as_str() < "2025-09-15T20:00:00");
@@ -443,6 +471,29 @@ async fn deployed(case: &str) {
     }
     let repeated: Vec<_> = firing.iter().filter(|(_, n)| **n > 1).collect();
     assert!(repeated.is_empty(), "fired more than once: {repeated:?}");
+
+    // Each failure shape is filed as `tests/replay.rs` checks it for `replay`: one issue headed
+    // by its root cause, and, at P0 or P1, an alert that names it.
+    let templates: Vec<&str> = notes
+        .iter()
+        .flat_map(|n| n["alerts"].as_array().into_iter().flatten())
+        .filter(|a| a["status"] == "firing")
+        .filter_map(|a| a["annotations"]["template"].as_str())
+        .collect();
+    for (label, headline, _) in followed() {
+        let headed: Vec<&String> = shown.iter().filter(|t| t.contains(headline)).collect();
+        assert_eq!(
+            headed.len(),
+            1,
+            "{label}: issues headed {headline:?}: {shown:#?}"
+        );
+        if headed[0].contains("[P0]") || headed[0].contains("[P1]") {
+            assert!(
+                templates.iter().any(|t| t.contains(headline)),
+                "{label}: no alert names {headline:?}: {templates:#?}"
+            );
+        }
+    }
 }
 
 impl Drop for Checkpoint {
