@@ -15,6 +15,7 @@ mod check;
 mod id_words;
 mod inert;
 mod kept;
+mod memo;
 mod national;
 mod objects;
 mod patterns;
@@ -251,6 +252,25 @@ fn card_digits(bytes: &[u8]) -> bool {
 /// vendor tokens, JWTs, bearer tokens, private keys, random tokens, emails and card numbers.
 /// Keys, schemes and hosts stay, so the text still reads.
 pub fn redact(text: &str) -> Cow<'_, str> {
+    thread_local! {
+        /// A short text's redaction, `None` when it is clean.
+        static REDACTED: memo::Memo<Option<Box<str>>> = Default::default();
+    }
+    if text.len() > memo::MEMO_BYTES {
+        return redact_now(text);
+    }
+    let redacted = memo::remembered(&REDACTED, text, |t| match redact_now(t) {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(r) => Some(r.into_boxed_str()),
+    });
+    match redacted {
+        None => Cow::Borrowed(text),
+        Some(r) => Cow::Owned(r.into_string()),
+    }
+}
+
+/// [`redact`] worked out, not remembered.
+fn redact_now(text: &str) -> Cow<'_, str> {
     let marker = |kind: &str, out: &mut String| {
         out.push_str("[REDACTED:");
         out.push_str(kind);
@@ -682,6 +702,14 @@ fn secret_named_by(key: &str, name: &str) -> Option<&'static str> {
 /// The redaction kind for a JSON key that names a secret or personal data, `None` for any
 /// other key.
 fn secret_key_kind(key: &str) -> Option<&'static str> {
+    thread_local! {
+        static KINDS: memo::Memo<Option<&'static str>> = Default::default();
+    }
+    memo::remembered(&KINDS, key, key_kind_now)
+}
+
+/// [`secret_key_kind`] worked out, not remembered.
+fn key_kind_now(key: &str) -> Option<&'static str> {
     let norm = normalised_key(key);
     let foreign = || {
         let (ascii, other) = &patterns::FOREIGN_PASSWORD_WORDS;
