@@ -3,6 +3,8 @@
 //! replay, a live run and a test drive exactly the same code.
 
 mod bounds;
+#[cfg(test)]
+mod restitch_tests;
 mod snapshot;
 mod unique;
 
@@ -67,6 +69,10 @@ pub struct Counts {
     /// Entries not counted: one alike in log, event time and insertId was (see [`unique`]).
     #[serde(default)]
     pub duplicates: u64,
+    /// Records uncounted because a line of their traceback came after they were counted:
+    /// the traceback is counted again, whole (`counted` is net of these).
+    #[serde(default)]
+    pub restitched: u64,
 }
 
 pub struct Pipeline {
@@ -243,7 +249,36 @@ impl Pipeline {
         self.note_warnings(&raw.origin, record.warnings);
         let pulled = bound.map(|(_, now)| now);
         self.stitcher.push_at(record, pulled, &mut self.ready);
+        if self.stitcher.has_retracted() {
+            self.retract_reopened();
+        }
         self.drain_ready(out);
+    }
+
+    /// A line came for a traceback already counted: what was counted for it is uncounted (a
+    /// closed window is revised), and the traceback, held again, is counted whole when it is
+    /// released, as a replay counts it. Alerts or issues raised for the part stay raised.
+    fn retract_reopened(&mut self) {
+        for r in self.stitcher.take_retracted() {
+            let fine = self.counted_as(&r);
+            let obs = Observation {
+                id: fine,
+                at: r.timestamp,
+                severity: r.severity,
+                service: &r.service,
+                location: &r.location,
+                insert_id: &r.insert_id,
+                raw: &r.raw,
+            };
+            let recorded = self.store.retract(&obs);
+            self.counts.counted = self.counts.counted.saturating_sub(1);
+            self.counts.restitched += 1;
+            ev::TracebackReopened {
+                at: r.timestamp,
+                revised: recorded == Recorded::Revises,
+            }
+            .emit();
+        }
     }
 
     /// Live mode: tracebacks no line joined for `stitch.horizon` of clock time are complete
@@ -412,6 +447,9 @@ impl Pipeline {
         let length = TimeDelta::milliseconds(self.schedule.length_ms);
         self.unique
             .forget_before(closing - length - self.revise_within);
+        // So is a released traceback: a line of it reopens it while its windows may be revised.
+        self.stitcher
+            .forget_released_before(closing - length - self.revise_within);
         let mut reports = self.revisions();
         reports.extend(self.close_through(horizon));
         reports
@@ -611,6 +649,29 @@ impl Pipeline {
         }
         .emit();
         report
+    }
+
+    /// The fine cluster id record `r` was counted under by [`Pipeline::fingerprint_of`]: its
+    /// own while the store holds it (counting it made it so), else its service's
+    /// `<unclustered>` (it came past `fingerprint.max_clusters`).
+    fn counted_as(&mut self, r: &Record) -> ClusterId {
+        let location = location_key(&r.location);
+        let class = r.severity.class();
+        let (service, location) = self.bounds.key(&r.service, class, &location);
+        let key = KeyParts {
+            service,
+            class,
+            location,
+        };
+        let fp = &self.fingerprinter;
+        let fine = match r.kind {
+            MessageKind::Text => fp.fingerprint(&key, &r.message),
+            MessageKind::Request => fp.fingerprint_exact(&key, &r.message),
+        };
+        if self.store.holds(fine) {
+            return fine;
+        }
+        bounds::unclustered(fp, service, class)
     }
 
     /// The fine cluster id of a record, within the cardinality bounds.

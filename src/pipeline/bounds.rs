@@ -110,12 +110,7 @@ impl Bounds {
             }
             .emit();
         }
-        let key = KeyParts {
-            service,
-            class,
-            location: "<unclustered>",
-        };
-        fp.fingerprint_exact(&key, UNCLUSTERED)
+        unclustered(fp, service, class)
     }
 
     /// The key hashes, for a checkpoint.
@@ -128,6 +123,16 @@ impl Bounds {
     pub fn restore(&mut self, keys: Vec<u64>) {
         self.keys = keys.into_iter().collect();
     }
+}
+
+/// The cluster counting `service`'s entries of `class` past `fingerprint.max_clusters`.
+pub fn unclustered(fp: &Fingerprinter, service: &str, class: SeverityClass) -> ClusterId {
+    let key = KeyParts {
+        service,
+        class,
+        location: "<unclustered>",
+    };
+    fp.fingerprint_exact(&key, UNCLUSTERED)
 }
 
 #[cfg(test)]

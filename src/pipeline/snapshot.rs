@@ -42,6 +42,10 @@ pub struct PipelineSnapshot {
     /// Duplicate entries not yet told in a worklog.
     #[serde(default)]
     pub duplicates_unreported: u64,
+    /// Tracebacks counted recently, each as the raw JSON of its lines (redacted like `held`):
+    /// a line of one that comes after a restart still reopens it.
+    #[serde(default)]
+    pub released: Vec<Vec<String>>,
 }
 
 /// A held line as the checkpoint keeps it: its payload redacted (the checkpoint is an output
@@ -88,6 +92,7 @@ impl Pipeline {
                 .map(|(k, v)| ((*k).to_owned(), *v))
                 .collect(),
             duplicates_unreported: self.unique.unreported(),
+            released: self.stitcher.released_kept(held_redacted),
         }
     }
 
@@ -129,6 +134,13 @@ impl Pipeline {
             }
         }
         p.drain_ready(&mut events);
+        for run in snap.released {
+            let records = run
+                .iter()
+                .filter_map(|raw| parse_entry_max(raw.as_bytes(), usize::MAX).ok())
+                .collect();
+            p.stitcher.restore_released(run, records);
+        }
         p
     }
 }

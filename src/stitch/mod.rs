@@ -16,8 +16,14 @@
 //! [`StitchConfig::max_lines`]. A file is stitched in one sorted pass at its end, or, read a
 //! slice of event time at a time, the runs no later line can join at each cut
 //! ([`Stitcher::release_settled`]). Ordinary entries are never held.
+//!
+//! A live stitcher remembers the runs it released (see [`reopen`]): a line that arrives after
+//! its run was counted reopens it, and the records counted for it are handed back to be
+//! retracted ([`Stitcher::take_retracted`]), so the run is counted once, whole, as a replay
+//! stitches it.
 
 mod line;
+mod reopen;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -36,6 +42,9 @@ pub struct StitchConfig {
     pub max_lines: usize,
     /// Open runs beyond this many close oldest first (many streams failing at once).
     pub max_open: usize,
+    /// Live: lines of released runs remembered at most, so a line arriving after its run was
+    /// counted still joins it (oldest runs forgotten first; 0 remembers none).
+    pub remember_lines: usize,
 }
 
 impl Default for StitchConfig {
@@ -45,6 +54,7 @@ impl Default for StitchConfig {
             horizon: TimeDelta::seconds(5),
             max_lines: 256,
             max_open: 1024,
+            remember_lines: 16_384,
         }
     }
 }
@@ -58,6 +68,10 @@ pub struct Stitcher {
     /// Bounded input only: every traceback line until `flush`, which sorts and groups them,
     /// so the result does not depend on arrival order at all (a shuffled file included).
     bounded: Option<Vec<HeldLine>>,
+    /// Live only: runs released (counted) recently, to reopen when a line of theirs comes.
+    released: reopen::Released,
+    /// Records counted for runs reopened since the last [`Stitcher::take_retracted`].
+    retracted: Vec<Record>,
 }
 
 /// A traceback line a bounded stitcher holds until the end of its input: what orders it, and
@@ -73,19 +87,24 @@ struct HeldLine {
     raw: Box<str>,
 }
 
+/// A record's stream (log, instance, service), hashed.
+fn stream_of(r: &Record) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for part in [
+        r.log_name.as_str(),
+        r.instance.as_deref().unwrap_or(""),
+        &r.service,
+    ] {
+        h.update(part.as_bytes());
+        h.update(&[0]);
+    }
+    h.digest()
+}
+
 impl HeldLine {
     fn of(kind: Kind, r: Record) -> HeldLine {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for part in [
-            r.log_name.as_str(),
-            r.instance.as_deref().unwrap_or(""),
-            &r.service,
-        ] {
-            h.update(part.as_bytes());
-            h.update(&[0]);
-        }
         HeldLine {
-            stream: h.digest(),
+            stream: stream_of(&r),
             at: r.timestamp,
             insert_id: r.insert_id.into_boxed_str(),
             kind,
@@ -95,7 +114,7 @@ impl HeldLine {
 }
 
 /// Lines of one stream chained by small gaps, sorted by (timestamp, insert id).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Run {
     lines: Vec<(Kind, Record)>,
     /// Clock time the last line joined (a live stream); `None` when not known.
@@ -147,6 +166,8 @@ impl Stitcher {
             config,
             runs: Vec::new(),
             bounded: None,
+            released: reopen::Released::default(),
+            retracted: Vec::new(),
         }
     }
 
@@ -290,6 +311,8 @@ impl Stitcher {
         now: Option<DateTime<Utc>>,
         out: &mut Vec<Record>,
     ) {
+        // A line of a run already counted reopens it: it is held again with this line.
+        self.reopen(&record, now);
         let (t, gap) = (record.timestamp, self.config.max_gap);
         let mut matching = self
             .runs
@@ -325,7 +348,10 @@ impl Stitcher {
         while self.runs.len() > self.config.max_open {
             let oldest = (0..self.runs.len()).min_by_key(|&i| self.runs[i].first());
             match oldest {
-                Some(i) => emit(self.runs.swap_remove(i), out),
+                Some(i) => {
+                    let run = self.runs.swap_remove(i);
+                    self.release(run, out);
+                }
                 None => break,
             }
         }
@@ -340,7 +366,7 @@ impl Stitcher {
         self.runs = open;
         closed.sort_by(|a, b| a.key().cmp(&b.key()));
         for run in closed {
-            emit(run, out);
+            self.release(run, out);
         }
     }
 }

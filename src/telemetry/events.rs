@@ -63,6 +63,19 @@ impl DuplicateEntry<'_> {
     }
 }
 
+/// A line came for a traceback already counted: the records counted for it are uncounted
+/// (`revised`: in a closed window, re-emitted) and the traceback is counted again, whole.
+pub struct TracebackReopened {
+    pub at: DateTime<Utc>,
+    pub revised: bool,
+}
+
+impl TracebackReopened {
+    pub fn emit(self) {
+        tracing::debug!(at = %self.at, revised = self.revised, "a line came for a traceback already counted: uncounting what was counted for it, to count it whole");
+    }
+}
+
 /// More entries than the duplicate check remembers are in open windows: the oldest minutes are
 /// forgotten early (said once a run).
 pub struct DuplicatesForgottenEarly {

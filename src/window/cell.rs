@@ -163,6 +163,32 @@ impl Cell {
         }
     }
 
+    /// Uncounts `obs` (counted by [`Cell::record`]); true when that leaves the cell no entry
+    /// in its hop of time (its sample there goes too).
+    pub(super) fn retract(&mut self, s: &Schedule, obs: &Observation<'_>) -> bool {
+        let at_ms = obs.at.timestamp_millis();
+        let bucket = s.bucket_of(obs.at);
+        let Some(stats) = self.buckets.get_mut(&bucket) else {
+            return false; // forgotten already: no window reads it
+        };
+        let n = &mut stats.by_severity[obs.severity as usize];
+        *n = n.saturating_sub(1);
+        if stats.count() == 0 {
+            self.buckets.remove(&bucket);
+        }
+        let slot = at_ms.div_euclid(s.hop_ms);
+        let (lo, hi) = (slot * s.hop_ms, (slot + 1) * s.hop_ms);
+        let left = self
+            .buckets
+            .range(lo.div_euclid(s.bucket_ms)..(hi + s.bucket_ms - 1).div_euclid(s.bucket_ms))
+            .next()
+            .is_some();
+        if left {
+            return false;
+        }
+        self.samples.remove(&slot).is_some()
+    }
+
     /// The hops of time (`at / hop`) this cell has entries in.
     pub(super) fn hops(&self) -> impl Iterator<Item = i64> + '_ {
         self.samples.keys().copied()

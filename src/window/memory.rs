@@ -269,6 +269,38 @@ impl WindowStore for MemoryStore {
         }
     }
 
+    fn retract(&self, obs: &Observation<'_>) -> Recorded {
+        let at_ms = obs.at.timestamp_millis();
+        let (hop_left, idle) = match self.cells.get_mut(&obs.id) {
+            Some(mut cell) => {
+                let left = cell.retract(&self.schedule, obs);
+                (left, cell.is_idle())
+            }
+            None => (false, false),
+        };
+        if idle {
+            self.cells.remove_if(&obs.id, |_, c| c.is_idle());
+        }
+        if hop_left {
+            let hop = at_ms.div_euclid(self.schedule.hop_ms);
+            let mut hops = self.hops();
+            if let Some(n) = hops.get_mut(&hop) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    hops.remove(&hop);
+                }
+            }
+        }
+        let closed_until = self.closed_until_ms.load(Ordering::Acquire);
+        if at_ms >= closed_until {
+            Recorded::OnTime
+        } else if self.mark_revised(at_ms, closed_until) {
+            Recorded::Revises
+        } else {
+            Recorded::Late
+        }
+    }
+
     fn holds(&self, id: ClusterId) -> bool {
         self.cells.contains_key(&id)
     }

@@ -105,6 +105,13 @@ pub struct Revision {
 pub trait WindowStore: Send + Sync {
     /// Counts one entry in its bucket.
     fn record(&self, obs: &Observation<'_>) -> Recorded;
+    /// Uncounts an entry [`WindowStore::record`] counted (a traceback's part, counted before
+    /// the rest of it came): its bucket and, when it leaves none of its cluster's entries in
+    /// its hop, its sample and its place in [`WindowStore::clusters_at`] go; a cluster left
+    /// with nothing is forgotten. A closed window it was in is revised (`Revises`), as a late
+    /// entry revises it. Exact except where the entry shared a bucket (first/last seen) or
+    /// a hop (the sample) with others of its fine cluster: those keep its time or its text.
+    fn retract(&self, obs: &Observation<'_>) -> Recorded;
     /// Whether fine cluster `id` has a cell (entries in an open window, or history).
     fn holds(&self, id: ClusterId) -> bool;
     /// How many fine clusters have entries in the hop of time holding `t` (the window when

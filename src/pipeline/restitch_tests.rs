@@ -1,0 +1,193 @@
+//! A live pipeline that counted part of a traceback before the rest came (its run released
+//! idle, its window maybe closed) ends with the windows a replay of the same entries reports.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::{Outcome, Pipeline};
+use crate::config::Settings;
+use crate::fingerprint::Fingerprinter;
+use crate::report::WindowReport;
+use crate::source::{Boundedness, Origin, RawEntry};
+use crate::window::{MemoryStore, Schedule};
+
+const TRACE: [&str; 5] = [
+    "Traceback (most recent call last):",
+    "  File \"/app/backend/db.py\", line 88, in get_session",
+    "    return pool.connect()",
+    "  File \"/app/backend/pool.py\", line 12, in connect",
+    "sqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached",
+];
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn entry(text: &str, at: DateTime<Utc>, id: &str, instance: &str) -> RawEntry {
+    let v = serde_json::json!({
+        "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "insertId": id, "severity": "ERROR", "textPayload": text,
+        "logName": "projects/p/logs/run.googleapis.com%2Fstderr",
+        "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}},
+        "labels": {"instanceId": instance}});
+    RawEntry {
+        data: v.to_string().into(),
+        origin: Origin::File {
+            path: "t".into(),
+            line: 0,
+        },
+    }
+}
+
+/// Two instances' tracebacks at 19:10 (one split one line per entry on each), and an
+/// ordinary line between them.
+fn entries() -> Vec<RawEntry> {
+    let mut v = Vec::new();
+    for (k, instance) in ["a", "b"].into_iter().enumerate() {
+        let at = t("2025-09-15T19:10:00Z") + TimeDelta::seconds(k as i64);
+        for (i, text) in TRACE.iter().enumerate() {
+            let id = format!("{instance}{i}");
+            v.push(entry(
+                text,
+                at + TimeDelta::milliseconds(i as i64),
+                &id,
+                instance,
+            ));
+        }
+    }
+    v.push(entry(
+        "payment 42 declined",
+        t("2025-09-15T19:20:00Z"),
+        "p",
+        "a",
+    ));
+    v
+}
+
+/// What a window says, without what only says when it was written.
+fn told(r: &WindowReport) -> (u64, Vec<String>) {
+    let mut clusters: Vec<String> = r
+        .clusters
+        .iter()
+        .map(|c| {
+            format!(
+                "{} ×{} {:?} {:?} {}–{} {}",
+                c.template,
+                c.count,
+                c.priority,
+                c.by_severity,
+                c.first_seen,
+                c.last_seen,
+                c.sample
+                    .as_ref()
+                    .map(|s| s["insertId"].to_string())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    clusters.sort();
+    (r.totals.entries, clusters)
+}
+
+fn live() -> Pipeline {
+    let s = Settings::load(None).unwrap();
+    let store = MemoryStore::new(Schedule::new(&s.window), s.window.history)
+        .revising(s.window.revise_within);
+    let fp = Arc::new(Fingerprinter::with_config(s.fingerprint.config));
+    Pipeline::new(Arc::new(s), fp, Arc::new(store), Boundedness::Unbounded)
+}
+
+fn replayed() -> WindowReport {
+    let mut p = Pipeline::for_replay(Arc::new(Settings::load(None).unwrap()));
+    let mut out = Vec::new();
+    for e in entries() {
+        p.ingest(&e, &mut out);
+    }
+    let mut reports = p.finish(&mut out);
+    assert_eq!(reports.len(), 1);
+    reports.remove(0)
+}
+
+/// Feeds `entries` pulled at clock time `now`, then releases what went idle 6 s later.
+fn feed(p: &mut Pipeline, entries: &[RawEntry], now: DateTime<Utc>, out: &mut Vec<Outcome>) {
+    let accepts = p.settings().live.accepts;
+    for e in entries {
+        p.ingest_within(e, Some((accepts, now)), out);
+    }
+    p.release_idle(now + TimeDelta::seconds(6), out);
+}
+
+#[test]
+fn the_rest_of_a_traceback_after_an_idle_release_counts_as_the_replay_counts_it() {
+    let expected = told(&replayed());
+    let all = entries();
+    // a's last two lines come a minute after the rest (a crash-restart's redelivery).
+    let (late, early): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| *i == 3 || *i == 4);
+    let late: Vec<RawEntry> = late.into_iter().map(|(_, e)| e).collect();
+    let early: Vec<RawEntry> = early.into_iter().map(|(_, e)| e).collect();
+    let pulled = t("2025-09-15T19:20:01Z");
+
+    // The window still open when the rest comes.
+    let mut p = live();
+    let mut out = Vec::new();
+    feed(&mut p, &early, pulled, &mut out);
+    let before = p.counts().counted;
+    feed(&mut p, &late, pulled + TimeDelta::minutes(1), &mut out);
+    let reports = p.close_due(t("2025-09-15T20:05:00Z"), &mut out);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(told(&reports[0]), expected, "open window");
+    assert_eq!(p.counts().counted, 3, "two tracebacks and the payment line");
+    assert_eq!(
+        before, 3,
+        "a's first lines, b's traceback, the payment line"
+    );
+    assert_eq!(p.counts().restitched, 1, "a's first lines, uncounted");
+
+    // The window closed with the fragment in it: its revision is the replay's window.
+    let mut p = live();
+    let mut out = Vec::new();
+    feed(&mut p, &early, pulled, &mut out);
+    let first = p.close_due(t("2025-09-15T20:05:00Z"), &mut out);
+    assert_ne!(told(&first[0]), expected, "the fragment counted apart");
+    feed(&mut p, &late, t("2025-09-15T20:10:00Z"), &mut out);
+    let revised = p.close_due(t("2025-09-15T20:10:10Z"), &mut out);
+    assert_eq!(revised.len(), 1, "one revision");
+    assert_eq!(revised[0].revision.as_ref().map(|r| r.number), Some(1));
+    assert_eq!(told(&revised[0]), expected, "revised window");
+}
+
+#[test]
+fn a_traceback_reopened_after_a_restart_counts_as_the_replay_counts_it() {
+    let expected = told(&replayed());
+    let all = entries();
+    let (late, early) = (
+        vec![all[3].clone(), all[4].clone()],
+        [&all[..3], &all[5..]].concat(),
+    );
+    let s = Arc::new(Settings::load(None).unwrap());
+    let schedule = Schedule::new(&s.window);
+    let store =
+        Arc::new(MemoryStore::new(schedule, s.window.history).revising(s.window.revise_within));
+    let fp = Arc::new(Fingerprinter::with_config(s.fingerprint.config));
+    let mut p = Pipeline::new(s.clone(), fp.clone(), store.clone(), Boundedness::Unbounded);
+    let mut out = Vec::new();
+    feed(&mut p, &early, t("2025-09-15T19:20:01Z"), &mut out);
+    let snap: super::PipelineSnapshot =
+        serde_json::from_str(&serde_json::to_string(&p.snapshot()).unwrap()).unwrap();
+    assert!(
+        !snap.released.is_empty(),
+        "the released runs are checkpointed"
+    );
+    let store = Arc::new(
+        MemoryStore::restore(schedule, s.window.history, store.snapshot())
+            .revising(s.window.revise_within),
+    );
+    let mut p = Pipeline::restore(s, fp, store, snap);
+    feed(&mut p, &late, t("2025-09-15T19:21:01Z"), &mut out);
+    let reports = p.close_due(t("2025-09-15T20:05:00Z"), &mut out);
+    assert_eq!(told(&reports[0]), expected);
+}
