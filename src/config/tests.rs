@@ -259,6 +259,61 @@ fn the_default_rules_give_the_seed_worklogs_priorities() {
 }
 
 #[test]
+fn the_default_rules_put_a_5xx_a_message_names_above_a_4xx() {
+    use crate::escalate::Evidence;
+    let s = Settings::load(None).unwrap();
+    let decide = |template: &str, severity: Severity| {
+        let ev = Evidence {
+            template,
+            logger: "",
+            service: "checkout",
+            severity,
+            count: 15,
+            baseline: None,
+        };
+        s.escalation.decide(&ev).priority
+    };
+    let cases = [
+        (
+            "upstream inventory returned HTTP 503 for request <*>",
+            Severity::Error,
+            Priority::P2,
+        ),
+        (
+            "payments API responded status=502, attempt <*>",
+            Severity::Warning,
+            Priority::P2,
+        ),
+        (
+            "upstream inventory returned HTTP 404 for request <*>",
+            Severity::Error,
+            Priority::P3,
+        ),
+        (
+            "Webhook delivery to partner <*> failed: HTTP 410 Gone",
+            Severity::Error,
+            Priority::P3,
+        ),
+        (
+            "token refresh rejected: status=401.",
+            Severity::Warning,
+            Priority::P4,
+        ),
+        // Not a status: request lines keep their own rules, masked numbers are no status.
+        ("GET /api/items → 404", Severity::Warning, Priority::P5),
+        ("query returned <*> rows", Severity::Error, Priority::P2),
+        (
+            "Tax rate lookup returned no region for postcode area <*>",
+            Severity::Error,
+            Priority::P2,
+        ),
+    ];
+    for (t, sev, want) in cases {
+        assert_eq!(decide(t, sev), want, "{t}");
+    }
+}
+
+#[test]
 fn the_default_rules_page_for_database_timeouts_in_their_wordings() {
     use crate::escalate::Evidence;
     let s = Settings::load(None).unwrap();

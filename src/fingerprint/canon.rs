@@ -15,6 +15,7 @@ use super::clusters::{Clusters, Fine, NO_SLOT};
 use super::config::MAX_TOKEN_BYTES;
 use super::family::{Family, Placed};
 use super::index::IdMap;
+use super::mask::Numbers;
 use super::state::{FamilyState, FingerprintState};
 use super::{cap_tokens, ClusterId, FingerprintConfig, KeyParts, Resolved};
 use crate::entry::SeverityClass;
@@ -130,7 +131,7 @@ impl Fingerprinter {
         }
         let id = BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
-            super::masked_into(message, &self.config, &mut buf);
+            super::masked_into(message, Numbers::KeepStatus, &self.config, &mut buf);
             let id = key.id_of(&buf);
             if !self.known.contains(&id.0) {
                 self.register(key, id, &buf);

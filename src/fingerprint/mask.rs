@@ -27,9 +27,24 @@ pub fn mask(message: &str) -> String {
     out
 }
 
-/// Writes the masked template of `message` into `out` (cleared first), so a caller can reuse
-/// one buffer per thread on the hot path.
+/// Which numbers a template keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Numbers {
+    /// Every number is a variable, as Loghub labels them (`log-gardener parse` and `eval`).
+    Variable,
+    /// An HTTP status its words vouch for stays (`HTTP 503`, `status=404`; see `status.rs`):
+    /// the service's clusters, where a 503 and a 404 are two problems.
+    KeepStatus,
+}
+
+/// Writes the masked template of `message` into `out` (cleared first), every number a
+/// variable, so a caller can reuse one buffer per thread on the hot path.
 pub fn mask_into(message: &str, out: &mut String) {
+    mask_into_with(message, Numbers::Variable, out);
+}
+
+/// [`mask_into`], keeping the numbers `numbers` says.
+pub fn mask_into_with(message: &str, numbers: Numbers, out: &mut String) {
     out.clear();
     // Secrets out, then invisible characters, then secrets again if that changed anything: a
     // zero-width character inside a key word must not hide the secret after it.
@@ -42,9 +57,20 @@ pub fn mask_into(message: &str, out: &mut String) {
         }
     };
     let mut tokens = message.split_ascii_whitespace().peekable();
+    let mut before: [Option<&str>; 2] = [None, None];
     while let Some(tok) = tokens.next() {
         if !out.is_empty() {
             out.push(' ');
+        }
+        let context = before;
+        before = [Some(tok), context[0]];
+        if numbers == Numbers::KeepStatus {
+            if let Some(code) = super::status::status_in(context, tok, tokens.peek().copied()) {
+                mask_token(&tok[..code.start], out);
+                out.push_str(&tok[code.clone()]);
+                mask_token(&tok[code.end..], out);
+                continue;
+            }
         }
         if month_or_day(tok) {
             let consumed = starts_timestamp(tok, tokens.clone());
@@ -362,6 +388,44 @@ mod tests {
         check("name=\"x1\", done.", "name=\"<*>\", done.");
         check("can't stop", "can't stop");
         check("\"GET /x HTTP/1.1\" 200", "\"GET <*>\" <*>");
+    }
+
+    #[test]
+    fn the_service_keeps_an_http_status_its_words_vouch_for() {
+        use super::{mask_into_with, Numbers};
+        let keep = |input: &str| {
+            let mut out = String::new();
+            mask_into_with(input, Numbers::KeepStatus, &mut out);
+            out
+        };
+        for (input, want) in [
+            (
+                "upstream returned HTTP 503 after 120ms",
+                "upstream returned HTTP 503 after <*>",
+            ),
+            (
+                "API responded status=502, attempt 3",
+                "API responded status=502, attempt <*>",
+            ),
+            ("query returned 200 rows", "query returned <*> rows"),
+            ("exited with code 137", "exited with code <*>"),
+        ] {
+            assert_eq!(keep(input), want, "input: {input}");
+            assert_eq!(keep(want), want, "masking again: {want}");
+        }
+        // Where masking takes the cue itself (an access log's protocol joins its target; a JSON
+        // text's quoted key masks as any one-word quoted value does) the status still stays;
+        // masked again, nothing says it is one.
+        assert_eq!(
+            keep("1.2.3.4 \"GET /x HTTP/1.1\" 404 512"),
+            "<*> \"GET <*>\" 404 <*>"
+        );
+        assert_eq!(
+            keep("{\"status\":404,\"id\":9912}"),
+            "{\"<*>\":404,\"<*>\":<*>}"
+        );
+        // Loghub's convention, for `parse` and `eval`: every number is a variable.
+        check("upstream returned HTTP 503", "upstream returned HTTP <*>");
     }
 
     #[test]

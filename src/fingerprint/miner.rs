@@ -7,7 +7,8 @@
 //! that shares more words than it differs in. They are never compatible when the first word
 //! differs (it names the event: `klogd startup` / `cupsd startup`), when two plain words differ
 //! (`VM Started` / `VM Paused`; `family.rs` turns a slot with many plain words into a variable),
-//! or when both sides are upper-case constants (states and enum names: `from NEW to RUNNING`).
+//! when both sides are upper-case constants (states and enum names: `from NEW to RUNNING`), or
+//! when both are HTTP statuses the service's masks kept (`HTTP 503` / `HTTP 404`).
 //! Clusters are the connected components of that relation, so they depend only on the set of
 //! templates, never on the order they arrived in. A cluster's template keeps the tokens all
 //! members share and writes `<*>` (with the punctuation all values share, like `(<*>)`) where
@@ -145,10 +146,19 @@ fn token_diff(a: &str, b: &str) -> Diff {
     if is_constant_name(ma) && is_constant_name(mb) {
         return Diff::Hard;
     }
+    // Two HTTP statuses the masks kept (`HTTP 503` / `HTTP 404`): two problems, not two values.
+    if super::status::is_code(as_str(ma)) && super::status::is_code(as_str(mb)) {
+        return Diff::Hard;
+    }
     if (is_unit(ma) && is_unit(mb)) || is_value_like(ma) || is_value_like(mb) {
         return Diff::Word;
     }
     Diff::Hard
+}
+
+/// `m` as text when it is (a middle cut at ASCII delimiters is, for any token).
+fn as_str(m: &[u8]) -> &str {
+    std::str::from_utf8(m).unwrap_or_default()
 }
 
 fn contains_var(m: &[u8]) -> bool {
@@ -309,6 +319,22 @@ mod tests {
 
     fn toks(s: &str) -> Vec<&str> {
         s.split(' ').collect()
+    }
+
+    #[test]
+    fn kept_statuses_are_constants() {
+        let a = toks("upstream inventory returned HTTP 503");
+        let b = toks("upstream inventory returned HTTP 404");
+        assert!(!compatible(&a, &b));
+        assert!(!compatible(
+            &toks("x status=503, retrying"),
+            &toks("x status=404, retrying")
+        ));
+        // A value beside them still merges.
+        assert!(compatible(
+            &toks("call <*> returned HTTP 503"),
+            &toks("call bglio716 returned HTTP 503")
+        ));
     }
 
     #[test]

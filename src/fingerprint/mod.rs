@@ -24,6 +24,7 @@ mod index;
 mod miner;
 mod shapes;
 mod state;
+mod status;
 mod words;
 
 pub use canon::Fingerprinter;
@@ -118,8 +119,13 @@ impl KeyParts<'_> {
 
 /// The text a message is fingerprinted by: its traceback signature (or itself), masked, cut at
 /// `max_tokens` tokens.
-pub fn masked_into(message: &str, config: &FingerprintConfig, out: &mut String) {
-    mask::mask_into(&stack::signature(message), out);
+pub fn masked_into(
+    message: &str,
+    numbers: mask::Numbers,
+    config: &FingerprintConfig,
+    out: &mut String,
+) {
+    mask::mask_into_with(&stack::signature(message), numbers, out);
     cap_tokens(out, config.max_tokens);
 }
 
@@ -207,7 +213,7 @@ impl<'c> Batch<'c> {
             self.lines.push(d);
             return;
         }
-        masked_into(line, self.config, &mut self.buf);
+        masked_into(line, mask::Numbers::Variable, self.config, &mut self.buf);
         let d = match self.seen.entry(KeyParts::DEFAULT.id_of(&self.buf).0) {
             Entry::Occupied(e) => *e.get(),
             Entry::Vacant(v) => {
