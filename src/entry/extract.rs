@@ -6,11 +6,10 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
-use super::model::{HttpRequest, Int64, Labels, LogEntry, LooseStr, Str};
-use super::payload::{minify, proto_message, render_json_compact};
+use super::json::{json_message, loose, PayloadMeta};
+use super::model::{Labels, LogEntry, Str};
+use super::payload::{minify, proto_message};
+use super::request::request_line;
 use super::{time, CodeLocation, EntryError, FieldWarnings, MessageKind, Record, Severity};
 
 /// Resource labels that name the writer when there is no `service_name`, most specific first.
@@ -26,133 +25,6 @@ const SERVICE_LABELS: [&str; 10] = [
     "subscription_id",
     "bucket_name",
 ];
-
-/// The `jsonPayload` keys extraction reads; everything else is skipped.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct JsonPayload<'a> {
-    #[serde(borrow, default)]
-    message: LooseStr<'a>,
-    /// pino/zap and structlog name the message differently.
-    #[serde(borrow, default)]
-    msg: LooseStr<'a>,
-    #[serde(borrow, default)]
-    event: LooseStr<'a>,
-    /// Error Reporting reads a stack trace from `message`, `stack_trace` or `exception`.
-    #[serde(borrow, default, rename = "stack_trace")]
-    stack_trace: LooseStr<'a>,
-    #[serde(borrow, default)]
-    exception: LooseStr<'a>,
-    #[serde(borrow, default)]
-    logger: LooseStr<'a>,
-    /// A load balancer's account of how a request ended (`failed_to_pick_backend`,
-    /// `backend_connection_closed_before_data_sent_to_client`), beside its `httpRequest`.
-    #[serde(borrow, default)]
-    status_details: LooseStr<'a>,
-    /// The cause a structured logger writes beside a short message: zap/logrus `error`, pino
-    /// `err` (an object with a `message`), ECS `error.message`.
-    #[serde(borrow)]
-    error: Option<&'a RawValue>,
-    #[serde(borrow)]
-    err: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "error.message")]
-    error_message: LooseStr<'a>,
-    /// The level fields structured loggers write, read when the entry's own severity is
-    /// DEFAULT (`severity`: the Cloud Logging convention; `level`: zap, pino, bunyan, winston,
-    /// logrus; `levelname`: python-json-logger; `log.level` and `log: {level}`: ECS).
-    #[serde(borrow)]
-    severity: Option<&'a RawValue>,
-    #[serde(borrow)]
-    level: Option<&'a RawValue>,
-    #[serde(borrow)]
-    levelname: Option<&'a RawValue>,
-    #[serde(borrow, rename = "log.level")]
-    log_level: Option<&'a RawValue>,
-    #[serde(borrow)]
-    log: Option<&'a RawValue>,
-    /// pino and bunyan write the process id and host beside `msg` and a numeric `level`: the
-    /// only payloads whose small numbers are levels.
-    #[serde(borrow)]
-    pid: Option<&'a RawValue>,
-    #[serde(borrow)]
-    hostname: Option<&'a RawValue>,
-    #[serde(borrow)]
-    service_context: Option<&'a RawValue>,
-    #[serde(borrow)]
-    context: Option<&'a RawValue>,
-    /// Some Python handlers nest `labels` in the payload instead of the entry.
-    #[serde(borrow)]
-    labels: Option<&'a RawValue>,
-}
-
-/// `jsonPayload.context` as the Python structured loggers and Error Reporting write it.
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PayloadContext<'a> {
-    #[serde(borrow, default)]
-    name: LooseStr<'a>,
-    #[serde(borrow, default)]
-    service: LooseStr<'a>,
-    #[serde(borrow)]
-    report_location: Option<ReportLocation<'a>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ReportLocation<'a> {
-    #[serde(borrow, default)]
-    file_path: LooseStr<'a>,
-    #[serde(default)]
-    line_number: Int64,
-    #[serde(borrow, default)]
-    function_name: LooseStr<'a>,
-}
-
-/// An error object (`{"message": …, "stack": …}`) under `error` or `err`.
-#[derive(Default, Deserialize)]
-struct ErrorObject<'a> {
-    #[serde(borrow, default)]
-    message: LooseStr<'a>,
-}
-
-/// ECS's `log: {"level": …}`.
-#[derive(Default, Deserialize)]
-struct EcsLog<'a> {
-    #[serde(borrow)]
-    level: Option<&'a RawValue>,
-}
-
-#[derive(Default, Deserialize)]
-struct ServiceContext<'a> {
-    #[serde(borrow, default)]
-    service: LooseStr<'a>,
-}
-
-#[derive(Default, Deserialize)]
-struct PayloadLabels<'a> {
-    #[serde(borrow, default)]
-    module: LooseStr<'a>,
-    #[serde(borrow, default)]
-    function: LooseStr<'a>,
-    #[serde(default)]
-    line: Int64,
-}
-
-/// What a `jsonPayload` contributes besides the message.
-#[derive(Default)]
-struct PayloadMeta<'a> {
-    context: PayloadContext<'a>,
-    service_context: ServiceContext<'a>,
-    logger: Option<Cow<'a, str>>,
-    labels: PayloadLabels<'a>,
-    /// The level a payload field states (see [`JsonPayload::severity`]).
-    level: Option<Severity>,
-    /// The payload is data, not a log record (see [`log_record`]): the message is its fields
-    /// rendered, and a `level=` among them is the data's, not the entry's.
-    data: bool,
-    /// The message is the entry's request line (see [`request_line`]).
-    request: bool,
-}
 
 /// Builds the record; `raw` is the entry's JSON text.
 pub fn to_record(entry: LogEntry<'_>, raw: &str) -> Result<Record, EntryError> {
@@ -218,6 +90,7 @@ pub fn to_record(entry: LogEntry<'_>, raw: &str) -> Result<Record, EntryError> {
         insert_id: owned(entry.insert_id.as_ref()),
         log_name: owned(entry.log_name.as_ref()),
         instance: instance.map(str::to_owned),
+        revision: label(resource_labels, "revision_name").map(str::to_owned),
         trace: entry
             .trace
             .as_ref()
@@ -248,10 +121,6 @@ fn label<'l>(labels: Option<&'l Labels<'_>>, key: &str) -> Option<&'l str> {
     labels?.get(key).filter(|v| !v.is_empty())
 }
 
-fn loose<'s>(s: &'s LooseStr<'_>) -> Option<&'s str> {
-    s.0.as_deref().filter(|v| !v.is_empty())
-}
-
 /// The message and, for a `jsonPayload`, what else it says about the writer.
 fn message<'a>(entry: &LogEntry<'a>) -> Result<(String, PayloadMeta<'a>), EntryError> {
     if let Some(text) = text_payload(entry) {
@@ -273,147 +142,6 @@ fn message<'a>(entry: &LogEntry<'a>) -> Result<(String, PayloadMeta<'a>), EntryE
         }
         None => Err(EntryError::NoPayload),
     }
-}
-
-/// `POST /api/orders/<*>/pay → 502`: method, route and status, the way a request is one
-/// problem whatever ids its URL carries; with the load balancer's `details` when it gave them
-/// (`→ 502 (backend_connection_closed_before_data_sent_to_client)`: the backend closed the
-/// connection, not a 502 the backend sent).
-fn request_line(req: &HttpRequest<'_>, details: Option<&str>) -> String {
-    let method = req.request_method.as_ref().map_or("?", Str::as_str);
-    let url = req.request_url.as_ref().map_or("", Str::as_str);
-    let mut text = format!("{method} {}", route(url_path(url)));
-    if let Some(status) = req.status.0 {
-        text.push_str(&format!(" → {status}"));
-    }
-    if let Some(details) = details {
-        text.push_str(&format!(" ({details})"));
-    }
-    text
-}
-
-/// `statusDetails` when it is what load balancers write there: one lower-case identifier.
-/// Anything else is not fingerprinted exactly (it could carry a value, or a secret).
-fn status_details<'p>(p: &'p JsonPayload<'_>) -> Option<&'p str> {
-    loose(&p.status_details).filter(|d| {
-        d.len() <= 80
-            && d.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    })
-}
-
-/// The message of a `jsonPayload`; beside an `httpRequest`, a payload with no message of its
-/// own (a load balancer's, Cloud Armor's) is the request's details, and the message is the
-/// request line.
-fn json_message<'a>(
-    raw: &'a RawValue,
-    http: Option<&HttpRequest<'_>>,
-) -> (String, PayloadMeta<'a>) {
-    let Ok(p) = serde_json::from_str::<JsonPayload<'_>>(raw.get()) else {
-        return (render_json_compact(raw.get()), PayloadMeta::default());
-    };
-    let text = loose(&p.message)
-        .or_else(|| loose(&p.msg))
-        .or_else(|| loose(&p.event));
-    let trace = loose(&p.stack_trace).or_else(|| loose(&p.exception));
-    let with_cause;
-    let text = match (text, cause(&p)) {
-        (Some(text), Some(cause)) if short(text) && !text.contains(cause.as_ref()) => {
-            with_cause = format!("{text}: {cause}");
-            Some(with_cause.as_str())
-        }
-        (text, _) => text,
-    };
-    let mut request = false;
-    let message = match (text, trace, http) {
-        // Loggers often repeat the trace in the message; keep it once.
-        (Some(text), Some(trace), _) if text.contains(trace) => text.to_owned(),
-        (Some(text), Some(trace), _) => format!("{text}\n{trace}"),
-        (Some(one), None, _) | (None, Some(one), _) => one.to_owned(),
-        (None, None, Some(req)) => {
-            request = true;
-            request_line(req, status_details(&p))
-        }
-        (None, None, None) => render_json_compact(raw.get()),
-    };
-    let record = log_record(&p);
-    let level = payload_level(&p, record);
-    let meta = PayloadMeta {
-        context: sub(p.context),
-        service_context: sub(p.service_context),
-        logger: p.logger.0.filter(|l| !l.is_empty()),
-        labels: sub(p.labels),
-        level,
-        data: !record,
-        request,
-    };
-    (message, meta)
-}
-
-/// A message short enough that a cause beside it is the part that says what went wrong
-/// (`failed to connect to database` + `error`): one line, at most this many bytes.
-const SHORT_MESSAGE: usize = 160;
-
-fn short(text: &str) -> bool {
-    text.len() <= SHORT_MESSAGE && !text.contains('\n')
-}
-
-/// The error a structured logger wrote beside the message, if it is text.
-fn cause<'p>(p: &'p JsonPayload<'_>) -> Option<Cow<'p, str>> {
-    let field = |raw: Option<&'p RawValue>| -> Option<Cow<'p, str>> {
-        let raw = raw?;
-        let text = match serde_json::from_str::<LooseStr<'p>>(raw.get()) {
-            Ok(LooseStr(Some(s))) => s,
-            _ => sub::<ErrorObject<'p>>(Some(raw)).message.0?,
-        };
-        let text = match text {
-            Cow::Borrowed(t) => Cow::Borrowed(t.trim()),
-            Cow::Owned(t) => Cow::Owned(t.trim().to_owned()),
-        };
-        (!text.is_empty()).then_some(text)
-    };
-    loose(&p.error_message)
-        .map(|m| Cow::Borrowed(m.trim()))
-        .filter(|m| !m.is_empty())
-        .or_else(|| field(p.error))
-        .or_else(|| field(p.err))
-}
-
-/// The first level field that names a level (see [`JsonPayload::severity`]). `severity` and
-/// `level` are the entry's only in a log record: a scanner's finding
-/// (`{"severity":"CRITICAL","cve":…,"package":"openssl"}`) or a check's result has a severity
-/// of its own, which says nothing about how urgent the entry is. `levelname` and ECS's
-/// `log.level` are names only logging libraries write.
-fn payload_level(p: &JsonPayload<'_>, record: bool) -> Option<Severity> {
-    let pino = p.msg.0.is_some() && (p.pid.is_some() || p.hostname.is_some());
-    let ecs = sub::<EcsLog<'_>>(p.log).level;
-    let generic = [p.severity, p.level].into_iter().filter(|_| record);
-    generic
-        .chain([p.levelname, p.log_level, ecs])
-        .flatten()
-        .find_map(|raw| super::level::from_field(raw.get(), pino))
-}
-
-/// Whether a `jsonPayload` reads as a log record: it has a message (`message`, `msg`,
-/// `event`, a `log` line as Docker and Fluent Bit write it, a stack trace), or a field only a
-/// logging library writes (`logger`, `levelname`, ECS's `log.level` or `log: {level}`).
-fn log_record(p: &JsonPayload<'_>) -> bool {
-    let text = |s: &LooseStr<'_>| s.0.is_some();
-    let line = p.log.is_some_and(|raw| raw.get().starts_with('"'));
-    [&p.message, &p.msg, &p.event, &p.stack_trace, &p.exception]
-        .into_iter()
-        .any(text)
-        || line
-        || p.logger.0.is_some()
-        || p.levelname.is_some()
-        || p.log_level.is_some()
-        || sub::<EcsLog<'_>>(p.log).level.is_some()
-}
-
-/// A nested payload object, or its default when it is absent or shaped unexpectedly.
-fn sub<'a, T: Deserialize<'a> + Default>(raw: Option<&'a RawValue>) -> T {
-    raw.and_then(|r| serde_json::from_str(r.get()).ok())
-        .unwrap_or_default()
 }
 
 fn service(entry: &LogEntry<'_>, meta: &PayloadMeta<'_>) -> String {
@@ -502,41 +230,4 @@ const CLEAN_NAME_BYTES: usize = 256;
 thread_local! {
     static CLEAN: std::cell::RefCell<std::collections::HashSet<Box<str>>> =
         std::cell::RefCell::default();
-}
-
-/// The path of a request URL: no scheme or host (they add nothing to a problem) and no query or
-/// fragment (they hold ids and, too often, secrets).
-/// A URL path as a route: segments that carry ids (numbers, UUIDs, hashes, tokens) become
-/// `<*>`; short versioned words like `v2` stay.
-pub fn route(path: &str) -> String {
-    path.split('/')
-        .map(|seg| {
-            let digits = seg.bytes().filter(u8::is_ascii_digit).count();
-            let id_like = digits > 0 && (seg.len() > 3 || digits == seg.len());
-            if id_like {
-                "<*>"
-            } else {
-                seg
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-pub fn url_path(url: &str) -> &str {
-    let after_host = match url.find("://") {
-        Some(i) => {
-            let rest = &url[i + 3..];
-            rest.find(['/', '?', '#']).map_or("", |j| &rest[j..])
-        }
-        None => url,
-    };
-    let path = after_host
-        .find(['?', '#'])
-        .map_or(after_host, |j| &after_host[..j]);
-    if path.is_empty() {
-        "/"
-    } else {
-        path
-    }
 }

@@ -7,18 +7,20 @@
 //! Anything wrong with an entry is an [`EntryError`] for the caller to count, never a panic.
 
 mod extract;
+mod json;
 mod lenient;
 mod level;
 pub mod model;
 mod payload;
+mod request;
 mod time;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub use extract::url_path;
 pub use payload::render_json_compact;
+pub use request::url_path;
 
 /// Cloud Logging's `LogSeverity`, ordered from least to most severe.
 #[derive(
@@ -195,6 +197,9 @@ pub struct Record {
     /// `labels.instanceId` (Cloud Run): with `log_name` it names one output stream, which is
     /// what split tracebacks are stitched within.
     pub instance: Option<String>,
+    /// `resource.labels.revision_name` (Cloud Run): the deployed version that wrote it. Ties a
+    /// request that reached no instance to its revision's crash loop (`incident/revisions.rs`).
+    pub revision: Option<String>,
     /// `trace` (`projects/P/traces/ID`): entries of one request, whatever instance wrote them.
     pub trace: Option<String>,
     /// The entry as it arrived (one line of JSON), kept to quote a real sample.

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::extract::url_path;
 use super::model::{Int64, LooseStr, Str};
+use super::request::url_path;
 
 /// Values longer than this are cut in a rendered payload: a blob adds nothing to a cluster key.
 const MAX_RENDERED_VALUE: usize = 200;

@@ -341,7 +341,7 @@ mod prop {
 
 #[test]
 fn request_logs_are_routes_with_ids_masked_and_fingerprinted_as_is() {
-    use super::extract::route;
+    use super::request::route;
     assert_eq!(
         route("/api/threads/8234106d-81ee-4594-a7b8-83205bebff25"),
         "/api/threads/<*>"
@@ -659,6 +659,28 @@ fn a_payload_level_field_speaks_when_the_entry_states_no_severity() {
     assert_eq!(at(r#"{"msg":"ERROR: x"}"#), Severity::Error);
     assert_eq!(at(r#"{"level":"verbose","msg":"x"}"#), Severity::Default);
     assert_eq!(at(r#"{"level":{"n":1},"msg":"x"}"#), Severity::Default);
+}
+
+#[test]
+fn a_docker_log_line_is_the_message_with_the_severity_its_text_states() {
+    let at = |payload: &str| {
+        parse(&format!(
+            r#"{{"timestamp":"2026-03-10T14:00:00Z","jsonPayload":{payload}}}"#
+        ))
+    };
+    // fluentd / Docker's json-file shape: the line as printed, its stream, the runtime's time.
+    let r = at(
+        r#"{"log":"ERROR connection refused to db\n","stream":"stderr","time":"2026-03-10T14:00:00.123456789Z"}"#,
+    );
+    assert_eq!(r.message, "ERROR connection refused to db");
+    assert_eq!(r.severity, Severity::Error);
+    // A line that states no level stays DEFAULT, as the same text in a textPayload would.
+    let r = at(r#"{"log":"listening on :8080","stream":"stdout"}"#);
+    assert_eq!(r.message, "listening on :8080");
+    assert_eq!(r.severity, Severity::Default);
+    // A message under its own name wins; an ECS `log` object is no line.
+    assert_eq!(at(r#"{"message":"m","log":"x"}"#).message, "m");
+    assert_eq!(at(r#"{"log":{"level":"warn"},"event":"e"}"#).message, "e");
 }
 
 #[test]
