@@ -402,8 +402,15 @@ impl Pipeline {
         });
         let cluster = self.fingerprinter.resolve(fine).map_or(fine, |c| c.id);
         let unit = r.instance.as_deref();
-        self.incidents
-            .observe(cluster, r.timestamp, r.severity, unit, r.trace.as_deref());
+        let revision = r.revision.as_deref().map(|rev| (r.service.as_str(), rev));
+        self.incidents.observe(
+            cluster,
+            r.timestamp,
+            r.severity,
+            unit,
+            r.trace.as_deref(),
+            revision,
+        );
         // A fine id seen for the first time starts a new cluster only if no other member of
         // its cluster was ever registered (a new variant of a known cluster is not new).
         let new_cluster = self.seen.insert(fine) && self.fingerprinter.members_with(fine) <= 1;

@@ -11,10 +11,14 @@
 //!                     │                      root = earliest, most specific
 //!                     ▼
 //!                    Registry::identify     an incident keeps its id while members come and go
+//!                     ▼
+//!                    join_crash_loops       a request that reached no instance joins its   revisions.rs
+//!                                           revision's crash loop
 //! ```
 
 mod group;
 mod links;
+mod revisions;
 mod summary;
 mod tracker;
 

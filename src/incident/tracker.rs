@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::revisions::{join_crash_loops, Revisions, RevisionsSnapshot};
 use super::{group, summarize, GroupConfig, LinkConfig, Linker, LinkerSnapshot, Pair, Registry};
 use super::{Sighting, Strength};
 use crate::entry::Severity;
@@ -23,6 +24,9 @@ pub struct Tracker {
     /// Moments each pair shared in closed windows.
     history: BTreeMap<Pair, u32>,
     registry: Registry,
+    /// What each revision wrote on an instance and on none: ties a request that reached no
+    /// instance to its revision's crash loop.
+    revisions: Revisions,
 }
 
 /// [`Tracker`] as plain data, for a checkpoint.
@@ -31,6 +35,9 @@ pub struct TrackerSnapshot {
     linker: LinkerSnapshot,
     history: Vec<(Pair, u32)>,
     registry: Registry,
+    /// Absent from checkpoints written before it: empty.
+    #[serde(default)]
+    revisions: RevisionsSnapshot,
 }
 
 impl Tracker {
@@ -40,11 +47,13 @@ impl Tracker {
             config,
             history: BTreeMap::new(),
             registry: Registry::default(),
+            revisions: Revisions::new(links),
         }
     }
 
     /// Notes a counted entry. Only warnings and worse take part: chatter co-occurs with
-    /// everything and says nothing about causes.
+    /// everything and says nothing about causes. `revision` is the service and revision that
+    /// wrote it, when the entry names one.
     pub fn observe(
         &mut self,
         cluster: ClusterId,
@@ -52,9 +61,14 @@ impl Tracker {
         severity: Severity,
         unit: Option<&str>,
         trace: Option<&str>,
+        revision: Option<(&str, &str)>,
     ) {
         if severity < Severity::Warning {
             return;
+        }
+        if let Some(revision) = revision {
+            self.revisions
+                .observe(cluster, at, revision, unit.is_some());
         }
         self.linker.observe(&Sighting {
             cluster,
@@ -76,14 +90,15 @@ impl Tracker {
         resolve: impl Fn(ClusterId) -> ClusterId,
         keep_from: DateTime<Utc>,
     ) -> Vec<IncidentReport> {
-        let (links, units) = self.links_in(span, resolve);
-        let groups = group(
+        let (links, units) = self.links_in(span, &resolve);
+        let mut groups = group(
             clusters,
             &links,
             &self.history,
             &self.config,
             &mut self.registry,
         );
+        self.join_unplaced(&mut groups, span, clusters, &resolve);
         // Only ties beyond chance build up: coincidences on a busy instance, window after
         // window, are still coincidences.
         for (p, s) in links
@@ -94,6 +109,7 @@ impl Tracker {
         }
         self.bound_history();
         self.linker.forget_before(keep_from);
+        self.revisions.forget_before(keep_from);
         summarize(&groups, clusters, trends, &units)
     }
 
@@ -106,9 +122,10 @@ impl Tracker {
         trends: &BTreeMap<ClusterId, Vec<u64>>,
         resolve: impl Fn(ClusterId) -> ClusterId,
     ) -> Vec<IncidentReport> {
-        let (links, units) = self.links_in(span, resolve);
+        let (links, units) = self.links_in(span, &resolve);
         let mut registry = self.registry.clone();
-        let groups = group(clusters, &links, &self.history, &self.config, &mut registry);
+        let mut groups = group(clusters, &links, &self.history, &self.config, &mut registry);
+        self.join_unplaced(&mut groups, span, clusters, &resolve);
         summarize(&groups, clusters, trends, &units)
     }
 
@@ -138,6 +155,20 @@ impl Tracker {
         (links, units)
     }
 
+    /// Request failures that reached no instance join their revision's crash loop (see
+    /// `revisions.rs`).
+    fn join_unplaced(
+        &self,
+        groups: &mut [super::Grouped],
+        span: WindowSpan,
+        clusters: &[ClusterReport],
+        resolve: impl Fn(ClusterId) -> ClusterId,
+    ) {
+        let seen = self.revisions.in_span(span, resolve);
+        let min = self.config.min_priority;
+        join_crash_loops(groups, clusters, &seen, |c| c.priority <= min);
+    }
+
     fn bound_history(&mut self) {
         if self.history.len() <= MAX_HISTORY {
             return;
@@ -154,6 +185,7 @@ impl Tracker {
             linker: self.linker.snapshot(),
             history: self.history.iter().map(|(p, n)| (*p, *n)).collect(),
             registry: self.registry.clone(),
+            revisions: self.revisions.snapshot(),
         }
     }
 
@@ -163,6 +195,7 @@ impl Tracker {
             config,
             history: snap.history.into_iter().collect(),
             registry: snap.registry,
+            revisions: Revisions::restore(links, snap.revisions),
         }
     }
 }
