@@ -610,7 +610,10 @@ fn split_go_node_and_multiline_python_traces_are_one_cluster_each() {
 /// The shapes of `synth --shapes`, filed as an on-call engineer would: a scanner's CRITICAL
 /// finding is data and pages no one; Node's unhandled rejection, a Python exception group and
 /// a load balancer's 502s are each one issue titled by what went wrong; thirty unrelated
-/// errors on one instance stay thirty problems, tied into no incident.
+/// errors on one instance stay thirty problems, tied into no incident; an upstream's 503s and
+/// 404s are two issues, the 503s more urgent; a Docker `log` line is titled by its text; Cloud
+/// Run 503s that reached no instance are the consequence of their revision's crash loop, in
+/// its issue, and their own issue where the revision does not crash.
 #[test]
 fn each_shape_is_filed_as_an_on_call_engineer_would() {
     use log_gardener::synth::shapes::{shape_hours, Shape};
@@ -640,6 +643,19 @@ fn each_shape_is_filed_as_an_on_call_engineer_would() {
                     "{shape:?} is headed by {titles:#?}"
                 );
             }
+            if let Some(below) = want.below {
+                assert!(
+                    mine.iter()
+                        .any(|p| p.template.contains(below) && p.priority > mine[0].priority),
+                    "{shape:?}: no `{below}` filed below the headline: {titles:#?}"
+                );
+            }
+            if let Some(never) = want.not_in_title {
+                assert!(
+                    mine.iter().all(|p| !p.template.contains(never)),
+                    "{shape:?}: {titles:#?}"
+                );
+            }
             let clusters = reports.iter().flat_map(|r| &r.clusters);
             for c in clusters.filter(|c| of(c.sample.as_ref()) == Some(shape.label())) {
                 assert!(
@@ -657,6 +673,34 @@ fn each_shape_is_filed_as_an_on_call_engineer_would() {
             .map(|c| c.id)
             .collect();
         assert!(busy.len() >= 20, "{} busy clusters", busy.len());
+        // The 503s of requests that reached no instance of the crash-looping revision are in
+        // the crash's issue, as its consequence.
+        let crash_loop = Shape::CrashLoop503s.label();
+        let crash_issue = run
+            .problems
+            .iter()
+            .find(|p| of(p.sample.as_ref()) == Some(crash_loop))
+            .expect("the crash loop is filed");
+        let failed: Vec<_> = reports
+            .iter()
+            .flat_map(|r| &r.clusters)
+            .filter(|c| of(c.sample.as_ref()) == Some(crash_loop))
+            .filter(|c| c.template.starts_with("The request failed because"))
+            .collect();
+        assert!(!failed.is_empty(), "seed {seed}: no 503 cluster");
+        let incident = reports
+            .iter()
+            .flat_map(|r| &r.incidents)
+            .find(|i| i.id.to_string() == crash_issue.id.0)
+            .expect("the crash loop's issue is an incident");
+        assert!(incident.crash_loop, "{incident:#?}");
+        for c in failed {
+            assert!(
+                incident.members[1..].iter().any(|m| m.cluster == c.id),
+                "seed {seed}: {} is not a consequence in the crash's issue {incident:#?}",
+                c.template
+            );
+        }
         for i in reports.iter().flat_map(|r| &r.incidents) {
             let tied = i.members.iter().filter(|m| busy.contains(&m.cluster));
             assert!(

@@ -6,6 +6,7 @@
 
 mod documents;
 pub mod incidents;
+mod platform;
 pub mod secrets;
 pub mod shapes;
 

@@ -1,13 +1,15 @@
 //! Shapes the background and the incident scenarios lack, each as the writer prints it: an image
 //! scanner's findings (data that has a severity, at DEFAULT), Node's unhandled rejection and a
-//! Python 3.11 exception group split one line per entry, a load balancer's 502s, and thirty
-//! unrelated errors on one busy instance. Tests know what a correct run concludes about each:
+//! Python 3.11 exception group split one line per entry, a load balancer's 502s, thirty
+//! unrelated errors on one busy instance, and the shapes of `platform.rs` (an upstream's 503s
+//! and 404s, a Docker `log` line, Cloud Run 503s that reached no instance, with and without a
+//! crash loop of their revision). Tests know what a correct run concludes about each:
 //! [`Shape::expected`].
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Value};
 
-use super::{rfc3339, Rng};
+use super::{platform, rfc3339, Rng};
 
 /// One shape of [`shape_hours`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +19,10 @@ pub enum Shape {
     ExceptionGroup,
     LoadBalancer502,
     BusyInstance,
+    UpstreamStatuses,
+    DockerLogLine,
+    CrashLoop503s,
+    Unplaced503s,
 }
 
 /// What a correct run concludes about a shape's entries.
@@ -28,15 +34,25 @@ pub struct Expected {
     pub headline: Option<&'static str>,
     /// At most this many issues.
     pub max_issues: usize,
+    /// Text of another of their issues, filed less urgently than the headline's (a 4xx
+    /// beside a 5xx).
+    pub below: Option<&'static str>,
+    /// Text none of their issues' titles may contain (a payload's field names: the message
+    /// inside was not found).
+    pub not_in_title: Option<&'static str>,
 }
 
 impl Shape {
-    pub const ALL: [Shape; 5] = [
+    pub const ALL: [Shape; 9] = [
         Shape::ScannerFindings,
         Shape::UnhandledRejection,
         Shape::ExceptionGroup,
         Shape::LoadBalancer502,
         Shape::BusyInstance,
+        Shape::UpstreamStatuses,
+        Shape::DockerLogLine,
+        Shape::CrashLoop503s,
+        Shape::Unplaced503s,
     ];
 
     /// The label [`shape_hours`] gives the shape's entries.
@@ -47,42 +63,85 @@ impl Shape {
             Shape::ExceptionGroup => "exception-group",
             Shape::LoadBalancer502 => "lb-502",
             Shape::BusyInstance => "busy-instance",
+            Shape::UpstreamStatuses => "upstream-statuses",
+            Shape::DockerLogLine => "docker-log-line",
+            Shape::CrashLoop503s => "crash-loop-503s",
+            Shape::Unplaced503s => "unplaced-503s",
         }
     }
 
     pub fn expected(self) -> Expected {
+        let any = Expected {
+            at_most: "P0",
+            headline: None,
+            max_issues: 1,
+            below: None,
+            not_in_title: None,
+        };
         match self {
             Shape::ScannerFindings => Expected {
                 at_most: "P4",
                 headline: None,
                 max_issues: 0,
+                ..any
             },
             Shape::UnhandledRejection => Expected {
                 at_most: "P0",
                 headline: Some("The promise rejected with the reason"),
                 max_issues: 1,
+                ..any
             },
             Shape::ExceptionGroup => Expected {
                 at_most: "P0",
                 headline: Some("ConnectionError: inventory API unreachable"),
                 max_issues: 1,
+                ..any
             },
             Shape::LoadBalancer502 => Expected {
                 at_most: "P0",
                 headline: Some("POST /api/orders/<*>/pay → 502"),
                 max_issues: 1,
+                ..any
             },
             Shape::BusyInstance => Expected {
-                at_most: "P0",
-                headline: None,
                 max_issues: 30,
+                ..any
+            },
+            // Two problems: the upstream down (a 5xx) above a wrong item id (a 4xx).
+            Shape::UpstreamStatuses => Expected {
+                headline: Some("returned HTTP 503"),
+                max_issues: 2,
+                below: Some("returned HTTP 404"),
+                ..any
+            },
+            Shape::DockerLogLine => Expected {
+                headline: Some("ERROR connection refused to db"),
+                not_in_title: Some("stream="),
+                ..any
+            },
+            // One issue: the crash's cause, its 503s listed as its consequence.
+            Shape::CrashLoop503s => Expected {
+                headline: Some("RuntimeError: settings: ORDERS_SIGNING_KEY is not set"),
+                ..any
+            },
+            // No crash loop: the 503s are their own issue, the warning another.
+            Shape::Unplaced503s => Expected {
+                headline: Some("The request failed because"),
+                max_issues: 2,
+                ..any
             },
         }
     }
 }
 
 /// A Cloud Run service's entry on `instance`, without payload or severity.
-fn entry(rng: &mut Rng, at: DateTime<Utc>, service: &str, instance: &str, log: &str) -> Value {
+pub(super) fn entry(
+    rng: &mut Rng,
+    at: DateTime<Utc>,
+    service: &str,
+    instance: &str,
+    log: &str,
+) -> Value {
     json!({
         "insertId": rng.hex(16),
         "resource": {"type": "cloud_run_revision", "labels": {"project_id": "acme-prod",
@@ -330,6 +389,16 @@ pub fn shape_hours(start: DateTime<Utc>, hours: u32, seed: u64) -> Vec<(&'static
             }
         }
         add(Shape::BusyInstance, busy);
+        add(
+            Shape::UpstreamStatuses,
+            platform::upstream_statuses(&mut rng, hour),
+        );
+        add(Shape::DockerLogLine, platform::docker_lines(&mut rng, hour));
+        add(
+            Shape::CrashLoop503s,
+            platform::crash_loop_503s(&mut rng, hour),
+        );
+        add(Shape::Unplaced503s, platform::unplaced_503s(&mut rng, hour));
     }
     super::oldest_first(&mut out);
     out
