@@ -14,7 +14,9 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::config::{EventTimes, Settings};
-use crate::entry::{parse_entry_max, CodeLocation, FieldWarnings, MessageKind, Record, Severity};
+use crate::entry::{
+    parse_entry_max, CodeLocation, FieldWarnings, MessageKind, Record, Severity, SeverityClass,
+};
 use crate::fingerprint::{ClusterId, Fingerprinter, KeyParts};
 use crate::incident::{GroupConfig, LinkConfig, Tracker};
 use crate::report::{build_report, plan, trends, Malformed, ReportPolicy, Silence, WindowReport};
@@ -663,29 +665,31 @@ impl Pipeline {
     /// `<unclustered>` (it came past `fingerprint.max_clusters`).
     fn counted_as(&mut self, r: &Record) -> ClusterId {
         let location = location_key(&r.location);
-        let class = r.severity.class();
-        let (service, location) = self.bounds.key(&r.service, class, &location);
-        let key = KeyParts {
-            service,
-            class,
-            location,
-        };
-        let fp = &self.fingerprinter;
-        let fine = match r.kind {
-            MessageKind::Text => fp.fingerprint(&key, &r.message),
-            MessageKind::Request => fp.fingerprint_exact(&key, &r.message),
-        };
+        let (fine, service, class) = self.fine_of(r, &location);
         if self.store.holds(fine) {
             return fine;
         }
-        bounds::unclustered(fp, service, class)
+        bounds::unclustered(&self.fingerprinter, service, class)
     }
 
     /// The fine cluster id of a record, within the cardinality bounds.
     fn fingerprint_of(&mut self, r: &Record) -> ClusterId {
         let location = location_key(&r.location);
+        let (fine, service, class) = self.fine_of(r, &location);
+        let fp = &self.fingerprinter;
+        self.bounds
+            .cluster(fine, r.timestamp, self.store.as_ref(), fp, service, class)
+    }
+
+    /// A record's fine cluster id under its key (service and logger within the bounds), with
+    /// the service and class of that key.
+    fn fine_of<'a>(
+        &mut self,
+        r: &'a Record,
+        location: &'a str,
+    ) -> (ClusterId, &'a str, SeverityClass) {
         let class = r.severity.class();
-        let (service, location) = self.bounds.key(&r.service, class, &location);
+        let (service, location) = self.bounds.key(&r.service, class, location);
         let key = KeyParts {
             service,
             class,
@@ -696,8 +700,7 @@ impl Pipeline {
             MessageKind::Text => fp.fingerprint(&key, &r.message),
             MessageKind::Request => fp.fingerprint_exact(&key, &r.message),
         };
-        self.bounds
-            .cluster(fine, r.timestamp, self.store.as_ref(), fp, service, class)
+        (fine, service, class)
     }
 
     /// Entries of canonical cluster `id` (all its aliases) in the hour before `now`.

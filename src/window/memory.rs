@@ -142,6 +142,19 @@ impl MemoryStore {
         self.revisions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether a change at `at_ms` falls in an open window, revises closed ones (marked for
+    /// revision), or is late for good.
+    fn timeliness(&self, at_ms: i64) -> Recorded {
+        let closed_until = self.closed_until_ms.load(Ordering::Acquire);
+        if at_ms >= closed_until {
+            Recorded::OnTime
+        } else if self.mark_revised(at_ms, closed_until) {
+            Recorded::Revises
+        } else {
+            Recorded::Late
+        }
+    }
+
     /// Marks the closed windows an entry at `at_ms` belongs to for revision; false if all of
     /// them closed longer than `revise_ms` ago (the entry is late for good).
     fn mark_revised(&self, at_ms: i64, closed_until: i64) -> bool {
@@ -258,15 +271,11 @@ impl WindowStore for MemoryStore {
             *self.hops().entry(hop).or_default() += 1;
         }
         let at_ms = obs.at.timestamp_millis();
-        let closed_until = self.closed_until_ms.load(Ordering::Acquire);
-        if at_ms >= closed_until {
-            Recorded::OnTime
-        } else if self.mark_revised(at_ms, closed_until) {
-            Recorded::Revises
-        } else {
+        let when = self.timeliness(at_ms);
+        if when == Recorded::Late {
             self.late().note(obs.id, at_ms);
-            Recorded::Late
         }
+        when
     }
 
     fn retract(&self, obs: &Observation<'_>) -> Recorded {
@@ -291,14 +300,7 @@ impl WindowStore for MemoryStore {
                 }
             }
         }
-        let closed_until = self.closed_until_ms.load(Ordering::Acquire);
-        if at_ms >= closed_until {
-            Recorded::OnTime
-        } else if self.mark_revised(at_ms, closed_until) {
-            Recorded::Revises
-        } else {
-            Recorded::Late
-        }
+        self.timeliness(at_ms)
     }
 
     fn holds(&self, id: ClusterId) -> bool {
