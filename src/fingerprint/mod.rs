@@ -132,7 +132,22 @@ pub fn masked_into(
 /// For `log-gardener parse`: one message per line → (cluster id, template), one per input, in
 /// order. Masks everything, mines over the whole set, then reports each line's final template.
 pub fn parse_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<(ClusterId, String)> {
-    let parsed = parse_batch(lines, &FingerprintConfig::default());
+    parse_lines_with(lines, mask::Numbers::Variable)
+}
+
+/// [`parse_lines`] keeping the numbers `numbers` says ([`mask::Numbers::KeepStatus`]: as the
+/// service's [`Fingerprinter`] does).
+pub fn parse_lines_with<'a>(
+    lines: impl IntoIterator<Item = &'a str>,
+    numbers: mask::Numbers,
+) -> Vec<(ClusterId, String)> {
+    let config = FingerprintConfig::default();
+    let mut batch = Batch::new(&config);
+    batch.numbers = numbers;
+    for line in lines {
+        batch.push(line);
+    }
+    let parsed = batch.finish();
     (0..parsed.len())
         .map(|i| {
             let (id, t) = parsed.get(i);
@@ -181,6 +196,7 @@ pub fn parse_reader(mut input: impl io::BufRead, config: &FingerprintConfig) -> 
 /// Lines being parsed: the family, each distinct masked text once, and per line which.
 struct Batch<'c> {
     config: &'c FingerprintConfig,
+    numbers: mask::Numbers,
     limits: family::Limits,
     family: family::Family,
     seen: index::IdMap<u64, u32>,
@@ -197,6 +213,7 @@ impl<'c> Batch<'c> {
     fn new(config: &'c FingerprintConfig) -> Self {
         Batch {
             config,
+            numbers: mask::Numbers::Variable,
             limits: config.limits(),
             family: family::Family::new(),
             seen: Default::default(),
@@ -213,7 +230,7 @@ impl<'c> Batch<'c> {
             self.lines.push(d);
             return;
         }
-        masked_into(line, mask::Numbers::Variable, self.config, &mut self.buf);
+        masked_into(line, self.numbers, self.config, &mut self.buf);
         let d = match self.seen.entry(KeyParts::DEFAULT.id_of(&self.buf).0) {
             Entry::Occupied(e) => *e.get(),
             Entry::Vacant(v) => {
