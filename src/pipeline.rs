@@ -263,16 +263,7 @@ impl Pipeline {
     fn retract_reopened(&mut self) {
         for r in self.stitcher.take_retracted() {
             let fine = self.counted_as(&r);
-            let obs = Observation {
-                id: fine,
-                at: r.timestamp,
-                severity: r.severity,
-                service: &r.service,
-                location: &r.location,
-                insert_id: &r.insert_id,
-                raw: &r.raw,
-            };
-            let recorded = self.store.retract(&obs);
+            let recorded = self.store.retract(&observation(fine, &r));
             self.counts.counted = self.counts.counted.saturating_sub(1);
             self.counts.restitched += 1;
             ev::TracebackReopened {
@@ -369,16 +360,7 @@ impl Pipeline {
 
     fn observe(&mut self, r: &Record) -> Counted {
         let fine = self.fingerprint_of(r);
-        let obs = Observation {
-            id: fine,
-            at: r.timestamp,
-            severity: r.severity,
-            service: &r.service,
-            location: &r.location,
-            insert_id: &r.insert_id,
-            raw: &r.raw,
-        };
-        let recorded = self.store.record(&obs);
+        let recorded = self.store.record(&observation(fine, r));
         let late = recorded != Recorded::OnTime;
         if late {
             let revised = recorded == Recorded::Revises;
@@ -722,6 +704,19 @@ impl Pipeline {
         };
         ids.push(id);
         ids.into_iter().map(|a| self.store.count_in(a, span)).sum()
+    }
+}
+
+/// What the window store is told of a record counted (or uncounted) as fine cluster `id`.
+fn observation(id: ClusterId, r: &Record) -> Observation<'_> {
+    Observation {
+        id,
+        at: r.timestamp,
+        severity: r.severity,
+        service: &r.service,
+        location: &r.location,
+        insert_id: &r.insert_id,
+        raw: &r.raw,
     }
 }
 
