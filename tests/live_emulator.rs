@@ -1,13 +1,17 @@
 //! `log-gardener run` against the Pub/Sub emulator (pstest), through the real binary: a live
 //! run gives the same worklogs as a replay of the same entries, also across a `kill -9` and a
-//! restart, and SIGTERM drains within 10 s.
+//! restart, and SIGTERM drains within 10 s. A traceback cut by the `kill -9` (its first lines
+//! before it, the rest after the restart) is counted once, whole, with the checkpoint in a file
+//! or in Redis.
 
 mod support;
 use support::pubsub as live_support;
+use support::redis as in_redis;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use live_support::{hour_of_entries, Emulator, Workdir};
+use live_support::{hour_of_entries, Emulator, Run, Workdir};
+use serde_json::Value;
 
 #[test]
 fn a_live_run_writes_the_same_worklogs_as_a_replay_and_stops_within_10s() {
@@ -129,4 +133,184 @@ fn messages_of_a_checkpoint_that_cannot_be_written_are_not_acked_but_redelivered
     assert!(status.success(), "{}", second.log());
     assert_eq!(wd.received(), Some(entries.len() as u64));
     assert_eq!(wd.worklogs(), wd.replay(&entries));
+}
+
+/// Where a run keeps its checkpoint: the file of the `Workdir`'s config, or Redis (one replica
+/// holding the lease) under a prefix of the test's own.
+enum Kept {
+    File,
+    Redis(String),
+}
+
+impl Kept {
+    fn env(&self) -> Vec<(&str, &str)> {
+        match self {
+            Kept::File => Vec::new(),
+            Kept::Redis(prefix) => vec![
+                ("LOG_GARDENER__STATE__REDIS_URL", in_redis::URL),
+                ("LOG_GARDENER__STATE__KEY_PREFIX", prefix.as_str()),
+                ("LOG_GARDENER__STATE__LEASE", "3s"),
+            ],
+        }
+    }
+
+    /// The pipeline part of the last checkpoint (`Null` before the first).
+    fn pipeline(&self, wd: &Workdir) -> Value {
+        let json = match self {
+            Kept::File => std::fs::read_to_string(wd.path("state/checkpoint.json")).ok(),
+            Kept::Redis(prefix) => redis::cmd("GET")
+                .arg(in_redis::key(prefix, "checkpoint"))
+                .query(&mut in_redis::connect())
+                .unwrap(),
+        };
+        json.and_then(|j| serde_json::from_str::<Value>(&j).ok())
+            .map_or(Value::Null, |v| v["pipeline"].clone())
+    }
+
+    /// Waits until the last checkpoint's pipeline satisfies `done`.
+    fn wait(&self, wd: &Workdir, run: &mut Run, what: &str, done: impl Fn(&Value) -> bool) {
+        let start = Instant::now();
+        while !done(&self.pipeline(wd)) {
+            if let Ok(Some(status)) = run.child.try_wait() {
+                panic!("run exited early ({status}): {}", run.log());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(90),
+                "no checkpoint {what} after 90 s: {}\n{}",
+                self.pipeline(wd),
+                run.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        if let Kept::Redis(prefix) = self {
+            in_redis::clear(&mut in_redis::connect(), prefix);
+        }
+    }
+}
+
+/// Whether a checkpoint's list of raw entries (`held`, or a run of `released`) holds the entry
+/// with insertId `id`.
+fn names(raws: &Value, id: &str) -> bool {
+    raws.as_array().into_iter().flatten().any(|raw| {
+        raw.as_str()
+            .and_then(|r| serde_json::from_str::<Value>(r).ok())
+            .is_some_and(|v| v["insertId"] == id)
+    })
+}
+
+/// An hour of entries, and the lines of its first split traceback (a chained Python traceback,
+/// one entry per stderr line) cut after its first section: (the rest, the first section's
+/// insertId, the lines after the cut).
+fn hour_with_a_cut_traceback(seed: u64) -> (Vec<String>, String, Vec<String>) {
+    let entries = hour_of_entries(seed);
+    let parsed: Vec<Value> = entries
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let start = parsed
+        .iter()
+        .position(|v| v["textPayload"] == "Traceback (most recent call last):")
+        .expect("the hour holds a split traceback");
+    let instance = parsed[start]["labels"]["instanceId"].clone();
+    let lines: Vec<usize> = (start..parsed.len())
+        .filter(|&i| parsed[i]["labels"]["instanceId"] == instance)
+        .collect();
+    assert_eq!(lines.len(), 11, "one chained traceback on its own instance");
+    // The first section ends with the exception line: on its own it stitches into a whole
+    // traceback of its own (a fragment cluster, if nothing joins the rest to it).
+    assert!(parsed[lines[3]]["textPayload"]
+        .as_str()
+        .unwrap()
+        .starts_with("sqlalchemy.exc.TimeoutError"));
+    let after: Vec<String> = lines[4..].iter().map(|&i| entries[i].clone()).collect();
+    let before: Vec<String> = (0..entries.len())
+        .filter(|i| !lines[4..].contains(i))
+        .map(|i| entries[i].clone())
+        .collect();
+    let first = parsed[start]["insertId"].as_str().unwrap().to_owned();
+    (before, first, after)
+}
+
+/// A traceback whose first lines came before a `kill -9` and the rest after the restart is
+/// counted once, whole, as `replay` counts it: no cluster for the first section alone.
+/// `released`: the first section was released (counted) before the kill, so it comes back
+/// from the checkpoint's remembered runs and is reopened; otherwise it is still held.
+fn traceback_cut_by_kill_9(kept: Kept, released: bool, seed: u64) {
+    let emu = Emulator::start();
+    let wd = Workdir::new(1, "", "");
+    let (before, first_id, after) = hour_with_a_cut_traceback(seed);
+    let mut env = kept.env();
+    // Released after a second without a line joining it: long before the kill.
+    env.extend(released.then_some(("LOG_GARDENER__STITCH__HORIZON", "1s")));
+    let mut first = wd.run_with(&emu, 1, &env);
+    emu.publish(&before);
+    // Killed as soon as a checkpoint has the section, most likely mid-stream: what was taken
+    // since comes back after the ack deadline, beside the rest of the traceback.
+    if released {
+        kept.wait(&wd, &mut first, "remembering the section", |p| {
+            p["released"]
+                .as_array()
+                .is_some_and(|runs| runs.iter().any(|r| names(r, &first_id)))
+        });
+    } else {
+        kept.wait(&wd, &mut first, "holding the section", |p| {
+            names(&p["held"], &first_id)
+        });
+    }
+    first.kill9();
+    let at_kill = kept.pipeline(&wd)["counts"]["received"].clone();
+
+    let mut second = wd.run_with(&emu, 2, &env);
+    emu.publish(&after);
+    let all: Vec<String> = [before, after].concat();
+    let total = all.len() as u64;
+    kept.wait(&wd, &mut second, "with every entry", |p| {
+        p["counts"]["received"].as_u64() >= Some(total)
+    });
+    let (status, _) = second.terminate(Duration::from_secs(15));
+    assert!(status.success(), "{status}: {}", second.log());
+    let counts = kept.pipeline(&wd)["counts"].clone();
+    assert_eq!(counts["received"], total, "each entry counted once");
+    if released {
+        assert!(
+            counts["restitched"].as_u64() >= Some(1),
+            "the section was uncounted when the rest came: {counts}"
+        );
+    }
+    let live = wd.worklogs();
+    // A chained traceback is fingerprinted by its first block and the type it ended in.
+    let templates: Vec<&str> = live
+        .iter()
+        .flat_map(|w| w["clusters"].as_array().into_iter().flatten())
+        .filter_map(|c| c["template"].as_str())
+        .filter(|t| t.contains("QueuePool limit"))
+        .collect();
+    assert!(
+        !templates.is_empty() && templates.iter().all(|t| t.contains("RuntimeError")),
+        "a cluster of the first section alone: {templates:#?}"
+    );
+    assert_eq!(live, wd.replay(&all), "{}", second.log());
+    eprintln!("killed with {at_kill} of {total} entries checkpointed; {counts}");
+}
+
+#[test]
+fn a_traceback_held_at_a_kill_9_is_completed_after_the_restart() {
+    traceback_cut_by_kill_9(Kept::File, false, 15);
+}
+
+#[test]
+fn a_traceback_counted_before_a_kill_9_is_reopened_after_the_restart() {
+    traceback_cut_by_kill_9(Kept::File, true, 16);
+}
+
+#[test]
+fn a_traceback_counted_before_a_kill_9_is_reopened_after_the_restart_on_redis() {
+    let prefix = format!("lg-restitch-{}", std::process::id());
+    in_redis::clear(&mut in_redis::connect(), &prefix);
+    traceback_cut_by_kill_9(Kept::Redis(prefix), true, 17);
 }
