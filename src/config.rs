@@ -118,6 +118,8 @@ pub struct StitchSettings {
     pub max_gap: TimeDelta,
     pub max_lines: usize,
     pub horizon: TimeDelta,
+    /// Lines of released tracebacks a live stitcher remembers (0: none).
+    pub remember_lines: usize,
 }
 
 /// What the program runs with.

@@ -149,6 +149,7 @@ impl Pipeline {
             max_gap: settings.stitch.max_gap,
             max_lines: settings.stitch.max_lines,
             horizon: settings.stitch.horizon,
+            remember_lines: settings.stitch.remember_lines,
             ..StitchConfig::default()
         };
         let bounds = bounds::Bounds::new(

@@ -14,6 +14,9 @@ pub const MAX_BUCKETS_PER_WINDOW: i64 = 3600;
 pub const MAX_OVERLAPPING_WINDOWS: i64 = 60;
 /// Windows of history per cluster at most (the spike baseline; 720 = 30 days of hours).
 pub const MAX_HISTORY: usize = 720;
+/// Lines of counted tracebacks a live stitcher remembers at most: each is a parsed record in
+/// memory and its redacted JSON in every checkpoint.
+pub const MAX_REMEMBER_LINES: usize = 1_000_000;
 
 pub(super) fn window_settings(w: &RawWindow) -> Result<WindowSettings, ConfigError> {
     let day = TimeDelta::days(1);
@@ -95,6 +98,12 @@ pub(super) fn stitch_settings(s: &RawStitch) -> Result<StitchSettings, ConfigErr
         max_gap,
         max_lines: in_range("stitch.max_lines", s.max_lines, 1, 10_000)?,
         horizon: dur_in("stitch.horizon", &s.horizon, max_gap, TimeDelta::hours(1))?,
+        remember_lines: in_range(
+            "stitch.remember_lines",
+            s.remember_lines,
+            0,
+            MAX_REMEMBER_LINES,
+        )?,
     })
 }
 

@@ -63,6 +63,9 @@ pub struct RawStitch {
     /// later entry of its stream further than this closes it), and how long of clock time an
     /// open traceback waits for its next line before it is counted, e.g. "5s".
     pub horizon: String,
+    /// Live mode: lines of counted tracebacks remembered, so a line arriving after its
+    /// traceback was counted still joins it (0: none).
+    pub remember_lines: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

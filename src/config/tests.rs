@@ -595,6 +595,10 @@ fn zero_and_out_of_range_durations_are_errors_not_panics() {
         ("[stitch]\nmax_gap = \"5m\"\n", "stitch.max_gap"),
         ("[stitch]\nhorizon = \"100ms\"\n", "stitch.horizon"),
         ("[stitch]\nmax_lines = 0\n", "stitch.max_lines"),
+        (
+            "[stitch]\nremember_lines = 1000001\n",
+            "stitch.remember_lines",
+        ),
         ("[input]\nmax_entry_bytes = 10\n", "input.max_entry_bytes"),
         ("[report]\ndir = \"\"\n", "report.dir"),
         ("[pubsub]\nstreams = 100\n", "pubsub.streams"),

@@ -191,3 +191,33 @@ fn a_traceback_reopened_after_a_restart_counts_as_the_replay_counts_it() {
     let reports = p.close_due(t("2025-09-15T20:05:00Z"), &mut out);
     assert_eq!(told(&reports[0]), expected);
 }
+
+#[test]
+fn stitch_remember_lines_from_the_environment_reaches_the_stitcher() {
+    let all = entries();
+    let (late, early) = (
+        vec![all[3].clone(), all[4].clone()],
+        [&all[..3], &all[5..]].concat(),
+    );
+    let run = |env: &[(&str, &str)]| {
+        let s = Settings::load_from(None, env.iter().copied()).unwrap();
+        let store = MemoryStore::new(Schedule::new(&s.window), s.window.history)
+            .revising(s.window.revise_within);
+        let fp = Arc::new(Fingerprinter::with_config(s.fingerprint.config));
+        let mut p = Pipeline::new(Arc::new(s), fp, Arc::new(store), Boundedness::Unbounded);
+        let mut out = Vec::new();
+        feed(&mut p, &early, t("2025-09-15T19:20:01Z"), &mut out);
+        let remembered = p.snapshot().released.len();
+        feed(&mut p, &late, t("2025-09-15T19:21:01Z"), &mut out);
+        let reports = p.close_due(t("2025-09-15T20:05:00Z"), &mut out);
+        (remembered, p.counts().restitched, told(&reports[0]))
+    };
+    let expected = told(&replayed());
+    assert_eq!(run(&[]), (2, 1, expected.clone()), "16,384 by default");
+    let (remembered, restitched, window) = run(&[("LOG_GARDENER__STITCH__REMEMBER_LINES", "0")]);
+    assert_eq!((remembered, restitched), (0, 0), "0 remembers nothing");
+    assert_ne!(
+        window, expected,
+        "a's lines after its release stay a fragment"
+    );
+}

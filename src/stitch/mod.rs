@@ -43,7 +43,8 @@ pub struct StitchConfig {
     /// Open runs beyond this many close oldest first (many streams failing at once).
     pub max_open: usize,
     /// Live: lines of released runs remembered at most, so a line arriving after its run was
-    /// counted still joins it (oldest runs forgotten first; 0 remembers none).
+    /// counted still joins it (oldest runs forgotten first; 0 remembers none). Set by
+    /// `stitch.remember_lines`; the default here is that key's.
     pub remember_lines: usize,
 }
 
