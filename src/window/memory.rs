@@ -42,17 +42,62 @@ pub struct MemoryStore {
 struct Late {
     total: u64,
     by_cluster: BTreeMap<ClusterId, (u64, i64)>,
+    /// Which entries were noted, by [`late_key`] (at most [`LATE_NOTED_KEPT`]), so a
+    /// retracted one is un-noted only if it was noted.
+    noted: BTreeMap<u64, u32>,
+}
+
+/// Late entries since the last close a retraction can un-note at most (a retracted traceback
+/// part beyond them stays in the late report, as it was when it came).
+const LATE_NOTED_KEPT: usize = 65_536;
+
+/// What identifies a late entry among those noted: a hash of its fine id, time and insertId.
+fn late_key(obs: &Observation<'_>) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&obs.id.0.to_le_bytes());
+    h.update(&obs.at.timestamp_micros().to_le_bytes());
+    h.update(obs.insert_id.as_bytes());
+    h.digest()
 }
 
 impl Late {
-    fn note(&mut self, id: ClusterId, at_ms: i64) {
+    fn note(&mut self, obs: &Observation<'_>) {
+        let (id, at_ms) = (obs.id, obs.at.timestamp_millis());
         self.total += 1;
         let kept = self.by_cluster.len();
-        if let Some((n, earliest)) = self.by_cluster.get_mut(&id) {
+        let listed = if let Some((n, earliest)) = self.by_cluster.get_mut(&id) {
             *n += 1;
             *earliest = (*earliest).min(at_ms);
+            true
         } else if kept < LATE_CLUSTERS_KEPT {
             self.by_cluster.insert(id, (1, at_ms));
+            true
+        } else {
+            false
+        };
+        if listed && self.noted.len() < LATE_NOTED_KEPT {
+            *self.noted.entry(late_key(obs)).or_default() += 1;
+        }
+    }
+
+    /// Takes back the note of `obs` (retracted), if it was noted since the last close: its
+    /// cluster leaves the list with its last entry. The earliest time stays (a cluster's late
+    /// entries are not kept one by one).
+    fn unnote(&mut self, obs: &Observation<'_>) {
+        let key = late_key(obs);
+        let Some(n) = self.noted.get_mut(&key) else {
+            return;
+        };
+        *n -= 1;
+        if *n == 0 {
+            self.noted.remove(&key);
+        }
+        self.total = self.total.saturating_sub(1);
+        if let Some((entries, _)) = self.by_cluster.get_mut(&obs.id) {
+            *entries = entries.saturating_sub(1);
+            if *entries == 0 {
+                self.by_cluster.remove(&obs.id);
+            }
         }
     }
 
@@ -202,6 +247,7 @@ impl MemoryStore {
             closed_until_ms: self.closed_until_ms.load(Ordering::Acquire),
             late: late.total,
             late_clusters: late.by_cluster,
+            late_noted: late.noted,
             revisions: self.revisions().clone(),
         }
     }
@@ -232,6 +278,7 @@ impl MemoryStore {
             late: Mutex::new(Late {
                 total: snap.late,
                 by_cluster: snap.late_clusters,
+                noted: snap.late_noted,
             }),
             revise_ms: 0,
             revisions: Mutex::new(snap.revisions),
@@ -248,6 +295,9 @@ pub struct StoreSnapshot {
     /// Per fine cluster of `late`: entries and the earliest event time (ms).
     #[serde(default)]
     late_clusters: BTreeMap<ClusterId, (u64, i64)>,
+    /// Which of `late` a retraction may un-note (see `Late::noted`).
+    #[serde(default)]
+    late_noted: BTreeMap<u64, u32>,
     #[serde(default)]
     revisions: Revisions,
 }
@@ -273,7 +323,7 @@ impl WindowStore for MemoryStore {
         let at_ms = obs.at.timestamp_millis();
         let when = self.timeliness(at_ms);
         if when == Recorded::Late {
-            self.late().note(obs.id, at_ms);
+            self.late().note(obs);
         }
         when
     }
@@ -300,6 +350,9 @@ impl WindowStore for MemoryStore {
                 }
             }
         }
+        // Noted as late since the last close (whatever the revision horizon is now): not
+        // late any more, and its cluster not listed for it.
+        self.late().unnote(obs);
         self.timeliness(at_ms)
     }
 
@@ -564,6 +617,38 @@ mod tests {
         assert_eq!(w.clusters[0].stats.count(), 1);
         let next = s.close(span("2026-11-23T08:00:00Z"));
         assert_eq!((next.late, next.late_clusters.len()), (0, 0));
+    }
+
+    #[test]
+    fn a_late_entry_retracted_before_the_next_close_is_not_reported_late() {
+        let loc = CodeLocation::default();
+        let s = MemoryStore::new(hourly(), 24);
+        s.record(&obs(1, "2026-11-23T05:10:00Z", "a", &loc));
+        s.close(span("2026-11-23T06:00:00Z"));
+        // A traceback's part (cluster 2) and another late entry of cluster 1, both late.
+        let part = obs(2, "2026-11-23T05:50:00Z", "p", &loc);
+        assert_eq!(s.record(&part), Recorded::Late);
+        assert_eq!(
+            s.record(&obs(1, "2026-11-23T05:20:00Z", "b", &loc)),
+            Recorded::Late
+        );
+        // Cluster 1's entry counted on time is retracted: the late one of cluster 1 stays.
+        s.record(&obs(1, "2026-11-23T06:10:00Z", "c", &loc));
+        s.retract(&obs(1, "2026-11-23T06:10:00Z", "c", &loc));
+        // Through a checkpoint, the part is retracted (the rest of its traceback came).
+        let s = MemoryStore::restore(hourly(), 24, s.snapshot());
+        assert_eq!(s.retract(&part), Recorded::Late);
+        let w = s.close(span("2026-11-23T07:00:00Z"));
+        assert_eq!(w.late, 1);
+        assert_eq!(
+            w.late_clusters,
+            vec![LateFine {
+                id: ClusterId(1),
+                entries: 1,
+                earliest: t("2026-11-23T05:20:00Z")
+            }],
+            "the part's cluster is not listed"
+        );
     }
 
     #[test]
