@@ -9,10 +9,9 @@ use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
 use super::cell::{Cell, Sample};
+use super::late::Late;
 use super::schedule::{ms_to_time, Schedule, WindowSpan};
-use super::{
-    ClosedWindow, LateFine, Observation, Recorded, Revision, WindowStore, LATE_CLUSTERS_KEPT,
-};
+use super::{ClosedWindow, Observation, Recorded, Revision, WindowStore};
 use crate::fingerprint::ClusterId;
 use chrono::{DateTime, Utc};
 
@@ -34,87 +33,6 @@ pub struct MemoryStore {
     /// How long after its close a window is still revised for late entries (ms; 0: never).
     revise_ms: i64,
     revisions: Mutex<Revisions>,
-}
-
-/// Late entries since the last close: all of them, and per fine cluster (at most
-/// [`LATE_CLUSTERS_KEPT`]) how many and the earliest event time (ms).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct Late {
-    total: u64,
-    by_cluster: BTreeMap<ClusterId, (u64, i64)>,
-    /// Which entries were noted, by [`late_key`] (at most [`LATE_NOTED_KEPT`]), so a
-    /// retracted one is un-noted only if it was noted.
-    noted: BTreeMap<u64, u32>,
-}
-
-/// Late entries since the last close a retraction can un-note at most (a retracted traceback
-/// part beyond them stays in the late report, as it was when it came).
-const LATE_NOTED_KEPT: usize = 65_536;
-
-/// What identifies a late entry among those noted: a hash of its fine id, time and insertId.
-fn late_key(obs: &Observation<'_>) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(&obs.id.0.to_le_bytes());
-    h.update(&obs.at.timestamp_micros().to_le_bytes());
-    h.update(obs.insert_id.as_bytes());
-    h.digest()
-}
-
-impl Late {
-    fn note(&mut self, obs: &Observation<'_>) {
-        let (id, at_ms) = (obs.id, obs.at.timestamp_millis());
-        self.total += 1;
-        let kept = self.by_cluster.len();
-        let listed = if let Some((n, earliest)) = self.by_cluster.get_mut(&id) {
-            *n += 1;
-            *earliest = (*earliest).min(at_ms);
-            true
-        } else if kept < LATE_CLUSTERS_KEPT {
-            self.by_cluster.insert(id, (1, at_ms));
-            true
-        } else {
-            false
-        };
-        if listed && self.noted.len() < LATE_NOTED_KEPT {
-            *self.noted.entry(late_key(obs)).or_default() += 1;
-        }
-    }
-
-    /// Takes back the note of `obs` (retracted), if it was noted since the last close: its
-    /// cluster leaves the list with its last entry. The earliest time stays (a cluster's late
-    /// entries are not kept one by one).
-    fn unnote(&mut self, obs: &Observation<'_>) {
-        let key = late_key(obs);
-        let Some(n) = self.noted.get_mut(&key) else {
-            return;
-        };
-        *n -= 1;
-        if *n == 0 {
-            self.noted.remove(&key);
-        }
-        self.total = self.total.saturating_sub(1);
-        if let Some((entries, _)) = self.by_cluster.get_mut(&obs.id) {
-            *entries = entries.saturating_sub(1);
-            if *entries == 0 {
-                self.by_cluster.remove(&obs.id);
-            }
-        }
-    }
-
-    /// The clusters, most entries first (then id).
-    fn clusters(&self) -> Vec<LateFine> {
-        let mut out: Vec<LateFine> = self
-            .by_cluster
-            .iter()
-            .map(|(&id, &(entries, earliest))| LateFine {
-                id,
-                entries,
-                earliest: ms_to_time(earliest),
-            })
-            .collect();
-        out.sort_by(|a, b| (b.entries, a.id).cmp(&(a.entries, b.id)));
-        out
-    }
 }
 
 /// Closed windows that late entries changed, and how often each was re-emitted.
@@ -475,6 +393,7 @@ mod tests {
 
     use super::*;
     use crate::entry::{CodeLocation, Severity};
+    use crate::window::LateFine;
 
     fn hourly() -> Schedule {
         Schedule {

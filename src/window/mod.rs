@@ -6,6 +6,7 @@
 //! run of the same entries count the same, in any order.
 
 mod cell;
+mod late;
 mod memory;
 mod schedule;
 
