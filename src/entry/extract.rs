@@ -98,7 +98,7 @@ pub fn to_record(entry: LogEntry<'_>, raw: &str) -> Result<Record, EntryError> {
             .filter(|t| !t.is_empty())
             .map(str::to_owned),
         // Records quote one line of JSON; a pretty-printed export element is re-flowed.
-        raw: if raw.contains('\n') {
+        raw: if memchr::memchr(b'\n', raw.as_bytes()).is_some() {
             minify(raw)
         } else {
             raw.to_owned()

@@ -349,6 +349,9 @@ impl<'de> Deserialize<'de> for SeverityField {
         // valid JSON) or nests past its recursion limit is an unknown severity, not an
         // unreadable entry.
         let raw = <&'de RawValue>::deserialize(d)?;
+        if let Some(name) = plain_str(raw) {
+            return SeverityVisitor.visit_str(name);
+        }
         let mut de = serde_json::Deserializer::from_str(raw.get());
         Ok(de
             .deserialize_any(SeverityVisitor)
@@ -408,6 +411,12 @@ pub struct TextField<'a> {
 impl<'de: 'a, 'a> Deserialize<'de> for TextField<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = <&'de RawValue>::deserialize(d)?;
+        if let Some(text) = plain_str(raw) {
+            return Ok(TextField {
+                text: Some(Str(Cow::Borrowed(text))),
+                mistyped: false,
+            });
+        }
         if raw.get().starts_with('"') {
             let text = serde_json::from_str::<Str<'de>>(raw.get()).map_err(de::Error::custom)?;
             return Ok(TextField {
@@ -426,8 +435,38 @@ impl<'de: 'a, 'a> Deserialize<'de> for TextField<'a> {
     }
 }
 
+/// The text of a JSON string with no escapes, as it stands between its quotes: what
+/// deserializing it would give, without a second parse.
+fn plain_str(raw: &RawValue) -> Option<&str> {
+    let text = raw.get().strip_prefix('"')?.strip_suffix('"')?;
+    (memchr::memchr(b'\\', text.as_bytes()).is_none()).then_some(text)
+}
+
 /// `traceSampled`: a boolean; anything else is absent (context only).
 fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     let v = Option::<&'de RawValue>::deserialize(d)?;
     Ok(v.and_then(|raw| serde_json::from_str(raw.get()).ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Quotes, backslashes, control characters and non-ASCII: escaped or not, the text
+        /// read is the text written, whether or not the unescaped shortcut takes it.
+        #[test]
+        fn a_text_payload_reads_as_written(text in "[a-z\"\\\\\n\t\u{1}\u{e9}\u{1F600} ]{0,24}") {
+            let json = serde_json::to_string(&text).unwrap();
+            let raw: &RawValue = serde_json::from_str(&json).unwrap();
+            if let Some(plain) = plain_str(raw) {
+                prop_assert_eq!(plain, text.as_str());
+            }
+            let field: TextField<'_> = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(field.text.as_ref().map(Str::as_str), Some(text.as_str()));
+            prop_assert!(!field.mistyped);
+        }
+    }
 }

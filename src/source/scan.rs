@@ -47,7 +47,7 @@ pub(super) struct Scan {
     in_str: bool,
     escaped: bool,
     /// Innermost containers, `true` for an object (at most [`MAX_KINDS`]).
-    kinds: Vec<bool>,
+    kinds: Kinds,
     line_start: bool,
     /// The byte before this one was a newline (no indentation).
     col0: bool,
@@ -67,6 +67,38 @@ pub(super) struct Scan {
     entry_key: bool,
     wrappers: bool,
     pub(super) last: Step,
+}
+
+/// A stack of up to [`MAX_KINDS`] container kinds as bits: a scan starts for every piece,
+/// and this keeps that start free of an allocation.
+#[derive(Clone, Copy, Default)]
+struct Kinds {
+    bits: [u64; MAX_KINDS / 64],
+    len: usize,
+}
+
+impl Kinds {
+    /// Pushes `object`, unless [`MAX_KINDS`] are held (deeper nesting is only counted).
+    fn push(&mut self, object: bool) {
+        if self.len < MAX_KINDS {
+            let (word, bit) = (self.len / 64, self.len % 64);
+            self.bits[word] = (self.bits[word] & !(1 << bit)) | (u64::from(object) << bit);
+            self.len += 1;
+        }
+    }
+
+    fn pop(&mut self) {
+        self.len = self.len.saturating_sub(1);
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn last(&self) -> Option<bool> {
+        let at = self.len.checked_sub(1)?;
+        Some((self.bits[at / 64] >> (at % 64)) & 1 == 1)
+    }
 }
 
 const ENTRIES: &[u8] = b"entries";
@@ -92,7 +124,7 @@ impl Scan {
             depth: 0,
             in_str: false,
             escaped: false,
-            kinds: Vec::new(),
+            kinds: Kinds::default(),
             line_start: false,
             col0: false,
             newlines: 0,
@@ -138,8 +170,12 @@ impl Scan {
             let rest = &chunk[i..];
             i += if self.mode == Mode::Line {
                 memchr::memchr(b'\n', rest).unwrap_or(rest.len())
-            } else if self.in_str && !self.escaped && !self.in_key {
-                memchr::memchr3(b'"', b'\\', b'\n', rest).unwrap_or(rest.len())
+            } else if self.in_str && !self.escaped {
+                let span = string_span(rest);
+                if self.in_key {
+                    self.key_bytes(&rest[..span]);
+                }
+                span
             } else if !self.in_str {
                 // A pretty-printed export's indentation: no state changes in it but that
                 // what follows is not at the start of its line.
@@ -161,6 +197,22 @@ impl Scan {
             i += 1;
         }
         None
+    }
+
+    /// Ordinary bytes of a key being read (no quote, backslash or newline): kept while the
+    /// key fits in [`KEY_BYTES`], as stepping them one by one would.
+    fn key_bytes(&mut self, bytes: &[u8]) {
+        let at = usize::from(self.key_len);
+        if self.key_len == u8::MAX || bytes.is_empty() {
+            return;
+        }
+        match self.key.get_mut(at..at + bytes.len()) {
+            Some(key) => {
+                key.copy_from_slice(bytes);
+                self.key_len += bytes.len() as u8;
+            }
+            None => self.key_len = u8::MAX,
+        }
     }
 
     /// Whether a key of the outermost object so far is one only a LogEntry has.
@@ -209,7 +261,7 @@ impl Scan {
                 Step::More
             }
             b'{' | b'[' => {
-                let in_object = self.kinds.last() == Some(&true);
+                let in_object = self.kinds.last() == Some(true);
                 if self.depth == 0 && self.mode == Mode::Scalar {
                     return Step::Exclude;
                 }
@@ -225,9 +277,7 @@ impl Scan {
                     return Step::Wrapper;
                 }
                 self.depth += 1;
-                if self.kinds.len() < MAX_KINDS {
-                    self.kinds.push(b == b'{');
-                }
+                self.kinds.push(b == b'{');
                 self.expect_key = b == b'{';
                 self.key_is_entries = false;
                 Step::More
@@ -249,7 +299,7 @@ impl Scan {
             }
             b',' if self.depth == 0 => Step::Exclude,
             b',' => {
-                self.expect_key = self.kinds.last() == Some(&true);
+                self.expect_key = self.kinds.last() == Some(true);
                 Step::More
             }
             b':' => {
@@ -295,6 +345,20 @@ impl Scan {
     }
 }
 
+/// Bytes of `rest` before its first `"`, `\\` or newline (all of it if none): most strings of
+/// an entry are keys and short values, which a plain loop crosses faster than a vectorised
+/// search is set up; a longer one is left to that search.
+fn string_span(rest: &[u8]) -> usize {
+    const SHORT: usize = 16;
+    let head = &rest[..rest.len().min(SHORT)];
+    if let Some(i) = head.iter().position(|b| matches!(b, b'"' | b'\\' | b'\n')) {
+        return i;
+    }
+    head.len()
+        + memchr::memchr3(b'"', b'\\', b'\n', &rest[head.len()..])
+            .unwrap_or(rest.len() - head.len())
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -327,6 +391,29 @@ mod tests {
     ];
 
     proptest! {
+        #[test]
+        fn kinds_stack_like_a_vec_of_at_most_max_kinds(
+            ops in proptest::collection::vec(proptest::option::of(any::<bool>()), 0..700),
+        ) {
+            let (mut kinds, mut model) = (Kinds::default(), Vec::new());
+            for op in ops {
+                match op {
+                    Some(object) => {
+                        kinds.push(object);
+                        if model.len() < MAX_KINDS {
+                            model.push(object);
+                        }
+                    }
+                    None => {
+                        kinds.pop();
+                        model.pop();
+                    }
+                }
+                prop_assert_eq!(kinds.len(), model.len());
+                prop_assert_eq!(kinds.last(), model.last().copied());
+            }
+        }
+
         #[test]
         fn skipping_ends_where_stepping_every_byte_does(
             parts in proptest::collection::vec(proptest::sample::select(PIECES), 0..40),
