@@ -399,6 +399,51 @@ fn a_flood_of_message_kinds_does_not_hide_a_later_hours_p0() {
 }
 
 #[test]
+fn characters_of_several_bytes_beside_keys_and_colons_are_counted() {
+    // A multi-byte character glued to a word before `:` or `=` (Japanese or Cyrillic log
+    // text, a typographic quote, an emoji) once panicked the status reading: `run` would have
+    // crashed on the entry at every redelivery. Every script and glue, in text and JSON
+    // payloads, is counted.
+    let glyphs = [
+        "é",
+        "ß",
+        "€",
+        "«",
+        "“",
+        "接続エラー",
+        "Ошибка",
+        "😀",
+        "\u{300}",
+    ];
+    let glues = [
+        "{g}RuntimeError: boom",
+        "{g}status=503",
+        "{g}status_code:404, retrying",
+        "request {g}code=500.",
+        "{g}:{g}=:{g}",
+        "\"{g}status\":502",
+        "HTTP {g}503",
+    ];
+    let mut input = String::new();
+    let mut n = 0;
+    for g in glyphs {
+        for glue in glues {
+            let text = glue.replace("{g}", g);
+            let mut e = entry(n);
+            if n % 2 == 0 {
+                e["textPayload"] = json!(text);
+            } else {
+                e.as_object_mut().unwrap().remove("textPayload");
+                e["jsonPayload"] = json!({"message": text, "status": g});
+            }
+            input.push_str(&format!("{e}\n"));
+            n += 1;
+        }
+    }
+    accounted("glyphs.jsonl", input, u64::from(n), 0);
+}
+
+#[test]
 fn long_tokens_and_long_messages_make_bounded_templates() {
     // A distinct 8 KB token in every message (a blob, padding), and messages of 300 words of
     // 40 letters (12 KB; its first 128 tokens would still be 5 KB): every cluster's template is

@@ -93,9 +93,12 @@ fn keyed(tok: &str) -> Option<Range<usize>> {
     let b = tok.as_bytes();
     tok.match_indices(['=', ':']).find_map(|(sep, _)| {
         let key = tok[..sep].trim_end_matches(['"', '\'']);
+        // Past the last character that is not part of a key (`éstatus=503`: after the `é`,
+        // which takes two bytes).
         let key_start = key
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rfind(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         let key: String = key[key_start..]
             .chars()
             .filter(char::is_ascii_alphanumeric)
@@ -124,7 +127,7 @@ fn keyed(tok: &str) -> Option<Range<usize>> {
 
 #[cfg(test)]
 mod tests {
-    use super::status_in;
+    use super::{is_code, status_in};
 
     /// The status `message`'s words hold, each as its context reads it.
     fn statuses(message: &str) -> Vec<&str> {
@@ -140,6 +143,26 @@ mod tests {
             }
         }
         out
+    }
+
+    proptest::proptest! {
+        /// Any text, whatever its characters: a status found is three ASCII digits of it, and
+        /// nothing panics (a key after a multi-byte character once cut inside it).
+        #[test]
+        fn any_text_is_read_without_panicking(
+            message in r"(\PC|[éß€ 😀=:\x22'(),.]|status|code|HTTP|returned|503|\d){0,40}"
+        ) {
+            for found in statuses(&message) {
+                proptest::prop_assert!(is_code(found), "{found:?} in {message:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_key_after_a_character_of_several_bytes_is_read() {
+        assert_eq!(statuses("éstatus=503"), ["503"]);
+        assert_eq!(statuses("éRuntimeError:"), [] as [&str; 0]);
+        assert_eq!(statuses("日本status_code:404,"), ["404"]);
     }
 
     #[test]
