@@ -91,6 +91,11 @@ fn malformed_messages(mut redis: Option<InRedis>) {
     let mistyped = serde_json::json!({"timestamp": "2025-09-15T19:31:00Z", "severity": "ERROR",
         "textPayload": "mistyped context", "insertId": 123, "labels": [1]});
     msgs.insert(30, mistyped.to_string());
+    // Text of several-byte characters glued to status keys once panicked the service, again at
+    // every redelivery: counted as any entry.
+    let glued = serde_json::json!({"timestamp": "2025-09-15T19:32:00Z", "severity": "ERROR",
+        "textPayload": "接続エラー:status=503 éRuntimeError: Ошибкаcode=500."});
+    msgs.insert(35, glued.to_string());
     let mut env = vec![("LOG_GARDENER__METRICS__LISTEN", "127.0.0.1:0")];
     if let Some(r) = &redis {
         env.extend(r.env());
@@ -140,6 +145,15 @@ fn malformed_messages(mut redis: Option<InRedis>) {
         .iter()
         .map(|w| w["totals"]["entries"].as_u64().unwrap())
         .sum();
+    let glued_counted = logs
+        .iter()
+        .flat_map(|w| w["clusters"].as_array().cloned().unwrap_or_default())
+        .any(|c| {
+            c["template"]
+                .as_str()
+                .is_some_and(|t| t.contains("接続エラー"))
+        });
+    assert!(glued_counted, "{logs:#?}");
     assert!(
         counted >= 36 - 3,
         "the good entries around them were counted ({counted})"
