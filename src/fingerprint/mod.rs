@@ -141,13 +141,7 @@ pub fn parse_lines_with<'a>(
     lines: impl IntoIterator<Item = &'a str>,
     numbers: mask::Numbers,
 ) -> Vec<(ClusterId, String)> {
-    let config = FingerprintConfig::default();
-    let mut batch = Batch::new(&config);
-    batch.numbers = numbers;
-    for line in lines {
-        batch.push(line);
-    }
-    let parsed = batch.finish();
+    let parsed = batch_of(lines, &FingerprintConfig::default(), numbers);
     (0..parsed.len())
         .map(|i| {
             let (id, t) = parsed.get(i);
@@ -161,7 +155,17 @@ pub fn parse_batch<'a>(
     lines: impl IntoIterator<Item = &'a str>,
     config: &FingerprintConfig,
 ) -> Parsed {
+    batch_of(lines, config, mask::Numbers::Variable)
+}
+
+/// [`parse_batch`] keeping the numbers `numbers` says.
+fn batch_of<'a>(
+    lines: impl IntoIterator<Item = &'a str>,
+    config: &FingerprintConfig,
+    numbers: mask::Numbers,
+) -> Parsed {
     let mut batch = Batch::new(config);
+    batch.numbers = numbers;
     for line in lines {
         batch.push(line);
     }
