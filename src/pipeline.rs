@@ -5,6 +5,7 @@
 mod bounds;
 #[cfg(test)]
 mod restitch_tests;
+mod retractions;
 mod snapshot;
 mod unique;
 
@@ -25,6 +26,7 @@ use crate::stitch::{StitchConfig, Stitcher};
 use crate::telemetry::events as ev;
 use crate::window::{Observation, Recorded, Schedule, WindowSpan, WindowStore};
 
+pub use retractions::Retractions;
 pub use snapshot::PipelineSnapshot;
 
 /// What became of a record that reached the window store, or of a raw entry that did not.
@@ -105,6 +107,8 @@ pub struct Pipeline {
     /// How long after its close a window may be revised (see [`revision_horizon`]).
     revise_within: TimeDelta,
     unique: unique::Unique,
+    /// Traceback parts uncounted from closed windows, told in those windows' revisions.
+    retractions: retractions::Retractions,
 }
 
 /// How long after its close a window of `input` may still be revised: a stream's late entries
@@ -178,6 +182,7 @@ impl Pipeline {
             close_until: None,
             bounds,
             unique: unique::Unique::default(),
+            retractions: retractions::Retractions::default(),
         }
     }
 
@@ -260,11 +265,16 @@ impl Pipeline {
 
     /// A line came for a traceback already counted: what was counted for it is uncounted (a
     /// closed window is revised), and the traceback, held again, is counted whole when it is
-    /// released, as a replay counts it. Alerts or issues raised for the part stay raised.
+    /// released, as a replay counts it. A closed window's revision tells which clusters lost
+    /// entries (and where the whole went), so the issue or alert raised for the part follows.
     fn retract_reopened(&mut self) {
         for r in self.stitcher.take_retracted() {
             let fine = self.counted_as(&r);
+            let cluster = self.fingerprinter.resolve(fine).map_or(fine, |c| c.id);
             let recorded = self.store.retract(&observation(fine, &r));
+            if recorded == Recorded::Revises {
+                self.retractions.note(&r, cluster, fine);
+            }
             self.counts.counted = self.counts.counted.saturating_sub(1);
             self.counts.restitched += 1;
             ev::TracebackReopened {
@@ -386,6 +396,9 @@ impl Pipeline {
             Some((lo, hi)) => (lo.min(r.timestamp), hi.max(r.timestamp)),
         });
         let cluster = self.fingerprinter.resolve(fine).map_or(fine, |c| c.id);
+        if !self.retractions.is_empty() {
+            self.retractions.counted(r, cluster);
+        }
         let unit = r.instance.as_deref();
         let revision = r.revision.as_deref().map(|rev| (r.service.as_str(), rev));
         self.incidents.observe(
@@ -450,10 +463,13 @@ impl Pipeline {
     /// Closed windows that late entries changed, re-emitted with what they hold now.
     fn revisions(&mut self) -> Vec<WindowReport> {
         let spans = self.store.take_revisions();
-        spans
+        let reports = spans
             .into_iter()
             .map(|span| self.revise_one(span))
-            .collect()
+            .collect();
+        // Every closed window a part was uncounted from was due, so revised just now.
+        self.retractions.clear();
+        reports
     }
 
     /// Bounded input: releases held tracebacks and closes every window up to the one holding
@@ -602,6 +618,10 @@ impl Pipeline {
                     fp.resolve(id).map_or(id, |r| r.id)
                 });
         report.actions = plan(&report, policy);
+        let retracted = self.retractions.told(span, &report, self.store.as_ref());
+        if let Some(rev) = report.revision.as_mut() {
+            rev.retracted = retracted;
+        }
         ev::WindowRevised {
             span,
             revision: report.revision.as_ref().map_or(0, |r| r.number),

@@ -2,9 +2,11 @@
 //! run gives the same worklogs as a replay of the same entries, also across a `kill -9` and a
 //! restart, and SIGTERM drains within 10 s. A traceback cut by the `kill -9` (its first lines
 //! before it, the rest after the restart) is counted once, whole, with the checkpoint in a file
-//! or in Redis.
+//! or in Redis; when its first lines were counted apart and filed as an issue of their own
+//! before the kill, the revision closes that issue, pointing to the whole's.
 
 mod support;
+use support::github::{Fake as GithubFake, OWNER, REPO, TOKEN};
 use support::pubsub as live_support;
 use support::redis as in_redis;
 
@@ -313,4 +315,165 @@ fn a_traceback_counted_before_a_kill_9_is_reopened_after_the_restart_on_redis() 
     let prefix = format!("lg-restitch-{}", std::process::id());
     in_redis::clear(&mut in_redis::connect(), &prefix);
     traceback_cut_by_kill_9(Kept::Redis(prefix), true, 17);
+}
+
+/// A traceback split one line per entry on instance `a` at 19:10 (its last two lines are
+/// what the restart brings), and an entry at 21:00:05 whose event time closes 19:00–20:00.
+fn split_traceback() -> (Vec<String>, Vec<String>) {
+    const LINES: [&str; 5] = [
+        "Traceback (most recent call last):",
+        "  File \"/app/backend/db.py\", line 88, in get_session",
+        "    return pool.connect()",
+        "  File \"/app/backend/pool.py\", line 12, in connect",
+        "sqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached",
+    ];
+    let entry = |text: &str, at: String, id: String, instance: &str| {
+        serde_json::json!({"timestamp": at, "insertId": id, "severity": "ERROR",
+            "textPayload": text, "logName": "projects/p/logs/run.googleapis.com%2Fstderr",
+            "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}},
+            "labels": {"instanceId": instance}})
+        .to_string()
+    };
+    let mut lines: Vec<String> = LINES
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let at = format!("2025-09-15T19:10:00.00{i}Z");
+            entry(text, at, format!("tb{i}"), "a")
+        })
+        .collect();
+    let rest = lines.split_off(3);
+    let closer = entry(
+        "payment 42 declined",
+        "2025-09-15T21:00:05Z".into(),
+        "closer".into(),
+        "b",
+    );
+    lines.push(closer);
+    (lines, rest)
+}
+
+/// The issue numbers of `id` in the fake, with their state and state reason.
+fn issues(gh: &GithubFake, id: &str) -> Vec<(u64, String, String)> {
+    gh.issues_of(id)
+        .into_iter()
+        .map(|n| {
+            let i = gh.issue(n);
+            let text = |k: &str| i[k].as_str().unwrap_or_default().to_owned();
+            (n, text("state"), text("state_reason"))
+        })
+        .collect()
+}
+
+/// A traceback's first lines counted as a cluster of their own, their window closed and an
+/// issue opened for them before a `kill -9`; the rest comes after the restart: the window's
+/// revision counts the traceback whole, in a cluster with an issue of its own, and the part's
+/// issue is closed as not planned with a comment pointing to it. One open issue remains for
+/// the one problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_issue_of_a_tracebacks_part_filed_before_a_kill_9_is_closed_pointing_to_the_whole() {
+    let emu = Emulator::start();
+    let wd = Workdir::new(1, "", "");
+    let (server, gh) = GithubFake::start(100).await;
+    let (repo, api) = (format!("{OWNER}/{REPO}"), server.uri());
+    let env = [
+        ("LOG_GARDENER__STITCH__HORIZON", "1s"),
+        ("LOG_GARDENER__GITHUB__REPO", repo.as_str()),
+        ("LOG_GARDENER__GITHUB__API_URL", api.as_str()),
+        ("LOG_GARDENER__GITHUB__WRITE_SPACING", "1ms"),
+        ("GITHUB_TOKEN", TOKEN),
+    ];
+    let (before, rest) = split_traceback();
+    let window = |wd: &Workdir| {
+        wd.worklogs()
+            .into_iter()
+            .find(|w| w["window"]["end"] == "2025-09-15T20:00:00Z")
+    };
+    let mut first = wd.run_with(&emu, 1, &env);
+    emu.publish(&before);
+    // The window closed with the part as a cluster of its own, and its issue opened.
+    let start = Instant::now();
+    let part = loop {
+        let filed = window(&wd).and_then(|w| {
+            let id = w["clusters"][0]["id"].as_str()?.to_owned();
+            (!gh.issues_of(&id).is_empty()).then_some(id)
+        });
+        if let Some(id) = filed {
+            break id;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no issue for the part: {}",
+            first.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Kept::File.wait(&wd, &mut first, "remembering the part", |p| {
+        p["released"]
+            .as_array()
+            .is_some_and(|runs| runs.iter().any(|r| names(r, "tb0")))
+    });
+    first.kill9();
+
+    let mut second = wd.run_with(&emu, 2, &env);
+    emu.publish(&rest);
+    let start = Instant::now();
+    while issues(&gh, &part)
+        .iter()
+        .all(|(_, state, _)| state == "open")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the part's issue is still open: {:?}\n{}",
+            window(&wd),
+            second.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, _) = second.terminate(Duration::from_secs(15));
+    assert!(status.success(), "{status}: {}", second.log());
+
+    let revised = window(&wd).unwrap();
+    assert!(
+        revised["revision"]["number"].as_u64() >= Some(1),
+        "{revised}"
+    );
+    let whole = revised["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["template"]
+                .as_str()
+                .is_some_and(|t| t.contains("QueuePool"))
+        })
+        .unwrap_or_else(|| panic!("the traceback whole: {revised}"));
+    let whole = whole["id"].as_str().unwrap();
+    let parts = issues(&gh, &part);
+    let wholes = issues(&gh, whole);
+    assert_eq!(wholes.len(), 1, "one issue for the problem: {wholes:?}");
+    assert_eq!(wholes[0].1, "open");
+    assert_eq!(
+        parts,
+        [(parts[0].0, "closed".into(), "not_planned".into())],
+        "the part's issue"
+    );
+    let comments: Vec<String> = gh
+        .lock()
+        .comments
+        .iter()
+        .filter(|(n, _)| *n == parts[0].0)
+        .map(|(_, c)| c.clone())
+        .collect();
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].contains(&format!("#{}", wholes[0].0)),
+        "{}",
+        comments[0]
+    );
+    let body = gh.issue(parts[0].0)["body"].as_str().unwrap().to_owned();
+    assert!(
+        body.contains("| **Entries** | 0 in all tracked windows |"),
+        "{body}"
+    );
 }

@@ -221,3 +221,63 @@ fn stitch_remember_lines_from_the_environment_reaches_the_stitcher() {
         "a's lines after its release stay a fragment"
     );
 }
+
+#[test]
+fn a_revision_names_the_cluster_a_traceback_part_was_retracted_from_and_where_the_whole_went() {
+    let all = entries();
+    let (late, early) = (
+        vec![all[3].clone(), all[4].clone()],
+        [&all[..3], &all[5..]].concat(),
+    );
+    let mut p = live();
+    let mut out = Vec::new();
+    feed(&mut p, &early, t("2025-09-15T19:20:01Z"), &mut out);
+    let first = p.close_due(t("2025-09-15T20:05:00Z"), &mut out);
+    feed(&mut p, &late, t("2025-09-15T20:10:00Z"), &mut out);
+    let revised = p.close_due(t("2025-09-15T20:10:10Z"), &mut out);
+    // a's first lines, a cluster of their own at the close, and none in the revision.
+    let gone: Vec<_> = first[0]
+        .clusters
+        .iter()
+        .filter(|c| !revised[0].clusters.iter().any(|r| r.id == c.id))
+        .collect();
+    assert_eq!(gone.len(), 1, "{gone:#?}");
+    let part = gone[0].id;
+    let rev = revised[0].revision.as_ref().unwrap();
+    let whole = revised[0]
+        .clusters
+        .iter()
+        .find(|c| c.template.contains("QueuePool"))
+        .unwrap();
+    assert_eq!(
+        rev.retracted,
+        [crate::report::RetractedCluster {
+            cluster: part,
+            count: 0,
+            gone: true,
+            into: Some(whole.id),
+        }]
+    );
+    // The GitHub stage gets the part's cluster as a count to correct, pointing to the whole.
+    let pending = crate::sinks::github::pending(&revised[0], crate::escalate::Priority::P5);
+    let bare: Vec<_> = pending.iter().filter(|x| x.problem.is_bare()).collect();
+    assert_eq!(bare.len(), 1, "{pending:#?}");
+    assert_eq!(
+        (
+            bare[0].problem.id.clone(),
+            bare[0].problem.count,
+            bare[0].problem.revision
+        ),
+        (part.into(), 0, 1)
+    );
+    assert_eq!(
+        bare[0]
+            .problem
+            .retraction
+            .as_ref()
+            .and_then(|r| r.into.clone()),
+        Some(whole.id.into())
+    );
+    // Told once: the next revision of the window (none here) would not repeat it.
+    assert!(p.retractions.is_empty());
+}

@@ -46,6 +46,9 @@ pub struct PipelineSnapshot {
     /// a line of one that comes after a restart still reopens it.
     #[serde(default)]
     pub released: Vec<Vec<String>>,
+    /// Traceback parts uncounted from closed windows whose revisions are not built yet.
+    #[serde(default)]
+    pub retractions: super::retractions::Retractions,
 }
 
 /// A held line as the checkpoint keeps it: its payload redacted (the checkpoint is an output
@@ -93,6 +96,7 @@ impl Pipeline {
                 .collect(),
             duplicates_unreported: self.unique.unreported(),
             released: self.stitcher.released_kept(held_redacted),
+            retractions: self.retractions.clone(),
         }
     }
 
@@ -111,6 +115,7 @@ impl Pipeline {
         p.next = snap.next;
         p.counts = snap.counts;
         p.pending_silence = snap.pending_silence;
+        p.retractions = snap.retractions;
         p.unique = super::unique::Unique::restored(snap.duplicates_unreported);
         p.bounds.restore(snap.keys);
         // Reasons are the fixed names of `FieldWarnings::ALL`; an unknown one (a checkpoint of

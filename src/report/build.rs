@@ -151,6 +151,7 @@ pub fn build_report(
         revision: closed.revision.map(|r| RevisionReport {
             number: r.number,
             entries_before: r.entries_before,
+            retracted: Vec::new(),
         }),
     };
     report.actions = plan(&report, settings);

@@ -59,12 +59,32 @@ pub struct WindowReport {
 }
 
 /// Which version of a window's report this is, and what changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevisionReport {
     /// 1 for the first revision (the report written at the close is version 0).
     pub number: u32,
     /// Entries the previous version reported; `totals.entries` is the count now.
     pub entries_before: u64,
+    /// Clusters that lost entries since the previous version: a traceback's part, counted as
+    /// its own record before the rest of the traceback came, uncounted and counted whole in
+    /// its own cluster. Absent when nothing was retracted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retracted: Vec<RetractedCluster>,
+}
+
+/// A cluster whose entries in a window were retracted (see [`RevisionReport::retracted`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetractedCluster {
+    pub cluster: ClusterId,
+    /// Its entries in the window now (0 when every one was a part of a longer traceback).
+    pub count: u64,
+    /// Nothing of it is left in any window held: what was raised for it (an alert) was
+    /// raised for nothing.
+    #[serde(default)]
+    pub gone: bool,
+    /// The cluster the whole traceback was counted in, when it was counted by then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub into: Option<ClusterId>,
 }
 
 impl WindowReport {

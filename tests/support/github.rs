@@ -315,6 +315,9 @@ impl State {
         if body["state"] == "open" {
             issue["closed_at"] = Value::Null;
         }
+        if body["state"] == "closed" {
+            issue["closed_at"] = at.clone().into();
+        }
         if !body["labels"].is_null() {
             issue["labels"] = labels(&body["labels"]);
         }

@@ -431,7 +431,7 @@ fn a_crash_mid_backfill_loses_nothing_held_back_or_revised() {
     assert_eq!((counts.late, counts.revising), (0, 15));
     let (window, revision) = revised
         .iter()
-        .find_map(|r| Some((r, r.revision?)))
+        .find_map(|r| Some((r, r.revision.clone()?)))
         .expect("a revision");
     // 19:00–20:00 closed with m0..m14 and the newer m30..m59; m15..m29 came after.
     assert_eq!((revision.number, revision.entries_before), (1, 45));

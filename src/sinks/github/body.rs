@@ -126,6 +126,55 @@ pub fn render(c: &Problem, state: &TrackedState, settings: &GithubSettings) -> S
     o
 }
 
+/// `body` (one of ours, as [`render`] made it) with only its counts made those of `state`: the
+/// hidden state, the entries row and the trend. The rest (template, sample, links, what a
+/// person wrote above the marker) stays: a correction of counts knows nothing newer. A section
+/// a person edited away stays away.
+pub fn recount(body: &str, state: &TrackedState, settings: &GithubSettings) -> String {
+    let preamble = super::model::preamble(body);
+    let mut rest = &body[preamble.len()..];
+    // Our two hidden lines come first; they are written anew.
+    while rest.starts_with("<!-- log-gardener:") {
+        rest = rest.split_once('\n').map_or("", |(_, r)| r);
+    }
+    let mut o = String::from(preamble);
+    if let Some(id) = &state.id {
+        o.push_str(&state.markers(id));
+    }
+    let mut trend = String::new();
+    counts(&mut trend, state, settings);
+    let mut at = 0;
+    let mut in_trend = false;
+    for (start, line) in super::model::unfenced_lines(rest) {
+        if in_trend && (line.starts_with("## ") || line == "---") {
+            // The trend's table and the blank line after it were skipped.
+            at = start;
+            in_trend = false;
+        }
+        if line.starts_with("| **Entries** |") {
+            o.push_str(&rest[at..start]);
+            let _ = writeln!(
+                o,
+                "| **Entries** | {} in all tracked windows |",
+                state.total
+            );
+            at = start
+                + rest[start..]
+                    .find('\n')
+                    .map_or(rest.len() - start, |n| n + 1);
+        } else if line == "## Trend per window" {
+            o.push_str(&rest[at..start]);
+            o.push_str(trend.trim_start_matches('\n'));
+            o.push('\n');
+            in_trend = true;
+        }
+    }
+    if !in_trend {
+        o.push_str(&rest[at..]);
+    }
+    o
+}
+
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }

@@ -227,6 +227,7 @@ impl IssueTracker for MemoryTracker {
     async fn update(&self, number: u64, patch: &IssuePatch) -> Result<RemoteIssue, TrackerError> {
         self.record(Call::Update(number, patch.clone()))?;
         let mut inner = self.lock();
+        let changes = inner.changes + 1;
         let issue = inner
             .issues
             .iter_mut()
@@ -243,6 +244,10 @@ impl IssueTracker for MemoryTracker {
             if s == IssueState::Open {
                 issue.state_reason = Some("reopened".into());
                 issue.closed_at = None;
+            } else {
+                issue.state_reason = patch.state_reason.clone().or(Some("completed".into()));
+                // This tracker's clock: the time of its changes (see `Inner::touch`).
+                issue.closed_at = DateTime::<Utc>::from_timestamp(946_684_800 + changes, 0);
             }
         }
         if let Some(l) = &patch.labels {

@@ -52,8 +52,39 @@ pub use tracker::{IssueTracker, Listing, OctoTracker, Token, TrackerError};
 pub const OUTBOX_FILE: &str = "github-outbox.json";
 
 /// The clusters of `r` that should have an issue, as outbox items.
-/// One per incident, and one per cluster in no incident, at or above `min_priority`.
+/// One per incident, and one per cluster in no incident, at or above `min_priority`; and, in a
+/// revision, one per cluster that lost entries to a longer traceback and is not among them
+/// (its count only: it corrects the issue it has, if any).
 pub fn pending(r: &WindowReport, min_priority: Priority) -> Vec<Pending> {
+    let mut out = wanted(r, min_priority);
+    let Some(rev) = &r.revision else {
+        return out;
+    };
+    for p in &mut out {
+        p.problem.revision = rev.number;
+    }
+    for x in &rev.retracted {
+        let id = ProblemId::from(x.cluster);
+        let into = x.into.map(ProblemId::from);
+        match out.iter_mut().find(|p| p.problem.ids().any(|i| *i == id)) {
+            Some(p) if p.problem.id == id => {
+                p.problem.retraction = Some(problem::Retraction {
+                    into,
+                    into_issue: None,
+                    bare: false,
+                });
+            }
+            // Part of an incident of this version: the incident's issue follows it.
+            Some(_) => {}
+            None => out.push(Pending {
+                problem: Problem::retracted(id, r.window.end, x.count, rev.number, into),
+            }),
+        }
+    }
+    out
+}
+
+fn wanted(r: &WindowReport, min_priority: Priority) -> Vec<Pending> {
     let in_incident = r.in_incidents();
     let incidents = r
         .incidents

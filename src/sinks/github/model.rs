@@ -134,6 +134,10 @@ pub struct TrackedState {
     /// Priority per window (the trend), same keys as `windows`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub priorities: BTreeMap<DateTime<Utc>, Priority>,
+    /// The version of each window's report merged (its revision number), where it is not the
+    /// one written at the close: a stale version replayed later must not undo a newer one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub revisions: BTreeMap<DateTime<Utc>, u32>,
     /// The earlier issue of this problem, closed too long ago to reopen (or moved away).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<u64>,
@@ -154,6 +158,7 @@ impl TrackedState {
             total: 0,
             windows: BTreeMap::new(),
             priorities: BTreeMap::new(),
+            revisions: BTreeMap::new(),
             previous: None,
             related: Vec::new(),
         }
@@ -195,23 +200,21 @@ impl TrackedState {
         Some(state)
     }
 
-    /// Adds one window's count and priority. Returns false (and changes nothing) for a window
-    /// already merged with at least this count: re-planning an old window is idempotent, a
-    /// revision (late entries, a larger count) replaces its row.
-    pub fn merge_window(&mut self, end: DateTime<Utc>, count: u64, priority: Priority) -> bool {
-        if let Some(old) = self.windows.get(&end).copied() {
-            // The same window again: written twice around a crash (the same count), or a
-            // revision with late entries (a larger count, which replaces the row).
-            if count <= old {
-                return false;
-            }
-            self.windows.insert(end, count);
-            self.total += count - old;
-            self.priorities.insert(end, priority);
-            if self.newest_window() == Some(end) {
-                self.priority = priority;
-            }
-            return true;
+    /// Adds one window's count and priority, from version `revision` of its report (0: the
+    /// one written at the window's close). Returns false, changing nothing, for a version
+    /// already merged or older than one merged: re-planning an old window (written twice
+    /// around a crash, or a stale version replayed after a revision) is idempotent. A newer
+    /// version replaces the row, whether its count grew (late entries) or fell (a traceback's
+    /// part uncounted, see [`TrackedState::all_retracted`]).
+    pub fn merge_window(
+        &mut self,
+        end: DateTime<Utc>,
+        count: u64,
+        priority: Priority,
+        revision: u32,
+    ) -> bool {
+        if self.windows.contains_key(&end) {
+            return self.replace(end, count, Some(priority), revision);
         }
         if self.windows.len() >= KEPT_WINDOWS
             && self
@@ -225,10 +228,14 @@ impl TrackedState {
         }
         self.windows.insert(end, count);
         self.priorities.insert(end, priority);
+        if revision > 0 {
+            self.revisions.insert(end, revision);
+        }
         self.total += count;
         while self.windows.len() > KEPT_WINDOWS {
             if let Some((k, _)) = self.windows.pop_first() {
                 self.priorities.remove(&k);
+                self.revisions.remove(&k);
             }
         }
         // Only the newest window sets what the issue shows; filling a gap never does.
@@ -236,6 +243,51 @@ impl TrackedState {
             self.priority = priority;
         }
         true
+    }
+
+    /// A newer version of a window already merged that says only the count left (its
+    /// cluster lost entries and no longer has a report of its own in it); the row keeps its
+    /// priority. False, changing nothing, for a window not merged or a version not newer.
+    pub fn correct_window(&mut self, end: DateTime<Utc>, count: u64, revision: u32) -> bool {
+        self.windows.contains_key(&end) && self.replace(end, count, None, revision)
+    }
+
+    fn replace(
+        &mut self,
+        end: DateTime<Utc>,
+        count: u64,
+        priority: Option<Priority>,
+        revision: u32,
+    ) -> bool {
+        let Some(old) = self.windows.get(&end).copied() else {
+            return false;
+        };
+        let merged = self.revisions.get(&end).copied().unwrap_or(0);
+        // The same version again keeps its row, unless it grew: bodies written before versions
+        // were kept say 0 for every window, and their revisions only ever added entries.
+        let newer = revision > merged || (revision == merged && count > old);
+        let same = count == old && priority.is_none_or(|p| self.priorities.get(&end) == Some(&p));
+        if !newer || same {
+            return false;
+        }
+        self.windows.insert(end, count);
+        self.total = (self.total + count).saturating_sub(old);
+        if revision > 0 {
+            self.revisions.insert(end, revision.max(merged));
+        }
+        if let Some(p) = priority {
+            self.priorities.insert(end, p);
+            if self.newest_window() == Some(end) {
+                self.priority = p;
+            }
+        }
+        true
+    }
+
+    /// Every entry counted for the problem was retracted: each was a part of a longer
+    /// traceback, counted whole in another problem once the rest of it came.
+    pub fn all_retracted(&self) -> bool {
+        self.total == 0 && !self.windows.is_empty()
     }
 
     /// The priority of the newest window merged (what the issue shows).
@@ -290,7 +342,7 @@ fn find_marker(body: &str) -> Option<(usize, Vec<ProblemId>)> {
 
 /// The lines of `body` outside fenced code blocks (``` or ~~~ of any length), trimmed, with
 /// the byte offset each starts at.
-fn unfenced_lines(body: &str) -> impl Iterator<Item = (usize, &str)> {
+pub(super) fn unfenced_lines(body: &str) -> impl Iterator<Item = (usize, &str)> {
     let mut fence: Option<(char, usize)> = None;
     let mut at = 0;
     body.split_inclusive('\n').filter_map(move |raw| {
@@ -334,7 +386,7 @@ mod tests {
             title: "x --> <b>".into(),
             state: IssueState::Open,
         }];
-        s.merge_window("2025-09-15T20:00:00Z".parse().unwrap(), 5, Priority::P2);
+        s.merge_window("2025-09-15T20:00:00Z".parse().unwrap(), 5, Priority::P2, 0);
         s
     }
 
@@ -374,21 +426,46 @@ mod tests {
     fn merging_a_window_twice_counts_it_once_and_old_windows_keep_the_priority() {
         let mut s = state();
         let end = "2025-09-15T21:00:00Z".parse().unwrap();
-        assert!(s.merge_window(end, 7, Priority::P1));
-        assert!(!s.merge_window(end, 7, Priority::P1));
+        assert!(s.merge_window(end, 7, Priority::P1, 0));
+        assert!(!s.merge_window(end, 7, Priority::P1, 0));
         assert_eq!(
             (s.total, s.windows.len(), s.priority),
             (12, 2, Priority::P1)
         );
         // A gap before the newest window: counted, the priority stays the newest's.
-        assert!(s.merge_window("2025-09-15T19:00:00Z".parse().unwrap(), 1, Priority::P3));
+        assert!(s.merge_window("2025-09-15T19:00:00Z".parse().unwrap(), 1, Priority::P3, 0));
         assert_eq!((s.total, s.priority), (13, Priority::P1));
         // A revision of the newest window with late entries: its row and the total grow.
-        assert!(s.merge_window(end, 9, Priority::P0));
+        assert!(s.merge_window(end, 9, Priority::P0, 0));
         assert_eq!(
             (s.total, s.windows[&end], s.priority),
             (15, 9, Priority::P0)
         );
+    }
+
+    #[test]
+    fn a_newer_version_with_fewer_entries_replaces_the_row_and_a_stale_one_never_undoes_it() {
+        let mut s = state();
+        let end: DateTime<Utc> = "2025-09-15T20:00:00Z".parse().unwrap();
+        // Revision 1: the 5 entries were a traceback's part, counted whole elsewhere.
+        assert!(s.correct_window(end, 0, 1));
+        assert_eq!((s.total, s.windows[&end]), (0, 0));
+        assert!(s.all_retracted());
+        // The same revision again, and the version written at the close replayed from the
+        // outbox after it: nothing changes.
+        assert!(!s.correct_window(end, 0, 1));
+        assert!(!s.merge_window(end, 5, Priority::P2, 0));
+        assert_eq!((s.total, s.windows[&end]), (0, 0));
+        // The row and its version survive the body.
+        let back = TrackedState::parse(&s.markers(&id("0000000000000001"))).unwrap();
+        assert!(!back.clone().merge_window(end, 5, Priority::P2, 0));
+        assert_eq!(back.revisions, s.revisions);
+        // A later revision with entries of its own again counts them.
+        assert!(s.merge_window(end, 2, Priority::P3, 2));
+        assert_eq!((s.total, s.windows[&end], s.priority), (2, 2, Priority::P3));
+        assert!(!s.all_retracted());
+        // A window never merged is not corrected (no row to correct, no issue to open).
+        assert!(!s.correct_window("2025-09-15T22:00:00Z".parse().unwrap(), 0, 1));
     }
 
     #[test]

@@ -7,7 +7,12 @@
 //! Per problem at most two requests: an optional comment first (it carries a hidden key, and
 //! the executor posts it only if the issue has no comment with that key yet), then one create
 //! or one update that also writes the new state. Issues closed as `duplicate` or `not_planned`
-//! are left alone.
+//! are left alone (except one we closed ourselves because every entry of it was retracted).
+//!
+//! A revision of a window replaces the window's row when it is a newer version, whatever its
+//! count: a traceback's part counted as its own problem before the rest came is uncounted, and
+//! the issue opened for the part is corrected — closed as not planned, pointing to the whole
+//! traceback's issue, once nothing of it is left.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -41,6 +46,9 @@ pub struct IssuePatch {
     pub body: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<IssueState>,
+    /// With `state` closed: "completed" or "not_planned" (GitHub's `state_reason`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<String>>,
 }
@@ -69,12 +77,13 @@ pub enum Action {
 }
 
 impl Action {
-    /// "create", "comment", "update" or "reopen", for people.
+    /// "create", "comment", "update", "reopen" or "close", for people.
     pub fn kind(&self) -> &'static str {
         match self {
             Action::Create { .. } => "create",
             Action::Comment { .. } => "comment",
             Action::Update { patch, .. } if patch.state == Some(IssueState::Open) => "reopen",
+            Action::Update { patch, .. } if patch.state == Some(IssueState::Closed) => "close",
             Action::Update { .. } => "update",
         }
     }
@@ -100,12 +109,23 @@ enum Recurrence {
     TooLate,
 }
 
-fn recurrence(i: &RemoteIssue, latest: &Problem, g: &GithubSettings) -> Recurrence {
+fn recurrence(
+    i: &RemoteIssue,
+    seen: &[Problem],
+    latest: &Problem,
+    g: &GithubSettings,
+) -> Recurrence {
     if i.state == IssueState::Open {
         return Recurrence::No;
     }
     if matches!(i.state_reason.as_deref(), Some("not_planned" | "duplicate")) {
-        return Recurrence::LeftAlone;
+        // Closed by us because every entry was a traceback's part: entries of its own that
+        // come later are a problem again; a stale version of a window merged is nothing new.
+        match i.tracked().filter(TrackedState::all_retracted) {
+            None => return Recurrence::LeftAlone,
+            Some(s) if merged(s.clone(), seen) == s => return Recurrence::No,
+            Some(_) => {}
+        }
     }
     // Event time decides: entries from before the close (a replay of old logs) are no regression.
     match i.closed_at {
@@ -126,9 +146,17 @@ pub fn needs_new_issue(
     seen: &[Problem],
     g: &GithubSettings,
 ) -> bool {
-    match (existing, seen.last()) {
+    if seen.iter().all(Problem::is_bare) {
+        // Only counts to correct: never a new issue.
+        return false;
+    }
+    let latest = seen
+        .iter()
+        .filter(|p| !p.is_bare())
+        .max_by_key(|p| (p.window_end, p.revision));
+    match (existing, latest) {
         (None, _) => true,
-        (Some(i), Some(latest)) => recurrence(i, latest, g) == Recurrence::TooLate,
+        (Some(i), Some(latest)) => recurrence(i, seen, latest, g) == Recurrence::TooLate,
         (Some(_), None) => false,
     }
 }
@@ -141,10 +169,21 @@ pub fn plan(
     related: &[RelatedIssue],
     g: &GithubSettings,
 ) -> Vec<Action> {
-    let Some(latest) = seen.iter().max_by_key(|p| p.window_end) else {
-        return Vec::new();
+    let Some(latest) = seen
+        .iter()
+        .filter(|p| !p.is_bare())
+        .max_by_key(|p| (p.window_end, p.revision))
+    else {
+        return correct(existing, seen, g);
     };
-    let issue = match existing.map(|i| (i, recurrence(i, latest, g))) {
+    // A window's first version and the revision that retracted all of it, planned together
+    // (GitHub was away between them): nothing to file, or an issue to close.
+    let known = existing.and_then(RemoteIssue::tracked);
+    let start = known.unwrap_or_else(|| TrackedState::empty(latest.id.clone(), latest.priority));
+    if merged(start, seen).all_retracted() {
+        return correct(existing, seen, g);
+    }
+    let issue = match existing.map(|i| (i, recurrence(i, seen, latest, g))) {
         Some((_, Recurrence::LeftAlone)) => return Vec::new(),
         Some((i, Recurrence::No | Recurrence::Reopen)) => i,
         old => {
@@ -165,15 +204,20 @@ pub fn plan(
             }];
         }
     };
-    update(issue, latest, seen, recurrence(issue, latest, g), g)
+    update(issue, latest, seen, recurrence(issue, seen, latest, g), g)
 }
 
 /// `old` with every sighting merged (ids, windows, first and last seen).
 fn merged(old: TrackedState, seen: &[Problem]) -> TrackedState {
     let mut state = old;
     for p in seen {
+        if p.is_bare() {
+            // Only the count is known: the row keeps its priority, the issue its times.
+            state.correct_window(p.window_end, p.count, p.revision);
+            continue;
+        }
         state.ids.extend(p.ids().cloned());
-        if state.merge_window(p.window_end, p.count, p.priority) {
+        if state.merge_window(p.window_end, p.count, p.priority, p.revision) {
             if state.first_seen == DateTime::<Utc>::MIN_UTC || p.first_seen < state.first_seen {
                 state.first_seen = p.first_seen;
             }
@@ -291,6 +335,72 @@ fn update(
         });
     }
     actions
+}
+
+/// Sightings that only correct counts (see `Retraction::bare`), or that leave nothing counted:
+/// the issue's counts follow, the rest of its text stays; an open issue every entry of which
+/// was retracted is closed as not planned, with a comment saying where the whole traceback is
+/// counted. Never opens an issue.
+fn correct(existing: Option<&RemoteIssue>, seen: &[Problem], g: &GithubSettings) -> Vec<Action> {
+    let Some((issue, old)) = existing.and_then(|i| Some((i, i.tracked()?))) else {
+        return Vec::new();
+    };
+    let Some(latest) = seen.iter().max_by_key(|p| (p.window_end, p.revision)) else {
+        return Vec::new();
+    };
+    if matches!(
+        issue.state_reason.as_deref(),
+        Some("not_planned" | "duplicate")
+    ) && !old.all_retracted()
+    {
+        return Vec::new();
+    }
+    let state = merged(old.clone(), seen);
+    if state == old {
+        return Vec::new();
+    }
+    let body = issue.body.as_deref().unwrap_or("");
+    let mut patch = IssuePatch {
+        body: Some(body::recount(body, &state, g)),
+        ..IssuePatch::default()
+    };
+    let mut actions = Vec::new();
+    if state.all_retracted() && issue.state == IssueState::Open {
+        if !issue.has_label(QUIET) {
+            actions.push(comment(
+                latest,
+                issue.number,
+                format!("retracted/{}", latest.window_end.to_rfc3339()),
+                retracted_text(seen, issue.number),
+            ));
+        }
+        patch.state = Some(IssueState::Closed);
+        patch.state_reason = Some("not_planned".to_owned());
+    }
+    actions.push(Action::Update {
+        problem: latest.id.clone(),
+        number: issue.number,
+        patch,
+    });
+    actions
+}
+
+/// Why an issue whose every entry was retracted is closed, and where to look instead.
+fn retracted_text(seen: &[Problem], own: u64) -> String {
+    let into = seen.iter().rev().filter_map(|p| p.retraction.as_ref());
+    let whole = match into
+        .clone()
+        .find_map(|r| r.into_issue.filter(|n| *n != own))
+    {
+        Some(n) => format!("in #{n}"),
+        None => match into.clone().find_map(|r| r.into.clone()) {
+            Some(id) => format!("in the problem `{id}`"),
+            None => "as the whole traceback".to_owned(),
+        },
+    };
+    format!(
+        "Every entry counted here was part of a longer traceback: its lines came as one log entry each, and the rest of them came later (after a restart, or late), so this part was counted on its own first. It is now counted whole, {whole}. Closed as not planned; its counts here are corrected to 0."
+    )
 }
 
 fn sorted(v: &[String]) -> Vec<String> {

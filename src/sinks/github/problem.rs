@@ -71,6 +71,31 @@ pub struct Problem {
     /// problems it turned out to cause or accompany.
     #[serde(default)]
     pub incident: bool,
+    /// The version of the window's report this sighting is from: 0 for the one written at
+    /// the window's close, n for its n-th revision. A newer version replaces an older one.
+    #[serde(default)]
+    pub revision: u32,
+    /// Set when entries of this problem in the window were uncounted (see [`Retraction`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retraction: Option<Retraction>,
+}
+
+/// Entries of a problem in a window were uncounted: each was a part of a traceback (split one
+/// line per entry) counted before the rest of it came, and is now counted whole, in the
+/// problem `into`. The window's revision carries the count left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retraction {
+    /// The problem the whole traceback was counted in, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub into: Option<ProblemId>,
+    /// The issue of `into`: looked up by the executor just before planning, never stored.
+    #[serde(skip)]
+    pub into_issue: Option<u64>,
+    /// No report of the problem came with it (nothing of it is left in the window, or it is
+    /// below the issue threshold now): only the count is known, so the issue's text stays and
+    /// only its counts change, and no issue is ever opened for it.
+    #[serde(default)]
+    pub bare: bool,
 }
 
 impl Problem {
@@ -93,7 +118,49 @@ impl Problem {
             last_seen: c.last_seen,
             sample: c.sample.clone(),
             incident: false,
+            revision: 0,
+            retraction: None,
         }
+    }
+
+    /// Cluster `id` of version `revision` of the window ending at `window_end`, of which only
+    /// its count is known: it lost entries to a longer traceback counted in `into`.
+    pub fn retracted(
+        id: ProblemId,
+        window_end: DateTime<Utc>,
+        count: u64,
+        revision: u32,
+        into: Option<ProblemId>,
+    ) -> Problem {
+        Problem {
+            id,
+            aliases: BTreeSet::new(),
+            window_end,
+            count,
+            priority: Priority::P5,
+            reason: String::new(),
+            rule: None,
+            severity: Severity::Error,
+            service: String::new(),
+            template: String::new(),
+            modules: Vec::new(),
+            functions: Vec::new(),
+            first_seen: window_end,
+            last_seen: window_end,
+            sample: None,
+            incident: false,
+            revision,
+            retraction: Some(Retraction {
+                into,
+                into_issue: None,
+                bare: true,
+            }),
+        }
+    }
+
+    /// A sighting that only corrects a count (see [`Retraction::bare`]).
+    pub fn is_bare(&self) -> bool {
+        self.retraction.as_ref().is_some_and(|r| r.bare)
     }
 
     /// Incident `i` of report `r`: headed by its root cause (title, sample, location), with its
@@ -139,6 +206,8 @@ impl Problem {
             last_seen: i.last_seen,
             sample: root.and_then(|c| c.sample.clone()),
             incident: true,
+            revision: 0,
+            retraction: None,
         }
     }
 

@@ -252,6 +252,10 @@ impl<T: IssueTracker> Syncer<T> {
                 .map(|p| {
                     let mut p = p.clone();
                     p.aliases.retain(|a| !owned_elsewhere(a));
+                    if let Some(r) = &mut p.retraction {
+                        // The whole traceback's issue, for the comment that closes the part's.
+                        r.into_issue = r.into.as_ref().and_then(|id| self.index.owner(id));
+                    }
                     p
                 })
                 .collect();

@@ -10,7 +10,7 @@ fn state_for(c: &ClusterReport) -> TrackedState {
     let mut s = TrackedState::empty(c.id.into(), c.priority);
     s.first_seen = c.first_seen;
     s.last_seen = c.last_seen;
-    s.merge_window(t("21:00"), c.count, c.priority);
+    s.merge_window(t("21:00"), c.count, c.priority, 0);
     s
 }
 
@@ -114,7 +114,7 @@ fn logging_link_encodes_the_filter() {
 fn the_trend_shows_every_window_newest_first_with_priority_and_worklog() {
     let c = cluster(1, Priority::P1);
     let mut s = state_for(&c);
-    s.merge_window(t("22:00"), 30, Priority::P0);
+    s.merge_window(t("22:00"), 30, Priority::P0, 0);
     let body = render(&problem(&c), &s, &settings());
     let a = body
         .find("| 2025-09-15T22:00:00Z | 30 | P0 | ████████████████████ | [worklog](https://worklogs.example.com/prod/2025-09-15T220000Z.md) |")

@@ -101,6 +101,7 @@ fn apply(issue: &mut Option<RemoteIssue>, actions: &[Action]) -> Vec<String> {
                 }
                 if let Some(s) = patch.state {
                     i.state = s;
+                    i.state_reason = patch.state_reason.clone();
                 }
                 if let Some(l) = &patch.labels {
                     i.labels = l.iter().map(|n| Label { name: n.clone() }).collect();
@@ -431,4 +432,153 @@ fn an_issue_opened_for_a_symptom_is_headed_by_the_root_cause_an_incident_finds()
     merged.aliases.insert(ProblemId::from(ClusterId(1)));
     let actions = plan(Some(&issue), &[merged], &[], &settings());
     assert!(actions.iter().all(|a| a.kind() != "comment"), "{actions:?}");
+}
+
+/// The part of a traceback counted as cluster 1 in the window ending at `end`, retracted by
+/// revision `revision`: `left` entries of cluster 1 stay, the whole went to cluster 2 (#8).
+fn retracted(end: &str, left: u64, revision: u32) -> Problem {
+    let mut p = Problem::retracted(
+        ClusterId(1).into(),
+        t(end),
+        left,
+        revision,
+        Some(ClusterId(2).into()),
+    );
+    if let Some(r) = &mut p.retraction {
+        r.into_issue = Some(8);
+    }
+    p
+}
+
+#[test]
+fn an_issue_whose_every_entry_was_a_tracebacks_part_is_closed_pointing_to_the_whole() {
+    let part = seen(1, Priority::P1, "21:00");
+    let mut issue = Some(open_issue(&part));
+    let actions = plan(
+        issue.as_ref(),
+        &[retracted("21:00", 0, 1)],
+        &[],
+        &settings(),
+    );
+    let kinds: Vec<&str> = actions.iter().map(Action::kind).collect();
+    assert_eq!(kinds, ["comment", "close"], "{actions:#?}");
+    let comments = apply(&mut issue, &actions);
+    assert!(
+        comments[0].contains("counted whole, in #8"),
+        "{}",
+        comments[0]
+    );
+    let i = issue.clone().unwrap();
+    assert_eq!(
+        (i.state, i.state_reason.as_deref()),
+        (IssueState::Closed, Some("not_planned"))
+    );
+    let state = i.tracked().unwrap();
+    assert_eq!((state.total, state.windows[&t("21:00")]), (0, 0));
+    // Only the counts changed: the title, template and sample stay.
+    let body = i.body.unwrap();
+    assert!(
+        body.contains("| **Entries** | 0 in all tracked windows |"),
+        "{body}"
+    );
+    assert!(body.contains("| 2025-09-15T21:00:00Z | 0 |"), "{body}");
+    assert!(body.contains("Database connection to <*> failed") && body.contains("## Sample entry"));
+    assert_eq!(body.matches("## Trend per window").count(), 1, "{body}");
+    assert_eq!(i.title, open_issue(&part).title);
+    // The same revision again, and the first version replayed from the outbox after it:
+    // nothing (no reopening, no second issue, no second comment).
+    for again in [retracted("21:00", 0, 1), part.clone()] {
+        assert_eq!(
+            plan(
+                issue.as_ref(),
+                std::slice::from_ref(&again),
+                &[],
+                &settings()
+            ),
+            vec![],
+            "{again:?}"
+        );
+    }
+    assert!(!needs_new_issue(
+        issue.as_ref(),
+        std::slice::from_ref(&part),
+        &settings()
+    ));
+}
+
+#[test]
+fn a_retraction_never_opens_an_issue_nor_files_a_part_retracted_before_it_was_filed() {
+    let bare = retracted("21:00", 0, 1);
+    assert!(!needs_new_issue(
+        None,
+        std::slice::from_ref(&bare),
+        &settings()
+    ));
+    assert_eq!(
+        plan(None, std::slice::from_ref(&bare), &[], &settings()),
+        vec![]
+    );
+    // GitHub was away: the first version and its revision are planned together.
+    let both = [seen(1, Priority::P1, "21:00"), bare];
+    assert_eq!(plan(None, &both, &[], &settings()), vec![]);
+}
+
+#[test]
+fn a_revision_with_fewer_entries_corrects_the_row_and_total_and_a_stale_version_does_not_undo_it() {
+    let mut issue = Some(open_issue(&seen(1, Priority::P1, "21:00")));
+    let later = seen(1, Priority::P1, "22:00");
+    let actions = plan(issue.as_ref(), &[later], &[], &settings());
+    apply(&mut issue, &actions);
+    assert_eq!(issue.as_ref().unwrap().tracked().unwrap().total, 24);
+    // Revision 1 of 21:00: 8 of its 12 entries were a traceback's part; the cluster is still
+    // reported (its own report comes with it).
+    let mut revised = seen(1, Priority::P1, "21:00");
+    revised.count = 4;
+    revised.revision = 1;
+    let actions = plan(
+        issue.as_ref(),
+        std::slice::from_ref(&revised),
+        &[],
+        &settings(),
+    );
+    let kinds: Vec<&str> = actions.iter().map(Action::kind).collect();
+    assert_eq!(kinds, ["update"], "{actions:#?}");
+    apply(&mut issue, &actions);
+    let i = issue.clone().unwrap();
+    assert_eq!(i.state, IssueState::Open);
+    let state = i.tracked().unwrap();
+    assert_eq!((state.total, state.windows[&t("21:00")]), (16, 4));
+    // The version written at the close, replayed: nothing.
+    let stale = seen(1, Priority::P1, "21:00");
+    assert_eq!(plan(issue.as_ref(), &[stale], &[], &settings()), vec![]);
+    // A bare correction of a cluster below the threshold now: counts only, stays open.
+    let actions = plan(
+        issue.as_ref(),
+        &[retracted("22:00", 2, 1)],
+        &[],
+        &settings(),
+    );
+    apply(&mut issue, &actions);
+    let i = issue.unwrap();
+    assert_eq!((i.state, i.tracked().unwrap().total), (IssueState::Open, 6));
+}
+
+#[test]
+fn an_issue_closed_because_its_entries_were_retracted_comes_back_with_entries_of_its_own() {
+    let mut issue = Some(open_issue(&seen(1, Priority::P1, "21:00")));
+    let actions = plan(
+        issue.as_ref(),
+        &[retracted("21:00", 0, 1)],
+        &[],
+        &settings(),
+    );
+    apply(&mut issue, &actions);
+    let i = closed(issue.unwrap(), t("21:30"), "not_planned");
+    let actions = plan(
+        Some(&i),
+        &[seen(1, Priority::P1, "23:00")],
+        &[],
+        &settings(),
+    );
+    assert!(actions.iter().any(|a| a.kind() == "reopen"), "{actions:#?}");
 }
