@@ -334,6 +334,24 @@ impl AlertState {
         changed
     }
 
+    /// Every entry `cluster` had was a traceback's part, counted whole in another cluster once
+    /// the rest came: its alert was raised for nothing and is resolved now, not once it went
+    /// quiet. An alert whose fire never went out is dropped without a word. Returns whether
+    /// the cluster had an alert.
+    pub fn retracted(&mut self, cluster: ClusterId, now: DateTime<Utc>) -> bool {
+        let Some(t) = self.tracked.remove(&cluster) else {
+            return false;
+        };
+        self.seq += 1;
+        if t.next != Change::Fired {
+            let mut post = t.post;
+            post.change = Change::Resolved;
+            post.ends_at = now.max(post.starts_at);
+            self.pending.push(post);
+        }
+        true
+    }
+
     /// An entry of `cluster` with event time `at`: keeps its alert firing.
     pub fn observe(&mut self, cluster: ClusterId, at: DateTime<Utc>) {
         if let Some(t) = self.tracked.get_mut(&cluster) {

@@ -254,3 +254,23 @@ fn next_due_tracks_the_earliest_deadline() {
     assert_eq!(s.next_due(), Some(t("10:02:00")));
     assert_eq!(s.without_issue().count(), 1);
 }
+
+#[test]
+fn an_alert_for_a_cluster_whose_every_entry_was_retracted_resolves_at_once() {
+    let mut s = AlertState::new(policy());
+    s.event(ev(1, Priority::P0, "10:00:00"), t("10:00:00"));
+    s.event(ev(2, Priority::P0, "10:00:00"), t("10:00:00"));
+    s.tick(t("10:00:00"));
+    // Cluster 1 was a traceback's part: resolved at the next tick, not 45 minutes later.
+    assert!(s.retracted(ClusterId(1), t("10:01:00")));
+    let posts = s.tick(t("10:01:00"));
+    assert_eq!(changes(&posts), [(1, Change::Resolved, Priority::P0)]);
+    assert_eq!(posts[0].ends_at, t("10:01:00"));
+    assert!(!s.is_tracked(ClusterId(1)) && s.is_tracked(ClusterId(2)));
+    assert!(!s.retracted(ClusterId(1), t("10:02:00")), "once");
+    assert!(s.tick(t("10:02:00")).iter().all(|p| p.cluster.0 == 2));
+    // A fire that never went out is dropped without a word.
+    s.event(ev(3, Priority::P0, "10:03:00"), t("10:03:00"));
+    assert!(s.retracted(ClusterId(3), t("10:03:00")));
+    assert!(s.tick(t("10:03:00")).iter().all(|p| p.cluster.0 != 3));
+}

@@ -103,6 +103,7 @@ impl<W: WorklogSink> WindowOutputs<W> {
             // A revision is of an earlier window: live alerts keep the newest window's count.
             self.annotate_alerts(&r);
         }
+        self.resolve_retracted(&r);
         if let Some(g) = &self.github {
             if let Err(e) = g.outbox.push(github::pending(&r, g.min_priority)) {
                 // The sync still gets the clusters through the channel's window below only
@@ -129,6 +130,19 @@ impl<W> WindowOutputs<W> {
                 sample: c.sample.as_ref().map(|s| s.to_string()),
                 issue_url: None,
             });
+        }
+    }
+
+    /// A revision's clusters of which nothing is left (every entry was a traceback's part):
+    /// their alerts were raised for nothing.
+    fn resolve_retracted(&self, r: &WindowReport) {
+        let (Some(alerts), Some(rev)) = (&self.alerts, &r.revision) else {
+            return;
+        };
+        for x in rev.retracted.iter().filter(|x| x.gone) {
+            if alerts.watches(x.cluster) {
+                alerts.retracted(x.cluster);
+            }
         }
     }
 

@@ -97,6 +97,8 @@ enum Msg {
     /// From now on, fires wait for the checkpoint that holds them.
     Gate,
     Lookup(IssueLookup),
+    /// Every entry of the cluster was a traceback's part: resolve its alert now.
+    Retracted(ClusterId),
 }
 
 /// The pipeline's side of the alert stage. Cloning is cheap; the stage ends (after delivering
@@ -135,6 +137,12 @@ impl AlertHandle {
     /// clusters without a live alert.
     pub fn annotate(&self, note: Annotation) -> bool {
         self.send(Msg::Annotate(note))
+    }
+
+    /// Every entry of cluster `id` was a traceback's part, counted whole elsewhere (a
+    /// revision says so): its alert, if any, is resolved at once.
+    pub fn retracted(&self, id: ClusterId) -> bool {
+        self.send(Msg::Retracted(id))
     }
 
     /// Where the stage looks up a live alert's issue URL (until it has one).
@@ -325,6 +333,9 @@ impl Stage {
                 }
             }
             Msg::Lookup(l) => self.lookup = Some(l),
+            Msg::Retracted(c) => {
+                self.state.retracted(c, (self.clock)());
+            }
         }
     }
 
