@@ -28,6 +28,7 @@ use crate::window::{Observation, Recorded, Schedule, WindowSpan, WindowStore};
 
 pub use retractions::Retractions;
 pub use snapshot::PipelineSnapshot;
+pub use unique::{KeyList, TakenMinute};
 
 /// What became of a record that reached the window store, or of a raw entry that did not.
 /// `Pipeline::ingest` and the window closes report through this one value.

@@ -4,6 +4,8 @@
 //! before it, the rest after the restart) is counted once, whole, with the checkpoint in a file
 //! or in Redis; when its first lines were counted apart and filed as an issue of their own
 //! before the kill, the revision closes that issue, pointing to the whole's.
+//! An entry a sink publishes again as another message after a restart (a kill -9, or a stop
+//! with its window still open) is counted once.
 
 mod support;
 use support::github::{Fake as GithubFake, OWNER, REPO, TOKEN};
@@ -476,4 +478,94 @@ async fn the_issue_of_a_tracebacks_part_filed_before_a_kill_9_is_closed_pointing
         body.contains("| **Entries** | 0 in all tracked windows |"),
         "{body}"
     );
+}
+
+/// One entry, as a Log Router sink publishes it: alike entries share `logName`, `timestamp`
+/// and `insertId`, whatever message carries them.
+fn published(insert_id: &str) -> String {
+    serde_json::json!({"timestamp": "2025-09-15T19:30:00.123456Z", "insertId": insert_id,
+        "logName": "projects/p/logs/run.googleapis.com%2Fstderr", "severity": "ERROR",
+        "textPayload": "payment provider timed out after 30 s",
+        "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}})
+    .to_string()
+}
+
+/// Messages settled (handed to the client to ack) with the checkpoints `run` wrote so far.
+fn acked(run: &Run) -> u64 {
+    run.log()
+        .lines()
+        .filter(|l| l.contains("checkpoint written"))
+        .filter_map(|l| {
+            l.split("acked=")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+/// Two entries taken, checkpointed and acked; then the process stops (`kill -9`, or a stop
+/// that leaves their window open) and the sink publishes both again as new messages (new
+/// message ids), beside a third entry alike in all but its insertId: three counted, two
+/// duplicates, in the one worklog of their window.
+fn republished_after_a_restart(kept: Kept, crash: bool) {
+    let emu = Emulator::start();
+    let wd = Workdir::new(1, "", "");
+    let received = |n: u64| move |p: &Value| p["counts"]["received"].as_u64() >= Some(n);
+    let mut env = kept.env();
+    env.push(("LOG_GARDENER__LIVE__FLUSH_ON_SHUTDOWN", "false"));
+    let mut first = wd.run_with(&emu, 1, &env);
+    emu.publish(&[published("retry-1"), published("retry-2")]);
+    kept.wait(&wd, &mut first, "with both entries", received(2));
+    if crash {
+        // Settled with the checkpoint; the client sends the acks within 100 ms. (Should one be
+        // lost with the process, its message comes back and is recognised by its id.)
+        let start = Instant::now();
+        while acked(&first) < 2 {
+            assert!(start.elapsed() < Duration::from_secs(30), "{}", first.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        first.kill9();
+    } else {
+        let (status, _) = first.terminate(Duration::from_secs(15));
+        assert!(status.success(), "{status}: {}", first.log());
+    }
+    assert!(wd.worklogs().is_empty(), "the window is still open");
+
+    let mut second = wd.run_with(&emu, 2, &kept.env());
+    emu.publish(&[
+        published("retry-1"),
+        published("retry-2"),
+        published("retry-3"),
+    ]);
+    kept.wait(
+        &wd,
+        &mut second,
+        "with the entries published again",
+        received(5),
+    );
+    let (status, _) = second.terminate(Duration::from_secs(15));
+    assert!(status.success(), "{status}: {}", second.log());
+    let counts = kept.pipeline(&wd)["counts"].clone();
+    assert_eq!(counts["duplicates"], 2, "{counts}\n{}", second.log());
+    let live = wd.worklogs();
+    assert_eq!(live.len(), 1, "{live:#?}");
+    let totals = &live[0]["totals"];
+    assert_eq!(totals["entries"], 3, "each entry counted once: {totals}");
+    assert_eq!(totals["duplicates"], 2, "{totals}");
+}
+
+#[test]
+fn an_entry_published_again_after_a_kill_9_is_counted_once() {
+    republished_after_a_restart(Kept::File, true);
+}
+
+#[test]
+fn an_entry_published_again_after_a_stop_is_counted_once_on_redis() {
+    let prefix = format!("lg-republished-{}", std::process::id());
+    in_redis::clear(&mut in_redis::connect(), &prefix);
+    republished_after_a_restart(Kept::Redis(prefix), false);
 }

@@ -211,7 +211,9 @@ pub struct RawLive {
     pub hold_back: String,
     /// Close every window holding entries when `run` stops (after SIGTERM/SIGINT).
     pub flush_on_shutdown: bool,
-    /// Message ids remembered to recognise redeliveries.
+    /// Message ids remembered to recognise redeliveries; also how many entries (by log, event
+    /// time and insertId) the checkpoint keeps, so one published again after a restart is a
+    /// duplicate.
     pub dedupe_ids: usize,
     /// Entries stamped longer ago than this, by the clock when pulled, are `bad_timestamp`.
     pub max_age: String,
