@@ -10,7 +10,8 @@
 //!
 //! Asserted: the worklogs equal `replay` of the same entries; exactly one GitHub issue per
 //! problem that qualifies, however many restarts; each alert reached Alertmanager's receiver as
-//! firing once; Prometheus scraped the closed window's gauges.
+//! firing once; Prometheus scraped the closed window's gauges. Entries of several-byte
+//! characters glued to status keys are counted, once each, and cut in no output.
 //!
 //! What differs from Cloud Run, and why (everything else is Terraform's environment):
 //! endpoints point at the local fakes and ports; the GitHub token comes from the environment as
@@ -75,6 +76,11 @@ fn hours() -> [Vec<String>; 2] {
             )
         })
         .collect();
+    lines.extend(
+        glued()
+            .iter()
+            .map(|(at, _, line)| (at.clone(), line.clone())),
+    );
     lines.sort();
     let (first, second): (Vec<_>, Vec<_>) = lines
         .into_iter()
@@ -84,6 +90,44 @@ fn hours() -> [Vec<String>; 2] {
     let again: Vec<String> = second.iter().step_by(50).cloned().collect();
     second.extend(again);
     [first.into_iter().map(|(_, l)| l).collect(), second]
+}
+
+/// Text of several-byte characters glued to status keys and colons (Japanese, an accent,
+/// Cyrillic), which once panicked `run` at every redelivery: one entry each (a text payload, a
+/// JSON payload), in the first hour, so they go through the kill. (event time, a piece of the
+/// message every worklog, issue and alert naming it keeps, the JSON line).
+fn glued() -> Vec<(String, &'static str, String)> {
+    [
+        (
+            "2025-09-15T19:20:00.250Z",
+            "接続エラー:タイムアウト status=503",
+            "接続エラー",
+        ),
+        (
+            "2025-09-15T19:21:00.250Z",
+            "éRuntimeError: x",
+            "éRuntimeError",
+        ),
+        (
+            "2025-09-15T19:22:00.250Z",
+            "Ошибкаstatus=503 upstream",
+            "Ошибка",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (at, text, piece))| {
+        let mut e = serde_json::json!({"timestamp": at, "severity": "ERROR",
+            "insertId": format!("glued-{i}"), "logName": "projects/p/logs/stderr",
+            "resource": {"type": "cloud_run_revision", "labels": {"service_name": "checkout"}}});
+        if i == 1 {
+            e["jsonPayload"] = serde_json::json!({"message": text, "status": "é"});
+        } else {
+            e["textPayload"] = text.into();
+        }
+        (at.to_owned(), piece, e.to_string())
+    })
+    .collect()
 }
 
 struct Process {
@@ -417,6 +461,54 @@ async fn deployed(case: &str) {
     for (name, want) in &expected {
         assert_eq!(&live[name], want, "{name} differs from the replay's");
     }
+
+    // The glued entries: each counted once in a cluster of its own text, in every window
+    // holding it; no output holds a character cut in two (U+FFFD).
+    for (_, piece, _) in glued() {
+        let counts: Vec<&Value> = live
+            .values()
+            .flat_map(|w| w["clusters"].as_array().into_iter().flatten())
+            .filter(|c| c["template"].as_str().is_some_and(|t| t.contains(piece)))
+            .map(|c| &c["count"])
+            .collect();
+        assert!(
+            !counts.is_empty() && counts.iter().all(|n| **n == 1),
+            "{piece}: counts {counts:?}"
+        );
+    }
+    let markdown: Vec<String> = std::fs::read_dir(&report_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .map(|p| std::fs::read_to_string(p).expect("worklog markdown is UTF-8"))
+        .collect();
+    assert!(!markdown.is_empty());
+    let cut = |what: &str, texts: &[String]| {
+        let bad: Vec<&String> = texts.iter().filter(|t| t.contains('\u{fffd}')).collect();
+        assert!(bad.is_empty(), "{what} with a cut character: {bad:#?}");
+    };
+    cut("worklogs", &markdown);
+    cut(
+        "worklogs",
+        &live.values().map(Value::to_string).collect::<Vec<_>>(),
+    );
+    cut(
+        "GitHub requests",
+        &github
+            .lock()
+            .issues
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>(),
+    );
+    cut(
+        "alerts",
+        &hook
+            .notifications()
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>(),
+    );
 
     // Exactly one issue per problem that qualifies, through a kill and two restarts.
     let issues = github.lock().issues.clone();
