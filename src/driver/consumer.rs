@@ -16,7 +16,7 @@ use super::watermark::HeldWatermark;
 use crate::config::{OnMalformed, Settings, Watermark};
 use crate::entry::Severity;
 use crate::fingerprint::{ClusterId, Fingerprinter};
-use crate::pipeline::{revision_horizon, Counted, Outcome, Pipeline};
+use crate::pipeline::{revision_horizon, Counted, KeyList, Outcome, Pipeline};
 use crate::report::WindowReport;
 use crate::source::{Acker, Boundedness, Delivery, Input};
 use crate::telemetry::events as ev;
@@ -133,7 +133,7 @@ impl Consumer {
                         .keeping_history_of(max_clusters),
                 );
                 let p = Pipeline::restore(settings.clone(), fp, store.clone(), c.pipeline);
-                let recent = durable.then(|| RecentIds::from_vec(dedupe, c.recent_ids));
+                let recent = durable.then(|| RecentIds::from_vec(dedupe, c.recent_ids.0));
                 (store, p, recent, c.max_event_time)
             }
         };
@@ -373,7 +373,7 @@ impl Consumer {
             recent_ids: self
                 .recent
                 .as_ref()
-                .map(RecentIds::to_vec)
+                .map(|r| KeyList(r.to_vec()))
                 .unwrap_or_default(),
             max_event_time: self.watermark.latest(),
             alerts: None,

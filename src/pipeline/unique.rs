@@ -200,14 +200,28 @@ impl Serialize for KeyList {
 }
 
 impl<'de> Deserialize<'de> for KeyList {
+    /// The base64 string [`KeyList`] writes, or a JSON array of numbers (how checkpoints
+    /// before it kept `recent_ids`, so they still load).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<KeyList, D::Error> {
-        use serde::de::Error;
-        let text = String::deserialize(d)?;
+        d.deserialize_any(KeyListVisitor)
+    }
+}
+
+struct KeyListVisitor;
+
+impl<'de> serde::de::Visitor<'de> for KeyListVisitor {
+    type Value = KeyList;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("entry keys: base64 of 8-byte little-endian keys, or an array of numbers")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<KeyList, E> {
         let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
             .decode(text.as_bytes())
-            .map_err(|e| D::Error::custom(format!("entry keys: {e}")))?;
+            .map_err(|e| E::custom(format!("entry keys: {e}")))?;
         if bytes.len() % 8 != 0 {
-            return Err(D::Error::custom(format!(
+            return Err(E::custom(format!(
                 "entry keys: {} bytes, not a whole number of 8-byte keys",
                 bytes.len()
             )));
@@ -218,6 +232,14 @@ impl<'de> Deserialize<'de> for KeyList {
                 .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
                 .collect(),
         ))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<KeyList, A::Error> {
+        let mut keys = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+        while let Some(k) = seq.next_element::<u64>()? {
+            keys.push(k);
+        }
+        Ok(KeyList(keys))
     }
 }
 
@@ -332,10 +354,20 @@ mod tests {
     }
 
     #[test]
-    fn keys_that_are_not_whole_base64_words_make_the_checkpoint_unreadable() {
-        for bad in [r#""not base64!""#, r#""AAAA""#, "[1, 2]"] {
+    fn keys_that_are_neither_whole_base64_words_nor_numbers_make_the_checkpoint_unreadable() {
+        for bad in [
+            r#""not base64!""#,
+            r#""AAAA""#,
+            r#"["a"]"#,
+            "[-1]",
+            "{}",
+            "7",
+        ] {
             assert!(serde_json::from_str::<KeyList>(bad).is_err(), "{bad}");
         }
+        // The form checkpoints kept `recent_ids` in before: still read.
+        let old: KeyList = serde_json::from_str("[1, 2, 18446744073709551615]").unwrap();
+        assert_eq!(old, KeyList(vec![1, 2, u64::MAX]));
         let keys = KeyList(vec![0, 1, u64::MAX]);
         let json = serde_json::to_string(&keys).unwrap();
         assert_eq!(serde_json::from_str::<KeyList>(&json).unwrap(), keys);
