@@ -177,17 +177,26 @@ impl Follow {
                         *j += 1;
                     }
                 };
+                // The regex's `\s` (ASCII whitespace and the vertical tab; a byte of a
+                // character beyond ASCII may be Unicode's, so there the regex decides).
+                fn blank(b: u8) -> bool {
+                    b.is_ascii_whitespace() || b == 0x0b
+                }
                 skip(&mut j, |b| matches!(b, b'"' | b'\'' | b'\\'));
-                skip(&mut j, |b| b.is_ascii_whitespace());
+                let space = j;
+                skip(&mut j, blank);
+                // A tab among the blanks is the separator itself (`address\t{…}`).
+                let tab = text[space..j].contains(&b'\t');
+                let opens = |b: Option<&u8>| matches!(b, Some(b'{' | b'[' | b'%' | 0x80..));
                 match text.get(j) {
-                    // Percent-encoded or PHP's `] =>`: the regex decides.
-                    Some(b'%' | b']') => true,
-                    Some(b':' | b'=' | b'\t') => {
+                    // Percent-encoded, PHP's `] =>`, or beyond ASCII: the regex decides.
+                    Some(b'%' | b']' | 0x80..) => true,
+                    Some(b':' | b'=') => {
                         j += 1;
-                        skip(&mut j, |b| b == b'>' || b.is_ascii_whitespace());
-                        matches!(text.get(j), Some(b'{' | b'[' | b'%'))
+                        skip(&mut j, |b| b == b'>' || blank(b));
+                        opens(text.get(j))
                     }
-                    _ => false,
+                    b => tab && opens(b),
                 }
             }
             Follow::Alone => {

@@ -703,6 +703,23 @@ fn a_cookie_opening_with_stray_quotes_is_cut_inside_its_value() {
 }
 
 #[test]
+fn an_address_object_after_a_tab_is_masked_with_the_gates_on() {
+    // Found by the gate property test: the object gate skipped the blanks after the key, the
+    // tab that separates it with them, and then found no separator (the regex takes the tab as
+    // one), so the city was left in the text.
+    for text in [
+        "'address\t{\"city\": \"Leeds\"}",
+        "address \t {\"city\": \"Leeds\"}",
+        "\"address\"\t\t[{\"city\": \"Leeds\"}]",
+        "address\x0b:\x0b{\"city\": \"Leeds\"}",
+        "address\t=>{\"city\": \"Leeds\"}",
+    ] {
+        gated_as_ungated(text);
+        assert!(!r(text).contains("Leeds"), "{text:?}: {}", r(text));
+    }
+}
+
+#[test]
 fn what_a_rewrite_leaves_is_gated_anew() {
     // The private key cut from the run leaves a random-looking token the run as a whole was not.
     gated_as_ungated("tokencodePASSWORDX-Api-Key-----BEGIN RSA PRIVATE KEY-----");
