@@ -40,6 +40,14 @@ struct Inner {
     lost_answers: std::collections::VecDeque<Option<TrackerError>>,
 }
 
+/// This tracker's clock: change `n` happens `n` seconds after 2000-01-01T00:00:00Z, so later
+/// changes sort after earlier ones.
+const CLOCK_START: i64 = 946_684_800;
+
+fn clock(changes: i64) -> Option<DateTime<Utc>> {
+    DateTime::<Utc>::from_timestamp(CLOCK_START + changes, 0)
+}
+
 impl Inner {
     /// The answer to a write that was applied.
     fn answer(&mut self) -> Result<(), TrackerError> {
@@ -51,7 +59,7 @@ impl Inner {
 
     fn touch(&mut self, number: u64) {
         self.changes += 1;
-        let at = DateTime::<Utc>::from_timestamp(946_684_800 + self.changes, 0);
+        let at = clock(self.changes);
         if let Some(i) = self.issues.iter_mut().find(|i| i.number == number) {
             i.updated_at = at;
         }
@@ -77,7 +85,7 @@ impl MemoryTracker {
         inner.changes = issues
             .iter()
             .filter_map(|i| i.updated_at)
-            .map(|u| u.timestamp() - 946_684_800)
+            .map(|u| u.timestamp() - CLOCK_START)
             .max()
             .unwrap_or(0);
         inner.issues = issues;
@@ -246,8 +254,8 @@ impl IssueTracker for MemoryTracker {
                 issue.closed_at = None;
             } else {
                 issue.state_reason = patch.state_reason.clone().or(Some("completed".into()));
-                // This tracker's clock: the time of its changes (see `Inner::touch`).
-                issue.closed_at = DateTime::<Utc>::from_timestamp(946_684_800 + changes, 0);
+                // The time of this change (`Inner::touch` below counts it).
+                issue.closed_at = clock(changes);
             }
         }
         if let Some(l) = &patch.labels {

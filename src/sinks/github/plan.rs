@@ -146,19 +146,22 @@ pub fn needs_new_issue(
     seen: &[Problem],
     g: &GithubSettings,
 ) -> bool {
-    if seen.iter().all(Problem::is_bare) {
+    let Some(latest) = latest_report(seen) else {
         // Only counts to correct: never a new issue.
         return false;
+    };
+    match existing {
+        None => true,
+        Some(i) => recurrence(i, seen, latest, g) == Recurrence::TooLate,
     }
-    let latest = seen
-        .iter()
+}
+
+/// The newest sighting that is a report of its own (not a bare count correction): newest
+/// window, then newest revision of it.
+fn latest_report(seen: &[Problem]) -> Option<&Problem> {
+    seen.iter()
         .filter(|p| !p.is_bare())
-        .max_by_key(|p| (p.window_end, p.revision));
-    match (existing, latest) {
-        (None, _) => true,
-        (Some(i), Some(latest)) => recurrence(i, seen, latest, g) == Recurrence::TooLate,
-        (Some(_), None) => false,
-    }
+        .max_by_key(|p| (p.window_end, p.revision))
 }
 
 /// The actions for a problem seen in `seen` (its sightings, oldest window first; at least
@@ -169,11 +172,7 @@ pub fn plan(
     related: &[RelatedIssue],
     g: &GithubSettings,
 ) -> Vec<Action> {
-    let Some(latest) = seen
-        .iter()
-        .filter(|p| !p.is_bare())
-        .max_by_key(|p| (p.window_end, p.revision))
-    else {
+    let Some(latest) = latest_report(seen) else {
         return correct(existing, seen, g);
     };
     // A window's first version and the revision that retracted all of it, planned together
