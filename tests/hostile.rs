@@ -979,4 +979,39 @@ fn hostile_configuration_exits_2_naming_the_file_or_the_key_and_where() {
     std::fs::write(&config, "").unwrap();
     let (code, stderr) = replay_config(&config, &[("LOG_GARDENER__WINDOW__HISTORY", "5")]);
     assert_eq!(code, Some(0), "{stderr}");
+    // A variable that makes a table of an unknown section or of a value, or a string of a
+    // list or a table, is named (not "the built-in defaults", not no key at all).
+    for (var, value, said) in [
+        ("LOG_GARDENER__NOPE__X", "1", "nope (from environment variable LOG_GARDENER__NOPE__X): unknown key"),
+        (
+            "LOG_GARDENER__WINDOW__HOP__X",
+            "1",
+            "window.hop (from environment variable LOG_GARDENER__WINDOW__HOP__X): invalid type: a table",
+        ),
+        (
+            "LOG_GARDENER__ESCALATION__COUNT",
+            "5",
+            "escalation.count (from environment variable LOG_GARDENER__ESCALATION__COUNT): invalid type: string \"5\", expected an array",
+        ),
+        (
+            "LOG_GARDENER__ESCALATION__SPIKE",
+            "4",
+            "escalation.spike (from environment variable LOG_GARDENER__ESCALATION__SPIKE): invalid type: string \"4\", expected a table",
+        ),
+        ("LOG_GARDENER__RULES", "x", "rules (from environment variable LOG_GARDENER__RULES): invalid type"),
+    ] {
+        let (code, stderr) = replay_config(&config, &[(var, value)]);
+        assert_eq!(code, Some(2), "{var}: {stderr}");
+        assert!(stderr.contains(said), "{var}: {said} in {stderr}");
+    }
+    // A rule's field past its type's range: the key with its dot.
+    std::fs::write(
+        &config,
+        "[[rules]]\nname = \"r\"\nmessage = \"x\"\nadjust = -99999999999\n",
+    )
+    .unwrap();
+    let (code, stderr) = replay_config(&config, &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let said = format!("rules[0].adjust (from {}): invalid type", config.display());
+    assert!(stderr.contains(&said), "{stderr}");
 }

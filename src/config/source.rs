@@ -184,7 +184,21 @@ impl Provenance {
                 _ => None,
             };
         }
-        found.map(|v| self.classify(v.origin()))
+        found.map(|v| self.origin_of(v))
+    }
+
+    /// Where `v` was set. A table the `config` crate made for a deeper key has no origin of
+    /// its own (`LOG_GARDENER__NOPE__X` makes the table `nope`): it is where its first value
+    /// with one was set.
+    pub fn origin_of(&self, v: &Value) -> Origin {
+        fn first(v: &Value) -> Option<&str> {
+            v.origin().or_else(|| match &v.kind {
+                ValueKind::Table(t) => t.values().find_map(first),
+                ValueKind::Array(a) => a.iter().find_map(first),
+                _ => None,
+            })
+        }
+        self.classify(first(v))
     }
 
     /// The merged values, each with its origin.
@@ -248,18 +262,12 @@ impl Provenance {
                 key,
                 ..
             } => (
-                join(key.as_deref().unwrap_or_default()),
+                join(&dotted(key.as_deref().unwrap_or_default())),
                 format!("invalid type: {unexpected}, expected {expected}"),
             ),
-            // The crate joins an index and a field without a dot: `rules[0]name`.
-            config::ConfigError::NotFound(k) => (
-                join(
-                    k.replace(']', "].")
-                        .replace("].[", "][")
-                        .trim_end_matches('.'),
-                ),
-                "required key is missing".into(),
-            ),
+            config::ConfigError::NotFound(k) => {
+                (join(&dotted(&k)), "required key is missing".into())
+            }
             other => return ConfigError::Load(other),
         };
         ConfigError::Invalid {
@@ -269,6 +277,14 @@ impl Provenance {
             others: Vec::new(),
         }
     }
+}
+
+/// The crate joins an index and a field without a dot: `rules[0]name` → `rules[0].name`.
+fn dotted(k: &str) -> String {
+    k.replace(']', "].")
+        .replace("].[", "][")
+        .trim_end_matches('.')
+        .to_owned()
 }
 
 /// serde's "unknown field `x`, expected one of …" → ("x", "; expected one of …").

@@ -100,14 +100,17 @@ fn check_value(
     value: &Value,
     key: String,
 ) -> Result<(), ConfigError> {
-    let origin = prov.classify(value.origin());
-    if matches!(origin, Origin::Env(_)) {
-        return Ok(());
-    }
     // An unknown key is left to the deserializer, which names the keys it knows.
     let Some(kind) = schema.get(&shape(&key)).copied() else {
         return Ok(());
     };
+    let origin = prov.origin_of(value);
+    // A variable's string is parsed where a number or a boolean is wanted; a list or a
+    // table (but `alerts.alertmanager_urls`, split at commas) cannot be one.
+    let env = matches!(prov.classify(value.origin()), Origin::Env(_));
+    if env && !matches!(kind, Kind::Array | Kind::Table) {
+        return Ok(());
+    }
     if !kind.admits(&value.kind) {
         return Err(ConfigError::Invalid {
             message: format!(
