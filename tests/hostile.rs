@@ -234,6 +234,22 @@ fn concatenated_and_mixed_shapes_lose_nothing() {
     );
 }
 
+/// `entries.list` pages of a scan that found nothing yet: the API leaves the empty `entries`
+/// out (`{"nextPageToken": "…"}`), or a client writes it as `null`. They hold no entry, so
+/// nothing is reported malformed, back to back or in an array of pages.
+#[test]
+fn pages_without_entries_hold_nothing_to_report() {
+    let (a, b) = (entries(0, 3), entries(3, 3));
+    let pages = [
+        json!({"nextPageToken": "p1"}),
+        json!({"entries": a, "nextPageToken": "p2"}),
+        json!({"entries": null, "nextPageToken": "p3"}),
+        json!({"entries": b}),
+    ];
+    accounted("empty-pages.json", lines(&pages), 6, 0);
+    accounted("empty-pages-array.json", array(&pages), 6, 0);
+}
+
 #[test]
 fn utf16_exports_are_transcoded() {
     let text = array(&entries(0, 4));
