@@ -1020,6 +1020,23 @@ fn hostile_configuration_exits_2_naming_the_file_or_the_key_and_where() {
         assert_eq!(code, Some(2), "{var}: {stderr}");
         assert!(stderr.contains(said), "{var}: {said} in {stderr}");
     }
+    // A number no integer or double holds: the key, not only the file.
+    for (text, said) in [
+        (
+            "[window]\nhistory = 99999999999999999999\n",
+            "window.history",
+        ),
+        (
+            "[escalation]\nspike = { factor = 1e309, min_count = 20, raise = 1 }\n",
+            "escalation.spike.factor",
+        ),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let (code, stderr) = replay_config(&config, &[]);
+        assert_eq!(code, Some(2), "{stderr}");
+        let said = format!("{said} (from {}): ", config.display());
+        assert!(stderr.contains(&said), "{said} in {stderr}");
+    }
     // A rule's field past its type's range: the key with its dot.
     std::fs::write(
         &config,

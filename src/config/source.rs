@@ -337,8 +337,59 @@ impl FileSource {
             .strip_prefix('\u{feff}')
             .map(str::to_owned)
             .unwrap_or(text);
+        if let Some((key, number)) = out_of_range(&text) {
+            return Err(ConfigError::Invalid {
+                key,
+                origin: Some(Origin::File(shown)),
+                message: format!(
+                    "{number} is out of range (an integer must fit in 64 bits, a float must be \
+                     finite)"
+                ),
+                others: Vec::new(),
+            });
+        }
         Ok(FileSource { path: shown, text })
     }
+}
+
+/// The key and text of the first number in TOML `text` that the `config` crate cannot hold
+/// (`99999999999999999999`, `1e309`): its own error names only the file.
+fn out_of_range(text: &str) -> Option<(String, String)> {
+    use toml::de::{DeTable, DeValue};
+    fn walk(key: String, v: &DeValue<'_>) -> Option<(String, String)> {
+        match v {
+            DeValue::Integer(i) if i64::from_str_radix(i.as_str(), i.radix()).is_err() => {
+                let prefix = match i.radix() {
+                    16 => "0x",
+                    8 => "0o",
+                    2 => "0b",
+                    _ => "",
+                };
+                Some((key, format!("{prefix}{}", i.as_str())))
+            }
+            DeValue::Float(f)
+                if !f.as_str().contains("inf")
+                    && !f.as_str().parse::<f64>().is_ok_and(f64::is_finite) =>
+            {
+                Some((key, f.as_str().to_owned()))
+            }
+            DeValue::Table(t) => t.iter().find_map(|(k, v)| {
+                let key = if key.is_empty() {
+                    k.get_ref().to_string()
+                } else {
+                    format!("{key}.{}", k.get_ref())
+                };
+                walk(key, v.get_ref())
+            }),
+            DeValue::Array(a) => a
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| walk(format!("{key}[{i}]"), v.get_ref())),
+            _ => None,
+        }
+    }
+    let table = DeTable::parse(text).ok()?.into_inner();
+    walk(String::new(), &DeValue::Table(table))
 }
 
 impl Source for FileSource {
