@@ -250,6 +250,35 @@ fn pages_without_entries_hold_nothing_to_report() {
     accounted("empty-pages-array.json", array(&pages), 6, 0);
 }
 
+/// `json.dumps([e._asdict() for e in client.list_entries()], default=str)` with the Python
+/// client: the payload under `payload` (text, or an object for a `StructEntry`), the time as
+/// Python prints a datetime, the resource a list (a namedtuple), every unset field `null`.
+/// Every entry was refused as `no_payload` (exit 3).
+#[test]
+fn the_python_clients_asdict_dumps_are_read() {
+    let dumped: Vec<Value> = (0..4u32)
+        .map(|i| {
+            let payload = if i % 2 == 0 {
+                json!(format!("py boom {i}"))
+            } else {
+                json!({"message": format!("py boom {i}"), "extra": [1]})
+            };
+            json!({"log_name": "projects/p/logs/app", "resource": ["global", {"project_id": "p"}],
+                "labels": null, "insert_id": format!("py{i}"), "severity": "ERROR",
+                "http_request": null, "timestamp": format!("2025-09-15 19:00:{i:02}.123456+00:00"),
+                "trace": null, "span_id": null, "trace_sampled": false, "source_location": null,
+                "operation": null, "logger": null, "payload": payload})
+        })
+        .collect();
+    accounted("asdict.json", array(&dumped), 4, 0);
+    let r = replay("asdict.json", array(&dumped).as_bytes());
+    assert!(
+        r.clusters.iter().all(|(t, _)| t.starts_with("py boom")),
+        "{:?}",
+        r.clusters
+    );
+}
+
 #[test]
 fn utf16_exports_are_transcoded() {
     let text = array(&entries(0, 4));

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use super::json::{json_message, loose, PayloadMeta};
-use super::model::{Labels, LogEntry, Str};
+use super::model::{Labels, LogEntry, Str, TextField};
 use super::payload::{minify, proto_message};
 use super::request::request_line;
 use super::{time, CodeLocation, EntryError, FieldWarnings, MessageKind, Record, Severity};
@@ -131,6 +131,14 @@ fn message<'a>(entry: &LogEntry<'a>) -> Result<(String, PayloadMeta<'a>), EntryE
     }
     if let Some(raw) = entry.proto_payload {
         return Ok((proto_message(raw), PayloadMeta::default()));
+    }
+    if let Some(raw) = entry.payload {
+        if raw.get().starts_with('{') {
+            return Ok(json_message(raw, entry.http_request.as_ref()));
+        }
+        if let Ok(TextField { text: Some(t), .. }) = serde_json::from_str(raw.get()) {
+            return Ok((t.as_str().to_owned(), PayloadMeta::default()));
+        }
     }
     match &entry.http_request {
         Some(req) => {

@@ -62,6 +62,10 @@ pub struct LogEntry<'a> {
     /// Audit logs and App Engine request logs; read partly by extraction.
     #[serde(borrow, alias = "proto_payload")]
     pub proto_payload: Option<&'a RawValue>,
+    /// `payload` of the Python client's `LogEntry._asdict()`: text (a `TextEntry`) or an
+    /// object (a `StructEntry`); read when none of the payloads above is there.
+    #[serde(borrow)]
+    pub payload: Option<&'a RawValue>,
 }
 
 /// `resource`: what wrote the entry (`cloud_run_revision`, `cloudsql_database`, …).
