@@ -273,8 +273,12 @@ impl Pipeline {
             let fine = self.counted_as(&r);
             let cluster = self.fingerprinter.resolve(fine).map_or(fine, |c| c.id);
             let recorded = self.store.retract(&observation(fine, &r));
-            if recorded == Recorded::Revises {
-                self.retractions.note(&r, cluster, fine);
+            match recorded {
+                Recorded::Revises => self.retractions.note(&r, cluster, fine),
+                // Late for good now, so late when it came (a part is forgotten, not reopened,
+                // once its windows can no longer be revised): the whole counts late instead.
+                Recorded::Late => self.counts.late = self.counts.late.saturating_sub(1),
+                Recorded::OnTime => {}
             }
             self.counts.counted = self.counts.counted.saturating_sub(1);
             self.counts.restitched += 1;

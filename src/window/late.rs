@@ -18,6 +18,10 @@ pub(super) struct Late {
     /// Which entries were noted, by [`late_key`] (at most [`LATE_NOTED_KEPT`]), so a
     /// retracted one is un-noted only if it was noted.
     pub(super) noted: BTreeMap<u64, u32>,
+    /// The event times (ms) of the noted entries, per cluster: when every late entry of a
+    /// cluster is noted, a retraction gives it back the earliest of the others.
+    #[serde(default)]
+    pub(super) noted_at: BTreeMap<ClusterId, BTreeMap<i64, u32>>,
 }
 
 /// Late entries since the last close a retraction can un-note at most (a retracted traceback
@@ -50,12 +54,18 @@ impl Late {
         };
         if listed && self.noted.len() < LATE_NOTED_KEPT {
             *self.noted.entry(late_key(obs)).or_default() += 1;
+            *self
+                .noted_at
+                .entry(id)
+                .or_default()
+                .entry(at_ms)
+                .or_default() += 1;
         }
     }
 
     /// Takes back the note of `obs` (retracted), if it was noted since the last close: its
-    /// cluster leaves the list with its last entry. The earliest time stays (a cluster's late
-    /// entries are not kept one by one).
+    /// cluster leaves the list with its last entry, and its earliest time is the earliest of
+    /// the others when they were all noted (else it stays).
     pub(super) fn unnote(&mut self, obs: &Observation<'_>) {
         let key = late_key(obs);
         let Some(n) = self.noted.get_mut(&key) else {
@@ -66,10 +76,23 @@ impl Late {
             self.noted.remove(&key);
         }
         self.total = self.total.saturating_sub(1);
-        if let Some((entries, _)) = self.by_cluster.get_mut(&obs.id) {
-            *entries = entries.saturating_sub(1);
-            if *entries == 0 {
-                self.by_cluster.remove(&obs.id);
+        let times = self.noted_at.get_mut(&obs.id);
+        if let Some(times) = times {
+            take_one(times, obs.at.timestamp_millis());
+        }
+        let Some((entries, earliest)) = self.by_cluster.get_mut(&obs.id) else {
+            return;
+        };
+        *entries = entries.saturating_sub(1);
+        let times = self.noted_at.get(&obs.id);
+        if *entries == 0 {
+            self.by_cluster.remove(&obs.id);
+            self.noted_at.remove(&obs.id);
+        } else if let Some(times) =
+            times.filter(|t| t.values().map(|&n| u64::from(n)).sum::<u64>() == *entries)
+        {
+            if let Some(&first) = times.keys().next() {
+                *earliest = first;
             }
         }
     }
@@ -87,5 +110,15 @@ impl Late {
             .collect();
         out.sort_by(|a, b| (b.entries, a.id).cmp(&(a.entries, b.id)));
         out
+    }
+}
+
+/// Takes one `at` out of the multiset `times`.
+fn take_one(times: &mut BTreeMap<i64, u32>, at: i64) {
+    if let Some(n) = times.get_mut(&at) {
+        *n -= 1;
+        if *n == 0 {
+            times.remove(&at);
+        }
     }
 }

@@ -166,6 +166,7 @@ impl MemoryStore {
             late: late.total,
             late_clusters: late.by_cluster,
             late_noted: late.noted,
+            late_noted_at: late.noted_at,
             revisions: self.revisions().clone(),
         }
     }
@@ -197,6 +198,7 @@ impl MemoryStore {
                 total: snap.late,
                 by_cluster: snap.late_clusters,
                 noted: snap.late_noted,
+                noted_at: snap.late_noted_at,
             }),
             revise_ms: 0,
             revisions: Mutex::new(snap.revisions),
@@ -216,6 +218,9 @@ pub struct StoreSnapshot {
     /// Which of `late` a retraction may un-note (see `Late::noted`).
     #[serde(default)]
     late_noted: BTreeMap<u64, u32>,
+    /// Their event times per cluster (see `Late::noted_at`).
+    #[serde(default)]
+    late_noted_at: BTreeMap<ClusterId, BTreeMap<i64, u32>>,
     #[serde(default)]
     revisions: Revisions,
 }
