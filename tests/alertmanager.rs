@@ -4,8 +4,12 @@
 //! the alert is kept by re-posts while entries come, resolved when the cluster goes quiet, and
 //! each Alertmanager notifies its receiver of the resolution exactly once. And an Alertmanager
 //! that is down when an alert fires and resolves gets both once it is up, and notifies each once.
+//! Through `log-gardener run` on the Pub/Sub emulator: a traceback's first lines alert as a
+//! cluster of their own before a `kill -9`; once the rest comes after the restart, that alert
+//! is resolved and the whole traceback's fires.
 
 mod support;
+use support::pubsub::{Emulator, Workdir};
 use support::servers;
 
 use std::sync::Arc;
@@ -336,4 +340,152 @@ async fn an_alertmanager_down_during_fire_and_resolution_gets_both_once_it_is_up
     );
     drop(handle);
     task.await.expect("alert stage ends");
+}
+
+/// A Python traceback running out of memory, one line per entry on instance `a` at 19:10: its first three lines, with an entry at
+/// 21:00:05 whose event time closes 19:00–20:00, and the rest.
+fn split_oom_traceback() -> (Vec<String>, Vec<String>) {
+    const LINES: [&str; 5] = [
+        "Traceback (most recent call last):",
+        "  File \"/app/backend/catalog.py\", line 40, in load",
+        "    rows = cache.grow(size)  # MemoryError when the cache is full",
+        "  File \"/app/backend/cache.py\", line 12, in grow",
+        "MemoryError: out of memory growing the catalog cache",
+    ];
+    let entry = |text: &str, at: String, id: String, instance: &str| {
+        serde_json::json!({"timestamp": at, "insertId": id, "severity": "ERROR",
+            "textPayload": text, "logName": "projects/p/logs/run.googleapis.com%2Fstderr",
+            "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}},
+            "labels": {"instanceId": instance}})
+        .to_string()
+    };
+    let mut part: Vec<String> = LINES
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            entry(
+                text,
+                format!("2025-09-15T19:10:00.00{i}Z"),
+                format!("tb{i}"),
+                "a",
+            )
+        })
+        .collect();
+    let rest = part.split_off(3);
+    let closer = entry(
+        "payment 42 declined",
+        "2025-09-15T21:00:05Z".into(),
+        "closer".into(),
+        "b",
+    );
+    part.push(closer);
+    (part, rest)
+}
+
+/// The window 19:00–20:00 as the run last wrote it.
+fn first_window(wd: &Workdir) -> Option<Value> {
+    wd.worklogs()
+        .into_iter()
+        .find(|w| w["window"]["end"] == "2025-09-15T20:00:00Z")
+}
+
+/// Whether the run's checkpoint remembers the released run holding insertId `id`.
+fn remembers(wd: &Workdir, id: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(wd.path("state/checkpoint.json")) else {
+        return false;
+    };
+    let names = |raw: &Value| {
+        raw.as_str()
+            .and_then(|r| serde_json::from_str::<Value>(r).ok())
+            .is_some_and(|v| v["insertId"] == id)
+    };
+    serde_json::from_str::<Value>(&text).is_ok_and(|c| {
+        c["pipeline"]["released"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_array)
+            .any(|run| run.iter().any(names))
+    })
+}
+
+/// Hook notifications naming `cluster` with `status` ("firing" or "resolved").
+fn notified(hook: &servers::Hook, cluster: &str, status: &str) -> usize {
+    hook.notifications()
+        .iter()
+        .filter(|n| n["status"] == status)
+        .filter(|n| {
+            n["alerts"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|a| a["labels"]["cluster"] == cluster))
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tracebacks_part_alerted_before_a_kill_9_is_resolved_and_the_whole_fires() {
+    servers::require(servers::ALERTMANAGER);
+    let (hook, hook_addr) = servers::Hook::start().await;
+    let mut am = servers::alertmanager(hook_addr);
+    am.wait_ready().await;
+    let url = am.url();
+    let emu = Emulator::start();
+    let wd = Workdir::new(1, "", "");
+    let env = [
+        ("LOG_GARDENER__STITCH__HORIZON", "1s"),
+        ("LOG_GARDENER__ALERTS__ALERTMANAGER_URLS", url.as_str()),
+        // A part is "Traceback (incomplete) (at load in …)": P2, whatever its whole is.
+        ("LOG_GARDENER__ALERTS__MIN_PRIORITY", "P2"),
+    ];
+    let (part, rest) = split_oom_traceback();
+    let mut first = wd.run_with(&emu, 1, &env);
+    emu.publish(&part);
+    // The part counted alone (its window closed with it), alerting, and remembered.
+    let part_id = servers::eventually(Duration::from_secs(60), || async {
+        let id = first_window(&wd)?["clusters"][0]["id"].as_str()?.to_owned();
+        let alert = listed(&url, &id).await?;
+        (alert["status"]["state"] == "active" && remembers(&wd, "tb0")).then_some(id)
+    })
+    .await
+    .unwrap_or_else(|| panic!("no alert for the part: {}", first.log()));
+    // Its alert state in a checkpoint too, then the kill.
+    wd.wait_next_checkpoint(Duration::from_secs(10));
+    first.kill9();
+
+    let mut second = wd.run_with(&emu, 2, &env);
+    emu.publish(&rest);
+    let whole_id = servers::eventually(Duration::from_secs(60), || async {
+        let w = first_window(&wd)?;
+        let whole = w["clusters"].as_array()?.iter().find(|c| {
+            c["template"]
+                .as_str()
+                .is_some_and(|t| t.contains("growing the catalog"))
+        })?;
+        let id = whole["id"].as_str()?.to_owned();
+        let firing = listed(&url, &id).await?["status"]["state"] == "active";
+        (firing && listed(&url, &part_id).await.is_none()).then_some(id)
+    })
+    .await
+    .unwrap_or_else(|| {
+        panic!(
+            "the part's alert still listed, or the whole's not: {:?}\n{}",
+            first_window(&wd),
+            second.log()
+        )
+    });
+    assert_ne!(whole_id, part_id);
+    let (status, _) = second.terminate(Duration::from_secs(15));
+    assert!(status.success(), "{status}: {}", second.log());
+    // The receiver heard the part resolved once, and the whole fire.
+    servers::eventually(Duration::from_secs(5), || async {
+        (notified(&hook, &part_id, "resolved") == 1).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("{:#?}", hook.notifications()));
+    assert!(notified(&hook, &whole_id, "firing") >= 1);
+    let revised = first_window(&wd).unwrap();
+    assert!(
+        revised["revision"]["number"].as_u64() >= Some(1),
+        "{revised}"
+    );
 }
