@@ -342,44 +342,15 @@ async fn an_alertmanager_down_during_fire_and_resolution_gets_both_once_it_is_up
     task.await.expect("alert stage ends");
 }
 
-/// A Python traceback running out of memory, one line per entry on instance `a` at 19:10: its first three lines, with an entry at
-/// 21:00:05 whose event time closes 19:00–20:00, and the rest.
+/// A Python traceback running out of memory, split (see [`support::pubsub::split_traceback`]).
 fn split_oom_traceback() -> (Vec<String>, Vec<String>) {
-    const LINES: [&str; 5] = [
+    support::pubsub::split_traceback(&[
         "Traceback (most recent call last):",
         "  File \"/app/backend/catalog.py\", line 40, in load",
-        "    rows = cache.grow(size)  # MemoryError when the cache is full",
+        "    rows = cache.grow(size)",
         "  File \"/app/backend/cache.py\", line 12, in grow",
         "MemoryError: out of memory growing the catalog cache",
-    ];
-    let entry = |text: &str, at: String, id: String, instance: &str| {
-        serde_json::json!({"timestamp": at, "insertId": id, "severity": "ERROR",
-            "textPayload": text, "logName": "projects/p/logs/run.googleapis.com%2Fstderr",
-            "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}},
-            "labels": {"instanceId": instance}})
-        .to_string()
-    };
-    let mut part: Vec<String> = LINES
-        .iter()
-        .enumerate()
-        .map(|(i, text)| {
-            entry(
-                text,
-                format!("2025-09-15T19:10:00.00{i}Z"),
-                format!("tb{i}"),
-                "a",
-            )
-        })
-        .collect();
-    let rest = part.split_off(3);
-    let closer = entry(
-        "payment 42 declined",
-        "2025-09-15T21:00:05Z".into(),
-        "closer".into(),
-        "b",
-    );
-    part.push(closer);
-    (part, rest)
+    ])
 }
 
 /// The window 19:00–20:00 as the run last wrote it.

@@ -319,40 +319,15 @@ fn a_traceback_counted_before_a_kill_9_is_reopened_after_the_restart_on_redis() 
     traceback_cut_by_kill_9(Kept::Redis(prefix), true, 17);
 }
 
-/// A traceback split one line per entry on instance `a` at 19:10 (its last two lines are
-/// what the restart brings), and an entry at 21:00:05 whose event time closes 19:00–20:00.
+/// A Python traceback split one line per entry (see [`live_support::split_traceback`]).
 fn split_traceback() -> (Vec<String>, Vec<String>) {
-    const LINES: [&str; 5] = [
+    live_support::split_traceback(&[
         "Traceback (most recent call last):",
         "  File \"/app/backend/db.py\", line 88, in get_session",
         "    return pool.connect()",
         "  File \"/app/backend/pool.py\", line 12, in connect",
         "sqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached",
-    ];
-    let entry = |text: &str, at: String, id: String, instance: &str| {
-        serde_json::json!({"timestamp": at, "insertId": id, "severity": "ERROR",
-            "textPayload": text, "logName": "projects/p/logs/run.googleapis.com%2Fstderr",
-            "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}},
-            "labels": {"instanceId": instance}})
-        .to_string()
-    };
-    let mut lines: Vec<String> = LINES
-        .iter()
-        .enumerate()
-        .map(|(i, text)| {
-            let at = format!("2025-09-15T19:10:00.00{i}Z");
-            entry(text, at, format!("tb{i}"), "a")
-        })
-        .collect();
-    let rest = lines.split_off(3);
-    let closer = entry(
-        "payment 42 declined",
-        "2025-09-15T21:00:05Z".into(),
-        "closer".into(),
-        "b",
-    );
-    lines.push(closer);
-    (lines, rest)
+    ])
 }
 
 /// The issue numbers of `id` in the fake, with their state and state reason.

@@ -65,6 +65,11 @@ fn entries() -> Vec<RawEntry> {
     v
 }
 
+/// a's last two lines (what a restart brings), and the other entries.
+fn cut(all: &[RawEntry]) -> (Vec<RawEntry>, Vec<RawEntry>) {
+    (all[3..5].to_vec(), [&all[..3], &all[5..]].concat())
+}
+
 /// What a window says, without what only says when it was written.
 fn told(r: &WindowReport) -> (u64, Vec<String>) {
     let mut clusters: Vec<String> = r
@@ -164,10 +169,7 @@ fn the_rest_of_a_traceback_after_an_idle_release_counts_as_the_replay_counts_it(
 fn a_traceback_reopened_after_a_restart_counts_as_the_replay_counts_it() {
     let expected = told(&replayed());
     let all = entries();
-    let (late, early) = (
-        vec![all[3].clone(), all[4].clone()],
-        [&all[..3], &all[5..]].concat(),
-    );
+    let (late, early) = cut(&all);
     let s = Arc::new(Settings::load(None).unwrap());
     let schedule = Schedule::new(&s.window);
     let store =
@@ -195,10 +197,7 @@ fn a_traceback_reopened_after_a_restart_counts_as_the_replay_counts_it() {
 #[test]
 fn stitch_remember_lines_from_the_environment_reaches_the_stitcher() {
     let all = entries();
-    let (late, early) = (
-        vec![all[3].clone(), all[4].clone()],
-        [&all[..3], &all[5..]].concat(),
-    );
+    let (late, early) = cut(&all);
     let run = |env: &[(&str, &str)]| {
         let s = Settings::load_from(None, env.iter().copied()).unwrap();
         let store = MemoryStore::new(Schedule::new(&s.window), s.window.history)
@@ -225,10 +224,7 @@ fn stitch_remember_lines_from_the_environment_reaches_the_stitcher() {
 #[test]
 fn a_revision_names_the_cluster_a_traceback_part_was_retracted_from_and_where_the_whole_went() {
     let all = entries();
-    let (late, early) = (
-        vec![all[3].clone(), all[4].clone()],
-        [&all[..3], &all[5..]].concat(),
-    );
+    let (late, early) = cut(&all);
     let mut p = live();
     let mut out = Vec::new();
     feed(&mut p, &early, t("2025-09-15T19:20:01Z"), &mut out);
@@ -310,10 +306,7 @@ fn a_part_retracted_beside_a_fragment_of_its_cluster_leaves_the_replays_window()
         p.ingest(e, &mut out);
     }
     let expected = told(&p.finish(&mut out)[0]);
-    let (late, early) = (
-        vec![all[3].clone(), all[4].clone()],
-        [&all[..3], &all[5..]].concat(),
-    );
+    let (late, early) = cut(&all);
     let mut p = live();
     let mut out = Vec::new();
     feed(&mut p, &early, t("2025-09-15T19:20:01Z"), &mut out);
@@ -329,12 +322,7 @@ fn a_part_retracted_beside_a_fragment_of_its_cluster_leaves_the_replays_window()
 fn a_late_part_retracted_counts_late_once_and_its_cluster_keeps_the_others_earliest() {
     let all = with_truncated();
     let (payment, rest) = (vec![all[10].clone()], [&all[..10], &all[11..]].concat());
-    let (late, early): (Vec<_>, Vec<_>) = rest
-        .into_iter()
-        .enumerate()
-        .partition(|(i, _)| *i == 3 || *i == 4);
-    let late: Vec<RawEntry> = late.into_iter().map(|(_, e)| e).collect();
-    let early: Vec<RawEntry> = early.into_iter().map(|(_, e)| e).collect();
+    let (late, early) = cut(&rest);
     let s = Settings::load_from(None, [("LOG_GARDENER__WINDOW__REVISE_WITHIN", "0s")]).unwrap();
     let store = MemoryStore::new(Schedule::new(&s.window), s.window.history);
     let fp = Arc::new(Fingerprinter::with_config(s.fingerprint.config));

@@ -354,3 +354,33 @@ pub fn hour_of_entries(seed: u64) -> Vec<String> {
         .map(|(_, v)| v.to_string())
         .collect()
 }
+
+/// A traceback split one line per entry on instance `a` at 19:10 (`lines`): its first three
+/// lines and an entry at 21:00:05 whose event time closes 19:00–20:00, then the rest (what a
+/// restart brings).
+pub fn split_traceback(lines: &[&str]) -> (Vec<String>, Vec<String>) {
+    let entry = |text: &str, at: String, id: String, instance: &str| {
+        serde_json::json!({"timestamp": at, "insertId": id, "severity": "ERROR",
+            "textPayload": text, "logName": "projects/p/logs/run.googleapis.com%2Fstderr",
+            "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}},
+            "labels": {"instanceId": instance}})
+        .to_string()
+    };
+    let mut part: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let at = format!("2025-09-15T19:10:00.00{i}Z");
+            entry(text, at, format!("tb{i}"), "a")
+        })
+        .collect();
+    let rest = part.split_off(3);
+    let closer = entry(
+        "payment 42 declined",
+        "2025-09-15T21:00:05Z".into(),
+        "closer".into(),
+        "b",
+    );
+    part.push(closer);
+    (part, rest)
+}
