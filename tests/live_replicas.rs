@@ -197,6 +197,64 @@ fn windows(worklogs: &[Value]) -> Vec<Window> {
 /// over syncs what was left), and every new P0/P1 cluster one alert, never fired again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_killed_at_random_during_a_backfill_end_equal_to_replay() {
+    chaos(Schedule::default()).await;
+}
+
+/// The same crash schedule with other timings, from the environment (`LG_CHAOS_LEASE`,
+/// `LG_CHAOS_SLICES`, `LG_CHAOS_PAUSE_MS`, `LG_CHAOS_SIGNAL` = KILL or TERM,
+/// `LG_CHAOS_LATENESS`, `LG_CHAOS_AFTER_CLOSE` = 1 to kill the holder as soon as a worklog is written, `LG_CHAOS_SEED`):
+/// `cargo test --release --test live_replicas -- --ignored chaos_from_the_environment`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a crash schedule chosen by hand"]
+async fn chaos_from_the_environment() {
+    let var = |k: &str| std::env::var(k).ok();
+    let d = Schedule::default();
+    chaos(Schedule {
+        lease: var("LG_CHAOS_LEASE").unwrap_or(d.lease),
+        slices: var("LG_CHAOS_SLICES").map_or(d.slices, |v| v.parse().unwrap()),
+        pause: var("LG_CHAOS_PAUSE_MS")
+            .map_or(d.pause, |v| Duration::from_millis(v.parse().unwrap())),
+        lateness: var("LG_CHAOS_LATENESS"),
+        term: var("LG_CHAOS_SIGNAL").is_some_and(|v| v == "TERM"),
+        after_close: var("LG_CHAOS_AFTER_CLOSE").is_some_and(|v| v == "1"),
+        seed: var("LG_CHAOS_SEED").map_or(d.seed, |v| v.parse().unwrap()),
+    })
+    .await;
+}
+
+/// When replicas die during the backfill.
+struct Schedule {
+    /// `state.lease`: how long a dead holder keeps the others waiting.
+    lease: String,
+    /// The backfill is published in this many slices, a replica killed after each.
+    slices: usize,
+    /// The wait after each slice, before the kill.
+    pause: Duration,
+    /// `window.allowed_lateness`, if not the test config's hour (windows then close during
+    /// the backfill, and the entries pstest hands out late revise them).
+    lateness: Option<String>,
+    /// SIGTERM instead of SIGKILL.
+    term: bool,
+    /// The holder is killed as soon as a new worklog is written (or after `pause`).
+    after_close: bool,
+    seed: u64,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            lease: "3s".into(),
+            slices: 6,
+            pause: Duration::from_millis(1500),
+            lateness: None,
+            term: false,
+            after_close: false,
+            seed: 0x9e37_79b9_u64 ^ std::process::id() as u64,
+        }
+    }
+}
+
+async fn chaos(schedule: Schedule) {
     let emu = Emulator::start();
     let work = Workdir::new(2, "", "");
     let prefix = format!("lg-chaos-{}", std::process::id());
@@ -208,6 +266,7 @@ async fn three_replicas_killed_at_random_during_a_backfill_end_equal_to_replay()
     am.wait_ready().await;
     let am_url = am.url();
     let mut env = replica_env(&prefix).to_vec();
+    env[2].1 = schedule.lease.as_str();
     env.extend([
         ("LOG_GARDENER__GITHUB__REPO", repo.as_str()),
         ("LOG_GARDENER__GITHUB__API_URL", api.as_str()),
@@ -216,6 +275,9 @@ async fn three_replicas_killed_at_random_during_a_backfill_end_equal_to_replay()
         ("LOG_GARDENER__ALERTS__ALERTMANAGER_URLS", am_url.as_str()),
         ("LOG_GARDENER__ALERTS__MIN_PRIORITY", "P1"),
     ]);
+    if let Some(lateness) = &schedule.lateness {
+        env.push(("LOG_GARDENER__WINDOW__ALLOWED_LATENESS", lateness.as_str()));
+    }
     let mut started = 0;
     let mut start = |work: &Workdir| {
         started += 1;
@@ -240,7 +302,16 @@ async fn three_replicas_killed_at_random_during_a_backfill_end_equal_to_replay()
         })
         .collect();
     // Publish in slices; between slices kill one replica at random and start another.
-    let mut seed = 0x9e37_79b9_u64 ^ std::process::id() as u64;
+    let mut seed = schedule.seed;
+    eprintln!(
+        "lease {}, lateness {:?}, {} slices, {:?} apart, {}, after a close: {}, seed {seed}",
+        schedule.lease,
+        schedule.lateness,
+        schedule.slices,
+        schedule.pause,
+        if schedule.term { "SIGTERM" } else { "SIGKILL" },
+        schedule.after_close
+    );
     let mut rand = move |n: usize| {
         seed ^= seed << 13;
         seed ^= seed >> 7;
@@ -248,19 +319,29 @@ async fn three_replicas_killed_at_random_during_a_backfill_end_equal_to_replay()
         (seed % n as u64) as usize
     };
     let mut kills = 0;
-    for (round, slice) in lines.chunks(lines.len() / 6 + 1).enumerate() {
+    for (round, slice) in lines.chunks(lines.len() / schedule.slices + 1).enumerate() {
+        let written = work.worklogs().len();
         emu.publish(slice);
-        std::thread::sleep(Duration::from_millis(1500));
+        let waited = Instant::now();
+        while waited.elapsed() < schedule.pause
+            && !(schedule.after_close && work.worklogs().len() > written)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         // Every other round the lease holder (its pid is in the lease), else any replica.
         let holder = state.get("lease").and_then(|owner| {
             let pid: u32 = owner.split('/').nth(1)?.parse().ok()?;
             replicas.iter().position(|r| r.child.id() == pid)
         });
         let victim = match holder {
-            Some(h) if round % 2 == 0 => h,
+            Some(h) if round % 2 == 0 || schedule.after_close => h,
             _ => rand(replicas.len()),
         };
-        replicas[victim].kill9();
+        if schedule.term {
+            let _ = replicas[victim].terminate(Duration::from_secs(15));
+        } else {
+            replicas[victim].kill9();
+        }
         replicas[victim] = start(&work);
         kills += 1;
     }
@@ -296,6 +377,19 @@ async fn three_replicas_killed_at_random_during_a_backfill_end_equal_to_replay()
     assert!(status.success(), "{status}: {}", holder_run.log());
 
     let expected = work.replay(&lines);
+    let late: Vec<(Value, Value, Value)> = work
+        .worklogs()
+        .iter()
+        .filter(|r| r["window"].is_object())
+        .map(|r| {
+            (
+                r["window"]["end"].clone(),
+                r["totals"]["late"].clone(),
+                r["revision"]["number"].clone(),
+            )
+        })
+        .collect();
+    eprintln!("after {kills} kills: (window end, late, revision) {late:?}");
     assert_eq!(
         windows(&work.worklogs()),
         windows(&expected),
@@ -342,7 +436,12 @@ async fn three_replicas_killed_at_random_during_a_backfill_end_equal_to_replay()
     assert_eq!(
         fired.keys().cloned().collect::<BTreeSet<_>>(),
         urgent,
-        "a new-cluster alert for each P0/P1 cluster: {}",
+        "a new-cluster alert for each P0/P1 cluster: {:#?}\n{}",
+        hook.notifications()
+            .iter()
+            .flat_map(|n| n["alerts"].as_array().cloned().unwrap_or_default())
+            .filter(|a| !urgent.contains(a["labels"]["cluster"].as_str().unwrap_or("")))
+            .collect::<Vec<_>>(),
         holder_run.log()
     );
     for (cluster, states) in &fired {
