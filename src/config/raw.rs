@@ -298,6 +298,17 @@ pub struct RawRule {
     pub thresholds: bool,
 }
 
+impl RawRule {
+    /// No condition at all: the rule matches every cluster.
+    pub fn matches_everything(&self) -> bool {
+        self.message.is_none()
+            && self.logger.is_none()
+            && self.service.is_none()
+            && self.min_severity.is_none()
+            && self.max_severity.is_none()
+    }
+}
+
 fn yes() -> bool {
     true
 }

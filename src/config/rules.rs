@@ -105,6 +105,29 @@ pub(super) fn compile_rules(raw: &[RawRule]) -> Result<Vec<Rule>, ConfigError> {
             format!("{} rules; at most {MAX_RULES}", raw.len()),
         ));
     }
+    // First match decides: a rule without a condition matches every cluster, so it can only
+    // be the last (an "everything else" rule); before others it silently disables them.
+    if let Some(i) = raw
+        .iter()
+        .rev()
+        .skip(1)
+        .position(RawRule::matches_everything)
+    {
+        let i = raw.len() - 2 - i;
+        return Err(invalid(
+            format!("rules[{i}]"),
+            format!(
+                "has no condition (message, logger, service, min_severity, max_severity), so it \
+                 matches every cluster and rules[{}] after it are never tried; give it a \
+                 condition or make it the last rule",
+                if i + 2 == raw.len() {
+                    format!("{}", i + 1)
+                } else {
+                    format!("{}..{}", i + 1, raw.len() - 1)
+                }
+            ),
+        ));
+    }
     let mut budget = Budget { used: 0 };
     raw.iter()
         .enumerate()

@@ -702,6 +702,23 @@ fn rules(n: usize, pattern: &str) -> String {
 }
 
 #[test]
+fn a_rule_without_a_condition_may_only_be_the_last() {
+    let catch_all = "[[rules]]\nname = \"all\"\npriority = \"P0\"\n";
+    let e = err(&format!("{catch_all}{}", rules(2, "x")), &[]);
+    assert!(e.starts_with("rules[0] (from "), "{e}");
+    assert!(e.contains("rules[1..2] after it are never tried"), "{e}");
+    let e = err(
+        &format!("{}{catch_all}{}", rules(1, "x"), rules(1, "y")),
+        &[],
+    );
+    assert!(e.starts_with("rules[1] (from "), "{e}");
+    assert!(e.contains("rules[2] after it"), "{e}");
+    // Last, it is the "everything else" rule.
+    let s = load(&format!("{}{catch_all}", rules(2, "x")), &[]).unwrap();
+    assert_eq!(s.escalation.rules.len(), 3);
+}
+
+#[test]
 fn the_number_of_rules_is_capped() {
     let e = err(&rules(10_000, "x"), &[]);
     assert!(e.starts_with("rules (from "), "{e}");
