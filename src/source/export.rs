@@ -79,8 +79,17 @@ pub enum ReadError {
 /// page of a scan that found nothing yet is `{"nextPageToken": "…"}` (or has `"entries": null`).
 /// Nothing in it is an entry, so it is skipped like `[]`, not reported as one without a time.
 fn empty_page(data: &[u8]) -> bool {
-    // A page without entries is short; a LogEntry (or anything else) is parsed once, later.
-    if data.len() > 4096 {
+    // Asked of every object read, so an entry must cost next to nothing: such a page is short
+    // and has no key but these two, so its first key is one of them; only then is it parsed
+    // (an entry is parsed once, later).
+    let first_key = data
+        .trim_ascii_start()
+        .strip_prefix(b"{")
+        .map(<[u8]>::trim_ascii_start)
+        .unwrap_or_default();
+    if data.len() > 4096
+        || !(first_key.starts_with(b"\"nextPageToken\"") || first_key.starts_with(b"\"entries\""))
+    {
         return false;
     }
     let Ok(serde_json::Value::Object(page)) = serde_json::from_slice(data) else {

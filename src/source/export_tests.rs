@@ -349,3 +349,24 @@ fn an_input_of_nuls_or_stray_separators_is_nothing_readable_a_blank_one_is_empty
     }
     assert_eq!(texts("\0\0{\"a\":1}\0\0"), ["{\"a\":1}"]);
 }
+
+#[test]
+fn only_a_page_without_entries_is_taken_for_one() {
+    for page in [
+        r#"{"nextPageToken": "x"}"#,
+        " {\n  \"entries\" : null, \"nextPageToken\": \"x\"}",
+        r#"{"entries": null}"#,
+    ] {
+        assert!(empty_page(page.as_bytes()), "{page}");
+    }
+    for other in [
+        r#"{"textPayload": "nextPageToken", "nextPageToken": "x"}"#,
+        r#"{"nextPageToken": "x", "textPayload": "a"}"#,
+        r#"{"entries": [], "x": 1}"#,
+        r#"{"nextPageToken": 5}"#,
+        "{}",
+        "{",
+    ] {
+        assert!(!empty_page(other.as_bytes()), "{other}");
+    }
+}
