@@ -772,9 +772,11 @@ pub fn sources() -> Vec<Source> {
             // A card number's 13 digits, maybe spaced or dashed, from where the rule may start.
             scanned(super::card_digits),
         ),
-        // Also percent-encoded, as a query string carries one (`?email=jane%40example.org`).
+        // Also percent-encoded, as a query string carries one (`?email=jane%40example.org`);
+        // in any script (`jürgen.straße@bücher-müller.de`, `用户@例子.中国`) and with a quoted
+        // local part (`"olaf hansen"@example.net`, also JSON-escaped).
         fixed(
-            r"\b[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b",
+            r#"(?:\\?"[^"\\\r\n<>]{1,64}\\?"|[\p{L}\p{N}._%+-]+)(?:@|%40)[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,}"#,
             "email",
             Check::None,
             words(&["@", "%40"]),

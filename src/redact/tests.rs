@@ -253,6 +253,33 @@ fn emails() {
     );
 }
 
+/// Found by planting canaries (an outside review): an address in another script or with a
+/// quoted local part was quoted whole in the template, the issue title and the sample.
+#[test]
+fn emails_in_any_script_and_with_a_quoted_local_part() {
+    for (text, want) in [
+        (
+            "delivery failed to jürgen.straße@bücher-müller.de: mailbox full",
+            "delivery failed to [REDACTED:email]: mailbox full",
+        ),
+        (
+            "送信失敗 用户@例子.中国 です",
+            "送信失敗 [REDACTED:email] です",
+        ),
+        ("bounce élodie@exemple.fr", "bounce [REDACTED:email]"),
+        (
+            r#"SMTP rejected RCPT TO:<"olaf hansen"@example.net> 553"#,
+            "SMTP rejected RCPT TO:<[REDACTED:email]> 553",
+        ),
+        (
+            r#"{"msg": "RCPT TO:<\"olaf hansen\"@example.net>"}"#,
+            r#"{"msg": "RCPT TO:<[REDACTED:email]>"}"#,
+        ),
+    ] {
+        assert_eq!(r(text), want, "{text}");
+    }
+}
+
 #[test]
 fn cookies_and_session_ids() {
     assert_eq!(r("Cookie: a=1; session=abc"), "Cookie: [REDACTED:cookie]");
