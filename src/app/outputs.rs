@@ -161,6 +161,10 @@ impl<W: WorklogSink> Outputs for WindowOutputs<W> {
         self.alerts.as_ref().map(AlertHandle::snapshot)
     }
 
+    fn fire_held(&self) -> Option<Arc<tokio::sync::Notify>> {
+        self.alerts.as_ref().map(AlertHandle::fire_held)
+    }
+
     fn alert_state_durable(&mut self, seq: u64) {
         if let Some(a) = &self.alerts {
             a.committed(seq);

@@ -206,6 +206,87 @@ async fn half_the_flow_control_allowance_waiting_triggers_a_checkpoint_before_th
     task.await.unwrap().unwrap();
 }
 
+/// A source that says nothing for `.1`, then is `.0`.
+struct Later(FakeSource, Duration);
+
+impl Source for Later {
+    fn boundedness(&self) -> Boundedness {
+        self.0.boundedness()
+    }
+
+    async fn run(
+        self,
+        out: mpsc::Sender<Batch>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<crate::source::SourceStats, crate::source::SourceError> {
+        tokio::time::sleep(self.1).await;
+        self.0.run(out, shutdown).await
+    }
+}
+
+/// A fire waits for the checkpoint holding it (a crash must not page twice) and asks for
+/// one: a P0 is delivered within seconds, not at the checkpoint timer's next tick.
+#[tokio::test(start_paused = true)]
+async fn a_p0_is_delivered_within_seconds_whatever_the_checkpoint_timer() {
+    use crate::sinks::alert::{Lane, RecordingSink};
+    let mut s = (*settings()).clone();
+    s.live.checkpoint_every = Duration::from_secs(3600);
+    let s = Arc::new(s);
+    let (dir, log) = (tempfile::tempdir().unwrap(), Log::default());
+    let am = RecordingSink::default();
+    let mut w = wiring(s.clone(), dir.path(), store_with(&log));
+    let (alerts, stage) = crate::sinks::alert::spawn(
+        s.alerts.policy.clone(),
+        vec![Lane::new(am.clone(), 16)],
+        w.clock.clone(),
+        Duration::from_millis(100),
+    );
+    w.alerts = Some(alerts);
+    let p0 = serde_json::json!({"timestamp": "2025-09-15T20:59:00Z", "severity": "ERROR",
+        "insertId": "p0", "textPayload": "Database initialization timeout after 25.0s in staging",
+        "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}});
+    // After the checkpoint timer's first tick, which is at once.
+    let source = Later(
+        FakeSource {
+            messages: vec![("p0".into(), Bytes::from(p0.to_string()))],
+            log: log.clone(),
+            hold_open: true,
+        },
+        Duration::from_secs(10),
+    );
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(w.drive(source, async {
+        let _ = rx.await;
+    }));
+    let sent = tokio::time::Instant::now() + Duration::from_secs(10);
+    while am.delivered().is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(
+            tokio::time::Instant::now() < sent + Duration::from_secs(5),
+            "no page 5 s after the entry came: {:?}",
+            log.lock().unwrap()
+        );
+    }
+    let post = &am.delivered()[0];
+    assert_eq!(
+        (post.change, post.priority),
+        (
+            crate::alerting::Change::Fired,
+            crate::escalate::Priority::P0
+        )
+    );
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|l| matches!(l, LogLine::Checkpoint { received: 1 })),
+        "after a checkpoint holding it"
+    );
+    tx.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    stage.await.unwrap();
+}
+
 #[tokio::test(start_paused = true)]
 async fn closed_windows_go_to_the_github_stage_which_the_worklog_records() {
     let dir = tempfile::tempdir().unwrap();

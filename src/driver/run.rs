@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use super::checkpoint::{CheckpointError, CheckpointStore};
 use super::consumer::{Consumer, Event, LiveStats};
@@ -49,6 +49,12 @@ pub trait Outputs: Send {
 
     /// The checkpoint holding the alert state of this `seq` is durable.
     fn alert_state_durable(&mut self, _seq: u64) {}
+
+    /// Notified when an alert's fire waits for the checkpoint holding it: the driver writes
+    /// one at once.
+    fn fire_held(&self) -> Option<Arc<Notify>> {
+        None
+    }
 
     /// Windows just closed, oldest first. Called before the checkpoint that records them as
     /// closed, so a crash in between writes them again rather than never.
@@ -128,6 +134,7 @@ impl<O: Outputs> Driver<O> {
         let mut tick = interval(live.tick);
         let mut every = interval(live.checkpoint_every);
         let early = early_checkpoint_at(&self.settings);
+        let fire_held = self.outputs.fire_held();
         let (mut batches, mut outcomes, mut events) = (Vec::new(), Vec::new(), Vec::new());
         loop {
             tokio::select! {
@@ -157,6 +164,11 @@ impl<O: Outputs> Driver<O> {
                     self.close(reports, summary).await?;
                 }
                 _ = every.tick(), if self.checkpoints.is_some() => {
+                    self.checkpoint().await;
+                }
+                // A page waits for the checkpoint holding it (so a crash never pages twice):
+                // not for the timer too.
+                _ = notified(&fire_held), if self.checkpoints.is_some() => {
                     self.checkpoint().await;
                 }
             }
@@ -300,4 +312,12 @@ fn interval(every: Duration) -> tokio::time::Interval {
 fn early_checkpoint_at(s: &Settings) -> usize {
     let allowance = s.pubsub.allowance().0;
     (allowance / 2).max(1)
+}
+
+/// Resolves when `n` is notified; never without one.
+async fn notified(n: &Option<Arc<Notify>>) {
+    match n {
+        Some(n) => n.notified().await,
+        None => std::future::pending().await,
+    }
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 
 use dashmap::DashMap;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
 pub use crate::alerting::{
@@ -114,6 +114,8 @@ pub struct AlertHandle {
     snapshot: Arc<Mutex<AlertSnapshot>>,
     /// Whether an issue lookup was handed over already.
     linked: Arc<std::sync::atomic::AtomicBool>,
+    /// Notified when a fire waits for a checkpoint.
+    held: Arc<Notify>,
 }
 
 impl AlertHandle {
@@ -184,6 +186,13 @@ impl AlertHandle {
         self.send(Msg::Gate);
     }
 
+    /// Notified (once for any number of fires since) when a fire waits for a checkpoint:
+    /// the driver writes one then rather than at its next timer, so the page goes out within
+    /// seconds, not `live.checkpoint_every`.
+    pub fn fire_held(&self) -> Arc<Notify> {
+        self.held.clone()
+    }
+
     /// A checkpoint holding the snapshot with this `seq` is durable.
     pub fn committed(&self, seq: u64) {
         self.send(Msg::Committed(seq));
@@ -239,11 +248,13 @@ pub fn spawn(
     let (tx, rx) = mpsc::channel(EVENT_QUEUE);
     let activity = Arc::new(DashMap::new());
     let snapshot = Arc::new(Mutex::new(AlertSnapshot::default()));
+    let held = Arc::new(Notify::new());
     let handle = AlertHandle {
         events: tx,
         activity: activity.clone(),
         snapshot: snapshot.clone(),
         linked: Default::default(),
+        held: held.clone(),
     };
     let patience = policy.hold_for.to_std().unwrap_or(Duration::from_secs(300));
     for lane in &mut lanes {
@@ -257,6 +268,7 @@ pub fn spawn(
             lanes,
             clock,
             gate: None,
+            held,
             lookup: None,
         }
         .run(rx, tick_every),
@@ -273,6 +285,8 @@ struct Stage {
     clock: Clock,
     /// With checkpoints: the seq committed so far and the fires waiting for it.
     gate: Option<(u64, Vec<(u64, AlertPost)>)>,
+    /// Told when a fire joins the held ones (see [`AlertHandle::fire_held`]).
+    held: Arc<Notify>,
     lookup: Option<IssueLookup>,
 }
 
@@ -361,6 +375,7 @@ impl Stage {
             }
         }
         let posts = self.state.tick((self.clock)());
+        let mut held_one = false;
         for post in posts {
             match &mut self.gate {
                 Some((committed, held)) if post.change == Change::Fired => {
@@ -369,6 +384,7 @@ impl Stage {
                         self.push(&post);
                     } else {
                         held.push((seq, post));
+                        held_one = true;
                     }
                 }
                 _ => self.push(&post),
@@ -385,6 +401,10 @@ impl Stage {
         let snap = state.snapshot();
         if let Ok(mut s) = self.snapshot.lock() {
             *s = snap;
+        }
+        if held_one {
+            // After the snapshot: the checkpoint this asks for holds the fire.
+            self.held.notify_one();
         }
         if let Some(m) = crate::telemetry::metrics::installed() {
             m.set_alerts_active(&state.active_by_priority());

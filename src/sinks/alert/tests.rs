@@ -265,6 +265,9 @@ async fn with_checkpoints_a_fire_waits_for_the_checkpoint_that_holds_it() {
     handle.notify(event(1, base()));
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(am.delivered().is_empty(), "not before the checkpoint");
+    tokio::time::timeout(Duration::from_millis(1), handle.fire_held().notified())
+        .await
+        .expect("the stage asked for that checkpoint");
     let snap = handle.snapshot();
     assert_eq!(snap.alerts.len(), 1);
     handle.committed(snap.seq);
