@@ -18,6 +18,8 @@ use crate::config::{EventTimes, Settings};
 use crate::entry::{
     parse_entry_max, CodeLocation, FieldWarnings, MessageKind, Record, Severity, SeverityClass,
 };
+use crate::escalate::Evidence;
+use crate::fingerprint::mask::Numbers;
 use crate::fingerprint::{ClusterId, Fingerprinter, KeyParts};
 use crate::incident::{GroupConfig, LinkConfig, Tracker};
 use crate::report::{build_report, plan, trends, Malformed, ReportPolicy, Silence, WindowReport};
@@ -295,6 +297,35 @@ impl Pipeline {
     /// passes, so a dying instance's last traceback alerts within seconds.
     pub fn release_idle(&mut self, now: DateTime<Utc>, out: &mut Vec<Outcome>) {
         self.stitcher.release_idle(now, &mut self.ready);
+        self.drain_ready(out);
+    }
+
+    /// [`Pipeline::release_idle`] of only the tracebacks that would page as they stand: what
+    /// `alerts.min_priority` admits, judged by the rules on their own text. A restarted run
+    /// holds the others for the dead process's redeliveries (see the consumer's stitch hold);
+    /// a page does not wait for them. If the rest of one comes, it reopens it and the whole is
+    /// counted instead, as for any line arriving after its traceback was counted.
+    pub fn release_idle_paging(&mut self, now: DateTime<Utc>, out: &mut Vec<Outcome>) {
+        let settings = &self.settings;
+        let config = self.fingerprinter.config();
+        let mut template = String::new();
+        let mut pages = |r: &Record| {
+            crate::fingerprint::masked_into(&r.message, Numbers::KeepStatus, config, &mut template);
+            let location = location_key(&r.location).replace(':', " ");
+            let decision = settings.escalation.decide(&Evidence {
+                template: &template,
+                logger: &location,
+                service: &r.service,
+                severity: r.severity,
+                count: 1,
+                baseline: None,
+            });
+            decision.priority <= settings.alerts.policy.min_priority
+        };
+        self.stitcher
+            .release_idle_if(now, &mut self.ready, |records| {
+                records.iter().any(&mut pages)
+            });
         self.drain_ready(out);
     }
 

@@ -289,6 +289,9 @@ impl Consumer {
         let from = out.len();
         if self.stitch_hold.over(now) {
             self.pipeline.release_idle(now, out);
+        } else {
+            // Held for the dead process's redeliveries, but a page waits for none of them.
+            self.pipeline.release_idle_paging(now, out);
         }
         let watermark = match self.settings.live.watermark {
             Watermark::WallClock => Some(now),
@@ -428,7 +431,9 @@ impl Consumer {
 /// (what the watermark holds back for the same redeliveries), the halves meet and it counts
 /// once, whole, as `replay` counts it. A fresh start (no checkpoint) and a start after a clean
 /// stop (its last checkpoint holds every message it was handed) hold nothing: no earlier
-/// process's leased messages come back.
+/// process's leased messages come back. A traceback that would page as it stands is not held
+/// (`Pipeline::release_idle_paging`): the page goes out within seconds, and if the rest comes,
+/// the part is retracted, its alert resolved, and the whole counted.
 #[derive(Debug, Clone, Copy)]
 enum StitchHold {
     /// Restored from a checkpoint, nothing delivered yet: the hold starts at the first delivery.

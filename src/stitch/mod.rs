@@ -144,6 +144,10 @@ impl Run {
             l.log_name == r.log_name && l.instance == r.instance && l.service == r.service
         })
     }
+    /// Whether no line joined this live run for `horizon` of clock time before `now`.
+    fn idle(&self, now: DateTime<Utc>, horizon: TimeDelta) -> bool {
+        self.joined.is_some_and(|j| j + horizon <= now)
+    }
     /// Whether a line at `t` is within `gap` of this run (and so belongs to it).
     fn reaches(&self, t: DateTime<Utc>, gap: TimeDelta) -> bool {
         self.first() - gap <= t && t <= self.last() + gap
@@ -223,7 +227,39 @@ impl Stitcher {
     /// `release_before`.
     pub fn release_idle(&mut self, now: DateTime<Utc>, out: &mut Vec<Record>) {
         let horizon = self.config.horizon;
-        self.close_where(out, |run| run.joined.is_some_and(|j| j + horizon <= now));
+        self.close_where(out, |run| run.idle(now, horizon));
+    }
+
+    /// [`Stitcher::release_idle`] of only the runs `urgent` picks, shown the records each would
+    /// be counted as now. The others stay held.
+    pub fn release_idle_if(
+        &mut self,
+        now: DateTime<Utc>,
+        out: &mut Vec<Record>,
+        mut urgent: impl FnMut(&[Record]) -> bool,
+    ) {
+        let horizon = self.config.horizon;
+        let mut records = Vec::new();
+        let picked: Vec<bool> = (self.runs.iter())
+            .map(|run| {
+                if !run.idle(now, horizon) {
+                    return false;
+                }
+                records.clear();
+                emit(run.clone(), &mut records);
+                urgent(&records)
+            })
+            .collect();
+        if !picked.contains(&true) {
+            return;
+        }
+        let mut picked = picked.into_iter();
+        let (closed, open) = self
+            .runs
+            .drain(..)
+            .partition(|_| picked.next().unwrap_or(false));
+        self.runs = open;
+        self.release_all(closed, out);
     }
 
     /// Closes every run that ended before `watermark` (less the gap a next line could still
@@ -363,8 +399,13 @@ impl Stitcher {
         if !self.runs.iter().any(&done) {
             return;
         }
-        let (mut closed, open): (Vec<Run>, Vec<Run>) = self.runs.drain(..).partition(|r| done(r));
+        let (closed, open) = self.runs.drain(..).partition(|r| done(r));
         self.runs = open;
+        self.release_all(closed, out);
+    }
+
+    /// Releases `closed`, oldest first so the output is in a stable order.
+    fn release_all(&mut self, mut closed: Vec<Run>, out: &mut Vec<Record>) {
         closed.sort_by(|a, b| a.key().cmp(&b.key()));
         for run in closed {
             self.release(run, out);

@@ -524,80 +524,114 @@ fn a_checkpoints_messages_redelivered_after_many_newer_ones_count_once() {
     assert_eq!(second.pipeline().counts().counted, 350);
 }
 
+/// A traceback of instance api-1 ending in `exception`, split one line per entry 50 µs
+/// apart, half an hour before [`now`]: line `i` as a (message id, entry).
+fn split_at_the_crash(exception: &'static str) -> impl Fn(usize) -> (String, String) {
+    let lines = [
+        "Traceback (most recent call last):",
+        "  File \"/app/db.py\", line 10, in connect",
+        "    conn = pool.get(timeout=30)",
+        exception,
+    ];
+    move |i| {
+        let at = now() - TimeDelta::minutes(30) + TimeDelta::microseconds(i as i64 * 50);
+        let e = serde_json::json!({"timestamp": at.to_rfc3339(), "severity": "ERROR",
+            "insertId": format!("tb{i}"), "textPayload": lines[i],
+            "logName": "projects/p/logs/run.googleapis.com%2Fstderr",
+            "labels": {"instanceId": "api-1"},
+            "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}});
+        (format!("m{i}"), e.to_string())
+    }
+}
+
+/// Clock time `s` seconds after [`now`].
+fn clock(s: i64) -> DateTime<Utc> {
+    now() + TimeDelta::seconds(s)
+}
+
+/// What `out` counted: (cluster, event time in µs).
+fn counted(out: &[Outcome]) -> Vec<(ClusterId, u64)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Outcome::Counted(c) => Some((c.cluster, c.at.timestamp_micros() as u64)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An entry half an hour before the traceback, and a consumer that took it, all four lines
+/// of `msg` at once and counted them: (the entry, that consumer, what it counted).
+fn uninterrupted(
+    s: &Arc<Settings>,
+    msg: &impl Fn(usize) -> (String, String),
+) -> ((String, String), Consumer, Vec<Outcome>) {
+    let before = (
+        "m-earlier".to_string(),
+        entry(
+            &(now() - TimeDelta::minutes(31)).to_rfc3339(),
+            "boom 1",
+            "e",
+        ),
+    );
+    let (log, mut c, mut out) = (log(), live(s.clone()), Vec::new());
+    for (id, d) in std::iter::once(before.clone()).chain((0..4).map(msg)) {
+        c.accept(delivery(&id, d, &log), clock(0), &mut out, &mut Vec::new());
+    }
+    c.close_due(clock(10), &mut out, &mut Vec::new());
+    assert_eq!(counted(&out).len(), 2, "the entry before and one traceback");
+    (before, c, out)
+}
+
+/// The crash: a process checkpoints `before`, takes lines 0 and 1 of the traceback and dies
+/// with them leased; the next one restarts from the checkpoint and is handed lines 2 and 3 at
+/// 2 s (what it counted then goes to `out`), lines 0 and 1 only once the lease ran out, at
+/// 62 s.
+fn crash_then_restart(
+    s: &Arc<Settings>,
+    before: &(String, String),
+    msg: &impl Fn(usize) -> (String, String),
+    out: &mut Vec<Outcome>,
+    events: &mut Vec<Event>,
+) -> Consumer {
+    let log = log();
+    let mut first = live(s.clone());
+    let (id, d) = before.clone();
+    first.accept(delivery(&id, d, &log), clock(0), out, events);
+    let (ck, settled) = first.checkpoint(clock(0));
+    first.settle(settled);
+    for (id, d) in (0..2).map(msg) {
+        first.accept(delivery(&id, d, &log), clock(1), out, events);
+    }
+    drop(first);
+    out.clear();
+    events.clear();
+    let mut second = restart(s.clone(), ck);
+    for (id, d) in (2..4).map(msg) {
+        second.accept(delivery(&id, d, &log), clock(2), out, events);
+    }
+    for t in 3..62 {
+        second.close_due(clock(t), out, events);
+    }
+    for (id, d) in (0..2).map(msg) {
+        second.accept(delivery(&id, d, &log), clock(62), out, events);
+    }
+    second
+}
+
 /// A traceback split one line per entry whose first lines were leased to a process that
 /// died: the next process is handed the last lines first, the first ones only once the dead
 /// process's lease runs out (60 s with the client's default). It is still one traceback,
 /// counted once in the cluster of its exception, as when all four lines come at once.
 #[test]
 fn a_traceback_split_by_a_crash_is_stitched_whole_after_the_restart() {
-    let lines = [
-        "Traceback (most recent call last):",
-        "  File \"/app/db.py\", line 10, in connect",
-        "    conn = pool.get(timeout=30)",
-        "sqlalchemy.exc.OperationalError: Cloud SQL connection timeout after 30s",
-    ];
-    let t0 = now() - TimeDelta::minutes(30);
-    let msg = |i: usize| {
-        let at = (t0 + TimeDelta::microseconds(i as i64 * 50)).to_rfc3339();
-        let e = serde_json::json!({"timestamp": at, "severity": "ERROR",
-            "insertId": format!("tb{i}"), "textPayload": lines[i],
-            "logName": "projects/p/logs/run.googleapis.com%2Fstderr",
-            "labels": {"instanceId": "api-1"},
-            "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}});
-        (format!("m{i}"), e.to_string())
-    };
-    let before = (
-        "m-earlier".to_string(),
-        entry(&(t0 - TimeDelta::minutes(1)).to_rfc3339(), "boom 1", "e"),
-    );
-    let clock = |s: i64| now() + TimeDelta::seconds(s);
-    let counted = |out: &[Outcome]| -> Vec<(ClusterId, u64)> {
-        out.iter()
-            .filter_map(|o| match o {
-                Outcome::Counted(c) => Some((c.cluster, c.at.timestamp_micros() as u64)),
-                _ => None,
-            })
-            .collect()
-    };
+    let msg = split_at_the_crash("ValueError: limit must be positive, got -3");
     let s = settings(|_| {});
-    let reference = {
-        let (log, mut c, mut out) = (log(), live(s.clone()), Vec::new());
-        for (id, d) in std::iter::once(before.clone()).chain((0..4).map(msg)) {
-            c.accept(delivery(&id, d, &log), clock(0), &mut out, &mut Vec::new());
-        }
-        c.close_due(clock(10), &mut out, &mut Vec::new());
-        counted(&out)
-    };
-    assert_eq!(reference.len(), 2, "the entry before and one traceback");
-
-    let (log, mut out, mut ev) = (log(), Vec::new(), Vec::new());
-    let mut first = live(s.clone());
-    first.accept(
-        delivery(&before.0, before.1.clone(), &log),
-        clock(0),
-        &mut out,
-        &mut ev,
-    );
-    let (ck, settled) = first.checkpoint(clock(0));
-    first.settle(settled);
-    for (id, d) in (0..2).map(msg) {
-        first.accept(delivery(&id, d, &log), clock(1), &mut out, &mut ev);
-    }
-    drop(first); // killed: m0 and m1 are leased to a dead process
-    let mut second = restart(s, ck);
-    let mut out = Vec::new();
-    for (id, d) in (2..4).map(msg) {
-        second.accept(delivery(&id, d, &log), clock(2), &mut out, &mut ev);
-    }
-    for s in 3..62 {
-        second.close_due(clock(s), &mut out, &mut ev);
-    }
-    for (id, d) in (0..2).map(msg) {
-        second.accept(delivery(&id, d, &log), clock(62), &mut out, &mut ev);
-    }
+    let (before, _, reference) = uninterrupted(&s, &msg);
+    let (mut out, mut ev) = (Vec::new(), Vec::new());
+    let mut second = crash_then_restart(&s, &before, &msg, &mut out, &mut ev);
     // The hold (`live.hold_back`, 90 s) runs from the restart's first delivery at 2 s.
-    for s in 63..92 {
-        second.close_due(clock(s), &mut out, &mut ev);
+    for t in 63..92 {
+        second.close_due(clock(t), &mut out, &mut ev);
     }
     assert!(
         counted(&out).is_empty(),
@@ -606,9 +640,48 @@ fn a_traceback_split_by_a_crash_is_stitched_whole_after_the_restart() {
     second.close_due(clock(92), &mut out, &mut ev);
     assert_eq!(
         counted(&out),
-        reference[1..],
+        counted(&reference)[1..],
         "one traceback, counted once, whole"
     );
+}
+
+/// The same crash when the traceback's last lines page as they stand (a Cloud SQL timeout
+/// is P0): the page does not wait for the hold. They are counted as soon as they stop
+/// growing; once the first lines come back, the part is taken back and the whole counted,
+/// so the windows end as an uninterrupted run's.
+#[test]
+fn after_a_crash_a_traceback_that_pages_is_counted_within_seconds_and_whole_later() {
+    let msg = split_at_the_crash(
+        "sqlalchemy.exc.OperationalError: Cloud SQL connection timeout after 30s",
+    );
+    let s = settings(|_| {});
+    let (before, mut reference, _) = uninterrupted(&s, &msg);
+    let (mut out, mut ev) = (Vec::new(), Vec::new());
+    let mut second = crash_then_restart(&s, &before, &msg, &mut out, &mut ev);
+    // Lines 2 and 3 as they stand: a frame and the exception line, a new cluster each.
+    let exception = now() - TimeDelta::minutes(30) + TimeDelta::microseconds(150);
+    assert_eq!(counted(&out).len(), 2, "the paging part, counted: {out:?}");
+    assert!(
+        (ev.iter()).any(|e| matches!(e, Event::NewCluster { at, .. } if *at == exception)),
+        "a new cluster to page on: {ev:?}"
+    );
+    for t in 63..70 {
+        second.close_due(clock(t), &mut out, &mut ev);
+    }
+    let windows = |c: &mut Consumer| -> Vec<(String, Vec<(String, u64)>)> {
+        let reports = c.flush(&mut Vec::new(), &mut Vec::new());
+        reports
+            .iter()
+            .map(|r| {
+                let clusters = (r.clusters.iter())
+                    .filter(|c| c.count > 0)
+                    .map(|c| (c.template.clone(), c.count))
+                    .collect();
+                (r.window.end.to_rfc3339(), clusters)
+            })
+            .collect()
+    };
+    assert_eq!(windows(&mut second), windows(&mut reference));
 }
 
 /// After a clean stop nothing of the last process comes back a lease later: a restart from
