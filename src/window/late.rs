@@ -16,7 +16,9 @@ pub(super) struct Late {
     pub(super) total: u64,
     pub(super) by_cluster: BTreeMap<ClusterId, (u64, i64)>,
     /// Which entries were noted, by [`late_key`] (at most [`LATE_NOTED_KEPT`]), so a
-    /// retracted one is un-noted only if it was noted.
+    /// retracted one is un-noted only if it was noted. Not derivable from `noted_at`, which
+    /// has no insertId: a part counted on time, retracted after the close, would un-note a late
+    /// entry of its cluster and millisecond.
     pub(super) noted: BTreeMap<u64, u32>,
     /// The event times (ms) of the noted entries, per cluster: when every late entry of a
     /// cluster is noted, a retraction gives it back the earliest of the others.
@@ -67,13 +69,8 @@ impl Late {
     /// cluster leaves the list with its last entry, and its earliest time is the earliest of
     /// the others when they were all noted (else it stays).
     pub(super) fn unnote(&mut self, obs: &Observation<'_>) {
-        let key = late_key(obs);
-        let Some(n) = self.noted.get_mut(&key) else {
+        if !take_one(&mut self.noted, late_key(obs)) {
             return;
-        };
-        *n -= 1;
-        if *n == 0 {
-            self.noted.remove(&key);
         }
         self.total = self.total.saturating_sub(1);
         let times = self.noted_at.get_mut(&obs.id);
@@ -113,12 +110,14 @@ impl Late {
     }
 }
 
-/// Takes one `at` out of the multiset `times`.
-fn take_one(times: &mut BTreeMap<i64, u32>, at: i64) {
-    if let Some(n) = times.get_mut(&at) {
-        *n -= 1;
-        if *n == 0 {
-            times.remove(&at);
-        }
+/// Takes one `key` out of the multiset `map` (a count per key); false if it holds none.
+fn take_one<K: Ord>(map: &mut BTreeMap<K, u32>, key: K) -> bool {
+    let Some(n) = map.get_mut(&key) else {
+        return false;
+    };
+    *n -= 1;
+    if *n == 0 {
+        map.remove(&key);
     }
+    true
 }

@@ -576,6 +576,32 @@ mod tests {
     }
 
     #[test]
+    fn a_retracted_entry_counted_on_time_leaves_a_late_one_of_its_millisecond_noted() {
+        // Why `Late::noted` keys entries by insertId too: the per-cluster times of
+        // `noted_at` alone cannot tell this part (on time) from the late entry beside it.
+        let loc = CodeLocation::default();
+        let s = MemoryStore::new(hourly(), 24);
+        let part = obs(1, "2026-11-23T05:50:00Z", "p", &loc);
+        assert_eq!(s.record(&part), Recorded::OnTime);
+        s.close(span("2026-11-23T06:00:00Z"));
+        assert_eq!(
+            s.record(&obs(1, "2026-11-23T05:50:00Z", "e", &loc)),
+            Recorded::Late
+        );
+        assert_eq!(s.retract(&part), Recorded::Late);
+        let w = s.close(span("2026-11-23T07:00:00Z"));
+        assert_eq!(w.late, 1);
+        assert_eq!(
+            w.late_clusters,
+            vec![LateFine {
+                id: ClusterId(1),
+                entries: 1,
+                earliest: t("2026-11-23T05:50:00Z")
+            }]
+        );
+    }
+
+    #[test]
     fn only_clusters_without_buckets_are_forgotten_past_the_history_cap() {
         let loc = CodeLocation::default();
         let s = MemoryStore::new(hourly(), 24)
