@@ -29,6 +29,14 @@ fn replica_env(prefix: &str) -> [(&'static str, &str); 4] {
     ]
 }
 
+/// Sets `key` in `env`, replacing the value [`replica_env`] gave it (or adding it).
+fn set_env<'a>(env: &mut Vec<(&'static str, &'a str)>, key: &'static str, value: &'a str) {
+    match env.iter_mut().find(|(k, _)| *k == key) {
+        Some(slot) => slot.1 = value,
+        None => env.push((key, value)),
+    }
+}
+
 struct State {
     conn: redis::Connection,
     prefix: String,
@@ -266,7 +274,7 @@ async fn chaos(schedule: Schedule) {
     am.wait_ready().await;
     let am_url = am.url();
     let mut env = replica_env(&prefix).to_vec();
-    env[2].1 = schedule.lease.as_str();
+    set_env(&mut env, "LOG_GARDENER__STATE__LEASE", &schedule.lease);
     env.extend([
         ("LOG_GARDENER__GITHUB__REPO", repo.as_str()),
         ("LOG_GARDENER__GITHUB__API_URL", api.as_str()),
