@@ -9,6 +9,9 @@ pub enum Check {
     None,
     /// Unless it is only placeholders (`[REDACTED:…]`, `<*>`) already.
     NotPlaceholder,
+    /// A `user:password@host`'s password, unless only placeholders, or the `user` is a scheme
+    /// whose part is an address (`mailto:`, `sip:`, `xmpp:`): then it is an email's local part.
+    NotAddressScheme,
     /// A cookie header: a quoted value keeps its quotes.
     Quoted,
     /// `token: connection reset` is prose, `token: a8Fk2` is not: after a spaced separator a
@@ -30,6 +33,9 @@ pub enum Check {
     Luhn,
     /// An international phone number: not a decimal, nor a zone offset and a year.
     Phone,
+    /// A phone number written nationally, no constant of its shape
+    /// ([`super::phone::national_phone`]).
+    NationalPhone,
     /// A US social security number: none of the ranges never issued (area 000, 666, 900–999,
     /// group 00, serial 0000).
     Ssn,
@@ -65,6 +71,11 @@ impl Check {
         }
         let ok = match self {
             Check::None | Check::NotPlaceholder => true,
+            Check::NotAddressScheme => !key.is_some_and(|k| {
+                ["mailto", "sip", "sips", "xmpp", "im", "pres"]
+                    .iter()
+                    .any(|s| text[k.clone()].eq_ignore_ascii_case(s))
+            }),
             Check::Quoted => {
                 // `"v"`, `'v'`, JSON-escaped `\"v\"`: the value inside one pair of quotes. The
                 // range is measured on what was stripped, so it stays inside `value`.
@@ -95,6 +106,7 @@ impl Check {
                     && !bare.starts_with('/')
             }
             Check::Phone => phone(value),
+            Check::NationalPhone => super::phone::national_phone(text, v.clone()),
             Check::Entropy(min) => {
                 value.len() >= 16 && classes(value) >= 2 && entropy(value) >= min
             }

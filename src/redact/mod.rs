@@ -20,6 +20,7 @@ mod national;
 mod objects;
 mod patterns;
 mod personal;
+mod phone;
 mod serialize;
 mod writer;
 
@@ -743,12 +744,12 @@ fn key_kind_now(key: &str) -> Option<&'static str> {
 }
 
 /// The kind of personal data a value is by its key and itself: a person or an address written
-/// as an object (`"shipping": {"line1": …}`), a person's name under `name` alone (`"name":
-/// "JOHN SMITH"`, not `"name": "billing-api"`).
+/// as an object (`"shipping": {"line1": …}`), a person's name under `name` alone or a user's
+/// key (`"name": "JOHN SMITH"`, `"user": "Marie Dupont"`, not `"name": "billing-api"` nor
+/// `"user": "bob"`).
 fn personal_value_kind(key: &str, value: &Value) -> Option<&'static str> {
     objects::json_object_kind(key, value).or_else(|| {
-        let name =
-            key.eq_ignore_ascii_case("name") && value.as_str().is_some_and(personal::bare_name);
+        let name = personal::name_alone_key(key) && value.as_str().is_some_and(personal::bare_name);
         name.then_some("name")
     })
 }
@@ -756,7 +757,7 @@ fn personal_value_kind(key: &str, value: &Value) -> Option<&'static str> {
 /// Whether [`personal_value_kind`] may find something under `key`: what the serializer asks
 /// before it builds the value.
 fn may_be_personal_value(key: &str) -> bool {
-    objects::object_kind(key).is_some()
+    objects::object_kind(key).is_some() || personal::name_alone_key(key)
 }
 
 /// The kind of a national id a key in another script names (`身份证号`).

@@ -509,9 +509,11 @@ pub fn sources() -> Vec<Source> {
         // over a mask's `<*>`, as above: `a:[/a{a@a` masks to `a:[<*>{a@a` and stays so; nor
         // right after one: `@0+:a@a` masks to `@<*>+:a@a`, `0*>A:A@A` to `<*>>A:A@A`).
         fixed(
-            r"(?:^>?|[^\w.+:/@\[>-]|[^*>]>)[\w.+-]+:(?P<v>[^\s:@/'\x22\]<>]+)@(?:(?:tcp6?|udp|unix)\(|[A-Za-z0-9][\w-]*(?:\.[\w-]+)*(?::\d+)?\b)",
+            // Not after a scheme whose part is an address (`mailto:ops.team@example.org` in a
+            // user agent): the email rule takes it whole.
+            r"(?:^>?|[^\w.+:/@\[>-]|[^*>]>)(?P<k>[\w.+-]+):(?P<v>[^\s:@/'\x22\]<>]+)@(?:(?:tcp6?|udp|unix)\(|[A-Za-z0-9][\w-]*(?:\.[\w-]+)*(?::\d+)?\b)",
             "password",
-            Check::NotPlaceholder,
+            Check::NotAddressScheme,
             words(&["@"]),
         ),
         fixed(
@@ -798,6 +800,14 @@ pub fn sources() -> Vec<Source> {
             "phone",
             Check::None,
             scanned(national_phone_shape),
+        ),
+        // Elsewhere, a national number after its trunk `0`, in groups (`06 42 87 19 53`,
+        // `020 7946 0958`): [`super::phone`] tells it from the constants of its shape.
+        fixed(
+            super::phone::PATTERN,
+            "phone",
+            Check::NationalPhone,
+            scanned(super::phone::shape),
         ),
         // Any phone number after a key naming one (`phone_number=0301234567`, `"mobile": …`).
         fixed(

@@ -222,13 +222,17 @@ pub fn sources(sep: &str, open_quote: &str) -> Vec<Source> {
             ..Gate::default()
         },
     };
+    // The same under a user's key (`user=Marie Dupont logged in`): a login is one word, a
+    // person's name two capitalised ones.
     let alone = Source {
-        pattern: format!(r"(?:^|[^\w.-])(?P<k>(?i:name)){sep}(?P<v>{QUOTED}|{bare_name}"),
+        pattern: format!(
+            r"(?:^|[^\w.-])(?P<k>(?i:name|user(?:[_-]?name)?)){sep}(?P<v>{QUOTED}|{bare_name}"
+        ),
         kind: Kind::Fixed("name"),
         check: Check::PersonalValue,
         gate: Gate {
             follow: Follow::Alone,
-            words: &["name"],
+            words: &NAME_ALONE_KEYS,
             ..Gate::default()
         },
     };
@@ -426,7 +430,7 @@ pub fn personal_value(text: &str, v: Range<usize>, key: Option<&str>) -> Option<
         .trim_end_matches([',', '.', ';', ':', ')', '!', '?', '"', '\'']);
     let key = key.unwrap_or("").to_ascii_lowercase();
     let shaped = match key.as_str() {
-        "name" => bare_name(inner),
+        k if name_alone_key(k) => bare_name(inner),
         k if k.ends_with("display_name") || k.ends_with("displayname") => !product(inner),
         _ => true,
     };
@@ -438,21 +442,29 @@ pub fn personal_value(text: &str, v: Range<usize>, key: Option<&str>) -> Option<
     ok.then_some(start + lead..start + lead + inner.len())
 }
 
+/// Keys under which only a value reading as a person's name ([`bare_name`]) is one: `name`
+/// alone (a service's, a file's otherwise) and a user's (a login otherwise).
+const NAME_ALONE_KEYS: [&str; 5] = ["name", "user", "username", "user_name", "user-name"];
+
+/// Whether `key` is one of [`NAME_ALONE_KEYS`], in any case.
+pub fn name_alone_key(key: &str) -> bool {
+    NAME_ALONE_KEYS.iter().any(|k| key.eq_ignore_ascii_case(k))
+}
+
 /// Whether a value under `name` alone reads as a person's name: two to six words, each
 /// capitalised or in capitals (`John Smith`, `JOHN SMITH`, `Jean-Luc O'Brien`) or a particle
 /// (`de la`), and no product's word (`Cloud Run`, `Default Pool`: resources are named so too).
 pub fn bare_name(value: &str) -> bool {
     let words: Vec<&str> = value.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
+    // Each part of a joined name in one case after its first letter (`Jean-Luc`, `O'Brien`).
+    let part = |p: &str| {
+        let rest = p.chars().skip(1);
+        rest.clone().all(char::is_lowercase) || rest.clone().all(char::is_uppercase)
+    };
     let word = |w: &&str| {
-        let mut chars = w.chars();
-        let rest: String = chars
-            .clone()
-            .skip(1)
-            .filter(|c| c.is_alphabetic())
-            .collect();
-        chars.next().is_some_and(char::is_uppercase)
+        w.chars().next().is_some_and(char::is_uppercase)
             && w.chars().all(|c| c.is_alphabetic() || "'’.-".contains(c))
-            && (rest.chars().all(char::is_lowercase) || rest.chars().all(char::is_uppercase))
+            && w.split(['\'', '’', '.', '-']).all(part)
     };
     let particle = |w: &&str| PARTICLES.contains(w);
     (2..=6).contains(&words.len())

@@ -1008,6 +1008,14 @@ mod gates {
         "SIN",
         "sin",
         "_",
+        // National phones after their trunk `0`, names under a user's key, `mailto:`.
+        "06 42 87 19 53",
+        "06.42.87.19.53",
+        "020 7946 0958",
+        "01 02 2024",
+        "Marie Dupont",
+        "username",
+        "mailto:",
         "clave",
         "mot de passe",
     ];
@@ -1648,6 +1656,129 @@ fn phones_outside_north_america() {
         "iPhone 14.2.1 build 1234567",
         "mobile app 3.2.1 released",
     ]);
+}
+
+/// Found by an outside canary audit: a French number with no word naming it was quoted
+/// whole (`SMS au 06 42 87 19 53`). Any national number after its trunk `0`, in groups.
+#[test]
+fn national_phones_without_a_word_naming_them() {
+    for (text, want) in [
+        ("SMS au 06 42 87 19 53", "SMS au [REDACTED:phone]"),
+        ("SMS au +33 6 42 87 19 53", "SMS au [REDACTED:phone]"),
+        ("SMS au 06.42.87.19.53.", "SMS au [REDACTED:phone]."),
+        ("rappel 06-42-87-19-53 ok", "rappel [REDACTED:phone] ok"),
+        (
+            "callback 020 7946 0958 queued",
+            "callback [REDACTED:phone] queued",
+        ),
+        (
+            "callback 03-1234-5678 queued",
+            "callback [REDACTED:phone] queued",
+        ),
+        (
+            "callback 0412 345 678 queued",
+            "callback [REDACTED:phone] queued",
+        ),
+        (
+            r#"{"to": "06 42 87 19 53"}"#,
+            r#"{"to": "[REDACTED:phone]"}"#,
+        ),
+        ("to=06 42 87 19 53", "to=[REDACTED:phone]"),
+    ] {
+        assert_eq!(r(text), want, "{text}");
+        gated_as_ungated(text);
+    }
+    assert_kept(&[
+        // Dates and times, a time's fraction, a padded address, measures, longer runs,
+        // counted sequences, nine digits (a SIN's shape), versions and ports.
+        "released 01 02 2024 12 30",
+        "at 01.02.2024.12.30",
+        "at 09.42.17.1234 tick",
+        "from 010.100.20.050",
+        "took 01 23 45 67 89 ms",
+        "wrote 01 234 567 890 bytes",
+        "load 01 23 45 67 89% done",
+        "bytes 0532 0130 0044 1234 5678",
+        "dump 01 23 45 67 89 10 11",
+        "slots 01 02 03 04 05",
+        "count 046 454 286",
+        "v06.42.87.19.53",
+        "1.06.42.87.19",
+        "host:06.42.87.19.53",
+        "/var/06-42-87-19-53",
+        "081109 203615 148 INFO dfs.DataNode$PacketResponder",
+        "03-17 16:13:38.811  1702  2395 D WindowManager",
+        "0x06 42 87 19 53",
+        "06 42 87 19",
+    ]);
+    for text in ["12 06 42 87 19 53", "06 42 87 19 53 77"] {
+        assert!(!r(text).contains("REDACTED"), "{text}");
+    }
+}
+
+/// Found by an outside canary audit: a person's name under a user's key was quoted whole.
+#[test]
+fn names_under_a_users_key() {
+    for (text, want) in [
+        (
+            "user=Marie Dupont logged in",
+            "user=[REDACTED:name] logged in",
+        ),
+        ("user: Marie Dupont", "user: [REDACTED:name]"),
+        (
+            "username=Jean-Luc Picard retry=2",
+            "username=[REDACTED:name] retry=2",
+        ),
+        (
+            r#"{"userName": "Marie Dupont", "plan": "pro"}"#,
+            r#"{"userName": "[REDACTED:name]", "plan": "pro"}"#,
+        ),
+        (
+            r#"{\"user\": \"MARIE DUPONT\"}"#,
+            r#"{\"user\": \"[REDACTED:name]\"}"#,
+        ),
+    ] {
+        assert_eq!(r(text), want, "{text}");
+        gated_as_ungated(text);
+    }
+    assert_kept(&[
+        "user=bob logged in",
+        "user=admin logged in",
+        "user: Admin User",
+        "username=root",
+        "user: Cloud Run Service Agent",
+        "superuser=Marie Dupont",
+        "user.name=Marie",
+    ]);
+    let mut v = json!({"user": "Marie Dupont", "username": "bob", "user_name": "JOHN SMITH"});
+    redact_json(&mut v);
+    assert_eq!(
+        v,
+        json!({"user": "[REDACTED:name]", "username": "bob", "user_name": "[REDACTED:name]"})
+    );
+}
+
+/// Found by an outside canary audit: a crawler's contact in its user agent read as
+/// `user:password@host`, so the domain stayed and the label said password.
+#[test]
+fn an_address_after_mailto_is_an_email() {
+    for (text, want) in [
+        (
+            "Mozilla/5.0 (compatible; Bot/1.0; mailto:ops.team@example.org)",
+            "Mozilla/5.0 (compatible; Bot/1.0; mailto:[REDACTED:email])",
+        ),
+        (
+            "invite sip:alice@example.com",
+            "invite sip:[REDACTED:email]",
+        ),
+        (
+            "connect app:Xk29pqLm@db.internal",
+            "connect app:[REDACTED:password]@db.internal",
+        ),
+    ] {
+        assert_eq!(r(text), want, "{text}");
+        gated_as_ungated(text);
+    }
 }
 
 #[test]

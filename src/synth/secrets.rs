@@ -34,6 +34,15 @@ enum Shape {
     Phone,
     /// A North American number written nationally, `(AAA) EEE-NNNN`.
     NationalPhone,
+    /// A French mobile number, `06 NN NN NN NN` with this separator, or `+33 6 NN NN NN NN`
+    /// when international.
+    FrenchPhone(char, bool),
+    /// An email address in Latin letters with diacritics (`jürgen.straße@bücher-müller.de`),
+    /// or in Chinese (`用户…@例子….中国`) when `true`.
+    UnicodeEmail(bool),
+    /// An email address with a quoted local part (`"olaf hansen"@example.net`), its quotes
+    /// JSON-escaped (`\"olaf hansen\"@…`) when `true`.
+    QuotedEmail(bool),
     /// A birth date, `19YY-MM-DD`.
     BirthDate,
     /// A US social security number outside the ranges never issued.
@@ -77,7 +86,7 @@ const fn k(name: &'static str, text: &'static str, prefix: &'static str, shape: 
 
 use Shape::*;
 
-const KINDS: [Kind; 117] = [
+const KINDS: [Kind; 127] = [
     k("password", "password=@@", "", Password(14)),
     k("password-spaced", "password = @@", "", Password(14)),
     k("passphrase", "passphrase=@@", "", Password(14)),
@@ -394,6 +403,44 @@ const KINDS: [Kind; 117] = [
     k("password-french-spaced", "mot de passe : @@", "", Password(14)),
     k("password-portuguese", "senha: @@", "", Password(14)),
     k("sin-key", r#"{"sin": "@@"}"#, "", Id(Document::Sin)),
+    // Shapes of an eighth probe (an outside canary audit): a French number with no word
+    // naming it, a name under a user's key, a crawler's contact in its user agent, and the
+    // addresses in other scripts or with a quoted local part that the email rule once missed.
+    k("phone-french", "SMS au @@", "", FrenchPhone(' ', false)),
+    k("phone-french-dotted", "rappel @@ ok", "", FrenchPhone('.', false)),
+    k("phone-french-international", "SMS au @@", "", FrenchPhone(' ', true)),
+    k("user-name", "user=@@ logged in", "", PersonName),
+    k(
+        "username-json",
+        r#"{"username": "@@", "plan": "pro"}"#,
+        "",
+        PersonName,
+    ),
+    k(
+        "mailto-user-agent",
+        "Mozilla/5.0 (compatible; Bot/1.0; mailto:@@)",
+        "",
+        Email,
+    ),
+    k(
+        "email-diacritics",
+        "delivery failed to @@: mailbox full",
+        "",
+        UnicodeEmail(false),
+    ),
+    k("email-chinese", "送信失敗 @@ です", "", UnicodeEmail(true)),
+    k(
+        "email-quoted",
+        "SMTP rejected RCPT TO:<@@> 553",
+        "",
+        QuotedEmail(false),
+    ),
+    k(
+        "email-quoted-escaped",
+        r#"{"msg": "RCPT TO:<@@>"}"#,
+        "",
+        QuotedEmail(true),
+    ),
 ];
 
 /// Every place of a LogEntry that carries text, and how a text goes there.
@@ -559,6 +606,36 @@ fn value(kind: &Kind, rng: &mut Rng) -> String {
             pick(DIGITS, 2),
             pick(DIGITS, 4)
         ),
+        FrenchPhone(sep, international) => {
+            let pairs: Vec<String> = (0..4).map(|_| pick(DIGITS, 2)).collect();
+            let mobile = pick(b"67", 1);
+            match international {
+                true => format!("+33 {mobile} {}", pairs.join(" ")),
+                false => format!("0{mobile}{sep}{}", pairs.join(&sep.to_string())),
+            }
+        }
+        // Random letters around the non-ASCII ones: a piece of the value is found whether an
+        // output writes them as they are or escaped.
+        UnicodeEmail(false) => format!(
+            "{}ü{}.{}ß{}@{}ü{}-{}.de",
+            pick(LOWER, 5),
+            pick(LOWER, 4),
+            pick(LOWER, 4),
+            pick(LOWER, 5),
+            pick(LOWER, 6),
+            pick(LOWER, 4),
+            pick(LOWER, 6)
+        ),
+        UnicodeEmail(true) => format!("用户{}@例子{}.中国", pick(LOWER, 9), pick(LOWER, 9)),
+        QuotedEmail(escaped) => {
+            let quote = if escaped { "\\\"" } else { "\"" };
+            format!(
+                "{quote}{} {}{quote}@{}.net",
+                pick(LOWER, 9),
+                pick(LOWER, 9),
+                pick(LOWER, 9)
+            )
+        }
         BirthDate => format!(
             "19{}-{:02}-{:02}",
             pick(DIGITS, 2),

@@ -1,0 +1,131 @@
+//! A phone number written nationally with no word naming it (`SMS au 06 42 87 19 53`,
+//! `06.42.87.19.53`, `020 7946 0958`, `03-1234-5678`): the trunk prefix `0` and a digit 1–9
+//! open the first group, then two to four more groups of 2–4 digits joined by one separator,
+//! 10 or 11 digits in all — how France, the UK, Germany, Italy, the Netherlands, Japan and
+//! Australia print a subscriber's number. The international form (`+33 6 42 87 19 53`) and
+//! North American numbers have rules of their own.
+//!
+//! A constant of that shape is not one: a date and a time (`01 02 2024 12 30`), a time with
+//! its fraction (`09.42.17.1234`), an IP address (`010.100.20.050`), a duration or a size (a
+//! unit after it), a group of a longer run of groups (a card's, a hex dump's), a counted
+//! sequence (`01 02 03 04 05`). Nine digits are left to the identity rules (`046 454 286`
+//! is a SIN's shape) and thousands are never written with a leading `0`.
+
+use std::ops::Range;
+
+/// The rule's regex: the value `v` after no word character, `+`, `.`, `:`, `/` or `-` (a
+/// version's, a port's, a path's or a negative number's digits), one separator throughout,
+/// ending before what is no part of a word or a number (a sentence's `.` or `:` may end it).
+pub const PATTERN: &str = r"(?:^|[^\w+.:/-])(?P<v>0[1-9][0-9]{0,2}(?:(?: [0-9]{2,4}){2,4}|(?:\.[0-9]{2,4}){2,4}|(?:-[0-9]{2,4}){2,4}))(?:$|[^\w.:/-]|[.:](?:$|\s))";
+
+/// Whether the value at `v` of `text` (matched by [`PATTERN`]) is a phone number, not a
+/// constant of its shape.
+pub fn national_phone(text: &str, v: Range<usize>) -> bool {
+    let value = &text[v.clone()];
+    let Some(sep) = value.bytes().find(|b| !b.is_ascii_digit()) else {
+        return false;
+    };
+    let groups: Vec<&str> = value.split(char::from(sep)).collect();
+    let digits: usize = groups.iter().map(|g| g.len()).sum();
+    let (before, after) = (&text.as_bytes()[..v.start], &text.as_bytes()[v.end..]);
+    // A group of a longer run (`12 06 42 87 19 53`, `… 0532 0130 00 77`).
+    let glued = (before
+        .last()
+        .is_some_and(|b| matches!(b, b' ' | b'.' | b'-'))
+        && before.iter().rev().nth(1).is_some_and(u8::is_ascii_digit))
+        || (after.first() == Some(&sep) && after.get(1).is_some_and(u8::is_ascii_digit));
+    let constant = glued
+        || date(&groups)
+        || time(&groups)
+        || (sep == b'.' && ip(&groups))
+        || sequence(&groups)
+        || unit_after(&text[v.end..]);
+    (10..=11).contains(&digits) && !constant
+}
+
+fn number(group: &str) -> u32 {
+    group
+        .bytes()
+        .fold(0, |n, b| n * 10 + u32::from(b.wrapping_sub(b'0')))
+}
+
+/// A year (1900–2099) beside a two-digit group that may be a month or a day: a date, maybe
+/// with its time in the groups after (`01 02 2024 12 30`, `2024`-first is no match at all).
+fn date(groups: &[&str]) -> bool {
+    groups.iter().enumerate().any(|(i, g)| {
+        let beside = |j: Option<usize>| {
+            j.and_then(|j| groups.get(j))
+                .is_some_and(|d| d.len() == 2 && (1..=31).contains(&number(d)))
+        };
+        g.len() == 4
+            && (1900..=2099).contains(&number(g))
+            && (beside(i.checked_sub(1)) || beside(Some(i + 1)))
+    })
+}
+
+/// Hours, minutes, seconds and a fraction (`09.42.17.1234`).
+fn time(groups: &[&str]) -> bool {
+    matches!(groups, [h, m, s, f, ..]
+        if h.len() == 2 && m.len() == 2 && s.len() == 2 && f.len() >= 3
+            && number(h) <= 23 && number(m) <= 59 && number(s) <= 59)
+}
+
+/// Four dotted groups each at most 255: an address with its zeros padded.
+fn ip(groups: &[&str]) -> bool {
+    groups.len() == 4 && groups.iter().all(|g| number(g) <= 255)
+}
+
+/// Groups of one length counting up or down by one, or all alike (`01 02 03 04 05`).
+fn sequence(groups: &[&str]) -> bool {
+    let same_length = groups.iter().all(|g| g.len() == groups[0].len());
+    let steps: Vec<i64> = groups
+        .windows(2)
+        .map(|w| i64::from(number(w[1])) - i64::from(number(w[0])))
+        .collect();
+    same_length && steps.iter().all(|&s| s == steps[0] && s.abs() <= 1)
+}
+
+/// A unit of time or size right after the number (`ms`, `s`, `KB`, `bytes`, `%`): a
+/// measure, not a number to call.
+fn unit_after(rest: &str) -> bool {
+    const UNITS: [&str; 24] = [
+        "ns", "us", "µs", "ms", "s", "sec", "secs", "seconds", "m", "min", "mins", "h", "d", "b",
+        "kb", "mb", "gb", "tb", "kib", "mib", "gib", "bytes", "%", "x",
+    ];
+    let rest = rest.trim_start_matches([' ', '\t']);
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_alphabetic() || *c == '%')
+        .flat_map(char::to_lowercase)
+        .collect();
+    UNITS.contains(&word.as_str())
+}
+
+/// Where the rule may match, for its gate: a `0` after no `[0-9A-Za-z_+.:/-]` (a byte that is
+/// not ASCII may be a boundary), a digit 1–9, then digits joined by single spaces, dots or
+/// dashes, ten digits at least and two separators.
+pub fn shape(t: &[u8]) -> bool {
+    let inside =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'.' | b':' | b'/' | b'-');
+    memchr::memchr_iter(b'0', t).any(|i| {
+        if (i > 0 && inside(t[i - 1])) || !t.get(i + 1).is_some_and(|b| matches!(b, b'1'..=b'9')) {
+            return false;
+        }
+        let (mut digits, mut seps, mut separated) = (0, 0, false);
+        for &b in &t[i..] {
+            if b.is_ascii_digit() {
+                digits += 1;
+                separated = false;
+            } else if matches!(b, b' ' | b'.' | b'-') && !separated {
+                seps += 1;
+                separated = true;
+            } else {
+                break;
+            }
+            if digits >= 10 && seps >= 2 {
+                return true;
+            }
+        }
+        false
+    })
+}
