@@ -496,6 +496,7 @@ fn iban(s: &str) -> bool {
         rest = match b {
             b'0'..=b'9' => (rest * 10 + u32::from(b - b'0')) % 97,
             b'A'..=b'Z' => (rest * 100 + u32::from(b - b'A') + 10) % 97,
+            b'a'..=b'z' => (rest * 100 + u32::from(b - b'a') + 10) % 97,
             _ => return false,
         };
     }

@@ -2,8 +2,10 @@
 //! `06.42.87.19.53`, `020 7946 0958`, `03-1234-5678`): the trunk prefix `0` and a digit 1–9
 //! open the first group, then two to four more groups of 2–4 digits joined by one separator,
 //! 10 or 11 digits in all — how France, the UK, Germany, Italy, the Netherlands, Japan and
-//! Australia print a subscriber's number. The international form (`+33 6 42 87 19 53`) and
-//! North American numbers have rules of their own.
+//! Australia print a subscriber's number. Without a trunk prefix, only two shapes no count is
+//! written in: a Spanish number's `612 34 56 78` and the `347 123 4567` of Italian mobiles (and
+//! of North American numbers written with spaces). The international form
+//! (`+33 6 42 87 19 53`) and North American numbers with dashes have rules of their own.
 //!
 //! A constant of that shape is not one: a date and a time (`01 02 2024 12 30`), a time with
 //! its fraction (`09.42.17.1234`), an IP address (`010.100.20.050`), a duration or a size (a
@@ -16,7 +18,7 @@ use std::ops::Range;
 /// The rule's regex: the value `v` after no word character, `+`, `.`, `:`, `/` or `-` (a
 /// version's, a port's, a path's or a negative number's digits), one separator throughout,
 /// ending before what is no part of a word or a number (a sentence's `.` or `:` may end it).
-pub const PATTERN: &str = r"(?:^|[^\w+.:/-])(?P<v>0[1-9][0-9]{0,2}(?:(?: [0-9]{2,4}){2,4}|(?:\.[0-9]{2,4}){2,4}|(?:-[0-9]{2,4}){2,4}))(?:$|[^\w.:/-]|[.:](?:$|\s))";
+pub const PATTERN: &str = r"(?:^|[^\w+.:/-])(?P<v>0[1-9][0-9]{0,2}(?:(?: [0-9]{2,4}){2,4}|(?:\.[0-9]{2,4}){2,4}|(?:-[0-9]{2,4}){2,4})|[6-9][0-9]{2}(?: [0-9]{2}){3}|[1-9][0-9]{2} [0-9]{3} [0-9]{4})(?:$|[^\w.:/-]|[.:](?:$|\s))";
 
 /// Whether the value at `v` of `text` (matched by [`PATTERN`]) is a phone number, not a
 /// constant of its shape.
@@ -40,7 +42,9 @@ pub fn national_phone(text: &str, v: Range<usize>) -> bool {
         || (sep == b'.' && ip(&groups))
         || sequence(&groups)
         || unit_after(&text[v.end..]);
-    (10..=11).contains(&digits) && !constant
+    // The shapes without a trunk prefix have their digits fixed by the regex.
+    let enough = !value.starts_with('0') || (10..=11).contains(&digits);
+    enough && !constant
 }
 
 fn number(group: &str) -> u32 {
@@ -101,31 +105,48 @@ fn unit_after(rest: &str) -> bool {
     UNITS.contains(&word.as_str())
 }
 
-/// Where the rule may match, for its gate: a `0` after no `[0-9A-Za-z_+.:/-]` (a byte that is
-/// not ASCII may be a boundary), a digit 1–9, then digits joined by single spaces, dots or
-/// dashes, ten digits at least and two separators.
+/// Where the rule may match, for its gate: after no `[0-9A-Za-z_+.:/-]` (a byte that is not
+/// ASCII may be a boundary), `0` and a digit 1–9 opening a group of 2–4 digits, or a digit 1–9
+/// opening one of 3; then groups of 2–4 digits joined by single spaces, dots or dashes, nine
+/// digits at least in three groups before a group of another length. A timestamp's `081109
+/// 203615` or a year opens nothing.
 pub fn shape(t: &[u8]) -> bool {
     let inside =
         |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'.' | b':' | b'/' | b'-');
-    memchr::memchr_iter(b'0', t).any(|i| {
-        if (i > 0 && inside(t[i - 1])) || !t.get(i + 1).is_some_and(|b| matches!(b, b'1'..=b'9')) {
-            return false;
+    let mut i = 0;
+    while i < t.len() {
+        if !t[i].is_ascii_digit() || (i > 0 && inside(t[i - 1])) {
+            i += 1;
+            continue;
         }
-        let (mut digits, mut seps, mut separated) = (0, 0, false);
-        for &b in &t[i..] {
-            if b.is_ascii_digit() {
-                digits += 1;
-                separated = false;
-            } else if matches!(b, b' ' | b'.' | b'-') && !separated {
-                seps += 1;
-                separated = true;
-            } else {
+        let (mut digits, mut groups, mut j) = (0, 0, i);
+        loop {
+            let run = t[j..].iter().take_while(|b| b.is_ascii_digit()).count();
+            let fits = match groups {
+                0 if t[i] == b'0' => (2..=4).contains(&run) && t[i + 1] != b'0',
+                0 => run == 3,
+                _ => (2..=4).contains(&run),
+            };
+            if !fits {
                 break;
             }
-            if digits >= 10 && seps >= 2 {
+            digits += run;
+            groups += 1;
+            j += run;
+            if digits >= 9 && groups >= 3 {
                 return true;
             }
+            match (t.get(j), t.get(j + 1)) {
+                (Some(b' ' | b'.' | b'-'), Some(d)) if d.is_ascii_digit() => j += 1,
+                _ => break,
+            }
         }
-        false
-    })
+        // Past this run of digits: a start inside it is after a digit, no boundary.
+        i += t[i..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+            .max(1);
+    }
+    false
 }

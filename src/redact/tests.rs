@@ -1684,6 +1684,17 @@ fn national_phones_without_a_word_naming_them() {
             r#"{"to": "[REDACTED:phone]"}"#,
         ),
         ("to=06 42 87 19 53", "to=[REDACTED:phone]"),
+        // Found by the same review's own probes: without a trunk `0`, a Spanish number and an
+        // Italian mobile (North American numbers are spaced so too).
+        (
+            "llamar al 612 34 56 78 mañana",
+            "llamar al [REDACTED:phone] mañana",
+        ),
+        (
+            "chiamare il 347 123 4567 domani",
+            "chiamare il [REDACTED:phone] domani",
+        ),
+        ("callback 415 555 0132", "callback [REDACTED:phone]"),
     ] {
         assert_eq!(r(text), want, "{text}");
         gated_as_ungated(text);
@@ -1710,10 +1721,35 @@ fn national_phones_without_a_word_naming_them() {
         "03-17 16:13:38.811  1702  2395 D WindowManager",
         "0x06 42 87 19 53",
         "06 42 87 19",
+        // Counts in thousands, a SIN's and a measure.
+        "wrote 612 345 678 bytes",
+        "wrote 1 612 345 678 bytes",
+        "took 612 34 56 78 ms",
+        "ts 2024 123 4567",
     ]);
     for text in ["12 06 42 87 19 53", "06 42 87 19 53 77"] {
         assert!(!r(text).contains("REDACTED"), "{text}");
     }
+}
+
+/// Found by an outside review's probes: an IBAN in small letters, as a user typed it, was
+/// quoted whole. Only in groups: an unbroken hex id would pass the check one time in 97.
+#[test]
+fn ibans_in_small_letters() {
+    for (text, want) in [
+        (
+            "refund to de89 3704 0044 0532 0130 00 queued",
+            "refund to [REDACTED:iban] queued",
+        ),
+        (
+            "refund to be68 5390 0754 7034 queued",
+            "refund to [REDACTED:iban] queued",
+        ),
+    ] {
+        assert_eq!(r(text), want, "{text}");
+        gated_as_ungated(text);
+    }
+    assert_kept(&["refund to de89 3704 0044 0532 0130 01 queued"]);
 }
 
 /// Found by an outside canary audit: a person's name under a user's key was quoted whole.

@@ -37,6 +37,10 @@ enum Shape {
     /// A French mobile number, `06 NN NN NN NN` with this separator, or `+33 6 NN NN NN NN`
     /// when international.
     FrenchPhone(char, bool),
+    /// A Spanish mobile number, `6NN NN NN NN`.
+    SpanishPhone,
+    /// A German IBAN in small letters, in groups of four.
+    IbanLower,
     /// An email address in Latin letters with diacritics (`jürgen.straße@bücher-müller.de`),
     /// or in Chinese (`用户…@例子….中国`) when `true`.
     UnicodeEmail(bool),
@@ -86,7 +90,7 @@ const fn k(name: &'static str, text: &'static str, prefix: &'static str, shape: 
 
 use Shape::*;
 
-const KINDS: [Kind; 127] = [
+const KINDS: [Kind; 129] = [
     k("password", "password=@@", "", Password(14)),
     k("password-spaced", "password = @@", "", Password(14)),
     k("passphrase", "passphrase=@@", "", Password(14)),
@@ -405,10 +409,13 @@ const KINDS: [Kind; 127] = [
     k("sin-key", r#"{"sin": "@@"}"#, "", Id(Document::Sin)),
     // Shapes of an eighth probe (an outside canary audit): a French number with no word
     // naming it, a name under a user's key, a crawler's contact in its user agent, and the
-    // addresses in other scripts or with a quoted local part that the email rule once missed.
+    // addresses in other scripts or with a quoted local part that the email rule once missed;
+    // and of that review's own probes, a Spanish number and an IBAN in small letters.
     k("phone-french", "SMS au @@", "", FrenchPhone(' ', false)),
     k("phone-french-dotted", "rappel @@ ok", "", FrenchPhone('.', false)),
     k("phone-french-international", "SMS au @@", "", FrenchPhone(' ', true)),
+    k("phone-spanish", "llamar al @@ mañana", "", SpanishPhone),
+    k("iban-lowercase", "refund to @@ queued", "", IbanLower),
     k("user-name", "user=@@ logged in", "", PersonName),
     k(
         "username-json",
@@ -614,6 +621,14 @@ fn value(kind: &Kind, rng: &mut Rng) -> String {
                 false => format!("0{mobile}{sep}{}", pairs.join(&sep.to_string())),
             }
         }
+        SpanishPhone => format!(
+            "6{} {} {} {}",
+            pick(DIGITS, 2),
+            pick(DIGITS, 2),
+            pick(DIGITS, 2),
+            pick(DIGITS, 2)
+        ),
+        IbanLower => iban("DE", &pick(DIGITS, 18)).to_lowercase(),
         // Random letters around the non-ASCII ones: a piece of the value is found whether an
         // output writes them as they are or escaped.
         UnicodeEmail(false) => format!(
