@@ -1007,19 +1007,25 @@ fn ssn_shape(t: &[u8]) -> bool {
     })
 }
 
-/// Two capitals and two digits (`DE89`): where an IBAN may start.
+/// Two capitals and two digits (`DE89`), or two small letters, two digits and a space (`de89 `):
+/// where an IBAN may start.
 fn iban_shape(t: &[u8]) -> bool {
-    // Two digits after two letters, then a space or a fifth character of the same case (an
-    // unbroken IBAN is in capitals): a capital after a capital is rarer in log text than a
-    // digit after a digit, tested first.
-    t.windows(4).enumerate().any(|(i, w)| {
-        let upper = w[1].is_ascii_uppercase() && w[0].is_ascii_uppercase();
-        let lower = !upper
-            && w[1].is_ascii_lowercase()
-            && w[0].is_ascii_lowercase()
-            && t.get(i + 4) == Some(&b' ');
-        (upper || lower) && w[2].is_ascii_digit() && w[3].is_ascii_digit()
-    })
+    // A capital after a capital is rarer in log text than a digit after a digit: tested first.
+    let upper = t.windows(4).any(|w| {
+        w[1].is_ascii_uppercase()
+            && w[0].is_ascii_uppercase()
+            && w[2].is_ascii_digit()
+            && w[3].is_ascii_digit()
+    });
+    // In small letters an IBAN is read only in groups: two digits before a space.
+    upper
+        || memchr::memchr_iter(b' ', t).any(|p| {
+            p >= 4
+                && t[p - 1].is_ascii_digit()
+                && t[p - 2].is_ascii_digit()
+                && t[p - 3].is_ascii_lowercase()
+                && t[p - 4].is_ascii_lowercase()
+        })
 }
 
 /// Tokens known by their vendor prefix (gitleaks' rule set names these; the code is ours):

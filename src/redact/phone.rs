@@ -111,42 +111,62 @@ fn unit_after(rest: &str) -> bool {
 /// digits at least in three groups before a group of another length. A timestamp's `081109
 /// 203615` or a year opens nothing.
 pub fn shape(t: &[u8]) -> bool {
-    let inside =
-        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'.' | b':' | b'/' | b'-');
-    let mut i = 0;
-    while i < t.len() {
-        if !t[i].is_ascii_digit() || (i > 0 && inside(t[i - 1])) {
-            i += 1;
-            continue;
+    // One table lookup a byte, one branch taken only where a value may start (a digit after a
+    // boundary): most bytes are inside words and numbers.
+    let mut boundary = true; // the start of the text
+    for (i, &b) in t.iter().enumerate() {
+        let class = CLASSES[usize::from(b)];
+        if boundary && class == DIGIT && groups_at(t, i) {
+            return true;
         }
-        let (mut digits, mut groups, mut j) = (0, 0, i);
-        loop {
-            let run = t[j..].iter().take_while(|b| b.is_ascii_digit()).count();
-            let fits = match groups {
-                0 if t[i] == b'0' => (2..=4).contains(&run) && t[i + 1] != b'0',
-                0 => run == 3,
-                _ => (2..=4).contains(&run),
-            };
-            if !fits {
-                break;
-            }
-            digits += run;
-            groups += 1;
-            j += run;
-            if digits >= 9 && groups >= 3 {
-                return true;
-            }
-            match (t.get(j), t.get(j + 1)) {
-                (Some(b' ' | b'.' | b'-'), Some(d)) if d.is_ascii_digit() => j += 1,
-                _ => break,
-            }
-        }
-        // Past this run of digits: a start inside it is after a digit, no boundary.
-        i += t[i..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count()
-            .max(1);
+        boundary = class == BOUNDARY;
     }
     false
+}
+
+/// A byte after which a value may start (not `[0-9A-Za-z_+.:/-]`; a byte that is not ASCII
+/// may be a boundary), and a digit.
+const BOUNDARY: u8 = 1;
+const DIGIT: u8 = 2;
+
+static CLASSES: [u8; 256] = {
+    let mut t = [BOUNDARY; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_digit() {
+            t[b] = DIGIT;
+        } else if c.is_ascii_alphabetic() || matches!(c, b'_' | b'+' | b'.' | b':' | b'/' | b'-') {
+            t[b] = 0;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Whether the groups of digits from `i` (a digit after a boundary) fit the rule, as [`shape`]
+/// says.
+fn groups_at(t: &[u8], i: usize) -> bool {
+    let (mut digits, mut groups, mut j) = (0, 0, i);
+    loop {
+        let run = t[j..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let fits = match groups {
+            0 if t[i] == b'0' => (2..=4).contains(&run) && t[i + 1] != b'0',
+            0 => run == 3,
+            _ => (2..=4).contains(&run),
+        };
+        if !fits {
+            return false;
+        }
+        digits += run;
+        groups += 1;
+        j += run;
+        if digits >= 9 && groups >= 3 {
+            return true;
+        }
+        match (t.get(j), t.get(j + 1)) {
+            (Some(b' ' | b'.' | b'-'), Some(d)) if d.is_ascii_digit() => j += 1,
+            _ => return false,
+        }
+    }
 }
