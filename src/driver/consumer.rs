@@ -138,7 +138,10 @@ impl Consumer {
             }
         };
         Consumer {
-            escalation: EscalationTracker::new(settings.escalation.count_tiers.clone()),
+            escalation: EscalationTracker::new(
+                settings.escalation.count_tiers.clone(),
+                settings.window.length,
+            ),
             watermark: HeldWatermark::new(
                 settings.live.hold_back,
                 settings.window.length,
@@ -250,7 +253,7 @@ impl Consumer {
         let pipeline = &self.pipeline;
         let Some(crossing) = self
             .escalation
-            .observe(c.cluster, || pipeline.count_last_of(c.fine, c.at))
+            .observe(c.cluster, c.at, |end| pipeline.count_last_of(c.fine, end))
         else {
             return;
         };

@@ -7,8 +7,17 @@
 //! entries of it must arrive before it can cross (counts in a trailing hour only grow by new
 //! entries), so the count is only looked at again then. Each tier is announced once per
 //! cluster until the next window closes.
+//!
+//! The trailing hour ends at the cluster's newest entry so far, not at the entry just taken:
+//! entries come out of event-time order (a backlog is handed out in any order, an instance's
+//! export is late), and an hour ending at a late entry leaves out the newer ones already
+//! counted. Counted so, the count grows by at most one an entry, which the countdown needs: a
+//! count read low at a late entry would wait for entries that may never come (no live page,
+//! only the worklog at the window's close).
 
 use std::collections::HashMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::escalate::CountTier;
 use crate::fingerprint::ClusterId;
@@ -19,6 +28,8 @@ struct Track {
     announced: u64,
     /// Entries to come before the count is worth looking at again.
     countdown: u64,
+    /// Event time of the cluster's newest entry: where its trailing hour ends.
+    latest: DateTime<Utc>,
 }
 
 /// A tier just reached.
@@ -33,32 +44,47 @@ pub struct EscalationTracker {
     /// Sorted by `at_least`.
     tiers: Vec<CountTier>,
     clusters: HashMap<ClusterId, Track>,
+    /// The trailing span counted (`window.length`): a cluster whose newest entry is further
+    /// than this behind the newest of all is forgotten at a window's close.
+    span: TimeDelta,
+    /// The newest entry's event time of all clusters.
+    newest: DateTime<Utc>,
 }
 
 impl EscalationTracker {
-    pub fn new(mut tiers: Vec<CountTier>) -> EscalationTracker {
+    pub fn new(mut tiers: Vec<CountTier>, span: TimeDelta) -> EscalationTracker {
         tiers.sort_by_key(|t| t.at_least);
         EscalationTracker {
             tiers,
             clusters: HashMap::new(),
+            span,
+            newest: DateTime::<Utc>::MIN_UTC,
         }
     }
 
-    /// One more entry of `id`; `count` gives its entries in the trailing hour (called only
-    /// when a crossing is possible).
-    pub fn observe(&mut self, id: ClusterId, count: impl FnOnce() -> u64) -> Option<Crossing> {
+    /// One more entry of `id`, of event time `at`; `count(end)` gives its entries in the
+    /// trailing hour ending at `end` (called only when a crossing is possible).
+    pub fn observe(
+        &mut self,
+        id: ClusterId,
+        at: DateTime<Utc>,
+        count: impl FnOnce(DateTime<Utc>) -> u64,
+    ) -> Option<Crossing> {
         if self.tiers.is_empty() {
             return None;
         }
+        self.newest = self.newest.max(at);
         let track = self.clusters.entry(id).or_insert(Track {
             announced: 0,
             countdown: 1,
+            latest: at,
         });
+        track.latest = track.latest.max(at);
         if track.countdown > 1 {
             track.countdown -= 1;
             return None;
         }
-        let n = count();
+        let n = count(track.latest);
         let reached = self.tiers.iter().rev().find(|t| t.at_least <= n).copied();
         let crossing = reached
             .filter(|t| t.at_least > track.announced)
@@ -74,9 +100,17 @@ impl EscalationTracker {
         crossing
     }
 
-    /// A window closed: tiers may be announced again, counts are looked at afresh.
+    /// A window closed: tiers may be announced again, counts are looked at afresh. Where a
+    /// cluster's hour ends is kept (the next entry may be a late one), while it is within the
+    /// trailing span of the newest entry.
     pub fn reset(&mut self) {
-        self.clusters.clear();
+        if let Some(keep_from) = self.newest.checked_sub_signed(self.span) {
+            self.clusters.retain(|_, t| t.latest >= keep_from);
+        }
+        for t in self.clusters.values_mut() {
+            t.announced = 0;
+            t.countdown = 1;
+        }
     }
 }
 
@@ -97,13 +131,21 @@ mod tests {
         ]
     }
 
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_764_000_000 + s, 0).unwrap()
+    }
+
+    fn tracker() -> EscalationTracker {
+        EscalationTracker::new(tiers(), TimeDelta::hours(1))
+    }
+
     #[test]
     fn each_tier_is_announced_once_and_the_count_is_read_rarely() {
-        let mut t = EscalationTracker::new(tiers());
+        let mut t = tracker();
         let (mut n, mut reads, mut crossings) = (0u64, 0, Vec::new());
         for _ in 0..1500 {
             n += 1;
-            if let Some(c) = t.observe(ClusterId(1), || {
+            if let Some(c) = t.observe(ClusterId(1), at(0), |_| {
                 reads += 1;
                 n
             }) {
@@ -114,7 +156,9 @@ mod tests {
         assert!(reads <= 4, "count read {reads} times");
         t.reset();
         n += 1;
-        let again = t.observe(ClusterId(1), || n).map(|c| c.tier.at_least);
+        let again = t
+            .observe(ClusterId(1), at(0), |_| n)
+            .map(|c| c.tier.at_least);
         assert_eq!(
             again,
             Some(1000),
@@ -124,12 +168,51 @@ mod tests {
 
     #[test]
     fn a_count_fed_by_other_sources_is_caught_at_the_next_check() {
-        let mut t = EscalationTracker::new(tiers());
-        assert_eq!(t.observe(ClusterId(2), || 50), None);
+        let mut t = tracker();
+        assert_eq!(t.observe(ClusterId(2), at(0), |_| 50), None);
         for _ in 0..49 {
-            assert_eq!(t.observe(ClusterId(2), || unreachable!()), None);
+            assert_eq!(t.observe(ClusterId(2), at(0), |_| unreachable!()), None);
         }
-        let c = t.observe(ClusterId(2), || 120);
+        let c = t.observe(ClusterId(2), at(0), |_| 120);
         assert_eq!(c.map(|c| (c.count, c.tier.at_least)), Some((120, 100)));
+    }
+
+    /// The hour is counted up to the cluster's newest entry, also when the entry that makes
+    /// the hundredth is older (late): before, the count ended at the late entry, left out the
+    /// newer ones, and the countdown then waited for entries that never came.
+    #[test]
+    fn a_late_entry_that_makes_the_tier_crosses_it() {
+        // Entries one every 3 s; the count of those up to `end` (the late one included).
+        let mut stamps: Vec<i64> = Vec::new();
+        let count = |stamps: &[i64], end: DateTime<Utc>| {
+            stamps.iter().filter(|s| at(**s) <= end).count() as u64
+        };
+        let mut t = tracker();
+        for i in 0..99 {
+            stamps.push(i * 3);
+            let c = t.observe(ClusterId(3), at(i * 3), |end| count(&stamps, end));
+            assert_eq!(c, None);
+        }
+        stamps.push(30);
+        let c = t.observe(ClusterId(3), at(30), |end| count(&stamps, end));
+        assert_eq!(c.map(|c| (c.count, c.tier.at_least)), Some((100, 100)));
+
+        // And after a window's close, when the first entry is a late one.
+        let mut t = tracker();
+        stamps.truncate(95);
+        for s in &stamps {
+            t.observe(ClusterId(4), at(*s), |end| count(&stamps, end));
+        }
+        t.reset();
+        stamps.push(30);
+        assert_eq!(
+            t.observe(ClusterId(4), at(30), |end| count(&stamps, end)),
+            None
+        );
+        for i in 0..4 {
+            stamps.push(400 + i);
+            let c = t.observe(ClusterId(4), at(400 + i), |end| count(&stamps, end));
+            assert_eq!(c.map(|c| c.count), (i == 3).then_some(100), "entry {i}");
+        }
     }
 }
