@@ -8,7 +8,10 @@
 //! and two replicas: both pull and relay, the one holding the lease counts and is killed, the
 //! other takes over while a replacement starts, as Cloud Run replaces an instance. And the
 //! page: a P0 line listed by Alertmanager within a minute (6 s measured) of being published,
-//! on a fresh start and right after a `kill -9` and restart.
+//! on a fresh start and right after a `kill -9` and restart; on two Redis replicas, and right
+//! after the lease holder's `kill -9` (6 s and 11.5 s: one lease time more); among a backlog
+//! of 300 at the start after a redeploy (6-8 s); and a count tier's P1 whose crossing entry
+//! comes out of event-time order (0.1 s).
 //!
 //! Asserted: the worklogs equal `replay` of the same entries; exactly one GitHub issue per
 //! problem that qualifies, however many restarts; each alert reached Alertmanager's receiver as
@@ -306,14 +309,8 @@ async fn active_with(am: &str, text: &str) -> Option<Value> {
 /// pages twice) and `live.hold_back` (how long a restart holds tracebacks back).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_p0_pages_within_seconds_fresh_and_after_a_kill_9_with_every_sink_on() {
-    let (stack, _) = Stack::start("full").await;
-    let mut env = stack.env.clone();
-    for (k, v) in [
-        ("LOG_GARDENER__LIVE__CHECKPOINT_EVERY", "5m"),
-        ("LOG_GARDENER__LIVE__HOLD_BACK", "5m"),
-    ] {
-        env = with(&env, k, v);
-    }
+    let stack = paging_stack("full").await;
+    let env = stack.env.clone();
     let checkpoint = PathBuf::from(get(&env, "LOG_GARDENER__LIVE__CHECKPOINT"));
     let am = stack.am.url();
     let tmp = stack.tmp.path();
@@ -386,6 +383,254 @@ async fn a_p0_pages_within_seconds_fresh_and_after_a_kill_9_with_every_sink_on()
         .await;
         assert_eq!(n, Some(1), "{name}: {:#?}", stack.hook.notifications());
     }
+}
+
+/// Terraform's `case` with the two timers a page must not ride on at five minutes (see
+/// `a_p0_pages_within_seconds_fresh_and_after_a_kill_9_with_every_sink_on`).
+async fn paging_stack(case: &str) -> Stack {
+    let (mut stack, _) = Stack::start(case).await;
+    for (k, v) in [
+        ("LOG_GARDENER__LIVE__CHECKPOINT_EVERY", "5m"),
+        ("LOG_GARDENER__LIVE__HOLD_BACK", "5m"),
+    ] {
+        stack.env = with(&stack.env, k, v);
+    }
+    stack
+}
+
+/// How long after `since` Alertmanager lists an active alert naming `name` at `priority`;
+/// fails after `within` with the processes' logs.
+async fn listed(
+    am: &str,
+    name: &str,
+    priority: &str,
+    since: std::time::Instant,
+    within: Duration,
+    procs: &[&Process],
+) -> Duration {
+    let found = eventually(within, || async {
+        let a = active_with(am, name).await?;
+        (a["labels"]["priority"] == priority).then_some(a)
+    })
+    .await;
+    let logs: Vec<String> = procs.iter().map(|p| p.log()).collect();
+    assert!(
+        found.is_some(),
+        "no {priority} alert for {name:?} within {within:?}: {:#?}\n{logs:#?}",
+        get_json(&format!("{am}/api/v2/alerts")).await
+    );
+    since.elapsed()
+}
+
+/// The value of the metric sample `name` (unlabelled) on the `/metrics` of `addr`.
+async fn metric(addr: std::net::SocketAddr, name: &str) -> Option<f64> {
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// A structured ERROR entry of service `service` at `at` (never held by the stitcher).
+fn error_at(
+    at: chrono::DateTime<chrono::Utc>,
+    service: &str,
+    insert_id: &str,
+    message: &str,
+) -> String {
+    serde_json::json!({"timestamp": at.to_rfc3339(), "severity": "ERROR",
+        "insertId": insert_id, "jsonPayload": {"message": message},
+        "logName": "projects/p/logs/run.googleapis.com%2Fstdout",
+        "resource": {"type": "cloud_run_revision", "labels": {"service_name": service}}})
+    .to_string()
+}
+
+/// `n` ordinary INFO entries now, of a few kinds.
+fn infos(n: usize, tag: &str) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            serde_json::json!({"timestamp": chrono::Utc::now().to_rfc3339(), "severity": "INFO",
+                "insertId": format!("{tag}-{i}"),
+                "jsonPayload": {"message": format!("served basket {i} for customer {}", i % 7)},
+                "logName": "projects/p/logs/run.googleapis.com%2Fstdout",
+                "resource": {"type": "cloud_run_revision", "labels": {"service_name": "web"}}})
+            .to_string()
+        })
+        .collect()
+}
+
+/// Promise 3 through `run` on Terraform's "redis" case, two replicas on the real
+/// Redis (lease 5 s), one counting and one relaying. A P0 line is listed by Alertmanager within
+/// seconds while both run, and within seconds plus one lease time right after the holder is
+/// killed with SIGKILL (the other replica takes over).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_p0_pages_within_seconds_on_two_redis_replicas_and_after_the_holder_is_killed() {
+    let mut stack = paging_stack("redis").await;
+    let prefix = format!("page-{}", std::process::id());
+    let _cleared = Checkpoint::Redis(prefix.clone());
+    in_redis::clear(&mut in_redis::connect(), &prefix);
+    for (k, v) in [
+        ("LOG_GARDENER__STATE__REDIS_URL", in_redis::URL),
+        ("LOG_GARDENER__STATE__KEY_PREFIX", &prefix),
+        ("LOG_GARDENER__STATE__LEASE", "5s"),
+    ] {
+        stack.env = with(&stack.env, k, v);
+    }
+    let (env, am, tmp, metrics) = (&stack.env, stack.am.url(), stack.tmp.path(), stack.metrics);
+    let on = |i: usize| {
+        with(
+            env,
+            "LOG_GARDENER__METRICS__LISTEN",
+            &metrics[i].to_string(),
+        )
+    };
+    let mut replicas = [
+        gardener(&on(0), &["run"], &tmp.join("run-a.log")),
+        gardener(&on(1), &["run"], &tmp.join("run-b.log")),
+    ];
+    // Which one holds the lease, once one stands by and the other answers.
+    let standby = eventually(Duration::from_secs(30), || async {
+        let [a, b] = [readyz(metrics[0]).await, readyz(metrics[1]).await];
+        match (a.starts_with("standby"), b.starts_with("standby")) {
+            (true, false) if !b.is_empty() => Some(0),
+            (false, true) if !a.is_empty() => Some(1),
+            _ => None,
+        }
+    })
+    .await;
+    let standby = standby.unwrap_or_else(|| {
+        panic!(
+            "no replica stood by: {}\n{}",
+            replicas[0].log(),
+            replicas[1].log()
+        )
+    });
+    let holder = 1 - standby;
+
+    let text = "psycopg2.OperationalError: connection to server at \"10.3.0.5\", port 5432 \
+                failed: timeout expired";
+    let published = std::time::Instant::now();
+    stack
+        .emu
+        .publish(&[exception_now("orders-1", "redis-p0-a", text)]);
+    let [a, b] = &replicas;
+    let first = listed(
+        &am,
+        "connection to server at",
+        "P0",
+        published,
+        Duration::from_secs(60),
+        &[a, b],
+    )
+    .await;
+    eprintln!("redis: P0 listed {first:?} after publishing, both replicas up");
+
+    // The holder dies; the next P0 comes right after.
+    replicas[holder].signal("-KILL");
+    replicas[holder].exit(Duration::from_secs(10)).await;
+    let text = "sqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached, \
+                connection timed out, timeout 30.00";
+    let published = std::time::Instant::now();
+    stack
+        .emu
+        .publish(&[exception_now("orders-2", "redis-p0-b", text)]);
+    let [a, b] = &replicas;
+    let second = listed(
+        &am,
+        "QueuePool limit",
+        "P0",
+        published,
+        Duration::from_secs(90),
+        &[a, b],
+    )
+    .await;
+    eprintln!("redis: P0 listed {second:?} after publishing, right after the holder's SIGKILL");
+    assert!(first < Duration::from_secs(30), "{first:?}");
+    assert!(second < Duration::from_secs(45), "{second:?}");
+}
+
+/// A P1 reached by a count tier. An ERROR cluster (P2 by its severity) of the last
+/// five minutes, 99 entries in time order, then the 100th, which crosses `escalation.count`'s
+/// first tier (100 in the trailing hour): it is stamped four minutes ago, as an instance's
+/// delayed export (or a backlog handed out in any order) brings it. The escalation alert, P1,
+/// is listed within seconds of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_count_tier_p1_pages_within_seconds_of_the_crossing_entry_even_out_of_order() {
+    let stack = paging_stack("full").await;
+    let am = stack.am.url();
+    let one = gardener(&stack.env, &["run"], &stack.tmp.path().join("run-1.log"));
+    let name = "ledger reconciliation failed";
+    let now = chrono::Utc::now();
+    let line = |i: usize, ago_ms: i64| {
+        error_at(
+            now - chrono::TimeDelta::milliseconds(ago_ms),
+            "ledger",
+            &format!("tier-{i}"),
+            &format!("{name} for batch {i}"),
+        )
+    };
+    // One every three seconds, oldest first: the last one now.
+    let below: Vec<String> = (0..99).map(|i| line(i, (98 - i as i64) * 3_000)).collect();
+    stack.emu.publish(&below);
+    // The cluster alerts at P2 when new; all 99 are counted before the 100th is sent.
+    let since = std::time::Instant::now();
+    listed(&am, name, "P2", since, Duration::from_secs(60), &[&one]).await;
+    let metrics = stack.metrics[0];
+    let counted = eventually(Duration::from_secs(60), || async move {
+        let n = metric(metrics, "log_gardener_entries_received_total").await?;
+        (n >= 99.0).then_some(())
+    })
+    .await;
+    assert!(counted.is_some(), "99 entries not received: {}", one.log());
+    let published = std::time::Instant::now();
+    stack.emu.publish(&[line(99, 4 * 60_000)]);
+    let took = listed(&am, name, "P1", published, Duration::from_secs(90), &[&one]).await;
+    eprintln!("count tier: P1 listed {took:?} after the crossing entry was published");
+    assert!(took < Duration::from_secs(45), "{took:?}");
+}
+
+/// A redeploy with a backlog: `run` stops on SIGTERM (a clean stop), and while no process
+/// pulls, 300 ordinary INFO entries and a P0 line among the last wait in the subscription.
+/// The P0 is listed within seconds of the next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_p0_in_the_backlog_of_a_redeploy_pages_within_seconds_of_the_start() {
+    let stack = paging_stack("full").await;
+    let tmp = stack.tmp.path();
+    let mut one = gardener(&stack.env, &["run"], &tmp.join("run-1.log"));
+    stack.emu.publish(&infos(20, "before"));
+    let metrics = stack.metrics[0];
+    let counted = eventually(Duration::from_secs(60), || async move {
+        let n = metric(metrics, "log_gardener_entries_received_total").await?;
+        (n >= 20.0).then_some(())
+    })
+    .await;
+    assert!(counted.is_some(), "20 entries not received: {}", one.log());
+    one.signal("-TERM");
+    let st = one.exit(Duration::from_secs(15)).await;
+    assert!(st.success(), "{st}: {}", one.log());
+
+    let mut lines = infos(300, "backlog");
+    let text = "psycopg2.OperationalError: connection to server at \"10.3.0.9\", port 5432 \
+                failed: timeout expired";
+    lines.insert(290, exception_now("orders-1", "backlog-p0", text));
+    stack.emu.publish(&lines);
+    let started = std::time::Instant::now();
+    let two = gardener(&stack.env, &["run"], &tmp.join("run-2.log"));
+    let am = stack.am.url();
+    let took = listed(
+        &am,
+        "connection to server at",
+        "P0",
+        started,
+        Duration::from_secs(90),
+        &[&two],
+    )
+    .await;
+    eprintln!("redeploy with a backlog of 300: P0 listed {took:?} after the start");
+    assert!(took < Duration::from_secs(45), "{took:?}");
 }
 
 /// Terraform's `case` as the test runs it, with every neighbour up: the container's
