@@ -290,6 +290,36 @@ fn exception_now(instance: &str, insert_id: &str, text: &str) -> String {
     .to_string()
 }
 
+/// Two P0 lines (Cloud SQL unreachable, by the default rules), each a lone exception line:
+/// (what its alert's template holds, the line).
+const PAGES: [(&str, &str); 2] = [
+    (
+        "connection to server at",
+        "psycopg2.OperationalError: connection to server at \"10.3.0.5\", port 5432 \
+         failed: timeout expired",
+    ),
+    (
+        "QueuePool limit",
+        "sqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached, \
+         connection timed out, timeout 30.00",
+    ),
+];
+
+/// Publishes `page`'s line as instance `instance`'s and returns how long after that
+/// Alertmanager listed its P0 alert; fails after `within` with the processes' logs.
+async fn page(
+    stack: &Stack,
+    (name, text): (&str, &str),
+    instance: &str,
+    within: Duration,
+    procs: &[&Process],
+) -> Duration {
+    let published = std::time::Instant::now();
+    let entry = exception_now(instance, &format!("{instance}-p0"), text);
+    stack.emu.publish(&[entry]);
+    listed(&stack.am.url(), name, "P0", published, within, procs).await
+}
+
 /// Alertmanager's active alert whose template holds `text`.
 async fn active_with(am: &str, text: &str) -> Option<Value> {
     let alerts = get_json(&format!("{am}/api/v2/alerts")).await?;
@@ -304,39 +334,19 @@ async fn active_with(am: &str, text: &str) -> Option<Value> {
 /// Promise 3 through the deployed service, every sink on: a P0 reaches Alertmanager within
 /// seconds of its entry being published, on a fresh start and after a `kill -9`, while the
 /// restarted process holds tracebacks for the dead one's redeliveries. Terraform's
-/// environment but for two timers, set to five minutes (the most allowed) so that neither can carry the page:
-/// `live.checkpoint_every` (a fire waits for the checkpoint holding it, so a crash never
-/// pages twice) and `live.hold_back` (how long a restart holds tracebacks back).
+/// environment but for two timers, set to five minutes (the most allowed) so that neither can
+/// carry the page: `live.checkpoint_every` (a fire waits for the checkpoint holding it, so a
+/// crash never pages twice) and `live.hold_back` (how long a restart holds tracebacks back).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_p0_pages_within_seconds_fresh_and_after_a_kill_9_with_every_sink_on() {
     let stack = paging_stack("full").await;
     let env = stack.env.clone();
     let checkpoint = PathBuf::from(get(&env, "LOG_GARDENER__LIVE__CHECKPOINT"));
-    let am = stack.am.url();
     let tmp = stack.tmp.path();
-    let pages = [
-        (
-            "connection to server at",
-            "psycopg2.OperationalError: connection to server at \"10.3.0.5\", port 5432 \
-             failed: timeout expired",
-        ),
-        (
-            "QueuePool limit",
-            "sqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached, \
-             connection timed out, timeout 30.00",
-        ),
-    ];
-    // Publishes page `n`: when it was published.
-    let publish = |n: usize| {
-        let published = std::time::Instant::now();
-        let entry = exception_now(&format!("orders-{n}"), &format!("p0-{n}"), pages[n].1);
-        stack.emu.publish(&[entry]);
-        published
-    };
     let within = Duration::from_secs(60);
 
     let mut one = gardener(&env, &["run"], &tmp.join("run-1.log"));
-    let took = listed(&am, pages[0].0, "P0", publish(0), within, &[&one]).await;
+    let took = page(&stack, PAGES[0], "orders-0", within, &[&one]).await;
     eprintln!("page 0 listed {took:?} after publishing, fresh start");
     // The checkpoint holding that alert (the page waited for it), then the kill.
     let held = eventually(Duration::from_secs(30), || {
@@ -349,7 +359,7 @@ async fn a_p0_pages_within_seconds_fresh_and_after_a_kill_9_with_every_sink_on()
     one.exit(Duration::from_secs(10)).await;
 
     let mut two = gardener(&env, &["run"], &tmp.join("run-2.log"));
-    let took = listed(&am, pages[1].0, "P0", publish(1), within, &[&two]).await;
+    let took = page(&stack, PAGES[1], "orders-1", within, &[&two]).await;
     eprintln!("page 1 listed {took:?} after publishing, right after a kill -9 and restart");
     two.signal("-TERM");
     let st = two.exit(Duration::from_secs(15)).await;
@@ -366,7 +376,7 @@ async fn a_p0_pages_within_seconds_fresh_and_after_a_kill_9_with_every_sink_on()
             })
             .count()
     };
-    for (name, _) in pages {
+    for (name, _) in PAGES {
         let n = eventually(Duration::from_secs(30), || {
             let n = firing(name);
             async move { (n > 0).then_some(n) }
@@ -470,7 +480,7 @@ async fn a_p0_pages_within_seconds_on_two_redis_replicas_and_after_the_holder_is
     ] {
         stack.env = with(&stack.env, k, v);
     }
-    let (env, am, tmp, metrics) = (&stack.env, stack.am.url(), stack.tmp.path(), stack.metrics);
+    let (env, tmp, metrics) = (&stack.env, stack.tmp.path(), stack.metrics);
     let on = |i: usize| {
         with(
             env,
@@ -501,18 +511,11 @@ async fn a_p0_pages_within_seconds_on_two_redis_replicas_and_after_the_holder_is
     });
     let holder = 1 - standby;
 
-    let text = "psycopg2.OperationalError: connection to server at \"10.3.0.5\", port 5432 \
-                failed: timeout expired";
-    let published = std::time::Instant::now();
-    stack
-        .emu
-        .publish(&[exception_now("orders-1", "redis-p0-a", text)]);
     let [a, b] = &replicas;
-    let first = listed(
-        &am,
-        "connection to server at",
-        "P0",
-        published,
+    let first = page(
+        &stack,
+        PAGES[0],
+        "orders-0",
         Duration::from_secs(60),
         &[a, b],
     )
@@ -522,18 +525,11 @@ async fn a_p0_pages_within_seconds_on_two_redis_replicas_and_after_the_holder_is
     // The holder dies; the next P0 comes right after.
     replicas[holder].signal("-KILL");
     replicas[holder].exit(Duration::from_secs(10)).await;
-    let text = "sqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached, \
-                connection timed out, timeout 30.00";
-    let published = std::time::Instant::now();
-    stack
-        .emu
-        .publish(&[exception_now("orders-2", "redis-p0-b", text)]);
     let [a, b] = &replicas;
-    let second = listed(
-        &am,
-        "QueuePool limit",
-        "P0",
-        published,
+    let second = page(
+        &stack,
+        PAGES[1],
+        "orders-1",
         Duration::from_secs(90),
         &[a, b],
     )

@@ -562,16 +562,23 @@ mod tests {
         // Through a checkpoint, the part is retracted (the rest of its traceback came).
         let s = MemoryStore::restore(hourly(), 24, s.snapshot());
         assert_eq!(s.retract(&part), Recorded::Late);
-        let w = s.close(span("2026-11-23T07:00:00Z"));
+        // The part's cluster is not listed.
+        one_late_of_cluster_1(
+            &s.close(span("2026-11-23T07:00:00Z")),
+            "2026-11-23T05:20:00Z",
+        );
+    }
+
+    /// `w` tells one late entry, of cluster 1 at `earliest`, and no other cluster.
+    fn one_late_of_cluster_1(w: &ClosedWindow, earliest: &str) {
         assert_eq!(w.late, 1);
         assert_eq!(
             w.late_clusters,
             vec![LateFine {
                 id: ClusterId(1),
                 entries: 1,
-                earliest: t("2026-11-23T05:20:00Z")
-            }],
-            "the part's cluster is not listed"
+                earliest: t(earliest)
+            }]
         );
     }
 
@@ -589,15 +596,9 @@ mod tests {
             Recorded::Late
         );
         assert_eq!(s.retract(&part), Recorded::Late);
-        let w = s.close(span("2026-11-23T07:00:00Z"));
-        assert_eq!(w.late, 1);
-        assert_eq!(
-            w.late_clusters,
-            vec![LateFine {
-                id: ClusterId(1),
-                entries: 1,
-                earliest: t("2026-11-23T05:50:00Z")
-            }]
+        one_late_of_cluster_1(
+            &s.close(span("2026-11-23T07:00:00Z")),
+            "2026-11-23T05:50:00Z",
         );
     }
 
