@@ -301,7 +301,8 @@ impl Pipeline {
     }
 
     /// [`Pipeline::release_idle`] of only the tracebacks that would page as they stand: what
-    /// `alerts.min_priority` admits, judged by the rules on their own text. A restarted run
+    /// `alerts.min_priority` admits, judged by the rules on their own text as a window's
+    /// report judges a cluster (its location as the report's `logger_of` gives it). A restarted run
     /// holds the others for the dead process's redeliveries (see the consumer's stitch hold);
     /// a page does not wait for them. If the rest of one comes, it reopens it and the whole is
     /// counted instead, as for any line arriving after its traceback was counted.
@@ -311,10 +312,9 @@ impl Pipeline {
         let mut template = String::new();
         let mut pages = |r: &Record| {
             crate::fingerprint::masked_into(&r.message, Numbers::KeepStatus, config, &mut template);
-            let location = location_key(&r.location).replace(':', " ");
             let decision = settings.escalation.decide(&Evidence {
                 template: &template,
-                logger: &location,
+                logger: &crate::escalate::logger_of(&r.location),
                 service: &r.service,
                 severity: r.severity,
                 count: 1,

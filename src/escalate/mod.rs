@@ -7,7 +7,8 @@ mod rules;
 
 pub use priority::Priority;
 pub use rules::{
-    CountTier, Escalation, Evidence, Rule, RuleAction, RuleMatch, Spike, UNSTATED_CEILING,
+    logger_of, CountTier, Escalation, Evidence, Rule, RuleAction, RuleMatch, Spike,
+    UNSTATED_CEILING,
 };
 
 /// A priority and why it was given, as the worklog and the issues show it.

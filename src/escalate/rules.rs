@@ -95,6 +95,20 @@ pub struct Evidence<'a> {
     pub baseline: Option<f64>,
 }
 
+/// What a rule's `logger` is matched against for a code location: its logger, function and
+/// file, as far as known, space-separated.
+pub fn logger_of(loc: &crate::entry::CodeLocation) -> String {
+    [
+        loc.logger.as_deref(),
+        loc.function.as_deref(),
+        loc.file.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
 impl RuleMatch {
     pub fn matches(&self, ev: &Evidence<'_>) -> bool {
         let re = |r: &Option<Regex>, s: &str| r.as_ref().is_none_or(|r| r.is_match(s));

@@ -170,16 +170,7 @@ fn cluster_report(
         .max_severity()
         .unwrap_or(crate::entry::Severity::Default);
     let (baseline, known) = baseline(&g.parts);
-    let loc = &first.location;
-    let logger = [
-        loc.logger.as_deref(),
-        loc.function.as_deref(),
-        loc.file.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(" ");
+    let logger = crate::escalate::logger_of(&first.location);
     let decision = settings.escalation.decide(&Evidence {
         template: &template,
         logger: &logger,
