@@ -257,6 +257,20 @@ fn with(env: &[(String, String)], k: &str, v: &str) -> Vec<(String, String)> {
     env
 }
 
+/// Which of the two replicas serving metrics on `metrics` stands by, once one does and the
+/// other answers (within 30 s).
+async fn standby_of(metrics: [std::net::SocketAddr; 2]) -> Option<usize> {
+    eventually(Duration::from_secs(30), || async {
+        let [a, b] = [readyz(metrics[0]).await, readyz(metrics[1]).await];
+        match (a.starts_with("standby"), b.starts_with("standby")) {
+            (true, false) if !b.is_empty() => Some(0),
+            (false, true) if !a.is_empty() => Some(1),
+            _ => None,
+        }
+    })
+    .await
+}
+
 /// `/readyz` of the process serving metrics on `addr` ("" while it does not answer).
 async fn readyz(addr: std::net::SocketAddr) -> String {
     let client = reqwest::Client::builder()
@@ -492,16 +506,7 @@ async fn a_p0_pages_within_seconds_on_two_redis_replicas_and_after_the_holder_is
         gardener(&on(0), &["run"], &tmp.join("run-a.log")),
         gardener(&on(1), &["run"], &tmp.join("run-b.log")),
     ];
-    // Which one holds the lease, once one stands by and the other answers.
-    let standby = eventually(Duration::from_secs(30), || async {
-        let [a, b] = [readyz(metrics[0]).await, readyz(metrics[1]).await];
-        match (a.starts_with("standby"), b.starts_with("standby")) {
-            (true, false) if !b.is_empty() => Some(0),
-            (false, true) if !a.is_empty() => Some(1),
-            _ => None,
-        }
-    })
-    .await;
+    let standby = standby_of(metrics).await;
     let standby = standby.unwrap_or_else(|| {
         panic!(
             "no replica stood by: {}\n{}",
@@ -743,16 +748,7 @@ async fn deployed(case: &str) {
     wait_received(&checkpoint, first.len() as u64 / 2, &one).await;
     let mut at = metrics[0];
     if let Some(b) = beside.as_mut() {
-        // Which one stands by, once one does and the other does not.
-        let standby = eventually(Duration::from_secs(30), || async {
-            let [a, b] = [readyz(metrics[0]).await, readyz(metrics[1]).await];
-            match (a.starts_with("standby"), b.starts_with("standby")) {
-                (true, false) if !b.is_empty() => Some(0),
-                (false, true) if !a.is_empty() => Some(1),
-                _ => None,
-            }
-        })
-        .await;
+        let standby = standby_of(metrics).await;
         match standby {
             Some(0) => {
                 std::mem::swap(&mut one, b);
