@@ -36,6 +36,9 @@ pub struct Checkpoint {
     /// The alert stage's live alerts: a restart neither re-announces nor forgets them.
     #[serde(default)]
     pub alerts: Option<crate::alerting::AlertSnapshot>,
+    /// The count tiers announced and where each cluster's trailing hour ends.
+    #[serde(default)]
+    pub escalation: Option<super::escalation::EscalationSnapshot>,
     /// Written as the process stopped cleanly (its input closed, every window due closed):
     /// it holds every message the process was handed, so none of them comes back a lease
     /// later to a successor (which then need not hold its tracebacks for them).
@@ -217,6 +220,7 @@ mod tests {
             recent_ids: KeyList(vec![1, 2, 3]),
             max_event_time: None,
             alerts: None,
+            escalation: None,
             clean_stop: false,
         }
     }

@@ -111,7 +111,7 @@ impl Consumer {
             Some(c) if !c.clean_stop => StitchHold::FromFirstDelivery(settings.live.hold_back),
             _ => StitchHold::Until(DateTime::<Utc>::MIN_UTC),
         };
-        let (store, pipeline, recent, max_event_time) = match checkpoint {
+        let (store, pipeline, recent, max_event_time, escalation) = match checkpoint {
             None => {
                 let store = Arc::new(
                     MemoryStore::new(schedule, history)
@@ -120,7 +120,8 @@ impl Consumer {
                 );
                 let fp = Arc::new(Fingerprinter::with_config(settings.fingerprint.config));
                 let p = Pipeline::new(settings.clone(), fp, store.clone(), input);
-                (store, p, durable.then(|| RecentIds::new(dedupe)), None)
+                let recent = durable.then(|| RecentIds::new(dedupe));
+                (store, p, recent, None, None)
             }
             Some(c) => {
                 let fp = Arc::new(Fingerprinter::from_state_with_config(
@@ -134,14 +135,18 @@ impl Consumer {
                 );
                 let p = Pipeline::restore(settings.clone(), fp, store.clone(), c.pipeline);
                 let recent = durable.then(|| RecentIds::from_vec(dedupe, c.recent_ids.0));
-                (store, p, recent, c.max_event_time)
+                (store, p, recent, c.max_event_time, c.escalation)
             }
         };
+        let (tiers, span) = (
+            settings.escalation.count_tiers.clone(),
+            settings.window.length,
+        );
         Consumer {
-            escalation: EscalationTracker::new(
-                settings.escalation.count_tiers.clone(),
-                settings.window.length,
-            ),
+            escalation: match escalation {
+                Some(snap) => EscalationTracker::restore(tiers, span, snap),
+                None => EscalationTracker::new(tiers, span),
+            },
             watermark: HeldWatermark::new(
                 settings.live.hold_back,
                 settings.window.length,
@@ -383,6 +388,7 @@ impl Consumer {
                 .unwrap_or_default(),
             max_event_time: self.watermark.latest(),
             alerts: None,
+            escalation: Some(self.escalation.snapshot()),
             clean_stop: false,
         };
         self.dirty = false;

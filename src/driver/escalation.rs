@@ -5,8 +5,9 @@
 //! Checking the count on every entry would cost a bucket scan each; instead each cluster
 //! carries a countdown: if the count was `c` and the next tier is `t`, at least `t - c` more
 //! entries of it must arrive before it can cross (counts in a trailing hour only grow by new
-//! entries), so the count is only looked at again then. Each tier is announced once per
-//! cluster until the next window closes.
+//! entries), so the count is only looked at again then. A tier is announced when the count
+//! crosses it, and again only after the count was seen below it (its hour moved on): a cluster
+//! that stays above a tier is not announced again at each window's close.
 //!
 //! The trailing hour ends at the cluster's newest entry so far, not at the entry just taken:
 //! entries come out of event-time order (a backlog is handed out in any order, an instance's
@@ -19,6 +20,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use serde::{Deserialize, Serialize};
+
 use crate::escalate::CountTier;
 use crate::fingerprint::ClusterId;
 
@@ -30,6 +33,16 @@ struct Track {
     countdown: u64,
     /// Event time of the cluster's newest entry: where its trailing hour ends.
     latest: DateTime<Utc>,
+}
+
+/// The tracker as a checkpoint holds it, so that a restart neither announces a tier again
+/// nor ends a cluster's hour at its first entry after the restart (often a redelivered, older
+/// one: the count would read low and the countdown wait for entries that may never come).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalationSnapshot {
+    newest: Option<DateTime<Utc>>,
+    /// Per cluster: its id, the highest tier announced, its newest entry; by id.
+    clusters: Vec<(u64, u64, DateTime<Utc>)>,
 }
 
 /// A tier just reached.
@@ -62,6 +75,35 @@ impl EscalationTracker {
         }
     }
 
+    /// A tracker continuing from `snap`. Each cluster's count is read again at its next
+    /// entry (the tiers may have changed with the restart).
+    pub fn restore(tiers: Vec<CountTier>, span: TimeDelta, snap: EscalationSnapshot) -> Self {
+        let mut t = EscalationTracker::new(tiers, span);
+        t.newest = snap.newest.unwrap_or(t.newest);
+        t.clusters = (snap.clusters.into_iter())
+            .map(|(id, announced, latest)| {
+                let track = Track {
+                    announced,
+                    countdown: 1,
+                    latest,
+                };
+                (ClusterId(id), track)
+            })
+            .collect();
+        t
+    }
+
+    pub fn snapshot(&self) -> EscalationSnapshot {
+        let mut clusters: Vec<_> = (self.clusters.iter())
+            .map(|(id, t)| (id.0, t.announced, t.latest))
+            .collect();
+        clusters.sort_unstable_by_key(|c| c.0);
+        EscalationSnapshot {
+            newest: (self.newest != DateTime::<Utc>::MIN_UTC).then_some(self.newest),
+            clusters,
+        }
+    }
+
     /// One more entry of `id`, of event time `at`; `count(end)` gives its entries in the
     /// trailing hour ending at `end` (called only when a crossing is possible).
     pub fn observe(
@@ -86,6 +128,7 @@ impl EscalationTracker {
         }
         let n = count(track.latest);
         let reached = self.tiers.iter().rev().find(|t| t.at_least <= n).copied();
+        track.announced = track.announced.min(reached.map_or(0, |t| t.at_least));
         let crossing = reached
             .filter(|t| t.at_least > track.announced)
             .map(|tier| {
@@ -100,15 +143,15 @@ impl EscalationTracker {
         crossing
     }
 
-    /// A window closed: tiers may be announced again, counts are looked at afresh. Where a
-    /// cluster's hour ends is kept (the next entry may be a late one), while it is within the
-    /// trailing span of the newest entry.
+    /// A window closed: counts are looked at afresh at each cluster's next entry (a count
+    /// found below a tier announced lets it be announced again). A cluster is kept (where its
+    /// hour ends, the tier announced: the next entry may be a late one) while its newest entry
+    /// is within the trailing span of the newest of all.
     pub fn reset(&mut self) {
         if let Some(keep_from) = self.newest.checked_sub_signed(self.span) {
             self.clusters.retain(|_, t| t.latest >= keep_from);
         }
         for t in self.clusters.values_mut() {
-            t.announced = 0;
             t.countdown = 1;
         }
     }
@@ -156,14 +199,16 @@ mod tests {
         assert!(reads <= 4, "count read {reads} times");
         t.reset();
         n += 1;
-        let again = t
-            .observe(ClusterId(1), at(0), |_| n)
-            .map(|c| c.tier.at_least);
-        assert_eq!(
-            again,
-            Some(1000),
-            "after a window close the tier is announced again"
-        );
+        let again = t.observe(ClusterId(1), at(0), |_| n);
+        assert_eq!(again, None, "still above: a window close announces nothing");
+        // The hour moved on: the count is seen below the tiers, then crosses again.
+        t.reset();
+        assert_eq!(t.observe(ClusterId(1), at(7200), |_| 1), None);
+        let crossings: Vec<_> = (2..=100)
+            .filter_map(|n| t.observe(ClusterId(1), at(7200), |_| n))
+            .map(|c| c.tier.at_least)
+            .collect();
+        assert_eq!(crossings, [100], "crossed again after falling below");
     }
 
     #[test]

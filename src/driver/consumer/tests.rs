@@ -264,6 +264,51 @@ fn known_clusters_stay_known_across_a_restart_and_tiers_escalate_once() {
     );
 }
 
+/// The count tiers' state is in the checkpoint: after a restart whose first entry of a cluster
+/// is an older one (a backlog handed out in any order), the hour is still counted up to the
+/// cluster's newest entry, so the hundredth crosses at once instead of 99 entries later; and
+/// a tier announced before the restart is not announced again.
+#[test]
+fn count_tiers_continue_across_a_restart_whose_first_entry_is_late() {
+    let (log, s) = (log(), settings(|_| {}));
+    let at = |i: u32| format!("2025-09-15T19:{:02}:{:02}Z", 10 + i / 60, i % 60);
+    let escalations = |events: Vec<Event>| -> Vec<u64> {
+        (events.into_iter())
+            .filter_map(|e| match e {
+                Event::Escalation { count, .. } => Some(count),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut c = live(s.clone());
+    for i in 0..95 {
+        take(
+            &mut c,
+            &log,
+            &format!("m{i}"),
+            entry(&at(i), "boom", &format!("i{i}")),
+        );
+    }
+    let mut c = restart(s.clone(), durable(&mut c));
+    let late = entry("2025-09-15T19:05:00Z", "boom", "late");
+    assert_eq!(
+        escalations(take(&mut c, &log, "late", late)),
+        [] as [u64; 0]
+    );
+    let mut crossed = Vec::new();
+    for i in 95..99 {
+        let e = entry(&at(i), "boom", &format!("i{i}"));
+        crossed.extend(escalations(take(&mut c, &log, &format!("m{i}"), e)));
+    }
+    assert_eq!(crossed, [100], "the hundredth entry in the hour crosses");
+    let mut c = restart(s, durable(&mut c));
+    for i in 99..120 {
+        let e = entry(&at(i), "boom", &format!("i{i}"));
+        let events = take(&mut c, &log, &format!("m{i}"), e);
+        assert_eq!(escalations(events), [] as [u64; 0], "announced already");
+    }
+}
+
 #[test]
 fn by_wall_clock_a_window_closes_once_its_end_plus_lateness_has_passed() {
     let (log, mut c) = (
