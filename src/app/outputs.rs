@@ -199,9 +199,13 @@ impl<W: WorklogSink> Outputs for WindowOutputs<W> {
             }
             for e in events {
                 if let Some(mut a) = super::alerts::to_alert(e, pipeline.fingerprinter(), policy) {
-                    // The trailing hour up to and with the entry that triggered it.
-                    let through = a.at + chrono::TimeDelta::milliseconds(1);
-                    a.count = Some(pipeline.count_last(a.cluster, through));
+                    if let Event::NewCluster { .. } = e {
+                        // The trailing hour up to and with its first entry. A crossing keeps
+                        // the count that crossed (its hour ends at the cluster's newest entry,
+                        // not at the crossing one, which may be late).
+                        let through = a.at + chrono::TimeDelta::milliseconds(1);
+                        a.count = Some(pipeline.count_last(a.cluster, through));
+                    }
                     alerts.notify(a);
                 }
             }
