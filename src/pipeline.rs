@@ -9,6 +9,7 @@ mod retractions;
 mod snapshot;
 mod unique;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -273,7 +274,7 @@ impl Pipeline {
     fn retract_reopened(&mut self) {
         for r in self.stitcher.take_retracted() {
             let fine = self.counted_as(&r);
-            let cluster = self.fingerprinter.resolve(fine).map_or(fine, |c| c.id);
+            let cluster = self.fingerprinter.cluster_of(fine);
             let recorded = self.store.retract(&observation(fine, &r));
             match recorded {
                 Recorded::Revises => self.retractions.note(&r, cluster, fine),
@@ -431,7 +432,7 @@ impl Pipeline {
             None => (r.timestamp, r.timestamp),
             Some((lo, hi)) => (lo.min(r.timestamp), hi.max(r.timestamp)),
         });
-        let cluster = self.fingerprinter.resolve(fine).map_or(fine, |c| c.id);
+        let cluster = self.fingerprinter.cluster_of(fine);
         if !self.retractions.is_empty() {
             self.retractions.counted(r, cluster);
         }
@@ -651,7 +652,7 @@ impl Pipeline {
         report.incidents =
             self.incidents
                 .regroup(span, &report.clusters, &trends(&closed, fp), |id| {
-                    fp.resolve(id).map_or(id, |r| r.id)
+                    fp.cluster_of(id)
                 });
         report.actions = plan(&report, policy);
         let retracted = self.retractions.told(span, &report, self.store.as_ref());
@@ -680,7 +681,7 @@ impl Pipeline {
             span,
             &report.clusters,
             &trends(&closed, fp),
-            |id| fp.resolve(id).map_or(id, |r| r.id),
+            |id| fp.cluster_of(id),
             keep_from,
         );
         report.actions = plan(&report, policy);
@@ -779,12 +780,13 @@ fn observation(id: ClusterId, r: &Record) -> Observation<'_> {
 
 /// The location part of a cluster key: logger and function, never the line (it moves with
 /// every deploy).
-fn location_key(loc: &CodeLocation) -> String {
-    let parts = [
-        loc.logger.as_deref(),
-        loc.function.as_deref().or(loc.file.as_deref()),
-    ];
-    parts.into_iter().flatten().collect::<Vec<_>>().join(":")
+/// Borrowed unless it names both (every entry is keyed: no allocation for the common case).
+fn location_key(loc: &CodeLocation) -> Cow<'_, str> {
+    let function = loc.function.as_deref().or(loc.file.as_deref());
+    match (loc.logger.as_deref(), function) {
+        (Some(logger), Some(function)) => Cow::Owned(format!("{logger}:{function}")),
+        (one, other) => Cow::Borrowed(one.or(other).unwrap_or_default()),
+    }
 }
 
 #[cfg(test)]

@@ -112,13 +112,14 @@ pub fn logger_of(loc: &crate::entry::CodeLocation) -> String {
 impl RuleMatch {
     pub fn matches(&self, ev: &Evidence<'_>) -> bool {
         let re = |r: &Option<Regex>, s: &str| r.as_ref().is_none_or(|r| r.is_match(s));
-        re(&self.message, ev.template)
+        // The severity bounds first: a comparison rules a rule out before any regex runs
+        // (each window close asks this of every cluster).
+        self.min_severity
+            .is_none_or(|m| ev.severity >= m || ev.severity == Severity::Default)
+            && self.max_severity.is_none_or(|m| ev.severity <= m)
+            && re(&self.message, ev.template)
             && re(&self.logger, ev.logger)
             && re(&self.service, ev.service)
-            && self
-                .min_severity
-                .is_none_or(|m| ev.severity >= m || ev.severity == Severity::Default)
-            && self.max_severity.is_none_or(|m| ev.severity <= m)
     }
 }
 

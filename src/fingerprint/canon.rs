@@ -170,6 +170,18 @@ impl Fingerprinter {
         id
     }
 
+    /// The id [`Fingerprinter::resolve`] gives, `id` itself where it gives none, without
+    /// copying the template (what counting an entry asks).
+    pub fn cluster_of(&self, id: ClusterId) -> ClusterId {
+        let clusters = self.clusters.read().unwrap_or_else(PoisonError::into_inner);
+        let c = clusters.current(id.0);
+        ClusterId(if clusters.template(c).is_some() {
+            c
+        } else {
+            id.0
+        })
+    }
+
     /// The cluster a fine id, or any id that was ever canonical, belongs to now.
     pub fn resolve(&self, id: ClusterId) -> Option<Resolved> {
         let clusters = self.clusters.read().unwrap_or_else(PoisonError::into_inner);
@@ -490,7 +502,7 @@ mod tests {
     }
 
     #[test]
-    fn with_aliases_answers_what_the_full_scan_does() {
+    fn with_aliases_and_cluster_of_answer_what_the_full_scan_does() {
         // Variants that join, generalise and fold canonical ids into others, exact templates,
         // and singletons; after each, every fine id seen so far is asked again (a merge can
         // give an old singleton company).
@@ -511,6 +523,7 @@ mod tests {
             seen.push(fine);
             for &f in &seen {
                 let canonical = fp.resolve(f).map_or(f, |r| r.id);
+                assert_eq!(fp.cluster_of(f), canonical, "cluster_of as resolve: {f:?}");
                 let (id, mut aliases) = fp.with_aliases(f);
                 aliases.sort_unstable();
                 assert_eq!(

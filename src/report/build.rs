@@ -45,7 +45,7 @@ fn inert(text: &str) -> String {
 pub fn trends(closed: &ClosedWindow, fp: &Fingerprinter) -> BTreeMap<ClusterId, Vec<u64>> {
     let mut out: BTreeMap<ClusterId, Vec<u64>> = BTreeMap::new();
     for fine in &closed.clusters {
-        let id = fp.resolve(fine.id).map_or(fine.id, |r| r.id);
+        let id = fp.cluster_of(fine.id);
         let acc = out.entry(id).or_default();
         acc.resize(acc.len().max(fine.buckets.len()), 0);
         for (a, c) in acc.iter_mut().zip(&fine.buckets) {
