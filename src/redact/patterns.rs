@@ -729,6 +729,16 @@ pub fn sources() -> Vec<Source> {
                 )
             },
         ),
+        // A password hash in the crypt formats (bcrypt `$2b$12$…`, sha512-crypt `$6$…`,
+        // yescrypt `$y$…`, Argon2 `$argon2id$v=19$…`, Django's `pbkdf2_sha256$…`): whoever has
+        // one can guess the password offline. Before the random tokens, which would take it
+        // apart at its `.` and `$` and leave the pieces after them.
+        fixed(
+            r"\$(?:2[abxy]\$[0-9]{2}\$[./A-Za-z0-9]{53}|[156]\$(?:rounds=[0-9]+\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{22,86}|y\$[./A-Za-z0-9]+\$[./A-Za-z0-9]{1,86}\$[./A-Za-z0-9]{43}|argon2(?:id|i|d)\$v=[0-9]+\$m=[0-9]+,t=[0-9]+,p=[0-9]+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+)|\bpbkdf2_sha(?:1|256|512)\$[0-9]+\$[A-Za-z0-9./+]+\$[A-Za-z0-9+/=]+",
+            "password_hash",
+            Check::None,
+            words(&["$2a$", "$2b$", "$2x$", "$2y$", "$1$", "$5$", "$6$", "$y$", "$argon2", "pbkdf2_sha"]),
+        ),
         // Before the random tokens and cards, which would take a part of it: its check digits
         // make it certain.
         fixed(
@@ -776,14 +786,15 @@ pub fn sources() -> Vec<Source> {
             // A card number's 13 digits, maybe spaced or dashed, from where the rule may start.
             scanned(super::card_digits),
         ),
-        // Also percent-encoded, as a query string carries one (`?email=jane%40example.org`);
+        // Also percent-encoded, as a query string carries one (`?email=jane%40example.org`, and
+        // twice in a redirect's `%2540`);
         // in any script (`jürgen.straße@bücher-müller.de`, `用户@例子.中国`) and with a quoted
         // local part (`"olaf hansen"@example.net`, also JSON-escaped).
         fixed(
-            r#"(?:\\?"[^"\\\r\n<>]{1,64}\\?"|[\p{L}\p{N}._%+-]+)(?:@|%40)[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,}"#,
+            r#"(?:\\?"[^"\\\r\n<>]{1,64}\\?"|[\p{L}\p{N}._%+-]+)(?:@|%(?:25)?40)[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,}"#,
             "email",
             Check::None,
-            words(&["@", "%40"]),
+            words(&["@", "%40", "%2540"]),
         ),
         // Personal data beside emails and cards: phone numbers, US social security numbers,
         // IBANs, and the client's address where a key names it.
@@ -835,8 +846,9 @@ pub fn sources() -> Vec<Source> {
             check: Check::NotProse,
             gate: followed(personal_key_words(), Follow::KeyLike),
         },
+        // Dashed or spaced (`123 45 6789`, as forms print it), one separator throughout.
         fixed(
-            r"(?:^|[^\w-])(?P<v>[0-9]{3}-[0-9]{2}-[0-9]{4})(?:$|[^\w-])",
+            r"(?:^|[^\w-])(?P<v>[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4})(?:$|[^\w-])",
             "ssn",
             Check::Ssn,
             scanned(ssn_shape),
@@ -860,9 +872,12 @@ pub fn sources() -> Vec<Source> {
 /// Key names whose value is the client's network address, as two parts that `_` or `-` may
 /// join (`remote_ip`, `X-Forwarded-For`), and what the second may go on with (`addr`, `address`).
 /// The one list the rule's regex, its gate words and the JSON key endings are made from.
-const CLIENT_ADDRESS_NAMES: [(&str, &str, &str); 11] = [
+const CLIENT_ADDRESS_NAMES: [(&str, &str, &str); 13] = [
     ("remote", "ip", ""),
     ("client", "ip", ""),
+    // PostgreSQL's `client_addr`; Cloud Audit Logs' `requestMetadata.callerIp`.
+    ("client", "addr", "ess"),
+    ("caller", "ip", ""),
     ("remote", "addr", "ess"),
     ("forwarded", "for", ""),
     ("real", "ip", ""),
@@ -994,13 +1009,13 @@ fn long_path_segment(t: &[u8]) -> bool {
     })
 }
 
-/// `ddd-dd-dddd` somewhere, found from its first dash.
+/// `ddd-dd-dddd` or `ddd dd dddd` somewhere, found from its first separator.
 fn ssn_shape(t: &[u8]) -> bool {
     let digits = |r: std::ops::Range<usize>| t[r].iter().all(u8::is_ascii_digit);
-    memchr::memchr_iter(b'-', t).any(|i| {
+    memchr::memchr2_iter(b'-', b' ', t).any(|i| {
         i >= 3
             && i + 8 <= t.len()
-            && t[i + 3] == b'-'
+            && t[i + 3] == t[i]
             && digits(i - 3..i)
             && digits(i + 1..i + 3)
             && digits(i + 4..i + 8)

@@ -1269,6 +1269,9 @@ fn client_address_endings_spell_each_name_each_way() {
         [
             "remoteip",
             "clientip",
+            "clientaddr",
+            "clientaddress",
+            "callerip",
             "remoteaddr",
             "remoteaddress",
             "forwardedfor",
@@ -2166,5 +2169,79 @@ fn passwords_named_in_romance_languages_spaced_or_whole() {
         "clave primaria duplicada",
         "mot de passe incorrect",
         "le mot de passe est expiré",
+    ]);
+}
+
+/// Shapes a ninth leak probe found (an outside canary audit), each with the value gone and
+/// look-alikes kept: the caller's address of Cloud Audit Logs and PostgreSQL, a social security
+/// number spaced as forms print it, password hashes in the crypt formats, and an email
+/// percent-encoded twice.
+#[test]
+fn shapes_of_the_ninth_probe() {
+    for (text, secret, kind) in [
+        ("callerIp=203.0.113.7 method=get", "203.0.113.7", "ip"),
+        (
+            "connection authorized: user=app client_addr=203.0.113.7",
+            "203.0.113.7",
+            "ip",
+        ),
+        ("applicant ssn 514 31 9609 verified", "514 31 9609", "ssn"),
+        (
+            "INSERT INTO users VALUES ('x', '$2b$12$FyJfm5di4PzJ59FHz5r1pY4OjE2jBMptUsGr7CmY.uCu3ZR1zTOlU')",
+            "uCu3ZR1zTOlU",
+            "password_hash",
+        ),
+        (
+            "root:$6$rounds=5000$ColNV9ds0HqtO93L$OaeCtL31Ugq.DfcgaTMnTC0MrAU8urbFt5misIZHbhS4/FvafhdZxEuhnbzs0z1wNiMg9aW37k5wCnHDepQHgI:19000:0:99999:7:::",
+            "DfcgaTMnTC0",
+            "password_hash",
+        ),
+        (
+            "bob:$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7:19000",
+            "RhAtQ7",
+            "password_hash",
+        ),
+        (
+            "stored $argon2id$v=19$m=65536,t=3,p=4$3HLBkbvHEzuPyXQEW88ad3$DNBYjvsedonuSsddfrfifiUziXnFAAoeelK9mqmALOR",
+            "3HLBkbvHEzuPyXQEW88ad3",
+            "password_hash",
+        ),
+        (
+            "password=pbkdf2_sha256$600000$Jx8dOq3LqY1p$kGxq1iNfGhAf1rBvE0eBbg1pPjPp2Bx6Xo0lQ0bM2uE=",
+            "pbkdf2_sha256$600000",
+            "password",
+        ),
+        (
+            "user pbkdf2_sha256$600000$Jx8dOq3LqY1p$kGxq1iNfGhAf1rBvE0eBbg1pPjPp2Bx6Xo0lQ0bM2uE= saved",
+            "Jx8dOq3LqY1p",
+            "password_hash",
+        ),
+        (
+            "redirect=https%3A%2F%2Fa.io%2Fu%3Fe%3Dolaf.hansen%2540example.net",
+            "example.net",
+            "email",
+        ),
+    ] {
+        let out = r(text);
+        assert!(!out.contains(secret), "{text} -> {out}");
+        assert!(out.contains(&format!("[REDACTED:{kind}]")), "{text} -> {out}");
+        gated_as_ungated(text);
+    }
+    let mut v = json!({"protoPayload": {"requestMetadata": {"callerIp": "203.0.113.7",
+        "callerSuppliedUserAgent": "gcloud"}}});
+    redact_json(&mut v);
+    assert_eq!(
+        v,
+        json!({"protoPayload": {"requestMetadata": {"callerIp": "[REDACTED:ip]",
+            "callerSuppliedUserAgent": "gcloud"}}})
+    );
+    assert_kept(&[
+        // Not a number ever issued, or not grouped 3-2-4.
+        "ssn 000 12 3456 rejected",
+        "moved 12 345 6789 rows",
+        "batch 1234 56 7890 done",
+        // Shell positional parameters and prices, no hash after them.
+        "echo $1$2 done",
+        "cost $5$ per unit",
     ]);
 }

@@ -49,8 +49,14 @@ enum Shape {
     QuotedEmail(bool),
     /// A birth date, `19YY-MM-DD`.
     BirthDate,
-    /// A US social security number outside the ranges never issued.
-    Ssn,
+    /// A US social security number outside the ranges never issued, its groups joined by
+    /// this separator.
+    Ssn(char),
+    /// A bcrypt hash's salt and digest: 53 characters of its alphabet with a `.` among them
+    /// (where the random-token rule once cut it, leaving the rest).
+    Bcrypt,
+    /// An email address percent-encoded twice (`…%2540…`), as a redirect's parameter holds one.
+    EmailEncodedTwice,
     /// A German IBAN with valid check digits, in groups of four.
     Iban,
     /// An IPv4 address.
@@ -90,7 +96,7 @@ const fn k(name: &'static str, text: &'static str, prefix: &'static str, shape: 
 
 use Shape::*;
 
-const KINDS: [Kind; 129] = [
+const KINDS: [Kind; 135] = [
     k("password", "password=@@", "", Password(14)),
     k("password-spaced", "password = @@", "", Password(14)),
     k("passphrase", "passphrase=@@", "", Password(14)),
@@ -243,7 +249,7 @@ const KINDS: [Kind; 129] = [
     // Personal data beside emails and cards.
     k("phone-international", "call back on @@ today", "", Phone),
     k("phone-keyed", "phone_number=@@", "", Digits(10)),
-    k("ssn", "ssn @@ on file", "", Ssn),
+    k("ssn", "ssn @@ on file", "", Ssn('-')),
     k("iban", "refund to @@ queued", "", Iban),
     k("client-ip", "remote_ip=@@ user_agent=curl", "", Ip),
     k("phone-national", "sms to @@ failed", "", NationalPhone),
@@ -447,6 +453,30 @@ const KINDS: [Kind; 129] = [
         r#"{"msg": "RCPT TO:<@@>"}"#,
         "",
         QuotedEmail(true),
+    ),
+    // Shapes of a ninth probe (an outside canary audit): the caller's address as Cloud Audit
+    // Logs and PostgreSQL name it, a social security number spaced, a password hash, and an
+    // email percent-encoded twice.
+    k("caller-ip", "callerIp=@@ method=storage.objects.get", "", Ip),
+    k(
+        "caller-ip-json",
+        r#"{"requestMetadata": {"callerIp": "@@", "callerSuppliedUserAgent": "gcloud"}}"#,
+        "",
+        Ip,
+    ),
+    k(
+        "client-addr",
+        "connection authorized: user=app client_addr=@@",
+        "",
+        Ip,
+    ),
+    k("ssn-spaced", "applicant ssn @@ verified", "", Ssn(' ')),
+    k("bcrypt", "stored hash @@ for user", "$2b$12$", Bcrypt),
+    k(
+        "email-encoded-twice",
+        "redirect=https%3A%2F%2Fa.io%2Fu%3Fe%3D@@",
+        "",
+        EmailEncodedTwice,
     ),
 ];
 
@@ -657,14 +687,27 @@ fn value(kind: &Kind, rng: &mut Rng) -> String {
             1 + rng.below(12),
             1 + rng.below(28)
         ),
-        Ssn => format!(
-            "{}{}-{}{}-{}{}",
+        Ssn(sep) => format!(
+            "{}{}{sep}{}{}{sep}{}{}",
             pick(b"12345", 1),
             pick(DIGITS, 2),
             pick(b"123456789", 1),
             pick(DIGITS, 1),
             pick(b"123456789", 1),
             pick(DIGITS, 3)
+        ),
+        Bcrypt => format!(
+            "{}{}{}.{}",
+            pick(UPPER, 1),
+            pick(DIGITS, 1),
+            pick(&[&alnum[..], b"/"].concat(), 38),
+            pick(&alnum, 12)
+        ),
+        EmailEncodedTwice => format!(
+            "{}.{}%2540{}.io",
+            pick(LOWER, 6),
+            pick(DIGITS, 4),
+            pick(LOWER, 8)
         ),
         Iban => iban("DE", &pick(DIGITS, 18)),
         Ip => format!(
