@@ -278,8 +278,7 @@ impl Pipeline {
             let recorded = self.store.retract(&observation(fine, &r));
             match recorded {
                 Recorded::Revises => self.retractions.note(&r, cluster, fine),
-                // Late for good now, so late when it came (a part is forgotten, not reopened,
-                // once its windows can no longer be revised): the whole counts late instead.
+                // It was counted late (and is still noted so): the whole counts late instead.
                 Recorded::Late => self.counts.late = self.counts.late.saturating_sub(1),
                 Recorded::OnTime => {}
             }

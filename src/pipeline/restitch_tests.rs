@@ -358,3 +358,27 @@ fn a_late_part_retracted_counts_late_once_and_its_cluster_keeps_the_others_earli
         "the fragment cluster holds c's lines only: {earliest:?}"
     );
 }
+
+#[test]
+fn a_part_counted_on_time_and_retracted_after_its_window_closed_for_good_is_not_taken_from_late() {
+    let all = entries();
+    let (late, early) = cut(&all);
+    let s = Settings::load_from(None, [("LOG_GARDENER__WINDOW__REVISE_WITHIN", "0s")]).unwrap();
+    let store = MemoryStore::new(Schedule::new(&s.window), s.window.history);
+    let fp = Arc::new(Fingerprinter::with_config(s.fingerprint.config));
+    let mut p = Pipeline::new(Arc::new(s), fp, Arc::new(store), Boundedness::Unbounded);
+    let mut out = Vec::new();
+    // a's first lines counted on time; the 19:00 window closes for good.
+    feed(&mut p, &early, t("2025-09-15T19:20:01Z"), &mut out);
+    p.close_due(t("2025-09-15T20:05:00Z"), &mut out);
+    let straggler = entry("payment 43 declined", t("2025-09-15T19:30:00Z"), "q", "a");
+    feed(&mut p, &[straggler], t("2025-09-15T20:06:00Z"), &mut out);
+    assert_eq!(p.counts().late, 1);
+    feed(&mut p, &late, t("2025-09-15T20:10:00Z"), &mut out);
+    let c = p.counts();
+    assert_eq!(
+        (c.restitched, c.late),
+        (1, 2),
+        "the straggler and a's whole traceback"
+    );
+}

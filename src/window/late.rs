@@ -67,10 +67,10 @@ impl Late {
 
     /// Takes back the note of `obs` (retracted), if it was noted since the last close: its
     /// cluster leaves the list with its last entry, and its earliest time is the earliest of
-    /// the others when they were all noted (else it stays).
-    pub(super) fn unnote(&mut self, obs: &Observation<'_>) {
+    /// the others when they were all noted (else it stays). False if it was not noted.
+    pub(super) fn unnote(&mut self, obs: &Observation<'_>) -> bool {
         if !take_one(&mut self.noted, late_key(obs)) {
-            return;
+            return false;
         }
         self.total = self.total.saturating_sub(1);
         let times = self.noted_at.get_mut(&obs.id);
@@ -78,7 +78,7 @@ impl Late {
             take_one(times, obs.at.timestamp_millis());
         }
         let Some((entries, earliest)) = self.by_cluster.get_mut(&obs.id) else {
-            return;
+            return true;
         };
         *entries = entries.saturating_sub(1);
         let times = self.noted_at.get(&obs.id);
@@ -92,6 +92,7 @@ impl Late {
                 *earliest = first;
             }
         }
+        true
     }
 
     /// The clusters, most entries first (then id).

@@ -275,8 +275,13 @@ impl WindowStore for MemoryStore {
         }
         // Noted as late since the last close (whatever the revision horizon is now): not
         // late any more, and its cluster not listed for it.
-        self.late().unnote(obs);
-        self.timeliness(at_ms)
+        let unnoted = self.late().unnote(obs);
+        match self.timeliness(at_ms) {
+            // Counted on time in windows closed for good since (or noted before the last
+            // close, and told then): no late entry to take back.
+            Recorded::Late if !unnoted => Recorded::OnTime,
+            when => when,
+        }
     }
 
     fn holds(&self, id: ClusterId) -> bool {
@@ -595,7 +600,11 @@ mod tests {
             s.record(&obs(1, "2026-11-23T05:50:00Z", "e", &loc)),
             Recorded::Late
         );
-        assert_eq!(s.retract(&part), Recorded::Late);
+        assert_eq!(
+            s.retract(&part),
+            Recorded::OnTime,
+            "counted on time: no late entry to take back"
+        );
         one_late_of_cluster_1(
             &s.close(span("2026-11-23T07:00:00Z")),
             "2026-11-23T05:50:00Z",

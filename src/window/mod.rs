@@ -112,6 +112,9 @@ pub trait WindowStore: Send + Sync {
     /// with nothing is forgotten. A closed window it was in is revised (`Revises`), as a late
     /// entry revises it. Exact except where the entry shared a bucket (first/last seen) or
     /// a hop (the sample) with others of its fine cluster: those keep its time or its text.
+    /// `Late` only if it was counted late and noted since the last close (the next close's
+    /// late entries lose it); an entry counted on time in windows closed for good since is
+    /// `OnTime`: nothing late to undo.
     fn retract(&self, obs: &Observation<'_>) -> Recorded;
     /// Whether fine cluster `id` has a cell (entries in an open window, or history).
     fn holds(&self, id: ClusterId) -> bool;
