@@ -615,6 +615,62 @@ fn lenient_fields_are_counted_not_rejected() {
     );
 }
 
+/// Valid JSON the typed parse refused whole: a key given twice (RFC 8259 leaves it to the
+/// reader; `JSON.parse` and Python keep the last) and a lone UTF-16 surrogate escape (a string
+/// cut mid-pair by a JavaScript writer). Each entry was `not_log_entry`; now read repaired, the
+/// last value of a repeated key, U+FFFD for the surrogate, and counted with a field warning. A
+/// repeated `timestamp` whose last value is no time is still `bad_timestamp`.
+#[test]
+fn repeated_keys_and_lone_surrogates_are_read_repaired() {
+    let inner = |e: Value| {
+        let e = e.to_string();
+        e[1..e.len() - 1].to_owned()
+    };
+    let body = |i: u32| inner(entry(i));
+    let mut plain = entry(8);
+    plain.as_object_mut().unwrap().remove("textPayload");
+    let input = [
+        format!("{{{}, \"severity\": \"INFO\"}}", body(0)),
+        format!("{{{}, \"severity\": 500, \"severity\": true}}", body(1)),
+        format!("{{\"timestamp\": \"garbage\", {}}}", body(2)),
+        format!("{{{}, \"textPayload\": \"boom again\"}}", body(3)),
+        format!("{{{}, \"resource\": {{\"type\": \"global\"}}}}", body(4)),
+        format!("{{{}, \"textPayload\": \"cut \\ud83c\"}}", body(5)),
+        format!(
+            "{{{}, \"textPayload\": \"\\udc00\\ud800\\ud800\"}}",
+            body(6)
+        ),
+        format!(
+            "{{{}, \"logName\": \"l\\ud800\", \"insertId\": \"\\udfff\"}}",
+            body(7)
+        ),
+        // A pair is no lone surrogate, an escaped backslash before `u` no escape: read as
+        // before, with no warning.
+        format!(
+            "{{\"textPayload\": \"🌍 \\ud83c\\udf0d \\\\ud800\", {}}}",
+            inner(plain)
+        ),
+        format!("{{{}, \"timestamp\": \"garbage\"}}", body(9)),
+    ]
+    .join("\n");
+    accounted("repaired.jsonl", &input, 9, 1);
+    let r = replay("repaired.jsonl", input.as_bytes());
+    assert!(
+        r.stderr
+            .contains("8 entries had an unusable optional field"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("timestamp \"garbage\" is not RFC 3339"),
+        "{}",
+        r.stderr
+    );
+    // As an array, pretty, and with nothing else in it.
+    let one = format!("[{{{}, \"textPayload\": \"\\ud800\"}}]", body(0));
+    accounted("surrogate.json", one, 1, 0);
+}
+
 #[test]
 fn empty_truncated_and_many_tiny_inputs() {
     accounted("empty.json", "", 0, 0);

@@ -1,11 +1,19 @@
 //! The cold path of parsing an entry: one whose optional context field has the wrong JSON type
 //! (`"insertId": 123`, `"labels": [1, 2]`, `"resource": "x"`) is read without that field and
 //! counted with a field warning, never dropped: in the data model every one of them is
-//! optional. Runs only after the typed parse failed, so well-formed entries pay nothing.
+//! optional. So is valid JSON that the typed parse refuses: a key given twice (the last is
+//! read, as `JSON.parse` and Python's `json` do) and a lone UTF-16 surrogate escape (`\ud800`,
+//! what a string cut mid-pair by a JavaScript writer holds: read as U+FFFD). Runs only after
+//! the typed parse failed, so well-formed entries pay nothing.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
 use serde_json::value::RawValue;
+
+use super::FieldWarnings;
 
 use super::model::{ErrorGroup, HttpRequest, Labels, MonitoredResource, Operation, SourceLocation};
 use super::model::{Split, Str};
@@ -63,22 +71,105 @@ pub(super) fn mistyped_time(text: &str) -> Option<String> {
     Some(value[..end].to_owned())
 }
 
-/// `text` without the optional context fields whose type is wrong; `None` if it is not a JSON
-/// object or none of them was wrong (the entry's problem is elsewhere). Fields are kept as
+/// `text` repaired for the typed parse, and how (a set of warnings): a lone surrogate escape
+/// replaced, a repeated key's last value kept ([`FieldWarnings::REPAIRED`]), optional context
+/// fields of the wrong type dropped ([`FieldWarnings::CONTEXT`]). `None` if it is not a JSON
+/// object or nothing needed repair (the entry's problem is elsewhere). Fields are kept as
 /// their JSON text: a number too large for a double (`1e400`, valid JSON) in one of them makes
 /// that field mistyped, not the entry unreadable.
-pub(super) fn without_mistyped(text: &str) -> Option<String> {
-    let mut entry: BTreeMap<String, Box<RawValue>> = serde_json::from_str(text).ok()?;
-    let mut dropped = false;
+pub(super) fn repaired(text: &str) -> Option<(String, FieldWarnings)> {
+    let mut warnings = FieldWarnings::default();
+    let paired = lone_surrogates_replaced(text);
+    if paired.is_some() {
+        warnings.add(FieldWarnings::REPAIRED);
+    }
+    let Members { mut map, repeated } =
+        serde_json::from_str(paired.as_deref().unwrap_or(text)).ok()?;
+    if repeated {
+        warnings.add(FieldWarnings::REPAIRED);
+    }
     for (keys, fits) in CONTEXT {
         for key in *keys {
-            if entry.get(*key).is_some_and(|v| !fits(v.get())) {
-                entry.remove(*key);
-                dropped = true;
+            if map.get(*key).is_some_and(|v| !fits(v.get())) {
+                map.remove(*key);
+                warnings.add(FieldWarnings::CONTEXT);
             }
         }
     }
-    dropped
-        .then(|| serde_json::to_string(&entry).ok())
-        .flatten()
+    if warnings.is_empty() {
+        return None;
+    }
+    Some((serde_json::to_string(&map).ok()?, warnings))
+}
+
+/// A JSON object's members by key, a repeated key's last value kept, and whether a key was
+/// repeated (a map alone cannot tell).
+struct Members {
+    map: BTreeMap<String, Box<RawValue>>,
+    repeated: bool,
+}
+
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Members, D::Error> {
+        struct Object;
+        impl<'de> Visitor<'de> for Object {
+            type Value = Members;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Members, A::Error> {
+                let (mut map, mut repeated) = (BTreeMap::new(), false);
+                while let Some((k, v)) = members.next_entry::<String, Box<RawValue>>()? {
+                    repeated |= map.insert(k, v).is_some();
+                }
+                Ok(Members { map, repeated })
+            }
+        }
+        d.deserialize_map(Object)
+    }
+}
+
+/// `text` with every `\uD800`–`\uDFFF` escape that is not half of a surrogate pair written as
+/// `\uFFFD` (serde_json refuses a lone one in a string it decodes); `None` when there is none.
+/// A backslash stands only inside JSON strings, so no string tracking is needed.
+fn lone_surrogates_replaced(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let hex = |at: usize| -> Option<u16> {
+        let digits = b.get(at..at + 4)?;
+        digits.iter().try_fold(0u16, |acc, &c| {
+            Some(acc * 16 + u16::try_from(char::from(c).to_digit(16)?).ok()?)
+        })
+    };
+    let escape = |at: usize| {
+        (b.get(at + 1) == Some(&b'u'))
+            .then(|| hex(at + 2))
+            .flatten()
+    };
+    let (mut out, mut copied, mut i) = (None::<String>, 0, 0);
+    while let Some(at) = b.get(i..).and_then(|rest| memchr::memchr(b'\\', rest)) {
+        let at = i + at;
+        let Some(unit) = escape(at) else {
+            i = at + 2; // `\\`, `\"`, …: the escaped byte is no backslash of its own
+            continue;
+        };
+        let paired = b.get(at + 6) == Some(&b'\\')
+            && matches!(escape(at + 6), Some(0xDC00..=0xDFFF))
+            && (0xD800..=0xDBFF).contains(&unit);
+        if paired {
+            i = at + 12;
+            continue;
+        }
+        let lone = (0xD800..=0xDFFF).contains(&unit);
+        if lone {
+            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            o.push_str(&text[copied..at]);
+            o.push_str("\\ufffd");
+            copied = at + 6;
+        }
+        i = at + 6;
+    }
+    out.map(|mut o| {
+        o.push_str(&text[copied..]);
+        o
+    })
 }

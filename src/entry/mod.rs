@@ -155,10 +155,14 @@ impl FieldWarnings {
     /// `"resource": "x"`, …), or a `receiveTimestamp` beside the `timestamp` that is not
     /// RFC 3339 (`"garbage"`): read as absent.
     pub const CONTEXT: FieldWarnings = FieldWarnings(4);
-    pub const ALL: [(FieldWarnings, &'static str); 3] = [
+    /// Valid JSON the typed parse refuses: a key given twice (the last one read) or a lone
+    /// UTF-16 surrogate escape (`"\ud800"`, read as U+FFFD).
+    pub const REPAIRED: FieldWarnings = FieldWarnings(8);
+    pub const ALL: [(FieldWarnings, &'static str); 4] = [
         (FieldWarnings::SEVERITY, "unknown_severity"),
         (FieldWarnings::TEXT_PAYLOAD, "text_payload_not_string"),
         (FieldWarnings::CONTEXT, "context_field_mistyped"),
+        (FieldWarnings::REPAIRED, "json_repaired"),
     ];
 
     pub fn add(&mut self, w: FieldWarnings) {
@@ -292,12 +296,13 @@ pub fn parse_entry_max(bytes: &[u8], max_bytes: usize) -> Result<Record, EntryEr
     let entry = match serde_json::from_str::<model::LogEntry<'_>>(text) {
         Ok(entry) => entry,
         // A type the model does not take, or a number beyond a double (`1e400`: valid JSON,
-        // which the skipping parse accepts) in a field: maybe an optional field, read without.
+        // which the skipping parse accepts) in a field: maybe an optional field, read without;
+        // a repeated key or a lone surrogate: read repaired.
         Err(e)
             if e.classify() == serde_json::error::Category::Data
                 || serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() =>
         {
-            return read_without_mistyped(text).unwrap_or_else(|| {
+            return read_repaired(text).unwrap_or_else(|| {
                 Err(match lenient::mistyped_time(text) {
                     // Epoch seconds, `{"seconds": …}`: named as the time it fails to be.
                     Some(value) => EntryError::BadTimestamp { value },
@@ -333,13 +338,14 @@ pub fn event_time(bytes: &[u8]) -> Option<DateTime<Utc>> {
     time::parse_rfc3339(when.as_str())
 }
 
-/// An entry whose only problem is an optional context field of the wrong type, read without
-/// it and marked [`FieldWarnings::CONTEXT`]; `None` if that was not its problem.
-fn read_without_mistyped(text: &str) -> Option<Result<Record, EntryError>> {
-    let fixed = lenient::without_mistyped(text)?;
+/// An entry whose only problems are what [`lenient::repaired`] mends (an optional context
+/// field of the wrong type, a repeated key, a lone surrogate), read mended and marked with
+/// the warnings it says; `None` if those were not its problems.
+fn read_repaired(text: &str) -> Option<Result<Record, EntryError>> {
+    let (fixed, warnings) = lenient::repaired(text)?;
     let entry = serde_json::from_str::<model::LogEntry<'_>>(&fixed).ok()?;
     Some(extract::to_record(entry, text).map(|mut r| {
-        r.warnings.add(FieldWarnings::CONTEXT);
+        r.warnings.add(warnings);
         r
     }))
 }

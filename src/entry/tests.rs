@@ -817,3 +817,50 @@ fn an_unreadable_timestamp_is_refused_even_beside_a_valid_receive_timestamp() {
     let e = parse_entry(br#"{"receiveTimestamp":"garbage","textPayload":"x"}"#).unwrap_err();
     assert_eq!(e.reason(), "bad_timestamp", "{e}");
 }
+
+#[test]
+fn a_repeated_key_reads_its_last_value_and_a_lone_surrogate_reads_as_fffd() {
+    let base = r#""timestamp":"2026-11-23T05:00:00Z","severity":"ERROR""#;
+    for (json, message, severity) in [
+        (
+            format!(r#"{{{base},"textPayload":"a","textPayload":"b"}}"#),
+            "b",
+            Severity::Error,
+        ),
+        (
+            format!(r#"{{{base},"textPayload":"x","severity":"INFO"}}"#),
+            "x",
+            Severity::Info,
+        ),
+        (
+            format!(r#"{{{base},"textPayload":"cut \ud83c"}}"#),
+            "cut \u{FFFD}",
+            Severity::Error,
+        ),
+        // Lone high, lone low, a pair, an escaped backslash before `u`, one at the very end.
+        (
+            format!(r#"{{{base},"textPayload":"\ud800|\udc00|\ud83c\udf0d|\\ud800|\ud800"}}"#),
+            "\u{FFFD}|\u{FFFD}|🌍|\\ud800|\u{FFFD}",
+            Severity::Error,
+        ),
+    ] {
+        let r = parse_entry(json.as_bytes()).unwrap_or_else(|e| panic!("{json}: {e}"));
+        assert_eq!(
+            (r.message.as_str(), r.severity),
+            (message, severity),
+            "{json}"
+        );
+        assert_eq!(
+            r.warnings.reasons().collect::<Vec<_>>(),
+            ["json_repaired"],
+            "{json}"
+        );
+        assert_eq!(r.raw, json, "the sample quotes the entry as it came");
+    }
+    // The last `timestamp` decides, even when it is no time.
+    let json = format!(r#"{{{base},"textPayload":"x","timestamp":"garbage"}}"#);
+    assert_eq!(
+        parse_entry(json.as_bytes()).unwrap_err().reason(),
+        "bad_timestamp"
+    );
+}
