@@ -671,6 +671,54 @@ fn repeated_keys_and_lone_surrogates_are_read_repaired() {
     accounted("surrogate.json", one, 1, 0);
 }
 
+/// An array opened and never closed, before any entry (`[`, `[` and blanks, an `entries`
+/// wrapper cut short): an export cut off before its first entry, not one that matched nothing.
+/// It said "read 0 entries" and exited 0; now exit 3 saying so, in one line. `[]`, `[[]]`
+/// and an empty input are exports that matched nothing: exit 0, as before.
+#[test]
+fn an_array_never_closed_before_any_entry_exits_3() {
+    for input in ["[", "[ \n\t ", "[\n[\n", "{\"entries\": [", "[,,\0"] {
+        for piped in [false, true] {
+            let r = replay_with("cut.json", input.as_bytes(), &[], piped);
+            let at = format!("{input:?} piped {piped}");
+            assert_eq!(r.code, Some(3), "{at}: {}", r.stderr);
+            assert!(
+                r.stderr.contains("an export cut short"),
+                "{at}: {}",
+                r.stderr
+            );
+            assert_eq!(r.stderr.lines().count(), 1, "{at}: {}", r.stderr);
+        }
+    }
+    for input in ["", "[]", "[[]]", "{\"entries\": []}"] {
+        accounted("nothing.json", input, 0, 0);
+    }
+}
+
+/// UTF-32 (with a BOM or without): read as UTF-16 or UTF-8 it was a few `not_json` pieces
+/// whose error ("key must be a string") said nothing of the encoding. Exit 3 naming it and the
+/// `iconv` command that converts it, in one line.
+#[test]
+fn utf32_exits_3_saying_how_to_convert_it() {
+    let text = array(&entries(0, 3));
+    for (be, bom) in [(false, true), (true, true), (false, false), (true, false)] {
+        let mut bytes = Vec::new();
+        for c in bom.then_some('\u{FEFF}').into_iter().chain(text.chars()) {
+            let u = u32::from(c);
+            bytes.extend(if be { u.to_be_bytes() } else { u.to_le_bytes() });
+        }
+        let order = if be { "BE" } else { "LE" };
+        for piped in [false, true] {
+            let r = replay_with("utf32.json", &bytes, &[], piped);
+            let at = format!("{order} bom {bom} piped {piped}");
+            assert_eq!(r.code, Some(3), "{at}: {}", r.stderr);
+            let said = format!("UTF-32 text; convert it first: `iconv -f UTF-32{order} -t UTF-8 ");
+            assert!(r.stderr.contains(&said), "{at}: {}", r.stderr);
+            assert_eq!(r.stderr.lines().count(), 1, "{at}: {}", r.stderr);
+        }
+    }
+}
+
 #[test]
 fn empty_truncated_and_many_tiny_inputs() {
     accounted("empty.json", "", 0, 0);

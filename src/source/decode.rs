@@ -2,7 +2,8 @@
 //! dropped) or UTF-16 LE/BE (with a BOM, or recognised by the NULs beside ASCII `[`/`{`),
 //! which is transcoded to UTF-8 as it is read, so the export reader only ever sees UTF-8.
 //! A compressed input (gzip, zstd, bzip2, xz, zip) is known by its magic bytes and refused
-//! whole, rather than read as a stream of broken pieces.
+//! whole, rather than read as a stream of broken pieces; so is UTF-32 (by its BOM, or the
+//! NULs beside an opening `[`/`{`), with the `iconv` command that converts it.
 
 use std::io::{self, BufRead, BufReader, Cursor, Read};
 
@@ -38,6 +39,9 @@ pub fn utf8_reader<'a, R: Read + 'a>(
     if let Some((format, command)) = compression(head) {
         return Err(ReadError::Compressed { format, command });
     }
+    if let Some(command) = utf32(head) {
+        return Err(ReadError::Utf32 { command });
+    }
     let (encoding, bom) = sniff(head);
     let rest = Cursor::new(head[bom..].to_vec()).chain(input);
     Ok(match encoding {
@@ -71,6 +75,16 @@ fn compression(head: &[u8]) -> Option<(&'static str, &'static str)> {
         [b'P', b'K', 3, 4, ..] => ("zip", "unzip -p"),
         _ => return None,
     })
+}
+
+/// The command that converts a UTF-32 input to UTF-8. Asked before [`sniff`]: UTF-32 LE's
+/// BOM starts with UTF-16 LE's, and its `[` with the NUL that says UTF-16 without a BOM.
+fn utf32(head: &[u8]) -> Option<&'static str> {
+    match head {
+        [0xFF, 0xFE, 0, 0] | [b'[' | b'{', 0, 0, 0] => Some("iconv -f UTF-32LE -t UTF-8"),
+        [0, 0, 0xFE, 0xFF] | [0, 0, 0, b'[' | b'{'] => Some("iconv -f UTF-32BE -t UTF-8"),
+        _ => None,
+    }
 }
 
 /// The encoding and the length of its BOM. Without a BOM, UTF-16 shows as a NUL beside each

@@ -60,11 +60,21 @@ pub enum ReadError {
         format: &'static str,
         command: &'static str,
     },
+    /// The input is UTF-32 (its BOM, or NULs beside an opening `[`/`{`): nothing is read; the
+    /// caller says to convert it first with `command` (exit code 3).
+    #[error("it is UTF-32")]
+    Utf32 { command: &'static str },
     /// Every byte of the input was a separator, and not all of them whitespace: NUL bytes (a
     /// preallocated or crashed file), stray `,` or `]`. Nothing readable, like
     /// [`ReadError::Unrecognised`]; the caller says so (exit code 3), with the count.
     #[error("all {bytes} bytes of the input were skipped (NUL bytes, stray `,` or `]`, whitespace): no JSON at all")]
     Skipped { bytes: u64 },
+    /// The input ends at `line` inside a JSON array (or `entries` wrapper) that was never
+    /// closed and holds nothing: an export cut short before its first entry (`gcloud` stopped,
+    /// a copy interrupted). Unlike `[]`, not an export that matched nothing; the caller says so
+    /// (exit code 3).
+    #[error("the input ends on line {line} inside a JSON array opened but never closed, before any entry: an export cut short")]
+    Unclosed { line: u64 },
     /// Nothing among the first pieces is a JSON object: not an export. `first` is the first
     /// piece's error, to show what was found.
     #[error("no JSON object in the first {pieces} pieces of the input (line {line}: {first})")]
@@ -113,6 +123,8 @@ pub struct ExportReader<R> {
     /// are skipped when it closes).
     open: Vec<Option<Wrapper>>,
     seen_object: bool,
+    /// Any piece was classified (an entry, an empty page, anything else).
+    seen_piece: bool,
     /// Pieces before the first JSON object, held as errors until the input proves to be JSON.
     held: VecDeque<Item>,
     ready: VecDeque<Item>,
@@ -171,6 +183,7 @@ impl<R: BufRead> ExportReader<R> {
             line: 1,
             open: Vec::new(),
             seen_object: false,
+            seen_piece: false,
             held: VecDeque::new(),
             ready: VecDeque::new(),
             done: false,
@@ -202,6 +215,9 @@ impl<R: BufRead> ExportReader<R> {
                 Some(p) => self.classify(p)?,
                 None => {
                     self.done = true;
+                    if !self.seen_piece && !self.open.is_empty() {
+                        return Err(ReadError::Unclosed { line: self.line });
+                    }
                     if !self.seen_object {
                         if let Some(first) = self.held.pop_front() {
                             return Err(unrecognised(self.held.len() + 1, first));
@@ -218,6 +234,7 @@ impl<R: BufRead> ExportReader<R> {
     }
 
     fn classify(&mut self, p: Piece) -> Result<(), ReadError> {
+        self.seen_piece = true;
         self.last = Span {
             start: p.start,
             end: p.start + p.len,

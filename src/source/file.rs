@@ -86,6 +86,16 @@ impl FileSource {
         self.path == Path::new("-")
     }
 
+    /// An input to be made UTF-8 text first (`what`: "gzip-compressed; decompress"), and the
+    /// command line that does it.
+    fn convert_first(&self, path: &str, what: &str, command: &str) -> SourceError {
+        let file = if self.is_stdin() { "FILE" } else { path };
+        SourceError::Unrecognised {
+            hint: format!("{what} it first: `{command} {file} | log-gardener replay -`"),
+            path: path.to_string(),
+        }
+    }
+
     /// The input as messages name it (`<stdin>` for `-`).
     pub fn display(&self) -> Arc<str> {
         if self.is_stdin() {
@@ -143,19 +153,20 @@ impl FileSource {
                 path: path.to_string(),
                 detail: e.to_string(),
             }),
-            Err(ReadError::Compressed { format, command }) => Err(SourceError::Unrecognised {
-                hint: format!(
-                    "{format}-compressed; decompress it first: `{command} {} | log-gardener replay -`",
-                    if self.is_stdin() { "FILE" } else { &*path }
-                ),
-                path: path.to_string(),
-            }),
-            Err(e @ (ReadError::Unrecognised { .. } | ReadError::Skipped { .. })) => {
-                Err(SourceError::Unrecognised {
-                    path: path.to_string(),
-                    hint: format!("nothing readable as Cloud Logging entries: {e}; {EXPORT_HINT}"),
-                })
+            Err(ReadError::Compressed { format, command }) => {
+                Err(self.convert_first(&path, &format!("{format}-compressed; decompress"), command))
             }
+            Err(ReadError::Utf32 { command }) => {
+                Err(self.convert_first(&path, "UTF-32 text; convert", command))
+            }
+            Err(
+                e @ (ReadError::Unrecognised { .. }
+                | ReadError::Skipped { .. }
+                | ReadError::Unclosed { .. }),
+            ) => Err(SourceError::Unrecognised {
+                path: path.to_string(),
+                hint: format!("nothing readable as Cloud Logging entries: {e}; {EXPORT_HINT}"),
+            }),
         }
     }
 
