@@ -719,6 +719,79 @@ fn utf32_exits_3_saying_how_to_convert_it() {
     }
 }
 
+/// Shapes an outside audit tried that already held, kept so they keep holding: CR-only and
+/// CRLF line ends, arrays of arrays, JSON Lines of one-element arrays, a `timestamp` in every
+/// RFC 3339 spelling (the valid ones counted, the rest `bad_timestamp`), a jsonPayload nested
+/// 10,000 deep, one 200 KB token, 100,000 entries in one millisecond.
+#[test]
+fn shapes_of_an_outside_audit_are_counted_or_reported() {
+    let e = entries(0, 3);
+    accounted("cr.jsonl", lines(&e).replace('\n', "\r"), 3, 0);
+    accounted("crlf.jsonl", lines(&e).replace('\n', "\r\n"), 3, 0);
+    accounted("cr.json", array(&e).replace('\n', "\r"), 3, 0);
+    accounted(
+        "nested.json",
+        json!([[e[0], [e[1]]], [e[2]]]).to_string(),
+        3,
+        0,
+    );
+    let one_each: String = e.iter().map(|x| format!("[{x}]\n")).collect();
+    accounted("arrays.jsonl", one_each, 3, 0);
+    let valid = [
+        "2025-09-15t19:00:00z",
+        "2025-09-15 19:00:00Z",
+        "2025-09-15T19:00:00.123456789123Z",
+        "2025-09-15T19:59:60Z",
+        "2025-09-15T19:00:00-00:00",
+        "2025-09-15T19:00:00.5+23:59",
+    ];
+    let invalid = [
+        "2025-09-15T19:00:00,5Z",
+        "2025-09-15T19:00Z",
+        "10000-01-01T00:00:00Z",
+        "2025-09-15T19:00:00+0000",
+        "2025-09-15T24:00:00Z",
+        " 2025-09-15T19:00:00Z",
+        "",
+    ];
+    let timed: Vec<Value> = valid
+        .iter()
+        .chain(&invalid)
+        .enumerate()
+        .map(|(i, at)| {
+            let mut x = entry(i as u32);
+            x["timestamp"] = json!(at);
+            x["receiveTimestamp"] = json!("2025-09-16T12:00:00Z");
+            x
+        })
+        .collect();
+    accounted("rfc3339.jsonl", lines(&timed), 6, 7);
+    let mut deep = entry(5);
+    deep.as_object_mut().unwrap().remove("textPayload");
+    let payload = format!("{}1{}", "{\"a\":".repeat(10_000), "}".repeat(10_000));
+    let deep = deep
+        .to_string()
+        .replacen('{', &format!("{{\"jsonPayload\":{payload},"), 1);
+    let mut long = entry(6);
+    long["textPayload"] = json!("x".repeat(200_000));
+    accounted(
+        "deep-long.jsonl",
+        format!("{deep}\n{long}\n{}", lines(&e)),
+        5,
+        0,
+    );
+    let burst: String = (0..100_000)
+        .map(|i| {
+            format!(
+                "{{\"timestamp\":\"2025-09-15T19:00:00.000{}Z\",\"insertId\":\"b{i}\",\"textPayload\":\"same {}\"}}\n",
+                i % 10,
+                i % 7
+            )
+        })
+        .collect();
+    accounted("burst.jsonl", burst, 100_000, 0);
+}
+
 #[test]
 fn empty_truncated_and_many_tiny_inputs() {
     accounted("empty.json", "", 0, 0);
