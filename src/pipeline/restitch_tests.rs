@@ -103,6 +103,14 @@ fn live() -> Pipeline {
     Pipeline::new(Arc::new(s), fp, Arc::new(store), Boundedness::Unbounded)
 }
 
+/// A live pipeline whose closed windows are never revised (`window.revise_within = 0s`).
+fn never_revising() -> Pipeline {
+    let s = Settings::load_from(None, [("LOG_GARDENER__WINDOW__REVISE_WITHIN", "0s")]).unwrap();
+    let store = MemoryStore::new(Schedule::new(&s.window), s.window.history);
+    let fp = Arc::new(Fingerprinter::with_config(s.fingerprint.config));
+    Pipeline::new(Arc::new(s), fp, Arc::new(store), Boundedness::Unbounded)
+}
+
 fn replayed() -> WindowReport {
     let mut p = Pipeline::for_replay(Arc::new(Settings::load(None).unwrap()));
     let mut out = Vec::new();
@@ -323,10 +331,7 @@ fn a_late_part_retracted_counts_late_once_and_its_cluster_keeps_the_others_earli
     let all = with_truncated();
     let (payment, rest) = (vec![all[10].clone()], [&all[..10], &all[11..]].concat());
     let (late, early) = cut(&rest);
-    let s = Settings::load_from(None, [("LOG_GARDENER__WINDOW__REVISE_WITHIN", "0s")]).unwrap();
-    let store = MemoryStore::new(Schedule::new(&s.window), s.window.history);
-    let fp = Arc::new(Fingerprinter::with_config(s.fingerprint.config));
-    let mut p = Pipeline::new(Arc::new(s), fp, Arc::new(store), Boundedness::Unbounded);
+    let mut p = never_revising();
     let mut out = Vec::new();
     // The 19:00 window closes with the payment line only; every traceback line comes after.
     feed(&mut p, &payment, t("2025-09-15T19:20:01Z"), &mut out);
@@ -363,10 +368,7 @@ fn a_late_part_retracted_counts_late_once_and_its_cluster_keeps_the_others_earli
 fn a_part_counted_on_time_and_retracted_after_its_window_closed_for_good_is_not_taken_from_late() {
     let all = entries();
     let (late, early) = cut(&all);
-    let s = Settings::load_from(None, [("LOG_GARDENER__WINDOW__REVISE_WITHIN", "0s")]).unwrap();
-    let store = MemoryStore::new(Schedule::new(&s.window), s.window.history);
-    let fp = Arc::new(Fingerprinter::with_config(s.fingerprint.config));
-    let mut p = Pipeline::new(Arc::new(s), fp, Arc::new(store), Boundedness::Unbounded);
+    let mut p = never_revising();
     let mut out = Vec::new();
     // a's first lines counted on time; the 19:00 window closes for good.
     feed(&mut p, &early, t("2025-09-15T19:20:01Z"), &mut out);
