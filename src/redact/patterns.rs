@@ -872,7 +872,7 @@ pub fn sources() -> Vec<Source> {
 /// Key names whose value is the client's network address, as two parts that `_` or `-` may
 /// join (`remote_ip`, `X-Forwarded-For`), and what the second may go on with (`addr`, `address`).
 /// The one list the rule's regex, its gate words and the JSON key endings are made from.
-const CLIENT_ADDRESS_NAMES: [(&str, &str, &str); 13] = [
+const CLIENT_ADDRESS_NAMES: [(&str, &str, &str); 14] = [
     ("remote", "ip", ""),
     ("client", "ip", ""),
     // PostgreSQL's `client_addr`; Cloud Audit Logs' `requestMetadata.callerIp`.
@@ -887,6 +887,8 @@ const CLIENT_ADDRESS_NAMES: [(&str, &str, &str); 13] = [
     ("user", "ip", ""),
     ("peer", "ip", ""),
     ("connecting", "ip", ""),
+    // Envoy's `x-envoy-external-address`: the client's address as the edge proxy saw it.
+    ("external", "addr", "ess"),
 ];
 
 /// [`CLIENT_ADDRESS_NAMES`] as a regex alternation.

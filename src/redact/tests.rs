@@ -1282,7 +1282,9 @@ fn client_address_endings_spell_each_name_each_way() {
             "srcip",
             "userip",
             "peerip",
-            "connectingip"
+            "connectingip",
+            "externaladdr",
+            "externaladdress"
         ]
     );
     for key in [
@@ -2180,6 +2182,7 @@ fn passwords_named_in_romance_languages_spaced_or_whole() {
 fn shapes_of_the_ninth_probe() {
     for (text, secret, kind) in [
         ("callerIp=203.0.113.7 method=get", "203.0.113.7", "ip"),
+        ("x-envoy-external-address: 203.0.113.9", "203.0.113.9", "ip"),
         (
             "connection authorized: user=app client_addr=203.0.113.7",
             "203.0.113.7",

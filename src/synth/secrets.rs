@@ -96,7 +96,7 @@ const fn k(name: &'static str, text: &'static str, prefix: &'static str, shape: 
 
 use Shape::*;
 
-const KINDS: [Kind; 135] = [
+const KINDS: [Kind; 136] = [
     k("password", "password=@@", "", Password(14)),
     k("password-spaced", "password = @@", "", Password(14)),
     k("passphrase", "passphrase=@@", "", Password(14)),
@@ -470,6 +470,7 @@ const KINDS: [Kind; 135] = [
         "",
         Ip,
     ),
+    k("envoy-external-address", "x-envoy-external-address: @@", "", Ip),
     k("ssn-spaced", "applicant ssn @@ verified", "", Ssn(' ')),
     k("bcrypt", "stored hash @@ for user", "$2b$12$", Bcrypt),
     k(
