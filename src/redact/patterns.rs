@@ -861,6 +861,15 @@ pub fn sources() -> Vec<Source> {
             Check::NotPlaceholder,
             followed(client_address_words(), Follow::KeyLike),
         ),
+        // RFC 7239's `Forwarded: for=192.0.2.60;proto=http, for="[2001:db8::17]:4711"`: each
+        // hop's client address, under a parameter the key rule above does not read. An
+        // address shape only (four dotted numbers, or hex groups with at least two colons).
+        fixed(
+            r#"(?i)\bfor=\\?"?\[?(?P<v>[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7})"#,
+            "ip",
+            Check::NotPlaceholder,
+            words(&["for="]),
+        ),
     ];
     // Names, addresses and national ids: after cards and phones, whose digits are no id's;
     // a person or an address as an object first, whole.

@@ -2174,6 +2174,38 @@ fn passwords_named_in_romance_languages_spaced_or_whole() {
     ]);
 }
 
+/// RFC 7239's `Forwarded` header: each hop's `for=` address goes (IPv4, and IPv6 quoted in
+/// brackets, JSON-escaped); a `for=` that is no address stays.
+#[test]
+fn each_hop_of_a_forwarded_header_is_redacted() {
+    for (text, secrets) in [
+        (
+            "Forwarded: for=192.0.2.60;proto=http;by=203.0.113.43",
+            &["192.0.2.60"][..],
+        ),
+        (
+            "headers={'Forwarded': 'for=192.0.2.43, for=198.51.100.17'}",
+            &["192.0.2.43", "198.51.100.17"],
+        ),
+        (
+            r#"{"forwarded": "For=\"[2001:db8:cafe::17]:4711\""}"#,
+            &["2001:db8:cafe::17"],
+        ),
+    ] {
+        let out = r(text);
+        for secret in secrets {
+            assert!(!out.contains(secret), "{text} -> {out}");
+        }
+        assert!(out.contains("[REDACTED:ip]"), "{text} -> {out}");
+        gated_as_ungated(text);
+    }
+    assert_kept(&[
+        "waited for=3 attempts",
+        "scheduled for=12h",
+        "Forwarded: for=unknown;proto=https",
+    ]);
+}
+
 /// Shapes a ninth leak probe found (an outside canary audit), each with the value gone and
 /// look-alikes kept: the caller's address of Cloud Audit Logs and PostgreSQL, a social security
 /// number spaced as forms print it, password hashes in the crypt formats, and an email

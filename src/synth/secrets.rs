@@ -96,7 +96,7 @@ const fn k(name: &'static str, text: &'static str, prefix: &'static str, shape: 
 
 use Shape::*;
 
-const KINDS: [Kind; 136] = [
+const KINDS: [Kind; 137] = [
     k("password", "password=@@", "", Password(14)),
     k("password-spaced", "password = @@", "", Password(14)),
     k("passphrase", "passphrase=@@", "", Password(14)),
@@ -471,6 +471,7 @@ const KINDS: [Kind; 136] = [
         Ip,
     ),
     k("envoy-external-address", "x-envoy-external-address: @@", "", Ip),
+    k("forwarded-for", "Forwarded: for=@@;proto=https", "", Ip),
     k("ssn-spaced", "applicant ssn @@ verified", "", Ssn(' ')),
     k("bcrypt", "stored hash @@ for user", "$2b$12$", Bcrypt),
     k(
