@@ -747,6 +747,12 @@ impl Pipeline {
         self.count_ids(id, self.fingerprinter.aliases(id), now)
     }
 
+    /// The code location the window report judges fine cluster `fine` by, while the window
+    /// store holds it: what an alert's rules must see to page at the report's priority.
+    pub fn location_of(&self, fine: ClusterId) -> Option<CodeLocation> {
+        self.store.location_of(fine)
+    }
+
     /// [`count_last`](Self::count_last) of the cluster fine id `fine` belongs to now; for a
     /// cluster's only member (every new cluster) without a scan of the cluster registry.
     pub fn count_last_of(&self, fine: ClusterId, now: DateTime<Utc>) -> u64 {

@@ -193,12 +193,11 @@ impl<W: WorklogSink> Outputs for WindowOutputs<W> {
             }
         }
         if let Some(alerts) = &self.alerts {
-            let policy = &pipeline.settings().escalation;
             if !events.is_empty() {
                 self.link_issues();
             }
             for e in events {
-                if let Some(mut a) = super::alerts::to_alert(e, pipeline.fingerprinter(), policy) {
+                if let Some(mut a) = super::alerts::to_alert(e, pipeline) {
                     if let Event::NewCluster { .. } = e {
                         // The trailing hour up to and with its first entry. A crossing keeps
                         // the count that crossed (its hour ends at the cluster's newest entry,

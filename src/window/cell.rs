@@ -356,6 +356,10 @@ impl Cell {
         self.history.iter().sum()
     }
 
+    pub(super) fn location(&self) -> &CodeLocation {
+        &self.location
+    }
+
     pub(super) fn is_idle(&self) -> bool {
         self.buckets.is_empty() && self.history.iter().all(|c| *c == 0)
     }

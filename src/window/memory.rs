@@ -12,6 +12,7 @@ use super::cell::{Cell, Sample};
 use super::late::Late;
 use super::schedule::{ms_to_time, Schedule, WindowSpan};
 use super::{ClosedWindow, Observation, Recorded, Revision, WindowStore};
+use crate::entry::CodeLocation;
 use crate::fingerprint::ClusterId;
 use chrono::{DateTime, Utc};
 
@@ -291,6 +292,10 @@ impl WindowStore for MemoryStore {
     fn clusters_at(&self, t: DateTime<Utc>) -> usize {
         let hop = t.timestamp_millis().div_euclid(self.schedule.hop_ms);
         self.hops().get(&hop).copied().unwrap_or(0)
+    }
+
+    fn location_of(&self, id: ClusterId) -> Option<CodeLocation> {
+        self.cells.get(&id).map(|c| c.location().clone())
     }
 
     fn count_in(&self, id: ClusterId, span: WindowSpan) -> u64 {

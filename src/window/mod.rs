@@ -118,6 +118,9 @@ pub trait WindowStore: Send + Sync {
     fn retract(&self, obs: &Observation<'_>) -> Recorded;
     /// Whether fine cluster `id` has a cell (entries in an open window, or history).
     fn holds(&self, id: ClusterId) -> bool;
+    /// The code location a closed window reports fine cluster `id` by (its cell's first
+    /// entry's), while the store holds it.
+    fn location_of(&self, id: ClusterId) -> Option<CodeLocation>;
     /// How many fine clusters have entries in the hop of time holding `t` (the window when
     /// windows do not overlap): what `fingerprint.max_clusters` bounds. Clusters of other
     /// hours, and those that hold only history, do not count; the store bounds the latter
