@@ -3,8 +3,11 @@
 //! or written. A `gcloud` export is newest first, so the earliest entry of each hop — the one
 //! kept — replaces its predecessor with nearly every entry of a cluster: redacting each on
 //! arrival redacted every entry of the file, where only the last one kept is ever quoted.
+//! Copies share the entry: a closed window's copy that is quoted redacts it for the cell too,
+//! so an entry is redacted at most once however many windows, revisions and checkpoints read
+//! it, and never if nothing reads it.
 
-use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -15,49 +18,74 @@ use super::{redact_entry, SAMPLE_BYTES};
 const PENDING_BYTES: usize = SAMPLE_BYTES;
 
 #[derive(Clone)]
-pub struct KeptEntry(Kept);
+pub struct KeptEntry(Arc<Kept>);
 
-#[derive(Clone)]
 enum Kept {
     Redacted(String),
-    /// Raw text, not yet redacted: never leaves this module as it is.
-    Pending(String),
+    /// Raw text, never leaving this module as it is: redacted the first time any copy reads it.
+    Pending {
+        raw: String,
+        redacted: OnceLock<String>,
+    },
 }
 
 impl KeptEntry {
     pub fn new(raw: &str) -> KeptEntry {
-        if raw.len() > PENDING_BYTES {
-            KeptEntry(Kept::Redacted(redact_entry(raw)))
+        KeptEntry(Arc::new(if raw.len() > PENDING_BYTES {
+            Kept::Redacted(redacted(raw))
         } else {
-            KeptEntry(Kept::Pending(raw.to_owned()))
-        }
+            Kept::Pending {
+                raw: raw.to_owned(),
+                redacted: OnceLock::new(),
+            }
+        }))
     }
 
-    /// Keeps `raw` instead, reusing the allocation where it can.
+    /// Keeps `raw` instead, reusing the allocation where no copy shares it.
     pub fn replace(&mut self, raw: &str) {
-        match &mut self.0 {
-            Kept::Pending(s) if raw.len() <= PENDING_BYTES => {
+        match Arc::get_mut(&mut self.0) {
+            Some(Kept::Pending { raw: s, redacted }) if raw.len() <= PENDING_BYTES => {
                 s.clear();
                 s.push_str(raw);
+                *redacted = OnceLock::new();
             }
             _ => *self = KeptEntry::new(raw),
         }
     }
 
-    /// The text, redacted and cut to about [`SAMPLE_BYTES`].
-    pub fn text(&self) -> Cow<'_, str> {
-        match &self.0 {
-            Kept::Redacted(s) => Cow::Borrowed(s),
-            Kept::Pending(raw) => Cow::Owned(redact_entry(raw)),
+    /// The text, redacted and cut to about [`SAMPLE_BYTES`]: redacted on the first read.
+    pub fn text(&self) -> &str {
+        match &*self.0 {
+            Kept::Redacted(s) => s,
+            Kept::Pending { raw, redacted: r } => r.get_or_init(|| redacted(raw)),
         }
     }
 
-    /// Redacts now, once, what is still waiting (before a copy is taken or written).
+    /// Redacts now what is still waiting, and lets the raw text go (before a copy is taken
+    /// for a checkpoint).
     pub fn settle(&mut self) {
-        if let Kept::Pending(raw) = &self.0 {
-            self.0 = Kept::Redacted(redact_entry(raw));
+        if let Kept::Pending { .. } = &*self.0 {
+            self.0 = Arc::new(Kept::Redacted(self.text().to_owned()));
         }
     }
+}
+
+/// Every redaction of a kept entry goes through here (counted in tests).
+fn redacted(raw: &str) -> String {
+    #[cfg(test)]
+    REDACTIONS.with(|n| n.set(n.get() + 1));
+    redact_entry(raw)
+}
+
+#[cfg(test)]
+thread_local! {
+    static REDACTIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Kept entries redacted on this thread so far.
+#[cfg(test)]
+pub(crate) fn redactions() -> usize {
+    REDACTIONS.with(|n| n.get())
 }
 
 /// Debug output is output too: redacted.
@@ -77,14 +105,14 @@ impl Eq for KeptEntry {}
 
 impl Serialize for KeptEntry {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.text())
+        serializer.serialize_str(self.text())
     }
 }
 
 /// Read back from a checkpoint: written by [`Serialize`] above, so already redacted.
 impl<'de> Deserialize<'de> for KeptEntry {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<KeptEntry, D::Error> {
-        String::deserialize(deserializer).map(|s| KeptEntry(Kept::Redacted(s)))
+        String::deserialize(deserializer).map(|s| KeptEntry(Arc::new(Kept::Redacted(s))))
     }
 }
 
@@ -97,13 +125,13 @@ mod tests {
     #[test]
     fn a_kept_entry_reads_and_serialises_only_redacted_whether_settled_or_not() {
         let mut k = KeptEntry::new(RAW);
-        let pending_text = k.text().into_owned();
+        let pending_text = k.text().to_owned();
         let pending_json = serde_json::to_string(&k).unwrap();
         let pending_debug = format!("{k:?}");
         k.settle();
         for out in [
             pending_text.as_str(),
-            &k.text(),
+            k.text(),
             &pending_json,
             &pending_debug,
         ] {
@@ -117,13 +145,28 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_is_redacted_once_by_whichever_copy_reads_it_and_never_if_none_does() {
+        let before = redactions();
+        let mut k = KeptEntry::new(r#"{"textPayload":"first, never read"}"#);
+        k.replace(RAW);
+        let copy = k.clone();
+        assert_eq!(redactions(), before, "nothing read yet");
+        assert!(!copy.text().contains("Hunter2Secret9"));
+        assert_eq!(k.text(), copy.text());
+        serde_json::to_string(&k).unwrap();
+        k.settle();
+        assert_eq!(k, copy);
+        assert_eq!(redactions(), before + 1, "one redaction for all the copies");
+    }
+
+    #[test]
     fn a_long_entry_is_redacted_and_cut_on_arrival() {
         let raw = format!(
             r#"{{"textPayload":"password=Hunter2Secret9 {}"}}"#,
             "x".repeat(PENDING_BYTES)
         );
         let k = KeptEntry::new(&raw);
-        assert!(matches!(k.0, Kept::Redacted(_)));
+        assert!(matches!(*k.0, Kept::Redacted(_)));
         assert!(k.text().len() < SAMPLE_BYTES / 2, "cut on arrival");
         assert!(!k.text().contains("Hunter2Secret9"));
     }

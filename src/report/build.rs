@@ -7,8 +7,8 @@ use super::*;
 use crate::escalate::Evidence;
 use crate::escalate::{Escalation, Priority};
 use crate::fingerprint::Fingerprinter;
-use crate::redact::{redact_json, Inert};
-use crate::window::{BucketStats, ClosedWindow, FineWindow, Sample};
+use crate::redact::{Inert, KeptEntry};
+use crate::window::{BucketStats, ClosedWindow, FineWindow};
 
 /// Malformed input seen since the previous report.
 #[derive(Debug, Clone, Default)]
@@ -209,7 +209,7 @@ fn cluster_report(
         last_seen: g.stats.last_seen().unwrap_or_default(),
         new: known == 0,
         baseline,
-        sample: sample.map(quote_sample),
+        sample: sample.map(|s| quote_sample(s.entry())),
     }
 }
 
@@ -245,9 +245,10 @@ fn by_severity(stats: &BucketStats) -> BTreeMap<crate::entry::Severity, u64> {
 }
 
 /// The fields of an entry worth quoting (its resource, with the revision, kept; receive
-/// bookkeeping left out), redacted. The entry is real: nothing is added or rewritten except
-/// secrets.
-fn quote_sample(s: &Sample) -> serde_json::Value {
+/// bookkeeping left out). A [`KeptEntry`] reads only redacted, so what is quoted was redacted
+/// whole (every field, before any was left out) and is not redacted again. The entry is real:
+/// nothing is added or rewritten except secrets.
+fn quote_sample(kept: &KeptEntry) -> serde_json::Value {
     const KEEP: [&str; 13] = [
         "timestamp",
         "resource",
@@ -263,8 +264,8 @@ fn quote_sample(s: &Sample) -> serde_json::Value {
         "operation",
         "errorGroups",
     ];
-    let raw = s.raw();
-    let mut v: serde_json::Value = match serde_json::from_str(&raw) {
+    let redacted = kept.text();
+    match serde_json::from_str(redacted) {
         Ok(serde_json::Value::Object(mut m)) => {
             m.retain(|k, _| KEEP.contains(&k.as_str()));
             if let Some(serde_json::Value::Object(labels)) = m.get_mut("labels") {
@@ -275,10 +276,8 @@ fn quote_sample(s: &Sample) -> serde_json::Value {
             }
             serde_json::Value::Object(m)
         }
-        _ => serde_json::Value::String(raw.into_owned()),
-    };
-    redact_json(&mut v);
-    v
+        _ => serde_json::Value::String(redacted.to_owned()),
+    }
 }
 
 /// The template for a title: runs of variables joined by `-:./_` or a space (`<*>-<*>-<*> <*>`,

@@ -87,8 +87,13 @@ impl Sample {
     }
 
     /// The entry's raw JSON, redacted and cut to about [`crate::redact::SAMPLE_BYTES`].
-    pub fn raw(&self) -> std::borrow::Cow<'_, str> {
+    pub fn raw(&self) -> &str {
         self.raw.text()
+    }
+
+    /// The entry as kept: read only redacted.
+    pub fn entry(&self) -> &KeptEntry {
+        &self.raw
     }
 }
 
@@ -227,7 +232,7 @@ impl Cell {
     /// What this cell did in `span`, with `history` before it; `None` if the cluster did
     /// not exist yet.
     fn window(
-        &mut self,
+        &self,
         id: ClusterId,
         s: &Schedule,
         span: WindowSpan,
@@ -251,17 +256,16 @@ impl Cell {
         })
     }
 
-    /// The earliest sample of `span`'s hops, redacted.
-    fn sample_in(&mut self, s: &Schedule, span: WindowSpan) -> Option<Sample> {
+    /// The earliest sample of `span`'s hops: a copy sharing the cell's entry, redacted (for
+    /// both) only if the report quotes it.
+    fn sample_in(&self, s: &Schedule, span: WindowSpan) -> Option<Sample> {
         let slots = span.start.timestamp_millis().div_euclid(s.hop_ms)
             ..span.end.timestamp_millis().div_euclid(s.hop_ms);
-        let sample = self
-            .samples
-            .range_mut(slots)
+        self.samples
+            .range(slots)
             .map(|(_, v)| v)
-            .min_by(|a, b| (a.at_ms, &a.insert_id).cmp(&(b.at_ms, &b.insert_id)))?;
-        sample.raw.settle();
-        Some(sample.clone())
+            .min_by(|a, b| (a.at_ms, &a.insert_id).cmp(&(b.at_ms, &b.insert_id)))
+            .cloned()
     }
 
     /// Redacts every sample still waiting, before the cell is copied for a checkpoint.
