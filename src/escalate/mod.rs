@@ -2,6 +2,7 @@
 //! the window and on spikes against the cluster's previous windows. Pure policy: the same
 //! evidence gives the same priority, and the reason says which rule or threshold decided.
 
+pub(crate) mod matching;
 mod priority;
 mod rules;
 

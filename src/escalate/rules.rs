@@ -111,7 +111,8 @@ pub fn logger_of(loc: &crate::entry::CodeLocation) -> String {
 
 impl RuleMatch {
     pub fn matches(&self, ev: &Evidence<'_>) -> bool {
-        let re = |r: &Option<Regex>, s: &str| r.as_ref().is_none_or(|r| r.is_match(s));
+        let re =
+            |r: &Option<Regex>, s: &str| r.as_ref().is_none_or(|r| super::matching::is_match(r, s));
         // The severity bounds first: a comparison rules a rule out before any regex runs
         // (each window close asks this of every cluster).
         self.min_severity

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::links::{Pair, Strength};
 use crate::entry::Severity;
+use crate::escalate::matching::is_match;
 use crate::escalate::Priority;
 use crate::fingerprint::ClusterId;
 use crate::report::ClusterReport;
@@ -89,9 +90,9 @@ static EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 pub fn specificity(template: &str) -> Specificity {
-    if CONSEQUENCE.is_match(template.trim()) {
+    if is_match(&CONSEQUENCE, template.trim()) {
         Specificity::Consequence
-    } else if EXCEPTION.is_match(template) {
+    } else if is_match(&EXCEPTION, template) {
         Specificity::Exception
     } else {
         Specificity::Error
@@ -267,7 +268,7 @@ pub fn group(
         // The exits that followed this group's errors: the moments an exit shared with them.
         let exits: u64 = members
             .iter()
-            .filter(|e| EXIT.is_match(&e.template))
+            .filter(|e| is_match(&EXIT, &e.template))
             .map(|e| {
                 members
                     .iter()
