@@ -1254,3 +1254,52 @@ fn hostile_configuration_exits_2_naming_the_file_or_the_key_and_where() {
     let said = format!("rules[0].adjust (from {}): invalid type", config.display());
     assert!(stderr.contains(&said), "{stderr}");
 }
+
+/// Compressed data after text (`cat export.json more.json.gz`, a `.gz` appended): it was read
+/// as lines of binary pieces, reported as `not_json`, and exit 0 with no word of what they
+/// were. Now the entries before it are counted and written, and exit 3 with one line naming
+/// the format, where it starts and the command that reads the rest — read whole, sliced or
+/// piped.
+#[test]
+fn compressed_data_after_text_exits_3_saying_where_and_how_to_read_the_rest() {
+    let mut gzip = vec![0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0, 0, 0x03];
+    gzip.extend(array(&entries(10, 3)).bytes().map(|b| b ^ 0x5A));
+    let zstd = b"\x28\xB5\x2F\xFD\x04\x58\x0A\x00rest".to_vec();
+    for (name, head, tail, command) in [
+        (
+            "array-gz",
+            format!("{}\n", array(&entries(0, 3))),
+            &gzip,
+            "gunzip -c",
+        ),
+        ("lines-zst", lines(&entries(0, 3)), &zstd, "zstd -dc"),
+        ("blank-gz", "\u{feff}\n\n".to_owned(), &gzip, "gunzip -c"),
+    ] {
+        let mut input = head.clone().into_bytes();
+        input.extend_from_slice(tail);
+        let byte = head.len();
+        let line = head.matches('\n').count() + 1;
+        let planted = if head.contains('{') { 3 } else { 0 };
+        let sliced = &[("LOG_GARDENER__INPUT__SLICE_BYTES", "1024")][..];
+        for (env, piped) in [(&[][..], false), (sliced, false), (sliced, true)] {
+            let r = replay_with(name, &input, env, piped);
+            let case = format!("{name} {env:?} piped {piped}: {}", r.stderr);
+            assert_eq!(r.code, Some(3), "{case}");
+            assert_eq!(r.stderr.lines().count(), 1, "{case}");
+            let file = if piped {
+                "FILE".to_owned()
+            } else {
+                String::new()
+            };
+            for said in [
+                format!("-compressed data from line {line} (byte {byte}) on"),
+                format!("`tail -c +{} {file}", byte + 1),
+                format!(" | {command} | log-gardener replay -`"),
+            ] {
+                assert!(r.stderr.contains(&said), "{said} in {case}");
+            }
+            let counted: u64 = r.clusters.iter().map(|(_, n)| n).sum();
+            assert_eq!(counted, planted, "{case}");
+        }
+    }
+}

@@ -20,11 +20,11 @@ pub enum Encoding {
     Utf16Be,
 }
 
-/// Sniffs `input`'s encoding and returns it as UTF-8 text, without its BOM; a compressed
-/// input is [`ReadError::Compressed`].
+/// Sniffs `input`'s encoding and returns it, the length of the BOM dropped, and the input as
+/// UTF-8 text; a compressed input is [`ReadError::Compressed`].
 pub fn utf8_reader<'a, R: Read + 'a>(
     mut input: R,
-) -> Result<(Encoding, Box<dyn BufRead + 'a>), ReadError> {
+) -> Result<(Encoding, u64, Box<dyn BufRead + 'a>), ReadError> {
     let mut head = [0u8; 4];
     let mut n = 0;
     while n < head.len() {
@@ -37,15 +37,24 @@ pub fn utf8_reader<'a, R: Read + 'a>(
     }
     let head = &head[..n];
     if let Some((format, command)) = compression(head) {
-        return Err(ReadError::Compressed { format, command });
+        return Err(ReadError::Compressed {
+            format,
+            command,
+            at: None,
+        });
     }
     if let Some(command) = utf32(head) {
         return Err(ReadError::Utf32 { command });
     }
     let (encoding, bom) = sniff(head);
     let rest = Cursor::new(head[bom..].to_vec()).chain(input);
+    let bom = bom as u64;
     Ok(match encoding {
-        Encoding::Utf8 => (encoding, Box::new(BufReader::with_capacity(CAPACITY, rest))),
+        Encoding::Utf8 => (
+            encoding,
+            bom,
+            Box::new(BufReader::with_capacity(CAPACITY, rest)),
+        ),
         _ => {
             let utf16 = Utf16 {
                 input: BufReader::with_capacity(CAPACITY, rest),
@@ -56,6 +65,7 @@ pub fn utf8_reader<'a, R: Read + 'a>(
             };
             (
                 encoding,
+                bom,
                 Box::new(BufReader::with_capacity(CAPACITY, utf16)),
             )
         }
@@ -74,6 +84,14 @@ fn compression(head: &[u8]) -> Option<(&'static str, &'static str)> {
         [0xFD, b'7', b'z', b'X', ..] => ("xz", "xz -dc"),
         [b'P', b'K', 3, 4, ..] => ("zip", "unzip -p"),
         _ => return None,
+    })
+}
+
+/// [`compression`] of the bytes where a piece of text would start: bzip2's magic only with its
+/// block's or end's after it, since `BZh1` could start a line of text.
+pub(super) fn compression_within(head: &[u8]) -> Option<(&'static str, &'static str)> {
+    compression(head).filter(|&(format, _)| {
+        format != "bzip2" || matches!(head.get(4..10), Some(b"1AY&SY" | b"\x17rE8P\x90"))
     })
 }
 
@@ -205,7 +223,7 @@ mod tests {
     use super::*;
 
     fn decoded(bytes: &[u8]) -> (Encoding, String) {
-        let (enc, mut r) = utf8_reader(bytes).unwrap();
+        let (enc, _, mut r) = utf8_reader(bytes).unwrap();
         let mut s = String::new();
         r.read_to_string(&mut s).unwrap();
         (enc, s)
@@ -231,7 +249,7 @@ mod tests {
         ] {
             match utf8_reader(head) {
                 Err(ReadError::Compressed { format: f, .. }) => assert_eq!(f, format),
-                other => panic!("{format}: {:?}", other.map(|(e, _)| e)),
+                other => panic!("{format}: {:?}", other.map(|(e, ..)| e)),
             }
         }
         for text in [&b"BZh"[..], b"BZhx", b"PK", b"\x1F", b"[{}]"] {

@@ -54,11 +54,13 @@ pub enum ReadError {
     Io(#[from] io::Error),
     /// The input is compressed (its first bytes are gzip's, zstd's, bzip2's, xz's or zip's
     /// magic): nothing is read; the caller says to decompress it first with `command`
-    /// (exit code 3).
+    /// (exit code 3). `at`: the compressed data starts later, where a piece would (a `.gz`
+    /// appended to an export): what came before was read, nothing after it is.
     #[error("it is {format}-compressed")]
     Compressed {
         format: &'static str,
         command: &'static str,
+        at: Option<At>,
     },
     /// The input is UTF-32 (its BOM, or NULs beside an opening `[`/`{`): nothing is read; the
     /// caller says to convert it first with `command` (exit code 3).
@@ -83,6 +85,13 @@ pub enum ReadError {
         line: u64,
         first: String,
     },
+}
+
+/// Where in the text something starts: its 1-based line and its byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct At {
+    pub line: u64,
+    pub byte: u64,
 }
 
 /// An `entries.list` page that holds no entries: the API leaves an empty `entries` out, so a
@@ -292,8 +301,11 @@ impl<R: BufRead> ExportReader<R> {
         self.ready.extend(self.held.drain(..));
     }
 
-    /// The next raw piece, skipping separators and entering arrays.
-    fn next_piece(&mut self) -> io::Result<Option<Piece>> {
+    /// The next raw piece, skipping separators and entering arrays; a piece that starts as
+    /// compressed data does (its bytes kept, so not one past `max`) ends the input
+    /// ([`ReadError::Compressed`]): read on as lines, it would be a run of binary pieces that
+    /// hides what it holds.
+    fn next_piece(&mut self) -> Result<Option<Piece>, ReadError> {
         loop {
             let Some(b) = self.skip_separators()? else {
                 return Ok(None);
@@ -346,6 +358,19 @@ impl<R: BufRead> ExportReader<R> {
                 _ => {
                     let mut scan = if nested { Scan::scalar() } else { Scan::line() };
                     if let Scanned::Piece(p) = self.scan(&mut scan, true)? {
+                        // Its first bytes as kept: what lies ahead in the buffer may be one byte.
+                        if let Some((format, command)) = super::decode::compression_within(&p.data)
+                        {
+                            let at = Some(At {
+                                line: p.line,
+                                byte: p.start,
+                            });
+                            return Err(ReadError::Compressed {
+                                format,
+                                command,
+                                at,
+                            });
+                        }
                         return Ok(Some(p));
                     }
                 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::export::{ExportReader, Item, ReadError};
+use super::export::{At, ExportReader, Item, ReadError};
 use super::slice::{Need, Survey};
 use super::SourceStats;
 use super::{Batch, Boundedness, Delivery, Input, Origin, RawEntry, Source, SourceError};
@@ -96,6 +96,24 @@ impl FileSource {
         }
     }
 
+    /// Compressed data after text (a `.gz` appended to an export): what came before was read
+    /// and counted; the command reads the rest, from the byte it starts at.
+    fn compressed_within(&self, path: &str, format: &str, command: &str, at: At) -> SourceError {
+        // `unzip` reads no pipe; `funzip` (shipped with it) reads a zip's first member from one.
+        let command = if format == "zip" { "funzip" } else { command };
+        let file = if self.is_stdin() { "FILE" } else { path };
+        SourceError::Unrecognised {
+            hint: format!(
+                "{format}-compressed data from line {} (byte {}) on, read no further; \
+                 decompress it first: `tail -c +{} {file} | {command} | log-gardener replay -`",
+                at.line,
+                at.byte,
+                at.byte + 1
+            ),
+            path: path.to_string(),
+        }
+    }
+
     /// The input as messages name it (`<stdin>` for `-`).
     pub fn display(&self) -> Arc<str> {
         if self.is_stdin() {
@@ -153,9 +171,18 @@ impl FileSource {
                 path: path.to_string(),
                 detail: e.to_string(),
             }),
-            Err(ReadError::Compressed { format, command }) => {
+            Err(ReadError::Compressed {
+                format,
+                command,
+                at: None,
+            }) => {
                 Err(self.convert_first(&path, &format!("{format}-compressed; decompress"), command))
             }
+            Err(ReadError::Compressed {
+                format,
+                command,
+                at: Some(at),
+            }) => Err(self.compressed_within(&path, format, command, at)),
             Err(ReadError::Utf32 { command }) => {
                 Err(self.convert_first(&path, "UTF-32 text; convert", command))
             }
@@ -202,13 +229,29 @@ impl FileSource {
             pending,
             flush_first: pipe,
         };
-        let (encoding, text) = super::decode::utf8_reader(counted)?;
+        let (encoding, bom, text) = super::decode::utf8_reader(counted)?;
         let mut reader = ExportReader::new(text, max_entry_bytes);
         loop {
             if stop.load(Ordering::Acquire) {
                 return Ok(Read::Interrupted);
             }
-            match reader.next_item()? {
+            let item = reader.next_item().map_err(|e| match e {
+                // Told as a byte of the input, which the text's offsets start after its BOM.
+                ReadError::Compressed {
+                    format,
+                    command,
+                    at: Some(at),
+                } => ReadError::Compressed {
+                    format,
+                    command,
+                    at: Some(At {
+                        byte: at.byte + bom,
+                        ..at
+                    }),
+                },
+                e => e,
+            });
+            match item? {
                 Some(item) => {
                     if !each(item, &reader) {
                         return Ok(Read::Abandoned);
@@ -237,7 +280,15 @@ impl FileSource {
         }));
         let mut survey = Survey::new(slicing.hop_ms);
         let each = |item, reader: &ExportReader<_>| survey_item(&mut survey, pending, item, reader);
-        let encoding = match Self::pass(&file, false, self.max_entry_bytes, pending, stop, each)? {
+        let (read, cut) = until_compressed(Self::pass(
+            &file,
+            false,
+            self.max_entry_bytes,
+            pending,
+            stop,
+            each,
+        ))?;
+        let encoding = match read {
             Read::Done(encoding) => encoding,
             other => return Ok(other),
         };
@@ -248,7 +299,7 @@ impl FileSource {
         };
         let read = self.read_slices(&file, surveyed, slicing, pending, stop)?;
         before.check(&self.path)?;
-        Ok(read)
+        cut.map_or(Ok(read), Err)
     }
 
     /// A pipe (`replay -`): its first `input.slice_bytes` are handed over as they are read, as
@@ -292,19 +343,30 @@ impl FileSource {
             }
             true
         };
-        let encoding = match Self::pass(tee, true, self.max_entry_bytes, pending, stop, each)? {
+        let (read, cut) = until_compressed(Self::pass(
+            tee,
+            true,
+            self.max_entry_bytes,
+            pending,
+            stop,
+            each,
+        ))?;
+        let encoding = match read {
             Read::Done(encoding) => encoding,
             other => return Ok(other),
         };
-        let Some(from) = from else {
-            return Ok(Read::Done(encoding));
+        let read = match from {
+            Some(from) => {
+                let surveyed = Surveyed {
+                    survey,
+                    encoding,
+                    from,
+                };
+                self.read_slices(&spool, surveyed, slicing, pending, stop)?
+            }
+            None => Read::Done(encoding),
         };
-        let surveyed = Surveyed {
-            survey,
-            encoding,
-            from,
-        };
-        self.read_slices(&spool, surveyed, slicing, pending, stop)
+        cut.map_or(Ok(read), Err)
     }
 
     /// Reads the surveyed entries of `file` one slice of event time at a time, each slice
@@ -468,6 +530,18 @@ pub struct Slicing {
 /// on one reads what follows alike.
 fn is_object(data: &[u8]) -> bool {
     data.first() == Some(&b'{')
+}
+
+/// A surveying pass that met compressed data after text ([`ReadError::Compressed`] with `at`)
+/// ends there as if the input did: the entries surveyed before it are read in slices, and the
+/// error told after them, as a pass reading whole tells it after what it handed over.
+fn until_compressed(pass: Result<Read, ReadError>) -> Result<(Read, Option<ReadError>), ReadError> {
+    match pass {
+        Err(e @ ReadError::Compressed { at: Some(_), .. }) => {
+            Ok((Read::Done(super::decode::Encoding::Utf8), Some(e)))
+        }
+        other => other.map(|read| (read, None)),
+    }
 }
 
 /// The length of a UTF-8 BOM at the start of `file` (the reader's offsets start after it).
