@@ -21,7 +21,7 @@ pub use error::AppError;
 pub use outputs::WindowBrief;
 pub use start::block_on;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -79,6 +79,8 @@ pub struct Summary {
     pub written: Vec<PathBuf>,
     /// The last windows closed (at most [`outputs::BRIEFS_KEPT`]).
     pub windows: VecDeque<WindowBrief>,
+    /// Entries read leniently, by reason, as the worklogs tell them.
+    pub field_warnings: BTreeMap<String, u64>,
     /// With `[github] repo` set.
     pub github: Option<GithubRun>,
 }
@@ -103,9 +105,15 @@ impl Summary {
             )
         }];
         if c.field_warnings > 0 {
+            // By reason as the worklogs tell them (an entry may have several).
+            let reasons: String = self
+                .field_warnings
+                .iter()
+                .map(|(reason, n)| format!("{n} {reason}, "))
+                .collect();
             out.push(format!(
-                "  {} entries had an unusable optional field (read as DEFAULT severity or as text; see `field_warnings` in the worklog)",
-                c.field_warnings
+                "  {} entries had an unusable optional field or were read from repaired JSON ({reasons}see `field_warnings` in the worklog)",
+                c.field_warnings,
             ));
         }
         if d.windows > self.windows.len() as u64 {
@@ -450,6 +458,7 @@ impl Wiring {
             github: handoff,
             alerts,
             worklog: _,
+            field_warnings,
         } = outputs;
         drop((handoff, alerts));
         // A replay read to its end waits for GitHub however long it takes; a run (or an
@@ -469,6 +478,7 @@ impl Wiring {
             drive,
             written,
             windows: briefs,
+            field_warnings,
             github,
         })
     }

@@ -661,6 +661,8 @@ fn repeated_keys_and_lone_surrogates_are_read_repaired() {
         "{}",
         r.stderr
     );
+    // The summary says how many were read repaired, by that name.
+    assert!(r.stderr.contains(" json_repaired, "), "{}", r.stderr);
     assert!(
         r.stderr.contains("timestamp \"garbage\" is not RFC 3339"),
         "{}",
@@ -1302,4 +1304,45 @@ fn compressed_data_after_text_exits_3_saying_where_and_how_to_read_the_rest() {
             assert_eq!(counted, planted, "{case}");
         }
     }
+}
+
+/// A field under its camelCase and its snake_case name both (the Python client's dump merged
+/// with the API's form), at the top level or within `httpRequest`, and a key repeated within
+/// `httpRequest` or `resource`: each entry was refused (`not_log_entry`, a duplicate field) or
+/// lost its `httpRequest`; now counted, the camelCase one read, and the summary says how many
+/// entries were read repaired, as `json_repaired`.
+#[test]
+fn camel_and_snake_case_twins_are_counted_and_the_summary_names_json_repaired() {
+    let mut input = String::new();
+    for (i, twin) in [
+        r#""insert_id": "snake""#,
+        r#""text_payload": "snake""#,
+        r#""receive_timestamp": "2025-09-15T19:00:09Z", "received_timestamp": "x""#,
+        r#""log_name": "projects/p/logs/snake""#,
+        r#""httpRequest": {"requestMethod": "GET", "request_method": "PUT", "status": 500, "status": 502}"#,
+        r#""resource": {"type": "x", "type": "cloud_run_revision"}"#,
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut e = entry(i as u32);
+        e["logName"] = json!("projects/p/logs/camel");
+        let e = e.to_string();
+        input += &format!("{{{twin}, {}\n", &e[1..]);
+    }
+    accounted("twins.jsonl", &input, 6, 0);
+    let r = replay("twins.jsonl", input.as_bytes());
+    assert!(
+        r.stderr.contains(
+            "6 entries had an unusable optional field or were read from repaired JSON (6 \
+             json_repaired, see `field_warnings` in the worklog)"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.clusters.iter().all(|(t, _)| !t.contains("snake")),
+        "{:?}",
+        r.clusters
+    );
 }

@@ -5,7 +5,7 @@
 //! clusters and escalations at once, every counted entry as activity, each closed window's
 //! count and sample for live alerts, issue links from the GitHub stage's index).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -77,6 +77,8 @@ pub struct WindowOutputs<W> {
     pub written: Vec<PathBuf>,
     /// The last [`BRIEFS_KEPT`] windows closed.
     pub briefs: VecDeque<WindowBrief>,
+    /// Entries read leniently, by reason (`json_repaired`, …), over every worklog written.
+    pub field_warnings: BTreeMap<String, u64>,
 }
 
 impl<W: WorklogSink> WindowOutputs<W> {
@@ -87,6 +89,7 @@ impl<W: WorklogSink> WindowOutputs<W> {
             alerts: None,
             written: Vec::new(),
             briefs: VecDeque::new(),
+            field_warnings: BTreeMap::new(),
         }
     }
 
@@ -99,6 +102,9 @@ impl<W: WorklogSink> WindowOutputs<W> {
             self.briefs.pop_front();
         }
         self.briefs.push_back(WindowBrief::of(&r));
+        for (reason, n) in &r.field_warnings {
+            *self.field_warnings.entry(reason.clone()).or_default() += n;
+        }
         if r.revision.is_none() {
             // A revision is of an earlier window: live alerts keep the newest window's count.
             self.annotate_alerts(&r);

@@ -2,7 +2,8 @@
 //! (`"insertId": 123`, `"labels": [1, 2]`, `"resource": "x"`) is read without that field and
 //! counted with a field warning, never dropped: in the data model every one of them is
 //! optional. So is valid JSON that the typed parse refuses: a key given twice (the last is
-//! read, as `JSON.parse` and Python's `json` do) and a lone UTF-16 surrogate escape (`\ud800`,
+//! read, as `JSON.parse` and Python's `json` do), a field under its camelCase and snake_case
+//! names both (the camelCase one is read) and a lone UTF-16 surrogate escape (`\ud800`,
 //! what a string cut mid-pair by a JavaScript writer holds: read as U+FFFD). Runs only after
 //! the typed parse failed, so well-formed entries pay nothing.
 
@@ -56,6 +57,22 @@ const CONTEXT: &[(&[&str], Fits)] = &[
     (&["errorGroups", "error_groups"], fits!(Vec<ErrorGroup>)),
 ];
 
+/// Fields the model reads under a snake_case name too that [`CONTEXT`] does not check: an entry
+/// with both spellings of one (the Python client's dump merged with the API's form) is read by
+/// the camelCase one, the first of each list.
+const OTHER_TWINS: &[&[&str]] = &[
+    &["textPayload", "text_payload"],
+    &["jsonPayload", "json_payload"],
+    &["protoPayload", "proto_payload"],
+    &["traceSampled", "trace_sampled"],
+];
+
+/// The same within `httpRequest`.
+const HTTP_TWINS: &[&[&str]] = &[
+    &["requestMethod", "request_method"],
+    &["requestUrl", "request_url"],
+];
+
 /// The JSON text of `text`'s `timestamp` (cut to 64 bytes) when it is there but not a string:
 /// the entry's problem is then its event time, which no other field stands in for.
 pub(super) fn mistyped_time(text: &str) -> Option<String> {
@@ -72,8 +89,9 @@ pub(super) fn mistyped_time(text: &str) -> Option<String> {
 }
 
 /// `text` repaired for the typed parse, and how (a set of warnings): a lone surrogate escape
-/// replaced, a repeated key's last value kept ([`FieldWarnings::REPAIRED`]), optional context
-/// fields of the wrong type dropped ([`FieldWarnings::CONTEXT`]). `None` if it is not a JSON
+/// replaced, a repeated key's last value kept, a field's snake_case twin dropped beside its
+/// camelCase name, the same within a context object ([`FieldWarnings::REPAIRED`]); optional
+/// context fields of the wrong type dropped ([`FieldWarnings::CONTEXT`]). `None` if it is not a JSON
 /// object or nothing needed repair (the entry's problem is elsewhere). Fields are kept as
 /// their JSON text: a number too large for a double (`1e400`, valid JSON) in one of them makes
 /// that field mistyped, not the entry unreadable.
@@ -85,14 +103,27 @@ pub(super) fn repaired(text: &str) -> Option<(String, FieldWarnings)> {
     }
     let Members { mut map, repeated } =
         serde_json::from_str(paired.as_deref().unwrap_or(text)).ok()?;
-    if repeated {
+    let groups = CONTEXT
+        .iter()
+        .map(|(keys, _)| *keys)
+        .chain(OTHER_TWINS.iter().copied());
+    if repeated || twins_dropped(&mut map, groups) {
         warnings.add(FieldWarnings::REPAIRED);
     }
     for (keys, fits) in CONTEXT {
         for key in *keys {
-            if map.get(*key).is_some_and(|v| !fits(v.get())) {
-                map.remove(*key);
-                warnings.add(FieldWarnings::CONTEXT);
+            let Some(v) = map.get_mut(*key).filter(|v| !fits(v.get())) else {
+                continue;
+            };
+            match mended_object(v.get()).filter(|m| fits(m.get())) {
+                Some(mended) => {
+                    *v = mended;
+                    warnings.add(FieldWarnings::REPAIRED);
+                }
+                None => {
+                    map.remove(*key);
+                    warnings.add(FieldWarnings::CONTEXT);
+                }
             }
         }
     }
@@ -100,6 +131,33 @@ pub(super) fn repaired(text: &str) -> Option<(String, FieldWarnings)> {
         return None;
     }
     Some((serde_json::to_string(&map).ok()?, warnings))
+}
+
+/// Drops, for each group of names one field is read by, every name after the first present
+/// (serde refuses an object with two of them as a duplicate field); whether any was dropped.
+fn twins_dropped<'k>(
+    map: &mut BTreeMap<String, Box<RawValue>>,
+    groups: impl Iterator<Item = &'k [&'k str]>,
+) -> bool {
+    let mut dropped = false;
+    for names in groups {
+        if let Some(first) = names.iter().position(|n| map.contains_key(*n)) {
+            for name in &names[first + 1..] {
+                dropped |= map.remove(*name).is_some();
+            }
+        }
+    }
+    dropped
+}
+
+/// A context object (`httpRequest`, `resource`, …) with a repeated key's last value kept and
+/// `httpRequest`'s snake_case twins dropped; `None` if it is no object or nothing changed.
+fn mended_object(json: &str) -> Option<Box<RawValue>> {
+    let Members { mut map, repeated } = serde_json::from_str(json).ok()?;
+    let twins = twins_dropped(&mut map, HTTP_TWINS.iter().copied());
+    (repeated || twins)
+        .then(|| serde_json::value::to_raw_value(&map).ok())
+        .flatten()
 }
 
 /// A JSON object's members by key, a repeated key's last value kept, and whether a key was

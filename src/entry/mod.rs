@@ -155,8 +155,9 @@ impl FieldWarnings {
     /// `"resource": "x"`, …), or a `receiveTimestamp` beside the `timestamp` that is not
     /// RFC 3339 (`"garbage"`): read as absent.
     pub const CONTEXT: FieldWarnings = FieldWarnings(4);
-    /// Valid JSON the typed parse refuses: a key given twice (the last one read) or a lone
-    /// UTF-16 surrogate escape (`"\ud800"`, read as U+FFFD).
+    /// Valid JSON the typed parse refuses: a key given twice (the last one read), a field
+    /// under both its camelCase and snake_case names (`insertId` and `insert_id`: the
+    /// camelCase one read), or a lone UTF-16 surrogate escape (`"\ud800"`, read as U+FFFD).
     pub const REPAIRED: FieldWarnings = FieldWarnings(8);
     pub const ALL: [(FieldWarnings, &'static str); 4] = [
         (FieldWarnings::SEVERITY, "unknown_severity"),

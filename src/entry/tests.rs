@@ -864,3 +864,59 @@ fn a_repeated_key_reads_its_last_value_and_a_lone_surrogate_reads_as_fffd() {
         "bad_timestamp"
     );
 }
+
+/// A field under both its camelCase and its snake_case name (the Python client's dump merged
+/// with the API's form) was refused as a duplicate field: now the camelCase one is read, at the
+/// top level and within `httpRequest`, in either order, with a `json_repaired` warning; a
+/// repeated key within a context object keeps the object (its last value read).
+#[test]
+fn camel_and_snake_case_twins_are_read_by_the_camel_case_name() {
+    let base = r#""timestamp":"2026-11-23T05:00:00Z","severity":"ERROR""#;
+    for (json, message, insert_id) in [
+        (
+            format!(r#"{{{base},"insertId":"camel","insert_id":"snake","textPayload":"m"}}"#),
+            "m",
+            "camel",
+        ),
+        (
+            format!(
+                r#"{{{base},"insert_id":"snake","text_payload":"s","insertId":"camel","textPayload":"m"}}"#
+            ),
+            "m",
+            "camel",
+        ),
+        (
+            format!(
+                r#"{{{base},"receive_timestamp":"2026-11-23T05:00:01Z","received_timestamp":"x","log_name":"a","logName":"b","textPayload":"m"}}"#
+            ),
+            "m",
+            "",
+        ),
+        (
+            format!(
+                r#"{{{base},"http_request":{{"status":1}},"httpRequest":{{"request_method":"PUT","requestMethod":"GET","requestUrl":"/x","status":500}}}}"#
+            ),
+            "GET /x → 500",
+            "",
+        ),
+        (
+            format!(
+                r#"{{{base},"httpRequest":{{"requestMethod":"GET","requestUrl":"/x","status":404,"status":500}}}}"#
+            ),
+            "GET /x → 500",
+            "",
+        ),
+    ] {
+        let r = parse_entry(json.as_bytes()).unwrap_or_else(|e| panic!("{json}: {e}"));
+        assert_eq!(
+            (r.message.as_str(), r.insert_id.as_str()),
+            (message, insert_id),
+            "{json}"
+        );
+        assert_eq!(
+            r.warnings.reasons().collect::<Vec<_>>(),
+            ["json_repaired"],
+            "{json}"
+        );
+    }
+}
