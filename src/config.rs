@@ -17,6 +17,7 @@ mod rules;
 mod runtime;
 mod source;
 mod strict;
+mod syntax;
 
 use std::path::{Path, PathBuf};
 
@@ -52,7 +53,12 @@ pub enum ConfigError {
     /// set (`None` only for [`Settings::try_from`] on a [`RawConfig`] built in code).
     /// `others` are the keys a check across keys read besides `key` (`window.hop` must divide
     /// `window.length`), each with where it was set: said where that is not `key`'s origin.
-    #[error("{key}{}: {message}{}", from(origin), others_from(origin, others))]
+    #[error(
+        "{}{}: {message}{}",
+        echoed(key),
+        from(origin),
+        others_from(origin, others)
+    )]
     Invalid {
         key: String,
         origin: Option<Origin>,
@@ -88,6 +94,18 @@ fn others_from(origin: &Option<Origin>, others: &[(String, Option<Origin>)]) -> 
             _ => None,
         })
         .collect()
+}
+
+/// Characters of a value, key or line an error quotes back: a hostile one of any length
+/// (a 200 KB line) makes an error of a line, not of its size.
+const ECHOED: usize = 120;
+
+/// `s` as an error quotes it: its first [`ECHOED`] characters, with `…` where it was cut.
+fn echoed(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(ECHOED) {
+        Some((end, _)) => format!("{}…", &s[..end]).into(),
+        None => s.into(),
+    }
 }
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
@@ -280,6 +298,15 @@ fn dur_in(key: &str, s: &str, lo: TimeDelta, hi: TimeDelta) -> Result<TimeDelta,
     Ok(d)
 }
 
+/// A list of at most `max` `items` (a noun): every item costs at run time, and a list of
+/// thousands is a generated file gone wrong, not a configuration.
+fn at_most(key: &str, len: usize, max: usize, items: &str) -> Result<(), ConfigError> {
+    if len > max {
+        return Err(invalid(key, format!("{len} {items}; at most {max}")));
+    }
+    Ok(())
+}
+
 /// A number within `lo..=hi`, both quoted in the message.
 fn in_range<T: PartialOrd + std::fmt::Display>(
     key: &str,
@@ -294,12 +321,14 @@ fn in_range<T: PartialOrd + std::fmt::Display>(
 }
 
 fn priority(key: &str, s: &str) -> Result<Priority, ConfigError> {
-    Priority::parse(s).ok_or_else(|| invalid(key, format!("{s:?} is not one of P0..P5")))
+    Priority::parse(s).ok_or_else(|| invalid(key, format!("{:?} is not one of P0..P5", echoed(s))))
 }
 
 fn severity(key: &str, s: &str) -> Result<Severity, ConfigError> {
-    Severity::parse(s)
-        .ok_or_else(|| invalid(key, format!("{s:?} is not a LogSeverity (DEBUG, INFO, …)")))
+    Severity::parse(s).ok_or_else(|| {
+        let s = echoed(s);
+        invalid(key, format!("{s:?} is not a LogSeverity (DEBUG, INFO, …)"))
+    })
 }
 
 #[cfg(test)]

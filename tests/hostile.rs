@@ -1346,3 +1346,108 @@ fn camel_and_snake_case_twins_are_counted_and_the_summary_names_json_repaired() 
         r.clusters
     );
 }
+
+/// `check-config FILE` with `env`: exit code, stderr, and how long it took.
+fn check_config(config: &Path, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_log-gardener"))
+        .env_remove("RUST_LOG")
+        .env_remove("GITHUB_TOKEN")
+        .envs(env.iter().copied())
+        .arg("check-config")
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(started.elapsed() < WALL, "{config:?} {env:?}");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A configuration of hostile sizes: a 100 KB line (a TOML syntax error, a value, a key) made an
+/// error of 100 to 200 KB, the whole line quoted and underlined; now one short line naming the
+/// key and the file or variable, the value cut with `…`. 10,000 Alertmanager URLs or count
+/// tiers were accepted; a `--config` or `github.token_file` of `/dev/zero` read until memory
+/// ran out. Each is exit 2 naming the key (or the file) and where it was set.
+#[test]
+fn configuration_of_hostile_sizes_exits_2_in_one_short_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("lg.toml");
+    // Under the 128 KiB a single environment variable may hold.
+    let long = "x".repeat(100_000);
+    let path = config.display().to_string();
+    let urls = vec!["\"http://am:9093\""; 10_000].join(",");
+    let env_urls = vec!["http://am:9093"; 5_000].join(",");
+    let tiers = vec!["{ at_least = 5, raise = 1 }"; 17].join(",");
+    for (text, env, said) in [
+        (
+            format!("[window]\nhop = \"1h\"\nhistory = 5 {long}\n"),
+            None,
+            format!("window.history (from {path}): not TOML at line 3, column 11: "),
+        ),
+        (
+            format!("[window]\n{long} = 1\n"),
+            None,
+            format!("xxxxxxxxxx… (from {path}): unknown key"),
+        ),
+        (
+            format!("[metrics]\nlisten = \"{long}\"\n"),
+            None,
+            format!("metrics.listen (from {path}): \"xxxxxxxxxx"),
+        ),
+        (
+            String::new(),
+            Some(("LOG_GARDENER__WINDOW__HISTORY", long.as_str())),
+            "window.history (from environment variable LOG_GARDENER__WINDOW__HISTORY): invalid \
+             type: string \"xxxxxxxxxx"
+                .to_owned(),
+        ),
+        (
+            String::new(),
+            Some(("LOG_GARDENER__WINDOW__HOP", long.as_str())),
+            "window.hop (from environment variable LOG_GARDENER__WINDOW__HOP): \"xxxxxxxxxx"
+                .to_owned(),
+        ),
+        (
+            format!("[alerts]\nalertmanager_urls = [{urls}]\n"),
+            None,
+            format!("alerts.alertmanager_urls (from {path}): 10000 URLs; at most 16"),
+        ),
+        (
+            String::new(),
+            Some(("LOG_GARDENER__ALERTS__ALERTMANAGER_URLS", env_urls.as_str())),
+            "alerts.alertmanager_urls (from environment variable \
+             LOG_GARDENER__ALERTS__ALERTMANAGER_URLS): 5000 URLs; at most 16"
+                .to_owned(),
+        ),
+        (
+            format!("[escalation]\ncount = [{tiers}]\n"),
+            None,
+            format!("escalation.count (from {path}): 17 tiers; at most 16"),
+        ),
+        (
+            "[github]\nrepo = \"o/n\"\ntoken_file = \"/dev/zero\"\n".to_owned(),
+            None,
+            format!("github.token_file (from {path}): cannot read /dev/zero: larger than 64 KiB"),
+        ),
+    ] {
+        std::fs::write(&config, &text).unwrap();
+        let (code, stderr) = check_config(&config, &env.into_iter().collect::<Vec<_>>());
+        let case = format!(
+            "{}: {}",
+            &said[..said.len().min(60)],
+            &stderr[..stderr.len().min(600)]
+        );
+        assert_eq!(code, Some(2), "{case}");
+        assert!(stderr.contains(&said), "{case}");
+        assert_eq!(stderr.lines().count(), 1, "{case}");
+        assert!(stderr.len() < 600, "{case}");
+    }
+    let (code, stderr) = check_config(Path::new("/dev/zero"), &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("configuration file /dev/zero: larger than 16 MiB"),
+        "{stderr}"
+    );
+}

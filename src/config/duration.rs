@@ -4,7 +4,10 @@ use chrono::TimeDelta;
 
 /// Parses a sequence of `<number><unit>` with units ms, s, m, h, d.
 pub fn parse_duration(s: &str) -> Result<TimeDelta, String> {
-    let bad = || format!("{s:?} is not a duration like \"1h\", \"15m\", \"30s\" or \"250ms\"");
+    let bad = || {
+        let s = super::echoed(s);
+        format!("{s:?} is not a duration like \"1h\", \"15m\", \"30s\" or \"250ms\"")
+    };
     let mut total = TimeDelta::zero();
     let mut rest = s.trim();
     if rest.is_empty() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::TimeDelta;
 
 use super::raw::{RawLive, RawPubSub, RawState};
-use super::{dur_in, in_range, invalid, obs, ConfigError};
+use super::{dur_in, echoed, in_range, invalid, obs, ConfigError};
 
 /// What to do with a Pub/Sub message that is not a LogEntry (it is counted and reported
 /// either way).
@@ -142,7 +142,7 @@ pub(super) fn pubsub_settings(p: &RawPubSub) -> Result<PubSubSettings, ConfigErr
         other => {
             return Err(invalid(
                 "pubsub.on_malformed",
-                format!("{other:?} is not \"ack\" or \"nack\""),
+                format!("{:?} is not \"ack\" or \"nack\"", echoed(other)),
             ))
         }
     };
@@ -166,7 +166,10 @@ pub(super) fn live_settings(l: &RawLive) -> Result<LiveSettings, ConfigError> {
         other => {
             return Err(invalid(
                 "live.watermark",
-                format!("{other:?} is not \"wall-clock\" or \"event-time\""),
+                format!(
+                    "{:?} is not \"wall-clock\" or \"event-time\"",
+                    echoed(other)
+                ),
             ))
         }
     };

@@ -6,8 +6,12 @@ use std::net::SocketAddr;
 use chrono::TimeDelta;
 
 use super::raw::{RawAlerts, RawMetrics};
-use super::{dur_in, in_range, invalid, priority, ConfigError};
+use super::{at_most, dur_in, echoed, in_range, invalid, priority, ConfigError};
 use crate::alerting::Policy;
+
+/// Alertmanager receivers at most: each has its own task and queue, and every alert is
+/// posted to each (an HA set is three or so).
+pub const MAX_ALERTMANAGERS: usize = 16;
 
 /// The Prometheus endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +47,10 @@ pub(super) fn metrics_settings(m: &RawMetrics) -> Result<MetricsSettings, Config
     let listen = m.listen.parse().map_err(|_| {
         invalid(
             "metrics.listen",
-            format!("{:?} is not an address like 127.0.0.1:9464", m.listen),
+            format!(
+                "{:?} is not an address like 127.0.0.1:9464",
+                echoed(&m.listen)
+            ),
         )
     })?;
     Ok(MetricsSettings {
@@ -99,6 +106,12 @@ pub(super) fn alert_settings(a: &RawAlerts) -> Result<AlertSettings, ConfigError
         )?,
         rate_limit: dur_in("alerts.rate_limit", &a.rate_limit, TimeDelta::zero(), week)?,
     };
+    at_most(
+        "alerts.alertmanager_urls",
+        a.alertmanager_urls.len(),
+        MAX_ALERTMANAGERS,
+        "URLs",
+    )?;
     let alertmanager_urls = a
         .alertmanager_urls
         .iter()

@@ -9,11 +9,14 @@
 use regex::{Regex, RegexBuilder};
 
 use super::raw::{RawEscalation, RawRule};
-use super::{invalid, priority, severity, ConfigError};
+use super::{at_most, invalid, priority, severity, ConfigError};
 use crate::escalate::{CountTier, Escalation, Rule, RuleAction, RuleMatch, Spike};
 
 /// At most this many rules (the built-in list has ten; rules are tried in order per cluster).
 pub const MAX_RULES: usize = 500;
+/// At most this many count tiers (each is looked at per cluster and window; five raises
+/// need no more than five).
+pub const MAX_COUNT_TIERS: usize = 16;
 /// One pattern's compiled program may take at most this much memory (`\w{3,40}` fits).
 pub const REGEX_SIZE_LIMIT: usize = 2 << 20;
 /// One pattern's text may be at most this long. `regex` matches an alternation of 3,000
@@ -99,12 +102,7 @@ impl Budget {
 
 /// Every rule, compiled in order, within [`MAX_RULES`] and the regex budget.
 pub(super) fn compile_rules(raw: &[RawRule]) -> Result<Vec<Rule>, ConfigError> {
-    if raw.len() > MAX_RULES {
-        return Err(invalid(
-            "rules",
-            format!("{} rules; at most {MAX_RULES}", raw.len()),
-        ));
-    }
+    at_most("rules", raw.len(), MAX_RULES, "rules")?;
     // First match decides: a rule without a condition matches every cluster, so it can only
     // be the last (an "everything else" rule); before others it silently disables them.
     if let Some(i) = raw
@@ -183,6 +181,7 @@ fn opt_severity(
 /// Count tiers and the spike rule, checked: counts and factors that can trigger, raises that
 /// stay within P0..P5.
 pub(super) fn escalation(e: &RawEscalation, rules: Vec<Rule>) -> Result<Escalation, ConfigError> {
+    at_most("escalation.count", e.count.len(), MAX_COUNT_TIERS, "tiers")?;
     let mut count_tiers = Vec::new();
     for (i, t) in e.count.iter().enumerate() {
         if t.at_least == 0 {

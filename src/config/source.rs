@@ -4,14 +4,19 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::io::Read;
 use std::path::Path;
 
 use config::{Map, Source, Value, ValueKind};
 
-use super::ConfigError;
+use super::{echoed, ConfigError};
 
 /// Environment variables `LOG_GARDENER__SECTION__KEY` set `section.key` (case-insensitive).
 pub const ENV_PREFIX: &str = "LOG_GARDENER__";
+
+/// The `--config` file is read up to this many bytes: a device or a runaway file
+/// (`/dev/zero`) is an error, not all of memory.
+const MAX_FILE_BYTES: u64 = 16 << 20;
 
 /// Keys whose environment value is a comma-separated list; an empty value is an empty list.
 const LIST_KEYS: &[&str] = &["alerts.alertmanager_urls"];
@@ -263,7 +268,10 @@ impl Provenance {
                 ..
             } => (
                 join(&dotted(key.as_deref().unwrap_or_default())),
-                format!("invalid type: {unexpected}, expected {expected}"),
+                format!(
+                    "invalid type: {}, expected {expected}",
+                    echoed(&unexpected.to_string())
+                ),
             ),
             config::ConfigError::NotFound(k) => {
                 (join(&dotted(&k)), "required key is missing".into())
@@ -321,12 +329,22 @@ impl FileSource {
         if path.is_dir() {
             return Err(fail("it is a directory; give the TOML file in it".into()));
         }
-        let bytes = std::fs::read(path).map_err(|e| {
-            fail(match e.kind() {
-                std::io::ErrorKind::NotFound => "not found".into(),
-                _ => e.to_string(),
-            })
-        })?;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(|e| {
+                fail(match e.kind() {
+                    std::io::ErrorKind::NotFound => "not found".into(),
+                    _ => e.to_string(),
+                })
+            })?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(fail(format!(
+                "larger than {} MiB: not a configuration (500 rules of the longest patterns \
+                 take a few)",
+                MAX_FILE_BYTES >> 20
+            )));
+        }
         let text = String::from_utf8(bytes).map_err(|e| {
             fail(format!(
                 "not UTF-8 text (byte {})",
@@ -337,7 +355,10 @@ impl FileSource {
             .strip_prefix('\u{feff}')
             .map(str::to_owned)
             .unwrap_or(text);
-        if let Some((key, number)) = out_of_range(&text) {
+        let table = toml::de::DeTable::parse(&text)
+            .map_err(|e| super::syntax::not_toml(&shown, &text, &e))?
+            .into_inner();
+        if let Some((key, number)) = out_of_range(table) {
             return Err(ConfigError::Invalid {
                 key,
                 origin: Some(Origin::File(shown)),
@@ -352,10 +373,10 @@ impl FileSource {
     }
 }
 
-/// The key and text of the first number in TOML `text` that the `config` crate cannot hold
+/// The key and text of the first number in a TOML table that the `config` crate cannot hold
 /// (`99999999999999999999`, `1e309`): its own error names only the file.
-fn out_of_range(text: &str) -> Option<(String, String)> {
-    use toml::de::{DeTable, DeValue};
+fn out_of_range(table: toml::de::DeTable<'_>) -> Option<(String, String)> {
+    use toml::de::DeValue;
     fn walk(key: String, v: &DeValue<'_>) -> Option<(String, String)> {
         match v {
             DeValue::Integer(i) if i64::from_str_radix(i.as_str(), i.radix()).is_err() => {
@@ -388,7 +409,6 @@ fn out_of_range(text: &str) -> Option<(String, String)> {
             _ => None,
         }
     }
-    let table = DeTable::parse(text).ok()?.into_inner();
     walk(String::new(), &DeValue::Table(table))
 }
 
