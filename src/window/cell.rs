@@ -19,6 +19,23 @@ pub struct BucketStats {
     pub by_severity: [u64; 9],
     pub first_ms: i64,
     pub last_ms: i64,
+    /// How long after `first_ms` the second-earliest entry is, at least (0 when not known:
+    /// fewer than two entries, a sum of buckets, a retraction since, an older checkpoint), so
+    /// retracting the earliest entry leaves the exact first time (see [`BucketStats::remove`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    first_gap: u32,
+    /// The same before `last_ms`, for the second-latest entry.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    last_gap: u32,
+}
+
+fn is_zero(gap: &u32) -> bool {
+    *gap == 0
+}
+
+/// The time between `a` and `b`, cut to `u32::MAX` (still a lower bound).
+fn gap(a: i64, b: i64) -> u32 {
+    u32::try_from(a.abs_diff(b)).unwrap_or(u32::MAX)
 }
 
 impl Default for BucketStats {
@@ -27,6 +44,8 @@ impl Default for BucketStats {
             by_severity: [0; 9],
             first_ms: i64::MAX,
             last_ms: i64::MIN,
+            first_gap: 0,
+            last_gap: 0,
         }
     }
 }
@@ -37,9 +56,47 @@ impl BucketStats {
     }
 
     pub fn add(&mut self, severity: Severity, at_ms: i64) {
+        let (first, last) = (self.first_ms, self.last_ms);
+        match self.count() {
+            0 => {}
+            1 => (self.first_gap, self.last_gap) = (gap(first, at_ms), gap(last, at_ms)),
+            _ => {
+                if at_ms < first {
+                    self.first_gap = gap(at_ms, first);
+                } else if at_ms < first + i64::from(self.first_gap) {
+                    self.first_gap = gap(first, at_ms);
+                }
+                if at_ms > last {
+                    self.last_gap = gap(last, at_ms);
+                } else if at_ms > last - i64::from(self.last_gap) {
+                    self.last_gap = gap(at_ms, last);
+                }
+            }
+        }
         self.by_severity[severity as usize] += 1;
-        self.first_ms = self.first_ms.min(at_ms);
-        self.last_ms = self.last_ms.max(at_ms);
+        self.first_ms = first.min(at_ms);
+        self.last_ms = last.max(at_ms);
+    }
+
+    /// Uncounts an entry [`BucketStats::add`] counted. The first and last times stay exact
+    /// when it was the earliest or the latest, once per side: the next earliest (latest) is
+    /// then not known until an entry comes before (after) it, and retracting it too leaves
+    /// its time as the bound, wider than the entries left, never narrower.
+    pub fn remove(&mut self, severity: Severity, at_ms: i64) {
+        let n = &mut self.by_severity[severity as usize];
+        *n = n.saturating_sub(1);
+        if at_ms == self.first_ms {
+            self.first_ms = at_ms + i64::from(self.first_gap);
+            self.first_gap = 0;
+        }
+        if at_ms == self.last_ms {
+            self.last_ms = at_ms - i64::from(self.last_gap);
+            self.last_gap = 0;
+        }
+        if self.count() < 2 {
+            // One entry left: no second one, as a bucket that only ever held it.
+            (self.first_gap, self.last_gap) = (0, 0);
+        }
     }
 
     pub fn merge(&mut self, other: &BucketStats) {
@@ -48,6 +105,7 @@ impl BucketStats {
         }
         self.first_ms = self.first_ms.min(other.first_ms);
         self.last_ms = self.last_ms.max(other.last_ms);
+        (self.first_gap, self.last_gap) = (0, 0);
     }
 
     /// The most severe severity with a count, if any.
@@ -176,8 +234,7 @@ impl Cell {
         let Some(stats) = self.buckets.get_mut(&bucket) else {
             return false; // forgotten already: no window reads it
         };
-        let n = &mut stats.by_severity[obs.severity as usize];
-        *n = n.saturating_sub(1);
+        stats.remove(obs.severity, at_ms);
         if stats.count() == 0 {
             self.buckets.remove(&bucket);
         }
@@ -366,5 +423,61 @@ impl Cell {
 
     pub(super) fn is_idle(&self) -> bool {
         self.buckets.is_empty() && self.history.iter().all(|c| *c == 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn bounds(times: &[i64]) -> (i64, i64) {
+        let (lo, hi) = (times.iter().min(), times.iter().max());
+        (*lo.unwrap(), *hi.unwrap())
+    }
+
+    proptest! {
+        /// Entries of a bucket in any order, one of them retracted: the first and last times
+        /// are those of the entries left. More come and a second goes: never narrower.
+        #[test]
+        fn one_retraction_leaves_the_exact_bounds_and_a_second_no_narrower_ones(
+            mut times in prop::collection::vec(0i64..60, 2..10),
+            more in prop::collection::vec(0i64..60, 0..4),
+            one in any::<prop::sample::Index>(),
+            two in any::<prop::sample::Index>(),
+        ) {
+            let mut b = BucketStats::default();
+            times.iter().for_each(|t| b.add(Severity::Error, *t));
+            let gone = times.swap_remove(one.index(times.len()));
+            b.remove(Severity::Error, gone);
+            prop_assert_eq!((b.first_ms, b.last_ms), bounds(&times));
+            // What a checkpoint holds is what it restores, gaps included.
+            let json = serde_json::to_string(&b).unwrap();
+            prop_assert_eq!(serde_json::from_str::<BucketStats>(&json).unwrap(), b);
+            more.iter().for_each(|t| b.add(Severity::Error, *t));
+            times.extend(&more);
+            if times.len() < 2 {
+                return Ok(()); // nothing would be left: the bucket goes
+            }
+            let gone = times.swap_remove(two.index(times.len()));
+            b.remove(Severity::Error, gone);
+            let (first, last) = bounds(&times);
+            prop_assert!(b.first_ms <= first && b.last_ms >= last, "{b:?} {times:?}");
+        }
+    }
+
+    #[test]
+    fn a_bucket_of_an_older_checkpoint_keeps_its_bounds_and_learns_the_gap_of_a_new_entry() {
+        let old = r#"{"by_severity":[0,0,0,0,0,3,0,0,0],"first_ms":5,"last_ms":9}"#;
+        let mut b: BucketStats = serde_json::from_str(old).unwrap();
+        b.remove(Severity::Error, 5);
+        assert_eq!(
+            (b.count(), b.first_ms),
+            (2, 5),
+            "the next earliest not known: kept"
+        );
+        b.add(Severity::Error, 2);
+        b.remove(Severity::Error, 2);
+        assert_eq!((b.count(), b.first_ms, b.last_ms), (2, 5, 9));
     }
 }

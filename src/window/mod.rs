@@ -110,8 +110,9 @@ pub trait WindowStore: Send + Sync {
     /// the rest of it came): its bucket and, when it leaves none of its cluster's entries in
     /// its hop, its sample and its place in [`WindowStore::clusters_at`] go; a cluster left
     /// with nothing is forgotten. A closed window it was in is revised (`Revises`), as a late
-    /// entry revises it. Exact except where the entry shared a bucket (first/last seen) or
-    /// a hop (the sample) with others of its fine cluster: those keep its time or its text.
+    /// entry revises it. The first and last seen are exact after one retraction per side of
+    /// a bucket (see `BucketStats::remove`); a hop that keeps others of the entry's fine
+    /// cluster keeps its sample, the retracted entry's redacted text (one is kept per hop).
     /// `Late` only if it was counted late and noted since the last close (the next close's
     /// late entries lose it); an entry counted on time in windows closed for good since is
     /// `OnTime`: nothing late to undo.
