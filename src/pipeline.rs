@@ -29,7 +29,7 @@ use crate::stitch::{StitchConfig, Stitcher};
 use crate::telemetry::events as ev;
 use crate::window::{Observation, Recorded, Schedule, WindowSpan, WindowStore};
 
-pub use retractions::Retractions;
+pub use retractions::{Retractions, Revising};
 pub use snapshot::PipelineSnapshot;
 pub use unique::{KeyList, TakenMinute};
 
@@ -113,6 +113,8 @@ pub struct Pipeline {
     unique: unique::Unique,
     /// Traceback parts uncounted from closed windows, told in those windows' revisions.
     retractions: retractions::Retractions,
+    /// Entries counted in `counts.revising`, so a retracted one is taken back.
+    revising: retractions::Revising,
 }
 
 /// How long after its close a window of `input` may still be revised: a stream's late entries
@@ -187,6 +189,7 @@ impl Pipeline {
             bounds,
             unique: unique::Unique::default(),
             retractions: retractions::Retractions::default(),
+            revising: retractions::Revising::default(),
         }
     }
 
@@ -281,6 +284,9 @@ impl Pipeline {
                 // It was counted late (and is still noted so): the whole counts late instead.
                 Recorded::Late => self.counts.late = self.counts.late.saturating_sub(1),
                 Recorded::OnTime => {}
+            }
+            if self.revising.take(&r) {
+                self.counts.revising = self.counts.revising.saturating_sub(1);
             }
             self.counts.counted = self.counts.counted.saturating_sub(1);
             self.counts.restitched += 1;
@@ -413,6 +419,7 @@ impl Pipeline {
             let revised = recorded == Recorded::Revises;
             if revised {
                 self.counts.revising += 1;
+                self.revising.note(r);
             } else {
                 self.counts.late += 1;
             }

@@ -371,6 +371,39 @@ fn a_late_part_retracted_counts_late_once_and_its_cluster_keeps_the_others_earli
 }
 
 #[test]
+fn a_part_counted_revising_and_retracted_after_a_restart_is_taken_back_from_revising() {
+    let all = entries();
+    let (late, early) = cut(&all);
+    let (part, rest) = early.split_at(3);
+    let s = Arc::new(Settings::load(None).unwrap());
+    let schedule = Schedule::new(&s.window);
+    let store =
+        Arc::new(MemoryStore::new(schedule, s.window.history).revising(s.window.revise_within));
+    let fp = Arc::new(Fingerprinter::with_config(s.fingerprint.config));
+    let mut p = Pipeline::new(s.clone(), fp.clone(), store.clone(), Boundedness::Unbounded);
+    let mut out = Vec::new();
+    // The 19:00 window closes without a's traceback; its first lines revise it.
+    feed(&mut p, rest, t("2025-09-15T19:20:01Z"), &mut out);
+    p.close_due(t("2025-09-15T20:05:00Z"), &mut out);
+    feed(&mut p, part, t("2025-09-15T20:06:00Z"), &mut out);
+    assert_eq!(p.counts().revising, 1, "a's part");
+    let snap: super::PipelineSnapshot =
+        serde_json::from_str(&serde_json::to_string(&p.snapshot()).unwrap()).unwrap();
+    let store = Arc::new(
+        MemoryStore::restore(schedule, s.window.history, store.snapshot())
+            .revising(s.window.revise_within),
+    );
+    let mut p = Pipeline::restore(s, fp, store, snap);
+    feed(&mut p, &late, t("2025-09-15T20:07:00Z"), &mut out);
+    let c = p.counts();
+    assert_eq!(
+        (c.restitched, c.revising),
+        (1, 1),
+        "a's whole traceback; its part taken back"
+    );
+}
+
+#[test]
 fn a_part_counted_on_time_and_retracted_after_its_window_closed_for_good_is_not_taken_from_late() {
     let all = entries();
     let (late, early) = cut(&all);

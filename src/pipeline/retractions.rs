@@ -7,6 +7,8 @@
 //! No log text is kept (a checkpoint holds this): a part is known by its stream and the hash of
 //! its first line, which the whole traceback, counted later, also holds.
 
+use std::collections::VecDeque;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +20,10 @@ use crate::window::{WindowSpan, WindowStore};
 /// Parts remembered at most between two revisions: re-stitches are rare (a traceback split
 /// across a restart); past this the oldest go, and their revision says less.
 const MAX_KEPT: usize = 10_000;
+
+/// Revising entries noted at most: a part retracted after more came stays in
+/// `Counts::revising`.
+const REVISING_KEPT: usize = 16_384;
 
 /// The parts retracted since the last revisions were built.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -45,6 +51,36 @@ fn hash(parts: &[&str]) -> u64 {
         h.update(&[0]);
     }
     h.digest()
+}
+
+/// Entries counted as revising a closed window (`Counts::revising`), newest last, each by a
+/// hash of its log, event time and insertId: a retracted one is taken back from the count.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Revising(VecDeque<u64>);
+
+fn entry_key(r: &Record) -> u64 {
+    let at = r.timestamp.timestamp_micros().to_string();
+    hash(&[&r.log_name, &at, &r.insert_id])
+}
+
+impl Revising {
+    pub fn note(&mut self, r: &Record) {
+        self.0.push_back(entry_key(r));
+        if self.0.len() > REVISING_KEPT {
+            self.0.pop_front();
+        }
+    }
+
+    /// Takes back the note of `r`; false if it was not noted.
+    pub fn take(&mut self, r: &Record) -> bool {
+        let key = entry_key(r);
+        let Some(i) = self.0.iter().rposition(|k| *k == key) else {
+            return false;
+        };
+        self.0.remove(i);
+        true
+    }
 }
 
 fn stream(r: &Record) -> u64 {

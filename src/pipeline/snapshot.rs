@@ -55,6 +55,9 @@ pub struct PipelineSnapshot {
     /// Traceback parts uncounted from closed windows whose revisions are not built yet.
     #[serde(default)]
     pub retractions: super::retractions::Retractions,
+    /// Entries counted as revising that a retraction may take back (see `Revising`).
+    #[serde(default)]
+    pub revising: super::retractions::Revising,
 }
 
 /// A held line as the checkpoint keeps it: its payload redacted (the checkpoint is an output
@@ -104,6 +107,7 @@ impl Pipeline {
             taken: self.unique.snapshot(self.settings.live.dedupe_ids),
             released: self.stitcher.released_kept(held_redacted),
             retractions: self.retractions.clone(),
+            revising: self.revising.clone(),
         }
     }
 
@@ -123,6 +127,7 @@ impl Pipeline {
         p.counts = snap.counts;
         p.pending_silence = snap.pending_silence;
         p.retractions = snap.retractions;
+        p.revising = snap.revising;
         p.unique = Unique::restored(snap.duplicates_unreported, snap.taken);
         p.bounds.restore(snap.keys);
         // Reasons are the fixed names of `FieldWarnings::ALL`; an unknown one (a checkpoint of
