@@ -749,6 +749,17 @@ pub fn sources() -> Vec<Source> {
             Check::Iban,
             scanned(iban_shape),
         ),
+        // An email address, before the random tokens, which would take a part of it and leave
+        // the rest (`login=Xk7pQ2mZ9rT4vW8y%40example.com`: the rule after a name's `=` reads
+        // the local part up to the `%`). Also percent-encoded, as a query string carries one
+        // (`?email=jane%40example.org`, and twice in a redirect's `%2540`); in any script (`jürgen.straße@bücher-müller.de`, `用户@例子.中国`) and with a quoted
+        // local part (`"olaf hansen"@example.net`, also JSON-escaped).
+        fixed(
+            r#"(?:\\?"[^"\\\r\n<>]{1,64}\\?"|[\p{L}\p{N}._%+-]+)(?:@|%(?:25)?40)[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,}"#,
+            "email",
+            Check::None,
+            words(&["@", "%40", "%2540"]),
+        ),
         fixed(
             r"(?:^|[^A-Za-z0-9+/_=.~-])(?P<v>[A-Za-z0-9+/_~-]{16,}={0,2})(?:$|[^A-Za-z0-9+/_=~-])",
             "secret",
@@ -785,16 +796,6 @@ pub fn sources() -> Vec<Source> {
             Check::Luhn,
             // A card number's 13 digits, maybe spaced or dashed, from where the rule may start.
             scanned(super::card_digits),
-        ),
-        // Also percent-encoded, as a query string carries one (`?email=jane%40example.org`, and
-        // twice in a redirect's `%2540`);
-        // in any script (`jürgen.straße@bücher-müller.de`, `用户@例子.中国`) and with a quoted
-        // local part (`"olaf hansen"@example.net`, also JSON-escaped).
-        fixed(
-            r#"(?:\\?"[^"\\\r\n<>]{1,64}\\?"|[\p{L}\p{N}._%+-]+)(?:@|%(?:25)?40)[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,}"#,
-            "email",
-            Check::None,
-            words(&["@", "%40", "%2540"]),
         ),
         // Personal data beside emails and cards: phone numbers, US social security numbers,
         // IBANs, and the client's address where a key names it.

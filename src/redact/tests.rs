@@ -1142,6 +1142,34 @@ fn a_card_number_written_as_a_json_number_is_redacted_too() {
     }
 }
 
+/// Found by a review: a percent-encoded email whose local part looks random went to the
+/// random-token rule first after a name's `=` (`login=`, `ref=`), which left the domain; in a
+/// path too it goes whole.
+#[test]
+fn an_encoded_email_after_a_name_or_in_a_path_goes_whole() {
+    for (text, want) in [
+        (
+            "GET /v1/session?login=Xk7pQ2mZ9rT4vW8y%40example.com&next=/ 302",
+            "GET /v1/session?login=[REDACTED:email]&next=/ 302",
+        ),
+        (
+            "ref=q8Rt2LmZ7xKp4Wv9Yb3N%2540mail.example.org",
+            "ref=[REDACTED:email]",
+        ),
+        (
+            "GET /users/Xk7pQ2mZ9rT4vW8y%40example.com/settings 404",
+            "GET /users/[REDACTED:email]/settings 404",
+        ),
+        (
+            "GET /api/v2/customers/q8Rt2LmZ7xKp4Wv9Yb3N%2540mail.example.org/orders",
+            "GET /api/v2/customers/[REDACTED:email]/orders",
+        ),
+    ] {
+        assert_eq!(r(text), want, "{text}");
+        gated_as_ungated(text);
+    }
+}
+
 /// Shapes a red-team sweep found leaking: a JWT whose header is spaced JSON or that is glued
 /// to a name (only its header went, the payload with the user's email stayed), a
 /// percent-encoded email in a query string, a password under `pw=`. (A card number glued to a
