@@ -2,23 +2,26 @@
 //! `06.42.87.19.53`, `020 7946 0958`, `03-1234-5678`): the trunk prefix `0` and a digit 1–9
 //! open the first group, then two to four more groups of 2–4 digits joined by one separator,
 //! 10 or 11 digits in all — how France, the UK, Germany, Italy, the Netherlands, Japan and
-//! Australia print a subscriber's number. Without a trunk prefix, only two shapes no count is
-//! written in: a Spanish number's `612 34 56 78` and the `347 123 4567` of Italian mobiles (and
-//! of North American numbers written with spaces). The international form
-//! (`+33 6 42 87 19 53`) and North American numbers with dashes have rules of their own.
+//! Australia print a subscriber's number. Without a trunk prefix, only the shapes of mobile
+//! numbers: a Spanish one's `612 34 56 78` and `612 345 678` (`6`, or `71`–`74`, first: the
+//! only nine-digit counts it takes are the 600 to 749 millions spaced in thousands), and an
+//! Italian one's `347 123 4567` (North American numbers are spaced so too) and `347 1234567`.
+//! Unbroken (`3471234567`), a mobile number is any id of ten digits: only a word naming it
+//! tells. The international form (`+33 6 42 87 19 53`, `+39 347 1234567`) and North American
+//! numbers with dashes have rules of their own.
 //!
 //! A constant of that shape is not one: a date and a time (`01 02 2024 12 30`), a time with
 //! its fraction (`09.42.17.1234`), an IP address (`010.100.20.050`), a duration or a size (a
 //! unit after it), a group of a longer run of groups (a card's, a hex dump's), a counted
-//! sequence (`01 02 03 04 05`). Nine digits are left to the identity rules (`046 454 286`
-//! is a SIN's shape) and thousands are never written with a leading `0`.
+//! sequence (`01 02 03 04 05`). Nine digits after a `0` are left to the identity rules
+//! (`046 454 286` is a SIN's shape) and thousands are never written with a leading `0`.
 
 use std::ops::Range;
 
 /// The rule's regex: the value `v` after no word character, `+`, `.`, `:`, `/` or `-` (a
 /// version's, a port's, a path's or a negative number's digits), one separator throughout,
 /// ending before what is no part of a word or a number (a sentence's `.` or `:` may end it).
-pub const PATTERN: &str = r"(?:^|[^\w+.:/-])(?P<v>0[1-9][0-9]{0,2}(?:(?: [0-9]{2,4}){2,4}|(?:\.[0-9]{2,4}){2,4}|(?:-[0-9]{2,4}){2,4})|[6-9][0-9]{2}(?: [0-9]{2}){3}|[1-9][0-9]{2} [0-9]{3} [0-9]{4})(?:$|[^\w.:/-]|[.:](?:$|\s))";
+pub const PATTERN: &str = r"(?:^|[^\w+.:/-])(?P<v>0[1-9][0-9]{0,2}(?:(?: [0-9]{2,4}){2,4}|(?:\.[0-9]{2,4}){2,4}|(?:-[0-9]{2,4}){2,4})|[6-9][0-9]{2}(?: [0-9]{2}){3}|(?:6[0-9]{2}|7[1-4][0-9]) [0-9]{3} [0-9]{3}|[1-9][0-9]{2} [0-9]{3} [0-9]{4}|3[1-9][0-9] [0-9]{7})(?:$|[^\w.:/-]|[.:](?:$|\s))";
 
 /// Whether the value at `v` of `text` (matched by [`PATTERN`]) is a phone number, not a
 /// constant of its shape.
@@ -53,17 +56,22 @@ fn number(group: &str) -> u32 {
         .fold(0, |n, b| n * 10 + u32::from(b.wrapping_sub(b'0')))
 }
 
-/// A year (1900–2099) beside a two-digit group that may be a month or a day: a date, maybe
-/// with its time in the groups after (`01 02 2024 12 30`, `2024`-first is no match at all).
+/// A year (1900–2099) after its day and month or before its month and day, each a two-digit
+/// group up to 31: a date, maybe with its time in the groups after (`01 02 2024 12 30`;
+/// `2024`-first is no match at all). A year-like group beside one such group is no date: Milan's
+/// `02 2019 4567` is a number to call.
 fn date(groups: &[&str]) -> bool {
+    let day_and_month = |pair: Option<&[&str]>| {
+        pair.is_some_and(|p| {
+            p.iter()
+                .all(|d| d.len() == 2 && (1..=31).contains(&number(d)))
+        })
+    };
     groups.iter().enumerate().any(|(i, g)| {
-        let beside = |j: Option<usize>| {
-            j.and_then(|j| groups.get(j))
-                .is_some_and(|d| d.len() == 2 && (1..=31).contains(&number(d)))
-        };
         g.len() == 4
             && (1900..=2099).contains(&number(g))
-            && (beside(i.checked_sub(1)) || beside(Some(i + 1)))
+            && (day_and_month(i.checked_sub(2).map(|j| &groups[j..i]))
+                || day_and_month(groups.get(i + 1..i + 3)))
     })
 }
 
@@ -108,8 +116,8 @@ fn unit_after(rest: &str) -> bool {
 /// Where the rule may match, for its gate: after no `[0-9A-Za-z_+.:/-]` (a byte that is not
 /// ASCII may be a boundary), `0` and a digit 1–9 opening a group of 2–4 digits, or a digit 1–9
 /// opening one of 3; then groups of 2–4 digits joined by single spaces, dots or dashes, nine
-/// digits at least in three groups before a group of another length. A timestamp's `081109
-/// 203615` or a year opens nothing.
+/// digits at least in three groups before a group of another length, or a group of 7 after
+/// that one of 3. A timestamp's `081109 203615` or a year opens nothing.
 pub fn shape(t: &[u8]) -> bool {
     // One table lookup a byte, one branch taken only where a value may start (a digit after a
     // boundary): most bytes are inside words and numbers.
@@ -153,6 +161,8 @@ fn groups_at(t: &[u8], i: usize) -> bool {
         let fits = match groups {
             0 if t[i] == b'0' => (2..=4).contains(&run) && t[i + 1] != b'0',
             0 => run == 3,
+            // An Italian mobile's `347 1234567`.
+            1 if t[i] != b'0' && run == 7 => return true,
             _ => (2..=4).contains(&run),
         };
         if !fits {

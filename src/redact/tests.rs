@@ -1765,6 +1765,50 @@ fn national_phones_without_a_word_naming_them() {
     }
 }
 
+/// Mobile numbers without a trunk `0` in the other ways Spain and Italy print them, and a
+/// Milan number whose group reads like a year (once taken for a date). Counts spaced in
+/// thousands, measures, longer runs and real dates stay.
+#[test]
+fn spanish_and_italian_mobiles_and_a_year_like_group() {
+    for (text, want) in [
+        (
+            "llamar al 612 345 678 mañana",
+            "llamar al [REDACTED:phone] mañana",
+        ),
+        ("SMS a 722 345 678.", "SMS a [REDACTED:phone]."),
+        (
+            "richiamare 347 1234567 domani",
+            "richiamare [REDACTED:phone] domani",
+        ),
+        (
+            "SMS inviato a +39 345 1234567",
+            "SMS inviato a [REDACTED:phone]",
+        ),
+        (
+            "chiamare lo 02 2019 4567 ufficio",
+            "chiamare lo [REDACTED:phone] ufficio",
+        ),
+        (r#"{"to": "02.2019.4567"}"#, r#"{"to": "[REDACTED:phone]"}"#),
+    ] {
+        assert_eq!(r(text), want, "{text}");
+        gated_as_ungated(text);
+    }
+    assert_kept(&[
+        "processed 1 234 567 rows",
+        "processed 512 345 678 rows",
+        "processed 812 345 678 rows",
+        "processed 1 612 345 678 rows",
+        "processed 612 345 678 901 rows",
+        "heap 612 345 678 bytes",
+        "released 01 02 2024 12 30",
+        "on 09 15 2025 19 00",
+        "at 01.09.2025.19.00",
+        "batch 347 12345678 done",
+        "batch 247 1234567 done",
+        "id 3471234567 done",
+    ]);
+}
+
 /// Found by an outside review's probes: an IBAN in small letters, as a user typed it, was
 /// quoted whole. Only in groups: an unbroken hex id would pass the check one time in 97.
 #[test]
