@@ -52,7 +52,7 @@ const fn id(
     }
 }
 
-pub(super) const ID_WORDS: [IdWord; 22] = [
+pub(super) const ID_WORDS: [IdWord; 23] = [
     id("ssn", &["ssn"], &["ssn"], "ssn", Prose::No),
     id(
         "social[_-]?security",
@@ -124,6 +124,14 @@ pub(super) const ID_WORDS: [IdWord; 22] = [
         &["nationalinsurance"],
         "national_id",
         Prose::Phrase,
+    ),
+    // A key's short form (`ni_number`): `ni` alone is in too many words to be read in prose.
+    id(
+        "ni[_-]?number",
+        &["ni_number", "ni-number", "ninumber"],
+        &["ninumber"],
+        "national_id",
+        Prose::No,
     ),
     id(
         "social[ _-]?insurance(?:[ _-]?number)?",

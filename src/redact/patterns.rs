@@ -483,6 +483,23 @@ pub fn sources() -> Vec<Source> {
             Check::NotPlaceholder,
             words(&["authorization"]),
         ),
+        // An HTTP Digest answer (`Authorization: Digest username="jane", …, response="<md5>"`):
+        // the password hashed with the nonce, which a dictionary cracks offline. The rule above
+        // takes one parameter, and hex is no random token.
+        fixed(
+            r#"(?i)\bdigest\s[^\r\n]*?\bresponse=\\?"?(?P<v>[0-9a-f]{32,128})"#,
+            "authorization",
+            Check::None,
+            words(&["digest"]),
+        ),
+        // Stripe's `Stripe-Signature: t=…,v1=<hex>`: the whole value, which the key rules would
+        // end at its first `,`.
+        fixed(
+            r#"(?i)\bstripe-signature\\?["']?\s*[:=]\s*\\?["']?(?P<v>[^\s"'\\]+)"#,
+            "signature",
+            Check::NotPlaceholder,
+            words(&["stripe-signature"]),
+        ),
         fixed(
             r"(?i)\bbearer\s+(?P<v>[A-Za-z0-9\-._~+/]{8,}=*)",
             "bearer",
@@ -778,10 +795,10 @@ pub fn sources() -> Vec<Source> {
             scanned(long_path_segment),
         ),
         // The same after a name's `=` (`ref=…`: a key no rule knows still holds one), letters
-        // and digits only: a value with `/` or `-` there is a path or a key made of parts
+        // and digits only, maybe with base64's padding (`payload=eyJwYXNz…In0=`): a value with `/` or `-` there is a path or a key made of parts
         // (`comment=escalation/2025-09-15T20:00:00+00:00/P1`), not a token.
         fixed(
-            r"\w=(?P<v>[A-Za-z0-9]{16,})(?:$|[^A-Za-z0-9+/_=~-])",
+            r"\w=(?P<v>[A-Za-z0-9]{16,}={0,2})(?:$|[^A-Za-z0-9+/_=~-])",
             "secret",
             Check::Random,
             Gate {
@@ -855,18 +872,20 @@ pub fn sources() -> Vec<Source> {
             scanned(ssn_shape),
         ),
         // The client's address under a key that names it (`remote_ip=`, `X-Forwarded-For:`,
-        // every hop of a list); an address in prose stays (a server's, in most logs).
+        // every hop of a list, IPv4-mapped ones too: `::ffff:203.0.113.7`); an address in prose
+        // stays (a server's, in most logs).
         fixed(
-            &format!(r"(?i)\b(?P<k>[\w.-]*?(?:{})){SEP}{OPEN_QUOTE}(?P<v>[0-9a-f][0-9a-f:.]*[0-9a-f](?:,\s*[0-9a-f][0-9a-f:.]*[0-9a-f])*)", client_address_key()),
+            &format!(r"(?i)\b(?P<k>[\w.-]*?(?:{})){SEP}{OPEN_QUOTE}(?P<v>(?:::)?[0-9a-f][0-9a-f:.]*[0-9a-f](?:,\s*(?:::)?[0-9a-f][0-9a-f:.]*[0-9a-f])*)", client_address_key()),
             "ip",
             Check::NotPlaceholder,
             followed(client_address_words(), Follow::KeyLike),
         ),
         // RFC 7239's `Forwarded: for=192.0.2.60;proto=http, for="[2001:db8::17]:4711"`: each
         // hop's client address, under a parameter the key rule above does not read. An
-        // address shape only (four dotted numbers, or hex groups with at least two colons).
+        // address shape only (four dotted numbers, or hex groups with at least two colons, an
+        // IPv4-mapped one's dotted tail too: `::ffff:192.0.2.60`).
         fixed(
-            r#"(?i)\bfor=\\?"?\[?(?P<v>[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7})"#,
+            r#"(?i)\bfor=\\?"?\[?(?P<v>[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3})"#,
             "ip",
             Check::NotPlaceholder,
             words(&["for="]),

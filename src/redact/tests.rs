@@ -2352,3 +2352,42 @@ fn shapes_of_the_ninth_probe() {
         "cost $5$ per unit",
     ]);
 }
+
+/// Shapes a tenth leak probe found, each with the value gone and look-alikes kept: an
+/// IPv4-mapped client address, base64 with its padding after a name's `=`, a Stripe webhook's
+/// signature after its timestamp, an HTTP Digest answer, a UK National Insurance number under
+/// `ni_number`.
+#[test]
+fn shapes_of_the_tenth_probe() {
+    for (text, secret) in [
+        ("remote_ip=::ffff:203.0.113.7 GET /", "203.0.113.7"),
+        ("X-Forwarded-For: ::ffff:198.51.100.17, 10.0.0.1", "198.51.100.17"),
+        (r#"Forwarded: for="[::ffff:192.0.2.60]";proto=https"#, "0.2.60"),
+        (
+            "payload=eyJwYXNzd29yZCI6ICJ2d08wRjJibFFnejJUY2wwIn0=",
+            "eyJwYXNzd29yZCI6",
+        ),
+        (
+            "Stripe-Signature: t=1726426800,v1=8096ad89d27b2af249446bc11a9c752abd157cafe16b8626e1279a70e398e1c4",
+            "8096ad89d27b",
+        ),
+        (
+            r#"Authorization: Digest username="jane", realm="api", nonce="7f3a", response="d96473a9be61956ad8d596431e6129ed""#,
+            "d96473a9be61",
+        ),
+        (r#"{"message": "kyc", "ni_number": "WW565887C"}"#, "565887"),
+    ] {
+        let out = r(text);
+        assert!(!out.contains(secret), "{text} -> {out}");
+        assert!(out.contains("[REDACTED:"), "{text} -> {out}");
+        gated_as_ungated(text);
+    }
+    let mut v = json!({"kyc": {"ni_number": "WW565887C"}});
+    redact_json(&mut v);
+    assert!(!v.to_string().contains("565887"), "{v}");
+    assert_kept(&[
+        "remote_ip=unknown",
+        "Digest auth failed, response=401",
+        "uni_numbers 3 ok",
+    ]);
+}
