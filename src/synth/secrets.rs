@@ -37,8 +37,12 @@ enum Shape {
     /// A French mobile number, `06 NN NN NN NN` with this separator, or `+33 6 NN NN NN NN`
     /// when international.
     FrenchPhone(char, bool),
-    /// A Spanish mobile number, `6NN NN NN NN`.
-    SpanishPhone,
+    /// A Spanish mobile number, `6NN NN NN NN`, or `6NN NNN NNN` when `true`.
+    SpanishPhone(bool),
+    /// An Italian mobile number, `3NN NNNNNNN`.
+    ItalianMobile,
+    /// A Milan number whose second group reads like a year, `02 YYYY NNNN`.
+    MilanPhone,
     /// A German IBAN in small letters, in groups of four.
     IbanLower,
     /// An email address in Latin letters with diacritics (`jürgen.straße@bücher-müller.de`),
@@ -57,6 +61,9 @@ enum Shape {
     Bcrypt,
     /// An email address percent-encoded twice (`…%2540…`), as a redirect's parameter holds one.
     EmailEncodedTwice,
+    /// An email address with a random-looking local part, percent-encoded (`…%40…`), as a
+    /// query string holds one.
+    EmailEncodedRandom,
     /// A German IBAN with valid check digits, in groups of four.
     Iban,
     /// An IPv4 address.
@@ -96,7 +103,7 @@ const fn k(name: &'static str, text: &'static str, prefix: &'static str, shape: 
 
 use Shape::*;
 
-const KINDS: [Kind; 137] = [
+const KINDS: [Kind; 141] = [
     k("password", "password=@@", "", Password(14)),
     k("password-spaced", "password = @@", "", Password(14)),
     k("passphrase", "passphrase=@@", "", Password(14)),
@@ -420,7 +427,7 @@ const KINDS: [Kind; 137] = [
     k("phone-french", "SMS au @@", "", FrenchPhone(' ', false)),
     k("phone-french-dotted", "rappel @@ ok", "", FrenchPhone('.', false)),
     k("phone-french-international", "SMS au @@", "", FrenchPhone(' ', true)),
-    k("phone-spanish", "llamar al @@ mañana", "", SpanishPhone),
+    k("phone-spanish", "llamar al @@ mañana", "", SpanishPhone(false)),
     k("iban-lowercase", "refund to @@ queued", "", IbanLower),
     k("user-name", "user=@@ logged in", "", PersonName),
     k(
@@ -480,6 +487,17 @@ const KINDS: [Kind; 137] = [
         "",
         EmailEncodedTwice,
     ),
+    // Shapes of a tenth probe (a review's leftovers): an encoded email after a name, mobile
+    // numbers as Spain and Italy also print them, and a Milan number with a year-like group.
+    k(
+        "email-encoded-query",
+        "GET /v1/session?login=@@&next=/ 302",
+        "",
+        EmailEncodedRandom,
+    ),
+    k("phone-spanish-333", "llamar al @@ mañana", "", SpanishPhone(true)),
+    k("phone-italian-mobile", "richiamare @@ domani", "", ItalianMobile),
+    k("phone-milan", "chiamare lo @@ ufficio", "", MilanPhone),
 ];
 
 /// Every place of a LogEntry that carries text, and how a text goes there.
@@ -653,13 +671,26 @@ fn value(kind: &Kind, rng: &mut Rng) -> String {
                 false => format!("0{mobile}{sep}{}", pairs.join(&sep.to_string())),
             }
         }
-        SpanishPhone => format!(
+        SpanishPhone(false) => format!(
             "6{} {} {} {}",
             pick(DIGITS, 2),
             pick(DIGITS, 2),
             pick(DIGITS, 2),
             pick(DIGITS, 2)
         ),
+        SpanishPhone(true) => format!(
+            "6{} {} {}",
+            pick(DIGITS, 2),
+            pick(DIGITS, 3),
+            pick(DIGITS, 3)
+        ),
+        ItalianMobile => format!(
+            "3{}{} {}",
+            pick(b"123456789", 1),
+            pick(DIGITS, 1),
+            pick(DIGITS, 7)
+        ),
+        MilanPhone => format!("02 20{} {}", pick(DIGITS, 2), pick(DIGITS, 4)),
         IbanLower => iban("DE", &pick(DIGITS, 18)).to_lowercase(),
         // Random letters around the non-ASCII ones: a piece of the value is found whether an
         // output writes them as they are or escaped.
@@ -704,6 +735,13 @@ fn value(kind: &Kind, rng: &mut Rng) -> String {
             pick(DIGITS, 1),
             pick(&[&alnum[..], b"/"].concat(), 38),
             pick(&alnum, 12)
+        ),
+        EmailEncodedRandom => format!(
+            "{}{}{}%40{}.com",
+            pick(UPPER, 1),
+            pick(DIGITS, 1),
+            pick(&alnum, 14),
+            pick(LOWER, 8)
         ),
         EmailEncodedTwice => format!(
             "{}.{}%2540{}.io",
