@@ -769,8 +769,9 @@ pub fn sources() -> Vec<Source> {
         // An email address, before the random tokens, which would take a part of it and leave
         // the rest (`login=Xk7pQ2mZ9rT4vW8y%40example.com`: the rule after a name's `=` reads
         // the local part up to the `%`). Also percent-encoded, as a query string carries one
-        // (`?email=jane%40example.org`, and twice in a redirect's `%2540`); in any script (`jürgen.straße@bücher-müller.de`, `用户@例子.中国`) and with a quoted
-        // local part (`"olaf hansen"@example.net`, also JSON-escaped).
+        // (`?email=jane%40example.org`, and twice in a redirect's `%2540`); in any script
+        // (`jürgen.straße@bücher-müller.de`, `用户@例子.中国`) and with a quoted local part
+        // (`"olaf hansen"@example.net`, also JSON-escaped).
         fixed(
             r#"(?:\\?"[^"\\\r\n<>]{1,64}\\?"|[\p{L}\p{N}._%+-]+)(?:@|%(?:25)?40)[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,}"#,
             "email",
@@ -795,7 +796,8 @@ pub fn sources() -> Vec<Source> {
             scanned(long_path_segment),
         ),
         // The same after a name's `=` (`ref=…`: a key no rule knows still holds one), letters
-        // and digits only, maybe with base64's padding (`payload=eyJwYXNz…In0=`): a value with `/` or `-` there is a path or a key made of parts
+        // and digits only, maybe with base64's padding (`payload=eyJwYXNz…In0=`): a value with
+        // `/` or `-` there is a path or a key made of parts
         // (`comment=escalation/2025-09-15T20:00:00+00:00/P1`), not a token.
         fixed(
             r"\w=(?P<v>[A-Za-z0-9]{16,}={0,2})(?:$|[^A-Za-z0-9+/_=~-])",
