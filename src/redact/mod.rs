@@ -205,6 +205,23 @@ fn random_run(text: &str, input: &str) -> bool {
 /// Whether `text` holds the 13 digits of a card number the card rule may match: digits joined
 /// by single spaces or dashes, from a `2`–`6` after no `[A-Za-z0-9.+-]` (where the rule may
 /// start); digits not joined by any, only when they are a card number.
+/// Four groups of four digits joined by dots (`4622.6104.0639.9630`): where the dotted card
+/// rule may match.
+fn dotted_card(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'.', bytes).any(|dot| {
+        dot >= 4
+            && bytes.get(dot - 4..dot + 15).is_some_and(|w| {
+                (w.iter().enumerate()).all(|(k, b)| {
+                    if k % 5 == 4 {
+                        *b == b'.'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                })
+            })
+    })
+}
+
 fn card_digits(bytes: &[u8]) -> bool {
     // Most lines do not hold 13 digits at all; counting them is one vectorised pass.
     let digits: u32 = bytes

@@ -816,6 +816,14 @@ pub fn sources() -> Vec<Source> {
             // A card number's 13 digits, maybe spaced or dashed, from where the rule may start.
             scanned(super::card_digits),
         ),
+        // The same in four dotted groups (`4622.6104.0639.9630`, as some forms write it): four
+        // groups of four only, so a version or an address is never read as one.
+        fixed(
+            r"(?:^|[^A-Za-z0-9.+-])(?P<v>[2-6][0-9]{3}(?:\.[0-9]{4}){3})(?:$|[^A-Za-z0-9.-]|\.(?:$|[^0-9]))",
+            "card",
+            Check::Luhn,
+            scanned(super::dotted_card),
+        ),
         // Personal data beside emails and cards: phone numbers, US social security numbers,
         // IBANs, and the client's address where a key names it.
         // A phone number in international form: `+`, then 8 to 15 digits, maybe spaced,

@@ -2376,6 +2376,8 @@ fn shapes_of_the_tenth_probe() {
             "d96473a9be61",
         ),
         (r#"{"message": "kyc", "ni_number": "WW565887C"}"#, "565887"),
+        ("paid with 4622.6104.0639.9630 today", "0639"),
+        ("card 4622.6104.0639.9630.", "0639"),
     ] {
         let out = r(text);
         assert!(!out.contains(secret), "{text} -> {out}");
@@ -2389,5 +2391,8 @@ fn shapes_of_the_tenth_probe() {
         "remote_ip=unknown",
         "Digest auth failed, response=401",
         "uni_numbers 3 ok",
+        "build 2024.0115.1200.0001 deployed",
+        "not Luhn: 4622.6104.0639.9631",
+        "five groups: 4622.6104.0639.9630.1",
     ]);
 }

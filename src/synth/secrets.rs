@@ -27,8 +27,9 @@ enum Shape {
     /// Base64 with `+` and `/`.
     Base64(usize),
     Digits(usize),
-    /// A Luhn-valid card number starting with this digit, in groups of four when spaced.
-    Card(u8, bool),
+    /// A Luhn-valid card number starting with this digit, in groups of four joined by the
+    /// separator when there is one.
+    Card(u8, Option<char>),
     Email,
     /// An international phone number, `+CC AAA NNN NNNN`.
     Phone,
@@ -103,7 +104,7 @@ const fn k(name: &'static str, text: &'static str, prefix: &'static str, shape: 
 
 use Shape::*;
 
-const KINDS: [Kind; 141] = [
+const KINDS: [Kind; 142] = [
     k("password", "password=@@", "", Password(14)),
     k("password-spaced", "password = @@", "", Password(14)),
     k("passphrase", "passphrase=@@", "", Password(14)),
@@ -197,8 +198,8 @@ const KINDS: [Kind; 141] = [
         Base64(88),
     ),
     k("email", "@@", "", Email),
-    k("card-visa", "@@", "", Card(4, true)),
-    k("card-mastercard", "@@", "", Card(5, false)),
+    k("card-visa", "@@", "", Card(4, Some(' '))),
+    k("card-mastercard", "@@", "", Card(5, None)),
     k(
         "percent-encoded",
         "body=%7B%22password%22%3A%22@@%22%7D",
@@ -249,7 +250,7 @@ const KINDS: [Kind; 141] = [
     ),
     k("passwd-prose", "passwd @@", "", Password(14)),
     k("login-connect", "login bob/@@@orcl", "", Alnum(14)),
-    k("card-glued", "card_@@", "", Card(4, false)),
+    k("card-glued", "card_@@", "", Card(4, None)),
     k("vendor-glued", "token@@", "ghp_", Alnum(36)),
     k("random-18", "sent @@ upstream", "", Alnum(18)),
     k("base36-after-eq", "ref=@@", "", Lower36(40)),
@@ -498,6 +499,7 @@ const KINDS: [Kind; 141] = [
     k("phone-spanish-333", "llamar al @@ mañana", "", SpanishPhone(true)),
     k("phone-italian-mobile", "richiamare @@ domani", "", ItalianMobile),
     k("phone-milan", "chiamare lo @@ ufficio", "", MilanPhone),
+    k("card-dotted", "paid with @@ today", "", Card(4, Some('.'))),
 ];
 
 /// Every place of a LogEntry that carries text, and how a text goes there.
@@ -639,7 +641,7 @@ fn value(kind: &Kind, rng: &mut Rng) -> String {
             pick(&[&alnum[..], b"+/"].concat(), n - 2)
         ),
         Digits(n) => format!("{}{}", pick(b"123456789", 1), pick(DIGITS, n - 1)),
-        Card(first, spaced) => card(first, &pick(DIGITS, 14), spaced),
+        Card(first, separator) => card(first, &pick(DIGITS, 14), separator),
         Email => format!(
             "{}.{}@{}.io",
             pick(LOWER, 6),
@@ -811,7 +813,7 @@ fn iban(country: &str, bban: &str) -> String {
 }
 
 /// A 16-digit Luhn-valid number: `first`, then `rest` (14 digits), then the check digit.
-fn card(first: u8, rest: &str, spaced: bool) -> String {
+fn card(first: u8, rest: &str, separator: Option<char>) -> String {
     let digits: Vec<u32> = std::iter::once(u32::from(first))
         .chain(rest.chars().filter_map(|c| c.to_digit(10)))
         .collect();
@@ -830,11 +832,11 @@ fn card(first: u8, rest: &str, spaced: bool) -> String {
         .chain(std::iter::once(&((10 - sum % 10) % 10)))
         .map(|d| char::from_digit(*d, 10).unwrap_or('0'))
         .collect();
-    if !spaced {
+    let Some(separator) = separator else {
         return all;
-    }
+    };
     let groups: Vec<&str> = (0..4).map(|g| &all[g * 4..g * 4 + 4]).collect();
-    groups.join(" ")
+    groups.join(&separator.to_string())
 }
 
 /// An ERROR entry of a Cloud Run service with `text` at `place`.
@@ -939,7 +941,7 @@ mod tests {
             let text = e.to_string();
             assert!(text.contains("ERROR") && v.len() >= 8, "{text}");
         }
-        assert!(card(4, "11111111111111", true).starts_with("4111 1111 1111 111"));
+        assert!(card(4, "11111111111111", Some(' ')).starts_with("4111 1111 1111 111"));
     }
 
     #[test]
