@@ -202,9 +202,6 @@ fn random_run(text: &str, input: &str) -> bool {
         })
 }
 
-/// Whether `text` holds the 13 digits of a card number the card rule may match: digits joined
-/// by single spaces or dashes, from a `2`–`6` after no `[A-Za-z0-9.+-]` (where the rule may
-/// start); digits not joined by any, only when they are a card number.
 /// Four groups of four digits joined by dots (`4622.6104.0639.9630`): where the dotted card
 /// rule may match.
 fn dotted_card(bytes: &[u8]) -> bool {
@@ -222,6 +219,9 @@ fn dotted_card(bytes: &[u8]) -> bool {
     })
 }
 
+/// Whether `text` holds the 13 digits of a card number the card rule may match: digits joined
+/// by single spaces or dashes, from a `2`–`6` after no `[A-Za-z0-9.+-]` (where the rule may
+/// start); digits not joined by any, only when they are a card number.
 fn card_digits(bytes: &[u8]) -> bool {
     // Most lines do not hold 13 digits at all; counting them is one vectorised pass.
     let digits: u32 = bytes
